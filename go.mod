@@ -1,0 +1,3 @@
+module github.com/leadscore/leadscore
+
+go 1.26.8

@@ -1,0 +1,133 @@
+// Package leadscore holds the domain of lead scoring: tiers, reason codes,
+// results and the Scorer interface every transport (HTTP, Lambda, SageMaker)
+// serves. It depends on the standard library only.
+package leadscore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Tiers are four ascending probability cut-offs. A probability below
+// Tiers[0] is tier 1; at or above Tiers[3] it is tier 5.
+type Tiers [4]float64
+
+// Validate reports whether t is strictly ascending inside (0, 1).
+func (t Tiers) Validate() error {
+	for i, c := range t {
+		if !(c > 0 && c < 1) {
+			return fmt.Errorf("tier cut-off %d is %v, want a probability in (0, 1)", i+1, c)
+		}
+		if i > 0 && !(c > t[i-1]) {
+			return fmt.Errorf("tier cut-offs must ascend: %v after %v", c, t[i-1])
+		}
+	}
+	return nil
+}
+
+// Tier maps a probability to a tier 1..5. NaN maps to 1.
+func (t Tiers) Tier(p float64) int {
+	tier := 1
+	for _, c := range t {
+		if p >= c {
+			tier++
+		}
+	}
+	return tier
+}
+
+// Reason is one reason code: a feature and how much it moved the lead's
+// score, in the model's margin (log-odds for logistic models).
+type Reason struct {
+	Feature string `json:"feature"`
+	// Value is the lead's value; nil when it was missing.
+	Value        *float64 `json:"value"`
+	Contribution float64  `json:"contribution"`
+	// Direction is "up" when the feature raised the score, "down" when it
+	// lowered it.
+	Direction string `json:"direction"`
+}
+
+// Reasons picks up to k features pushing the score up (largest first) and up
+// to k pushing it down (most negative first) from per-feature contributions
+// (TreeSHAP, without the bias column). names and values are the model's
+// feature names and the lead's values (NaN for missing); scratch is reused
+// when large enough to avoid allocation.
+func Reasons(contribs []float32, names []string, values []float32, k int, scratch []int) []Reason {
+	if k <= 0 {
+		return nil
+	}
+	idx := scratch[:0]
+	for i := range contribs {
+		if contribs[i] != 0 {
+			idx = append(idx, i)
+		}
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		ca, cb := contribs[idx[a]], contribs[idx[b]]
+		if ca != cb {
+			return ca > cb
+		}
+		return idx[a] < idx[b]
+	})
+	var out []Reason
+	add := func(i int) {
+		r := Reason{Feature: names[i], Contribution: float64(contribs[i]), Direction: "up"}
+		if contribs[i] < 0 {
+			r.Direction = "down"
+		}
+		if v := float64(values[i]); !math.IsNaN(v) {
+			r.Value = &v
+		}
+		out = append(out, r)
+	}
+	for j := 0; j < len(idx) && j < k && contribs[idx[j]] > 0; j++ {
+		add(idx[j])
+	}
+	for j := 0; j < k && j < len(idx); j++ {
+		i := idx[len(idx)-1-j]
+		if contribs[i] >= 0 {
+			break
+		}
+		add(i)
+	}
+	return out
+}
+
+// Feature describes one input column of a served model.
+type Feature struct {
+	Name string `json:"name"`
+	// Min and Max are the expected range seen in training; values outside
+	// are scored but counted as out of range by monitoring.
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
+
+// ModelInfo identifies the model a Scorer serves.
+type ModelInfo struct {
+	Name     string    `json:"name"`
+	Version  string    `json:"version"`
+	Features []Feature `json:"features"`
+	Tiers    Tiers     `json:"tiers"`
+}
+
+// Result is the score of one lead.
+type Result struct {
+	Score       int      `json:"score"`
+	Probability float64  `json:"probability"`
+	Margin      float64  `json:"margin"`
+	Reasons     []Reason `json:"reasons,omitempty"`
+}
+
+// Scorer scores batches of leads. Implementations are safe for concurrent
+// use.
+type Scorer interface {
+	// Info describes the model in use.
+	Info() ModelInfo
+	// Score scores rows (row-major, len(rows) == n*len(Info().Features),
+	// NaN for missing) into out[:n]. explain > 0 asks for up to explain
+	// reasons each way per lead.
+	Score(ctx context.Context, rows []float32, explain int, out []Result) error
+}
