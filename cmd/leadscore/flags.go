@@ -37,3 +37,16 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 }
+
+// parseFlagsArgs is parseFlags for commands that take positional arguments.
+func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		return errHelp
+	default:
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+}

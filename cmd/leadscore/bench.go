@@ -1,0 +1,183 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/leadscore/leadscore/forest"
+)
+
+const benchUsage = `Usage: leadscore bench [flags]
+
+Measures this machine's scoring throughput (rows/s, batch scoring spread over
+--threads goroutines) and single-row latency (p50, p99, one row per call on
+one goroutine) for a model, on rows from --input or rows generated to match
+the model's features (uniform in the bundle's expected ranges, 5% missing).
+Throughput is the median of --repeats runs.
+
+Flags:
+`
+
+// benchResult is what `leadscore bench --json` prints.
+type benchResult struct {
+	Model        string  `json:"model"`
+	Rows         int     `json:"rows"`
+	Batch        int     `json:"batch"`
+	Threads      int     `json:"threads"`
+	Repeats      int     `json:"repeats"`
+	RowsPerSec   float64 `json:"rows_per_s"`
+	SingleP50us  float64 `json:"single_p50_us"`
+	SingleP99us  float64 `json:"single_p99_us"`
+	SingleMeanus float64 `json:"single_mean_us"`
+}
+
+// runBench implements `leadscore bench`.
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", stderr)
+	modelPath := fs.String("model", "", "model file or bundle directory (default: the embedded demo model)")
+	input := fs.String("input", "", "rows to score (JSON, CSV or Parquet); default: generated rows")
+	format := fs.String("format", "", "input format (default: from the file extension)")
+	nrows := fs.Int("rows", 100000, "rows scored per throughput run (input rows are repeated to fill)")
+	batch := fs.Int("batch", 1000, "rows per Predict call")
+	threads := fs.Int("threads", 1, "goroutines scoring in parallel")
+	repeats := fs.Int("repeats", 5, "throughput runs; the median is reported")
+	singles := fs.Int("single", 20000, "single-row calls timed for latency")
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Usage = func() {
+		_, _ = fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *nrows < 1 || *batch < 1 || *threads < 1 || *repeats < 1 || *singles < 1 {
+		return fmt.Errorf("%w: --rows, --batch, --threads, --repeats and --single must be positive", errUsage)
+	}
+	m, err := openModel(*modelPath)
+	if err != nil {
+		return err
+	}
+	f := m.forest
+	nf := f.NumFeature()
+	var base []float32
+	if *input != "" {
+		if *format == "" {
+			*format = formatFromName(*input)
+		}
+		t, err := readTable(*input, *format, m.names, nil)
+		if err != nil {
+			return err
+		}
+		if t.Rows == 0 {
+			return fmt.Errorf("%w: %s has no rows", errInput, *input)
+		}
+		base = t.Values
+	} else {
+		base = generateRows(m, 4096)
+	}
+	forest.ReplaceMissing(base, m.missing)
+	rows := make([]float32, *nrows*nf)
+	for i := 0; i < len(rows); i += len(base) {
+		copy(rows[i:], base)
+	}
+	res := benchResult{Model: m.source, Rows: *nrows, Batch: *batch, Threads: *threads, Repeats: *repeats}
+	res.RowsPerSec = throughput(f, rows, *batch, *threads, *repeats)
+	res.SingleP50us, res.SingleP99us, res.SingleMeanus = singleLatency(f, base, *singles)
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	_, err = fmt.Fprintf(stdout, `model              %s
+objective          %s, %d trees, max depth %d, %d features
+throughput         %.0f rows/s  (%d rows, batch %d, %d threads, median of %d)
+single-row p50     %.2f us
+single-row p99     %.2f us
+single-row mean    %.2f us
+`, res.Model, f.Objective(), f.NumTrees(), f.MaxDepth(), nf, res.RowsPerSec, res.Rows, res.Batch, res.Threads,
+		res.Repeats, res.SingleP50us, res.SingleP99us, res.SingleMeanus)
+	return err
+}
+
+// generateRows makes n rows uniform in each feature's expected range (or
+// N(0, 3) where the range is unknown), with 5% missing.
+func generateRows(m *loadedModel, n int) []float32 {
+	nf := m.forest.NumFeature()
+	rng := rand.New(rand.NewPCG(7, 11)) // #nosec G404 -- benchmark data, not security
+	var lo, hi []float64
+	if m.bundle != nil {
+		for _, ft := range m.bundle.Manifest().Features {
+			lo, hi = append(lo, ft.Min), append(hi, ft.Max)
+		}
+	}
+	rows := make([]float32, n*nf)
+	for i := range rows {
+		j := i % nf
+		switch {
+		case rng.IntN(20) == 0:
+			rows[i] = float32(math.NaN())
+		case lo != nil && !math.IsInf(lo[j], 0) && !math.IsInf(hi[j], 0):
+			rows[i] = float32(lo[j] + rng.Float64()*(hi[j]-lo[j]))
+		default:
+			rows[i] = float32(rng.NormFloat64() * 3)
+		}
+	}
+	return rows
+}
+
+// throughput scores all rows in batches over threads goroutines, repeats
+// times, and returns the median rows per second.
+func throughput(f *forest.Forest, rows []float32, batch, threads, repeats int) float64 {
+	nf, g := f.NumFeature(), f.NumGroup()
+	n := len(rows) / nf
+	rates := make([]float64, repeats)
+	for r := range rates {
+		start := time.Now()
+		var wg sync.WaitGroup
+		per := (n + threads - 1) / threads
+		for t := 0; t < threads; t++ {
+			lo, hi := t*per, min((t+1)*per, n)
+			if lo >= hi {
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out := make([]float32, batch*g)
+				for s := lo; s < hi; s += batch {
+					e := min(s+batch, hi)
+					_ = f.Predict(rows[s*nf:e*nf], out)
+				}
+			}()
+		}
+		wg.Wait()
+		rates[r] = float64(n) / time.Since(start).Seconds()
+	}
+	slices.Sort(rates)
+	return rates[len(rates)/2]
+}
+
+// singleLatency times calls scoring one row each and returns p50, p99 and
+// mean in microseconds.
+func singleLatency(f *forest.Forest, rows []float32, calls int) (p50, p99, mean float64) {
+	nf, g := f.NumFeature(), f.NumGroup()
+	n := len(rows) / nf
+	out := make([]float32, g)
+	lat := make([]float64, calls)
+	for i := range lat {
+		row := rows[(i%n)*nf : (i%n+1)*nf]
+		start := time.Now()
+		_ = f.Predict(row, out)
+		lat[i] = float64(time.Since(start).Nanoseconds()) / 1e3
+	}
+	sum := 0.0
+	for _, l := range lat {
+		sum += l
+	}
+	slices.Sort(lat)
+	return lat[calls/2], lat[calls*99/100], sum / float64(calls)
+}
