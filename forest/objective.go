@@ -13,7 +13,7 @@ type link uint8
 const (
 	linkIdentity link = iota // value = margin
 	linkLogistic             // value = sigmoid(margin); base = logit(base_score)
-	linkLogitRaw             // value = margin; base = logit(base_score)
+	linkLogitRaw             // value = margin; base = base_score (XGBoost 1.7 applies no logit)
 	linkExp                  // value = exp(margin); base = log(base_score)
 	linkHinge                // value = margin > 0 ? 1 : 0
 	linkSoftprob             // value = softmax over groups
@@ -51,7 +51,7 @@ func objectiveLink(name string) (link, error) {
 // margin the way XGBoost's ProbToMargin does, in float32.
 func baseMargin(l link, base float32) (float32, error) {
 	switch l {
-	case linkLogistic, linkLogitRaw:
+	case linkLogistic:
 		if !(base > 0 && base < 1) {
 			return 0, invalid("base_score %v must be in (0, 1) for a logistic objective", base)
 		}
@@ -65,9 +65,12 @@ func baseMargin(l link, base float32) (float32, error) {
 	return base, nil
 }
 
-// sigmoid is XGBoost's 1/(1+exp(-x)) in float32.
+// sigmoid is XGBoost's 1/(1+exp(-x)) in float32, with its clamp of the
+// exponent at 88.7 so that very negative margins give a tiny positive
+// probability rather than 0.
 func sigmoid(x float32) float32 {
-	return 1 / (1 + float32(math.Exp(float64(-x))))
+	e := min(-x, 88.7)
+	return 1 / (float32(math.Exp(float64(e))) + 1)
 }
 
 // transform turns one row's margins (len NumGroup) into its predictions,

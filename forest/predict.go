@@ -92,34 +92,28 @@ func (f *Forest) linearMargins(rows, out []float32, n int) {
 // block adds every tree's leaf to the margins of nb (<= blockRows) rows.
 func (f *Forest) block(rows, out []float32, nb int) {
 	nf, g := f.numFeature, f.numGroup
-	var idx [blockRows]uint32
 	var val [blockRows]float32
 	for ti := range f.plan {
 		p := &f.plan[ti]
 		switch p.layout {
 		case layoutPerfect:
 			inner := f.pnodes[p.off : p.off+1<<p.depth-1]
-			for r := range idx[:nb] {
-				idx[r] = 0
-			}
-			for d := uint8(0); d < p.depth; d++ {
-				for r := 0; r < nb; r++ {
-					nd := inner[idx[r]]
-					v := rows[r*nf+int(nd.feat&featMask)]
-					right := uint32(0)
-					if v >= nd.thr {
-						right = 1
-					}
-					if v != v {
-						right = nd.feat >> 31
-					}
-					idx[r] = 2*idx[r] + 1 + right
-				}
-			}
 			leaves := f.leaves[p.leaf : p.leaf+1<<p.depth]
 			first := uint32(1)<<p.depth - 1
-			for r := 0; r < nb; r++ {
-				val[r] = leaves[idx[r]-first]
+			r := 0
+			for ; r+4 <= nb; r += 4 {
+				i0, i1, i2, i3 := walk4(inner, p.depth,
+					rows[r*nf:(r+1)*nf], rows[(r+1)*nf:(r+2)*nf],
+					rows[(r+2)*nf:(r+3)*nf], rows[(r+3)*nf:(r+4)*nf])
+				val[r], val[r+1], val[r+2], val[r+3] = leaves[i0-first], leaves[i1-first], leaves[i2-first], leaves[i3-first]
+			}
+			for ; r < nb; r++ {
+				row := rows[r*nf : (r+1)*nf]
+				i := uint32(0)
+				for d := uint8(0); d < p.depth; d++ {
+					i = step(inner, i, row)
+				}
+				val[r] = leaves[i-first]
 			}
 		case layoutCompact:
 			for r := 0; r < nb; r++ {
@@ -163,4 +157,31 @@ func (f *Forest) block(rows, out []float32, nb int) {
 			}
 		}
 	}
+}
+
+// step moves one row from perfect-tree node i to its child: value >= the
+// condition goes right; a missing value goes where the node's flag says.
+func step(inner []pnode, i uint32, row []float32) uint32 {
+	nd := inner[i]
+	v := row[nd.feat&featMask]
+	right := uint32(0)
+	if v >= nd.thr {
+		right = 1
+	}
+	if v != v {
+		right = nd.feat >> 31
+	}
+	return 2*i + 1 + right
+}
+
+// walk4 walks four rows down a perfect tree of the given depth together,
+// so their loads overlap, and returns their final node positions.
+func walk4(inner []pnode, depth uint8, r0, r1, r2, r3 []float32) (i0, i1, i2, i3 uint32) {
+	for d := uint8(0); d < depth; d++ {
+		i0 = step(inner, i0, r0)
+		i1 = step(inner, i1, r1)
+		i2 = step(inner, i2, r2)
+		i3 = step(inner, i3, r3)
+	}
+	return i0, i1, i2, i3
 }
