@@ -18,7 +18,7 @@ import (
 	"github.com/leadscore/leadscore/forest"
 )
 
-const legacyDemoModel = "testdata/legacy/model.model"
+const legacyDemoModel = "../testdata/lead-demo/model.model"
 
 // ---- JSON reference ---------------------------------------------------------
 
@@ -240,7 +240,7 @@ func TestReadLegacyLeadDemo(t *testing.T) {
 	if l := n0[15]; !l.IsLeaf() || l.Value != float32(-0.19614577) {
 		t.Errorf("tree 0 node 15 %+v", l)
 	}
-	legacyCompareWithJSON(t, spec, "testdata/legacy/model.json")
+	legacyCompareWithJSON(t, spec, "../testdata/lead-demo/model.json")
 }
 
 // TestReadLegacyFixtures reads every legacy model under the repository's
@@ -248,7 +248,7 @@ func TestReadLegacyLeadDemo(t *testing.T) {
 func TestReadLegacyFixtures(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "xgboost", "*", "model.model"))
 	if len(paths) == 0 {
-		t.Skip("no fixtures in ../testdata/xgboost/*/model.model")
+		t.Fatal("no fixtures in ../testdata/xgboost/*/model.model")
 	}
 	for _, p := range paths {
 		dir := filepath.Dir(p)
