@@ -1,18 +1,19 @@
 package forest_test
 
 import (
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/leadscore/leadscore/forest"
+	"github.com/leadscore/leadscore/tabular"
 	"github.com/leadscore/leadscore/xgboost"
 )
 
-func loadDemo(tb testing.TB) *forest.Forest {
+// loadModel compiles a model from the repository's testdata.
+func loadModel(tb testing.TB, parts ...string) *forest.Forest {
 	tb.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "testdata", "lead-demo", "model.ubj"))
+	data, err := os.ReadFile(filepath.Join(append([]string{"..", "testdata"}, parts...)...))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -23,26 +24,24 @@ func loadDemo(tb testing.TB) *forest.Forest {
 	return f
 }
 
-// demoRows returns n pseudo-random rows shaped like leads (about 10% missing).
-func demoRows(f *forest.Forest, n int) []float32 {
-	rng := rand.New(rand.NewPCG(1, 2))
-	rows := make([]float32, n*f.NumFeature())
-	for i := range rows {
-		rows[i] = float32(rng.NormFloat64()*3 + 2)
-		if rng.IntN(10) == 0 {
-			rows[i] = float32(nan())
-		}
+// leads returns the first n held-out demo leads.
+func leads(tb testing.TB, f *forest.Forest, n int) []float32 {
+	tb.Helper()
+	in, err := os.Open(filepath.Join("..", "testdata", "lead-demo", "leads_10k.csv"))
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return rows
+	defer in.Close()
+	t, err := tabular.ReadCSV(in, f.FeatureNames(), tabular.Limits{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t.Values[:n*f.NumFeature()]
 }
 
-func nan() float64 { var z float64; return z / z }
-
-func BenchmarkPredictBatch(b *testing.B) {
-	f := loadDemo(b)
-	const n = 1024
-	rows := demoRows(f, n)
-	out := make([]float32, n)
+func benchBatch(b *testing.B, f *forest.Forest, n int) {
+	rows := leads(b, f, n)
+	out := make([]float32, n*f.NumGroup())
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -53,21 +52,32 @@ func BenchmarkPredictBatch(b *testing.B) {
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
 }
 
-func BenchmarkPredictSingle(b *testing.B) {
-	f := loadDemo(b)
-	rows := demoRows(f, 1)
+func BenchmarkDemoBatch(b *testing.B) {
+	benchBatch(b, loadModel(b, "lead-demo", "model.ubj"), 1024)
+}
+
+func Benchmark1000x8Batch(b *testing.B) {
+	benchBatch(b, loadModel(b, "xgboost", "bench_1000x8", "model.json"), 1024)
+}
+
+func BenchmarkDemoSingle(b *testing.B) {
+	f := loadModel(b, "lead-demo", "model.ubj")
+	rows := leads(b, f, 256)
 	out := make([]float32, 1)
+	nf := f.NumFeature()
 	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := f.Predict(rows, out); err != nil {
+		r := i % 256
+		if err := f.Predict(rows[r*nf:(r+1)*nf], out); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkContributions(b *testing.B) {
-	f := loadDemo(b)
-	rows := demoRows(f, 1)
+func BenchmarkDemoContributions(b *testing.B) {
+	f := loadModel(b, "lead-demo", "model.ubj")
+	rows := leads(b, f, 1)
 	out := make([]float32, f.NumFeature()+1)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -8,14 +8,12 @@ import (
 // Forest is a compiled, immutable ensemble. All its methods are safe for
 // concurrent use.
 //
-// Trees are laid out for speed at compile time. A tree whose leaves all sit
-// near one depth d is stored as a perfect binary tree of depth d (shorter
-// branches padded by repeating their leaf) in one flat array, so a row walks
-// it with d branch-free steps (child = 2i+1+goRight) and no leaf test; rows
-// are walked in blocks so that the loads of several rows are in flight at
-// once. Other trees use a compact node array with siblings adjacent, and
-// trees with categorical splits keep their exact XGBoost semantics in a
-// general walker.
+// Trees are laid out for speed at compile time (see layout.go): numeric
+// trees become arrays of 8-byte nodes that a row walks with exactly depth
+// branch-free steps and no leaf test, so that the walks of several rows (in
+// batches) or several trees (for a single row) proceed side by side and
+// their memory loads overlap. Trees with categorical splits keep XGBoost's
+// exact semantics in a general walker.
 type Forest struct {
 	numFeature int
 	numGroup   int
@@ -25,14 +23,13 @@ type Forest struct {
 	base       []float32 // margin intercept per group
 	linear     []float32 // gblinear weights
 
-	trees  []Tree    // as read, for TreeSHAP and categorical walks
+	trees  []Tree    // as read, for TreeSHAP and general walks
 	group  []int32   // output group per tree
 	weight []float32 // dart weight per tree; nil for gbtree
 
 	plan    []treePlan
-	pnodes  []pnode   // inner nodes of perfect trees
-	leaves  []float32 // leaves of perfect trees
-	gnodes  []gnode   // nodes of compact trees
+	nodes   []node    // nodes of perfect and flat trees
+	leafval []float32 // leaves of perfect trees; leaf value per node of flat trees
 	means   [][]float32
 	maxDeep int
 	version [3]int
@@ -40,48 +37,8 @@ type Forest struct {
 	types   []string
 	npar    int
 	pool    sync.Pool // *shapScratch
+	blocks  sync.Pool // *[]float32, transposed row blocks
 }
-
-// layout kinds of a compiled tree.
-const (
-	layoutPerfect = iota
-	layoutCompact
-	layoutCategorical
-)
-
-// missingRight is the bit of pnode.feat and gnode.feat that sends missing
-// values right; the low bits are the feature index.
-const (
-	missingRight = 1 << 31
-	featMask     = missingRight - 1
-)
-
-// treePlan says where a compiled tree lives and how to walk it.
-type treePlan struct {
-	layout uint8
-	depth  uint8
-	group  int32
-	off    int32 // into pnodes, gnodes or trees
-	leaf   int32 // into leaves, for perfect trees
-	weight float32
-}
-
-// pnode is an inner node of a perfect tree.
-type pnode struct {
-	thr  float32
-	feat uint32
-}
-
-// gnode is a node of a compact tree; a leaf has left < 0 and its value in
-// thr. The right child is always left+1.
-type gnode struct {
-	thr  float32
-	feat uint32
-	left int32
-}
-
-// maxPerfectDepth bounds the padding a perfect layout may cost.
-const maxPerfectDepth = 12
 
 // New validates s and compiles it into a Forest.
 func New(s *Spec) (*Forest, error) {
@@ -124,105 +81,6 @@ func New(s *Spec) (*Forest, error) {
 	}
 	f.compile()
 	return f, nil
-}
-
-// compile chooses a layout per tree and fills the flat arrays.
-func (f *Forest) compile() {
-	f.plan = make([]treePlan, len(f.trees))
-	f.means = make([][]float32, len(f.trees))
-	for i := range f.trees {
-		t := &f.trees[i]
-		p := treePlan{group: f.group[i], weight: 1}
-		if f.weight != nil {
-			p.weight = f.weight[i]
-		}
-		depth, leaves, categorical := t.shape()
-		f.maxDeep = max(f.maxDeep, depth)
-		switch {
-		case categorical:
-			p.layout = layoutCategorical
-			p.off = int32(i)
-		case depth <= maxPerfectDepth && 1<<depth <= 4*leaves+16:
-			p.layout = layoutPerfect
-			p.depth = uint8(depth)
-			p.off = int32(len(f.pnodes))
-			p.leaf = int32(len(f.leaves))
-			f.pnodes = append(f.pnodes, make([]pnode, 1<<depth-1)...)
-			f.leaves = append(f.leaves, make([]float32, 1<<depth)...)
-			f.fillPerfect(t, 0, 0, 0, depth, f.pnodes[p.off:], f.leaves[p.leaf:])
-		default:
-			p.layout = layoutCompact
-			p.off = int32(len(f.gnodes))
-			f.fillCompact(t)
-		}
-		f.plan[i] = p
-		f.means[i] = t.meanValues()
-	}
-}
-
-// shape returns a tree's depth (edges from root to deepest leaf), its leaf
-// count and whether it has categorical splits. The tree is valid, so the
-// walk terminates.
-func (t *Tree) shape() (depth, leaves int, categorical bool) {
-	type item struct{ id, d int32 }
-	stack := []item{{0, 0}}
-	for len(stack) > 0 {
-		it := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		n := &t.Nodes[it.id]
-		if n.IsLeaf() {
-			leaves++
-			depth = max(depth, int(it.d))
-			continue
-		}
-		categorical = categorical || n.Categorical
-		stack = append(stack, item{n.Left, it.d + 1}, item{n.Right, it.d + 1})
-	}
-	return depth, leaves, categorical
-}
-
-// fillPerfect writes the subtree of node id at position pos (level lvl) of
-// a perfect tree of depth d. A leaf above the last level is repeated into
-// both halves below it, so the inner nodes it occupies may route either way.
-func (f *Forest) fillPerfect(t *Tree, id int32, pos, lvl, d int, inner []pnode, leaves []float32) {
-	n := &t.Nodes[id]
-	if lvl == d {
-		leaves[pos-(1<<d-1)] = n.Value
-		return
-	}
-	left, right := id, id
-	if !n.IsLeaf() {
-		feat := uint32(n.Feature)
-		if !n.DefaultLeft {
-			feat |= missingRight
-		}
-		inner[pos] = pnode{thr: n.Value, feat: feat}
-		left, right = n.Left, n.Right
-	}
-	f.fillPerfect(t, left, 2*pos+1, lvl+1, d, inner, leaves)
-	f.fillPerfect(t, right, 2*pos+2, lvl+1, d, inner, leaves)
-}
-
-// fillCompact appends t to gnodes in breadth-first order with each node's
-// children adjacent.
-func (f *Forest) fillCompact(t *Tree) {
-	base := int32(len(f.gnodes))
-	order := []int32{0}
-	f.gnodes = append(f.gnodes, gnode{})
-	for q := 0; q < len(order); q++ {
-		n := &t.Nodes[order[q]]
-		if n.IsLeaf() {
-			f.gnodes[base+int32(q)] = gnode{thr: n.Value, left: -1}
-			continue
-		}
-		feat := uint32(n.Feature)
-		if !n.DefaultLeft {
-			feat |= missingRight
-		}
-		f.gnodes[base+int32(q)] = gnode{thr: n.Value, feat: feat, left: base + int32(len(order))}
-		order = append(order, n.Left, n.Right)
-		f.gnodes = append(f.gnodes, gnode{}, gnode{})
-	}
 }
 
 // meanValues is XGBoost's FillNodeMeanValue: each node's cover-weighted
@@ -318,9 +176,11 @@ func (f *Forest) Version() [3]int { return f.version }
 
 // Stats summarises the compiled layout for diagnostics.
 type Stats struct {
-	Trees, Nodes, Leaves           int
-	PerfectTrees, CategoricalTrees int
-	MaxDepth                       int
+	Trees, Nodes, Leaves int
+	// PerfectTrees and FlatTrees use the branch-free layouts; the rest
+	// the general walker.
+	PerfectTrees, FlatTrees int
+	MaxDepth                int
 }
 
 // Stats reports tree, node and layout counts.
@@ -338,8 +198,8 @@ func (f *Forest) Stats() Stats {
 		switch f.plan[i].layout {
 		case layoutPerfect:
 			s.PerfectTrees++
-		case layoutCategorical:
-			s.CategoricalTrees++
+		case layoutFlat:
+			s.FlatTrees++
 		}
 	}
 	return s

@@ -97,14 +97,14 @@ func (l link) transform(margin, out []float32) {
 		for _, m := range margin[1:] {
 			mx = max(mx, m)
 		}
-		var sum float32
+		var sum float64 // XGBoost sums the float32 exponentials in double
 		for i, m := range margin {
 			e := float32(math.Exp(float64(m - mx)))
 			out[i] = e
-			sum += e
+			sum += float64(e)
 		}
 		for i := range margin {
-			out[i] /= sum
+			out[i] /= float32(sum)
 		}
 	case linkSoftmax:
 		best := 0

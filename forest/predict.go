@@ -2,10 +2,6 @@ package forest
 
 import "fmt"
 
-// blockRows is how many rows walk a tree together so their memory loads
-// overlap.
-const blockRows = 8
-
 // checkShape verifies that rows holds whole rows and out has room.
 func (f *Forest) checkShape(rows, out []float32, width int) (int, error) {
 	if len(rows)%f.numFeature != 0 {
@@ -64,9 +60,22 @@ func (f *Forest) margins(rows, out []float32, n int) {
 		return
 	}
 	nf := f.numFeature
+	if n == 1 {
+		bp := f.blockBuffer()
+		defer f.blocks.Put(bp)
+		keys := (*bp)[:nf]
+		for j, v := range rows[:nf] {
+			keys[j] = floatKey(v)
+		}
+		f.single(rows, keys, out)
+		return
+	}
+	bp := f.blockBuffer()
+	defer f.blocks.Put(bp)
+	xt := *bp
 	for start := 0; start < n; start += blockRows {
 		end := min(start+blockRows, n)
-		f.block(rows[start*nf:end*nf], out[start*g:end*g], end-start)
+		f.block(rows[start*nf:end*nf], xt, out[start*g:end*g], end-start)
 	}
 }
 
@@ -89,99 +98,11 @@ func (f *Forest) linearMargins(rows, out []float32, n int) {
 	}
 }
 
-// block adds every tree's leaf to the margins of nb (<= blockRows) rows.
-func (f *Forest) block(rows, out []float32, nb int) {
-	nf, g := f.numFeature, f.numGroup
-	var val [blockRows]float32
-	for ti := range f.plan {
-		p := &f.plan[ti]
-		switch p.layout {
-		case layoutPerfect:
-			inner := f.pnodes[p.off : p.off+1<<p.depth-1]
-			leaves := f.leaves[p.leaf : p.leaf+1<<p.depth]
-			first := uint32(1)<<p.depth - 1
-			r := 0
-			for ; r+4 <= nb; r += 4 {
-				i0, i1, i2, i3 := walk4(inner, p.depth,
-					rows[r*nf:(r+1)*nf], rows[(r+1)*nf:(r+2)*nf],
-					rows[(r+2)*nf:(r+3)*nf], rows[(r+3)*nf:(r+4)*nf])
-				val[r], val[r+1], val[r+2], val[r+3] = leaves[i0-first], leaves[i1-first], leaves[i2-first], leaves[i3-first]
-			}
-			for ; r < nb; r++ {
-				row := rows[r*nf : (r+1)*nf]
-				i := uint32(0)
-				for d := uint8(0); d < p.depth; d++ {
-					i = step(inner, i, row)
-				}
-				val[r] = leaves[i-first]
-			}
-		case layoutCompact:
-			for r := 0; r < nb; r++ {
-				i := p.off
-				for {
-					nd := &f.gnodes[i]
-					if nd.left < 0 {
-						val[r] = nd.thr
-						break
-					}
-					v := rows[r*nf+int(nd.feat&featMask)]
-					right := int32(0)
-					if v >= nd.thr {
-						right = 1
-					}
-					if v != v {
-						right = int32(nd.feat >> 31)
-					}
-					i = nd.left + right
-				}
-			}
-		default:
-			t := &f.trees[p.off]
-			for r := 0; r < nb; r++ {
-				row := rows[r*nf : (r+1)*nf]
-				id := int32(0)
-				for !t.Nodes[id].IsLeaf() {
-					n := &t.Nodes[id]
-					id = n.next(row[n.Feature])
-				}
-				val[r] = t.Nodes[id].Value
-			}
-		}
-		if f.weight != nil {
-			for r := 0; r < nb; r++ {
-				out[r*g+int(p.group)] += val[r] * p.weight
-			}
-		} else {
-			for r := 0; r < nb; r++ {
-				out[r*g+int(p.group)] += val[r]
-			}
-		}
+// blockBuffer returns scratch for one transposed block of row keys.
+func (f *Forest) blockBuffer() *[]uint32 {
+	if bp, ok := f.blocks.Get().(*[]uint32); ok {
+		return bp
 	}
-}
-
-// step moves one row from perfect-tree node i to its child: value >= the
-// condition goes right; a missing value goes where the node's flag says.
-func step(inner []pnode, i uint32, row []float32) uint32 {
-	nd := inner[i]
-	v := row[nd.feat&featMask]
-	right := uint32(0)
-	if v >= nd.thr {
-		right = 1
-	}
-	if v != v {
-		right = nd.feat >> 31
-	}
-	return 2*i + 1 + right
-}
-
-// walk4 walks four rows down a perfect tree of the given depth together,
-// so their loads overlap, and returns their final node positions.
-func walk4(inner []pnode, depth uint8, r0, r1, r2, r3 []float32) (i0, i1, i2, i3 uint32) {
-	for d := uint8(0); d < depth; d++ {
-		i0 = step(inner, i0, r0)
-		i1 = step(inner, i1, r1)
-		i2 = step(inner, i2, r2)
-		i3 = step(inner, i3, r3)
-	}
-	return i0, i1, i2, i3
+	b := make([]uint32, f.numFeature*blockRows)
+	return &b
 }

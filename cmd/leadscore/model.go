@@ -95,25 +95,24 @@ func runModel(args []string, stdout, stderr io.Writer) error {
 
 // modelReport is what `model inspect` prints.
 type modelReport struct {
-	Source           string   `json:"source"`
-	Format           string   `json:"format"`
-	XGBoostVersion   string   `json:"xgboost_version"`
-	Objective        string   `json:"objective"`
-	Booster          string   `json:"booster"`
-	Outputs          int      `json:"outputs"`
-	Trees            int      `json:"trees"`
-	ParallelTrees    int      `json:"num_parallel_tree"`
-	MaxDepth         int      `json:"max_depth"`
-	Nodes            int      `json:"nodes"`
-	Leaves           int      `json:"leaves"`
-	PerfectLayout    int      `json:"trees_in_perfect_layout"`
-	CategoricalTrees int      `json:"trees_with_categorical_splits"`
-	Features         int      `json:"features"`
-	FeatureNames     []string `json:"feature_names"`
-	SizeBytes        int64    `json:"size_bytes,omitempty"`
-	Name             string   `json:"name,omitempty"`
-	Version          string   `json:"version,omitempty"`
-	Tiers            []string `json:"tiers,omitempty"`
+	Source         string   `json:"source"`
+	Format         string   `json:"format"`
+	XGBoostVersion string   `json:"xgboost_version"`
+	Objective      string   `json:"objective"`
+	Booster        string   `json:"booster"`
+	Outputs        int      `json:"outputs"`
+	Trees          int      `json:"trees"`
+	ParallelTrees  int      `json:"num_parallel_tree"`
+	MaxDepth       int      `json:"max_depth"`
+	Nodes          int      `json:"nodes"`
+	Leaves         int      `json:"leaves"`
+	FlatTrees      int      `json:"trees_in_flat_layout"`
+	Features       int      `json:"features"`
+	FeatureNames   []string `json:"feature_names"`
+	SizeBytes      int64    `json:"size_bytes,omitempty"`
+	Name           string   `json:"name,omitempty"`
+	Version        string   `json:"version,omitempty"`
+	Tiers          []string `json:"tiers,omitempty"`
 }
 
 func runModelInspect(args []string, stdout, stderr io.Writer) error {
@@ -149,8 +148,8 @@ func runModelInspect(args []string, stdout, stderr io.Writer) error {
 		Source: m.source, Format: string(m.format), Objective: m.forest.Objective(),
 		Booster: string(m.forest.Booster()), Outputs: m.forest.NumOutput(), Trees: st.Trees,
 		ParallelTrees: m.forest.NumParallelTree(), MaxDepth: st.MaxDepth, Nodes: st.Nodes, Leaves: st.Leaves,
-		PerfectLayout: st.PerfectTrees, CategoricalTrees: st.CategoricalTrees,
-		Features: m.forest.NumFeature(), FeatureNames: m.names, SizeBytes: m.size,
+		FlatTrees: st.FlatTrees,
+		Features:  m.forest.NumFeature(), FeatureNames: m.names, SizeBytes: m.size,
 		XGBoostVersion: "unknown",
 	}
 	if v != ([3]int{}) {
@@ -177,10 +176,10 @@ outputs/row     %d
 trees           %d (num_parallel_tree %d)
 max depth       %d
 nodes           %d (%d leaves)
-layout          %d perfect-tree, %d categorical, %d compact
+layout          %d flat branch-free, %d general (categorical or very deep)
 features        %d
 `, r.Source, r.Format, r.XGBoostVersion, r.Objective, r.Booster, r.Outputs, r.Trees, r.ParallelTrees,
-		r.MaxDepth, r.Nodes, r.Leaves, r.PerfectLayout, r.CategoricalTrees, r.Trees-r.PerfectLayout-r.CategoricalTrees, r.Features)
+		r.MaxDepth, r.Nodes, r.Leaves, r.FlatTrees, r.Trees-r.FlatTrees, r.Features)
 	if err != nil {
 		return err
 	}
