@@ -148,8 +148,8 @@ func runModelInspect(args []string, stdout, stderr io.Writer) error {
 		Source: m.source, Format: string(m.format), Objective: m.forest.Objective(),
 		Booster: string(m.forest.Booster()), Outputs: m.forest.NumOutput(), Trees: st.Trees,
 		ParallelTrees: m.forest.NumParallelTree(), MaxDepth: st.MaxDepth, Nodes: st.Nodes, Leaves: st.Leaves,
-		FlatTrees: st.FlatTrees,
-		Features:  m.forest.NumFeature(), FeatureNames: m.names, SizeBytes: m.size,
+		PerfectTrees: st.PerfectTrees, FlatTrees: st.FlatTrees,
+		Features: m.forest.NumFeature(), FeatureNames: m.names, SizeBytes: m.size,
 		XGBoostVersion: "unknown",
 	}
 	if v != ([3]int{}) {
@@ -176,10 +176,10 @@ outputs/row     %d
 trees           %d (num_parallel_tree %d)
 max depth       %d
 nodes           %d (%d leaves)
-layout          %d flat branch-free, %d general (categorical or very deep)
+layout          %d perfect, %d flat, %d general (categorical or very deep)
 features        %d
 `, r.Source, r.Format, r.XGBoostVersion, r.Objective, r.Booster, r.Outputs, r.Trees, r.ParallelTrees,
-		r.MaxDepth, r.Nodes, r.Leaves, r.FlatTrees, r.Trees-r.FlatTrees, r.Features)
+		r.MaxDepth, r.Nodes, r.Leaves, r.PerfectTrees, r.FlatTrees, r.Trees-r.PerfectTrees-r.FlatTrees, r.Features)
 	if err != nil {
 		return err
 	}
