@@ -106,6 +106,7 @@ type modelReport struct {
 	MaxDepth       int      `json:"max_depth"`
 	Nodes          int      `json:"nodes"`
 	Leaves         int      `json:"leaves"`
+	PerfectTrees   int      `json:"trees_in_perfect_layout"`
 	FlatTrees      int      `json:"trees_in_flat_layout"`
 	Features       int      `json:"features"`
 	FeatureNames   []string `json:"feature_names"`
