@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 )
 
 // Tiers are four ascending probability cut-offs. A probability below
@@ -130,4 +131,27 @@ type Scorer interface {
 	// NaN for missing) into out[:n]. explain > 0 asks for up to explain
 	// reasons each way per lead.
 	Score(ctx context.Context, rows []float32, explain int, out []Result) error
+}
+
+// Record is one scored lead as the data lake and the monitor see it.
+type Record struct {
+	Time         time.Time // when the lead was scored (UTC)
+	RequestID    string
+	InferenceID  string // X-Amzn-SageMaker-Inference-Id, or generated
+	LeadID       string // empty when the caller gave none
+	Model        string
+	ModelVersion string
+	// Features holds the lead's values in model order, NaN for missing.
+	// The slice belongs to the record: a Sink may keep it.
+	Features    []float32
+	Margin      float64
+	Probability float64
+	Tier        int
+	LatencyMS   float64 // the request's scoring latency
+}
+
+// Sink receives scored records from the request path, which never waits
+// on it: an implementation queues or drops (and counts) but never blocks.
+type Sink interface {
+	Capture(recs []Record)
 }
