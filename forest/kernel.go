@@ -14,9 +14,9 @@ import "unsafe"
 // blockRows is how many rows walk a tree together so their loads overlap.
 const blockRows = 8
 
-// right reports whether a row whose feature key is k goes right at nd.
+// right reports whether a row whose column key is k goes right at nd.
 func (nd *node) right(k uint32) uint32 {
-	if k-nd.t < -nd.t-uint32(nd.lw&1) {
+	if k >= nd.t {
 		return 1
 	}
 	return 0
@@ -27,62 +27,64 @@ func at(base unsafe.Pointer, i uint32) *node {
 	return (*node)(unsafe.Add(base, uintptr(i)<<3)) // #nosec G103 -- see the invariants above
 }
 
-// laneKey returns the key of feature feat for lane of a transposed block.
-func laneKey(xt unsafe.Pointer, feat uint16, lane uintptr) uint32 {
-	return *(*uint32)(unsafe.Add(xt, (uintptr(feat)*blockRows+lane)<<2)) // #nosec G103 -- see the invariants above
+// laneKey returns key column col for lane of a transposed block.
+func laneKey(xt unsafe.Pointer, col uint16, lane uintptr) uint32 {
+	return *(*uint32)(unsafe.Add(xt, (uintptr(col)*blockRows+lane)<<2)) // #nosec G103 -- see the invariants above
 }
 
-// rowKey returns the key of feature feat of a single row.
-func rowKey(keys unsafe.Pointer, feat uint16) uint32 {
-	return *(*uint32)(unsafe.Add(keys, uintptr(feat)<<2)) // #nosec G103 -- see the invariants above
+// rowKey returns key column col of a single row.
+func rowKey(keys unsafe.Pointer, col uint16) uint32 {
+	return *(*uint32)(unsafe.Add(keys, uintptr(col)<<2)) // #nosec G103 -- see the invariants above
 }
 
 // perfectStep8 moves lane from perfect-tree node i to its child.
 func perfectStep8(base unsafe.Pointer, i uint32, xt unsafe.Pointer, lane uintptr) uint32 {
 	nd := at(base, i)
-	return 2*i + 1 + nd.right(laneKey(xt, nd.feat, lane))
+	return 2*i + 1 + nd.right(laneKey(xt, nd.col, lane))
 }
 
 // flatStep8 moves lane from flat-tree node i to its child.
 func flatStep8(base unsafe.Pointer, i uint32, xt unsafe.Pointer, lane uintptr) uint32 {
 	nd := at(base, i)
-	return uint32(nd.lw>>1) + nd.right(laneKey(xt, nd.feat, lane))
+	return uint32(nd.left) + nd.right(laneKey(xt, nd.col, lane))
 }
 
 // step1 moves a single row from node i of a tree of the given layout.
 func step1(base unsafe.Pointer, layout uint8, i uint32, keys unsafe.Pointer) uint32 {
 	nd := at(base, i)
-	r := nd.right(rowKey(keys, nd.feat))
+	r := nd.right(rowKey(keys, nd.col))
 	if layout == layoutPerfect {
 		return 2*i + 1 + r
 	}
-	return uint32(nd.lw>>1) + r
+	return uint32(nd.left) + r
 }
 
 // leafIndex turns a walk's final node into an index into leafval.
 func (p *treePlan) leafIndex(i uint32) int32 {
-	if p.layout == layoutPerfect {
-		return p.leaf + int32(i) - (1<<p.depth - 1)
-	}
 	return p.leaf + int32(i)
 }
 
 // block adds every tree's leaf to the margins of nb (<= blockRows) rows.
-// The rows' keys are first transposed into xt (feature-major, blockRows
-// keys per feature, missing padding), so one index addresses a feature of
-// every row and the eight walks of a tree need no per-row state but their
-// node.
+// The rows' key columns are first transposed into xt (column-major,
+// blockRows keys per column, padding rows all missing), so one index
+// addresses a column of every row and the eight walks of a tree need no
+// per-row state but their node.
 func (f *Forest) block(rows []float32, xt []uint32, out []float32, nb int) {
 	nf, g := f.numFeature, f.numGroup
-	xt = xt[:nf*blockRows]
-	for j := 0; j < nf; j++ {
-		col := xt[j*blockRows : (j+1)*blockRows]
-		for r := range col {
-			col[r] = missingKey
+	xt = xt[:(2*nf+1)*blockRows]
+	for r := 0; r < blockRows; r++ {
+		for j := 0; j < nf; j++ {
+			k := uint32(missingKey)
 			if r < nb {
-				col[r] = floatKey(rows[r*nf+j])
+				k = floatKey(rows[r*nf+j])
 			}
+			xt[2*j*blockRows+r] = k
+			if k == missingKey {
+				k = 0
+			}
+			xt[(2*j+1)*blockRows+r] = k
 		}
+		xt[2*nf*blockRows+r] = 0
 	}
 	xp := unsafe.Pointer(unsafe.SliceData(xt))
 	nodes := unsafe.Pointer(unsafe.SliceData(f.nodes))

@@ -6,11 +6,15 @@ import "math"
 //
 // Feature values are compared as order-preserving 32-bit keys (floatKey):
 // key(a) >= key(b) exactly when a >= b as floats (with -0 read as +0), and
-// a missing value has missingKey, above every number. A node with key t
-// sends a row right when key - t < lim in uint32 arithmetic, where
-// lim = -t - dl: with dl = 0 that is key >= t with missing going right; with
-// dl = 1 (default left) it is t <= key < missingKey, so missing goes left.
-// One subtraction and one comparison decide a split, without branches.
+// every number's key lies strictly between 0 and missingKey. Each row is
+// turned into 2*NumFeature+1 keys: column 2j is feature j with a missing
+// value keyed missingKey (above every split, so it goes right), column
+// 2j+1 is feature j with a missing value keyed 0 (below every split, so it
+// goes left), and the last column is always 0. A node stores the key t of
+// its condition and the column to read (2j, or 2j+1 when missing values go
+// left), and sends a row right exactly when key >= t: one load and one
+// comparison per split, missing values included, without branches. A leaf
+// of a flat tree reads the zero column with t = 1, so it never moves.
 //
 // A perfect tree (layoutPerfect) is stored as a complete binary tree of its
 // depth: node i has children 2i+1 and 2i+2, and a leaf above the last level
@@ -42,15 +46,16 @@ const (
 	// 15 bits and a walk has a bounded fixed length.
 	maxFlatNodes = 1 << 15
 	maxFlatDepth = 64
-	// maxKeyFeatures bounds the feature index a node stores.
-	maxKeyFeatures = 1 << 16
+	// maxKeyFeatures bounds the features of a keyed model, whose key
+	// columns (2 per feature plus the zero column) must fit in 16 bits.
+	maxKeyFeatures = (1<<16 - 1) / 2
 )
 
 // node is a compiled split: 8 bytes.
 type node struct {
 	t    uint32 // key of the split condition
-	feat uint16 // feature index
-	lw   uint16 // bit 0: dl (missing goes left); bits 1..15: left child (flat trees)
+	col  uint16 // key column to compare (see above)
+	left uint16 // left child (flat trees); the right child is left+1
 }
 
 // treePlan says where a compiled tree lives and how to walk it.
@@ -59,7 +64,7 @@ type treePlan struct {
 	depth  uint8
 	group  int32
 	off    int32 // into nodes, or into trees for the general walker
-	leaf   int32 // into leafval
+	leaf   int32 // into leafval: a walk's final node i has its leaf at leaf+i
 	weight float32
 }
 
@@ -80,11 +85,23 @@ func floatKey(v float32) uint32 {
 
 // split builds the node for inner node n with left child index left.
 func split(n *Node, left int) node {
-	nd := node{t: floatKey(n.Value), feat: uint16(n.Feature), lw: uint16(left << 1)}
+	nd := node{t: floatKey(n.Value), col: uint16(2 * n.Feature), left: uint16(left)}
 	if n.DefaultLeft {
-		nd.lw |= 1
+		nd.col++
 	}
 	return nd
+}
+
+// rowKeys writes a row's key columns: see the layout notes above.
+func rowKeys(row []float32, keys []uint32) {
+	for j, v := range row {
+		k := floatKey(v)
+		keys[2*j], keys[2*j+1] = k, k
+		if k == missingKey {
+			keys[2*j+1] = 0
+		}
+	}
+	keys[2*len(row)] = 0
 }
 
 // compile chooses a layout per tree and fills the arrays.
@@ -103,16 +120,16 @@ func (f *Forest) compile() {
 		switch {
 		case keyed && depth <= maxPerfectDepth && 1<<(depth+1) <= 2*len(t.Nodes)+64:
 			p.layout, p.depth = layoutPerfect, uint8(depth)
-			p.off, p.leaf = int32(len(f.nodes)), int32(len(f.leafval))
+			p.off, p.leaf = int32(len(f.nodes)), int32(len(f.leafval))-(1<<depth-1)
 			f.nodes = append(f.nodes, make([]node, 1<<depth-1)...)
 			f.leafval = append(f.leafval, make([]float32, 1<<depth)...)
-			t.fillPerfect(0, 0, 0, depth, f.nodes[p.off:], f.leafval[p.leaf:])
+			t.fillPerfect(0, 0, 0, depth, f.nodes[p.off:], f.leafval[len(f.leafval)-1<<depth:])
 		case keyed && depth <= maxFlatDepth && len(t.Nodes) <= maxFlatNodes:
 			p.layout, p.depth = layoutFlat, uint8(depth)
 			p.off, p.leaf = int32(len(f.nodes)), int32(len(f.leafval))
 			f.nodes = append(f.nodes, make([]node, len(t.Nodes))...)
 			f.leafval = append(f.leafval, make([]float32, len(t.Nodes))...)
-			t.fillFlat(f.nodes[p.off:], f.leafval[p.leaf:])
+			t.fillFlat(f.nodes[p.off:], f.leafval[p.leaf:], uint16(2*f.numFeature))
 		}
 		f.plan[i] = p
 		f.means[i] = t.meanValues()
@@ -172,12 +189,12 @@ func (t *Tree) fillPerfect(id int32, pos, lvl, d int, inner []node, leaves []flo
 
 // fillFlat writes t breadth-first with each node's children adjacent.
 // Unreachable (pruned) nodes of the original are dropped.
-func (t *Tree) fillFlat(nodes []node, leaves []float32) {
+func (t *Tree) fillFlat(nodes []node, leaves []float32, zeroCol uint16) {
 	order := []int32{0}
 	for q := 0; q < len(order); q++ {
 		n := &t.Nodes[order[q]]
 		if n.IsLeaf() {
-			nodes[q] = node{lw: uint16(q << 1)}
+			nodes[q] = node{t: 1, col: zeroCol, left: uint16(q)}
 			leaves[q] = n.Value
 			continue
 		}

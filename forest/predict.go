@@ -63,10 +63,8 @@ func (f *Forest) margins(rows, out []float32, n int) {
 	if n == 1 {
 		bp := f.blockBuffer()
 		defer f.blocks.Put(bp)
-		keys := (*bp)[:nf]
-		for j, v := range rows[:nf] {
-			keys[j] = floatKey(v)
-		}
+		keys := (*bp)[:2*nf+1]
+		rowKeys(rows[:nf], keys)
 		f.single(rows, keys, out)
 		return
 	}
@@ -103,6 +101,6 @@ func (f *Forest) blockBuffer() *[]uint32 {
 	if bp, ok := f.blocks.Get().(*[]uint32); ok {
 		return bp
 	}
-	b := make([]uint32, f.numFeature*blockRows)
+	b := make([]uint32, (2*f.numFeature+1)*blockRows)
 	return &b
 }
