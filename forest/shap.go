@@ -119,19 +119,23 @@ func unwindPath(p []pathElement, depth, pi int) {
 }
 
 // unwoundPathSum is the total permutation weight if the extension at pi
-// were undone.
+// were undone. The branch on the fractions is hoisted out of the loops; the
+// arithmetic is XGBoost's, operation for operation.
 func unwoundPathSum(p []pathElement, depth, pi int) float32 {
+	p = p[:depth+1]
 	one, zero := p[pi].oneFraction, p[pi].zeroFraction
-	next := p[depth].pweight
 	d1 := float32(depth + 1)
 	var total float32
-	for i := depth - 1; i >= 0; i-- {
-		switch {
-		case one != 0:
+	switch {
+	case one != 0:
+		next := p[depth].pweight
+		for i := depth - 1; i >= 0; i-- {
 			tmp := next * d1 / (float32(i+1) * one)
 			total += tmp
 			next = p[i].pweight - tmp*zero*(float32(depth-i)/d1)
-		case zero != 0:
+		}
+	case zero != 0:
+		for i := depth - 1; i >= 0; i-- {
 			total += (p[i].pweight / zero) / (float32(depth-i) / d1)
 		}
 	}
