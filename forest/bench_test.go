@@ -31,7 +31,7 @@ func leads(tb testing.TB, f *forest.Forest, n int) []float32 {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }()
 	t, err := tabular.ReadCSV(in, f.FeatureNames(), tabular.Limits{})
 	if err != nil {
 		tb.Fatal(err)

@@ -297,7 +297,7 @@ func TestShapesAndMissing(t *testing.T) {
 	if f.Contributions([]float32{1}, make([]float32, 3)) == nil || f.Contributions([]float32{1, 2}, make([]float32, 2)) == nil {
 		t.Error("bad contribution shapes accepted")
 	}
-	rows := []float32{0, 5, -0.0, 0}
+	rows := []float32{0, 5, float32(math.Copysign(0, -1)), 0}
 	ReplaceMissing(rows, 0)
 	for _, i := range []int{0, 2, 3} {
 		if !math.IsNaN(float64(rows[i])) {

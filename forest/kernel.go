@@ -86,8 +86,8 @@ func (f *Forest) block(rows []float32, xt []uint32, out []float32, nb int) {
 		}
 		xt[2*nf*blockRows+r] = 0
 	}
-	xp := unsafe.Pointer(unsafe.SliceData(xt))
-	nodes := unsafe.Pointer(unsafe.SliceData(f.nodes))
+	xp := unsafe.Pointer(unsafe.SliceData(xt))         // #nosec G103 -- see the invariants above
+	nodes := unsafe.Pointer(unsafe.SliceData(f.nodes)) // #nosec G103
 	var val [blockRows]float32
 	for ti := range f.plan {
 		p := &f.plan[ti]
@@ -143,8 +143,8 @@ func (f *Forest) block(rows []float32, xt []uint32, out []float32, nb int) {
 // single adds every tree's leaf to the margins of one row, walking four
 // consecutive compiled trees side by side. keys are the row's keys.
 func (f *Forest) single(row []float32, keys []uint32, out []float32) {
-	kp := unsafe.Pointer(unsafe.SliceData(keys))
-	nodes := unsafe.Pointer(unsafe.SliceData(f.nodes))
+	kp := unsafe.Pointer(unsafe.SliceData(keys))       // #nosec G103 -- see the invariants above
+	nodes := unsafe.Pointer(unsafe.SliceData(f.nodes)) // #nosec G103
 	ti := 0
 	for ; ti+4 <= len(f.plan); ti += 4 {
 		p := f.plan[ti : ti+4 : ti+4]
@@ -196,7 +196,7 @@ func (f *Forest) addTree(ti int, row []float32, keys []uint32, out []float32) {
 		v = f.trees[p.off].walk(row)
 	} else {
 		base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.nodes)), uintptr(p.off)<<3) // #nosec G103 -- see the invariants above
-		kp := unsafe.Pointer(unsafe.SliceData(keys))
+		kp := unsafe.Pointer(unsafe.SliceData(keys))                                     // #nosec G103 -- see the invariants above
 		i := uint32(0)
 		for d := uint8(0); d < p.depth; d++ {
 			i = step1(base, p.layout, i, kp)

@@ -103,15 +103,15 @@ func (d *jsonDecoder) value(depth int) (value, error) {
 	if d.pos >= len(d.data) {
 		return value{}, errUnexpectedEnd
 	}
-	switch c := d.data[d.pos]; {
-	case c == '{':
+	switch d.data[d.pos] {
+	case '{':
 		return d.object(depth)
-	case c == '[':
+	case '[':
 		return d.array(depth)
-	case c == '"':
+	case '"':
 		s, err := d.string()
 		return value{kind: kindString, str: s}, err
-	case c == 't' || c == 'f' || c == 'n':
+	case 't', 'f', 'n':
 		return d.literal()
 	default:
 		n, err := d.number()
