@@ -1,0 +1,627 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/httpapi"
+)
+
+const serveUsage = `Usage: leadscore serve [flags]
+
+Runs the scoring service. With no flags it serves the embedded demo model
+(lead-demo, 50 features) on :8080 with JSON logs on stdout.
+
+Routes:
+  POST /score                      score leads: [[...], ...], {"leads": [...]} or {"instances": [...]}
+  POST /invocations, GET /ping     SageMaker container contract (text/csv or application/json)
+  /v2/...                          Open Inference Protocol (KServe V2 REST)
+  GET /healthz, GET /readyz        liveness and readiness
+  GET /metrics                     Prometheus metrics
+  POST /admin/reload               reload the model (needs an API key with the admin role)
+
+Every setting is a flag, an environment variable (shown after each flag) and
+a key in the JSON file named by --config (the flag name, with '-' or '_').
+A flag beats the environment, which beats the file, which beats the default.
+Sizes take B, KiB, MiB or GiB (KB, MB, GB mean the same binary units);
+durations take a unit (500ms, 10s, 1m).
+
+SageMaker: when SAGEMAKER_BIND_TO_PORT is set or /opt/ml/model exists (or
+SM_MODEL_DIR names a directory), the service listens on 0.0.0.0 at
+SAGEMAKER_BIND_TO_PORT (default 8080) and loads the model from that
+directory unless --listen or --model say otherwise.
+
+Signals: SIGHUP reloads the model; SIGTERM or SIGINT stop accepting
+connections, finish requests in flight within --shutdown-timeout, and exit 0.
+
+Flags:
+`
+
+// serveConfig is every setting of `leadscore serve`, after flags, the
+// environment and the config file are merged.
+type serveConfig struct {
+	listen            string
+	model             string
+	maxBatch          int
+	maxExplainRows    int
+	maxBody           byteSize
+	maxInFlight       int
+	requireAPIKey     bool
+	apiKeys           []httpapi.APIKey
+	rateLimit         float64
+	rateBurst         int
+	tlsCert, tlsKey   string
+	readTimeout       time.Duration
+	readHeaderTimeout time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	shutdownTimeout   time.Duration
+	watchInterval     time.Duration
+	logLevel          slog.Level
+	accessLog         bool
+	logLeadIDs        bool
+	sagemaker         bool
+}
+
+// envName is the environment variable of a flag: LEADSCORE_ and the name
+// in capitals with '_' for '-'.
+func envName(flagName string) string {
+	return "LEADSCORE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// sageMakerModelDir is where SageMaker puts the model artifacts.
+const sageMakerModelDir = "/opt/ml/model"
+
+// parseServeConfig merges defaults, the config file, the environment
+// (looked up with getenv) and the command line, in rising precedence.
+func parseServeConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (*serveConfig, error) {
+	c := &serveConfig{maxBody: httpapi.DefaultMaxBody, logLevel: slog.LevelInfo}
+	var apiKeys, logLevel, configPath string
+	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&configPath, "config", "", "JSON config `file` with any of these settings")
+	fs.StringVar(&c.listen, "listen", ":8080", "`address` to listen on, host:port")
+	fs.StringVar(&c.model, "model", "", "model bundle directory or XGBoost model file `path` (default: the embedded demo model)")
+	fs.IntVar(&c.maxBatch, "max-batch", httpapi.DefaultMaxBatch, "most `rows` (leads) in one request; more is a 413")
+	fs.IntVar(&c.maxExplainRows, "max-explain-rows", httpapi.DefaultMaxExplainRows, "most `rows` one request may ask reasons for with ?explain; more is a 413")
+	fs.Var(&c.maxBody, "max-body", "largest request body `size`; larger is a 413")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", httpapi.DefaultMaxInFlight, "scoring `requests` served at once; excess gets a fast 503 with Retry-After (0: no cap)")
+	fs.BoolVar(&c.requireAPIKey, "require-api-key", false, "refuse scoring requests without a valid API key (401)")
+	fs.StringVar(&apiKeys, "api-keys", "", "accepted API `keys`, comma-separated name:sha256hex or name:sha256hex:admin, where sha256hex is\nthe key's SHA-256 (printf %s KEY | sha256sum) and admin allows POST /admin/reload;\nclients send Authorization: Bearer KEY or X-API-Key: KEY")
+	fs.Float64Var(&c.rateLimit, "rate-limit", 0, "`requests` per second allowed per API key (per client address without a key);\nexcess gets 429 with Retry-After (0: no limit)")
+	fs.IntVar(&c.rateBurst, "rate-burst", 0, "token-bucket `size` of the rate limit (0: the rate rounded up)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); with --tls-key, serve HTTPS")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key `file` (PEM)")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 10*time.Second, "most time to read a request, body included")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "most time to read a request's headers")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "most time from the end of the request headers to the end of the response")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 25*time.Second, "on SIGTERM/SIGINT, how long to let requests in flight finish")
+	fs.DurationVar(&c.watchInterval, "watch-interval", 2*time.Second, "how often to check the model file for changes and reload (0: never)")
+	fs.StringVar(&logLevel, "log-level", "info", "least severe log `level` written: debug, info, warn or error")
+	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
+	fs.BoolVar(&c.accessLog, "access-log", true, "log one JSON line per request (request id, route, status, latency;\nnever feature values, and lead ids only with --log-lead-ids)")
+	fs.Usage = func() {
+		_, _ = fmt.Fprint(stderr, serveUsage)
+		fs.VisitAll(func(f *flag.Flag) {
+			name, usage := flag.UnquoteUsage(f)
+			line := "  --" + f.Name
+			if name != "" {
+				line += " " + name
+			}
+			line += "\n        " + strings.ReplaceAll(usage, "\n", "\n        ")
+			line += "\n        (env " + envName(f.Name)
+			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+				line += "; default " + f.DefValue
+			}
+			_, _ = fmt.Fprintln(stderr, line+")")
+		})
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	if !onCommandLine["config"] {
+		if v, ok := getenv(envName("config")); ok {
+			configPath = v
+		}
+	}
+	fromFile := map[string]string{}
+	if configPath != "" {
+		var err error
+		if fromFile, err = readServeConfigFile(configPath, fs); err != nil {
+			return nil, err
+		}
+	}
+	explicit := map[string]bool{}
+	var setErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if setErr != nil || f.Name == "config" {
+			return
+		}
+		if onCommandLine[f.Name] {
+			explicit[f.Name] = true
+			return
+		}
+		source, v, ok := envName(f.Name), "", false
+		if v, ok = getenv(source); !ok {
+			source = configPath
+			v, ok = fromFile[f.Name]
+		}
+		if !ok {
+			return
+		}
+		explicit[f.Name] = true
+		if err := f.Value.Set(v); err != nil {
+			setErr = fmt.Errorf("%w: %s: %s: %v", errUsage, source, f.Name, err)
+		}
+	})
+	if setErr != nil {
+		return nil, setErr
+	}
+
+	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, logLevel)
+	}
+	for _, spec := range strings.Split(apiKeys, ",") {
+		if strings.TrimSpace(spec) == "" {
+			continue
+		}
+		k, err := httpapi.ParseAPIKey(spec)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --api-keys: %v", errUsage, err)
+		}
+		c.apiKeys = append(c.apiKeys, k)
+	}
+	switch {
+	case c.requireAPIKey && len(c.apiKeys) == 0:
+		return nil, fmt.Errorf("%w: --require-api-key needs --api-keys", errUsage)
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return nil, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	case c.maxBatch < 1 || c.maxExplainRows < 1:
+		return nil, fmt.Errorf("%w: --max-batch and --max-explain-rows must be at least 1", errUsage)
+	case c.maxBody < 1:
+		return nil, fmt.Errorf("%w: --max-body must be at least 1 byte", errUsage)
+	case c.maxInFlight < 0:
+		return nil, fmt.Errorf("%w: --max-in-flight must not be negative", errUsage)
+	case c.rateLimit < 0 || c.rateBurst < 0:
+		return nil, fmt.Errorf("%w: --rate-limit and --rate-burst must not be negative", errUsage)
+	case c.readTimeout < 0 || c.readHeaderTimeout < 0 || c.writeTimeout < 0 || c.idleTimeout < 0 ||
+		c.shutdownTimeout < 0 || c.watchInterval < 0:
+		return nil, fmt.Errorf("%w: durations must not be negative", errUsage)
+	}
+	c.applySageMaker(getenv, explicit)
+	return c, nil
+}
+
+// applySageMaker adapts defaults when running as a SageMaker container:
+// listen where SAGEMAKER_BIND_TO_PORT says and load the model SageMaker
+// unpacked, unless the settings chose otherwise.
+func (c *serveConfig) applySageMaker(getenv func(string) (string, bool), explicit map[string]bool) {
+	port, hasPort := getenv("SAGEMAKER_BIND_TO_PORT")
+	dir, hasDir := getenv("SM_MODEL_DIR")
+	if !hasDir {
+		dir = sageMakerModelDir
+	}
+	st, err := os.Stat(dir)
+	dirExists := err == nil && st.IsDir()
+	if !hasPort && !dirExists {
+		return
+	}
+	c.sagemaker = true
+	if !explicit["listen"] {
+		if !hasPort || port == "" {
+			port = "8080"
+		}
+		c.listen = "0.0.0.0:" + port
+	}
+	if !explicit["model"] && dirExists {
+		c.model = sageMakerModelPath(dir)
+	}
+}
+
+// sageMakerModelPath picks the model inside SageMaker's model directory: the
+// directory itself when it is a bundle (has a manifest), else the one model
+// file in it (xgboost-model, as the built-in container names it, or a
+// .json, .ubj, .model or .bin file).
+func sageMakerModelPath(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, bundle.ManifestFile)); err == nil {
+		return dir
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return dir
+	}
+	var found []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		switch n := e.Name(); {
+		case n == "xgboost-model":
+			return filepath.Join(dir, n)
+		case strings.HasSuffix(n, ".json"), strings.HasSuffix(n, ".ubj"), strings.HasSuffix(n, ".model"), strings.HasSuffix(n, ".bin"):
+			found = append(found, n)
+		}
+	}
+	if len(found) == 1 {
+		return filepath.Join(dir, found[0])
+	}
+	return dir // let the loader explain what is missing
+}
+
+// readServeConfigFile reads a JSON object of settings into flag-value
+// strings keyed by flag name. Keys may use '_' for '-'; api_keys may be a
+// list of {"name", "sha256", "admin"} objects.
+func readServeConfigFile(path string, fs *flag.FlagSet) (map[string]string, error) {
+	raw, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the config file
+	if err != nil {
+		return nil, fmt.Errorf("%w: config: %v", errUsage, err)
+	}
+	var obj map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("%w: config %s: %v", errUsage, path, err)
+	}
+	out := make(map[string]string, len(obj))
+	for key, v := range obj {
+		name := strings.ReplaceAll(key, "_", "-")
+		f := fs.Lookup(name)
+		if f == nil || name == "config" {
+			return nil, fmt.Errorf("%w: config %s: unknown setting %q", errUsage, path, key)
+		}
+		s, err := configValue(name, v, f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: config %s: %s: %v", errUsage, path, key, err)
+		}
+		if s != nil {
+			out[name] = *s
+		}
+	}
+	return out, nil
+}
+
+// configValue turns one JSON value into the flag's string form; nil for a
+// JSON null (the setting is left alone).
+func configValue(name string, v json.RawMessage, f *flag.Flag) (*string, error) {
+	v = bytes.TrimSpace(v)
+	switch {
+	case bytes.Equal(v, []byte("null")):
+		return nil, nil
+	case len(v) > 0 && v[0] == '"':
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, err
+		}
+		return &s, nil
+	case len(v) > 0 && v[0] == '[' && name == "api-keys":
+		var keys []json.RawMessage
+		if err := json.Unmarshal(v, &keys); err != nil {
+			return nil, err
+		}
+		specs := make([]string, 0, len(keys))
+		for _, k := range keys {
+			var spec string
+			if json.Unmarshal(k, &spec) == nil {
+				specs = append(specs, spec)
+				continue
+			}
+			var obj struct {
+				Name   string `json:"name"`
+				SHA256 string `json:"sha256"`
+				Admin  bool   `json:"admin"`
+			}
+			dec := json.NewDecoder(bytes.NewReader(k))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&obj); err != nil {
+				return nil, fmt.Errorf("want {\"name\", \"sha256\", \"admin\"}: %v", err)
+			}
+			spec = obj.Name + ":" + obj.SHA256
+			if obj.Admin {
+				spec += ":admin"
+			}
+			specs = append(specs, spec)
+		}
+		s := strings.Join(specs, ",")
+		return &s, nil
+	case len(v) > 0 && (v[0] == '[' || v[0] == '{'):
+		return nil, errors.New("want a string, number or boolean")
+	}
+	s := string(v)
+	if g, ok := f.Value.(flag.Getter); ok {
+		if _, isDur := g.Get().(time.Duration); isDur {
+			if _, err := strconv.ParseFloat(s, 64); err == nil {
+				s += "s" // a bare number of seconds
+			}
+		}
+	}
+	return &s, nil
+}
+
+// byteSize is a flag holding a size in bytes, written with an optional
+// binary unit.
+type byteSize int64
+
+func (b *byteSize) String() string {
+	v := int64(*b)
+	switch {
+	case v >= 1<<30 && v%(1<<30) == 0:
+		return strconv.FormatInt(v>>30, 10) + "GiB"
+	case v >= 1<<20 && v%(1<<20) == 0:
+		return strconv.FormatInt(v>>20, 10) + "MiB"
+	case v >= 1<<10 && v%(1<<10) == 0:
+		return strconv.FormatInt(v>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	i := len(s)
+	for i > 0 && (s[i-1] < '0' || s[i-1] > '9') {
+		i--
+	}
+	mult := int64(1)
+	switch strings.ToLower(strings.TrimSpace(s[i:])) {
+	case "", "b":
+	case "k", "kb", "kib":
+		mult = 1 << 10
+	case "m", "mb", "mib":
+		mult = 1 << 20
+	case "g", "gb", "gib":
+		mult = 1 << 30
+	default:
+		return fmt.Errorf("size %q: unknown unit, want B, KiB, MiB or GiB", s)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s[:i]), 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return fmt.Errorf("size %q: want a whole number of bytes with an optional unit, like 6MiB", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+// runServe implements `leadscore serve`.
+func runServe(args []string, stdout, stderr io.Writer) error {
+	c, err := parseServeConfig(args, os.LookupEnv, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return serve(ctx, c, stdout, stop)
+}
+
+// serve runs the service until ctx is done, then drains it. stopSignals
+// restores default signal handling once draining starts, so a second
+// signal ends the process at once.
+func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals func()) error {
+	logs := newLogSink(stdout)
+	defer logs.Close()
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: c.logLevel}))
+	// Take SIGHUP from the start: its default action would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var certs []tls.Certificate
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return fmt.Errorf("%w: TLS: %v", errUsage, err)
+		}
+		certs = []tls.Certificate{cert}
+	}
+
+	loader := func() (leadscore.Scorer, error) {
+		if c.model == "" {
+			return bundle.Demo()
+		}
+		return bundle.Load(c.model)
+	}
+	reg := prometheus.NewRegistry()
+	for _, col := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(col); err != nil {
+			return fmt.Errorf("register runtime metrics: %w", err)
+		}
+	}
+	// The model file's signature before loading it, so the watch sees any
+	// change made from here on.
+	var modelSig string
+	if c.model != "" && c.watchInterval > 0 {
+		modelSig, _ = httpapi.FileSignature(c.model) // a missing file fails the load below
+	}
+	maxInFlight := c.maxInFlight
+	if maxInFlight == 0 {
+		maxInFlight = -1 // httpapi: negative is no cap, zero its default
+	}
+	srv, err := httpapi.New(ctx, httpapi.Config{
+		Loader:         loader,
+		Logger:         log,
+		AccessLog:      c.accessLog,
+		LogLeadIDs:     c.logLeadIDs,
+		Registerer:     reg,
+		Gatherer:       reg,
+		MaxBatch:       c.maxBatch,
+		MaxExplainRows: c.maxExplainRows,
+		MaxBody:        int64(c.maxBody),
+		MaxInFlight:    maxInFlight,
+		APIKeys:        c.apiKeys,
+		RequireAPIKey:  c.requireAPIKey,
+		RateLimit:      c.rateLimit,
+		RateBurst:      c.rateBurst,
+		Version:        version,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errInput, err) // the model would not load
+	}
+
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadTimeout:       c.readTimeout,
+		ReadHeaderTimeout: c.readHeaderTimeout,
+		WriteTimeout:      c.writeTimeout,
+		IdleTimeout:       c.idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if certs != nil {
+		hs.TLSConfig = &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}
+	}
+	info := srv.Model()
+	source := c.model
+	if source == "" {
+		source = "embedded demo"
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil,
+		"model", info.Name, "version", info.Version, "source", source, "features", len(info.Features),
+		"sagemaker", c.sagemaker, "api_keys", len(c.apiKeys), "require_api_key", c.requireAPIKey,
+		"max_batch", c.maxBatch, "max_body", int64(c.maxBody), "max_in_flight", c.maxInFlight,
+		"rate_limit", c.rateLimit)
+	logs.Flush()
+
+	serveErr := make(chan error, 1)
+	go func() {
+		if certs != nil {
+			serveErr <- hs.ServeTLS(ln, "", "") // certificates are in TLSConfig
+			return
+		}
+		serveErr <- hs.Serve(ln)
+	}()
+
+	bg, cancelBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancelBG(); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-hup:
+				_ = srv.Reload(bg, "sighup") // Reload logs the outcome
+			}
+		}
+	}()
+	if c.model != "" && c.watchInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv.Watch(bg, c.watchInterval, modelSig, func() (string, error) { return httpapi.FileSignature(c.model) })
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		logs.FlushEvery(bg, 100*time.Millisecond)
+	}()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stopSignals()
+	srv.Drain()
+	log.Info("shutting down: draining requests in flight", "in_flight", srv.InFlight(), "timeout", c.shutdownTimeout.String())
+	logs.Flush()
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		left := srv.InFlight()
+		_ = hs.Close()
+		log.Error("shutdown timed out", "in_flight", left, "error", err.Error())
+		return fmt.Errorf("shutdown: %d requests still in flight after %s: %w", left, c.shutdownTimeout, err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// logSink buffers log lines and writes them out in batches (every
+// FlushEvery tick, when the buffer fills, and on Flush or Close), so a
+// busy server does not make one write system call per access log line.
+// Lines are never split across writes.
+type logSink struct {
+	mu  sync.Mutex
+	buf []byte
+	out io.Writer
+}
+
+const logSinkSize = 64 << 10
+
+func newLogSink(out io.Writer) *logSink { return &logSink{out: out, buf: make([]byte, 0, logSinkSize)} }
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buf)+len(p) > logSinkSize {
+		l.flushLocked()
+	}
+	if len(p) > logSinkSize {
+		_, err := l.out.Write(p)
+		return len(p), err
+	}
+	l.buf = append(l.buf, p...)
+	return len(p), nil
+}
+
+// Flush writes out what is buffered.
+func (l *logSink) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+}
+
+func (l *logSink) flushLocked() {
+	if len(l.buf) > 0 {
+		_, _ = l.out.Write(l.buf) // nowhere to report a failing log
+		l.buf = l.buf[:0]
+	}
+}
+
+// FlushEvery flushes every interval until ctx is done.
+func (l *logSink) FlushEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.Flush()
+		}
+	}
+}
+
+// Close flushes what is left.
+func (l *logSink) Close() { l.Flush() }

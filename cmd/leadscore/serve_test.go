@@ -1,0 +1,1260 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/leadscore/leadscore/httpapi"
+)
+
+// ---- settings: flags, environment, config file ----
+
+func mapEnv(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestServeConfigDefaults(t *testing.T) {
+	c, err := parseServeConfig(nil, mapEnv(map[string]string{"SM_MODEL_DIR": filepath.Join(t.TempDir(), "none")}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.listen != ":8080" || c.model != "" || c.maxBatch != 1000 || c.maxExplainRows != 100 || c.maxBody != 6<<20 || c.maxInFlight != 1024 ||
+		c.requireAPIKey || c.rateLimit != 0 || c.shutdownTimeout != 25*time.Second || c.watchInterval != 2*time.Second ||
+		!c.accessLog || c.sagemaker || c.readTimeout != 10*time.Second || c.writeTimeout != 30*time.Second {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestServeConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "serve.json")
+	hash := httpapi.HashKey("k1")
+	file := `{"listen": "127.0.0.1:9001", "max_batch": 7, "max-body": "2MiB", "rate_limit": 2.5, "read_timeout": 3,
+		"write_timeout": "4s", "access_log": false, "model": null,
+		"api_keys": [{"name": "crm", "sha256": "` + hash + `"}, {"name": "ops", "sha256": "` + hash + `", "admin": true}, "etl:` + hash + `"]}`
+	if err := os.WriteFile(cfgPath, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"LEADSCORE_CONFIG":    cfgPath,
+		"LEADSCORE_MAX_BATCH": "8",
+		"LEADSCORE_LOG_LEVEL": "debug",
+		"SM_MODEL_DIR":        filepath.Join(dir, "none"),
+	}
+	c, err := parseServeConfig([]string{"--listen", "127.0.0.1:9002"}, mapEnv(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.listen != "127.0.0.1:9002" {
+		t.Errorf("flag should beat file: listen %q", c.listen)
+	}
+	if c.maxBatch != 8 {
+		t.Errorf("env should beat file: max batch %d", c.maxBatch)
+	}
+	if c.maxBody != 2<<20 || c.rateLimit != 2.5 || c.readTimeout != 3*time.Second || c.writeTimeout != 4*time.Second || c.accessLog {
+		t.Errorf("file values: %+v", c)
+	}
+	if len(c.apiKeys) != 3 || c.apiKeys[0].Name != "crm" || c.apiKeys[0].Admin || !c.apiKeys[1].Admin || c.apiKeys[2].Name != "etl" {
+		t.Errorf("api keys %+v", c.apiKeys)
+	}
+	if c.logLevel.String() != "DEBUG" {
+		t.Errorf("log level %v", c.logLevel)
+	}
+	// --config on the command line beats LEADSCORE_CONFIG.
+	other := filepath.Join(dir, "other.json")
+	if err := os.WriteFile(other, []byte(`{"max_in_flight": 3}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = parseServeConfig([]string{"--config", other}, mapEnv(env), io.Discard)
+	if err != nil || c.maxInFlight != 3 || c.listen != ":8080" {
+		t.Errorf("--config: %+v %v", c, err)
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	none := filepath.Join(dir, "none")
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"unknown flag", []string{"--nope"}, nil},
+		{"argument", []string{"extra"}, nil},
+		{"bad int env", nil, map[string]string{"LEADSCORE_MAX_BATCH": "many"}},
+		{"bad bool env", nil, map[string]string{"LEADSCORE_ACCESS_LOG": "maybe"}},
+		{"zero batch", []string{"--max-batch", "0"}, nil},
+		{"zero explain rows", []string{"--max-explain-rows", "0"}, nil},
+		{"zero body", []string{"--max-body", "0"}, nil},
+		{"bad size unit", []string{"--max-body", "6XB"}, nil},
+		{"bad size", []string{"--max-body", "lots"}, nil},
+		{"negative in-flight", []string{"--max-in-flight", "-1"}, nil},
+		{"negative rate", []string{"--rate-limit", "-1"}, nil},
+		{"negative duration", []string{"--read-timeout", "-1s"}, nil},
+		{"bad level", []string{"--log-level", "loud"}, nil},
+		{"bad key", []string{"--api-keys", "crm:nothex"}, nil},
+		{"required without keys", []string{"--require-api-key"}, nil},
+		{"cert without key", []string{"--tls-cert", "c.pem"}, nil},
+		{"missing config", []string{"--config", filepath.Join(dir, "missing.json")}, nil},
+		{"config not json", []string{"--config", write("bad.json", "{")}, nil},
+		{"config unknown key", []string{"--config", write("unknown.json", `{"colour": "red"}`)}, nil},
+		{"config nested config", []string{"--config", write("nested.json", `{"config": "x"}`)}, nil},
+		{"config object value", []string{"--config", write("obj.json", `{"listen": {}}`)}, nil},
+		{"config bad key object", []string{"--config", write("keyobj.json", `{"api_keys": [{"name": "a", "hash": "b"}]}`)}, nil},
+		{"config bad value", []string{"--config", write("badval.json", `{"max_batch": "x"}`)}, nil},
+		{"config bad keys array", []string{"--config", write("badarr.json", `{"api_keys": [1`)}, nil},
+	}
+	for _, tt := range tests {
+		env := map[string]string{"SM_MODEL_DIR": none}
+		for k, v := range tt.env {
+			env[k] = v
+		}
+		_, err := parseServeConfig(tt.args, mapEnv(env), io.Discard)
+		if !errors.Is(err, errUsage) {
+			t.Errorf("%s: err %v, want a usage error", tt.name, err)
+		}
+	}
+	var help bytes.Buffer
+	if _, err := parseServeConfig([]string{"--help"}, mapEnv(nil), &help); !errors.Is(err, errHelp) {
+		t.Errorf("--help: %v", err)
+	}
+}
+
+// TestServeHelp checks that --help documents every setting with its
+// environment variable, against a golden file (go test -run ServeHelp
+// -update-serve-help rewrites it).
+func TestServeHelp(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"serve", "--help"}, strings.NewReader(""), io.Discard, &out); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	golden := filepath.Join("testdata", "serve", "help.golden")
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("--help differs from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", golden, out.String())
+	}
+	for _, name := range []string{"config", "listen", "model", "max-batch", "max-explain-rows", "max-body", "max-in-flight", "require-api-key",
+		"api-keys", "rate-limit", "rate-burst", "tls-cert", "tls-key", "read-timeout", "read-header-timeout",
+		"write-timeout", "idle-timeout", "shutdown-timeout", "watch-interval", "log-level", "access-log", "log-lead-ids"} {
+		if !strings.Contains(out.String(), "--"+name) || !strings.Contains(out.String(), envName(name)) {
+			t.Errorf("--help lacks --%s or %s", name, envName(name))
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		str  string
+	}{
+		{"6MiB", 6 << 20, "6MiB"}, {"6MB", 6 << 20, "6MiB"}, {"512 KiB", 512 << 10, "512KiB"}, {"1g", 1 << 30, "1GiB"},
+		{"100", 100, "100"}, {"100b", 100, "100"}, {"1536", 1536, "1536"}, {"3072", 3072, "3KiB"},
+	}
+	for _, tt := range tests {
+		var b byteSize
+		if err := b.Set(tt.in); err != nil || int64(b) != tt.want || b.String() != tt.str {
+			t.Errorf("Set(%q) = %d %q %v", tt.in, int64(b), b.String(), err)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-1", "1.5MiB", "1TiB", "99999999999GiB"} {
+		var b byteSize
+		if err := b.Set(bad); err == nil {
+			t.Errorf("Set(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestSageMakerDetection(t *testing.T) {
+	dir := t.TempDir()
+	bundleDir := filepath.Join(dir, "bundle")
+	fileDir := filepath.Join(dir, "file")
+	oneFile := filepath.Join(dir, "onefile")
+	emptyDir := filepath.Join(dir, "empty")
+	for _, d := range []string{bundleDir, fileDir, oneFile, emptyDir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	touch := func(p string) {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	touch(filepath.Join(bundleDir, "manifest.json"))
+	touch(filepath.Join(fileDir, "xgboost-model"))
+	touch(filepath.Join(fileDir, "notes.txt"))
+	touch(filepath.Join(oneFile, "model.ubj"))
+	tests := []struct {
+		name      string
+		env       map[string]string
+		args      []string
+		sagemaker bool
+		listen    string
+		model     string
+	}{
+		{"not sagemaker", map[string]string{"SM_MODEL_DIR": filepath.Join(dir, "none")}, nil, false, ":8080", ""},
+		{"port only", map[string]string{"SM_MODEL_DIR": filepath.Join(dir, "none"), "SAGEMAKER_BIND_TO_PORT": "9090"}, nil, true, "0.0.0.0:9090", ""},
+		{"bundle dir", map[string]string{"SM_MODEL_DIR": bundleDir}, nil, true, "0.0.0.0:8080", bundleDir},
+		{"built-in artifact", map[string]string{"SM_MODEL_DIR": fileDir, "SAGEMAKER_BIND_TO_PORT": "7000"}, nil, true, "0.0.0.0:7000", filepath.Join(fileDir, "xgboost-model")},
+		{"one model file", map[string]string{"SM_MODEL_DIR": oneFile}, nil, true, "0.0.0.0:8080", filepath.Join(oneFile, "model.ubj")},
+		{"empty dir", map[string]string{"SM_MODEL_DIR": emptyDir}, nil, true, "0.0.0.0:8080", emptyDir},
+		{"flags win", map[string]string{"SM_MODEL_DIR": bundleDir, "SAGEMAKER_BIND_TO_PORT": "7000"}, []string{"--listen", ":1", "--model", "m"}, true, ":1", "m"},
+		{"env wins", map[string]string{"SM_MODEL_DIR": bundleDir, "LEADSCORE_LISTEN": ":2"}, nil, true, ":2", bundleDir},
+	}
+	for _, tt := range tests {
+		c, err := parseServeConfig(tt.args, mapEnv(tt.env), io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if c.sagemaker != tt.sagemaker || c.listen != tt.listen || c.model != tt.model {
+			t.Errorf("%s: sagemaker %v listen %q model %q", tt.name, c.sagemaker, c.listen, c.model)
+		}
+	}
+}
+
+func TestLogSink(t *testing.T) {
+	var out bytes.Buffer
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	l := newLogSink(w)
+	_, _ = l.Write([]byte("a\n"))
+	mu.Lock()
+	if out.Len() != 0 {
+		t.Error("written before a flush")
+	}
+	mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.FlushEvery(ctx, time.Millisecond); close(done) }()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		mu.Lock()
+		n := out.Len()
+		mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("FlushEvery did not flush")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	big := bytes.Repeat([]byte("x"), logSinkSize+1)
+	_, _ = l.Write(big)
+	_, _ = l.Write(bytes.Repeat([]byte("y"), logSinkSize-10))
+	_, _ = l.Write([]byte("0123456789abc")) // does not fit: flushes first
+	l.Close()
+	want := "a\n" + string(big) + strings.Repeat("y", logSinkSize-10) + "0123456789abc"
+	if out.String() != want {
+		t.Errorf("sink wrote %d bytes, want %d", out.Len(), len(want))
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeInProcess runs serve itself (not the binary): start, score,
+// reload on a model change, drain on cancel.
+func TestServeInProcess(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.ubj")
+	copyFile(t, filepath.Join("..", "..", "bundle", "demo", "model.ubj"), model)
+	c, err := parseServeConfig([]string{"--listen", "127.0.0.1:0", "--model", model, "--watch-interval", "20ms"},
+		mapEnv(map[string]string{"SM_MODEL_DIR": filepath.Join(dir, "none")}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, c, &out, func() {}) }()
+	var addr string
+	deadline := time.Now().Add(20 * time.Second)
+	for addr == "" {
+		for _, line := range strings.Split(out.String(), "\n") {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				addr = rec.Addr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not listening: %s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	body := "[[" + strings.TrimSuffix(strings.Repeat("0,", 50), ",") + "]]"
+	if r := send(t, nil, "POST", "http://"+addr+"/score", "application/json", body); r.status != 200 {
+		t.Fatalf("score: %d %s", r.status, r.body)
+	}
+	// Touch the model: the watch reloads it.
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(model, later, later); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(out.String(), `"trigger":"file changed"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload: %s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if !strings.Contains(out.String(), `"msg":"stopped"`) || !strings.Contains(out.String(), `"route":"/score"`) {
+		t.Errorf("logs: %s", out.String())
+	}
+}
+
+// ---- the real binary ----
+
+// TestServeBinary builds the command once and checks every contract of
+// `leadscore serve` against the running binary on 127.0.0.1.
+func TestServeBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "leadscore")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T, string)
+	}{
+		{"ScoreContract", testServeScoreContract},
+		{"StartFailures", testServeStartFailures},
+		{"SageMaker", testServeSageMaker},
+		{"KServeV2", testServeKServeV2},
+		{"Metrics", testServeMetrics},
+		{"Security", testServeSecurity},
+		{"InFlightCap", testServeInFlightCap},
+		{"Reload", testServeReload},
+		{"GracefulShutdown", testServeGracefulShutdown},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
+	}
+}
+
+// server is a running `leadscore serve`.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	url  string
+	mu   sync.Mutex
+	logs bytes.Buffer
+	done chan struct{}
+	err  error
+}
+
+// startServer runs the binary bin with args and env and waits for its
+// "listening" log line. It listens on 127.0.0.1:0 unless args or env say
+// otherwise.
+func startServer(t *testing.T, bin string, env []string, args ...string) *server {
+	t.Helper()
+	full := append([]string{"serve"}, args...)
+	hasListen := false
+	for _, a := range args {
+		hasListen = hasListen || a == "--listen"
+	}
+	for _, e := range env {
+		hasListen = hasListen || strings.HasPrefix(e, "LEADSCORE_LISTEN=") || strings.HasPrefix(e, "SAGEMAKER_BIND_TO_PORT=")
+	}
+	if !hasListen {
+		full = append(full, "--listen", "127.0.0.1:0")
+	}
+	cmd := exec.Command(bin, full...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(t.TempDir(), "none")}, env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, done: make(chan struct{})}
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.logs.Write(p) })
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.logs.WriteString(line + "\n")
+			s.mu.Unlock()
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+				TLS  bool   `json:"tls"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				scheme := "http://"
+				if rec.TLS {
+					scheme = "https://"
+				}
+				host := strings.Replace(rec.Addr, "0.0.0.0", "127.0.0.1", 1)
+				host = strings.Replace(host, "[::]", "127.0.0.1", 1)
+				addr <- scheme + host
+			}
+		}
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-s.done
+		}
+		if t.Failed() {
+			t.Logf("server output:\n%s", s.output())
+		}
+	})
+	select {
+	case s.url = <-addr:
+	case <-s.done:
+		t.Fatalf("server exited before listening: %v\n%s", s.err, s.output())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start:\n%s", s.output())
+	}
+	return s
+}
+
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs.String()
+}
+
+// waitLog waits until the output contains want.
+func (s *server) waitLog(want string) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.output(), want) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no %q in the output:\n%s", want, s.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends sig and returns the exit code.
+func (s *server) stop(sig os.Signal) int {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+	return s.wait()
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (s *server) wait() int {
+	s.t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(40 * time.Second):
+		s.t.Fatal("server did not exit")
+	}
+	var ee *exec.ExitError
+	if errors.As(s.err, &ee) {
+		return ee.ExitCode()
+	}
+	if s.err != nil {
+		s.t.Fatal(s.err)
+	}
+	return 0
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("status %d body %q: %v", r.status, r.body, err)
+	}
+}
+
+func send(t *testing.T, client *http.Client, method, url, contentType, body string, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+// fixture is testdata/serve/scoring.json: demo rows and XGBoost's own
+// predictions for them (see make_fixture.py).
+type fixture struct {
+	Names      []string     `json:"feature_names"`
+	Rows       [][]*float64 `json:"rows"`
+	Prediction []float64    `json:"prediction"`
+}
+
+func loadFixture(t *testing.T) fixture {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "serve", "scoring.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f fixture
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f fixture) rowsJSON(rows [][]*float64) string {
+	b, _ := json.Marshal(rows)
+	return string(b)
+}
+
+func (f fixture) leadsJSON(ids bool) string {
+	type lead struct {
+		ID       string              `json:"id,omitempty"`
+		Features map[string]*float64 `json:"features"`
+	}
+	var leads []lead
+	for i, r := range f.Rows {
+		l := lead{Features: map[string]*float64{}}
+		if ids {
+			l.ID = "lead-" + strconv.Itoa(i)
+		}
+		for j, v := range r {
+			if v != nil { // absent means missing
+				l.Features[f.Names[j]] = v
+			}
+		}
+		leads = append(leads, l)
+	}
+	b, _ := json.Marshal(map[string]any{"leads": leads})
+	return string(b)
+}
+
+func (f fixture) csv() string {
+	var sb strings.Builder
+	for _, r := range f.Rows {
+		for j, v := range r {
+			if j > 0 {
+				sb.WriteByte(',')
+			}
+			if v != nil {
+				sb.WriteString(strconv.FormatFloat(*v, 'g', -1, 64))
+			}
+		}
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+type scoreResponse struct {
+	RequestID string `json:"request_id"`
+	Model     struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	} `json:"model"`
+	Results []struct {
+		Score       int     `json:"score"`
+		Probability float64 `json:"probability"`
+		ID          string  `json:"id"`
+		Reasons     []struct {
+			Feature      string   `json:"feature"`
+			Value        *float64 `json:"value"`
+			Contribution float64  `json:"contribution"`
+			Direction    string   `json:"direction"`
+		} `json:"reasons"`
+	} `json:"results"`
+	Latency map[string]float64 `json:"latency"`
+}
+
+type errorResponse struct {
+	Error struct {
+		Code    string  `json:"code"`
+		Message string  `json:"message"`
+		Row     *int    `json:"row"`
+		Feature *string `json:"feature"`
+	} `json:"error"`
+}
+
+// closeTo compares a served probability with XGBoost's (float32 math).
+func closeTo(got, want float64) bool { return math.Abs(got-want) <= 1e-6 }
+
+func testServeScoreContract(t *testing.T, bin string) {
+	f := loadFixture(t)
+	s := startServer(t, bin, []string{"LEADSCORE_MAX_BATCH=100"}, "--max-body", "128KiB")
+	shapes := map[string]string{
+		"rows":      f.rowsJSON(f.Rows),
+		"instances": `{"instances":` + f.rowsJSON(f.Rows) + `}`,
+		"leads":     f.leadsJSON(true),
+	}
+	for name, body := range shapes {
+		r := send(t, nil, "POST", s.url+"/score", "application/json", body)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", name, r.status, r.body)
+		}
+		var sr scoreResponse
+		r.json(t, &sr)
+		if sr.Model.Name != "lead-demo" || sr.Model.Version == "" || sr.RequestID == "" || len(sr.Results) != len(f.Rows) {
+			t.Fatalf("%s: %+v", name, sr)
+		}
+		if _, ok := sr.Latency["total_ms"]; !ok {
+			t.Errorf("%s: latency %v", name, sr.Latency)
+		}
+		if _, ok := sr.Latency["model_ms"]; !ok {
+			t.Errorf("%s: latency %v", name, sr.Latency)
+		}
+		if !strings.Contains(r.header.Get("Server-Timing"), "model;dur=") {
+			t.Errorf("%s: Server-Timing %q", name, r.header.Get("Server-Timing"))
+		}
+		for i, res := range sr.Results {
+			if !closeTo(res.Probability, f.Prediction[i]) {
+				t.Errorf("%s row %d: probability %v, XGBoost %v", name, i, res.Probability, f.Prediction[i])
+			}
+			if res.Score < 1 || res.Score > 5 {
+				t.Errorf("%s row %d: score %d", name, i, res.Score)
+			}
+			if name == "leads" && res.ID != "lead-"+strconv.Itoa(i) {
+				t.Errorf("row %d: id %q", i, res.ID)
+			}
+		}
+	}
+
+	// ?explain=k adds reason codes.
+	r := send(t, nil, "POST", s.url+"/score?explain=3", "application/json", f.rowsJSON(f.Rows[:2]))
+	var sr scoreResponse
+	r.json(t, &sr)
+	for i, res := range sr.Results {
+		if len(res.Reasons) == 0 || len(res.Reasons) > 6 {
+			t.Errorf("row %d: %d reasons", i, len(res.Reasons))
+		}
+		for _, rs := range res.Reasons {
+			if (rs.Direction == "up") != (rs.Contribution > 0) || rs.Feature == "" {
+				t.Errorf("row %d: reason %+v", i, rs)
+			}
+		}
+	}
+
+	row := func(vals ...string) string {
+		cells := make([]string, 50)
+		for i := range cells {
+			cells[i] = "0"
+		}
+		copy(cells, vals)
+		return "[" + strings.Join(cells, ",") + "]"
+	}
+	tooMany := "[" + strings.TrimSuffix(strings.Repeat(row()+",", 101), ",") + "]"
+	errs := []struct {
+		name, ct, body string
+		status         int
+		code, feature  string
+		row            int
+	}{
+		{"short row", "application/json", "[[1,2,3]]", 422, "wrong_feature_count", "", 0},
+		{"NaN", "application/json", "[" + row() + "," + row("1", "NaN") + "]", 422, "invalid_value", "annual_revenue_log", 1},
+		{"overflow", "application/json", "[" + row("1e400") + "]", 422, "invalid_value", "company_size_log", 0},
+		{"string", "application/json", "[" + row(`"3"`) + "]", 422, "invalid_value", "company_size_log", 0},
+		{"unknown feature", "application/json", `{"leads":[{"features":{"shoe_size":9}}]}`, 422, "unknown_feature", "shoe_size", 0},
+		{"batch limit", "application/json", tooMany, 413, "batch_too_large", "", -1},
+		{"body limit", "application/json", "[" + strings.Repeat(" ", 130<<10) + "]", 413, "body_too_large", "", -1},
+		{"content type", "text/plain", "[" + row() + "]", 415, "unsupported_media", "", -1},
+		{"bad json", "application/json", "[[", 400, "bad_json", "", -1},
+	}
+	for _, tt := range errs {
+		r := send(t, nil, "POST", s.url+"/score", tt.ct, tt.body)
+		if r.status != tt.status {
+			t.Errorf("%s: status %d, want %d: %s", tt.name, r.status, tt.status, r.body)
+			continue
+		}
+		var e errorResponse
+		r.json(t, &e)
+		if e.Error.Code != tt.code || e.Error.Message == "" {
+			t.Errorf("%s: %s", tt.name, r.body)
+		}
+		if tt.feature != "" && (e.Error.Feature == nil || *e.Error.Feature != tt.feature) {
+			t.Errorf("%s: feature %v, want %s", tt.name, e.Error.Feature, tt.feature)
+		}
+		if tt.row >= 0 && (e.Error.Row == nil || *e.Error.Row != tt.row) {
+			t.Errorf("%s: row %v, want %d", tt.name, e.Error.Row, tt.row)
+		}
+	}
+	// Garbage never gets a 5xx, and the server stays up.
+	for _, body := range []string{"", "null", "{", `{"leads":null}`, "[[" + strings.Repeat("[", 10000), "\x00\xff", `[{"features":{"\ud800":1}}]`} {
+		if r := send(t, nil, "POST", s.url+"/score", "application/json", body); r.status < 400 || r.status >= 500 {
+			t.Errorf("body %.30q: status %d", body, r.status)
+		}
+	}
+	if r := send(t, nil, "GET", s.url+"/healthz", "", ""); r.status != 200 {
+		t.Errorf("healthz after garbage: %d", r.status)
+	}
+	// Logs are JSON with request ids and never the lead ids or values.
+	s.waitLog(`"route":"/score"`)
+	logs := s.output()
+	if strings.Contains(logs, "lead-1") || strings.Contains(logs, "shoe_size") {
+		t.Errorf("logs leak lead data:\n%s", logs)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+		}
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+}
+
+func testServeStartFailures(t *testing.T, bin string) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.json")
+	if err := os.WriteFile(broken, []byte(`{"learner": 1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing model", []string{"--model", filepath.Join(dir, "none.json")}, 2, "none.json"},
+		{"broken model", []string{"--model", broken}, 2, "broken.json"},
+		{"bad flag", []string{"--max-batch", "x"}, 2, "max-batch"},
+		{"missing certificate", []string{"--tls-cert", filepath.Join(dir, "c.pem"), "--tls-key", filepath.Join(dir, "k.pem")}, 2, "TLS"},
+		{"port in use", nil, 1, "listen"},
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = busy.Close() }()
+	tests[len(tests)-1].args = []string{"--listen", busy.Addr().String()}
+	for _, tt := range tests {
+		cmd := exec.Command(bin, append([]string{"serve"}, tt.args...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(dir, "none")}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != tt.code || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%s: %v, stderr %q; want exit %d mentioning %q", tt.name, err, stderr.String(), tt.code, tt.want)
+		}
+	}
+}
+
+func testServeSageMaker(t *testing.T, bin string) {
+	f := loadFixture(t)
+	modelDir := t.TempDir()
+	// The built-in XGBoost container's artifact: a bare model file.
+	copyFile(t, filepath.Join("..", "..", "bundle", "demo", "model.ubj"), filepath.Join(modelDir, "xgboost-model"))
+	port := freePort(t)
+	s := startServer(t, bin, []string{"SAGEMAKER_BIND_TO_PORT=" + port, "SM_MODEL_DIR=" + modelDir})
+	if !strings.HasSuffix(s.url, ":"+port) {
+		t.Fatalf("listening at %s, want port %s", s.url, port)
+	}
+	start := time.Now()
+	if r := send(t, nil, "GET", s.url+"/ping", "", ""); r.status != 200 || time.Since(start) > 2*time.Second {
+		t.Fatalf("ping: %d after %v", r.status, time.Since(start))
+	}
+	r := send(t, nil, "POST", s.url+"/invocations", "text/csv", f.csv(), "X-Amzn-SageMaker-Inference-Id", "abc-123")
+	if r.status != 200 || r.header.Get("Content-Type") != "text/csv" || r.header.Get("X-Amzn-SageMaker-Inference-Id") != "abc-123" {
+		t.Fatalf("csv: %d %v %s", r.status, r.header, r.body)
+	}
+	lines := strings.Split(strings.TrimSpace(string(r.body)), "\n")
+	if len(lines) != len(f.Rows) {
+		t.Fatalf("%d lines for %d rows", len(lines), len(f.Rows))
+	}
+	for i, l := range lines {
+		p, err := strconv.ParseFloat(l, 64)
+		if err != nil || !closeTo(p, f.Prediction[i]) {
+			t.Errorf("line %d: %q, XGBoost %v", i, l, f.Prediction[i])
+		}
+	}
+	r = send(t, nil, "POST", s.url+"/invocations", "application/json", f.rowsJSON(f.Rows[:3]))
+	var sr scoreResponse
+	r.json(t, &sr)
+	if len(sr.Results) != 3 || !closeTo(sr.Results[2].Probability, f.Prediction[2]) {
+		t.Errorf("json invocation: %s", r.body)
+	}
+	if r := send(t, nil, "POST", s.url+"/invocations", "text/csv", "1,2,3\n"); r.status != 422 {
+		t.Errorf("short csv row: %d %s", r.status, r.body)
+	}
+	if r := send(t, nil, "POST", s.url+"/invocations", "application/x-npy", "x"); r.status != 415 {
+		t.Errorf("npy: %d", r.status)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
+func testServeKServeV2(t *testing.T, bin string) {
+	f := loadFixture(t)
+	s := startServer(t, bin, nil)
+	for _, p := range []string{"/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/lead-demo", "/v2/models/lead-demo/ready"} {
+		if r := send(t, nil, "GET", s.url+p, "", ""); r.status != 200 || !json.Valid(r.body) {
+			t.Errorf("GET %s: %d %s", p, r.status, r.body)
+		}
+	}
+	var flat []any
+	for _, r := range f.Rows[:4] {
+		for _, v := range r {
+			if v == nil {
+				flat = append(flat, nil)
+			} else {
+				flat = append(flat, *v)
+			}
+		}
+	}
+	for name, data := range map[string]any{"nested": f.Rows[:4], "flat": flat} {
+		req, _ := json.Marshal(map[string]any{"id": "req-9", "inputs": []any{map[string]any{
+			"name": "input-0", "shape": []int{4, 50}, "datatype": "FP32", "data": data}}})
+		r := send(t, nil, "POST", s.url+"/v2/models/lead-demo/infer", "application/json", string(req))
+		var out struct {
+			ID      string `json:"id"`
+			Name    string `json:"model_name"`
+			Outputs []struct {
+				Name string    `json:"name"`
+				Data []float64 `json:"data"`
+			} `json:"outputs"`
+		}
+		r.json(t, &out)
+		if r.status != 200 || out.ID != "req-9" || out.Name != "lead-demo" || len(out.Outputs) < 1 || len(out.Outputs[0].Data) != 4 {
+			t.Fatalf("%s: %d %s", name, r.status, r.body)
+		}
+		for i, p := range out.Outputs[0].Data {
+			if !closeTo(p, f.Prediction[i]) {
+				t.Errorf("%s row %d: %v, XGBoost %v", name, i, p, f.Prediction[i])
+			}
+		}
+	}
+	r := send(t, nil, "POST", s.url+"/v2/models/lead-demo/infer", "application/json",
+		`{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}`)
+	var e struct {
+		Error string `json:"error"`
+	}
+	r.json(t, &e)
+	if r.status != 400 || e.Error == "" {
+		t.Errorf("bad shape: %d %s", r.status, r.body)
+	}
+	if r := send(t, nil, "GET", s.url+"/v2/models/other", "", ""); r.status != 404 {
+		t.Errorf("other model: %d", r.status)
+	}
+}
+
+func testServeMetrics(t *testing.T, bin string) {
+	f := loadFixture(t)
+	s := startServer(t, bin, nil)
+	send(t, nil, "POST", s.url+"/score", "application/json", f.rowsJSON(f.Rows[:5]))
+	send(t, nil, "POST", s.url+"/score", "application/json", "[[1]]")
+	r := send(t, nil, "GET", s.url+"/metrics", "", "")
+	if r.status != 200 {
+		t.Fatalf("/metrics: %d", r.status)
+	}
+	m := string(r.body)
+	for _, want := range []string{
+		`leadscore_http_requests_total{code="200",route="/score"} 1`,
+		`leadscore_http_requests_total{code="422",route="/score"} 1`,
+		`leadscore_http_request_duration_seconds_bucket{route="/score",le=`,
+		`leadscore_rows_scored_total 5`,
+		`leadscore_scores_total{score=`,
+		`leadscore_http_in_flight_requests`,
+		`leadscore_http_rejections_total{reason="wrong_feature_count"} 1`,
+		`leadscore_model_info{name="lead-demo",version=`,
+		`go_goroutines`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Log("promtool not installed: skipping promtool check metrics")
+		return
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(r.body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+func testServeSecurity(t *testing.T, bin string) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSignedCert(t, dir)
+	keys := "crm:" + httpapi.HashKey("crm-secret") + ",ops:" + httpapi.HashKey("ops-secret") + ":admin"
+	s := startServer(t, bin, []string{"LEADSCORE_API_KEYS=" + keys, "LEADSCORE_REQUIRE_API_KEY=true"},
+		"--tls-cert", certFile, "--tls-key", keyFile, "--rate-limit", "0.2", "--rate-burst", "2")
+	if !strings.HasPrefix(s.url, "https://") {
+		t.Fatalf("not TLS: %s", s.url)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	body := "[[" + strings.TrimSuffix(strings.Repeat("0,", 50), ",") + "]]"
+	if r := send(t, client, "POST", s.url+"/score", "application/json", body); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+		t.Errorf("no key: %d", r.status)
+	}
+	if r := send(t, client, "POST", s.url+"/score", "application/json", body, "X-API-Key", "wrong"); r.status != 401 {
+		t.Errorf("wrong key: %d", r.status)
+	}
+	for i := 0; i < 2; i++ {
+		if r := send(t, client, "POST", s.url+"/score", "application/json", body, "Authorization", "Bearer crm-secret"); r.status != 200 {
+			t.Fatalf("crm %d: %d %s", i, r.status, r.body)
+		}
+	}
+	r := send(t, client, "POST", s.url+"/score", "application/json", body, "Authorization", "Bearer crm-secret")
+	if r.status != 429 || r.header.Get("Retry-After") == "" {
+		t.Errorf("over the rate: %d Retry-After %q", r.status, r.header.Get("Retry-After"))
+	}
+	if r := send(t, client, "POST", s.url+"/score", "application/json", body, "X-API-Key", "ops-secret"); r.status != 200 {
+		t.Errorf("other key: %d", r.status)
+	}
+	if r := send(t, client, "POST", s.url+"/admin/reload", "", "", "X-API-Key", "crm-secret"); r.status != 403 {
+		t.Errorf("reload as crm: %d", r.status)
+	}
+	if r := send(t, client, "POST", s.url+"/admin/reload", "", "", "X-API-Key", "ops-secret"); r.status != 200 {
+		t.Errorf("reload as ops: %d %s", r.status, r.body)
+	}
+	if r := send(t, client, "GET", s.url+"/readyz", "", ""); r.status != 200 {
+		t.Errorf("readyz without key: %d", r.status)
+	}
+	// Plain HTTP to the TLS port fails.
+	if resp, err := http.Get(strings.Replace(s.url, "https://", "http://", 1) + "/healthz"); err == nil {
+		if resp.StatusCode < 400 {
+			t.Errorf("plain HTTP on the TLS port: %d", resp.StatusCode)
+		}
+		_ = resp.Body.Close()
+	}
+	if strings.Contains(s.output(), "crm-secret") {
+		t.Error("logs contain a key")
+	}
+}
+
+func testServeInFlightCap(t *testing.T, bin string) {
+	s := startServer(t, bin, nil, "--max-in-flight", "1")
+	// A request whose body is still arriving is in flight.
+	conn := stallRequest(t, s.url)
+	defer func() { _ = conn.Close() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		start := time.Now()
+		r := send(t, nil, "POST", s.url+"/score", "application/json", "[[1]]")
+		if r.status == 503 {
+			if r.header.Get("Retry-After") == "" || time.Since(start) > time.Second {
+				t.Errorf("shed without Retry-After or slowly (%v)", time.Since(start))
+			}
+			var e errorResponse
+			r.json(t, &e)
+			if e.Error.Code != "overloaded" {
+				t.Errorf("code %q", e.Error.Code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never shed: last status %d", r.status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := send(t, nil, "GET", s.url+"/ping", "", ""); r.status != 200 {
+		t.Errorf("ping while full: %d", r.status)
+	}
+}
+
+func testServeReload(t *testing.T, bin string) {
+	dir := t.TempDir()
+	bundleDir := filepath.Join(dir, "bundle")
+	if err := os.Mkdir(bundleDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join("..", "..", "bundle", "demo", "model.ubj"), filepath.Join(bundleDir, "model.ubj"))
+	manifest, err := os.ReadFile(filepath.Join("..", "..", "bundle", "demo", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setVersion := func(v string) {
+		var m map[string]any
+		if err := json.Unmarshal(manifest, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["version"] = v
+		b, _ := json.Marshal(m)
+		if err := os.WriteFile(filepath.Join(bundleDir, "manifest.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setVersion("1.0.0")
+	s := startServer(t, bin, []string{"LEADSCORE_API_KEYS=ops:" + httpapi.HashKey("ops") + ":admin"},
+		"--model", bundleDir, "--watch-interval", "50ms")
+	version := func() string {
+		var r struct {
+			Model struct{ Version string } `json:"model"`
+		}
+		send(t, nil, "GET", s.url+"/readyz", "", "").json(t, &r)
+		return r.Model.Version
+	}
+	waitVersion := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for version() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("version %q, want %q:\n%s", version(), want, s.output())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if v := version(); v != "1.0.0" {
+		t.Fatalf("version %q", v)
+	}
+	// A changed file is picked up by polling.
+	setVersion("2.0.0")
+	waitVersion("2.0.0")
+	s.waitLog(`"trigger":"file changed"`)
+	// A broken model is rejected with a reason and the old one serves on.
+	if err := os.WriteFile(filepath.Join(bundleDir, "model.ubj"), []byte("{broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog("model reload rejected")
+	if v := version(); v != "2.0.0" {
+		t.Errorf("after a broken model: %q", v)
+	}
+	body := "[[" + strings.TrimSuffix(strings.Repeat("0,", 50), ",") + "]]"
+	if r := send(t, nil, "POST", s.url+"/score", "application/json", body); r.status != 200 {
+		t.Errorf("score after a broken model: %d", r.status)
+	}
+	r := send(t, nil, "POST", s.url+"/admin/reload", "", "", "X-API-Key", "ops")
+	if r.status != 422 || !strings.Contains(string(r.body), "model_rejected") {
+		t.Errorf("admin reload of a broken model: %d %s", r.status, r.body)
+	}
+	// Fixed again: SIGHUP and the admin route both reload.
+	copyFile(t, filepath.Join("..", "..", "bundle", "demo", "model.ubj"), filepath.Join(bundleDir, "model.ubj"))
+	setVersion("3.0.0")
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitVersion("3.0.0")
+	if r := send(t, nil, "POST", s.url+"/admin/reload", "", "", "Authorization", "Bearer ops"); r.status != 200 {
+		t.Errorf("admin reload: %d %s", r.status, r.body)
+	}
+	var sr scoreResponse
+	send(t, nil, "POST", s.url+"/score", "application/json", body).json(t, &sr)
+	if sr.Model.Version != "3.0.0" {
+		t.Errorf("responses show version %q", sr.Model.Version)
+	}
+	if m := string(send(t, nil, "GET", s.url+"/metrics", "", "").body); !strings.Contains(m, `version="3.0.0"`) {
+		t.Error("metrics do not show the version in use")
+	}
+}
+
+func testServeGracefulShutdown(t *testing.T, bin string) {
+	s := startServer(t, bin, nil)
+	body := "[[" + strings.TrimSuffix(strings.Repeat("0,", 50), ",") + "]]"
+	conn, rest := stallRequestBody(t, s.url, body)
+	defer func() { _ = conn.Close() }()
+	time.Sleep(100 * time.Millisecond) // the request is in the handler
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog("shutting down")
+	// New connections are refused while the old request finishes.
+	host := strings.TrimPrefix(s.url, "http://")
+	if c, err := net.DialTimeout("tcp", host, time.Second); err == nil {
+		_ = c.Close()
+		t.Error("accepted a new connection while draining")
+	}
+	if _, err := conn.Write([]byte(rest)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("in-flight request: %d", resp.StatusCode)
+	}
+	if code := s.wait(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	s.waitLog(`"msg":"stopped"`)
+
+	// A request that never finishes is cut off at the drain timeout: exit 1.
+	s = startServer(t, bin, nil, "--shutdown-timeout", "300ms")
+	conn2 := stallRequest(t, s.url)
+	defer func() { _ = conn2.Close() }()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if code := s.stop(syscall.SIGINT); code != 1 {
+		t.Errorf("exit %d after a drain timeout, want 1", code)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("drain took %v", d)
+	}
+}
+
+// stallRequest opens a /score request whose body never completes.
+func stallRequest(t *testing.T, url string) net.Conn {
+	t.Helper()
+	conn, _ := stallRequestBody(t, url, "[[1]]")
+	return conn
+}
+
+// stallRequestBody sends the headers and the first byte of body and
+// returns the connection and the rest of the body.
+func stallRequestBody(t *testing.T, url, body string) (net.Conn, string) {
+	t.Helper()
+	host := strings.TrimPrefix(url, "http://")
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := fmt.Sprintf("POST /score HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", host, len(body), body[:1])
+	if _, err := conn.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	return conn, body[1:]
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := to + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key.
+func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "leadscore test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}

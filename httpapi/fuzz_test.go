@@ -1,0 +1,328 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fuzzSchema is a three-feature model for the parser fuzz targets.
+var fuzzSchema = schema{names: []string{"a", "b", "c"}, index: map[string]int{"a": 0, "b": 1, "c": 2}}
+
+// checkParsed asserts the invariants every successful parse keeps.
+func checkParsed(t *testing.T, b *batch, maxRows int) {
+	t.Helper()
+	nf := fuzzSchema.nf()
+	if b.n < 1 || b.n > maxRows || len(b.rows) != b.n*nf || len(b.ids) != b.n {
+		t.Fatalf("n=%d rows=%d ids=%d", b.n, len(b.rows), len(b.ids))
+	}
+	for i, v := range b.rows {
+		if math.IsInf(float64(v), 0) {
+			t.Fatalf("value %d is infinite", i)
+		}
+	}
+	for i, id := range b.ids {
+		if id != nil && !json.Valid(id) {
+			t.Fatalf("id %d %q is not JSON", i, id)
+		}
+	}
+}
+
+// checkFailure asserts a parse error is a well-formed client error.
+func checkFailure(t *testing.T, e *apiError) {
+	t.Helper()
+	if e.Status < 400 || e.Status >= 500 || e.Code == "" || e.Message == "" {
+		t.Fatalf("bad error %+v", e)
+	}
+	if !json.Valid(appendError(nil, e)) {
+		t.Fatalf("error %+v encodes to invalid JSON", e)
+	}
+}
+
+// expectedRows decodes a /score body with encoding/json and lays it out as
+// the parser should have; ok is false when it cannot (the parser accepted
+// something encoding/json does not understand the same way).
+func expectedRows(body []byte) (rows []float32, ids []json.RawMessage, ok bool) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, nil, false
+	}
+	if m, isObj := v.(map[string]any); isObj {
+		v = m["leads"]
+		if v == nil {
+			v = m["instances"]
+		}
+	}
+	elems, isArr := v.([]any)
+	if !isArr {
+		return nil, nil, false
+	}
+	num := func(x any) (float32, bool) {
+		if x == nil {
+			return float32(math.NaN()), true
+		}
+		n, isNum := x.(json.Number)
+		if !isNum {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err != nil && !math.IsInf(f, 0) {
+			return 0, false
+		}
+		return float32(f), true
+	}
+	nan := float32(math.NaN())
+	for _, e := range elems {
+		row := []float32{nan, nan, nan}
+		feats := e
+		var id json.RawMessage
+		if obj, isObj := e.(map[string]any); isObj {
+			feats = obj["features"]
+			switch x := obj["id"].(type) {
+			case string:
+				id, _ = json.Marshal(x)
+			case json.Number:
+				id = json.RawMessage(x)
+			}
+		}
+		switch f := feats.(type) {
+		case []any:
+			if len(f) != 3 {
+				return nil, nil, false
+			}
+			for j, x := range f {
+				if row[j], ok = num(x); !ok {
+					return nil, nil, false
+				}
+			}
+		case map[string]any:
+			for name, x := range f {
+				j, known := fuzzSchema.index[name]
+				if !known {
+					return nil, nil, false
+				}
+				if row[j], ok = num(x); !ok {
+					return nil, nil, false
+				}
+			}
+		default:
+			return nil, nil, false
+		}
+		rows = append(rows, row...)
+		ids = append(ids, id)
+	}
+	return rows, ids, true
+}
+
+// sameFloat32 compares treating NaN as equal to NaN and -0 as distinct.
+func sameFloat32(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b
+}
+
+// fuzzScoreBody parses body and, when it is accepted, checks it against
+// encoding/json.
+func fuzzScoreBody(t *testing.T, body []byte) {
+	const maxRows = 50
+	var b batch
+	if e := parseScoreBody(body, &fuzzSchema, maxRows, &b); e != nil {
+		checkFailure(t, e)
+		return
+	}
+	checkParsed(t, &b, maxRows)
+	if !json.Valid(body) {
+		t.Fatalf("accepted invalid JSON %q", body)
+	}
+	rows, ids, ok := expectedRows(body)
+	if !ok {
+		t.Fatalf("accepted %q, which encoding/json reads differently", body)
+	}
+	if len(rows) != len(b.rows) {
+		t.Fatalf("%d values, encoding/json has %d", len(b.rows), len(rows))
+	}
+	for i := range rows {
+		if !sameFloat32(rows[i], b.rows[i]) {
+			t.Fatalf("value %d = %v, encoding/json has %v", i, b.rows[i], rows[i])
+		}
+	}
+	for i := range ids {
+		if ids[i] == nil {
+			continue
+		}
+		var want, got any
+		_ = json.Unmarshal(ids[i], &want)
+		if err := json.Unmarshal(b.ids[i], &got); err != nil || want != got {
+			t.Fatalf("id %d = %s, want %s", i, b.ids[i], ids[i])
+		}
+	}
+}
+
+func FuzzParseRows(f *testing.F) {
+	for _, s := range []string{
+		`[[1,2,3]]`, `[[1.5e3,-0.25,null],[0,0,0]]`, `[[1,2]]`, `[[NaN,1,2]]`, `[[1e400,1,1]]`,
+		`[["1",2,3]]`, `[[1,2,3],]`, `[]`, ` [ [ 0 , -0 , 0.0000001 ] ] `, `[[123456789012345678901234567890,1,1]]`,
+		`[[1,2,3]`, `[[-Infinity,1,1]]`, `[[true,1,1]]`, `[[1,2,3,4]]`, `[1,2,3]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { fuzzScoreBody(t, body) })
+}
+
+func FuzzParseLeads(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"x","features":{"a":1,"c":2}}`, `{"features":{"b":null}},{"id":7,"features":[1,2,3]}`,
+		`{"id":"\u00e9\n","features":{"\u0061":1}}`, `{"features":{"z":1}}`, `{"features":{"a":1,"a":2}}`,
+		`{"id":{},"features":{}}`, `{"features":{"a":"1"}}`, `{"other":1}`, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, leads []byte) {
+		fuzzScoreBody(t, append(append([]byte(`{"leads":[`), leads...), "]}"...))
+	})
+}
+
+func FuzzParseInstances(f *testing.F) {
+	for _, s := range []string{`[[1,2,3]]`, `[[null,null,null],[4,5,6]]`, `[{"features":[1,2,3]}]`, `[[1,2]]`, `{}`, `[[1,2,3e38]]`, `[[1,2,3.5e38]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, inst []byte) {
+		fuzzScoreBody(t, append(append([]byte(`{"instances":`), inst...), '}'))
+	})
+}
+
+func FuzzParseCSV(f *testing.F) {
+	for _, s := range []string{"1,2,3\n", "1,,3\r\n\n4,5,6", " 1 , 2 ,3", "1,2", "1,nan,3", "1,2,inf", "a,b,c", "1e39,1,1", ".5,1.,+2", ",,\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		const maxRows = 50
+		var b batch
+		if e := parseCSV(body, &fuzzSchema, maxRows, &b); e != nil {
+			checkFailure(t, e)
+			return
+		}
+		checkParsed(t, &b, maxRows)
+		var want []float32
+		for _, line := range strings.Split(string(body), "\n") {
+			line = strings.TrimSuffix(line, "\r")
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			for _, field := range strings.Split(line, ",") {
+				field = strings.TrimSpace(field)
+				if field == "" {
+					want = append(want, float32(math.NaN()))
+					continue
+				}
+				v, err := strconv.ParseFloat(field, 64)
+				if err != nil || math.IsInf(float64(float32(v)), 0) || math.IsNaN(v) {
+					t.Fatalf("accepted field %q", field)
+				}
+				want = append(want, float32(v))
+			}
+		}
+		if len(want) != len(b.rows) {
+			t.Fatalf("%d values, want %d", len(b.rows), len(want))
+		}
+		for i := range want {
+			if !sameFloat32(want[i], b.rows[i]) {
+				t.Fatalf("value %d = %v, want %v", i, b.rows[i], want[i])
+			}
+		}
+	})
+}
+
+func FuzzParseV2(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"1","inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}`,
+		`{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[[1,2,3],[4,5,null]]}],"parameters":{"k":[{}]}}`,
+		`{"inputs":[{"shape":[3],"datatype":"FP64","data":[1,2,3]}],"outputs":[{"name":"p"}]}`,
+		`{"inputs":[{"shape":[1,3],"datatype":"INT8","data":[1,2,3]}]}`,
+		`{"inputs":[{"shape":[2,3],"datatype":"FP32","data":[1,2,3]}]}`,
+		`{"inputs":[]}`, `{"inputs":[{"data":[1,[2]]}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		const maxRows = 50
+		var b batch
+		id, e := parseV2Infer(body, &fuzzSchema, maxRows, &b)
+		if e != nil {
+			checkFailure(t, e)
+			return
+		}
+		checkParsed(t, &b, maxRows)
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		if id != nil {
+			var s string
+			if err := json.Unmarshal(id, &s); err != nil {
+				t.Fatalf("id %q: %v", id, err)
+			}
+		}
+		var req struct {
+			Inputs []struct {
+				Data json.RawMessage `json:"data"`
+			} `json:"inputs"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil || len(req.Inputs) != 1 {
+			t.Fatalf("accepted %q, which encoding/json reads differently (%v)", body, err)
+		}
+		var nested [][]*float64
+		var flat []*float64
+		var want []*float64
+		if json.Unmarshal(req.Inputs[0].Data, &flat) == nil {
+			want = flat
+		} else if json.Unmarshal(req.Inputs[0].Data, &nested) == nil {
+			for _, r := range nested {
+				want = append(want, r...)
+			}
+		} else {
+			t.Fatalf("data %s is neither flat nor nested", req.Inputs[0].Data)
+		}
+		if len(want) != len(b.rows) {
+			t.Fatalf("%d values, want %d", len(b.rows), len(want))
+		}
+		for i, w := range want {
+			wv := float32(math.NaN())
+			if w != nil {
+				wv = float32(*w)
+			}
+			if !sameFloat32(wv, b.rows[i]) {
+				t.Fatalf("value %d = %v, want %v", i, b.rows[i], wv)
+			}
+		}
+	})
+}
+
+func FuzzParseNumber(f *testing.F) {
+	for _, s := range []string{"0", "-0", "1", "12.5", "1e22", "1e23", "123456789012345", "1234567890123456", "0.000001", "1e-22", "1e-23",
+		"9007199254740993", "2.2250738585072014e-308", "1.7976931348623157e308", "1e400", "01", "1.", "-", ".5", "1e", "4.9e-324"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		f, n, ok := parseNumber([]byte(s))
+		ln, lok := scanNumber([]byte(s))
+		if ok != lok || ok && n != ln {
+			t.Fatalf("parseNumber(%q) used %d ok=%v; scanNumber %d ok=%v", s, n, ok, ln, lok)
+		}
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(s[:n], 64)
+		if err != nil && !math.IsInf(want, 0) {
+			t.Fatalf("strconv rejects %q: %v", s[:n], err)
+		}
+		if math.Float64bits(f) != math.Float64bits(want) {
+			t.Fatalf("parseNumber(%q) = %v, strconv %v", s[:n], f, want)
+		}
+		if !json.Valid([]byte(s[:n])) {
+			t.Fatalf("%q is not a JSON number", s[:n])
+		}
+	})
+}

@@ -1,0 +1,187 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/leadscore/leadscore"
+)
+
+// served is one loaded model with what the request path precomputes from
+// it. It is immutable once published.
+type served struct {
+	scorer leadscore.Scorer
+	info   leadscore.ModelInfo
+	schema schema
+	// modelJSON is {"name":...,"version":...}, ready to copy into responses.
+	modelJSON []byte
+}
+
+// newServed checks a freshly loaded scorer and prepares it for serving. A
+// model with no features, duplicate feature names, bad tier cut-offs, or
+// that fails to score an all-missing row is rejected.
+func newServed(ctx context.Context, sc leadscore.Scorer) (*served, error) {
+	if sc == nil {
+		return nil, errors.New("loader returned no model")
+	}
+	info := sc.Info()
+	if len(info.Features) == 0 {
+		return nil, fmt.Errorf("model %q has no features", info.Name)
+	}
+	if err := info.Tiers.Validate(); err != nil {
+		return nil, fmt.Errorf("model %q: %w", info.Name, err)
+	}
+	m := &served{scorer: sc, info: info}
+	m.schema.names = make([]string, len(info.Features))
+	m.schema.index = make(map[string]int, len(info.Features))
+	for i, f := range info.Features {
+		if _, dup := m.schema.index[f.Name]; dup {
+			return nil, fmt.Errorf("model %q: feature %q appears twice", info.Name, f.Name)
+		}
+		m.schema.names[i] = f.Name
+		m.schema.index[f.Name] = i
+	}
+	// Smoke test: a model that cannot score an all-missing lead is broken.
+	row := make([]float32, len(info.Features))
+	for i := range row {
+		row[i] = float32(math.NaN())
+	}
+	out := make([]leadscore.Result, 1)
+	if err := sc.Score(ctx, row, 0, out); err != nil {
+		return nil, fmt.Errorf("model %q fails to score an all-missing lead: %w", info.Name, err)
+	}
+	if p := out[0].Probability; !(p >= 0 && p <= 1) || out[0].Score < 1 || out[0].Score > 5 {
+		return nil, fmt.Errorf("model %q scores an all-missing lead as probability %v, tier %d", info.Name, p, out[0].Score)
+	}
+	b := append([]byte(nil), `{"name":`...)
+	b = appendJSONString(b, info.Name)
+	b = append(b, `,"version":`...)
+	b = appendJSONString(b, info.Version)
+	m.modelJSON = append(b, '}')
+	return m, nil
+}
+
+// Model describes the model being served.
+func (s *Server) Model() leadscore.ModelInfo { return s.model.Load().info }
+
+// Reload loads a model with the Loader and, if it passes the checks, swaps
+// it in; requests in flight finish on the model they started with. A model
+// that fails to load or to pass the checks is rejected with the reason
+// logged and returned, and the current model keeps serving. Reloads are
+// serialized. reason ("sighup", "admin", "file changed") goes to the log.
+func (s *Server) Reload(ctx context.Context, reason string) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	start := time.Now()
+	old := s.model.Load()
+	m, err := s.load(ctx)
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("rejected").Inc()
+		s.log.LogAttrs(ctx, slog.LevelError, "model reload rejected",
+			slog.String("trigger", reason),
+			slog.String("error", err.Error()),
+			slog.String("serving", old.info.Name+" "+old.info.Version))
+		return fmt.Errorf("reload rejected, still serving %s %s: %w", old.info.Name, old.info.Version, err)
+	}
+	s.model.Store(m)
+	s.metrics.setModel(m.info)
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	s.log.LogAttrs(ctx, slog.LevelInfo, "model reloaded",
+		slog.String("trigger", reason),
+		slog.String("model", m.info.Name),
+		slog.String("version", m.info.Version),
+		slog.String("previous", old.info.Name+" "+old.info.Version),
+		slog.Duration("took", time.Since(start)))
+	return nil
+}
+
+// load calls the Loader and checks its model.
+func (s *Server) load(ctx context.Context) (m *served, err error) {
+	defer func() {
+		// A Loader that panics on a hostile file must not take the
+		// server down: treat it as a broken model.
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("loading the model panicked: %v", r)
+		}
+	}()
+	sc, err := s.loader()
+	if err != nil {
+		return nil, err
+	}
+	return newServed(ctx, sc)
+}
+
+// Watch polls signature every interval and reloads the model when the
+// signature has changed and then stayed the same for one more poll, so a
+// file still being written is not loaded half-way. loaded is the signature
+// taken before the current model was loaded (so a change made while New
+// was loading is not missed; "" if unknown). It returns when ctx is done.
+// A signature error (the file briefly missing during a rename) is logged
+// once and retried.
+func (s *Server) Watch(ctx context.Context, interval time.Duration, loaded string, signature func() (string, error)) {
+	if interval <= 0 {
+		return
+	}
+	last := loaded
+	failing := false
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur, err := signature()
+		if err != nil {
+			if !failing {
+				s.log.Warn("model watch: cannot read the model file", "error", err.Error())
+			}
+			failing = true
+			continue
+		}
+		failing = false
+		if cur != loaded && cur == last {
+			loaded = cur
+			_ = s.Reload(ctx, "file changed") // Reload logs a rejection
+		}
+		last = cur
+	}
+}
+
+// FileSignature describes a model file or bundle directory by the names,
+// sizes and modification times of its files, for Watch: it changes when
+// any of them does.
+func FileSignature(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("stat model %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano()), nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return "", fmt.Errorf("read model dir %s: %w", path, err)
+	}
+	parts := make([]string, 0, len(entries))
+	for _, e := range entries {
+		// Stat follows symbolic links, as in a Kubernetes volume whose files
+		// link into a directory swapped atomically on update.
+		info, err := os.Stat(filepath.Join(path, e.Name()))
+		if err != nil || !info.Mode().IsRegular() {
+			continue // removed since ReadDir, or not a file
+		}
+		parts = append(parts, fmt.Sprintf("%s %d %d", e.Name(), info.Size(), info.ModTime().UnixNano()))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "\n"), nil
+}

@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"math"
+	"math/big"
+	"math/bits"
+	"strconv"
+)
+
+// Number parsing is the hot loop of every request (50 numbers a lead), so
+// parseNumber converts the common cases itself and leaves only the rare
+// ones to strconv.ParseFloat. Every result is bit-for-bit what
+// strconv.ParseFloat(s, 64) returns (FuzzParseNumber checks this):
+//
+//   - up to 15 significant digits and a power of ten up to 22: one exact
+//     IEEE multiply or divide (Clinger's fast path, as strconv's own);
+//   - up to 19 significant digits and a power of ten in [-40, 40]: the
+//     Eisel-Lemire algorithm, as in strconv, over a small table;
+//   - anything else, or the rare case Eisel-Lemire cannot decide: strconv.
+//
+// The second case matters: float32 values printed as float64 (what most
+// clients send, e.g. 0.38040000200271606) have 16 or 17 digits.
+
+// pow10 holds the powers of ten exactly representable as float64.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// Powers of ten covered by the Eisel-Lemire table.
+const (
+	minPow10 = -40
+	maxPow10 = 40
+)
+
+// powers128[q-minPow10] is 10^q's 128-bit mantissa, normalized so its top
+// bit is set and rounded down, as {low, high} 64-bit halves.
+var powers128 = makePowers128()
+
+func makePowers128() (t [maxPow10 - minPow10 + 1][2]uint64) {
+	mask := new(big.Int).SetUint64(math.MaxUint64)
+	for q := minPow10; q <= maxPow10; q++ {
+		five := new(big.Int).Exp(big.NewInt(5), big.NewInt(int64(abs(q))), nil)
+		n := five.BitLen()
+		m := new(big.Int)
+		if q >= 0 {
+			// 10^q = 5^q * 2^q: the mantissa is 5^q's, shifted to 128 bits.
+			if n <= 128 {
+				m.Lsh(five, uint(128-n))
+			} else {
+				m.Rsh(five, uint(n-128))
+			}
+		} else {
+			// floor(2^(127+n) / 5^-q) lies in [2^127, 2^128).
+			m.Lsh(big.NewInt(1), uint(127+n))
+			m.Quo(m, five)
+		}
+		t[q-minPow10][0] = new(big.Int).And(m, mask).Uint64()
+		t[q-minPow10][1] = new(big.Int).Rsh(m, 64).Uint64()
+	}
+	return t
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// parseNumber parses the JSON number at the start of b into a float64 and
+// returns how many bytes it used; ok is false when b does not start with a
+// valid JSON number. Overflow yields ±Inf, underflow ±0.
+func parseNumber(b []byte) (f float64, n int, ok bool) {
+	i := 0
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	digits := 0 // significant digits in mant
+	exp := 0
+	exact := true // every significant digit fitted in mant
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if digits < 19 {
+				mant = mant*10 + uint64(b[i]-'0')
+				digits++
+			} else {
+				exact = false
+				exp++
+			}
+		}
+	default:
+		return 0, i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			c := b[i] - '0'
+			switch {
+			case mant == 0 && c == 0:
+				exp-- // a leading zero: not a significant digit
+			case digits < 19:
+				mant = mant*10 + uint64(c)
+				digits++
+				exp--
+			default:
+				exact = false
+			}
+		}
+		if i == d {
+			return 0, i, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		d := i
+		e := 0
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if e < 100000 {
+				e = e*10 + int(b[i]-'0')
+			}
+		}
+		if i == d {
+			return 0, i, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if exact {
+		if mant == 0 {
+			if neg {
+				return math.Copysign(0, -1), i, true
+			}
+			return 0, i, true
+		}
+		for exp < 0 && mant%10 == 0 {
+			mant /= 10 // "70.0" is 70: no division below
+			exp++
+		}
+		if mant <= 1<<53 && exp >= -22 && exp <= 22 {
+			// mant and 10^|exp| are exact, so one operation rounds
+			// correctly.
+			f = float64(mant)
+			if exp >= 0 {
+				f *= pow10[exp]
+			} else {
+				f /= pow10[-exp]
+			}
+			if neg {
+				f = -f
+			}
+			return f, i, true
+		}
+		if f, ok := eiselLemire64(mant, exp, neg); ok {
+			return f, i, true
+		}
+	}
+	f, err := strconv.ParseFloat(string(b[:i]), 64)
+	if err != nil && !math.IsInf(f, 0) {
+		return 0, i, false // unreachable: b[:i] is valid number syntax
+	}
+	return f, i, true
+}
+
+// eiselLemire64 returns man * 10^exp10 correctly rounded, or ok=false when
+// it cannot tell (then strconv decides). It is strconv's algorithm (Daniel
+// Lemire, "Number Parsing at a Gigabyte per Second", 2021) over the small
+// table above; man is not zero.
+func eiselLemire64(man uint64, exp10 int, neg bool) (f float64, ok bool) {
+	if exp10 < minPow10 || exp10 > maxPow10 {
+		return 0, false
+	}
+	pow := &powers128[exp10-minPow10]
+	// Normalization.
+	clz := bits.LeadingZeros64(man)
+	man <<= uint(clz)
+	const float64ExponentBias = 1023
+	// 217706*exp10>>16 is floor(exp10 * log2(10)); with exp10 in
+	// [-40, 40] the sum is positive, so the conversion is exact.
+	retExp2 := uint64(217706*exp10>>16+64+float64ExponentBias) - uint64(clz) //nolint:gosec // G115: positive, see above
+	// Multiplication.
+	xHi, xLo := bits.Mul64(man, pow[1])
+	// Wider approximation.
+	if xHi&0x1FF == 0x1FF && xLo+man < man {
+		yHi, yLo := bits.Mul64(man, pow[0])
+		mergedHi, mergedLo := xHi, xLo+yHi
+		if mergedLo < xLo {
+			mergedHi++
+		}
+		if mergedHi&0x1FF == 0x1FF && mergedLo+1 == 0 && yLo+man < man {
+			return 0, false
+		}
+		xHi, xLo = mergedHi, mergedLo
+	}
+	// Shifting to 54 bits.
+	msb := xHi >> 63
+	retMantissa := xHi >> (msb + 9)
+	retExp2 -= 1 ^ msb
+	// Half-way ambiguity.
+	if xLo == 0 && xHi&0x1FF == 0 && retMantissa&3 == 1 {
+		return 0, false
+	}
+	// From 54 to 53 bits.
+	retMantissa += retMantissa & 1
+	retMantissa >>= 1
+	if retMantissa>>53 > 0 {
+		retMantissa >>= 1
+		retExp2++
+	}
+	// Subnormal, infinite or NaN results are left to strconv.
+	if retExp2-1 >= 0x7FF-1 {
+		return 0, false
+	}
+	retBits := retExp2<<52 | retMantissa&(1<<52-1)
+	if neg {
+		retBits |= 1 << 63
+	}
+	return math.Float64frombits(retBits), true
+}

@@ -1,0 +1,281 @@
+package httpapi
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/leadscore/leadscore"
+)
+
+// serveScore answers POST /score.
+func (s *Server) serveScore(ex *exchange, r *http.Request) {
+	if !s.allowMethod(ex, r, http.MethodPost) {
+		return
+	}
+	if !mediaIs(header(r, "Content-Type"), "application/json") {
+		s.fail(ex, newError(http.StatusUnsupportedMediaType, codeMediaType,
+			"Content-Type must be application/json, got %q", header(r, "Content-Type")))
+		return
+	}
+	m := s.model.Load()
+	explain, aerr := explainParam(r.URL.RawQuery, m.schema.nf())
+	if aerr != nil {
+		s.fail(ex, aerr)
+		return
+	}
+	body, aerr := s.readBody(ex, r)
+	if aerr == nil {
+		aerr = parseScoreBody(body, &m.schema, s.maxBatch, &ex.batch)
+	}
+	if aerr != nil {
+		s.fail(ex, aerr)
+		return
+	}
+	s.scoreAndRespond(ex, r, m, explain, false)
+}
+
+// serveInvocations answers SageMaker's POST /invocations: text/csv as the
+// built-in XGBoost container reads it (one probability per line back), or
+// application/json as /score. The Accept header may ask for the other
+// format.
+func (s *Server) serveInvocations(ex *exchange, r *http.Request) {
+	if !s.allowMethod(ex, r, http.MethodPost) {
+		return
+	}
+	ct := header(r, "Content-Type")
+	isCSV := mediaIs(ct, "text/csv")
+	if !isCSV && !mediaIs(ct, "application/json") {
+		s.fail(ex, newError(http.StatusUnsupportedMediaType, codeMediaType,
+			"Content-Type must be text/csv or application/json, got %q", ct))
+		return
+	}
+	csvOut := isCSV
+	if accept := header(r, "Accept"); accept != "" {
+		wantCSV, wantJSON := strings.Contains(accept, "text/csv"), strings.Contains(accept, "application/json")
+		if wantCSV != wantJSON {
+			csvOut = wantCSV
+		}
+	}
+	m := s.model.Load()
+	explain, aerr := explainParam(r.URL.RawQuery, m.schema.nf())
+	if aerr != nil {
+		s.fail(ex, aerr)
+		return
+	}
+	body, aerr := s.readBody(ex, r)
+	if aerr == nil {
+		if isCSV {
+			aerr = parseCSV(body, &m.schema, s.maxBatch, &ex.batch)
+		} else {
+			aerr = parseScoreBody(body, &m.schema, s.maxBatch, &ex.batch)
+		}
+	}
+	if aerr != nil {
+		s.fail(ex, aerr)
+		return
+	}
+	s.scoreAndRespond(ex, r, m, explain, csvOut)
+}
+
+// explainParam reads ?explain=k: 0 when absent, at most the feature count.
+func explainParam(rawQuery string, nf int) (int, *apiError) {
+	for rawQuery != "" {
+		var kv string
+		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "explain" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, newError(http.StatusBadRequest, codeBadParameter, "explain must be a whole number of reasons, 0 or more")
+		}
+		return min(n, nf), nil
+	}
+	return 0, nil
+}
+
+// score runs the model on the parsed batch.
+func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([]leadscore.Result, time.Duration, *apiError) {
+	n := ex.batch.n
+	if cap(ex.results) < n {
+		ex.results = make([]leadscore.Result, n, max(n, 2*cap(ex.results)))
+	}
+	res := ex.results[:n]
+	clear(res)
+	t0 := time.Now()
+	err := m.scorer.Score(r.Context(), ex.batch.rows[:n*m.schema.nf()], explain, res)
+	took := time.Since(t0)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return nil, took, newError(http.StatusServiceUnavailable, codeUnavailable, "request canceled while scoring")
+		}
+		s.log.Error("scoring failed", "request_id", ex.reqID, "model", m.info.Name, "version", m.info.Version, "error", err.Error())
+		return nil, took, newError(http.StatusInternalServerError, codeScoringFailed, "the model failed to score the batch")
+	}
+	s.metrics.scored(res, took.Seconds())
+	ex.rows = n
+	return res, took, nil
+}
+
+// scoreAndRespond scores the parsed batch and writes the /score response
+// (or, for csvOut, one probability per line).
+func (s *Server) scoreAndRespond(ex *exchange, r *http.Request, m *served, explain int, csvOut bool) {
+	if explain > 0 && ex.batch.n > s.maxExplain {
+		s.fail(ex, newError(http.StatusRequestEntityTooLarge, codeBatchTooLarge,
+			"explain is limited to %d rows per request, got %d: split the batch", s.maxExplain, ex.batch.n))
+		return
+	}
+	res, took, aerr := s.score(ex, r, m, explain)
+	if aerr != nil {
+		s.fail(ex, aerr)
+		return
+	}
+	total := time.Since(ex.start)
+	ex.w.Header()["Server-Timing"] = []string{serverTiming(total, took)}
+	if csvOut {
+		ex.out = appendCSV(ex.out[:0], res)
+		s.write(ex, http.StatusOK, ctCSV, ex.out)
+		return
+	}
+	var ids [][]byte
+	if ex.batch.hasIDs {
+		ids = ex.batch.ids
+	}
+	ex.out = appendScoreResponse(ex.out[:0], ex.reqID, m, res, ids, explain > 0, total, took)
+	s.write(ex, http.StatusOK, ctJSON, ex.out)
+}
+
+// serverTiming formats the Server-Timing header: total and model time in
+// milliseconds.
+func serverTiming(total, model time.Duration) string {
+	var b [64]byte
+	out := append(b[:0], "total;dur="...)
+	out = appendMillis(out, total)
+	out = append(out, ", model;dur="...)
+	out = appendMillis(out, model)
+	return string(out)
+}
+
+func appendMillis(dst []byte, d time.Duration) []byte {
+	return strconv.AppendFloat(dst, float64(d.Nanoseconds())/1e6, 'f', 3, 64)
+}
+
+// appendScoreResponse writes
+//
+//	{"request_id":..., "model":{"name","version"}, "results":[{"score",
+//	"probability", "id"?, "reasons"?}], "latency":{"total_ms","model_ms"}}
+func appendScoreResponse(dst []byte, reqID string, m *served, res []leadscore.Result, ids [][]byte,
+	explain bool, total, model time.Duration) []byte {
+	dst = append(dst, `{"request_id":`...)
+	dst = appendJSONString(dst, reqID)
+	dst = append(dst, `,"model":`...)
+	dst = append(dst, m.modelJSON...)
+	dst = append(dst, `,"results":[`...)
+	for i := range res {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"score":`...)
+		dst = strconv.AppendInt(dst, int64(res[i].Score), 10)
+		dst = append(dst, `,"probability":`...)
+		dst = appendFloat(dst, res[i].Probability)
+		if ids != nil && ids[i] != nil {
+			dst = append(dst, `,"id":`...)
+			dst = append(dst, ids[i]...)
+		}
+		if explain {
+			dst = append(dst, `,"reasons":`...)
+			dst = appendReasons(dst, res[i].Reasons)
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"latency":{"total_ms":`...)
+	dst = appendMillis(dst, total)
+	dst = append(dst, `,"model_ms":`...)
+	dst = appendMillis(dst, model)
+	return append(dst, "}}\n"...)
+}
+
+// appendReasons writes reason codes as
+// [{"feature","value"(null if missing),"contribution","direction"}].
+func appendReasons(dst []byte, reasons []leadscore.Reason) []byte {
+	dst = append(dst, '[')
+	for i := range reasons {
+		rs := &reasons[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"feature":`...)
+		dst = appendJSONString(dst, rs.Feature)
+		dst = append(dst, `,"value":`...)
+		if rs.Value != nil {
+			dst = appendFloat(dst, *rs.Value)
+		} else {
+			dst = append(dst, "null"...)
+		}
+		dst = append(dst, `,"contribution":`...)
+		dst = appendFloat(dst, rs.Contribution)
+		dst = append(dst, `,"direction":`...)
+		dst = appendJSONString(dst, rs.Direction)
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
+
+// appendFloat writes a float as the shortest JSON number that reads back
+// the same; NaN and infinities, which JSON cannot hold, become null.
+func appendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, 64)
+}
+
+// appendJSONString writes s as a JSON string, escaping what JSON requires
+// and replacing invalid UTF-8 with U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+				i += size
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,662 @@
+// Package httpapi is leadscore's HTTP transport: POST /score, the SageMaker
+// container contract (/ping, /invocations), the Open Inference Protocol
+// (KServe V2 REST), health, readiness, Prometheus metrics and an admin
+// reload route, with API keys, rate limits, load shedding and access logs.
+//
+// It serves any leadscore.Scorer: a Server holds the current model behind
+// an atomic pointer and swaps it on Reload, so requests never wait for a
+// model load. Request bodies are read by hand-written parsers into pooled
+// buffers and responses are written by hand, so the request path does not
+// allocate beyond what net/http itself does.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/leadscore/leadscore"
+)
+
+// Defaults for the zero values of Config's limits.
+const (
+	DefaultMaxBatch    = 1000
+	DefaultMaxBody     = 6 << 20 // SageMaker's invocation payload limit
+	DefaultMaxInFlight = 1024
+	// DefaultMaxExplainRows bounds ?explain batches: TreeSHAP costs
+	// milliseconds a lead, so one large explained batch would hold a core
+	// for seconds.
+	DefaultMaxExplainRows = 100
+)
+
+// Config configures a Server. Loader is required; zero values elsewhere
+// take the defaults documented on each field.
+type Config struct {
+	// Loader loads the model: once by New, and again on every Reload.
+	Loader func() (leadscore.Scorer, error)
+	// Logger receives access logs and events; nil discards them.
+	Logger *slog.Logger
+	// AccessLog logs one line per request (request id, route, status,
+	// latency, rows; never feature values, and lead ids only with
+	// LogLeadIDs).
+	AccessLog bool
+	// LogLeadIDs adds the ids of the leads scored to the access log, for
+	// tracing one lead through systems; off by default, since ids may
+	// identify people.
+	LogLeadIDs bool
+	// Registerer receives the service's metrics and Gatherer serves them on
+	// /metrics. Nil Registerer: a new private registry. Nil Gatherer: the
+	// Registerer, when it is also a Gatherer.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// MaxBatch is the most rows one request may carry (default 1000).
+	MaxBatch int
+	// MaxExplainRows is the most rows one request may ask reasons for
+	// with ?explain (default 100).
+	MaxExplainRows int
+	// MaxBody is the largest request body in bytes (default 6 MiB).
+	MaxBody int64
+	// MaxInFlight caps scoring requests served at once; excess requests get
+	// a fast 503 with Retry-After (default 1024; negative: no cap).
+	MaxInFlight int
+	// APIKeys are the accepted keys. RequireAPIKey refuses scoring
+	// requests without a valid one; without it, a request may omit its key
+	// but a wrong key is still refused. /admin/reload always needs a key
+	// with the admin role.
+	APIKeys       []APIKey
+	RequireAPIKey bool
+	// RateLimit is each key's sustained requests per second, and RateBurst
+	// its bucket size (default: RateLimit rounded up). Requests without a
+	// key share a bucket per client address. Zero RateLimit: no limit.
+	RateLimit float64
+	RateBurst int
+	// Version is the server's version, reported by GET /v2.
+	Version string
+}
+
+// Server is the HTTP handler for every route. It is safe for concurrent
+// use; build one with New.
+type Server struct {
+	loader      func() (leadscore.Scorer, error)
+	log         *slog.Logger
+	accessLog   bool
+	logLeadIDs  bool
+	maxBatch    int
+	maxExplain  int
+	maxBody     int64
+	maxInFlight int64
+	keys        []APIKey
+	hasAdmin    bool
+	requireKey  bool
+	limits      *limiters
+	version     string
+
+	model    atomic.Pointer[served]
+	reloadMu sync.Mutex
+	draining atomic.Bool
+	inFlight atomic.Int64
+
+	metrics     *metrics
+	metricsHTTP http.Handler
+
+	idPrefix string
+	idSeq    atomic.Uint64
+	pool     sync.Pool
+}
+
+// New builds a Server and loads its first model; it fails if the model
+// does not load or fails the checks Reload applies.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Loader == nil {
+		return nil, errors.New("httpapi: Config.Loader is required")
+	}
+	s := &Server{
+		loader:      cfg.Loader,
+		log:         cfg.Logger,
+		accessLog:   cfg.AccessLog,
+		logLeadIDs:  cfg.LogLeadIDs,
+		maxBatch:    cfg.MaxBatch,
+		maxExplain:  cfg.MaxExplainRows,
+		maxBody:     cfg.MaxBody,
+		maxInFlight: int64(cfg.MaxInFlight),
+		keys:        append([]APIKey(nil), cfg.APIKeys...),
+		requireKey:  cfg.RequireAPIKey,
+		version:     cfg.Version,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBatch <= 0 {
+		s.maxBatch = DefaultMaxBatch
+	}
+	if s.maxExplain <= 0 {
+		s.maxExplain = DefaultMaxExplainRows
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBody
+	}
+	switch {
+	case s.maxInFlight == 0:
+		s.maxInFlight = DefaultMaxInFlight
+	case s.maxInFlight < 0:
+		s.maxInFlight = 0
+	}
+	if s.version == "" {
+		s.version = "dev"
+	}
+	names := map[string]bool{}
+	for _, k := range s.keys {
+		if names[k.Name] {
+			return nil, fmt.Errorf("httpapi: api key name %q used twice", k.Name)
+		}
+		names[k.Name] = true
+		s.hasAdmin = s.hasAdmin || k.Admin
+	}
+	if s.requireKey && len(s.keys) == 0 {
+		return nil, errors.New("httpapi: API keys are required but none is configured")
+	}
+	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
+		return nil, errors.New("httpapi: rate limit and burst must not be negative")
+	}
+	s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst, s.keys)
+
+	reg, gat := cfg.Registerer, cfg.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, gat = r, r
+	}
+	if gat == nil {
+		g, ok := reg.(prometheus.Gatherer)
+		if !ok {
+			return nil, errors.New("httpapi: Config.Gatherer is required when the Registerer is not a Gatherer")
+		}
+		gat = g
+	}
+	m, err := newMetrics(reg, &s.inFlight)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.metricsHTTP = promhttp.HandlerFor(gat, promhttp.HandlerOpts{})
+
+	var seed [4]byte
+	_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails
+	s.idPrefix = hex.EncodeToString(seed[:])
+	s.pool.New = func() any { return new(exchange) }
+
+	first, err := s.load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	s.model.Store(first)
+	s.metrics.setModel(first.info)
+	return s, nil
+}
+
+// Drain marks the server as shutting down: /readyz, /ping and
+// /v2/health/ready answer 503 so load balancers stop sending traffic,
+// while requests already arriving are still served.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// InFlight reports the scoring requests being served now.
+func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
+// route identifies an endpoint for metrics and logs.
+type route uint8
+
+const (
+	routeScore route = iota
+	routeInvocations
+	routePing
+	routeHealthz
+	routeReadyz
+	routeProm
+	routeReload
+	routeV2Server
+	routeV2Health
+	routeV2Model
+	routeV2Infer
+	routeOther
+	numRoutes
+)
+
+var routeNames = [numRoutes]string{
+	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
+	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "other",
+}
+
+func routeOf(path string) route {
+	switch path {
+	case "/score":
+		return routeScore
+	case "/invocations":
+		return routeInvocations
+	case "/ping":
+		return routePing
+	case "/healthz":
+		return routeHealthz
+	case "/readyz":
+		return routeReadyz
+	case "/metrics":
+		return routeProm
+	case "/admin/reload":
+		return routeReload
+	case "/v2", "/v2/":
+		return routeV2Server
+	case "/v2/health/live", "/v2/health/ready":
+		return routeV2Health
+	}
+	if len(path) > len("/v2/models/") && path[:len("/v2/models/")] == "/v2/models/" {
+		if len(path) > len("/infer") && path[len(path)-len("/infer"):] == "/infer" {
+			return routeV2Infer
+		}
+		return routeV2Model
+	}
+	return sageMakerRuntimeRoute(path)
+}
+
+// exchange is the per-request state, pooled: the writer wrapper and every
+// buffer the request path needs.
+type exchange struct {
+	w        statusWriter
+	start    time.Time
+	route    route
+	reqID    string
+	key      *APIKey
+	admitted bool
+	errCode  string
+	rows     int
+
+	body    []byte
+	batch   batch
+	results []leadscore.Result
+	out     []byte
+}
+
+// Buffers larger than these are dropped after a request rather than kept
+// in the pool, so one huge batch does not pin memory.
+const (
+	maxPooledBytes  = 1 << 20
+	maxPooledFloats = 256 << 10
+)
+
+func (ex *exchange) release() {
+	ex.w.ResponseWriter = nil
+	ex.key = nil
+	if cap(ex.body) > maxPooledBytes {
+		ex.body = nil
+	}
+	if cap(ex.out) > maxPooledBytes {
+		ex.out = nil
+	}
+	if cap(ex.batch.rows) > maxPooledFloats {
+		ex.batch = batch{}
+		ex.results = nil
+	}
+	clear(ex.batch.ids[:cap(ex.batch.ids)]) // drop references into old bodies
+	res := ex.results[:cap(ex.results)]
+	for i := range res {
+		res[i].Reasons = nil
+	}
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Header values shared by every response; net/http only reads them.
+var (
+	ctJSON  = []string{"application/json"}
+	ctCSV   = []string{"text/csv"}
+	noStore = []string{"no-store"}
+)
+
+// ServeHTTP routes one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := s.pool.Get().(*exchange)
+	ex.start = time.Now()
+	ex.w = statusWriter{ResponseWriter: w}
+	ex.route = routeOf(r.URL.Path)
+	ex.admitted, ex.errCode, ex.rows = false, "", 0
+	ex.reqID = s.requestID(r)
+	h := w.Header()
+	h["X-Request-Id"] = []string{ex.reqID}
+	if id := r.Header["X-Amzn-Sagemaker-Inference-Id"]; len(id) > 0 {
+		h["X-Amzn-Sagemaker-Inference-Id"] = id
+	}
+	defer s.finish(ex, r)
+
+	switch ex.route {
+	case routeScore:
+		if s.admit(ex, r) {
+			s.serveScore(ex, r)
+		}
+	case routeInvocations:
+		if s.admit(ex, r) {
+			s.serveInvocations(ex, r)
+		}
+	case routeV2Infer:
+		if s.admit(ex, r) {
+			s.serveV2Infer(ex, r)
+		}
+	case routePing, routeReadyz:
+		s.serveReady(ex, r)
+	case routeHealthz:
+		s.serveHealthz(ex, r)
+	case routeProm:
+		if s.allowMethod(ex, r, http.MethodGet) {
+			s.metricsHTTP.ServeHTTP(&ex.w, r)
+		}
+	case routeReload:
+		s.serveReload(ex, r)
+	case routeV2Server, routeV2Health, routeV2Model:
+		s.serveV2Meta(ex, r)
+	default:
+		s.fail(ex, newError(http.StatusNotFound, codeNotFound, "no route %s %s", r.Method, r.URL.Path))
+	}
+}
+
+// finish records metrics and the access log, recovers a panicking handler
+// (answering 500 if nothing was written yet), and returns ex to the pool.
+func (s *Server) finish(ex *exchange, r *http.Request) {
+	p := recover()
+	if p != nil && p != http.ErrAbortHandler {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "handler panicked",
+			slog.String("request_id", ex.reqID), slog.String("panic", fmt.Sprint(p)))
+		if ex.w.status == 0 {
+			s.fail(ex, newError(http.StatusInternalServerError, codeInternal, "internal error"))
+		}
+	}
+	if ex.admitted {
+		s.inFlight.Add(-1)
+	}
+	status := ex.w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	elapsed := time.Since(ex.start)
+	s.metrics.observe(ex.route, status, elapsed.Seconds())
+	if s.accessLog {
+		s.logAccess(r, ex, status, elapsed)
+	}
+	ex.release()
+	s.pool.Put(ex)
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+}
+
+// logAccess writes the access log line of a finished request. It builds
+// the record itself rather than through Logger.LogAttrs, which would spend
+// time capturing the caller's program counter on every request.
+func (s *Server) logAccess(r *http.Request, ex *exchange, status int, elapsed time.Duration) {
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	h := s.log.Handler()
+	if !h.Enabled(r.Context(), level) {
+		return
+	}
+	rec := slog.NewRecord(ex.start.Add(elapsed), level, "request", 0)
+	// Few attributes: slog's JSON encoding costs about 0.2 µs for each.
+	rec.AddAttrs(
+		slog.String("request_id", ex.reqID),
+		slog.String("route", routeNames[ex.route]),
+		slog.Int("status", status),
+		slog.Int64("latency_us", elapsed.Microseconds()),
+		slog.Int("rows", ex.rows),
+	)
+	rec.AddAttrs(slog.String("remote", r.RemoteAddr))
+	if ex.key != nil {
+		rec.AddAttrs(slog.String("key", ex.key.Name))
+	}
+	if ex.errCode != "" {
+		rec.AddAttrs(slog.String("error", ex.errCode))
+	}
+	if s.logLeadIDs && ex.batch.hasIDs && ex.rows > 0 {
+		rec.AddAttrs(slog.Any("lead_ids", leadIDs(ex.batch.ids[:ex.batch.n])))
+	}
+	_ = h.Handle(r.Context(), rec) // a failing log sink must not fail the request
+}
+
+// leadIDs renders raw JSON id tokens as a JSON array for the log.
+func leadIDs(ids [][]byte) json.RawMessage {
+	out := []byte{'['}
+	for i, id := range ids {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if id == nil {
+			id = []byte("null")
+		}
+		out = append(out, id...)
+	}
+	return append(out, ']')
+}
+
+// requestID returns the client's X-Request-Id when it is short and plain,
+// and otherwise a fresh id.
+func (s *Server) requestID(r *http.Request) string {
+	if v := r.Header["X-Request-Id"]; len(v) == 1 && validRequestID(v[0]) {
+		return v[0]
+	}
+	var b [8 + 1 + 16]byte
+	n := copy(b[:], s.idPrefix)
+	b[n] = '-'
+	seq := s.idSeq.Add(1)
+	const digits = "0123456789abcdef"
+	for i := len(b) - 1; i > n; i-- {
+		b[i] = digits[seq&15]
+		seq >>= 4
+	}
+	return string(b[:])
+}
+
+func validRequestID(v string) bool {
+	if len(v) == 0 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// admit applies, in order, the in-flight cap, authentication and the rate
+// limit to a scoring request, answering it when refused.
+func (s *Server) admit(ex *exchange, r *http.Request) bool {
+	n := s.inFlight.Add(1)
+	ex.admitted = true
+	if s.maxInFlight > 0 && n > s.maxInFlight {
+		ex.w.Header()["Retry-After"] = retryAfterOne
+		s.fail(ex, newError(http.StatusServiceUnavailable, codeOverloaded, "too many requests in flight (limit %d): retry shortly", s.maxInFlight))
+		return false
+	}
+	key, presented := s.authenticate(r)
+	if presented && key == nil {
+		s.unauthorized(ex, "invalid API key")
+		return false
+	}
+	if key == nil && s.requireKey {
+		s.unauthorized(ex, "an API key is required: send Authorization: Bearer KEY or X-API-Key: KEY")
+		return false
+	}
+	ex.key = key
+	if s.limits != nil {
+		if ok, wait := s.limits.allow(key, r.RemoteAddr, ex.start); !ok {
+			secs := int64((wait + time.Second - 1) / time.Second)
+			if secs < 1 {
+				secs = 1
+			}
+			ex.w.Header()["Retry-After"] = []string{strconv.FormatInt(secs, 10)}
+			s.fail(ex, newError(http.StatusTooManyRequests, codeRateLimited, "rate limit exceeded: retry in %d s", secs))
+			return false
+		}
+	}
+	return true
+}
+
+var retryAfterOne = []string{"1"}
+
+func (s *Server) unauthorized(ex *exchange, msg string) {
+	ex.w.Header()["Www-Authenticate"] = []string{`Bearer realm="leadscore"`}
+	s.fail(ex, newError(http.StatusUnauthorized, codeUnauthorized, "%s", msg))
+}
+
+// allowMethod answers 405 unless the request uses one of methods (GET
+// implies HEAD).
+func (s *Server) allowMethod(ex *exchange, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m || m == http.MethodGet && r.Method == http.MethodHead {
+			return true
+		}
+	}
+	allow := methods[0]
+	for _, m := range methods[1:] {
+		allow += ", " + m
+	}
+	ex.w.Header()["Allow"] = []string{allow}
+	s.fail(ex, newError(http.StatusMethodNotAllowed, codeMethod, "%s is not allowed here: use %s", r.Method, allow))
+	return false
+}
+
+// fail writes an error response in the route's error shape.
+func (s *Server) fail(ex *exchange, e *apiError) {
+	ex.errCode = e.Code
+	if e.Status >= 400 && e.Status != http.StatusNotFound && e.Status != http.StatusMethodNotAllowed {
+		s.metrics.rejects.WithLabelValues(e.Code).Inc()
+	}
+	switch ex.route {
+	case routeV2Server, routeV2Health, routeV2Model, routeV2Infer:
+		ex.out = appendV2Error(ex.out[:0], e)
+	default:
+		ex.out = appendError(ex.out[:0], e)
+	}
+	if e.Status == http.StatusRequestEntityTooLarge {
+		ex.w.Header()["Connection"] = []string{"close"} // the rest of the body is not read
+	}
+	s.write(ex, e.Status, ctJSON, ex.out)
+}
+
+// write sends a complete response.
+func (s *Server) write(ex *exchange, status int, contentType []string, body []byte) {
+	h := ex.w.Header()
+	h["Content-Type"] = contentType
+	if len(body) >= 2048 { // net/http sets it itself below its chunking size
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
+	ex.w.WriteHeader(status)
+	_, _ = ex.w.Write(body) // a client gone away is not our error
+}
+
+// readBody reads the request body into the pooled buffer, refusing bodies
+// over the limit. The buffer grows as bytes arrive rather than to the
+// declared Content-Length up front, so a client that announces a large
+// body and sends nothing holds no memory.
+func (s *Server) readBody(ex *exchange, r *http.Request) ([]byte, *apiError) {
+	if r.ContentLength > s.maxBody {
+		return nil, s.bodyTooLarge()
+	}
+	buf := ex.body[:0]
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, initialBodyBuffer)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF || int64(len(buf)) > s.maxBody {
+			break
+		}
+		if err != nil {
+			ex.body = buf[:0]
+			return nil, newError(http.StatusBadRequest, codeReadFailed, "could not read the request body: %v", err)
+		}
+		if r.ContentLength >= 0 && int64(len(buf)) == r.ContentLength {
+			break // all declared bytes are in; net/http checks there are no more
+		}
+	}
+	ex.body = buf
+	if int64(len(buf)) > s.maxBody {
+		return nil, s.bodyTooLarge()
+	}
+	return buf, nil
+}
+
+// initialBodyBuffer is the first body buffer of a pooled exchange.
+const initialBodyBuffer = 4 << 10
+
+func (s *Server) bodyTooLarge() *apiError {
+	return newError(http.StatusRequestEntityTooLarge, codeBodyTooLarge, "request body is larger than %d bytes", s.maxBody)
+}
+
+// mediaIs reports whether a Content-Type value (or the first entry of an
+// Accept value) is the media type want, ignoring parameters and case.
+func mediaIs(header, want string) bool {
+	for i := 0; i < len(header); i++ {
+		if header[i] == ';' || header[i] == ',' {
+			header = header[:i]
+			break
+		}
+	}
+	for len(header) > 0 && (header[0] == ' ' || header[0] == '\t') {
+		header = header[1:]
+	}
+	for len(header) > 0 && (header[len(header)-1] == ' ' || header[len(header)-1] == '\t') {
+		header = header[:len(header)-1]
+	}
+	if len(header) != len(want) {
+		return false
+	}
+	for i := 0; i < len(want); i++ {
+		c := header[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
+}

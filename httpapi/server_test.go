@@ -1,0 +1,629 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadscore/leadscore"
+)
+
+func TestHealth(t *testing.T) {
+	s, _ := testServer(t, 1, nil)
+	for _, p := range []string{"/healthz", "/readyz", "/ping"} {
+		w := do(s, "GET", p, "", "")
+		if w.Code != 200 || !json.Valid(w.Body.Bytes()) {
+			t.Errorf("GET %s: %d %s", p, w.Code, w.Body.String())
+		}
+		if w := do(s, "HEAD", p, "", ""); w.Code != 200 {
+			t.Errorf("HEAD %s: %d", p, w.Code)
+		}
+		if w := do(s, "POST", p, "", ""); w.Code != 405 {
+			t.Errorf("POST %s: %d", p, w.Code)
+		}
+	}
+	if w := do(s, "GET", "/readyz", "", ""); !strings.Contains(w.Body.String(), `"model":{"name":"fake","version":"1"}`) {
+		t.Errorf("readyz body %s", w.Body.String())
+	}
+	s.Drain()
+	for p, want := range map[string]int{"/healthz": 200, "/readyz": 503, "/ping": 503} {
+		if w := do(s, "GET", p, "", ""); w.Code != want {
+			t.Errorf("draining GET %s: %d, want %d", p, w.Code, want)
+		}
+	}
+	// Scoring continues while draining: in-flight and late requests finish.
+	if w := do(s, "POST", "/score", "application/json", "[[1]]"); w.Code != 200 {
+		t.Errorf("draining score: %d", w.Code)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	good := func() (leadscore.Scorer, error) { return newFake(1), nil }
+	key, _ := NewAPIKey("a", HashKey("s"), false)
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no loader", Config{}},
+		{"loader fails", Config{Loader: func() (leadscore.Scorer, error) { return nil, errBroken }}},
+		{"nil model", Config{Loader: func() (leadscore.Scorer, error) { return nil, nil }}},
+		{"keys required but none", Config{Loader: good, RequireAPIKey: true}},
+		{"duplicate key names", Config{Loader: good, APIKeys: []APIKey{key, key}}},
+		{"negative rate", Config{Loader: good, RateLimit: -1}},
+		{"registerer not gatherer", Config{Loader: good, Registerer: prometheus.WrapRegistererWithPrefix("x_", prometheus.NewRegistry())}},
+	}
+	for _, tt := range tests {
+		if _, err := New(context.Background(), tt.cfg); err == nil {
+			t.Errorf("%s: New succeeded", tt.name)
+		}
+	}
+	// Registering twice on one registry fails cleanly.
+	reg := prometheus.NewRegistry()
+	if _, err := New(context.Background(), Config{Loader: good, Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(context.Background(), Config{Loader: good, Registerer: reg}); err == nil {
+		t.Error("second New on one registry succeeded")
+	}
+	// A nil registerer gets a private registry; limits take defaults.
+	s, err := New(context.Background(), Config{Loader: good, MaxInFlight: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.maxBatch != DefaultMaxBatch || s.maxBody != DefaultMaxBody || s.maxInFlight != 0 {
+		t.Errorf("defaults: %d %d %d", s.maxBatch, s.maxBody, s.maxInFlight)
+	}
+}
+
+func TestModelChecks(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(f *fakeScorer)
+	}{
+		{"no features", func(f *fakeScorer) { f.nf = 0 }},
+		{"bad tiers", func(f *fakeScorer) { f.tiers = leadscore.Tiers{0.5, 0.4, 0.6, 0.8} }},
+		{"fails to score", func(f *fakeScorer) { f.err = errBroken }},
+		{"panics", func(f *fakeScorer) { f.panicMsg = "corrupt" }},
+	}
+	for _, tt := range tests {
+		f := newFake(2)
+		tt.mutate(f)
+		_, err := New(context.Background(), Config{Loader: func() (leadscore.Scorer, error) { return f, nil }})
+		if err == nil {
+			t.Errorf("%s: accepted", tt.name)
+		}
+	}
+	_, err := newServed(context.Background(), dupScorer{newFake(2)})
+	if err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate names: %v", err)
+	}
+	_, err = newServed(context.Background(), nanScorer{newFake(2)})
+	if err == nil {
+		t.Error("NaN probability accepted")
+	}
+}
+
+type dupScorer struct{ *fakeScorer }
+
+func (d dupScorer) Info() leadscore.ModelInfo {
+	i := d.fakeScorer.Info()
+	i.Features[1].Name = i.Features[0].Name
+	return i
+}
+
+type nanScorer struct{ *fakeScorer }
+
+func (n nanScorer) Score(_ context.Context, _ []float32, _ int, out []leadscore.Result) error {
+	out[0] = leadscore.Result{Score: 1, Probability: math.NaN()}
+	return nil
+}
+
+func TestAPIKeys(t *testing.T) {
+	crm, err := ParseAPIKey("crm:" + HashKey("crm-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := ParseAPIKey(" ops:" + strings.ToUpper(HashKey("ops-secret")) + ":admin ")
+	if err != nil || !ops.Admin || ops.Name != "ops" {
+		t.Fatalf("admin key %+v %v", ops, err)
+	}
+	for _, bad := range []string{"", "x", ":" + HashKey("a"), "x:zz", "x:" + HashKey("a") + ":root", "a:b:c:d", "x:abcd"} {
+		if _, err := ParseAPIKey(bad); err == nil {
+			t.Errorf("ParseAPIKey(%q) succeeded", bad)
+		}
+	}
+	if _, err := NewAPIKey("", HashKey("a"), false); err == nil {
+		t.Error("NewAPIKey without name succeeded")
+	}
+	if _, err := NewAPIKey("n", "nothex", false); err == nil {
+		t.Error("NewAPIKey with bad hash succeeded")
+	}
+
+	keys := []APIKey{crm, ops}
+	required, _ := testServer(t, 1, func(c *Config) { c.APIKeys = keys; c.RequireAPIKey = true })
+	optional, _ := testServer(t, 1, func(c *Config) { c.APIKeys = keys })
+	tests := []struct {
+		name    string
+		s       *Server
+		headers []string
+		status  int
+	}{
+		{"required, none", required, nil, 401},
+		{"required, bearer", required, []string{"Authorization", "Bearer crm-secret"}, 200},
+		{"required, bearer lower case", required, []string{"Authorization", "bearer ops-secret"}, 200},
+		{"required, x-api-key", required, []string{"X-API-Key", "ops-secret"}, 200},
+		{"required, wrong", required, []string{"X-API-Key", "nope"}, 401},
+		{"required, basic auth", required, []string{"Authorization", "Basic Y3JtOmNybQ=="}, 401},
+		{"optional, none", optional, nil, 200},
+		{"optional, right", optional, []string{"Authorization", "Bearer crm-secret"}, 200},
+		{"optional, wrong", optional, []string{"Authorization", "Bearer crm-secreT"}, 401},
+	}
+	for _, tt := range tests {
+		w := do(tt.s, "POST", "/score", "application/json", "[[1]]", tt.headers...)
+		if w.Code != tt.status {
+			t.Errorf("%s: %d, want %d (%s)", tt.name, w.Code, tt.status, w.Body.String())
+		}
+		if w.Code == 401 {
+			if decodeError(t, w).Error.Code != codeUnauthorized || w.Header().Get("WWW-Authenticate") == "" {
+				t.Errorf("%s: %s %v", tt.name, w.Body.String(), w.Header())
+			}
+		}
+	}
+	// Health, readiness and metrics stay open for probes and scrapers.
+	for _, p := range []string{"/healthz", "/readyz", "/ping", "/metrics", "/v2/health/ready"} {
+		if w := do(required, "GET", p, "", ""); w.Code != 200 {
+			t.Errorf("GET %s with keys required: %d", p, w.Code)
+		}
+	}
+	for _, p := range []string{"/invocations", "/v2/models/fake/infer"} {
+		if w := do(required, "POST", p, "application/json", "[[1]]"); w.Code != 401 {
+			t.Errorf("POST %s without key: %d", p, w.Code)
+		}
+	}
+}
+
+func TestAdminReload(t *testing.T) {
+	crm, _ := NewAPIKey("crm", HashKey("crm-secret"), false)
+	ops, _ := NewAPIKey("ops", HashKey("ops-secret"), true)
+	var version atomic.Int64
+	version.Store(1)
+	var broken atomic.Bool
+	loader := func() (leadscore.Scorer, error) {
+		if broken.Load() {
+			return nil, errBroken
+		}
+		f := newFake(1)
+		f.version = strconv.FormatInt(version.Load(), 10)
+		return f, nil
+	}
+	logs := &logBuffer{}
+	reg := prometheus.NewRegistry()
+	s, err := New(context.Background(), Config{Loader: loader, APIKeys: []APIKey{crm, ops}, Registerer: reg, Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := do(s, "POST", "/admin/reload", "", ""); w.Code != 401 {
+		t.Errorf("no key: %d", w.Code)
+	}
+	if w := do(s, "POST", "/admin/reload", "", "", "X-API-Key", "crm-secret"); w.Code != 403 {
+		t.Errorf("non-admin key: %d", w.Code)
+	}
+	if w := do(s, "GET", "/admin/reload", "", "", "X-API-Key", "ops-secret"); w.Code != 405 {
+		t.Errorf("GET: %d", w.Code)
+	}
+	version.Store(2)
+	w := do(s, "POST", "/admin/reload", "", "", "Authorization", "Bearer ops-secret")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"version":"2"`) {
+		t.Fatalf("admin reload: %d %s", w.Code, w.Body.String())
+	}
+	if b := decodeScore(t, do(s, "POST", "/score", "application/json", "[[1]]")); b.Model.Version != "2" {
+		t.Errorf("score after reload uses version %q", b.Model.Version)
+	}
+	broken.Store(true)
+	w = do(s, "POST", "/admin/reload", "", "", "X-API-Key", "ops-secret")
+	if w.Code != 422 || decodeError(t, w).Error.Code != codeModelRejected || !strings.Contains(w.Body.String(), "still serving fake 2") {
+		t.Fatalf("broken reload: %d %s", w.Code, w.Body.String())
+	}
+	if b := decodeScore(t, do(s, "POST", "/score", "application/json", "[[1]]")); b.Model.Version != "2" {
+		t.Errorf("after a rejected reload the version is %q", b.Model.Version)
+	}
+	if !strings.Contains(logs.String(), `"msg":"model reload rejected"`) || !strings.Contains(logs.String(), "broken model file") {
+		t.Errorf("rejection not logged: %s", logs.String())
+	}
+	m := do(s, "GET", "/metrics", "", "").Body.String()
+	for _, want := range []string{
+		`leadscore_model_info{name="fake",version="2"} 1`,
+		`leadscore_model_reloads_total{result="ok"} 1`,
+		`leadscore_model_reloads_total{result="rejected"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(m, `version="1"`) {
+		t.Error("metrics still show version 1")
+	}
+
+	// Without an admin key configured the route is off.
+	plain, _ := testServer(t, 1, func(c *Config) { c.APIKeys = []APIKey{crm} })
+	if w := do(plain, "POST", "/admin/reload", "", "", "X-API-Key", "crm-secret"); w.Code != 403 {
+		t.Errorf("admin API off: %d", w.Code)
+	}
+}
+
+func TestReloadUnderLoad(t *testing.T) {
+	var version atomic.Int64
+	loader := func() (leadscore.Scorer, error) {
+		f := newFake(2)
+		f.version = strconv.FormatInt(version.Add(1), 10)
+		return f, nil
+	}
+	s, err := New(context.Background(), Config{Loader: loader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if w := do(s, "POST", "/score", "application/json", "[[1,2]]"); w.Code != 200 {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		if err := s.Reload(context.Background(), "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Fatalf("%d requests failed during reloads", failures.Load())
+	}
+	if v := s.Model().Version; v != "51" {
+		t.Errorf("version %s after 50 reloads", v)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.json")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("v1")
+	var loads atomic.Int64
+	loader := func() (leadscore.Scorer, error) {
+		loads.Add(1)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if string(b) == "broken" {
+			return nil, errBroken
+		}
+		f := newFake(1)
+		f.version = string(b)
+		return f, nil
+	}
+	logs := &logBuffer{}
+	sig0, err := FileSignature(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(context.Background(), Config{Loader: loader, Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	// The file changes before the watch starts: still noticed.
+	write("v2-longer")
+	go func() {
+		s.Watch(ctx, 5*time.Millisecond, sig0, func() (string, error) { return FileSignature(path) })
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; logs:\n%s", what, logs.String())
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	waitFor("reload to v2", func() bool { return s.Model().Version == "v2-longer" })
+	write("broken")
+	waitFor("rejection", func() bool { return strings.Contains(logs.String(), "model reload rejected") })
+	if v := s.Model().Version; v != "v2-longer" {
+		t.Errorf("broken file replaced the model: %s", v)
+	}
+	n := loads.Load()
+	time.Sleep(30 * time.Millisecond)
+	if loads.Load() != n {
+		t.Errorf("a rejected file is reloaded again without changing")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("missing file warning", func() bool { return strings.Contains(logs.String(), "cannot read the model file") })
+	write("v3")
+	waitFor("reload to v3", func() bool { return s.Model().Version == "v3" })
+	s.Watch(ctx, 0, "", nil) // disabled: returns at once
+}
+
+func TestFileSignature(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a, err := FileSignature(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "model.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := FileSignature(dir)
+	if a == b {
+		t.Error("adding a file did not change the signature")
+	}
+	// A file behind a symbolic link counts by its target.
+	target := filepath.Join(t.TempDir(), "target.json")
+	if err := os.WriteFile(target, []byte("1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(dir, "linked.json")); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := FileSignature(dir)
+	if err := os.WriteFile(target, []byte("22"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := FileSignature(dir); c == b || d == c {
+		t.Error("a linked file's change did not change the signature")
+	}
+	f1, err := FileSignature(filepath.Join(dir, "model.json"))
+	if err != nil || f1 == "" {
+		t.Fatalf("file signature %q %v", f1, err)
+	}
+	if _, err := FileSignature(filepath.Join(dir, "none")); err == nil {
+		t.Error("missing path has a signature")
+	}
+}
+
+func TestInFlightCap(t *testing.T) {
+	s, f := testServer(t, 1, func(c *Config) { c.MaxInFlight = 1 })
+	f.block = make(chan struct{})
+	f.entered = make(chan struct{}, 1)
+	done := make(chan int)
+	go func() { done <- do(s, "POST", "/score", "application/json", "[[1]]").Code }()
+	<-f.entered
+	start := time.Now()
+	w := do(s, "POST", "/score", "application/json", "[[1]]")
+	if w.Code != 503 || w.Header().Get("Retry-After") != "1" || decodeError(t, w).Error.Code != codeOverloaded {
+		t.Fatalf("second request: %d %v %s", w.Code, w.Header(), w.Body.String())
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("shedding took %v", d)
+	}
+	// Probes are not counted against the cap.
+	if w := do(s, "GET", "/ping", "", ""); w.Code != 200 {
+		t.Errorf("ping while full: %d", w.Code)
+	}
+	if got := s.InFlight(); got != 1 {
+		t.Errorf("in flight %d", got)
+	}
+	close(f.block)
+	if code := <-done; code != 200 {
+		t.Errorf("first request: %d", code)
+	}
+	f.entered = nil
+	if w := do(s, "POST", "/score", "application/json", "[[1]]"); w.Code != 200 {
+		t.Errorf("after the first finished: %d", w.Code)
+	}
+}
+
+func TestCanceledWhileScoring(t *testing.T) {
+	s, f := testServer(t, 1, nil)
+	f.block = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := newRequest("POST", "/score", "application/json", "[[1]]").WithContext(ctx)
+	w := record(s, r)
+	if w.Code != 503 || decodeError(t, w).Error.Code != codeUnavailable {
+		t.Fatalf("canceled: %d %s", w.Code, w.Body.String())
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	crm, _ := NewAPIKey("crm", HashKey("crm-secret"), false)
+	erp, _ := NewAPIKey("erp", HashKey("erp-secret"), false)
+	s, _ := testServer(t, 1, func(c *Config) {
+		c.APIKeys = []APIKey{crm, erp}
+		c.RateLimit = 0.5 // one token every 2 s
+		c.RateBurst = 2
+	})
+	send := func(key, addr string) *httpRecorder {
+		r := newRequest("POST", "/score", "application/json", "[[1]]")
+		if key != "" {
+			r.Header.Set("X-API-Key", key)
+		}
+		r.RemoteAddr = addr
+		return record(s, r)
+	}
+	for i := 0; i < 2; i++ {
+		if w := send("crm-secret", "10.0.0.1:1"); w.Code != 200 {
+			t.Fatalf("crm request %d: %d", i, w.Code)
+		}
+	}
+	w := send("crm-secret", "10.0.0.2:1")
+	if w.Code != 429 || decodeError(t, w).Error.Code != codeRateLimited {
+		t.Fatalf("crm over limit: %d %s", w.Code, w.Body.String())
+	}
+	if ra, _ := strconv.Atoi(w.Header().Get("Retry-After")); ra < 1 || ra > 2 {
+		t.Errorf("Retry-After %q", w.Header().Get("Retry-After"))
+	}
+	if w := send("erp-secret", "10.0.0.1:1"); w.Code != 200 {
+		t.Errorf("another key shares the bucket: %d", w.Code)
+	}
+	// Anonymous clients get a bucket per address.
+	for i := 0; i < 2; i++ {
+		if w := send("", "192.0.2.1:5000"); w.Code != 200 {
+			t.Fatalf("anonymous %d: %d", i, w.Code)
+		}
+	}
+	if w := send("", "192.0.2.1:6000"); w.Code != 429 {
+		t.Errorf("anonymous over limit: %d", w.Code)
+	}
+	if w := send("", "192.0.2.2:5000"); w.Code != 200 {
+		t.Errorf("other address: %d", w.Code)
+	}
+	if w := send("", "not-an-address"); w.Code != 200 {
+		t.Errorf("odd remote address: %d", w.Code)
+	}
+}
+
+func TestAnonymousBucketsBounded(t *testing.T) {
+	l := newLimiters(1000, 1, nil)
+	now := time.Now()
+	for i := 0; i < maxAnonymous+10; i++ {
+		l.allow(nil, "10.1."+strconv.Itoa(i/250)+"."+strconv.Itoa(i%250)+":1", now)
+	}
+	if len(l.ips) > maxAnonymous {
+		t.Fatalf("%d buckets kept", len(l.ips))
+	}
+	// Idle buckets (full again) are dropped first.
+	l = newLimiters(1000, 1, nil)
+	for i := 0; i < maxAnonymous; i++ {
+		l.allow(nil, "10.2."+strconv.Itoa(i/250)+"."+strconv.Itoa(i%250)+":1", now)
+	}
+	later := now.Add(time.Second)
+	l.allow(nil, "10.3.0.1:1", later)
+	if len(l.ips) != 1 {
+		t.Fatalf("%d buckets after sweeping idle ones", len(l.ips))
+	}
+	if newLimiters(0, 5, nil) != nil {
+		t.Error("zero rate builds limiters")
+	}
+	if l := newLimiters(2.5, 0, nil); l.burst != 3 {
+		t.Errorf("default burst %d", l.burst)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	s, _ := testServer(t, 2, func(c *Config) { c.MaxBatch = 1 })
+	do(s, "POST", "/score", "application/json", "[[5,5],[0,0]]")
+	do(s, "POST", "/score", "application/json", "[[5,5]]")
+	do(s, "POST", "/score", "application/json", "[[-5,-5]]")
+	do(s, "POST", "/score", "application/json", "[[1,NaN]]")
+	w := do(s, "GET", "/metrics", "", "")
+	if w.Code != 200 {
+		t.Fatalf("/metrics: %d", w.Code)
+	}
+	m := w.Body.String()
+	for _, want := range []string{
+		`leadscore_http_requests_total{code="200",route="/score"} 2`,
+		`leadscore_http_requests_total{code="413",route="/score"} 1`,
+		`leadscore_http_requests_total{code="422",route="/score"} 1`,
+		`leadscore_http_request_duration_seconds_bucket{route="/score",le="+Inf"} 4`,
+		`leadscore_rows_scored_total 2`,
+		`leadscore_scores_total{score="5"} 1`,
+		`leadscore_scores_total{score="1"} 1`,
+		`leadscore_http_rejections_total{reason="batch_too_large"} 1`,
+		`leadscore_http_rejections_total{reason="invalid_value"} 1`,
+		`leadscore_http_in_flight_requests 0`,
+		`leadscore_model_info{name="fake",version="1"} 1`,
+		`leadscore_batch_rows_count 2`,
+		`leadscore_model_duration_seconds_count 2`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if w := do(s, "POST", "/metrics", "", ""); w.Code != 405 {
+		t.Errorf("POST /metrics: %d", w.Code)
+	}
+	// Odd status codes still count.
+	s.metrics.observe(routeOther, 999, 0.001)
+}
+
+func TestAccessLog(t *testing.T) {
+	logs := &logBuffer{}
+	key, _ := NewAPIKey("crm", HashKey("crm-secret"), false)
+	s, _ := testServer(t, 3, func(c *Config) {
+		c.Logger = logs.logger()
+		c.AccessLog = true
+		c.APIKeys = []APIKey{key}
+	})
+	w := do(s, "POST", "/score", "application/json",
+		`{"leads":[{"id":"lead-secret-42","features":{"f0":12345.678,"f1":-98.765}}]}`, "X-API-Key", "crm-secret")
+	if w.Code != 200 {
+		t.Fatal(w.Body.String())
+	}
+	do(s, "POST", "/score", "application/json", `{"leads":[{"id":"lead-secret-43","features":{"f0":"4242.4242"}}]}`)
+	out := logs.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines: %s", len(lines), out)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"request_id", "latency_us", "route", "status", "rows", "key", "remote", "time", "level", "msg"} {
+		if _, ok := rec[k]; !ok {
+			t.Errorf("log line lacks %q: %s", k, lines[0])
+		}
+	}
+	if rec["request_id"] != w.Header().Get("X-Request-Id") || rec["key"] != "crm" || rec["rows"] != 1.0 {
+		t.Errorf("log line %s", lines[0])
+	}
+	if !strings.Contains(lines[1], `"error":"invalid_value"`) {
+		t.Errorf("error log line %s", lines[1])
+	}
+	for _, secret := range []string{"lead-secret", "12345", "98.765", "4242", "crm-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs contain %q: %s", secret, out)
+		}
+	}
+	// Lead ids only when asked.
+	asked := &logBuffer{}
+	s3, _ := testServer(t, 1, func(c *Config) { c.Logger = asked.logger(); c.AccessLog = true; c.LogLeadIDs = true })
+	do(s3, "POST", "/score", "application/json", `{"leads":[{"id":"a-1","features":[1]},{"features":[2]},{"id":7,"features":[3]}]}`)
+	if !strings.Contains(asked.String(), `"lead_ids":["a-1",null,7]`) {
+		t.Errorf("lead ids not logged when asked: %s", asked.String())
+	}
+	// Server errors log at error level.
+	s2, f := testServer(t, 1, func(c *Config) { c.Logger = logs.logger(); c.AccessLog = true })
+	f.err = errors.New("boom")
+	do(s2, "POST", "/score", "application/json", "[[1]]")
+	if !strings.Contains(logs.String(), `"level":"ERROR","msg":"request"`) {
+		t.Errorf("5xx not logged as error: %s", logs.String())
+	}
+}
