@@ -83,6 +83,8 @@ type serveConfig struct {
 	accessLog         bool
 	logLeadIDs        bool
 	sagemaker         bool
+	otlpEndpoint      string
+	traceSample       float64
 }
 
 // envName is the environment variable of a flag: LEADSCORE_ and the name
@@ -120,6 +122,8 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 25*time.Second, "on SIGTERM/SIGINT, how long to let requests in flight finish")
 	fs.DurationVar(&c.watchInterval, "watch-interval", 2*time.Second, "how often to check the model file for changes and reload (0: never)")
 	fs.StringVar(&logLevel, "log-level", "info", "least severe log `level` written: debug, info, warn or error")
+	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
+	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
 	fs.BoolVar(&c.accessLog, "access-log", true, "log one JSON line per request (request id, route, status, latency;\nnever feature values, and lead ids only with --log-lead-ids)")
 	fs.Usage = func() {
@@ -208,6 +212,8 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 		return nil, fmt.Errorf("%w: --max-in-flight must not be negative", errUsage)
 	case c.rateLimit < 0 || c.rateBurst < 0:
 		return nil, fmt.Errorf("%w: --rate-limit and --rate-burst must not be negative", errUsage)
+	case !(c.traceSample >= 0 && c.traceSample <= 1):
+		return nil, fmt.Errorf("%w: --trace-sample must be between 0 and 1", errUsage)
 	case c.readTimeout < 0 || c.readHeaderTimeout < 0 || c.writeTimeout < 0 || c.idleTimeout < 0 ||
 		c.shutdownTimeout < 0 || c.watchInterval < 0:
 		return nil, fmt.Errorf("%w: durations must not be negative", errUsage)
@@ -485,8 +491,23 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	var handler http.Handler = srv
+	if c.otlpEndpoint != "" {
+		tr, err := newTracing(ctx, c.otlpEndpoint, c.traceSample)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tr.shutdown(sctx); err != nil {
+				log.Warn("flushing traces", "err", err)
+			}
+		}()
+		handler = tr.wrap(srv)
+	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           handler,
 		ReadTimeout:       c.readTimeout,
 		ReadHeaderTimeout: c.readHeaderTimeout,
 		WriteTimeout:      c.writeTimeout,
