@@ -86,8 +86,18 @@ func runModel(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "inspect":
 		return runModelInspect(args[1:], stdout, stderr)
+	case "push":
+		return runModelPush(args[1:], stdout, stderr)
+	case "list":
+		return runModelList(args[1:], stdout, stderr)
+	case "promote":
+		return runModelPromote(args[1:], stdout, stderr)
+	case "rollback":
+		return runModelRollback(args[1:], stdout, stderr)
+	case "package":
+		return runModelPackage(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
-		_, err := fmt.Fprintln(stdout, "Usage: leadscore model inspect [--json] PATH")
+		_, err := fmt.Fprint(stdout, modelUsage)
 		return err
 	}
 	return fmt.Errorf("%w: unknown model command %q", errUsage, args[0])
