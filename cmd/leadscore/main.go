@@ -19,7 +19,8 @@ Commands:
   serve          run the scoring service (default: embedded demo model on :8080)
   predict        score rows from a file or stdin and print a JSON array
   bench          measure scoring throughput and single-row latency
-  model inspect  describe a model file or bundle
+  model          inspect a model; push, list, promote, rollback and package bundles in a registry
+  lambda         run as an AWS Lambda function behind API Gateway (automatic when the Lambda runtime starts it)
   loadtest       drive a running service at a constant arrival rate
   version        print the version
 
@@ -40,6 +41,9 @@ func main() {
 // run executes one subcommand and returns the process exit status: 0 on
 // success, 2 for bad input or usage, 1 for other failures.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if lambdaByDefault(args, os.Getenv) {
+		return exitStatus(runLambda(args, stdout, stderr), stderr)
+	}
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
@@ -48,6 +52,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		err = runServe(args, stdout, stderr)
+	case "lambda":
+		err = runLambda(args, stdout, stderr)
 	case "predict":
 		err = runPredict(args, stdin, stdout, stderr)
 	case "bench":

@@ -27,6 +27,7 @@ import (
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/httpapi"
+	"github.com/leadscore/leadscore/registry"
 )
 
 const serveUsage = `Usage: leadscore serve [flags]
@@ -85,6 +86,7 @@ type serveConfig struct {
 	sagemaker         bool
 	otlpEndpoint      string
 	traceSample       float64
+	backend           backendConfig
 }
 
 // envName is the environment variable of a flag: LEADSCORE_ and the name
@@ -122,6 +124,7 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 25*time.Second, "on SIGTERM/SIGINT, how long to let requests in flight finish")
 	fs.DurationVar(&c.watchInterval, "watch-interval", 2*time.Second, "how often to check the model file for changes and reload (0: never)")
 	fs.StringVar(&logLevel, "log-level", "info", "least severe log `level` written: debug, info, warn or error")
+	c.backend.addFlags(fs)
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
@@ -217,6 +220,9 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	case c.readTimeout < 0 || c.readHeaderTimeout < 0 || c.writeTimeout < 0 || c.idleTimeout < 0 ||
 		c.shutdownTimeout < 0 || c.watchInterval < 0:
 		return nil, fmt.Errorf("%w: durations must not be negative", errUsage)
+	}
+	if err := c.backend.validate(); err != nil {
+		return nil, err
 	}
 	c.applySageMaker(getenv, explicit)
 	return c, nil
@@ -441,12 +447,29 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		certs = []tls.Certificate{cert}
 	}
 
+	// A registry reference (registry:ROOT#NAME@STAGE) is resolved to the
+	// promoted version, fetched into a local cache and followed below.
+	var follow *registry.Follower
+	if registry.IsRef(c.model) {
+		opts, err := registry.OptionsFromEnv(os.Getenv)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		opts.Logger = log
+		if follow, err = registry.Follow(ctx, c.model, opts); err != nil {
+			return fmt.Errorf("%w: model %s: %v", errInput, c.model, err)
+		}
+	}
 	loader := func() (leadscore.Scorer, error) {
-		if c.model == "" {
+		switch {
+		case follow != nil:
+			return bundle.Load(follow.Dir())
+		case c.model == "":
 			return bundle.Demo()
 		}
 		return bundle.Load(c.model)
 	}
+	watchFile := follow == nil && c.model != "" && c.watchInterval > 0
 	reg := prometheus.NewRegistry()
 	for _, col := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -459,7 +482,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	// The model file's signature before loading it, so the watch sees any
 	// change made from here on.
 	var modelSig string
-	if c.model != "" && c.watchInterval > 0 {
+	if watchFile {
 		modelSig, _ = httpapi.FileSignature(c.model) // a missing file fails the load below
 	}
 	maxInFlight := c.maxInFlight
@@ -467,7 +490,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		maxInFlight = -1 // httpapi: negative is no cap, zero its default
 	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
-		Loader:         loader,
+		Loader:         c.backend.wrap(ctx, loader, log),
 		Logger:         log,
 		AccessLog:      c.accessLog,
 		LogLeadIDs:     c.logLeadIDs,
@@ -520,8 +543,11 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	}
 	info := srv.Model()
 	source := c.model
-	if source == "" {
+	switch {
+	case source == "":
 		source = "embedded demo"
+	case follow != nil:
+		source = follow.Ref() + " version " + follow.Version()
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil,
 		"model", info.Name, "version", info.Version, "source", source, "features", len(info.Features),
@@ -554,7 +580,14 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			}
 		}
 	}()
-	if c.model != "" && c.watchInterval > 0 {
+	if follow != nil && c.watchInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = follow.Watch(bg, c.watchInterval, func(v string) { _ = srv.Reload(bg, "registry: "+v) })
+		}()
+	}
+	if watchFile {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -393,6 +393,8 @@ func TestServeBinary(t *testing.T) {
 		{"InFlightCap", testServeInFlightCap},
 		{"Reload", testServeReload},
 		{"GracefulShutdown", testServeGracefulShutdown},
+		{"RemoteBackend", testServeRemoteBackend},
+		{"Registry", testServeRegistry},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
