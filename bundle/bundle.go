@@ -72,7 +72,7 @@ type buffers struct {
 	order   []int
 }
 
-//go:embed demo/manifest.json demo/model.ubj
+//go:embed demo/manifest.json demo/model.ubj demo/baseline
 var demoFS embed.FS
 
 // Demo returns the embedded demo lead model (lead-demo: XGBoost 1.7.4,

@@ -89,8 +89,11 @@ func TestDemoScores(t *testing.T) {
 	if b.Format() != "ubjson" || !strings.HasPrefix(b.Source(), "embedded") || b.Forest() == nil || b.Manifest().Model != "model.ubj" {
 		t.Error("accessors")
 	}
-	if _, err := b.ReadBaseline("statistics.json"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("baseline: %v", err)
+	if data, err := b.ReadBaseline("statistics.json"); err != nil || len(data) == 0 {
+		t.Errorf("demo baseline: %v", err)
+	}
+	if _, err := b.ReadBaseline("absent.json"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("absent baseline file: %v", err)
 	}
 }
 

@@ -22,6 +22,8 @@ Commands:
   model          inspect a model; push, list, promote, rollback and package bundles in a registry
   lambda         run as an AWS Lambda function behind API Gateway (automatic when the Lambda runtime starts it)
   loadtest       drive a running service at a constant arrival rate
+  baseline       compute a drift-monitoring baseline (Model Monitor statistics and constraints)
+  monitor        check the captured data lake against a baseline; write violations and a report
   version        print the version
 
 Run 'leadscore <command> -h' for a command's flags.
@@ -62,6 +64,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runModel(args, stdout, stderr)
 	case "loadtest":
 		err = runLoadtest(args, stdout, stderr)
+	case "baseline":
+		err = runBaseline(args, stdout, stderr)
+	case "monitor":
+		err = runMonitor(args, stdout, stderr)
 	case "version":
 		_, err = fmt.Fprintln(stdout, "leadscore", version)
 	case "help", "-h", "--help":

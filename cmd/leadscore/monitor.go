@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/monitor"
+	"github.com/leadscore/leadscore/monitor/report"
+)
+
+const monitorUsage = `Usage: leadscore monitor --lake DIR [flags]
+
+Checks the scored leads captured in the data lake (Parquet files in
+DIR/dt=YYYY-MM-DD/hour=HH/) over a time range against a training baseline,
+like a SageMaker Model Monitor data quality job, and writes to --out:
+
+  constraint_violations.json  violations, in Model Monitor's schema
+  statistics.json             the range's own statistics
+  monitoring.json             the full report (as GET /v1/monitoring)
+  report.html                 a readable page with a chart per feature
+
+Only local lakes are read: copy an S3 lake first (aws s3 sync). The exit
+status is 0 whether or not constraints are violated, unless
+--fail-on-violation is given.
+
+Flags:
+`
+
+// errViolations reports violated constraints under --fail-on-violation.
+var errViolations = errors.New("constraints violated")
+
+// runMonitor implements `leadscore monitor`.
+func runMonitor(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("monitor", stderr)
+	lake := fs.String("lake", "", "data lake directory (required)")
+	basePath := fs.String("baseline", "", "baseline directory (statistics.json, constraints.json), or a bundle directory with a baseline (default: the embedded demo model's)")
+	since := fs.Duration("since", 24*time.Hour, "how far back from --until to check")
+	until := fs.String("until", "", "end of the range, RFC 3339 (default: now)")
+	model := fs.String("model-name", "", "check only the rows of this model_name")
+	out := fs.String("out", "monitoring", "directory to write the results to")
+	webhook := fs.String("webhook", "", "post violations to this Slack-compatible webhook (default $LEADSCORE_MONITOR_WEBHOOK_URL)")
+	failOn := fs.Bool("fail-on-violation", false, "exit with status 1 when a constraint is violated")
+	fs.Usage = func() {
+		_, _ = fmt.Fprint(stderr, monitorUsage)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *lake == "" {
+		return fmt.Errorf("%w: leadscore monitor needs --lake DIR", errUsage)
+	}
+	if *webhook == "" {
+		// Read here, not as the flag's default, so that -h does not print
+		// the secret URL.
+		*webhook = os.Getenv("LEADSCORE_MONITOR_WEBHOOK_URL")
+	}
+	if *since <= 0 {
+		return fmt.Errorf("%w: --since %v: want a positive duration", errUsage, *since)
+	}
+	to := time.Now().UTC()
+	if *until != "" {
+		t, err := time.Parse(time.RFC3339, *until)
+		if err != nil {
+			return fmt.Errorf("%w: --until %q: want an RFC 3339 time like 2025-06-01T00:00:00Z", errUsage, *until)
+		}
+		to = t.UTC()
+	}
+	base, tiers, err := openBaseline(*basePath)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	q := monitor.LakeQuery{Dir: *lake, From: to.Add(-*since), To: to, Model: *model}
+	res, err := monitor.CheckLake(ctx, q, base, monitor.Checks{}, tiers)
+	if err != nil {
+		if strings.Contains(*lake, "://") {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return fmt.Errorf("%w: %v", errInput, err)
+	}
+	written, err := writeMonitorOutput(*out, res)
+	if err != nil {
+		return err
+	}
+	if err := printMonitor(stdout, res, *lake, written); err != nil {
+		return err
+	}
+	vs := res.Report.ConstraintViolations.Violations
+	if *webhook != "" && len(vs) > 0 {
+		title := "leadscore monitor " + *lake
+		a, err := monitor.NewAlerter(monitor.AlertConfig{WebhookURL: *webhook, Title: title}, prometheus.NewRegistry())
+		if err != nil {
+			return fmt.Errorf("%w: --webhook: %v", errUsage, err)
+		}
+		if err := a.Update(ctx, time.Now(), vs); err != nil {
+			return err
+		}
+	}
+	if *failOn && len(vs) > 0 {
+		return fmt.Errorf("%w: %d", errViolations, len(vs))
+	}
+	return nil
+}
+
+// openBaseline reads a baseline directory, or a bundle's baseline ("" is
+// the embedded demo bundle). tiers are the bundle's cut-offs, zero for a
+// bare baseline directory.
+func openBaseline(path string) (*monitor.Baseline, leadscore.Tiers, error) {
+	var b *bundle.Bundle
+	var err error
+	switch {
+	case path == "" || path == "demo":
+		b, err = bundle.Demo()
+	case fileExists(filepath.Join(path, bundle.ManifestFile)):
+		b, err = bundle.Load(path)
+	default:
+		base, err := monitor.LoadBaseline(path)
+		if err != nil {
+			return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %v", errInput, err)
+		}
+		return base, leadscore.Tiers{}, nil
+	}
+	if err != nil {
+		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %v", errInput, err)
+	}
+	base, err := monitor.ReadBaseline(b.ReadBaseline)
+	if err != nil {
+		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline of %s: %v", errInput, b.Source(), err)
+	}
+	return base, b.Manifest().Tiers, nil
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
+}
+
+// writeMonitorOutput writes a lake check's files into dir and returns
+// their paths.
+func writeMonitorOutput(dir string, res *monitor.LakeResult) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	var page bytes.Buffer
+	if err := report.Write(&page, res.Report); err != nil {
+		return nil, err
+	}
+	files := []struct {
+		name string
+		v    any
+		raw  []byte
+	}{
+		{monitor.ViolationsFile, res.Report.ConstraintViolations, nil},
+		{monitor.StatisticsFile, res.Statistics, nil},
+		{"monitoring.json", res.Report, nil},
+		{"report.html", nil, page.Bytes()},
+	}
+	var paths []string
+	for _, f := range files {
+		data := f.raw
+		if data == nil {
+			var err error
+			if data, err = json.MarshalIndent(f.v, "", "  "); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.name, err)
+			}
+			data = append(data, '\n')
+		}
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// printMonitor summarises a lake check.
+func printMonitor(w io.Writer, res *monitor.LakeResult, lake string, written []string) error {
+	r := res.Report
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "read %d rows from %s of %s, event time %s to %s\n", r.Window.Rows, counted(len(res.Files), "file"), lake,
+		r.Window.From.Format(time.RFC3339), r.Window.To.Format(time.RFC3339))
+	vs := r.ConstraintViolations.Violations
+	fmt.Fprintf(&sb, "%s\n", counted(len(vs), "violation"))
+	for _, v := range vs {
+		fmt.Fprintf(&sb, "  %-28s %-22s %s\n", v.FeatureName, v.ConstraintCheckType, v.Description)
+	}
+	fmt.Fprintf(&sb, "wrote %s\n", strings.Join(written, ", "))
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+// counted writes n and the noun, with an s unless n is 1.
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -1,0 +1,415 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/leadscore/leadscore"
+)
+
+// The lake's standard columns besides the features, as the capture
+// pipeline writes them.
+var lakeColumns = map[string]bool{
+	"event_time": true, "request_id": true, "inference_id": true, "lead_id": true, "model_name": true,
+	"model_version": true, "margin": true, "probability": true, "tier": true, "latency_ms": true,
+	"dt": true, "hour": true,
+}
+
+// LakeQuery selects captured rows of a local data lake: Parquet files in
+// Hive partitions Dir/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC), rows with
+// From <= event_time < To.
+type LakeQuery struct {
+	Dir      string
+	From, To time.Time
+	// Model, when set, keeps only the rows whose model_name is Model.
+	Model string
+}
+
+// LakeResult is a batch check of the lake.
+type LakeResult struct {
+	Report *Report
+	// Statistics are the selected rows' own statistics, in the baseline's
+	// schema (Model Monitor writes one per run too).
+	Statistics *Statistics
+	// Files are the Parquet files read.
+	Files []string
+}
+
+// CheckLake reads the rows q selects and checks them against the
+// baseline like the live window, with KLL sketches instead of exact
+// values so that memory does not grow with the rows. Ground truth is not
+// joined (the report has no quality section). Tier shares come from the
+// tier column, else from the probability and tiers.
+func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, tiers leadscore.Tiers) (*LakeResult, error) {
+	if strings.Contains(q.Dir, "://") {
+		return nil, fmt.Errorf("lake %s: only local directories are supported; copy the lake first (aws s3 sync)", q.Dir)
+	}
+	if !q.From.Before(q.To) {
+		return nil, fmt.Errorf("lake: empty time range [%v, %v)", q.From, q.To)
+	}
+	ck, err := checks.resolve(base)
+	if err != nil {
+		return nil, err
+	}
+	if tiers == (leadscore.Tiers{}) {
+		tiers, _ = base.tiers()
+	}
+	files, err := lakeFiles(q.Dir, q.From.UTC(), q.To.UTC())
+	if err != nil {
+		return nil, err
+	}
+	acc := newLakeAccumulator(base, tiers)
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := acc.readFile(f, q); err != nil {
+			return nil, fmt.Errorf("lake file %s: %w", f, err)
+		}
+	}
+	from, to := q.From.UTC(), q.To.UTC()
+	r := &Report{
+		GeneratedAt: time.Now().UTC(), Checks: ck, Model: ModelRef{Name: q.Model},
+		Window: Window{Rows: acc.rows, From: &from, To: &to, Files: len(files)},
+	}
+	if acc.rows > 0 {
+		r.Window.Oldest, r.Window.Newest = &acc.oldest, &acc.newest
+	}
+	if r.Model.Name == "" && base.Scores != nil {
+		r.Model = base.Scores.Model
+	}
+	var static []Violation
+	for i, bf := range base.features {
+		if acc.missingIn[i] > 0 {
+			static = append(static, Violation{bf.name, CheckMissingCol, fmt.Sprintf(
+				"Baseline feature %s has no column in %d of %d files.", bf.name, acc.missingIn[i], acc.files)})
+		}
+	}
+	for _, name := range acc.extra {
+		static = append(static, Violation{name, CheckExtraCol, fmt.Sprintf(
+			"Column %s of the lake is not a baseline feature.", name)})
+	}
+	for i := range acc.cols {
+		if acc.missingIn[i] == acc.files && acc.files > 0 {
+			acc.cols[i] = nil
+		}
+	}
+	assemble(r, base, ck, tiers, static, acc.cols, acc.prob, acc.tierCounts, nil)
+	stats := &Statistics{Dataset: Dataset{ItemCount: acc.rows}}
+	for i, c := range acc.cols {
+		if c != nil {
+			stats.Features = append(stats.Features, c.statistics(base.features[i].name, c.distribution()))
+		}
+	}
+	return &LakeResult{Report: r, Statistics: stats, Files: files}, nil
+}
+
+// assemble fills a report's checks from accumulated columns (nil for a
+// feature without data), the probability column (nil when unknown), the
+// tier counts and the labelled rows (nil: no quality section).
+func assemble(r *Report, base *Baseline, ck Checks, tiers leadscore.Tiers, static []Violation,
+	cols []*column, prob *column, tierCounts [6]int64, rows []labeled) {
+	r.ConstraintViolations = Violations{Violations: append([]Violation{}, static...)}
+	for i := range base.features {
+		bf := &base.features[i]
+		if cols[i] == nil {
+			r.Features = append(r.Features, missingReport(bf))
+			continue
+		}
+		fr, vs := compare(bf, cols[i], ck)
+		r.Features = append(r.Features, fr)
+		r.ConstraintViolations.Violations = append(r.ConstraintViolations.Violations, vs...)
+	}
+	if base.prob != nil && prob != nil {
+		fr, vs := compare(base.prob, prob, ck)
+		ts, tpsi := tierShares(base, tierCounts)
+		r.Prediction = &PredictionReport{FeatureReport: fr, Tiers: ts, TierPSI: tpsi}
+		r.ConstraintViolations.Violations = append(r.ConstraintViolations.Violations, vs...)
+	}
+	if rows != nil {
+		r.Quality = qualityReport(base, tiers, rows, ck.QualityThreshold)
+	}
+}
+
+// lakeFiles lists the Parquet files of the hour partitions overlapping
+// [from, to), in time order.
+func lakeFiles(dir string, from, to time.Time) ([]string, error) {
+	days, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lake: %w", err)
+	}
+	var files []string
+	for _, d := range days {
+		v, ok := strings.CutPrefix(d.Name(), "dt=")
+		if !d.IsDir() || !ok {
+			continue
+		}
+		day, err := time.Parse("2006-01-02", v)
+		if err != nil || !day.Add(24*time.Hour).After(from) || !day.Before(to) {
+			continue
+		}
+		hours, err := os.ReadDir(filepath.Join(dir, d.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("lake: %w", err)
+		}
+		for _, h := range hours {
+			v, ok := strings.CutPrefix(h.Name(), "hour=")
+			if !h.IsDir() || !ok {
+				continue
+			}
+			hh, err := strconv.Atoi(v)
+			if err != nil || hh < 0 || hh > 23 {
+				continue
+			}
+			start := day.Add(time.Duration(hh) * time.Hour)
+			if !start.Add(time.Hour).After(from) || !start.Before(to) {
+				continue
+			}
+			hdir := filepath.Join(dir, d.Name(), h.Name())
+			entries, err := os.ReadDir(hdir)
+			if err != nil {
+				return nil, fmt.Errorf("lake: %w", err)
+			}
+			for _, e := range entries {
+				name := e.Name()
+				if e.Type().IsRegular() && strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "_") {
+					files = append(files, filepath.Join(hdir, name))
+				}
+			}
+		}
+	}
+	// Partition names sort in time order: dt=YYYY-MM-DD/hour=HH.
+	slices.Sort(files)
+	return files, nil
+}
+
+// Column roles in a lake file.
+const (
+	roleIgnore = iota
+	roleTime
+	roleProb
+	roleTier
+	roleModel
+	roleFeature
+)
+
+type lakeRole struct {
+	kind    int
+	feature int           // for roleFeature
+	unit    time.Duration // for roleTime
+}
+
+// lakeAccumulator accumulates the selected rows of a lake's files.
+type lakeAccumulator struct {
+	base           *Baseline
+	tiers          leadscore.Tiers
+	cols           []*column
+	prob           *column
+	tierCounts     [6]int64
+	rows           int64
+	files          int
+	missingIn      []int
+	extra          []string
+	oldest, newest time.Time
+	vals           []float64
+}
+
+func newLakeAccumulator(base *Baseline, tiers leadscore.Tiers) *lakeAccumulator {
+	a := &lakeAccumulator{base: base, tiers: tiers, cols: make([]*column, len(base.features)),
+		missingIn: make([]int, len(base.features)), vals: make([]float64, len(base.features))}
+	for i := range a.cols {
+		a.cols[i] = newColumn(true)
+		a.cols[i].against(&base.features[i])
+	}
+	if base.prob != nil {
+		a.prob = newColumn(true)
+		a.prob.against(base.prob)
+	}
+	return a
+}
+
+// roles maps a file's leaf columns to what they hold.
+func (a *lakeAccumulator) roles(schema *parquet.Schema) ([]lakeRole, error) {
+	paths := schema.Columns()
+	roles := make([]lakeRole, len(paths))
+	found := make([]bool, len(a.base.features))
+	hasTime := false
+	for c, path := range paths {
+		if len(path) != 1 {
+			continue
+		}
+		name := path[0]
+		switch name {
+		case "event_time":
+			leaf, _ := schema.Lookup(name)
+			unit, err := timeUnit(leaf.Node.Type())
+			if err != nil {
+				return nil, fmt.Errorf("event_time: %w", err)
+			}
+			roles[c], hasTime = lakeRole{kind: roleTime, unit: unit}, true
+		case ProbabilityName:
+			roles[c] = lakeRole{kind: roleProb}
+		case "tier":
+			roles[c] = lakeRole{kind: roleTier}
+		case "model_name":
+			roles[c] = lakeRole{kind: roleModel}
+		default:
+			if i, ok := a.base.index[name]; ok {
+				roles[c] = lakeRole{kind: roleFeature, feature: i}
+				found[i] = true
+			} else if !lakeColumns[name] && !slices.Contains(a.extra, name) {
+				a.extra = append(a.extra, name)
+			}
+		}
+	}
+	if !hasTime {
+		return nil, errors.New("no event_time column")
+	}
+	for i, ok := range found {
+		if !ok {
+			a.missingIn[i]++
+		}
+	}
+	return roles, nil
+}
+
+// timeUnit is the duration of one unit of a TIMESTAMP column.
+func timeUnit(t parquet.Type) (time.Duration, error) {
+	lt := t.LogicalType()
+	if t.Kind() == parquet.Int64 && lt != nil {
+		if ts, ok := lt.Value.(*format.TimestampType); ok {
+			switch ts.Unit.Value.(type) {
+			case *format.MilliSeconds:
+				return time.Millisecond, nil
+			case *format.MicroSeconds:
+				return time.Microsecond, nil
+			case *format.NanoSeconds:
+				return time.Nanosecond, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("type %v is not an INT64 TIMESTAMP", t)
+}
+
+// readFile adds the selected rows of one file.
+func (a *lakeAccumulator) readFile(path string, q LakeQuery) error {
+	f, err := os.Open(path) // #nosec G304 -- a file of the lake the operator names
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return err
+	}
+	a.files++
+	roles, err := a.roles(pf.Schema())
+	if err != nil {
+		return err
+	}
+	rd := parquet.NewReader(pf)
+	defer func() { _ = rd.Close() }()
+	batch := make([]parquet.Row, 256)
+	for {
+		n, err := rd.ReadRows(batch)
+		for _, row := range batch[:n] {
+			a.addRow(row, roles, q)
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// addRow adds one row when it is in the query's range.
+func (a *lakeAccumulator) addRow(row parquet.Row, roles []lakeRole, q LakeQuery) {
+	for i := range a.vals {
+		a.vals[i] = math.NaN()
+	}
+	var at time.Time
+	prob, tier, model := math.NaN(), 0, ""
+	for _, v := range row {
+		c := v.Column()
+		if c < 0 || c >= len(roles) || v.IsNull() {
+			continue
+		}
+		switch r := roles[c]; r.kind {
+		case roleTime:
+			at = time.Unix(0, v.Int64()*int64(r.unit)).UTC()
+		case roleProb:
+			prob, _ = numeric(v)
+		case roleTier:
+			if x, ok := numeric(v); ok {
+				tier = int(x)
+			}
+		case roleModel:
+			model = string(v.ByteArray())
+		case roleFeature:
+			if x, ok := numeric(v); ok {
+				a.vals[r.feature] = x
+			}
+		}
+	}
+	if at.IsZero() || at.Before(q.From) || !at.Before(q.To) || (q.Model != "" && model != q.Model) {
+		return
+	}
+	a.rows++
+	if a.rows == 1 || at.Before(a.oldest) {
+		a.oldest = at
+	}
+	if a.rows == 1 || at.After(a.newest) {
+		a.newest = at
+	}
+	for i, x := range a.vals {
+		a.cols[i].add(x)
+	}
+	if a.prob != nil {
+		a.prob.add(prob)
+	}
+	if tier < 1 || tier > 5 {
+		if math.IsNaN(prob) {
+			return
+		}
+		tier = a.tiers.Tier(prob)
+	}
+	a.tierCounts[tier]++
+}
+
+// numeric reads a numeric Parquet value; ok is false for other kinds.
+func numeric(v parquet.Value) (float64, bool) {
+	switch v.Kind() {
+	case parquet.Float:
+		return float64(v.Float()), true
+	case parquet.Double:
+		return v.Double(), true
+	case parquet.Int32:
+		return float64(v.Int32()), true
+	case parquet.Int64:
+		return float64(v.Int64()), true
+	case parquet.Boolean:
+		if v.Boolean() {
+			return 1, true
+		}
+		return 0, true
+	}
+	return math.NaN(), false
+}

@@ -1,0 +1,440 @@
+// Package monitor watches a served model the way SageMaker Model Monitor
+// did, from inside the service: training baselines in Model Monitor's
+// statistics.json and constraints.json schema, a live sliding window of
+// scored leads checked against the baseline (distribution distance, PSI,
+// completeness, range, data type, and the same for the predicted
+// probability), model quality from ground-truth feedback, violations in
+// constraint_violations.json form, Prometheus gauges, webhook alerts, and a
+// batch check of the captured data lake.
+//
+// The request path feeds a Monitor through leadscore.Sink, which never
+// blocks: records go through a bounded queue to a goroutine, and what does
+// not fit is dropped and counted.
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadscore/leadscore"
+)
+
+// Defaults of a Monitor's Config.
+const (
+	DefaultWindowRows   = 10000
+	DefaultQueueBatches = 1024
+	DefaultEvalInterval = 30 * time.Second
+	// MaxWindowRows bounds the window's memory (about 4 bytes per feature
+	// and 60 bytes of bookkeeping per row).
+	MaxWindowRows = 1 << 20
+)
+
+// Config configures a Monitor. Baseline and Features are required; zero
+// values elsewhere take the defaults.
+type Config struct {
+	// Baseline is what the window is compared with.
+	Baseline *Baseline
+	// Features are the model's input columns, in the order of
+	// leadscore.Record.Features. Baseline features missing here are
+	// missing_column_check violations; features without a baseline are
+	// extra_column_check violations.
+	Features []string
+	// Tiers are the model's tier cut-offs (default: the baseline's).
+	Tiers leadscore.Tiers
+	// Model names the model in reports and alerts.
+	Model ModelRef
+	// WindowRows is how many of the latest rows the window keeps (default
+	// 10000); WindowAge, when positive, also drops rows older than it.
+	WindowRows int
+	WindowAge  time.Duration
+	// QueueBatches is how many Capture calls may wait for the monitor's
+	// goroutine; beyond that records are dropped and counted (default
+	// 1024).
+	QueueBatches int
+	// EvalInterval is how often Run evaluates the checks, updating the
+	// gauges and alerts (default 30s).
+	EvalInterval time.Duration
+	// Checks tunes the checks.
+	Checks Checks
+	// Registerer receives the monitor's metrics (default: none are
+	// exported). Register one Monitor per Registerer.
+	Registerer prometheus.Registerer
+	// Alerts, when its WebhookURL is set, posts violations.
+	Alerts AlertConfig
+	// FeedbackSink, when set, receives every accepted outcome for the lake.
+	FeedbackSink FeedbackSink
+	// Logger receives warnings (default: discarded).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now), for tests.
+	Now func() time.Time
+}
+
+// Monitor checks a live sliding window of scored leads against a
+// baseline. It implements leadscore.Sink. Its methods are safe for
+// concurrent use; Run must be running for records to be processed in the
+// background (Evaluate and Feedback also process what is queued).
+type Monitor struct {
+	cfg     Config
+	checks  Checks
+	base    *Baseline
+	tiers   leadscore.Tiers
+	nf      int
+	modelIx []int       // per baseline feature: its index in Features, or -1
+	static  []Violation // missing and extra columns: they never change
+	queue   chan []leadscore.Record
+	met     *metrics
+	alerter *Alerter
+	log     *slog.Logger
+	now     func() time.Time
+
+	received, dropped, rejected atomic.Int64
+
+	mu  sync.Mutex // guards win
+	win *window
+
+	evalMu      sync.Mutex // serialises evaluations; guards the cache
+	last        *Report
+	lastVersion uint64
+	lastReal    time.Time // when last was validated, by the real clock
+}
+
+// reportMaxAge is how old a report Report may return, so that frequent
+// GET /v1/monitoring calls do not each evaluate.
+const reportMaxAge = time.Second
+
+var _ leadscore.Sink = (*Monitor)(nil)
+
+// New checks cfg and returns a Monitor; call Run to start it.
+func New(cfg Config) (*Monitor, error) {
+	if cfg.Baseline == nil {
+		return nil, errors.New("monitor: no baseline")
+	}
+	if len(cfg.Features) == 0 {
+		return nil, errors.New("monitor: no model features")
+	}
+	if cfg.WindowRows == 0 {
+		cfg.WindowRows = DefaultWindowRows
+	}
+	if cfg.WindowRows < 1 || cfg.WindowRows > MaxWindowRows {
+		return nil, fmt.Errorf("monitor: window of %d rows: want 1 to %d", cfg.WindowRows, MaxWindowRows)
+	}
+	if cfg.WindowAge < 0 {
+		return nil, fmt.Errorf("monitor: window age %v is negative", cfg.WindowAge)
+	}
+	if cfg.QueueBatches <= 0 {
+		cfg.QueueBatches = DefaultQueueBatches
+	}
+	if cfg.EvalInterval <= 0 {
+		cfg.EvalInterval = DefaultEvalInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	checks, err := cfg.Checks.resolve(cfg.Baseline)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	tiers := cfg.Tiers
+	if tiers == (leadscore.Tiers{}) {
+		var ok bool
+		if tiers, ok = cfg.Baseline.tiers(); !ok {
+			return nil, errors.New("monitor: no tier cut-offs in the config or the baseline")
+		}
+	}
+	if err := tiers.Validate(); err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	m := &Monitor{
+		cfg: cfg, checks: checks, base: cfg.Baseline, tiers: tiers, nf: len(cfg.Features),
+		queue: make(chan []leadscore.Record, cfg.QueueBatches),
+		log:   cfg.Logger, now: cfg.Now,
+		win: newWindow(len(cfg.Features), cfg.WindowRows, cfg.WindowAge),
+	}
+	m.static = m.matchFeatures()
+	if m.met, err = newMetrics(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	if cfg.Alerts.WebhookURL != "" {
+		if cfg.Alerts.Title == "" {
+			cfg.Alerts.Title = "leadscore " + cfg.Model.Name + " " + cfg.Model.Version
+		}
+		if m.alerter, err = NewAlerter(cfg.Alerts, cfg.Registerer); err != nil {
+			return nil, fmt.Errorf("monitor: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// matchFeatures maps baseline features to model inputs and lists the
+// columns either side lacks.
+func (m *Monitor) matchFeatures() []Violation {
+	model := make(map[string]int, len(m.cfg.Features))
+	for i, name := range m.cfg.Features {
+		model[name] = i
+	}
+	var vs []Violation
+	m.modelIx = make([]int, len(m.base.features))
+	for i, bf := range m.base.features {
+		j, ok := model[bf.name]
+		if !ok {
+			m.modelIx[i] = -1
+			vs = append(vs, Violation{bf.name, CheckMissingCol, fmt.Sprintf(
+				"Baseline feature %s is not an input of the model (%d inputs, %d baseline features).",
+				bf.name, len(m.cfg.Features), len(m.base.features))})
+			continue
+		}
+		m.modelIx[i] = j
+	}
+	for _, name := range m.cfg.Features {
+		if _, ok := m.base.index[name]; !ok {
+			vs = append(vs, Violation{name, CheckExtraCol, fmt.Sprintf(
+				"Model input %s has no baseline statistics (%d inputs, %d baseline features).",
+				name, len(m.cfg.Features), len(m.base.features))})
+		}
+	}
+	return vs
+}
+
+// Capture queues records for the window without blocking; when the queue
+// is full they are dropped and counted. The monitor reads recs and their
+// Features later: the caller must not modify them after the call.
+func (m *Monitor) Capture(recs []leadscore.Record) {
+	if len(recs) == 0 {
+		return
+	}
+	n := int64(len(recs))
+	m.received.Add(n)
+	m.met.records.Add(float64(n))
+	select {
+	case m.queue <- recs:
+	default:
+		m.dropped.Add(n)
+		m.met.dropped.Add(float64(n))
+	}
+}
+
+// apply adds queued records to the window.
+func (m *Monitor) apply(recs []leadscore.Record) {
+	now := m.now()
+	bad := 0
+	m.mu.Lock()
+	for i := range recs {
+		if len(recs[i].Features) != m.nf {
+			bad++
+			continue
+		}
+		m.win.push(&recs[i], now)
+	}
+	m.mu.Unlock()
+	if bad > 0 {
+		m.rejected.Add(int64(bad))
+		m.met.rejected.Add(float64(bad))
+	}
+}
+
+// drain applies what is queued now, at most the queue's capacity of
+// batches so that a busy producer cannot keep it going.
+func (m *Monitor) drain() {
+	for range cap(m.queue) {
+		select {
+		case recs := <-m.queue:
+			m.apply(recs)
+		default:
+			return
+		}
+	}
+}
+
+// Run processes captured records and, every EvalInterval, evaluates the
+// checks and posts due alerts, until ctx is done; it then processes what
+// is queued and returns nil. Call it once.
+func (m *Monitor) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(m.cfg.EvalInterval)
+		defer t.Stop()
+		var dropped int64
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r := m.Evaluate()
+				if d := r.Window.Dropped; d > dropped {
+					m.log.Warn("drift monitor queue full: records dropped", "dropped", d-dropped, "dropped_total", d)
+					dropped = d
+				}
+				m.alert(ctx, r)
+			}
+		}
+	}()
+	for {
+		select {
+		case recs := <-m.queue:
+			m.apply(recs)
+		case <-ctx.Done():
+			wg.Wait()
+			m.drain()
+			return nil
+		}
+	}
+}
+
+// alert hands a report's violations to the alerter, if any.
+func (m *Monitor) alert(ctx context.Context, r *Report) {
+	if m.alerter == nil {
+		return
+	}
+	if err := m.alerter.Update(ctx, r.GeneratedAt, r.ConstraintViolations.Violations); err != nil && ctx.Err() == nil {
+		m.log.Warn("monitoring alert not delivered; will retry at the next evaluation", "error", err)
+	}
+}
+
+// Evaluate processes the queued records and checks the window against the
+// baseline, updating the gauges. The report is shared with other callers
+// and must not be modified. While the window is unchanged, the last
+// report is returned with fresh counters.
+func (m *Monitor) Evaluate() *Report {
+	m.evalMu.Lock()
+	defer m.evalMu.Unlock()
+	m.drain()
+	now := m.now().UTC()
+	m.mu.Lock()
+	m.win.expire(now)
+	if m.last != nil && m.win.version == m.lastVersion {
+		m.mu.Unlock()
+		m.lastReal = time.Now()
+		r := *m.last
+		r.GeneratedAt = now
+		r.Window = m.windowInfo(r.Window)
+		m.met.observe(&r)
+		return &r
+	}
+	version := m.win.version
+	snap := m.win.snapshot()
+	m.mu.Unlock()
+	cols, prob, tierCounts, rows := m.accumulate(snap)
+	w := snap.info
+
+	r := &Report{Model: m.cfg.Model, GeneratedAt: now, Window: m.windowInfo(w), Checks: m.checks}
+	assemble(r, m.base, m.checks, m.tiers, m.static, cols, prob, tierCounts, rows)
+	m.met.observe(r)
+	m.last, m.lastVersion, m.lastReal = r, version, time.Now()
+	return r
+}
+
+// Report returns the state of monitoring: the last evaluation when it is
+// less than a second old (with fresh counters), else a new one. Like
+// Evaluate's, the report must not be modified.
+func (m *Monitor) Report() *Report {
+	m.evalMu.Lock()
+	if m.last != nil && time.Since(m.lastReal) < reportMaxAge {
+		r := *m.last
+		r.Window = m.windowInfo(r.Window)
+		m.evalMu.Unlock()
+		return &r
+	}
+	m.evalMu.Unlock()
+	return m.Evaluate()
+}
+
+// accumulate turns a snapshot into per-feature accumulators (nil for a
+// baseline feature the model lacks), the probability's accumulator, the
+// tier counts and the labelled rows.
+func (m *Monitor) accumulate(snap snapshot) ([]*column, *column, [6]int64, []labeled) {
+	n, nf := len(snap.probs), m.nf
+	cols := make([]*column, len(m.base.features))
+	for i := range cols {
+		j := m.modelIx[i]
+		if j < 0 {
+			continue
+		}
+		c := newColumn(false)
+		c.against(&m.base.features[i])
+		c.exact = make([]float64, 0, n)
+		for k := range n {
+			c.add(float64(snap.feats[k*nf+j]))
+		}
+		cols[i] = c
+	}
+	var prob *column
+	if m.base.prob != nil {
+		prob = newColumn(false)
+		prob.against(m.base.prob)
+		prob.exact = make([]float64, 0, n)
+	}
+	var tiers [6]int64
+	rows := []labeled{}
+	for k, p := range snap.probs {
+		if prob != nil {
+			prob.add(p)
+		}
+		tiers[m.tiers.Tier(p)]++
+		if l := snap.labels[k]; l >= 0 {
+			rows = append(rows, labeled{p: p, pos: l == 1})
+		}
+	}
+	return cols, prob, tiers, rows
+}
+
+// windowInfo adds the bounds and counters to w.
+func (m *Monitor) windowInfo(w Window) Window {
+	w.MaxRows = m.cfg.WindowRows
+	w.MaxAgeSeconds = m.cfg.WindowAge.Seconds()
+	w.Received, w.Dropped, w.Rejected = m.received.Load(), m.dropped.Load(), m.rejected.Load()
+	return w
+}
+
+// missingReport is the report of a baseline feature with no data.
+func missingReport(bf *baseFeature) FeatureReport {
+	nan := Float(math.NaN())
+	t := TypeFractional
+	if bf.integral {
+		t = TypeIntegral
+	}
+	return FeatureReport{Name: bf.name, InferredType: t, Status: StatusMissing,
+		Completeness: nan, BaselineCompleteness: Float(bf.completeness), Distance: nan, DistanceLimit: nan,
+		PSI: nan, OutOfRangeRatio: nan, NonIntegralRatio: nan, Mean: nan, BaselineMean: Float(bf.mean),
+		Min: nan, Max: nan, Buckets: []BucketShare{}}
+}
+
+// Feedback joins outcomes to the window's predictions (after processing
+// what is queued), marking each Matched, and hands them all to the
+// FeedbackSink. Outcomes of predictions no longer in the window only reach
+// the lake.
+func (m *Monitor) Feedback(fbs []Feedback) FeedbackResult {
+	m.drain()
+	res := FeedbackResult{Accepted: len(fbs)}
+	m.mu.Lock()
+	for i := range fbs {
+		fbs[i].Matched = m.win.setLabel(&fbs[i])
+		if fbs[i].Matched {
+			res.Matched++
+		}
+	}
+	m.mu.Unlock()
+	res.Unmatched = res.Accepted - res.Matched
+	m.met.feedback.WithLabelValues("matched").Add(float64(res.Matched))
+	m.met.feedback.WithLabelValues("unmatched").Add(float64(res.Unmatched))
+	if m.cfg.FeedbackSink != nil && len(fbs) > 0 {
+		m.cfg.FeedbackSink.CaptureFeedback(fbs)
+		res.Stored = true
+	}
+	return res
+}
