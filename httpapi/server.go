@@ -494,7 +494,7 @@ func validRequestID(v string) bool {
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+		if !idChar(c) {
 			return false
 		}
 	}
@@ -659,4 +659,9 @@ func mediaIs(header, want string) bool {
 		}
 	}
 	return true
+}
+
+// idChar reports whether c may appear in a caller-supplied request id.
+func idChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':'
 }

@@ -342,7 +342,7 @@ func (p *batchParser) shape(dst *[3]int64) (int, *apiError) {
 	}
 	for {
 		c := s.peek()
-		if !(c >= '0' && c <= '9') {
+		if c < '0' || c > '9' {
 			return 0, badTensor("\"shape\" must be an array of non-negative integers")
 		}
 		n, ok := scanNumber(s.b[s.i:])

@@ -105,7 +105,7 @@ func (h *http1Conn) send(ctx context.Context, req []byte) (int, error) {
 			return 0, ctx.Err()
 		}
 		var ne net.Error
-		if reused && !started && attempt == 0 && !(errors.As(err, &ne) && ne.Timeout()) {
+		if reused && !started && attempt == 0 && (!errors.As(err, &ne) || !ne.Timeout()) {
 			continue
 		}
 		return status, err

@@ -88,7 +88,7 @@ func formatFromName(name string) string {
 
 // readTable reads rows of the model's features from a file or stdin.
 func readTable(path, format string, names []string, stdin io.Reader) (*tabular.Table, error) {
-	var r io.Reader = stdin
+	r := stdin
 	if path != "" && path != "-" {
 		f, err := os.Open(path) // #nosec G304 -- the user names the input file
 		if err != nil {
