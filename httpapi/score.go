@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"net/http"
 	"strconv"
@@ -119,7 +121,59 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 	}
 	s.metrics.scored(res, took.Seconds())
 	ex.rows = n
+	if s.sink != nil {
+		s.capture(ex, r, m, res, took)
+	}
 	return res, took, nil
+}
+
+// capture hands a record of each scored row to the sink. The records own
+// copies of the rows (the request's buffers are reused). The inference id
+// is the caller's X-Amzn-SageMaker-Inference-Id, else the request id; in a
+// batch of several rows each gets "-<row>" appended, so feedback can name
+// one row.
+func (s *Server) capture(ex *exchange, r *http.Request, m *served, res []leadscore.Result, took time.Duration) {
+	n, nf := len(res), m.schema.nf()
+	feats := make([]float32, n*nf)
+	copy(feats, ex.batch.rows[:n*nf])
+	base := header(r, "X-Amzn-Sagemaker-Inference-Id")
+	if base == "" {
+		base = ex.reqID
+	}
+	now := time.Now().UTC()
+	ms := float64(took.Microseconds()) / 1000
+	recs := make([]leadscore.Record, n)
+	for i := range recs {
+		id := base
+		if n > 1 {
+			id = base + "-" + strconv.Itoa(i)
+		}
+		recs[i] = leadscore.Record{
+			Time: now, RequestID: ex.reqID, InferenceID: id,
+			Model: m.info.Name, ModelVersion: m.info.Version,
+			Features: feats[i*nf : (i+1)*nf : (i+1)*nf],
+			Margin:   res[i].Margin, Probability: res[i].Probability, Tier: res[i].Score, LatencyMS: ms,
+		}
+		if ex.batch.hasIDs && i < len(ex.batch.ids) {
+			recs[i].LeadID = leadID(ex.batch.ids[i])
+		}
+	}
+	s.sink.Capture(recs)
+}
+
+// leadID decodes a row id kept as its raw JSON token: a string or a number.
+func leadID(tok []byte) string {
+	if len(tok) < 2 || tok[0] != '"' {
+		return string(tok)
+	}
+	if bytes.IndexByte(tok, '\\') < 0 {
+		return string(tok[1 : len(tok)-1])
+	}
+	var id string
+	if json.Unmarshal(tok, &id) != nil {
+		return ""
+	}
+	return id
 }
 
 // scoreAndRespond scores the parsed batch and writes the /score response

@@ -85,6 +85,13 @@ type Config struct {
 	RateBurst int
 	// Version is the server's version, reported by GET /v2.
 	Version string
+	// Sink, when set, receives a record of every scored row (the data lake
+	// and the drift monitor). It must not block.
+	Sink leadscore.Sink
+	// Monitoring and Feedback, when set, serve GET /v1/monitoring and
+	// POST /v1/feedback, behind the same keys and limits as scoring.
+	Monitoring http.Handler
+	Feedback   http.Handler
 }
 
 // Server is the HTTP handler for every route. It is safe for concurrent
@@ -103,6 +110,9 @@ type Server struct {
 	requireKey  bool
 	limits      *limiters
 	version     string
+	sink        leadscore.Sink
+	monitoring  http.Handler
+	feedback    http.Handler
 
 	model    atomic.Pointer[served]
 	reloadMu sync.Mutex
@@ -135,6 +145,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		keys:        append([]APIKey(nil), cfg.APIKeys...),
 		requireKey:  cfg.RequireAPIKey,
 		version:     cfg.Version,
+		sink:        cfg.Sink,
+		monitoring:  cfg.Monitoring,
+		feedback:    cfg.Feedback,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -229,13 +242,15 @@ const (
 	routeV2Health
 	routeV2Model
 	routeV2Infer
+	routeMonitoring
+	routeFeedback
 	routeOther
 	numRoutes
 )
 
 var routeNames = [numRoutes]string{
 	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
-	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "other",
+	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback", "other",
 }
 
 func routeOf(path string) route {
@@ -258,6 +273,10 @@ func routeOf(path string) route {
 		return routeV2Server
 	case "/v2/health/live", "/v2/health/ready":
 		return routeV2Health
+	case "/v1/monitoring":
+		return routeMonitoring
+	case "/v1/feedback":
+		return routeFeedback
 	}
 	if len(path) > len("/v2/models/") && path[:len("/v2/models/")] == "/v2/models/" {
 		if len(path) > len("/infer") && path[len(path)-len("/infer"):] == "/infer" {
@@ -386,6 +405,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveReload(ex, r)
 	case routeV2Server, routeV2Health, routeV2Model:
 		s.serveV2Meta(ex, r)
+	case routeMonitoring, routeFeedback:
+		h := s.monitoring
+		if ex.route == routeFeedback {
+			h = s.feedback
+		}
+		if h == nil {
+			s.fail(ex, newError(http.StatusNotFound, codeNotFound, "monitoring is off: the model has no baseline"))
+		} else if s.admit(ex, r) {
+			h.ServeHTTP(&ex.w, r)
+		}
 	default:
 		s.fail(ex, newError(http.StatusNotFound, codeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	}

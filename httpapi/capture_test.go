@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"math"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/leadscore/leadscore"
+)
+
+// recordingSink keeps every record it is given.
+type recordingSink struct {
+	mu   sync.Mutex
+	recs []leadscore.Record
+}
+
+func (s *recordingSink) Capture(recs []leadscore.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs = append(s.recs, recs...)
+}
+
+func TestCaptureRecords(t *testing.T) {
+	sink := &recordingSink{}
+	s, _ := testServer(t, 2, func(c *Config) { c.Sink = sink })
+
+	w := do(s, "POST", "/score", "application/json",
+		`{"leads":[{"id":"a\"1","features":{"f0":1,"f1":null}},{"id":7,"features":{"f0":-1,"f1":2}}]}`)
+	if w.Code != 200 {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	w = do(s, "POST", "/invocations", "text/csv", "0.5,0.25\n", "X-Amzn-SageMaker-Inference-Id", "inf-9")
+	if w.Code != 200 {
+		t.Fatalf("invocations: %d %s", w.Code, w.Body)
+	}
+	if w := do(s, "POST", "/score", "application/json", `[[1]]`); w.Code != 422 {
+		t.Fatalf("bad row: %d", w.Code)
+	}
+	if len(sink.recs) != 3 {
+		t.Fatalf("%d records, want 3 (rejected requests are not captured)", len(sink.recs))
+	}
+	a, b, c := sink.recs[0], sink.recs[1], sink.recs[2]
+	if a.LeadID != `a"1` || b.LeadID != "7" || c.LeadID != "" {
+		t.Errorf("lead ids %q %q %q", a.LeadID, b.LeadID, c.LeadID)
+	}
+	if a.InferenceID == b.InferenceID || a.RequestID != b.RequestID || a.RequestID == "" || c.InferenceID != "inf-9" {
+		t.Errorf("ids: %+v %+v %+v", a, b, c)
+	}
+	if a.Model != "fake" || a.ModelVersion != "1" || a.Time.IsZero() || a.Time.Location().String() != "UTC" {
+		t.Errorf("record %+v", a)
+	}
+	if a.Features[0] != 1 || !math.IsNaN(float64(a.Features[1])) || b.Features[0] != -1 || c.Features[1] != 0.25 {
+		t.Errorf("features %v %v %v", a.Features, b.Features, c.Features)
+	}
+	if want := 1 / (1 + math.Exp(-1)); math.Abs(a.Probability-want) > 1e-9 || a.Margin != 1 || a.Tier != 4 {
+		t.Errorf("scores %+v", a)
+	}
+}
+
+func TestMonitoringRoutes(t *testing.T) {
+	s, _ := testServer(t, 2, nil)
+	if w := do(s, "GET", "/v1/monitoring", "", ""); w.Code != http.StatusNotFound {
+		t.Errorf("no monitor: %d", w.Code)
+	}
+	mon := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{"ok":true}`)) })
+	fb := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	s, _ = testServer(t, 2, func(c *Config) {
+		c.Monitoring, c.Feedback = mon, fb
+		c.APIKeys = []APIKey{{Name: "crm", Hash: sha256.Sum256([]byte("secret"))}}
+		c.RequireAPIKey = true
+	})
+	if w := do(s, "GET", "/v1/monitoring", "", ""); w.Code != http.StatusUnauthorized {
+		t.Errorf("monitoring without a key: %d", w.Code)
+	}
+	if w := do(s, "GET", "/v1/monitoring", "", "", "X-API-Key", "secret"); w.Code != 200 || w.Body.String() != `{"ok":true}` {
+		t.Errorf("monitoring: %d %s", w.Code, w.Body)
+	}
+	if w := do(s, "POST", "/v1/feedback", "application/json", "[]", "Authorization", "Bearer secret"); w.Code != http.StatusAccepted {
+		t.Errorf("feedback: %d", w.Code)
+	}
+}
