@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,6 +88,7 @@ type serveConfig struct {
 	otlpEndpoint      string
 	traceSample       float64
 	backend           backendConfig
+	monitor           monitorConfig
 }
 
 // envName is the environment variable of a flag: LEADSCORE_ and the name
@@ -125,6 +127,7 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	fs.DurationVar(&c.watchInterval, "watch-interval", 2*time.Second, "how often to check the model file for changes and reload (0: never)")
 	fs.StringVar(&logLevel, "log-level", "info", "least severe log `level` written: debug, info, warn or error")
 	c.backend.addFlags(fs)
+	c.monitor.addFlags(fs)
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
@@ -222,6 +225,9 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 		return nil, fmt.Errorf("%w: durations must not be negative", errUsage)
 	}
 	if err := c.backend.validate(); err != nil {
+		return nil, err
+	}
+	if err := c.monitor.validate(); err != nil {
 		return nil, err
 	}
 	c.applySageMaker(getenv, explicit)
@@ -489,8 +495,42 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	if maxInFlight == 0 {
 		maxInFlight = -1 // httpapi: negative is no cap, zero its default
 	}
+	// Load the model once here: its bundle's baseline sets up monitoring,
+	// and the server takes this first load instead of loading again.
+	first, err := loader()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errInput, err)
+	}
+	firstBundle, _ := first.(*bundle.Bundle)
+	mon, err := c.monitor.build(firstBundle, reg, log)
+	if err != nil {
+		return err
+	}
+	var firstTaken atomic.Bool
+	serverLoader := func() (leadscore.Scorer, error) {
+		if firstTaken.CompareAndSwap(false, true) {
+			return first, nil
+		}
+		return loader()
+	}
+	var sink sinks
+	var monitoring, feedback http.Handler
+	monCtx, stopMonitor := context.WithCancel(context.Background())
+	defer stopMonitor()
+	if mon != nil {
+		sink = append(sink, mon)
+		monitoring, feedback = mon.ReportHandler(), mon.FeedbackHandler()
+		go func() { _ = mon.Run(monCtx) }()
+	}
+	var capture leadscore.Sink
+	if len(sink) > 0 {
+		capture = sink
+	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
-		Loader:         c.backend.wrap(ctx, loader, log),
+		Sink:           capture,
+		Monitoring:     monitoring,
+		Feedback:       feedback,
+		Loader:         c.backend.wrap(ctx, serverLoader, log),
 		Logger:         log,
 		AccessLog:      c.accessLog,
 		LogLeadIDs:     c.logLeadIDs,

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leadscore/leadscore/tabular"
 )
 
 // checkScores posts the fixture rows to url and compares probabilities
@@ -88,5 +91,79 @@ func testServeRegistry(t *testing.T, bin string) {
 			t.Fatalf("still not serving version 2:\n%s", s.output())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// testServeMonitoring scores drifted leads and checks that GET
+// /v1/monitoring reports drift on a feature the drifted generator shifts,
+// that /metrics exposes the monitor's gauges, and that feedback is taken.
+func testServeMonitoring(t *testing.T, bin string) {
+	in, err := os.Open(filepath.Join("..", "..", "testdata", "lead-demo", "leads_10k_drift.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = in.Close() }()
+	names := loadFixture(t).Names
+	tb, err := tabular.ReadCSV(in, names, tabular.Limits{MaxRows: 20000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, bin, nil, "--monitor-interval", "200ms", "--monitor-min-rows", "100")
+	for start := 0; start < 2000; start += 100 {
+		rows := make([][]*float64, 0, 100)
+		for i := start; i < start+100; i++ {
+			row := make([]*float64, len(names))
+			for j, v := range tb.Row(i) {
+				if v == v {
+					x := float64(v)
+					row[j] = &x
+				}
+			}
+			rows = append(rows, row)
+		}
+		body, _ := json.Marshal(rows)
+		if resp := send(t, nil, "POST", s.url+"/score", "application/json", string(body)); resp.status != 200 {
+			t.Fatalf("score: %d %s", resp.status, resp.body)
+		}
+	}
+	var report struct {
+		Window struct {
+			Rows int `json:"rows"`
+		} `json:"window"`
+		Violations struct {
+			Violations []struct {
+				Feature string `json:"feature_name"`
+				Check   string `json:"constraint_check_type"`
+			} `json:"violations"`
+		} `json:"constraint_violations"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp := send(t, nil, "GET", s.url+"/v1/monitoring", "", "")
+		if resp.status != 200 {
+			t.Fatalf("monitoring: %d %s", resp.status, resp.body)
+		}
+		resp.json(t, &report)
+		if report.Window.Rows >= 2000 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	drifted := false
+	for _, v := range report.Violations.Violations {
+		drifted = drifted || (v.Feature == "company_size_log" && v.Check == "baseline_drift_check")
+	}
+	if report.Window.Rows < 2000 || !drifted {
+		t.Errorf("window %d rows, violations %+v: want drift on company_size_log", report.Window.Rows, report.Violations.Violations)
+	}
+	if resp := send(t, nil, "GET", s.url+"/metrics", "", ""); !strings.Contains(string(resp.body), "leadscore_monitor_") {
+		t.Error("no monitor gauges in /metrics")
+	}
+	fb := send(t, nil, "POST", s.url+"/v1/feedback", "application/json", `{"lead_id":"x","converted":1}`)
+	if fb.status/100 != 2 {
+		t.Errorf("feedback: %d %s", fb.status, fb.body)
+	}
+	if bad := send(t, nil, "POST", s.url+"/v1/feedback", "application/json", `{"converted":7}`); bad.status/100 != 4 {
+		t.Errorf("bad feedback: %d %s", bad.status, bad.body)
 	}
 }

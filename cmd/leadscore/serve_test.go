@@ -395,6 +395,7 @@ func TestServeBinary(t *testing.T) {
 		{"GracefulShutdown", testServeGracefulShutdown},
 		{"RemoteBackend", testServeRemoteBackend},
 		{"Registry", testServeRegistry},
+		{"Monitoring", testServeMonitoring},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}

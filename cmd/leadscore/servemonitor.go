@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/monitor"
+)
+
+// monitorConfig is serve's live drift monitoring: on by default when the
+// model's bundle ships a training baseline.
+type monitorConfig struct {
+	enabled    bool
+	windowRows int
+	windowAge  time.Duration
+	interval   time.Duration
+	webhookURL string
+	cooldown   time.Duration
+	minRows    int
+	outOfRange float64
+	psiLimit   float64
+	queue      int
+}
+
+// addFlags registers the monitoring flags on fs.
+func (m *monitorConfig) addFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&m.enabled, "monitor", true, "monitor drift live against the bundle's training baseline (when it has one)")
+	fs.IntVar(&m.windowRows, "monitor-window-rows", 10000, "the drift window keeps this many latest `rows`")
+	fs.DurationVar(&m.windowAge, "monitor-window-age", 0, "also drop rows older than this from the window (0: rows only)")
+	fs.DurationVar(&m.interval, "monitor-interval", 30*time.Second, "how often the checks run, updating /metrics and alerts")
+	fs.IntVar(&m.minRows, "monitor-min-rows", 100, "checks wait for this many `rows` in the window")
+	fs.Float64Var(&m.outOfRange, "monitor-out-of-range", 0.05, "share of values outside the baseline's range that is a violation (negative: off)")
+	fs.Float64Var(&m.psiLimit, "monitor-psi-threshold", 0, "PSI above which a feature is a violation (0: PSI is reported, not checked)")
+	fs.IntVar(&m.queue, "monitor-queue", 1024, "scored batches waiting for the monitor; beyond it they are dropped from the window and counted")
+	fs.StringVar(&m.webhookURL, "monitor-webhook-url", "", "Slack-compatible incoming webhook `URL` for violation alerts (a secret: prefer the environment variable)")
+	fs.DurationVar(&m.cooldown, "monitor-alert-cooldown", time.Hour, "least time between two alerts for the same check")
+}
+
+// validate checks the monitoring settings.
+func (m *monitorConfig) validate() error {
+	if m.windowRows < 1 || m.windowRows > 1<<20 || m.windowAge < 0 || m.interval <= 0 || m.minRows < 1 || m.queue < 1 || m.cooldown < 0 {
+		return fmt.Errorf("%w: --monitor-window-rows must be in [1, 1048576]; --monitor-interval, -min-rows and -queue positive; ages and cool-down not negative", errUsage)
+	}
+	return nil
+}
+
+// build returns a Monitor for the bundle's baseline, or nil when
+// monitoring is off or the bundle has no baseline.
+func (m *monitorConfig) build(b *bundle.Bundle, reg prometheus.Registerer, log *slog.Logger) (*monitor.Monitor, error) {
+	if !m.enabled || b == nil {
+		return nil, nil
+	}
+	base, err := monitor.ReadBaseline(b.ReadBaseline)
+	if errors.Is(err, fs.ErrNotExist) {
+		log.Info("drift monitoring off: the model has no baseline", "model", b.Info().Name)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: baseline of %s: %v", errInput, b.Info().Name, err)
+	}
+	checks := monitor.Checks{MinRows: m.minRows, OutOfRangeThreshold: m.outOfRange, PSIThreshold: m.psiLimit}
+	info := b.Info()
+	return monitor.New(monitor.Config{
+		Baseline:     base,
+		Features:     b.FeatureNames(),
+		Tiers:        info.Tiers,
+		Model:        monitor.ModelRef{Name: info.Name, Version: info.Version},
+		WindowRows:   m.windowRows,
+		WindowAge:    m.windowAge,
+		QueueBatches: m.queue,
+		EvalInterval: m.interval,
+		Checks:       checks,
+		Registerer:   reg,
+		Alerts:       monitor.AlertConfig{WebhookURL: m.webhookURL, Cooldown: m.cooldown},
+		Logger:       log,
+	})
+}
+
+// sinks fans records out to every non-nil sink.
+type sinks []leadscore.Sink
+
+// Capture hands recs to each sink in turn; none of them blocks.
+func (s sinks) Capture(recs []leadscore.Record) {
+	for _, k := range s {
+		k.Capture(recs)
+	}
+}
