@@ -1,0 +1,390 @@
+package capture
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/leadscore/leadscore"
+)
+
+// generation is one journal segment and the Parquet files (one per
+// partition) that hold its records; the files are named after its id.
+type generation struct {
+	id      string
+	schema  *lakeSchema
+	created time.Time // journal goroutine only
+	// hasSegment: the segment file exists, maybe partially written. Set
+	// before the generation's first item is sent.
+	hasSegment bool
+}
+
+// item is what the journal goroutine hands to the lake goroutine.
+type item struct {
+	gen       *generation
+	recs      []leadscore.Record
+	journaled bool               // recs are in the segment
+	end       bool               // gen is complete: close its files
+	buf       []leadscore.Record // batch buffer to recycle once recs are written
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// segmentWriter appends frames to one journal segment.
+type segmentWriter struct {
+	f         *os.File
+	cw        countWriter
+	bw        *bufio.Writer
+	reported  int64 // bytes already added to the local-bytes gauge
+	dirSynced bool
+}
+
+// journaler is the state of the journal goroutine.
+type journaler struct {
+	w      *Writer
+	schema *lakeSchema
+	gen    *generation
+	seg    *segmentWriter
+	enc    frameEncoder
+	dirty  bool // written since the last fsync
+	tick   *time.Ticker
+
+	// drop reporting
+	logged     [nDropReasons]uint64 // dropped counts at the last warning
+	seenLoss   uint64               // loss total at the last tick
+	lastLossAt time.Time
+	lastLogAt  time.Time
+	errLog     logLimiter
+}
+
+// lossReasons are the drop reasons that mean lost data (sampling and
+// shutdown are intended).
+var lossReasons = [...]int{dropQueueFull, dropDiskError, dropBacklogFull, dropSchemaMismatch}
+
+func (w *Writer) runJournal(schema *lakeSchema) {
+	defer close(w.journalDone)
+	j := &journaler{w: w, schema: schema, tick: time.NewTicker(w.cfg.SyncInterval)}
+	j.errLog.every = w.tune.logEvery
+	defer j.tick.Stop()
+	for {
+		select {
+		case <-w.kill:
+			j.abandon()
+			return
+		case <-w.q.ready:
+			if !j.drain() {
+				j.abandon()
+				return
+			}
+		case now := <-j.tick.C:
+			if !j.onTick(now) {
+				j.abandon()
+				return
+			}
+		case <-w.stop:
+			if !j.drain() || !j.endGen() {
+				j.abandon()
+				return
+			}
+			j.report(time.Now(), true)
+			close(w.items)
+			return
+		}
+	}
+}
+
+// drain journals everything queued and hands it to the lake goroutine. It
+// returns false when the Writer was abandoned.
+func (j *journaler) drain() bool {
+	var spare []leadscore.Record
+	select {
+	case spare = <-j.w.free:
+	default:
+	}
+	recs, marks, ok := j.w.q.take(spare)
+	if !ok {
+		select {
+		case j.w.free <- spare:
+		default:
+		}
+		return true
+	}
+	start := 0
+	for _, m := range marks {
+		if !j.write(recs[start:m.pos], nil) || !j.endGen() {
+			return false
+		}
+		j.schema = m.schema
+		start = m.pos
+	}
+	return j.write(recs[start:], recs)
+}
+
+// write journals recs and passes them on; buf, when not nil, is recycled
+// by the lake goroutine once done with.
+func (j *journaler) write(recs, buf []leadscore.Record) bool {
+	if len(recs) == 0 {
+		return true
+	}
+	now := time.Now()
+	if j.gen == nil {
+		j.newGen(now)
+	}
+	for i := range recs {
+		if recs[i].Time.IsZero() {
+			recs[i].Time = now
+		}
+	}
+	journaled := false
+	if j.seg != nil {
+		journaled = true
+		for i := range recs {
+			frame := j.enc.record(&recs[i])
+			if frame == nil {
+				journaled = false
+				j.w.c.fail(opJournalWrite)
+				j.warn("record too large for the journal; it is written to Parquet without crash protection",
+					"inference_id", recs[i].InferenceID)
+				continue
+			}
+			if _, err := j.seg.bw.Write(frame); err != nil {
+				j.segFailed(fmt.Errorf("append: %w", err))
+				journaled = false
+				break
+			}
+		}
+		if j.seg != nil {
+			if err := j.flush(); err != nil {
+				j.segFailed(fmt.Errorf("write: %w", err))
+				journaled = false
+			}
+		}
+		if journaled {
+			j.w.c.journaled.Add(uint64(len(recs)))
+			j.dirty = true
+			j.w.c.journalOK.Store(true)
+		}
+	}
+	g := j.gen
+	if !j.send(item{gen: g, recs: recs, journaled: journaled, buf: buf}) {
+		return false
+	}
+	// Roll when the segment is large, or when the lake asked for it (too
+	// many open files). After a journal failure onTick rolls soon, to try
+	// a fresh segment.
+	if (j.seg != nil && j.seg.cw.n >= j.w.segmentBytes) || j.w.rollReq.CompareAndSwap(g, nil) {
+		return j.endGen()
+	}
+	return true
+}
+
+// flush writes buffered frames to the file (not yet synced): a process
+// crash no longer loses them.
+func (j *journaler) flush() error {
+	s := j.seg
+	err := s.bw.Flush()
+	j.w.c.localBytes.Add(s.cw.n - s.reported)
+	s.reported = s.cw.n
+	return err
+}
+
+// newGen starts a generation and its segment. When the segment cannot be
+// created the generation goes on unjournaled.
+func (j *journaler) newGen(now time.Time) {
+	g := &generation{id: j.w.ids.next(now), schema: j.schema, created: now}
+	j.gen = g
+	f, err := j.w.root.OpenFile(segmentPath(g.id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		j.w.c.fail(opJournalWrite)
+		j.w.c.journalOK.Store(false)
+		j.warn("cannot create journal segment; records are captured without crash protection", "error", err.Error())
+		return
+	}
+	g.hasSegment = true
+	s := &segmentWriter{f: f}
+	s.cw.w = f
+	if wrap := j.w.tune.wrapJournal; wrap != nil {
+		s.cw.w = wrap(f)
+	}
+	s.bw = bufio.NewWriterSize(&s.cw, j.w.tune.journalBufSize)
+	j.seg = s
+	_, err = s.bw.WriteString(journalMagic)
+	if err == nil {
+		_, err = s.bw.Write(j.enc.header(g.schema.features))
+	}
+	if err != nil {
+		j.segFailed(fmt.Errorf("header: %w", err))
+	}
+}
+
+// segFailed gives up on the current segment after an error: its intact
+// prefix is kept, the generation goes on unjournaled and is rolled soon.
+func (j *journaler) segFailed(err error) {
+	j.w.c.fail(opJournalWrite)
+	j.w.c.journalOK.Store(false)
+	j.warn("journal write failed; records are captured without crash protection until the next segment",
+		"segment", j.gen.id, "error", err.Error())
+	_ = j.seg.f.Close()
+	j.seg = nil
+	j.dirty = false
+}
+
+// sync is the group commit: one fsync for everything journaled since the
+// last one.
+func (j *journaler) sync() {
+	if j.seg == nil || !j.dirty {
+		return
+	}
+	t0 := time.Now()
+	err := j.seg.f.Sync()
+	if err == nil && !j.seg.dirSynced {
+		err = syncDir(j.w.root, journalDir)
+		j.seg.dirSynced = err == nil
+	}
+	j.w.syncHist.Observe(time.Since(t0).Seconds())
+	if err != nil {
+		j.w.c.fail(opJournalSync)
+		j.segFailed(fmt.Errorf("fsync: %w", err))
+		return
+	}
+	j.dirty = false
+	j.w.c.synced.Store(j.w.c.journaled.Load())
+	j.w.c.journalOK.Store(true)
+}
+
+// endGen closes the current segment (synced) and tells the lake goroutine
+// to close the generation's files.
+func (j *journaler) endGen() bool {
+	g := j.gen
+	if g == nil {
+		return true
+	}
+	if j.seg != nil {
+		err := j.flush()
+		if err == nil {
+			j.sync()
+		}
+		if j.seg != nil {
+			if cerr := j.seg.f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				j.segFailed(fmt.Errorf("close: %w", err))
+			}
+		}
+	}
+	j.gen, j.seg, j.dirty = nil, nil, false
+	return j.send(item{gen: g, end: true})
+}
+
+// send hands it to the lake goroutine, keeping the group commit going while
+// waiting. It returns false when the Writer was abandoned.
+func (j *journaler) send(it item) bool {
+	for {
+		select {
+		case j.w.items <- it:
+			return true
+		case now := <-j.tick.C:
+			j.sync()
+			j.report(now, false)
+		case <-j.w.kill:
+			return false
+		}
+	}
+}
+
+func (j *journaler) onTick(now time.Time) bool {
+	j.sync()
+	ok := true
+	if g := j.gen; g != nil {
+		age := now.Sub(g.created)
+		// A generation without a working segment is rolled early (but not
+		// at once, which would make a file per batch while a disk is
+		// full), so that the journal is retried soon.
+		if age >= j.w.cfg.RollAge || (j.seg == nil && age >= j.w.tune.logEvery) || j.w.rollReq.CompareAndSwap(g, nil) {
+			ok = j.endGen()
+		}
+	}
+	j.report(now, false)
+	return ok
+}
+
+// report logs records lost since the last warning, at most once per
+// logEvery (always when final), and keeps the drop part of the health
+// signal.
+func (j *journaler) report(now time.Time, final bool) {
+	c := j.w.c
+	var loss uint64
+	for _, r := range lossReasons {
+		loss += c.dropped[r].Load()
+	}
+	if loss != j.seenLoss {
+		j.seenLoss, j.lastLossAt = loss, now
+	}
+	c.dropsOK.Store(j.lastLossAt.IsZero() || now.Sub(j.lastLossAt) >= j.w.tune.logEvery)
+
+	if !final && now.Sub(j.lastLogAt) < j.w.tune.logEvery {
+		return
+	}
+	var attrs []any
+	for i, name := range dropReasons {
+		v := c.dropped[i].Load()
+		if i != dropSampledOut && v != j.logged[i] {
+			attrs = append(attrs, name, v-j.logged[i])
+		}
+		j.logged[i] = v
+	}
+	if len(attrs) == 0 {
+		return
+	}
+	j.lastLogAt = now
+	attrs = append(attrs, "queue_capacity", j.w.cfg.QueueDepth)
+	j.w.log.Warn("capture dropped records", attrs...)
+}
+
+func (j *journaler) warn(msg string, attrs ...any) {
+	if ok, suppressed := j.errLog.allow(time.Now()); ok {
+		if suppressed > 0 {
+			attrs = append(attrs, "suppressed", suppressed)
+		}
+		j.w.log.Warn(msg, attrs...)
+	}
+}
+
+// abandon stops as a crash would: the open segment is closed without
+// flushing or syncing.
+func (j *journaler) abandon() {
+	if j.seg != nil {
+		_ = j.seg.f.Close()
+		j.seg = nil
+	}
+}
+
+// logLimiter lets a repeated warning through at most once per every.
+type logLimiter struct {
+	every      time.Duration
+	last       time.Time
+	suppressed int
+}
+
+func (l *logLimiter) allow(now time.Time) (bool, int) {
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return true, n
+}
