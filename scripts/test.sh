@@ -37,7 +37,7 @@ cd "$ROOT"
 
 COVER_FLOOR=${COVER_FLOOR:-80}
 COVER_FLOOR_PKGS=${COVER_FLOOR_PKGS:-"./forest/ ./xgboost/ ./bundle/ ./tabular/ ./httpapi/ ./monitor/... ./registry/ ./awslambda/ ./sagemaker/ ./loadgen/"}
-FUZZTIME=${FUZZTIME:-20s}
+FUZZTIME=${FUZZTIME:-10s}
 SKIP_LINT=${SKIP_LINT:-0}
 SKIP_FUZZ=${SKIP_FUZZ:-0}
 VULNDB_DIR=${LEADSCORE_VULNDB_DIR:-$HOME/.cache/leadscore/vulndb}

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/leadscore/leadscore/forest"
 )
 
 // demoRef holds the lead-demo reference outputs from XGBoost 1.7.4.
@@ -91,9 +89,12 @@ func TestDemoParity(t *testing.T) {
 					t.Errorf("row %d prediction %v want %v (%d ulp)", i, pred[i], ref.Expected.Prediction[i], d)
 				}
 			}
+			if file != "model.json" {
+				return // TreeSHAP does not depend on the format
+			}
 			contrib := make([]float32, f.NumFeature()+1)
 			worst := 0.0
-			for i := 0; i < n; i++ {
+			for i := 0; i < n; i += 3 { // every third row keeps the race-detector run short
 				if err := f.Contributions(rows[i*50:(i+1)*50], contrib); err != nil {
 					t.Fatal(err)
 				}
@@ -105,7 +106,6 @@ func TestDemoParity(t *testing.T) {
 				t.Errorf("contributions differ by up to %g", worst)
 			}
 			t.Logf("%d margin mismatches, worst contribution diff %g", bad, worst)
-			_ = forest.GBTree
 		})
 	}
 }

@@ -101,9 +101,12 @@ func checkParity(t *testing.T, path string, fx *fixture, rows []float32) {
 			}
 		}
 	}
-	if fx.Contribs == nil {
+	// TreeSHAP does not depend on the file format, and it is slow under the
+	// race detector: check it on the JSON file, for up to 48 rows.
+	if fx.Contribs == nil || filepath.Base(path) != "model.json" {
 		return
 	}
+	n = min(n, 48)
 	contrib := make([]float32, g*(fx.NumFeature+1))
 	bad = 0
 	for i := 0; i < n; i++ {

@@ -34,7 +34,7 @@ func openModel(path string) (*loadedModel, error) {
 	if path == "" {
 		b, err = bundle.Demo()
 	} else {
-		st, serr := os.Stat(path)
+		st, serr := os.Stat(path) // #nosec G703 -- the user names the model to load
 		if serr != nil {
 			return nil, fmt.Errorf("%w: model: %v", errInput, serr)
 		}
@@ -59,7 +59,7 @@ func openModelFile(path string, size int64) (*loadedModel, error) {
 	if size > xgboost.MaxModelBytes {
 		return nil, fmt.Errorf("%w: model %s is larger than %d bytes", errInput, path, xgboost.MaxModelBytes)
 	}
-	data, err := os.ReadFile(path) // #nosec G304 -- the user names the model to load
+	data, err := os.ReadFile(path) // #nosec G304 G703 -- the user names the model to load
 	if err != nil {
 		return nil, fmt.Errorf("%w: model: %v", errInput, err)
 	}

@@ -89,6 +89,7 @@ type serveConfig struct {
 	traceSample       float64
 	backend           backendConfig
 	monitor           monitorConfig
+	lake              lakeConfig
 }
 
 // envName is the environment variable of a flag: LEADSCORE_ and the name
@@ -128,6 +129,7 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	fs.StringVar(&logLevel, "log-level", "info", "least severe log `level` written: debug, info, warn or error")
 	c.backend.addFlags(fs)
 	c.monitor.addFlags(fs)
+	c.lake.addFlags(fs)
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
@@ -228,6 +230,9 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 		return nil, err
 	}
 	if err := c.monitor.validate(); err != nil {
+		return nil, err
+	}
+	if err := c.lake.validate(); err != nil {
 		return nil, err
 	}
 	c.applySageMaker(getenv, explicit)
@@ -506,14 +511,42 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	if err != nil {
 		return err
 	}
+	lake, err := c.lake.build(ctx, featureNames(first.Info()), reg, log)
+	if err != nil {
+		return err
+	}
+	// closeLake writes out everything captured; it runs after the HTTP
+	// server has drained, with at least 5 s to finish.
+	closeLake := func(deadline time.Time) {
+		if lake == nil {
+			return
+		}
+		lctx, cancel := context.WithDeadline(context.Background(), maxTime(deadline, time.Now().Add(5*time.Second)))
+		defer cancel()
+		if err := lake.Close(lctx); err != nil {
+			log.Error("data lake: not everything was written out; the rest stays on disk for the next start", "error", err.Error())
+			return
+		}
+		log.Info("data lake closed", "dir", c.lake.dir)
+	}
 	var firstTaken atomic.Bool
 	serverLoader := func() (leadscore.Scorer, error) {
 		if firstTaken.CompareAndSwap(false, true) {
 			return first, nil
 		}
-		return loader()
+		sc, err := loader()
+		if err == nil && lake != nil {
+			// A reloaded model with other features writes new files.
+			if err := lake.SetFeatures(featureNames(sc.Info())); err != nil {
+				log.Warn("data lake: keeping the old columns", "error", err.Error())
+			}
+		}
+		return sc, err
 	}
 	var sink sinks
+	if lake != nil {
+		sink = append(sink, lake)
+	}
 	var monitoring, feedback http.Handler
 	monCtx, stopMonitor := context.WithCancel(context.Background())
 	defer stopMonitor()
@@ -642,6 +675,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 
 	select {
 	case err := <-serveErr:
+		closeLake(time.Now().Add(c.shutdownTimeout))
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -655,10 +689,30 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		left := srv.InFlight()
 		_ = hs.Close()
 		log.Error("shutdown timed out", "in_flight", left, "error", err.Error())
+		closeLake(time.Now())
 		return fmt.Errorf("shutdown: %d requests still in flight after %s: %w", left, c.shutdownTimeout, err)
 	}
+	deadline, _ := sctx.Deadline()
+	closeLake(deadline)
 	log.Info("stopped")
 	return nil
+}
+
+// featureNames lists a model's input columns.
+func featureNames(info leadscore.ModelInfo) []string {
+	names := make([]string, len(info.Features))
+	for i, f := range info.Features {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// maxTime returns the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // logSink buffers log lines and writes them out in batches (every

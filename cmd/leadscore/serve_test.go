@@ -321,7 +321,7 @@ func TestServeInProcess(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.ubj")
 	copyFile(t, filepath.Join("..", "..", "bundle", "demo", "model.ubj"), model)
-	c, err := parseServeConfig([]string{"--listen", "127.0.0.1:0", "--model", model, "--watch-interval", "20ms"},
+	c, err := parseServeConfig([]string{"--listen", "127.0.0.1:0", "--model", model, "--watch-interval", "20ms", "--lake-dir", filepath.Join(dir, "lake")},
 		mapEnv(map[string]string{"SM_MODEL_DIR": filepath.Join(dir, "none")}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -396,6 +396,7 @@ func TestServeBinary(t *testing.T) {
 		{"RemoteBackend", testServeRemoteBackend},
 		{"Registry", testServeRegistry},
 		{"Monitoring", testServeMonitoring},
+		{"Lake", testServeLake},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
@@ -429,7 +430,8 @@ func startServer(t *testing.T, bin string, env []string, args ...string) *server
 		full = append(full, "--listen", "127.0.0.1:0")
 	}
 	cmd := exec.Command(bin, full...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(t.TempDir(), "none")}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(t.TempDir(), "none"),
+		"LEADSCORE_LAKE_DIR=" + filepath.Join(t.TempDir(), "lake")}, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -818,7 +820,7 @@ func testServeStartFailures(t *testing.T, bin string) {
 	tests[len(tests)-1].args = []string{"--listen", busy.Addr().String()}
 	for _, tt := range tests {
 		cmd := exec.Command(bin, append([]string{"serve"}, tt.args...)...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(dir, "none")}
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(dir, "none"), "LEADSCORE_LAKE_DIR=" + filepath.Join(dir, "lake")}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()

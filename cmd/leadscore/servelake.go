@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadscore/leadscore/capture"
+	captures3 "github.com/leadscore/leadscore/capture/s3"
+)
+
+// lakeConfig is serve's prediction capture: every scored row to a
+// Hive-partitioned Parquet lake, local by default, uploaded to S3 when a
+// bucket is given (docs/lake.md).
+type lakeConfig struct {
+	enabled       bool
+	dir           string
+	s3URL         string
+	s3Region      string
+	s3Endpoint    string
+	s3PathStyle   bool
+	queueDepth    int
+	syncInterval  time.Duration
+	rollSize      byteSize
+	rollAge       time.Duration
+	samplePercent float64
+	maxLocal      byteSize
+}
+
+// addFlags registers the lake flags on fs.
+func (l *lakeConfig) addFlags(fs *flag.FlagSet) {
+	l.rollSize, l.maxLocal = capture.DefaultRollBytes, capture.DefaultMaxLocalBytes
+	fs.BoolVar(&l.enabled, "lake", true, "capture every scored lead to the Parquet data lake")
+	fs.StringVar(&l.dir, "lake-dir", capture.DefaultDir, "local lake `dir`; with S3, where the journal and the upload backlog live")
+	fs.StringVar(&l.s3URL, "lake-s3-url", "", "upload closed files to `s3://bucket/prefix` (credentials: the AWS default chain)")
+	fs.StringVar(&l.s3Region, "lake-s3-region", "", "the bucket's `region` (default AWS_REGION, then us-east-1)")
+	fs.StringVar(&l.s3Endpoint, "lake-s3-endpoint", "", "S3-compatible endpoint `URL` (MinIO, Ceph, R2, ...)")
+	fs.BoolVar(&l.s3PathStyle, "lake-s3-path-style", false, "address buckets by path (most S3-compatible stores)")
+	fs.IntVar(&l.queueDepth, "lake-queue-depth", capture.DefaultQueueDepth, "scored `records` waiting for the journal; beyond it they are dropped and counted")
+	fs.DurationVar(&l.syncInterval, "lake-sync-interval", capture.DefaultSyncInterval, "journal group-commit period: the most a crash (SIGKILL) can lose")
+	fs.Var(&l.rollSize, "lake-roll-size", "close a Parquet file at about this `size`")
+	fs.DurationVar(&l.rollAge, "lake-roll-age", capture.DefaultRollAge, "close files this long after their first record")
+	fs.Float64Var(&l.samplePercent, "lake-sample-percent", 100, "share of scored leads captured, in (0, 100]")
+	fs.Var(&l.maxLocal, "lake-max-local", "bound on the local journal and upload backlog (`size`); beyond it records are dropped and counted")
+}
+
+// validate checks the lake settings.
+func (l *lakeConfig) validate() error {
+	switch {
+	case !l.enabled:
+		return nil
+	case l.dir == "":
+		return fmt.Errorf("%w: --lake-dir is empty (turn capture off with --lake=false)", errUsage)
+	case l.queueDepth < 1 || l.syncInterval <= 0 || l.rollSize < 1 || l.rollAge <= 0 || l.maxLocal < 1:
+		return fmt.Errorf("%w: --lake-queue-depth, -sync-interval, -roll-size, -roll-age and -max-local must be positive", errUsage)
+	case !(l.samplePercent > 0 && l.samplePercent <= 100):
+		return fmt.Errorf("%w: --lake-sample-percent must be in (0, 100]", errUsage)
+	}
+	if l.s3URL != "" {
+		if _, _, err := captures3.ParseURL(l.s3URL); err != nil {
+			return fmt.Errorf("%w: --lake-s3-url: %v", errUsage, err)
+		}
+	}
+	return nil
+}
+
+// build starts the capture writer for a model with the given features, or
+// returns nil when capture is off. It replays records a crash left in the
+// journal before returning.
+func (l *lakeConfig) build(ctx context.Context, features []string, reg prometheus.Registerer, log *slog.Logger) (*capture.Writer, error) {
+	if !l.enabled {
+		return nil, nil
+	}
+	cfg := capture.Config{
+		Dir:           l.dir,
+		QueueDepth:    l.queueDepth,
+		SyncInterval:  l.syncInterval,
+		RollBytes:     int64(l.rollSize),
+		RollAge:       l.rollAge,
+		SamplePercent: l.samplePercent,
+		MaxLocalBytes: int64(l.maxLocal),
+	}
+	if l.s3URL != "" {
+		bucket, prefix, _ := captures3.ParseURL(l.s3URL) // checked by validate
+		up, err := captures3.New(ctx, captures3.Config{
+			Bucket: bucket, Prefix: prefix, Region: l.s3Region, Endpoint: l.s3Endpoint, PathStyle: l.s3PathStyle,
+			AccessKeyID:     os.Getenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID"),
+			SecretAccessKey: os.Getenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY"),
+			SessionToken:    os.Getenv("LEADSCORE_LAKE_S3_SESSION_TOKEN"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: lake S3: %v", errUsage, err)
+		}
+		cfg.Uploader = up
+	}
+	w, err := capture.New(cfg, features, reg, log)
+	if err != nil {
+		return nil, fmt.Errorf("data lake: %w", err)
+	}
+	return w, nil
+}
