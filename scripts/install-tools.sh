@@ -205,6 +205,21 @@ go_install govulncheck golang.org/x/vuln \
 go_install aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator \
   github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie "$RIE_VERSION"
 
+# The DuckDB reader the lake test checks the Parquet files with (Node.js).
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if command -v npm >/dev/null; then
+  if [[ ! -d $REPO_ROOT/lakecheck/node_modules/@duckdb ]]; then
+    t0=$(now)
+    log "lakecheck: npm ci"
+    (cd "$REPO_ROOT" && npm ci --prefix lakecheck --no-audit --no-fund --loglevel=error >/dev/null)
+    log "lakecheck: done in $(($(now) - t0))s"
+  else
+    log "lakecheck: already installed"
+  fi
+else
+  warn "npm is missing: the DuckDB lake check cannot run (install Node.js 18+)"
+fi
+
 # A vulndb failure does not abort the install: the other gates still run, and
 # scripts/test.sh reports govulncheck as skipped with this reason.
 if ! build_vulndb; then

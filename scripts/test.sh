@@ -44,6 +44,8 @@ VULNDB_DIR=${LEADSCORE_VULNDB_DIR:-$HOME/.cache/leadscore/vulndb}
 export LEADSCORE_VULNDB_DIR="$VULNDB_DIR"
 # The Lambda end-to-end test runs under the emulator install-tools.sh installs.
 export LEADSCORE_RIE=${LEADSCORE_RIE:-1}
+# The lake test reads the Parquet files back with DuckDB (lakecheck/, npm ci by install-tools.sh).
+export LEADSCORE_DUCKDB=${LEADSCORE_DUCKDB:-1}
 
 ALL_GATES=(fmt vet lint test fuzz secrets vuln)
 if [[ $# -gt 0 ]]; then
