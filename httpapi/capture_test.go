@@ -64,8 +64,8 @@ func TestMonitoringRoutes(t *testing.T) {
 	if w := do(s, "GET", "/v1/monitoring", "", ""); w.Code != http.StatusNotFound {
 		t.Errorf("no monitor: %d", w.Code)
 	}
-	mon := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{"ok":true}`)) })
-	fb := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	mon := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"ok":true}`)) })
+	fb := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) })
 	s, _ = testServer(t, 2, func(c *Config) {
 		c.Monitoring, c.Feedback = mon, fb
 		c.APIKeys = []APIKey{{Name: "crm", Hash: sha256.Sum256([]byte("secret"))}}
