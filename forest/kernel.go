@@ -159,19 +159,18 @@ func (f *Forest) single(row []float32, keys []uint32, out []float32) {
 		b2 := unsafe.Add(nodes, uintptr(p[2].off)<<3) // #nosec G103
 		b3 := unsafe.Add(nodes, uintptr(p[3].off)<<3) // #nosec G103
 		var i0, i1, i2, i3 uint32
-		for d := uint8(0); d < max(p[0].depth, p[1].depth, p[2].depth, p[3].depth); d++ {
-			if d < p[0].depth {
-				i0 = step1(b0, p[0].layout, i0, kp)
+		if depth := p[0].depth; p[0].layout == layoutPerfect && p[1].layout == layoutPerfect &&
+			p[2].layout == layoutPerfect && p[3].layout == layoutPerfect &&
+			p[1].depth == depth && p[2].depth == depth && p[3].depth == depth {
+			// The common case of depthwise growth: four trees of one depth.
+			for d := uint8(0); d < depth; d++ {
+				i0 = perfectStep1(b0, i0, kp)
+				i1 = perfectStep1(b1, i1, kp)
+				i2 = perfectStep1(b2, i2, kp)
+				i3 = perfectStep1(b3, i3, kp)
 			}
-			if d < p[1].depth {
-				i1 = step1(b1, p[1].layout, i1, kp)
-			}
-			if d < p[2].depth {
-				i2 = step1(b2, p[2].layout, i2, kp)
-			}
-			if d < p[3].depth {
-				i3 = step1(b3, p[3].layout, i3, kp)
-			}
+		} else {
+			i0, i1, i2, i3 = walk4(p, b0, b1, b2, b3, kp)
 		}
 		v := [4]float32{f.leafval[p[0].leafIndex(i0)], f.leafval[p[1].leafIndex(i1)],
 			f.leafval[p[2].leafIndex(i2)], f.leafval[p[3].leafIndex(i3)]}
@@ -186,6 +185,31 @@ func (f *Forest) single(row []float32, keys []uint32, out []float32) {
 	for ; ti < len(f.plan); ti++ {
 		f.addTree(ti, row, keys, out)
 	}
+}
+
+// perfectStep1 moves a single row from perfect-tree node i to its child.
+func perfectStep1(base unsafe.Pointer, i uint32, keys unsafe.Pointer) uint32 {
+	nd := at(base, i)
+	return 2*i + 1 + nd.right(rowKey(keys, nd.col))
+}
+
+// walk4 walks one row down four compiled trees of any layouts and depths.
+func walk4(p []treePlan, b0, b1, b2, b3, kp unsafe.Pointer) (i0, i1, i2, i3 uint32) {
+	for d := uint8(0); d < max(p[0].depth, p[1].depth, p[2].depth, p[3].depth); d++ {
+		if d < p[0].depth {
+			i0 = step1(b0, p[0].layout, i0, kp)
+		}
+		if d < p[1].depth {
+			i1 = step1(b1, p[1].layout, i1, kp)
+		}
+		if d < p[2].depth {
+			i2 = step1(b2, p[2].layout, i2, kp)
+		}
+		if d < p[3].depth {
+			i3 = step1(b3, p[3].layout, i3, kp)
+		}
+	}
+	return i0, i1, i2, i3
 }
 
 // addTree adds tree ti's leaf for one row to out.
