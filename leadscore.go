@@ -150,6 +150,16 @@ type Record struct {
 	LatencyMS   float64 // the request's scoring latency
 }
 
+// Outcome is the ground truth of one scored lead: whether it converted.
+// It names the prediction by inference id (preferred) or lead id; the
+// data lake stores outcomes in its groundtruth/ partitions.
+type Outcome struct {
+	InferenceID string
+	LeadID      string
+	Converted   bool
+	Time        time.Time // when the outcome happened (UTC)
+}
+
 // Sink receives scored records from the request path, which never waits
 // on it: an implementation queues or drops (and counts) but never blocks.
 type Sink interface {

@@ -111,6 +111,9 @@ type Config struct {
 	// RowGroupRows is the most rows per Parquet row group, which bounds
 	// the memory of an open file. Default 32768.
 	RowGroupRows int
+	// FeedbackQueueDepth is how many outcomes (CaptureFeedback) may wait
+	// for the journal; more are dropped (queue_full). Default 16384.
+	FeedbackQueueDepth int
 	// Uploader, when set, receives every closed file (capture/s3 provides
 	// one); a file is removed locally once Upload returns nil. Nil keeps
 	// the lake in Dir.
@@ -132,6 +135,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("sample percent %v is not in [0, 100]", c.SamplePercent)
 	case c.MaxLocalBytes < 0:
 		return c, fmt.Errorf("max local bytes %d is negative", c.MaxLocalBytes)
+	case c.FeedbackQueueDepth < 0:
+		return c, fmt.Errorf("feedback queue depth %d is negative", c.FeedbackQueueDepth)
 	case c.RowGroupRows < 0:
 		return c, fmt.Errorf("row group rows %d is negative", c.RowGroupRows)
 	}
@@ -155,6 +160,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxLocalBytes == 0 {
 		c.MaxLocalBytes = DefaultMaxLocalBytes
+	}
+	if c.FeedbackQueueDepth == 0 {
+		c.FeedbackQueueDepth = DefaultFeedbackQueueDepth
 	}
 	if c.RowGroupRows == 0 {
 		c.RowGroupRows = DefaultRowGroupRows
@@ -220,7 +228,13 @@ type Writer struct {
 	kill        chan struct{} // tests: abandon everything, as a crash would
 	journalDone chan struct{}
 	lakeDone    chan struct{}
-	uploadDone  chan struct{}
+	// outcomesDone: the outcome goroutine (outcomes.go) has finished; the
+	// lake goroutine waits for it before closing the upload queue.
+	outcomesDone chan struct{}
+	fq           outcomeQueue
+	fc           outcomeCounters
+	oids         *idSource // names outcome segments; the outcome goroutine's
+	uploadDone   chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -285,23 +299,26 @@ func newWriter(cfg Config, features []string, reg prometheus.Registerer, log *sl
 		return nil, fmt.Errorf("capture dir lock: %w", err)
 	}
 	w := &Writer{
-		cfg:         cfg,
-		tune:        tune,
-		log:         log,
-		root:        root,
-		lock:        lock,
-		c:           newCounters(),
-		items:       make(chan item, 2),
-		free:        make(chan []leadscore.Record, 2),
-		uploads:     newUploadQueue(),
-		stop:        make(chan struct{}),
-		kill:        make(chan struct{}),
-		journalDone: make(chan struct{}),
-		lakeDone:    make(chan struct{}),
-		uploadDone:  make(chan struct{}),
-		ids:         &idSource{instance: instance},
+		cfg:          cfg,
+		tune:         tune,
+		log:          log,
+		root:         root,
+		lock:         lock,
+		c:            newCounters(),
+		items:        make(chan item, 2),
+		free:         make(chan []leadscore.Record, 2),
+		uploads:      newUploadQueue(),
+		stop:         make(chan struct{}),
+		kill:         make(chan struct{}),
+		journalDone:  make(chan struct{}),
+		lakeDone:     make(chan struct{}),
+		outcomesDone: make(chan struct{}),
+		uploadDone:   make(chan struct{}),
+		ids:          &idSource{instance: instance},
+		oids:         &idSource{instance: instance},
 	}
 	w.q.init(cfg.QueueDepth, schema)
+	w.fq.ready = make(chan struct{}, 1)
 	w.segmentBytes = max(4*cfg.RollBytes, 1<<20)
 	if cfg.SamplePercent < 100 {
 		switch f := cfg.SamplePercent / 100 * math.Exp2(64); {
@@ -327,7 +344,11 @@ func newWriter(cfg Config, features []string, reg prometheus.Registerer, log *sl
 		w.upCancel()
 		return nil, err
 	}
+	for _, cf := range w.startupOutcomes() {
+		w.lk.enqueue(cf)
+	}
 	go w.runJournal(schema)
+	go w.runOutcomes()
 	go w.runLake()
 	go w.runUploads()
 	log.Info("capture started", "dir", cfg.Dir, "uploader", uploaderName(cfg.Uploader),
@@ -543,6 +564,7 @@ func (w *Writer) crash() {
 		w.upCancel()
 		<-w.journalDone
 		<-w.lakeDone
+		<-w.outcomesDone
 		<-w.uploadDone
 		w.unregister()
 		w.release()
@@ -584,6 +606,12 @@ type Stats struct {
 	QueueDepth int
 	// Healthy is Healthy().
 	Healthy bool
+	// FeedbackCaptured counts outcomes accepted by CaptureFeedback,
+	// FeedbackWritten those in closed groundtruth files, FeedbackReplayed
+	// those recovered from the journal; FeedbackDropped counts outcomes
+	// not captured, by reason.
+	FeedbackCaptured, FeedbackWritten, FeedbackReplayed uint64
+	FeedbackDropped                                     map[string]uint64
 }
 
 // Stats returns the current counters.
@@ -606,9 +634,15 @@ func (w *Writer) Stats() Stats {
 		Torn:           w.c.torn.Load(),
 		QueueDepth:     w.q.len(),
 		Healthy:        w.Healthy(),
+
+		FeedbackCaptured: w.fc.captured.Load(),
+		FeedbackWritten:  w.fc.written.Load(),
+		FeedbackReplayed: w.fc.replayed.Load(),
+		FeedbackDropped:  make(map[string]uint64, nDropReasons),
 	}
 	for i, r := range dropReasons {
 		s.Dropped[r] = w.c.dropped[i].Load()
+		s.FeedbackDropped[r] = w.fc.dropped[i].Load()
 	}
 	return s
 }

@@ -385,7 +385,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{Dir: DefaultDir, QueueDepth: DefaultQueueDepth, SyncInterval: DefaultSyncInterval,
 		RollBytes: DefaultRollBytes, RollAge: DefaultRollAge, SamplePercent: DefaultSamplePercent,
-		MaxLocalBytes: DefaultMaxLocalBytes, RowGroupRows: DefaultRowGroupRows}
+		MaxLocalBytes: DefaultMaxLocalBytes, RowGroupRows: DefaultRowGroupRows, FeedbackQueueDepth: DefaultFeedbackQueueDepth}
 	if c != want {
 		t.Fatalf("defaults %+v, want %+v", c, want)
 	}

@@ -222,6 +222,7 @@ func (w *Writer) runLake() {
 					lk.cur = nil
 				}
 				lk.retryRetained()
+				<-w.outcomesDone // its last files join the upload queue
 				w.uploads.close()
 				return
 			}

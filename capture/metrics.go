@@ -126,6 +126,7 @@ func (w *Writer) register(reg prometheus.Registerer) error {
 			ConstLabels: prometheus.Labels{"op": op},
 		}, func() float64 { return float64(v.Load()) }))
 	}
+	ms = append(ms, w.outcomeMetrics()...)
 	w.reg = reg
 	for _, m := range ms {
 		if err := reg.Register(m); err != nil {

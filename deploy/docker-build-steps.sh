@@ -181,7 +181,7 @@ echo "  /leadscore: static (CGO_ENABLED=0), -trimpath, $("$bin" version)"
 # Serve the baked model on 127.0.0.1 as `docker run IMAGE serve` would,
 # with SageMaker's model directory, and ask /ping and /readyz.
 port=$((20000 + RANDOM % 20000))
-SM_MODEL_DIR=$final/opt/ml/model "$bin" serve --listen "127.0.0.1:$port" --watch-interval 0 >"$WORK/serve.log" 2>&1 &
+SM_MODEL_DIR=$final/opt/ml/model LEADSCORE_LAKE_DIR=$WORK/lake "$bin" serve --listen "127.0.0.1:$port" --watch-interval 0 >"$WORK/serve.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 ok=""

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/leadscore/leadscore"
 )
 
 // Limits of a feedback request.
@@ -36,9 +38,9 @@ type Feedback struct {
 // FeedbackSink receives outcomes for the data lake (the groundtruth/
 // partitions), from the request path: like leadscore.Sink, an
 // implementation queues or drops (and counts) but never blocks, and may
-// keep the slice.
+// keep the slice. capture.Writer implements it.
 type FeedbackSink interface {
-	CaptureFeedback(fb []Feedback)
+	CaptureFeedback(outcomes []leadscore.Outcome)
 }
 
 // FeedbackError is a feedback body that cannot be accepted. Code is one of
@@ -195,4 +197,9 @@ type FeedbackResult struct {
 	// Stored is whether the outcomes were handed to the lake; false while
 	// no FeedbackSink is configured.
 	Stored bool `json:"stored"`
+}
+
+// Outcome returns the lake's record of f.
+func (f *Feedback) Outcome() leadscore.Outcome {
+	return leadscore.Outcome{InferenceID: f.InferenceID, LeadID: f.LeadID, Converted: f.Converted, Time: f.Time}
 }

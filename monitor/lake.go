@@ -27,11 +27,18 @@ var lakeColumns = map[string]bool{
 	"dt": true, "hour": true,
 }
 
-// LakeQuery selects captured rows of a local data lake: Parquet files in
-// Hive partitions Dir/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC), rows with
-// From <= event_time < To.
+// LakeQuery selects captured rows of a data lake: Parquet files in Hive
+// partitions Dir/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC), rows with
+// From <= event_time < To. Outcomes in Dir/groundtruth/ partitions from a
+// day before From on are joined to the rows by inference id, else lead id.
 type LakeQuery struct {
-	Dir      string
+	// Dir is the local lake directory; with Store, only the lake's name
+	// in messages (like s3://bucket/prefix).
+	Dir string
+	// Store, when set, is where the lake is read from instead of Dir
+	// (capture/s3's Client for S3): files are fetched one at a time into a
+	// temporary directory and removed once read.
+	Store    LakeStore
 	From, To time.Time
 	// Model, when set, keeps only the rows whose model_name is Model.
 	Model string
@@ -43,18 +50,23 @@ type LakeResult struct {
 	// Statistics are the selected rows' own statistics, in the baseline's
 	// schema (Model Monitor writes one per run too).
 	Statistics *Statistics
-	// Files are the Parquet files read.
+	// Files are the Parquet files read (keys relative to the lake with a
+	// Store).
 	Files []string
+	// GroundTruthFiles are the groundtruth files read.
+	GroundTruthFiles []string
 }
 
 // CheckLake reads the rows q selects and checks them against the
 // baseline like the live window, with KLL sketches instead of exact
-// values so that memory does not grow with the rows. Ground truth is not
-// joined (the report has no quality section). Tier shares come from the
+// values so that memory does not grow with the rows. When the lake has
+// groundtruth files, their outcomes are joined to the rows and the report
+// has a quality section (binary_classification_metrics); memory grows
+// with the outcomes and the labelled rows then. Tier shares come from the
 // tier column, else from the probability and tiers.
 func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, tiers leadscore.Tiers) (*LakeResult, error) {
-	if strings.Contains(q.Dir, "://") {
-		return nil, fmt.Errorf("lake %s: only local directories are supported; copy the lake first (aws s3 sync)", q.Dir)
+	if q.Store == nil && strings.Contains(q.Dir, "://") {
+		return nil, fmt.Errorf("lake %s: a remote lake needs a LakeStore", q.Dir)
 	}
 	if !q.From.Before(q.To) {
 		return nil, fmt.Errorf("lake: empty time range [%v, %v)", q.From, q.To)
@@ -66,16 +78,31 @@ func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, 
 	if tiers == (leadscore.Tiers{}) {
 		tiers, _ = base.tiers()
 	}
-	files, err := lakeFiles(q.Dir, q.From.UTC(), q.To.UTC())
+	src, err := newLakeSource(q)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	gtFiles, err := src.files(ctx, GroundTruthDir, q.From.UTC().Add(-24*time.Hour), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return nil, err
+	}
+	files, err := src.files(ctx, "", q.From.UTC(), q.To.UTC())
 	if err != nil {
 		return nil, err
 	}
 	acc := newLakeAccumulator(base, tiers)
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	if len(gtFiles) > 0 {
+		acc.truth = newOutcomeIndex()
+		acc.labeled = []labeled{}
+	}
+	for _, f := range gtFiles {
+		if err := src.read(ctx, f, acc.truth.readFile); err != nil {
+			return nil, fmt.Errorf("groundtruth file %s: %w", f, err)
 		}
-		if err := acc.readFile(f, q); err != nil {
+	}
+	for _, f := range files {
+		if err := src.read(ctx, f, func(path string) error { return acc.readFile(path, q) }); err != nil {
 			return nil, fmt.Errorf("lake file %s: %w", f, err)
 		}
 	}
@@ -106,14 +133,14 @@ func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, 
 			acc.cols[i] = nil
 		}
 	}
-	assemble(r, base, ck, tiers, static, acc.cols, acc.prob, acc.tierCounts, nil)
+	assemble(r, base, ck, tiers, static, acc.cols, acc.prob, acc.tierCounts, acc.labeled)
 	stats := &Statistics{Dataset: Dataset{ItemCount: acc.rows}}
 	for i, c := range acc.cols {
 		if c != nil {
 			stats.Features = append(stats.Features, c.statistics(base.features[i].name, c.distribution()))
 		}
 	}
-	return &LakeResult{Report: r, Statistics: stats, Files: files}, nil
+	return &LakeResult{Report: r, Statistics: stats, Files: files, GroundTruthFiles: gtFiles}, nil
 }
 
 // assemble fills a report's checks from accumulated columns (nil for a
@@ -203,6 +230,8 @@ const (
 	roleTier
 	roleModel
 	roleFeature
+	roleInference
+	roleLead
 )
 
 type lakeRole struct {
@@ -224,6 +253,10 @@ type lakeAccumulator struct {
 	extra          []string
 	oldest, newest time.Time
 	vals           []float64
+	// truth holds the outcomes to join (nil: the lake has none); labeled
+	// collects the rows they label.
+	truth   *outcomeIndex
+	labeled []labeled
 }
 
 func newLakeAccumulator(base *Baseline, tiers leadscore.Tiers) *lakeAccumulator {
@@ -265,6 +298,10 @@ func (a *lakeAccumulator) roles(schema *parquet.Schema) ([]lakeRole, error) {
 			roles[c] = lakeRole{kind: roleTier}
 		case "model_name":
 			roles[c] = lakeRole{kind: roleModel}
+		case "inference_id":
+			roles[c] = lakeRole{kind: roleInference}
+		case "lead_id":
+			roles[c] = lakeRole{kind: roleLead}
 		default:
 			if i, ok := a.base.index[name]; ok {
 				roles[c] = lakeRole{kind: roleFeature, feature: i}
@@ -347,6 +384,7 @@ func (a *lakeAccumulator) addRow(row parquet.Row, roles []lakeRole, q LakeQuery)
 	}
 	var at time.Time
 	prob, tier, model := math.NaN(), 0, ""
+	var infID, leadID []byte
 	for _, v := range row {
 		c := v.Column()
 		if c < 0 || c >= len(roles) || v.IsNull() {
@@ -363,6 +401,10 @@ func (a *lakeAccumulator) addRow(row parquet.Row, roles []lakeRole, q LakeQuery)
 			}
 		case roleModel:
 			model = string(v.ByteArray())
+		case roleInference:
+			infID = v.ByteArray()
+		case roleLead:
+			leadID = v.ByteArray()
 		case roleFeature:
 			if x, ok := numeric(v); ok {
 				a.vals[r.feature] = x
@@ -384,6 +426,11 @@ func (a *lakeAccumulator) addRow(row parquet.Row, roles []lakeRole, q LakeQuery)
 	}
 	if a.prob != nil {
 		a.prob.add(prob)
+	}
+	if a.truth != nil && !math.IsNaN(prob) {
+		if pos, ok := a.truth.lookup(infID, leadID); ok {
+			a.labeled = append(a.labeled, labeled{p: prob, pos: pos})
+		}
 	}
 	if tier < 1 || tier > 5 {
 		if math.IsNaN(prob) {

@@ -433,7 +433,11 @@ func (m *Monitor) Feedback(fbs []Feedback) FeedbackResult {
 	m.met.feedback.WithLabelValues("matched").Add(float64(res.Matched))
 	m.met.feedback.WithLabelValues("unmatched").Add(float64(res.Unmatched))
 	if m.cfg.FeedbackSink != nil && len(fbs) > 0 {
-		m.cfg.FeedbackSink.CaptureFeedback(fbs)
+		outs := make([]leadscore.Outcome, len(fbs))
+		for i := range fbs {
+			outs[i] = fbs[i].Outcome()
+		}
+		m.cfg.FeedbackSink.CaptureFeedback(outs)
 		res.Stored = true
 	}
 	return res

@@ -179,10 +179,10 @@ func TestLiveQuality(t *testing.T) {
 
 type feedbackRecorder struct {
 	mu  sync.Mutex
-	fbs []Feedback
+	fbs []leadscore.Outcome
 }
 
-func (r *feedbackRecorder) CaptureFeedback(fb []Feedback) {
+func (r *feedbackRecorder) CaptureFeedback(fb []leadscore.Outcome) {
 	r.mu.Lock()
 	r.fbs = append(r.fbs, fb...)
 	r.mu.Unlock()

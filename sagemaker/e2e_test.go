@@ -101,7 +101,7 @@ func leadscoreBinary(t *testing.T) string {
 // stand-in and returns its URL and a function that kills it.
 func standIn(t *testing.T) (string, func()) {
 	t.Helper()
-	cmd := exec.Command(leadscoreBinary(t), "serve", "--listen", "127.0.0.1:0", "--watch-interval", "0", "--access-log=false")
+	cmd := exec.Command(leadscoreBinary(t), "serve", "--listen", "127.0.0.1:0", "--watch-interval", "0", "--access-log=false", "--lake-dir", filepath.Join(t.TempDir(), "lake"))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(t.TempDir(), "none")}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

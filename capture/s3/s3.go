@@ -1,6 +1,7 @@
 // Package s3 is the capture lake's S3 destination: a capture.Uploader that
 // puts closed Parquet files into a bucket of Amazon S3 or of an
-// S3-compatible store (MinIO, Ceph, R2, ...), under a key prefix.
+// S3-compatible store (MinIO, Ceph, R2, ...), under a key prefix, and a
+// monitor.LakeStore that lists and fetches them for `leadscore monitor`.
 package s3
 
 import (
@@ -111,6 +112,55 @@ func (c *Client) Upload(ctx context.Context, key string, body io.ReadSeeker, siz
 	})
 	if err != nil {
 		return fmt.Errorf("s3 put s3://%s/%s: %w", c.bucket, c.Key(key), err)
+	}
+	return nil
+}
+
+// List returns the keys under Key(prefix), relative to the Client's
+// prefix (lake-relative keys, like dt=2025-06-01/hour=12/part-x.parquet),
+// following ListObjectsV2's pagination. It implements monitor.LakeStore.
+func (c *Client) List(ctx context.Context, prefix string) ([]string, error) {
+	full := prefix
+	if c.prefix != "" {
+		full = c.prefix + "/" + prefix
+	}
+	var keys []string
+	p := awss3.NewListObjectsV2Paginator(c.api, &awss3.ListObjectsV2Input{
+		Bucket: aws.String(c.bucket),
+		Prefix: aws.String(full),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("s3 list s3://%s/%s: %w", c.bucket, full, err)
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			if c.prefix != "" {
+				var ok bool
+				if k, ok = strings.CutPrefix(k, c.prefix+"/"); !ok {
+					continue
+				}
+			}
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// Fetch copies the object at Key(key) into w. It implements
+// monitor.LakeStore.
+func (c *Client) Fetch(ctx context.Context, key string, w io.Writer) error {
+	out, err := c.api.GetObject(ctx, &awss3.GetObjectInput{
+		Bucket: aws.String(c.bucket),
+		Key:    aws.String(c.Key(key)),
+	})
+	if err != nil {
+		return fmt.Errorf("s3 get s3://%s/%s: %w", c.bucket, c.Key(key), err)
+	}
+	defer func() { _ = out.Body.Close() }()
+	if _, err := io.Copy(w, out.Body); err != nil {
+		return fmt.Errorf("s3 get s3://%s/%s: %w", c.bucket, c.Key(key), err)
 	}
 	return nil
 }

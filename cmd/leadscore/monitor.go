@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,11 +19,12 @@ import (
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
+	captures3 "github.com/leadscore/leadscore/capture/s3"
 	"github.com/leadscore/leadscore/monitor"
 	"github.com/leadscore/leadscore/monitor/report"
 )
 
-const monitorUsage = `Usage: leadscore monitor --lake DIR [flags]
+const monitorUsage = `Usage: leadscore monitor --lake DIR|s3://BUCKET/PREFIX [flags]
 
 Checks the scored leads captured in the data lake (Parquet files in
 DIR/dt=YYYY-MM-DD/hour=HH/) over a time range against a training baseline,
@@ -33,7 +35,13 @@ like a SageMaker Model Monitor data quality job, and writes to --out:
   monitoring.json             the full report (as GET /v1/monitoring)
   report.html                 a readable page with a chart per feature
 
-Only local lakes are read: copy an S3 lake first (aws s3 sync). The exit
+When the lake has ground truth (DIR/groundtruth/dt=.../hour=.../, written
+by serve from POST /v1/feedback), outcomes are joined to the rows by
+inference id, else lead id, and the report has a quality section
+(binary_classification_metrics). An s3:// lake is listed with
+ListObjectsV2 and its files are downloaded one at a time into a temporary
+directory; credentials come from LEADSCORE_LAKE_S3_ACCESS_KEY_ID,
+_SECRET_ACCESS_KEY and _SESSION_TOKEN, else the AWS default chain. The exit
 status is 0 whether or not constraints are violated, unless
 --fail-on-violation is given.
 
@@ -46,7 +54,10 @@ var errViolations = errors.New("constraints violated")
 // runMonitor implements `leadscore monitor`.
 func runMonitor(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("monitor", stderr)
-	lake := fs.String("lake", "", "data lake directory (required)")
+	lake := fs.String("lake", "", "data lake directory or s3://bucket/prefix (required)")
+	s3Region := fs.String("lake-s3-region", os.Getenv("LEADSCORE_LAKE_S3_REGION"), "an s3:// lake's bucket `region` (default $LEADSCORE_LAKE_S3_REGION, AWS_REGION, then us-east-1)")
+	s3Endpoint := fs.String("lake-s3-endpoint", os.Getenv("LEADSCORE_LAKE_S3_ENDPOINT"), "S3-compatible endpoint `URL` (default $LEADSCORE_LAKE_S3_ENDPOINT)")
+	s3PathStyle := fs.Bool("lake-s3-path-style", envBool("LEADSCORE_LAKE_S3_PATH_STYLE"), "address buckets by path (default $LEADSCORE_LAKE_S3_PATH_STYLE)")
 	basePath := fs.String("baseline", "", "baseline directory (statistics.json, constraints.json), or a bundle directory with a baseline (default: the embedded demo model's)")
 	since := fs.Duration("since", 24*time.Hour, "how far back from --until to check")
 	until := fs.String("until", "", "end of the range, RFC 3339 (default: now)")
@@ -87,11 +98,24 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	q := monitor.LakeQuery{Dir: *lake, From: to.Add(-*since), To: to, Model: *model}
+	if strings.Contains(*lake, "://") {
+		bucket, prefix, err := captures3.ParseURL(*lake)
+		if err != nil {
+			return fmt.Errorf("%w: --lake: %v", errUsage, err)
+		}
+		store, err := captures3.New(ctx, captures3.Config{
+			Bucket: bucket, Prefix: prefix, Region: *s3Region, Endpoint: *s3Endpoint, PathStyle: *s3PathStyle,
+			AccessKeyID:     os.Getenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID"),
+			SecretAccessKey: os.Getenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY"),
+			SessionToken:    os.Getenv("LEADSCORE_LAKE_S3_SESSION_TOKEN"),
+		})
+		if err != nil {
+			return fmt.Errorf("%w: --lake: %v", errUsage, err)
+		}
+		q.Store = store
+	}
 	res, err := monitor.CheckLake(ctx, q, base, monitor.Checks{}, tiers)
 	if err != nil {
-		if strings.Contains(*lake, "://") {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
 		return fmt.Errorf("%w: %v", errInput, err)
 	}
 	written, err := writeMonitorOutput(*out, res)
@@ -196,6 +220,13 @@ func printMonitor(w io.Writer, res *monitor.LakeResult, lake string, written []s
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "read %d rows from %s of %s, event time %s to %s\n", r.Window.Rows, counted(len(res.Files), "file"), lake,
 		r.Window.From.Format(time.RFC3339), r.Window.To.Format(time.RFC3339))
+	if q := r.Quality; q != nil {
+		fmt.Fprintf(&sb, "joined %s of %s: %d labelled rows", counted(len(res.GroundTruthFiles), "groundtruth file"), lake, q.LabeledRows)
+		if m := q.BinaryClassificationMetrics; m != nil {
+			fmt.Fprintf(&sb, ", AUC %.4f", float64(m.AUC.Value))
+		}
+		sb.WriteString("\n")
+	}
 	vs := r.ConstraintViolations.Violations
 	fmt.Fprintf(&sb, "%s\n", counted(len(vs), "violation"))
 	for _, v := range vs {
@@ -204,6 +235,13 @@ func printMonitor(w io.Writer, res *monitor.LakeResult, lake string, written []s
 	fmt.Fprintf(&sb, "wrote %s\n", strings.Join(written, ", "))
 	_, err := io.WriteString(w, sb.String())
 	return err
+}
+
+// envBool reads a boolean environment variable (false when unset or not
+// a boolean).
+func envBool(name string) bool {
+	v, _ := strconv.ParseBool(os.Getenv(name))
+	return v
 }
 
 // counted writes n and the noun, with an s unless n is 1.

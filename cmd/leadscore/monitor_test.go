@@ -245,7 +245,7 @@ func TestMonitorErrors(t *testing.T) {
 		{nil, 2, "needs --lake"},
 		{[]string{"--lake", lake, "--since", "-1h"}, 2, "--since"},
 		{[]string{"--lake", lake, "--until", "yesterday"}, 2, "--until"},
-		{[]string{"--lake", "s3://bucket/lake"}, 2, "only local directories"},
+		{[]string{"--lake", "s3://"}, 2, "names no bucket"},
 		{[]string{"--lake", filepath.Join(lake, "nope")}, 2, "no such file"},
 		{[]string{"--lake", lake, "--baseline", t.TempDir()}, 2, "baseline"},
 		{[]string{"--lake", lake, "--baseline", bundleDir}, 2, "baseline of"},

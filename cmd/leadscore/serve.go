@@ -28,6 +28,7 @@ import (
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/httpapi"
+	"github.com/leadscore/leadscore/monitor"
 	"github.com/leadscore/leadscore/registry"
 )
 
@@ -507,12 +508,22 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		return fmt.Errorf("%w: %v", errInput, err)
 	}
 	firstBundle, _ := first.(*bundle.Bundle)
-	mon, err := c.monitor.build(firstBundle, reg, log)
+	lake, err := c.lake.build(ctx, featureNames(first.Info()), reg, log)
 	if err != nil {
 		return err
 	}
-	lake, err := c.lake.build(ctx, featureNames(first.Info()), reg, log)
+	// Outcomes posted to /v1/feedback go to the lake's groundtruth/.
+	var outcomes monitor.FeedbackSink
+	if lake != nil {
+		outcomes = lake
+	}
+	mon, err := c.monitor.build(firstBundle, outcomes, reg, log)
 	if err != nil {
+		if lake != nil {
+			lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = lake.Close(lctx)
+			cancel()
+		}
 		return err
 	}
 	// closeLake writes out everything captured; it runs after the HTTP

@@ -100,7 +100,8 @@ func testServeRegistry(t *testing.T, bin string) {
 
 // testServeMonitoring scores drifted leads and checks that GET
 // /v1/monitoring reports drift on a feature the drifted generator shifts,
-// that /metrics exposes the monitor's gauges, and that feedback is taken.
+// that /metrics exposes the monitor's gauges, and that feedback is taken
+// and stored in the lake's groundtruth/ partitions.
 func testServeMonitoring(t *testing.T, bin string) {
 	in, err := os.Open(filepath.Join("..", "..", "testdata", "lead-demo", "leads_10k_drift.csv"))
 	if err != nil {
@@ -112,7 +113,8 @@ func testServeMonitoring(t *testing.T, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, bin, nil, "--monitor-interval", "200ms", "--monitor-min-rows", "100")
+	lake := t.TempDir()
+	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lake}, "--monitor-interval", "200ms", "--monitor-min-rows", "100")
 	for start := 0; start < 2000; start += 100 {
 		rows := make([][]*float64, 0, 100)
 		for i := start; i < start+100; i++ {
@@ -164,11 +166,20 @@ func testServeMonitoring(t *testing.T, bin string) {
 		t.Error("no monitor gauges in /metrics")
 	}
 	fb := send(t, nil, "POST", s.url+"/v1/feedback", "application/json", `{"lead_id":"x","converted":1}`)
-	if fb.status/100 != 2 {
+	if fb.status/100 != 2 || !strings.Contains(string(fb.body), `"stored":true`) {
 		t.Errorf("feedback: %d %s", fb.status, fb.body)
 	}
 	if bad := send(t, nil, "POST", s.url+"/v1/feedback", "application/json", `{"converted":7}`); bad.status/100 != 4 {
 		t.Errorf("bad feedback: %d %s", bad.status, bad.body)
+	}
+	if resp := send(t, nil, "GET", s.url+"/metrics", "", ""); !strings.Contains(string(resp.body), "leadscore_capture_feedback_outcomes_total 1") {
+		t.Error("no leadscore_capture_feedback_outcomes_total 1 in /metrics")
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if got := lakeRows(t, filepath.Join(lake, "groundtruth")); got != 1 {
+		t.Errorf("groundtruth holds %d outcomes, want 1", got)
 	}
 }
 

@@ -53,8 +53,9 @@ func (m *monitorConfig) validate() error {
 }
 
 // build returns a Monitor for the bundle's baseline, or nil when
-// monitoring is off or the bundle has no baseline.
-func (m *monitorConfig) build(b *bundle.Bundle, reg prometheus.Registerer, log *slog.Logger) (*monitor.Monitor, error) {
+// monitoring is off or the bundle has no baseline. Accepted outcomes go to
+// outcomes (the lake; nil: not stored).
+func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, reg prometheus.Registerer, log *slog.Logger) (*monitor.Monitor, error) {
 	if !m.enabled || b == nil {
 		return nil, nil
 	}
@@ -81,6 +82,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, reg prometheus.Registerer, log *
 		Registerer:   reg,
 		Alerts:       monitor.AlertConfig{WebhookURL: m.webhookURL, Cooldown: m.cooldown},
 		Logger:       log,
+		FeedbackSink: outcomes,
 	})
 }
 

@@ -1,0 +1,431 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadscore/leadscore"
+)
+
+// Ground truth (outcomes posted to POST /v1/feedback) goes to its own part
+// of the lake, GroundTruthDir/dt=YYYY-MM-DD/hour=HH/outcomes-ID.parquet by
+// the outcome's time, through its own bounded queue and journal: outcome
+// segments (_journal/ID.gtl, one JSON line per outcome) are fsync'd every
+// SyncInterval like record segments, turned into Parquet every RollAge (or
+// RowGroupRows outcomes), and replayed by New after a crash. A replay
+// rewrites the same file names, so it never duplicates outcomes.
+const (
+	// GroundTruthDir is the lake folder (and S3 key prefix) of outcomes.
+	GroundTruthDir = "groundtruth"
+	// DefaultFeedbackQueueDepth is the default of Config.FeedbackQueueDepth.
+	DefaultFeedbackQueueDepth = 16384
+
+	outcomePrefix = "outcomes-"
+	outcomeSegExt = ".gtl"
+)
+
+// outcomeRow is one row of a groundtruth file.
+type outcomeRow struct {
+	EventTime   time.Time `parquet:"event_time,timestamp(microsecond)"`
+	InferenceID string    `parquet:"inference_id,optional"`
+	LeadID      string    `parquet:"lead_id,optional"`
+	Converted   bool      `parquet:"converted"`
+}
+
+// outcomeLine is one outcome in a journal segment.
+type outcomeLine struct {
+	I string `json:"i,omitempty"`
+	L string `json:"l,omitempty"`
+	C bool   `json:"c"`
+	T int64  `json:"t"` // unix microseconds
+}
+
+// outcomeQueue is the bounded hand-off from CaptureFeedback.
+type outcomeQueue struct {
+	mu     sync.Mutex
+	buf    []leadscore.Outcome
+	closed bool
+	ready  chan struct{}
+}
+
+func (q *outcomeQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.buf)
+}
+
+// outcomeCounters are the numbers of leadscore_capture_feedback_*.
+type outcomeCounters struct {
+	captured, journaled, written, replayed atomic.Uint64
+	dropped                                [nDropReasons]atomic.Uint64
+	errors                                 atomic.Uint64
+}
+
+// CaptureFeedback queues outcomes for the lake's groundtruth/ partitions
+// and returns at once; it implements monitor.FeedbackSink. Outcomes that do
+// not fit in the queue (FeedbackQueueDepth), arrive after Close began, or
+// find the local backlog full are dropped and counted
+// (leadscore_capture_feedback_dropped_total).
+func (w *Writer) CaptureFeedback(outcomes []leadscore.Outcome) {
+	if len(outcomes) == 0 {
+		return
+	}
+	c := &w.fc
+	if w.c.localBytes.Load() >= w.cfg.MaxLocalBytes {
+		c.dropped[dropBacklogFull].Add(uint64(len(outcomes)))
+		return
+	}
+	q := &w.fq
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		c.dropped[dropClosed].Add(uint64(len(outcomes)))
+		return
+	}
+	n := min(len(outcomes), w.cfg.FeedbackQueueDepth-len(q.buf))
+	n = max(n, 0)
+	q.buf = append(q.buf, outcomes[:n]...)
+	q.mu.Unlock()
+	if n > 0 {
+		c.captured.Add(uint64(n))
+		select {
+		case q.ready <- struct{}{}:
+		default:
+		}
+	}
+	if full := len(outcomes) - n; full > 0 {
+		c.dropped[dropQueueFull].Add(uint64(full)) //nolint:gosec // positive
+		w.log.Warn("capture: feedback queue full, outcomes dropped", "dropped", full)
+	}
+}
+
+// outcomeGen is the open outcome segment and the outcomes in it.
+type outcomeGen struct {
+	id      string
+	f       *os.File
+	bw      *bufio.Writer
+	pending []leadscore.Outcome
+	first   time.Time // when the first outcome arrived
+	dirty   bool      // written, not yet synced
+	failed  bool      // the segment could not be written: keep it as is
+}
+
+// runOutcomes is the outcome goroutine: journal, Parquet, upload queue.
+func (w *Writer) runOutcomes() {
+	defer close(w.outcomesDone)
+	tick := time.NewTicker(w.cfg.SyncInterval)
+	defer tick.Stop()
+	var g *outcomeGen
+	for {
+		select {
+		case <-w.kill:
+			if g != nil && g.f != nil {
+				_ = g.f.Close()
+			}
+			return
+		case <-w.fq.ready:
+			g = w.journalOutcomes(g)
+		case now := <-tick.C:
+			w.syncOutcomes(g)
+			if g != nil && len(g.pending) > 0 &&
+				(now.Sub(g.first) >= w.cfg.RollAge || len(g.pending) >= w.cfg.RowGroupRows) {
+				w.finishOutcomes(g)
+				g = nil
+			}
+		case <-w.stop:
+			w.fq.mu.Lock()
+			w.fq.closed = true
+			w.fq.mu.Unlock()
+			g = w.journalOutcomes(g)
+			if g != nil {
+				w.syncOutcomes(g)
+				w.finishOutcomes(g)
+			}
+			return
+		}
+	}
+}
+
+// journalOutcomes appends the queued outcomes to g's segment (opening one
+// when g is nil) and returns the generation.
+func (w *Writer) journalOutcomes(g *outcomeGen) *outcomeGen {
+	w.fq.mu.Lock()
+	outs := w.fq.buf
+	w.fq.buf = nil
+	w.fq.mu.Unlock()
+	if len(outs) == 0 {
+		return g
+	}
+	if g == nil {
+		g = &outcomeGen{id: w.oids.next(time.Now()), first: time.Now()}
+		f, err := w.root.OpenFile(filepath.Join(journalDir, g.id+outcomeSegExt), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			w.outcomeFailed(g, "open", err)
+		} else {
+			g.f, g.bw = f, bufio.NewWriter(f)
+		}
+	}
+	if g.f != nil && !g.failed {
+		enc := json.NewEncoder(g.bw)
+		var err error
+		for i := range outs {
+			o := &outs[i]
+			if err = enc.Encode(outcomeLine{I: o.InferenceID, L: o.LeadID, C: o.Converted, T: o.Time.UnixMicro()}); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			w.outcomeFailed(g, "write", err)
+		} else {
+			g.dirty = true
+			w.fc.journaled.Add(uint64(len(outs)))
+		}
+	}
+	g.pending = append(g.pending, outs...)
+	return g
+}
+
+// outcomeFailed marks g's segment unusable: its outcomes live in memory
+// only until their Parquet file is closed.
+func (w *Writer) outcomeFailed(g *outcomeGen, op string, err error) {
+	w.fc.errors.Add(1)
+	g.failed = true
+	w.log.Error("capture: cannot journal outcomes; they are kept in memory until written to Parquet",
+		"segment", g.id, "op", op, "error", err.Error())
+}
+
+// syncOutcomes fsyncs g's segment when it has unsynced outcomes.
+func (w *Writer) syncOutcomes(g *outcomeGen) {
+	if g == nil || !g.dirty || g.f == nil || g.failed {
+		return
+	}
+	err := g.bw.Flush()
+	if err == nil {
+		err = g.f.Sync()
+	}
+	if err != nil {
+		w.outcomeFailed(g, "sync", err)
+		return
+	}
+	g.dirty = false
+}
+
+// finishOutcomes writes g's outcomes to Parquet, then removes its segment
+// and queues the files for upload. When Parquet fails, a sound segment is
+// kept for the next start and the outcomes of a failed one are dropped
+// (disk_error).
+func (w *Writer) finishOutcomes(g *outcomeGen) {
+	if g.f != nil {
+		if !g.failed {
+			_ = g.bw.Flush()
+		}
+		_ = g.f.Close()
+	}
+	closed, err := w.writeOutcomes(g.id, g.pending)
+	if err != nil {
+		w.fc.errors.Add(1)
+		if g.failed || g.f == nil {
+			w.fc.dropped[dropDiskError].Add(uint64(len(g.pending)))
+			w.log.Error("capture: outcomes lost: neither journal nor Parquet could hold them", "outcomes", len(g.pending), "error", err.Error())
+		} else {
+			w.log.Error("capture: cannot write outcomes to Parquet; their journal segment is kept for the next start",
+				"segment", g.id, "error", err.Error())
+		}
+		return
+	}
+	w.fc.written.Add(uint64(len(g.pending)))
+	w.removeOutcomeSegment(g.id)
+	for _, cf := range closed {
+		w.lk.enqueue(cf)
+	}
+}
+
+func (w *Writer) removeOutcomeSegment(id string) {
+	if err := w.root.Remove(filepath.Join(journalDir, id+outcomeSegExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.log.Warn("capture: cannot remove outcome segment", "segment", id, "error", err.Error())
+		return
+	}
+	_ = syncDir(w.root, journalDir)
+}
+
+// writeOutcomes writes outs into one closed file per hour partition,
+// groundtruth/dt=.../hour=HH/outcomes-ID.parquet, replacing files of the
+// same name (a replay writes the same files again).
+func (w *Writer) writeOutcomes(id string, outs []leadscore.Outcome) ([]closedFile, error) {
+	byDir := map[string][]outcomeRow{}
+	var dirs []string
+	for i := range outs {
+		o := &outs[i]
+		dir := filepath.Join(GroundTruthDir, partitionDir(o.Time))
+		if _, ok := byDir[dir]; !ok {
+			dirs = append(dirs, dir)
+		}
+		byDir[dir] = append(byDir[dir], outcomeRow{EventTime: o.Time.UTC(), InferenceID: o.InferenceID, LeadID: o.LeadID, Converted: o.Converted})
+	}
+	slices.Sort(dirs)
+	var closed []closedFile
+	for _, dir := range dirs {
+		cf, err := w.writeOutcomeFile(dir, outcomePrefix+id+partExt, byDir[dir])
+		if err != nil {
+			return closed, err
+		}
+		closed = append(closed, cf)
+	}
+	return closed, nil
+}
+
+func (w *Writer) writeOutcomeFile(dir, name string, rows []outcomeRow) (closedFile, error) {
+	if err := w.root.MkdirAll(dir, 0o750); err != nil {
+		return closedFile{}, err
+	}
+	tmp, final := filepath.Join(dir, "."+name+tempExt), filepath.Join(dir, name)
+	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return closedFile{}, err
+	}
+	var out io.Writer = f
+	if wrap := w.tune.wrapLake; wrap != nil {
+		out = wrap(f)
+	}
+	cw := &countWriter{w: out}
+	pw := parquet.NewGenericWriter[outcomeRow](cw, parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(int64(w.cfg.RowGroupRows)))
+	_, err = pw.Write(rows)
+	if err == nil {
+		err = pw.Close()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = w.root.Rename(tmp, final)
+	}
+	if err != nil {
+		_ = w.root.Remove(tmp)
+		return closedFile{}, fmt.Errorf("write %s: %w", final, err)
+	}
+	if err := syncDir(w.root, dir); err != nil {
+		w.log.Warn("capture: cannot sync partition folder", "dir", dir, "error", err.Error())
+	}
+	return closedFile{rel: final, size: cw.n}, nil
+}
+
+// startupOutcomes replays outcome segments left by a previous run, removes
+// temporary files, and returns the closed groundtruth files (for upload).
+func (w *Writer) startupOutcomes() []closedFile {
+	entries, err := fs.ReadDir(w.root.FS(), journalDir)
+	if err != nil {
+		w.log.Warn("capture: cannot list the journal for outcomes", "error", err.Error())
+	}
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), outcomeSegExt)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		w.oids.observe(id)
+		w.replayOutcomes(id)
+	}
+	var closed []closedFile
+	_ = fs.WalkDir(w.root.FS(), GroundTruthDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil //nolint:nilerr // a missing or unreadable folder holds nothing to upload
+		}
+		name := d.Name()
+		switch {
+		case strings.HasPrefix(name, ".") && strings.HasSuffix(name, tempExt):
+			_ = w.root.Remove(filepath.FromSlash(p))
+		case strings.HasPrefix(name, outcomePrefix) && strings.HasSuffix(name, partExt):
+			if info, ierr := d.Info(); ierr == nil {
+				closed = append(closed, closedFile{rel: filepath.FromSlash(p), size: info.Size()})
+			}
+		}
+		return nil
+	})
+	return closed
+}
+
+// replayOutcomes writes the outcomes of segment id to Parquet and removes
+// it; a torn last line ends the segment.
+func (w *Writer) replayOutcomes(id string) {
+	p := filepath.Join(journalDir, id+outcomeSegExt)
+	data, err := w.root.ReadFile(p)
+	if err != nil {
+		w.fc.errors.Add(1)
+		w.log.Error("capture: cannot read outcome segment", "segment", id, "error", err.Error())
+		return
+	}
+	var outs []leadscore.Outcome
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var l outcomeLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			w.log.Warn("capture: outcome segment ends in a torn line; the outcomes before it are recovered",
+				"segment", id, "outcomes", len(outs))
+			break
+		}
+		outs = append(outs, leadscore.Outcome{InferenceID: l.I, LeadID: l.L, Converted: l.C, Time: time.UnixMicro(l.T).UTC()})
+	}
+	if _, err := w.writeOutcomes(id, outs); err != nil {
+		w.fc.errors.Add(1)
+		w.log.Error("capture: cannot replay outcome segment; kept for the next start", "segment", id, "error", err.Error())
+		return
+	}
+	w.fc.replayed.Add(uint64(len(outs)))
+	w.fc.written.Add(uint64(len(outs)))
+	w.removeOutcomeSegment(id)
+	if len(outs) > 0 {
+		w.log.Info("capture: outcomes replayed", "segment", id, "outcomes", len(outs))
+	}
+}
+
+// outcomeMetrics are the leadscore_capture_feedback_* collectors.
+func (w *Writer) outcomeMetrics() []prometheus.Collector {
+	c := &w.fc
+	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v.Load()) })
+	}
+	ms := []prometheus.Collector{
+		counter("leadscore_capture_feedback_outcomes_total", "Outcomes accepted into the feedback capture queue.", &c.captured),
+		counter("leadscore_capture_feedback_journaled_total", "Outcomes appended to the journal.", &c.journaled),
+		counter("leadscore_capture_feedback_written_total", "Outcomes in closed groundtruth Parquet files.", &c.written),
+		counter("leadscore_capture_feedback_replayed_total", "Outcomes recovered from journal segments.", &c.replayed),
+		counter("leadscore_capture_feedback_errors_total", "Failed journal or Parquet operations on outcomes.", &c.errors),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leadscore_capture_feedback_queue_depth", Help: "Outcomes waiting in the feedback capture queue."},
+			func() float64 { return float64(w.fq.len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leadscore_capture_feedback_queue_capacity", Help: "Capacity of the feedback capture queue."},
+			func() float64 { return float64(w.cfg.FeedbackQueueDepth) }),
+	}
+	for i, r := range dropReasons {
+		if i == dropSampledOut || i == dropSchemaMismatch {
+			continue
+		}
+		v := &c.dropped[i]
+		ms = append(ms, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "leadscore_capture_feedback_dropped_total",
+			Help:        "Outcomes not captured, by reason.",
+			ConstLabels: prometheus.Labels{"reason": r},
+		}, func() float64 { return float64(v.Load()) }))
+	}
+	return ms
+}
