@@ -42,13 +42,13 @@ import (
 // Defaults for the zero values of Config.
 const (
 	DefaultDir           = "./data/lake"
-	DefaultQueueDepth    = 65536
+	DefaultQueueDepth    = 16384
 	DefaultSyncInterval  = 200 * time.Millisecond
 	DefaultRollBytes     = 64 << 20
 	DefaultRollAge       = 5 * time.Minute
 	DefaultSamplePercent = 100
 	DefaultMaxLocalBytes = 4 << 30
-	DefaultRowGroupRows  = 32768
+	DefaultRowGroupRows  = 8192
 )
 
 // Reasons a record is not captured: the values of the reason label of
