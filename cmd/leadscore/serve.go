@@ -561,6 +561,16 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	var monitoring, feedback http.Handler
 	monCtx, stopMonitor := context.WithCancel(context.Background())
 	defer stopMonitor()
+	if lake != nil && c.monitor.webhookURL != "" {
+		// Capture failures alert through the same webhook; their state is
+		// leadscore_capture_healthy in /metrics.
+		alert, err := monitor.NewAlerter(monitor.AlertConfig{WebhookURL: c.monitor.webhookURL, Cooldown: c.monitor.cooldown,
+			Title: "leadscore data lake"}, prometheus.NewRegistry())
+		if err != nil {
+			return fmt.Errorf("%w: --monitor-webhook-url: %v", errUsage, err)
+		}
+		go watchLake(monCtx, lake, alert, 10*time.Second, log)
+	}
 	if mon != nil {
 		sink = append(sink, mon)
 		monitoring, feedback = mon.ReportHandler(), mon.FeedbackHandler()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/leadscore/leadscore/capture"
 	captures3 "github.com/leadscore/leadscore/capture/s3"
+	"github.com/leadscore/leadscore/monitor"
 )
 
 // lakeConfig is serve's prediction capture: every scored row to a
@@ -103,4 +104,40 @@ func (l *lakeConfig) build(ctx context.Context, features []string, reg prometheu
 		return nil, fmt.Errorf("data lake: %w", err)
 	}
 	return w, nil
+}
+
+// lakeViolations describes a failing capture as a monitoring violation,
+// or none while it keeps up.
+func lakeViolations(st capture.Stats) []monitor.Violation {
+	if st.Healthy {
+		return nil
+	}
+	var dropped uint64
+	for _, n := range st.Dropped {
+		dropped += n
+	}
+	return []monitor.Violation{{
+		FeatureName:         "data_lake",
+		ConstraintCheckType: "capture_health_check",
+		Description: fmt.Sprintf("capture is failing or falling behind: %d records dropped so far, %d files (%d bytes) waiting for upload, %d upload failures; scoring goes on (see leadscore_capture_* in /metrics)",
+			dropped, st.BacklogFiles, st.BacklogBytes, st.UploadFailures),
+	}}
+}
+
+// watchLake posts capture failures to the alert webhook (with the
+// monitor's cool-down, no repeats while the failure lasts) every interval
+// until ctx ends.
+func watchLake(ctx context.Context, lake *capture.Writer, alert *monitor.Alerter, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := alert.Update(ctx, now, lakeViolations(lake.Stats())); err != nil {
+				log.Warn("data lake alert not delivered", "error", err.Error())
+			}
+		}
+	}
 }
