@@ -249,8 +249,9 @@ func TestServeHostile(t *testing.T) {
 }
 
 // TestServeOverload is the short version of bench/overload.sh, run only
-// with LEADSCORE_LONG=1 (about 20 s of load on top of the build). It finds
-// the binary's capacity for 100-lead requests with a modest in-flight cap,
+// with LEADSCORE_LONG=1 (about 15 s of load on top of the build). It finds
+// the binary's capacity for 100-lead requests with a modest in-flight cap
+// and prediction capture off,
 // drives three times that rate, and checks that the excess is shed with
 // fast 503s and nothing else, that accepted requests stay bounded in the
 // server, that memory stays bounded, and that the server serves normally
@@ -264,7 +265,12 @@ func TestServeOverload(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + filepath.Join(t.TempDir(), "lake")}, "--max-in-flight", "4")
+	// Prediction capture is off: this test is about shedding in the HTTP
+	// service. The lake's memory under overload is measured by
+	// bench/overload.sh (LAKE=on, its default) and reported in
+	// bench/RESULTS.md.
+	env := []string{"LEADSCORE_LAKE=false", "LEADSCORE_LAKE_DIR=" + filepath.Join(t.TempDir(), "lake")}
+	s := startServer(t, bin, env, "--max-in-flight", "4")
 	pid := s.cmd.Process.Pid
 	rows, err := loadgen.DemoRows()
 	if err != nil {
@@ -284,7 +290,9 @@ func TestServeOverload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := loadgen.Search(ctx, loadgen.SearchConfig{Start: 100, MaxP99: 25 * time.Millisecond, MaxSteps: 7, Refine: 1, Pause: 250 * time.Millisecond},
+	// The p99 limit is loose, as in bench/overload.sh: a tight one over
+	// one-second steps measures the machine's scheduling stalls.
+	res, err := loadgen.Search(ctx, loadgen.SearchConfig{Start: 100, MaxP99: 100 * time.Millisecond, MaxSteps: 8, Refine: 1, Pause: 250 * time.Millisecond},
 		func(ctx context.Context, rate float64) (loadgen.Report, error) {
 			c := cfg
 			c.Rate = rate
