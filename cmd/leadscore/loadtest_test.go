@@ -163,8 +163,13 @@ func TestLoadtestRunTableAndInput(t *testing.T) {
 	}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	if len(srv.firstRow) != 2 || *srv.firstRow[0] != 1.5 || srv.firstRow[1] != nil {
-		t.Errorf("first row sent: %v, want [1.5 null]", srv.firstRow)
+	// Requests run concurrently, so the first to arrive may carry either
+	// input row; both must arrive intact (the empty field as null).
+	r := srv.firstRow
+	first := len(r) == 2 && r[0] != nil && *r[0] == 1.5 && r[1] == nil
+	second := len(r) == 2 && r[0] != nil && *r[0] == 2 && r[1] != nil && *r[1] == 3
+	if !first && !second {
+		t.Errorf("first row sent: %v, want [1.5 null] or [2 3]", r)
 	}
 }
 
