@@ -249,7 +249,7 @@ func TestServeHostile(t *testing.T) {
 }
 
 // TestServeOverload is the short version of bench/overload.sh, run only
-// with LEADSCORE_LONG=1 (about 15 s of load on top of the build). It finds
+// with LEADSCORE_LONG=1 (about 20 s of load on top of the build). It finds
 // the binary's capacity for 100-lead requests with a modest in-flight cap
 // and prediction capture off,
 // drives three times that rate, and checks that the excess is shed with
