@@ -29,7 +29,7 @@ func TestLakeAlerts(t *testing.T) {
 
 	var mu sync.Mutex
 	var posts []string
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hook := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		posts = append(posts, string(b))
