@@ -198,16 +198,11 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, logLevel)
 	}
-	for _, spec := range strings.Split(apiKeys, ",") {
-		if strings.TrimSpace(spec) == "" {
-			continue
-		}
-		k, err := httpapi.ParseAPIKey(spec)
-		if err != nil {
-			return nil, fmt.Errorf("%w: --api-keys: %v", errUsage, err)
-		}
-		c.apiKeys = append(c.apiKeys, k)
+	keys, err := parseAPIKeys(apiKeys)
+	if err != nil {
+		return nil, err
 	}
+	c.apiKeys = append(c.apiKeys, keys...)
 	switch {
 	case c.requireAPIKey && len(c.apiKeys) == 0:
 		return nil, fmt.Errorf("%w: --require-api-key needs --api-keys", errUsage)
@@ -794,3 +789,19 @@ func (l *logSink) FlushEvery(ctx context.Context, interval time.Duration) {
 
 // Close flushes what is left.
 func (l *logSink) Close() { l.Flush() }
+
+// parseAPIKeys parses --api-keys: comma-separated name:sha256hex[:admin].
+func parseAPIKeys(specs string) ([]httpapi.APIKey, error) {
+	var keys []httpapi.APIKey
+	for _, spec := range strings.Split(specs, ",") {
+		if strings.TrimSpace(spec) == "" {
+			continue
+		}
+		k, err := httpapi.ParseAPIKey(spec)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --api-keys: %v", errUsage, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
