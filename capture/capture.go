@@ -42,13 +42,14 @@ import (
 // Defaults for the zero values of Config.
 const (
 	DefaultDir           = "./data/lake"
-	DefaultQueueDepth    = 16384
+	DefaultQueueDepth    = 8192
 	DefaultSyncInterval  = 200 * time.Millisecond
 	DefaultRollBytes     = 64 << 20
 	DefaultRollAge       = 5 * time.Minute
 	DefaultSamplePercent = 100
 	DefaultMaxLocalBytes = 4 << 30
 	DefaultRowGroupRows  = 8192
+	DefaultQueueWait     = 5 * time.Second
 )
 
 // Reasons a record is not captured: the values of the reason label of
@@ -86,9 +87,16 @@ type Config struct {
 	// (Dir/_journal) and, with an Uploader, the upload backlog. Default
 	// ./data/lake.
 	Dir string
-	// QueueDepth is how many records may wait for the journal; more are
-	// dropped (queue_full). Default 65536.
+	// QueueDepth is how many records may wait for the journal. Capture
+	// waits up to QueueWait for room in a full queue, then drops what does
+	// not fit (queue_full). Default 8192.
 	QueueDepth int
+	// QueueWait is how long Capture may wait for room in a full queue.
+	// Waiting slows the request path down to the lake's pace, so that a
+	// server's in-flight cap sheds new requests (503) instead of records
+	// being lost; only a lake stalled longer than this (a hung disk) drops
+	// records. Default 5s; negative: never wait, drop at once.
+	QueueWait time.Duration
 	// SyncInterval is how often the journal is fsync'd (group commit): the
 	// most a machine crash loses. Default 200ms.
 	SyncInterval time.Duration
@@ -109,7 +117,7 @@ type Config struct {
 	// Default 4 GiB.
 	MaxLocalBytes int64
 	// RowGroupRows is the most rows per Parquet row group, which bounds
-	// the memory of an open file. Default 32768.
+	// the memory of an open file. Default 8192.
 	RowGroupRows int
 	// FeedbackQueueDepth is how many outcomes (CaptureFeedback) may wait
 	// for the journal; more are dropped (queue_full). Default 16384.
@@ -146,6 +154,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.QueueDepth == 0 {
 		c.QueueDepth = DefaultQueueDepth
 	}
+	if c.QueueWait == 0 {
+		c.QueueWait = DefaultQueueWait
+	}
 	if c.SyncInterval == 0 {
 		c.SyncInterval = DefaultSyncInterval
 	}
@@ -180,6 +191,9 @@ type tuning struct {
 	maxOpenFiles   int           // open files in one generation before it rolls
 	pendingRows    int           // rows built before one parquet WriteRows
 	journalBufSize int
+	// linger is how long the journal lets records gather after the first
+	// arrives (see journaler.linger); 0 takes each arrival at once.
+	linger time.Duration
 	// Fault injection for tests: wrap the files of journal segments and
 	// lake files (nil: no wrapping).
 	wrapJournal, wrapLake func(io.Writer) io.Writer
@@ -195,6 +209,7 @@ func defaultTuning() tuning {
 		maxOpenFiles:   48,
 		pendingRows:    256,
 		journalBufSize: 256 << 10,
+		linger:         2 * time.Millisecond,
 	}
 }
 
@@ -305,7 +320,7 @@ func newWriter(cfg Config, features []string, reg prometheus.Registerer, log *sl
 		root:         root,
 		lock:         lock,
 		c:            newCounters(),
-		items:        make(chan item, 2),
+		items:        make(chan item, 1),
 		free:         make(chan []leadscore.Record, 2),
 		uploads:      newUploadQueue(),
 		stop:         make(chan struct{}),
@@ -377,10 +392,10 @@ func randomHex(n int) (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// Capture queues records for the lake and returns at once. Records that
-// do not fit in the queue, are sampled out, or arrive after Close began
-// are dropped and counted. The records (and their Features) must not be
-// modified afterwards.
+// Capture queues records for the lake. When the queue is full it waits up
+// to QueueWait for room; records that still do not fit, are sampled out,
+// or arrive after Close began are dropped and counted. The records (and
+// their Features) must not be modified afterwards.
 func (w *Writer) Capture(recs []leadscore.Record) {
 	if len(recs) == 0 {
 		return
@@ -396,6 +411,23 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 		q.mu.Unlock()
 		w.c.drop(dropClosed, len(recs))
 		return
+	}
+	keep := func(r *leadscore.Record) bool {
+		return len(r.Features) == q.nfeat && (w.sampleLT == 0 || sampleHash(r.InferenceID) < w.sampleLT)
+	}
+	if len(q.buf)+len(recs) > q.depth && w.cfg.QueueWait > 0 {
+		need := 0
+		for i := range recs {
+			if keep(&recs[i]) {
+				need++
+			}
+		}
+		w.waitForRoom(need)
+		if q.closed { // Close began while waiting
+			q.mu.Unlock()
+			w.c.drop(dropClosed, len(recs))
+			return
+		}
 	}
 	for i := range recs {
 		r := &recs[i]
@@ -430,6 +462,40 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 	}
 	if mismatch > 0 {
 		w.c.drop(dropSchemaMismatch, mismatch)
+	}
+}
+
+// waitForRoom waits, with q.mu held (released while waiting), until the
+// queue has room for need more records, it is empty (a batch larger than
+// the whole queue goes in alone), Close began, or QueueWait passed.
+func (w *Writer) waitForRoom(need int) {
+	q := &w.q
+	if len(q.buf)+need <= q.depth || len(q.buf) == 0 {
+		return
+	}
+	w.c.waits.Add(1)
+	t := time.NewTimer(w.cfg.QueueWait)
+	defer t.Stop()
+	for len(q.buf)+need > q.depth && len(q.buf) > 0 && !q.closed {
+		if q.room == nil {
+			q.room = make(chan struct{})
+		}
+		room := q.room
+		select { // wake the journal if it sleeps
+		case q.ready <- struct{}{}:
+		default:
+		}
+		q.mu.Unlock()
+		select {
+		case <-room:
+			q.mu.Lock()
+		case <-t.C:
+			q.mu.Lock()
+			return
+		case <-w.kill:
+			q.mu.Lock()
+			return
+		}
 	}
 }
 
@@ -664,6 +730,9 @@ type queue struct {
 	nfeat  int
 	closed bool
 	ready  chan struct{} // signalled (never blocking) when buf grows
+	// room, when not nil, is closed (and set to nil) by take: Captures
+	// waiting for room wait on it.
+	room chan struct{}
 }
 
 func (q *queue) init(depth int, s *lakeSchema) {
@@ -682,12 +751,20 @@ func (q *queue) take(spare []leadscore.Record) ([]leadscore.Record, []schemaMark
 	}
 	recs, marks := q.buf, q.marks
 	q.buf, q.marks = spare[:0], nil
+	if q.room != nil {
+		close(q.room)
+		q.room = nil
+	}
 	return recs, marks, true
 }
 
 func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
+	if q.room != nil {
+		close(q.room)
+		q.room = nil
+	}
 	q.mu.Unlock()
 }
 

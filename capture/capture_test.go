@@ -385,7 +385,8 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{Dir: DefaultDir, QueueDepth: DefaultQueueDepth, SyncInterval: DefaultSyncInterval,
 		RollBytes: DefaultRollBytes, RollAge: DefaultRollAge, SamplePercent: DefaultSamplePercent,
-		MaxLocalBytes: DefaultMaxLocalBytes, RowGroupRows: DefaultRowGroupRows, FeedbackQueueDepth: DefaultFeedbackQueueDepth}
+		MaxLocalBytes: DefaultMaxLocalBytes, RowGroupRows: DefaultRowGroupRows, FeedbackQueueDepth: DefaultFeedbackQueueDepth,
+		QueueWait: DefaultQueueWait}
 	if c != want {
 		t.Fatalf("defaults %+v, want %+v", c, want)
 	}

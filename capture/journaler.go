@@ -60,6 +60,8 @@ type journaler struct {
 	enc    frameEncoder
 	dirty  bool // written since the last fsync
 	tick   *time.Ticker
+	// lingerT times linger; nil until first used.
+	lingerT *time.Timer
 
 	// drop reporting
 	logged     [nDropReasons]uint64 // dropped counts at the last warning
@@ -84,6 +86,10 @@ func (w *Writer) runJournal(schema *lakeSchema) {
 			j.abandon()
 			return
 		case <-w.q.ready:
+			if !j.linger() {
+				j.abandon()
+				return
+			}
 			if !j.drain() {
 				j.abandon()
 				return
@@ -104,6 +110,33 @@ func (w *Writer) runJournal(schema *lakeSchema) {
 		}
 	}
 }
+
+// linger lets records gather for up to tune.linger after the queue was
+// signalled, unless a good batch is already waiting, so that one journal
+// write, one hand-off and one wake-up serve many records instead of one
+// each. Close does not wait for it (the next drain takes everything). It
+// returns false when the Writer was abandoned.
+func (j *journaler) linger() bool {
+	d := j.w.tune.linger
+	if d <= 0 || j.w.q.len() >= lingerBatch {
+		return true
+	}
+	if j.lingerT == nil {
+		j.lingerT = time.NewTimer(d)
+	} else {
+		j.lingerT.Reset(d)
+	}
+	select {
+	case <-j.w.kill:
+		return false
+	case <-j.w.stop:
+	case <-j.lingerT.C:
+	}
+	return true
+}
+
+// lingerBatch is the queue length at which the journal stops lingering.
+const lingerBatch = 256
 
 // drain journals everything queued and hands it to the lake goroutine. It
 // returns false when the Writer was abandoned.

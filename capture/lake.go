@@ -479,7 +479,7 @@ func (lk *lake) open(g *lakeGen, pf *partFile) error {
 	pf.bw = bufio.NewWriterSize(out, 256<<10)
 	pf.cw.w = pf.bw
 	pf.w = parquet.NewGenericWriter[any](&pf.cw, g.gen.schema.schema,
-		parquet.Compression(&parquet.Zstd),
+		parquet.Compression(lakeZstd),
 		parquet.MaxRowsPerRowGroup(int64(lk.w.cfg.RowGroupRows)),
 	)
 	pf.rows = make([]parquet.Row, lk.w.tune.pendingRows)

@@ -35,6 +35,7 @@ type counters struct {
 	localBytes                           atomic.Int64
 	replayed, torn                       atomic.Uint64
 	retainedSegments                     atomic.Int64
+	waits                                atomic.Uint64 // Captures that waited for room
 
 	// Health of each stage: did its last attempt succeed?
 	journalOK, lakeOK, uploadOK, dropsOK atomic.Bool
@@ -88,6 +89,7 @@ func (w *Writer) register(reg prometheus.Registerer) error {
 		counter("leadscore_capture_uploads_total", "Lake files uploaded.", &c.uploads),
 		counter("leadscore_capture_upload_failures_total", "Failed upload attempts.", &c.uploadFailures),
 		counter("leadscore_capture_upload_retries_total", "Upload attempts after a failure.", &c.uploadRetries),
+		counter("leadscore_capture_queue_waits_total", "Requests that waited for room in a full capture queue (the lake set the pace).", &c.waits),
 		counter("leadscore_capture_replayed_records_total", "Records recovered from journal segments (after a crash or a disk error).", &c.replayed),
 		counter("leadscore_capture_journal_torn_total", "Journal segments whose tail was torn or corrupt when replayed.", &c.torn),
 		gauge("leadscore_capture_queue_depth", "Records waiting in the capture queue.",

@@ -303,7 +303,7 @@ func (w *Writer) writeOutcomeFile(dir, name string, rows []outcomeRow) (closedFi
 		out = wrap(f)
 	}
 	cw := &countWriter{w: out}
-	pw := parquet.NewGenericWriter[outcomeRow](cw, parquet.Compression(&parquet.Zstd),
+	pw := parquet.NewGenericWriter[outcomeRow](cw, parquet.Compression(lakeZstd),
 		parquet.MaxRowsPerRowGroup(int64(w.cfg.RowGroupRows)))
 	_, err = pw.Write(rows)
 	if err == nil {

@@ -88,6 +88,8 @@ type serveConfig struct {
 	sagemaker         bool
 	otlpEndpoint      string
 	traceSample       float64
+	debugListen       string
+	memoryLimit       memoryLimit
 	backend           backendConfig
 	monitor           monitorConfig
 	lake              lakeConfig
@@ -132,6 +134,8 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	c.monitor.addFlags(fs)
 	c.lake.addFlags(fs)
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
+	fs.Var(&c.memoryLimit, "memory-limit", "soft memory `limit` of the Go runtime (GOMEMLIMIT): a size, off, or auto, which is\n64MiB or, for large models, twice the heap after start-up plus 32MiB; an explicit\nGOMEMLIMIT in the environment wins over auto")
+	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
 	fs.BoolVar(&c.accessLog, "access-log", true, "log one JSON line per request (request id, route, status, latency;\nnever feature values, and lead ids only with --log-lead-ids)")
@@ -227,6 +231,10 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	}
 	if err := c.monitor.validate(); err != nil {
 		return nil, err
+	}
+	if c.lake.enabled && c.lake.queueDepth < c.maxBatch {
+		return nil, fmt.Errorf("%w: --lake-queue-depth (%d) must hold at least one whole batch (--max-batch %d)",
+			errUsage, c.lake.queueDepth, c.maxBatch)
 	}
 	if err := c.lake.validate(); err != nil {
 		return nil, err
@@ -598,10 +606,18 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	if err != nil {
 		return fmt.Errorf("%w: %v", errInput, err) // the model would not load
 	}
+	c.memoryLimit.apply(log)
 
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if c.debugListen != "" {
+		stopDebug, err := startDebug(c.debugListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
 	}
 	var handler http.Handler = srv
 	if c.otlpEndpoint != "" {

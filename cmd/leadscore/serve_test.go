@@ -134,6 +134,10 @@ func TestServeConfigErrors(t *testing.T) {
 		{"config object value", []string{"--config", write("obj.json", `{"listen": {}}`)}, nil},
 		{"config bad key object", []string{"--config", write("keyobj.json", `{"api_keys": [{"name": "a", "hash": "b"}]}`)}, nil},
 		{"config bad value", []string{"--config", write("badval.json", `{"max_batch": "x"}`)}, nil},
+		{"queue smaller than a batch", []string{"--lake-queue-depth", "100", "--max-batch", "1000"}, nil},
+		{"negative queue wait", []string{"--lake-queue-wait", "-1s"}, nil},
+		{"bad memory limit", []string{"--memory-limit", "lots"}, nil},
+		{"tiny memory limit", []string{"--memory-limit", "1MiB"}, nil},
 		{"config bad keys array", []string{"--config", write("badarr.json", `{"api_keys": [1`)}, nil},
 	}
 	for _, tt := range tests {
@@ -397,6 +401,7 @@ func TestServeBinary(t *testing.T) {
 		{"Registry", testServeRegistry},
 		{"Monitoring", testServeMonitoring},
 		{"Lake", testServeLake},
+		{"Profiler", testServeProfiler},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
@@ -1262,4 +1267,45 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// testServeProfiler checks --debug-listen (Go's profiler on its own
+// listener, not on the scoring port) and the memory limit's log line.
+func testServeProfiler(t *testing.T, bin string) {
+	s := startServer(t, bin, nil, "--debug-listen", "127.0.0.1:0", "--memory-limit", "96MiB")
+	defer s.stop(syscall.SIGTERM)
+	var addr string
+	for _, line := range strings.Split(s.output(), "\n") {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "profiler listening" {
+			addr = rec.Addr
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no profiler listening line:\n%s", s.output())
+	}
+	if !strings.Contains(s.output(), `"msg":"memory limit","bytes":100663296,"source":"--memory-limit"`) {
+		t.Errorf("no memory limit line for 96MiB:\n%s", s.output())
+	}
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "heap profile") {
+		t.Fatalf("profiler: %d %.200s", resp.StatusCode, body)
+	}
+	// The scoring port does not serve it.
+	resp, err = http.Get(s.url + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the scoring port answered /debug/pprof/ with %d", resp.StatusCode)
+	}
 }

@@ -26,6 +26,7 @@ type lakeConfig struct {
 	s3Endpoint    string
 	s3PathStyle   bool
 	queueDepth    int
+	queueWait     time.Duration
 	syncInterval  time.Duration
 	rollSize      byteSize
 	rollAge       time.Duration
@@ -42,12 +43,21 @@ func (l *lakeConfig) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&l.s3Region, "lake-s3-region", "", "the bucket's `region` (default AWS_REGION, then us-east-1)")
 	fs.StringVar(&l.s3Endpoint, "lake-s3-endpoint", "", "S3-compatible endpoint `URL` (MinIO, Ceph, R2, ...)")
 	fs.BoolVar(&l.s3PathStyle, "lake-s3-path-style", false, "address buckets by path (most S3-compatible stores)")
-	fs.IntVar(&l.queueDepth, "lake-queue-depth", capture.DefaultQueueDepth, "scored `records` waiting for the journal; beyond it they are dropped and counted")
+	fs.IntVar(&l.queueDepth, "lake-queue-depth", capture.DefaultQueueDepth, "scored `records` waiting for the journal; a request that finds it full waits (see\n--lake-queue-wait)")
+	fs.DurationVar(&l.queueWait, "lake-queue-wait", capture.DefaultQueueWait, "how long a request may wait for room in a full capture queue; meanwhile\n--max-in-flight sheds new requests with 503, so overload is refused rather than\nrecords lost; past it (a stalled disk) records are dropped and counted (0: never wait)")
 	fs.DurationVar(&l.syncInterval, "lake-sync-interval", capture.DefaultSyncInterval, "journal group-commit period: the most a crash (SIGKILL) can lose")
 	fs.Var(&l.rollSize, "lake-roll-size", "close a Parquet file at about this `size`")
 	fs.DurationVar(&l.rollAge, "lake-roll-age", capture.DefaultRollAge, "close files this long after their first record")
 	fs.Float64Var(&l.samplePercent, "lake-sample-percent", 100, "share of scored leads captured, in (0, 100]")
 	fs.Var(&l.maxLocal, "lake-max-local", "bound on the local journal and upload backlog (`size`); beyond it records are dropped and counted")
+}
+
+// queueWait maps the flag's 0 (never wait) to capture's negative.
+func queueWait(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // validate checks the lake settings.
@@ -57,6 +67,8 @@ func (l *lakeConfig) validate() error {
 		return nil
 	case l.dir == "":
 		return fmt.Errorf("%w: --lake-dir is empty (turn capture off with --lake=false)", errUsage)
+	case l.queueWait < 0:
+		return fmt.Errorf("%w: --lake-queue-wait must not be negative", errUsage)
 	case l.queueDepth < 1 || l.syncInterval <= 0 || l.rollSize < 1 || l.rollAge <= 0 || l.maxLocal < 1:
 		return fmt.Errorf("%w: --lake-queue-depth, -sync-interval, -roll-size, -roll-age and -max-local must be positive", errUsage)
 	case !(l.samplePercent > 0 && l.samplePercent <= 100):
@@ -80,6 +92,7 @@ func (l *lakeConfig) build(ctx context.Context, features []string, reg prometheu
 	cfg := capture.Config{
 		Dir:           l.dir,
 		QueueDepth:    l.queueDepth,
+		QueueWait:     queueWait(l.queueWait),
 		SyncInterval:  l.syncInterval,
 		RollBytes:     int64(l.rollSize),
 		RollAge:       l.rollAge,
