@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -410,9 +411,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ex.route == routeFeedback {
 			h = s.feedback
 		}
-		if h == nil {
+		switch {
+		case h == nil:
 			s.fail(ex, newError(http.StatusNotFound, codeNotFound, "monitoring is off: the model has no baseline"))
-		} else if s.admit(ex, r) {
+		case !s.admit(ex, r):
+		case ex.route == routeFeedback && r.ContentLength > s.maxBody:
+			s.fail(ex, s.bodyTooLarge())
+		case ex.route == routeFeedback && plainBody(r) != nil:
+			s.fail(ex, plainBody(r))
+		default:
+			if ex.route == routeFeedback {
+				// --max-body bounds outcomes too (a chunked body is cut
+				// while read); the monitor has its own, larger cap.
+				r.Body = http.MaxBytesReader(&ex.w, r.Body, s.maxBody)
+			}
 			h.ServeHTTP(&ex.w, r)
 		}
 	default:
@@ -622,6 +634,9 @@ func (s *Server) write(ex *exchange, status int, contentType []string, body []by
 // declared Content-Length up front, so a client that announces a large
 // body and sends nothing holds no memory.
 func (s *Server) readBody(ex *exchange, r *http.Request) ([]byte, *apiError) {
+	if aerr := plainBody(r); aerr != nil {
+		return nil, aerr
+	}
 	if r.ContentLength > s.maxBody {
 		return nil, s.bodyTooLarge()
 	}
@@ -655,6 +670,17 @@ func (s *Server) readBody(ex *exchange, r *http.Request) ([]byte, *apiError) {
 
 // initialBodyBuffer is the first body buffer of a pooled exchange.
 const initialBodyBuffer = 4 << 10
+
+// plainBody refuses a compressed (or otherwise encoded) body with a 415
+// rather than failing to parse it as JSON or CSV.
+func plainBody(r *http.Request) *apiError {
+	ce := header(r, "Content-Encoding")
+	if ce == "" || strings.EqualFold(strings.TrimSpace(ce), "identity") {
+		return nil
+	}
+	return newError(http.StatusUnsupportedMediaType, codeMediaType,
+		"Content-Encoding %q is not supported: send the body uncompressed", ce)
+}
 
 func (s *Server) bodyTooLarge() *apiError {
 	return newError(http.StatusRequestEntityTooLarge, codeBodyTooLarge, "request body is larger than %d bytes", s.maxBody)

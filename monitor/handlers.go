@@ -74,7 +74,7 @@ func (m *Monitor) FeedbackHandler() http.Handler {
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than 4 MiB")
+				writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than the server accepts (at most 4 MiB)")
 				return
 			}
 			writeError(w, http.StatusBadRequest, "body_read_failed", "", "could not read the body")

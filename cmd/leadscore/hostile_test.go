@@ -519,9 +519,9 @@ func hostileCases(f fixture, crmKey string) []hostileCase {
 		{name: "content_type_garbage", path: "/score", ctype: "*/*", body: one, status: 415, code: "unsupported_media"},
 		{name: "charset_utf16_body", path: "/score", ctype: "application/json; charset=utf-16", body: utf16Body(one), status: 400, code: "bad_request"},
 		{name: "charset_latin1_body", path: "/score", ctype: "APPLICATION/JSON ; charset=ISO-8859-1", body: `{"leads":[{"id":"caf` + "\xe9" + `","features":{}}]}`, status: 400, code: "bad_json"},
-		{name: "gzip_not_inflated", path: "/score", ctype: j, headers: []string{"Content-Encoding", "gzip"}, body: small.String(), status: 400, code: "bad_request"},
-		{name: "gzip_bomb_64MiB", path: "/score", ctype: j, headers: []string{"Content-Encoding", "gzip"}, body: gz.String(), status: 400, code: "bad_request"},
-		{name: "deflate_encoding", path: "/invocations", ctype: "text/csv", headers: []string{"Content-Encoding", "deflate"}, body: "\x78\x9c\x03\x00\x00\x00\x00\x01", status: 422, code: "invalid_value"},
+		{name: "gzip_not_inflated", path: "/score", ctype: j, headers: []string{"Content-Encoding", "gzip"}, body: small.String(), status: 415, code: "unsupported_media"},
+		{name: "gzip_bomb_64MiB", path: "/score", ctype: j, headers: []string{"Content-Encoding", "gzip"}, body: gz.String(), status: 415, code: "unsupported_media"},
+		{name: "deflate_encoding", path: "/invocations", ctype: "text/csv", headers: []string{"Content-Encoding", "deflate"}, body: "\x78\x9c\x03\x00\x00\x00\x00\x01", status: 415, code: "unsupported_media"},
 		// Query parameters.
 		{name: "explain_negative", path: "/score?explain=-1", ctype: j, body: one, status: 400, code: "bad_parameter"},
 		{name: "explain_float", path: "/score?explain=1e9", ctype: j, body: one, status: 400, code: "bad_parameter"},
@@ -614,7 +614,8 @@ func hostileCases(f fixture, crmKey string) []hostileCase {
 }
 
 // feedbackCases are hostile outcomes for POST /v1/feedback (drift
-// monitoring's ground truth; its own parser and its own 4 MiB body limit).
+// monitoring's ground truth; its own parser, within --max-body and at most
+// 4 MiB).
 func feedbackCases() []hostileCase {
 	const j, fb = "application/json", "/v1/feedback"
 	outcomes := func(n int) string {
@@ -634,8 +635,11 @@ func feedbackCases() []hostileCase {
 		{name: "feedback_deep_nesting", path: fb, ctype: j, body: strings.Repeat("[", 100000), status: 400, code: "bad_json"},
 		{name: "feedback_trailing_garbage", path: fb, ctype: j, body: outcomes(1) + "x", status: 400, code: "bad_json"},
 		{name: "feedback_over_10k", path: fb, ctype: j, body: outcomes(10001), status: 413, code: "batch_too_large"},
+		{name: "feedback_body_2MB_over_max_body", path: fb, ctype: j, body: outcomes(1) + strings.Repeat(" ", 2<<20), status: 413, code: "body_too_large"},
+		{name: "feedback_body_2MB_chunked", path: fb, ctype: j, body: outcomes(1) + strings.Repeat(" ", 2<<20), chunked: true, status: 413, code: "body_too_large"},
+		{name: "feedback_gzip", path: fb, ctype: j, headers: []string{"Content-Encoding", "gzip"}, body: outcomes(1), status: 415, code: "unsupported_media"},
 		{name: "feedback_body_5MB", path: fb, ctype: j, body: strings.Repeat(" ", 5<<20), status: 413, code: "body_too_large"},
-		{name: "feedback_number_3MB", path: fb, ctype: j, body: "[" + strings.Repeat("1", 3<<20) + "]", status: 400, code: "bad_json"},
+		{name: "feedback_number_900KB", path: fb, ctype: j, body: "[" + strings.Repeat("1", 900<<10) + "]", status: 400, code: "bad_json"},
 		{name: "feedback_get", method: "GET", path: fb, status: 405, code: "method_not_allowed"},
 		{name: "monitoring_delete", method: "DELETE", path: "/v1/monitoring", status: 405, code: "method_not_allowed"},
 	}
