@@ -194,11 +194,15 @@ sleep 0.5 # the access log is flushed every 100 ms
 tail -n +"$((MARK + 1))" "$OUT/server.log" >"$OUT/overload_access.log"
 RSS_END=$(rss_kb)
 G_END=$(goroutines)
+metric() { curl -sf --max-time 5 "$URL/metrics" | awk -v m="$1" '$1 == m {print $2}' || true; }
 
 log "recovery: $HALF req/s for $RECOVERY"
 "$LS" loadtest --url "$URL/score" --rate "$HALF" --duration "$RECOVERY" --batch "$BATCH" \
 	--connections "$CONNECTIONS" --json >"$OUT/recovery.json" || true
 RSS_AFTER=$(rss_kb)
+CAPTURED=$(metric leadscore_capture_records_total)
+DROPPED=$(metric 'leadscore_capture_dropped_total{reason="queue_full"}')
+WAITS=$(metric leadscore_capture_queue_waits_total)
 HWM=$(hwm_kb)
 kill -TERM "$SAMPLER_PID" 2>/dev/null || true
 SAMPLER_PID=''
@@ -250,5 +254,6 @@ share() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f%%", (b > 0 ? 100 * a / b 
 	echo "recovery at $HALF req/s for $RECOVERY: $(jq -r '.ok' "$r")/$(jq -r '.sent' "$r") ok, errors $(jq -c '.errors' "$r"), p99 $(jq -r '.latency_ms.p99' "$r") ms"
 	echo "memory: RSS $((RSS_START / 1024)) MiB at start, $((RSS_END / 1024)) MiB after the overload, $((RSS_AFTER / 1024)) MiB after recovery, peak (VmHWM) $((HWM / 1024)) MiB"
 	echo "goroutines: $G_START at start, $G_END after the overload"
+	echo "capture: $CAPTURED records queued for the lake, $DROPPED dropped (queue_full), $WAITS requests waited for room in the queue"
 	echo "files: $OUT"
 } | tee "$OUT/summary.txt"
