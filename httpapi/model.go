@@ -91,6 +91,9 @@ func (s *Server) Reload(ctx context.Context, reason string) error {
 			slog.String("serving", old.info.Name+" "+old.info.Version))
 		return fmt.Errorf("reload rejected, still serving %s %s: %w", old.info.Name, old.info.Version, err)
 	}
+	if s.onReload != nil {
+		s.onReload(m.scorer)
+	}
 	s.model.Store(m)
 	s.metrics.setModel(m.info)
 	s.metrics.reloads.WithLabelValues("ok").Inc()

@@ -87,8 +87,13 @@ type Config struct {
 	// Version is the server's version, reported by GET /v2.
 	Version string
 	// Sink, when set, receives a record of every scored row (the data lake
-	// and the drift monitor). It must not block.
+	// and the drift monitor). It may wait only a bounded time.
 	Sink leadscore.Sink
+	// OnReload, when set, is called by Reload with a new model that passed
+	// the checks, just before it starts serving (not for the first model,
+	// nor for a rejected one): the data lake and the drift monitor follow
+	// the model there.
+	OnReload func(leadscore.Scorer)
 	// Monitoring and Feedback, when set, serve GET /v1/monitoring and
 	// POST /v1/feedback, behind the same keys and limits as scoring.
 	Monitoring http.Handler
@@ -99,6 +104,7 @@ type Config struct {
 // use; build one with New.
 type Server struct {
 	loader      func() (leadscore.Scorer, error)
+	onReload    func(leadscore.Scorer)
 	log         *slog.Logger
 	accessLog   bool
 	logLeadIDs  bool
@@ -136,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		loader:      cfg.Loader,
+		onReload:    cfg.OnReload,
 		log:         cfg.Logger,
 		accessLog:   cfg.AccessLog,
 		logLeadIDs:  cfg.LogLeadIDs,

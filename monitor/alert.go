@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,7 @@ type AlertConfig struct {
 type Alerter struct {
 	cfg    AlertConfig
 	mu     sync.Mutex
+	title  atomic.Pointer[string] // set by setTitle; nil: cfg.Title
 	states map[alertKey]*alertState
 
 	active    *prometheus.GaugeVec
@@ -66,6 +68,17 @@ type Alerter struct {
 }
 
 type alertKey struct{ feature, check string }
+
+// setTitle changes the title of later alerts (a reloaded model); it does
+// not wait for a post in progress.
+func (a *Alerter) setTitle(t string) { a.title.Store(&t) }
+
+func (a *Alerter) titleNow() string {
+	if t := a.title.Load(); t != nil {
+		return *t
+	}
+	return a.cfg.Title
+}
 
 type alertState struct {
 	violated bool
@@ -202,7 +215,7 @@ func (a *Alerter) message(due []alertKey) string {
 	if len(due) == 1 {
 		noun = "violation"
 	}
-	fmt.Fprintf(&b, "%s: %d new monitoring %s", a.cfg.Title, len(due), noun)
+	fmt.Fprintf(&b, "%s: %d new monitoring %s", a.titleNow(), len(due), noun)
 	for i, k := range due {
 		if i == maxAlertLines {
 			fmt.Fprintf(&b, "\n... and %d more (GET /v1/monitoring)", len(due)-i)

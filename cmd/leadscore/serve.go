@@ -544,17 +544,16 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		log.Info("data lake closed", "dir", c.lake.dir)
 	}
 	var firstTaken atomic.Bool
+	// loaded is the bundle of the last load, for onReload (reloads are
+	// serialized, and onReload runs right after the load it follows).
+	var loaded atomic.Pointer[bundle.Bundle]
 	serverLoader := func() (leadscore.Scorer, error) {
 		if firstTaken.CompareAndSwap(false, true) {
 			return first, nil
 		}
 		sc, err := loader()
-		if err == nil && lake != nil {
-			// A reloaded model with other features writes new files.
-			if err := lake.SetFeatures(featureNames(sc.Info())); err != nil {
-				log.Warn("data lake: keeping the old columns", "error", err.Error())
-			}
-		}
+		b, _ := sc.(*bundle.Bundle)
+		loaded.Store(b)
 		return sc, err
 	}
 	var sink sinks
@@ -583,11 +582,25 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	if len(sink) > 0 {
 		capture = sink
 	}
+	// A reloaded model that passed the server's checks: the lake writes
+	// its columns to new files, and the drift monitor compares with its
+	// baseline.
+	onReload := func(sc leadscore.Scorer) {
+		if lake != nil {
+			if err := lake.SetFeatures(featureNames(sc.Info())); err != nil {
+				log.Warn("data lake: keeping the old columns", "error", err.Error())
+			}
+		}
+		if mon != nil {
+			c.monitor.rebase(mon, loaded.Load(), sc.Info(), log)
+		}
+	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
 		Sink:           capture,
 		Monitoring:     monitoring,
 		Feedback:       feedback,
 		Loader:         c.backend.wrap(ctx, serverLoader, log),
+		OnReload:       onReload,
 		Logger:         log,
 		AccessLog:      c.accessLog,
 		LogLeadIDs:     c.logLeadIDs,

@@ -402,6 +402,7 @@ func TestServeBinary(t *testing.T) {
 		{"Monitoring", testServeMonitoring},
 		{"Lake", testServeLake},
 		{"Profiler", testServeProfiler},
+		{"ReloadMonitor", testServeReloadMonitor},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
@@ -1307,5 +1308,66 @@ func testServeProfiler(t *testing.T, bin string) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("the scoring port answered /debug/pprof/ with %d", resp.StatusCode)
+	}
+}
+
+// testServeReloadMonitor checks that drift monitoring follows a reloaded
+// model: /v1/monitoring names the new version and starts a new window.
+func testServeReloadMonitor(t *testing.T, bin string) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	demo := filepath.Join("..", "..", "bundle", "demo")
+	if err := os.MkdirAll(filepath.Join(dir, "baseline"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(demo, "model.ubj"), filepath.Join(dir, "model.ubj"))
+	for _, f := range []string{"statistics.json", "constraints.json", "scores.json"} {
+		copyFile(t, filepath.Join(demo, "baseline", f), filepath.Join(dir, "baseline", f))
+	}
+	manifest, err := os.ReadFile(filepath.Join(demo, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setVersion := func(v string) {
+		var m map[string]any
+		if err := json.Unmarshal(manifest, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["version"] = v
+		b, _ := json.Marshal(m)
+		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setVersion("1.0.0")
+	s := startServer(t, bin, nil, "--model", dir, "--watch-interval", "50ms")
+	defer s.stop(syscall.SIGTERM)
+	type report struct {
+		Model  struct{ Version string } `json:"model"`
+		Window struct{ Rows int64 }     `json:"window"`
+	}
+	monitoring := func() report {
+		var r report
+		resp := send(t, nil, "GET", s.url+"/v1/monitoring", "", "")
+		if resp.status != 200 {
+			t.Fatalf("GET /v1/monitoring: %d", resp.status)
+		}
+		resp.json(t, &r)
+		return r
+	}
+	body := "[" + strings.TrimSuffix(strings.Repeat("["+strings.TrimSuffix(strings.Repeat("1,", 50), ",")+"],", 5), ",") + "]"
+	if r := send(t, nil, "POST", s.url+"/score", "application/json", body); r.status != 200 {
+		t.Fatalf("score: %d", r.status)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r := monitoring(); r.Model.Version != "1.0.0" || r.Window.Rows != 5; r = monitoring() {
+		if time.Now().After(deadline) {
+			t.Fatalf("monitoring before the reload: %+v", r)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	setVersion("2.0.0")
+	s.waitLog("drift monitor follows the reloaded model")
+	if r := monitoring(); r.Model.Version != "2.0.0" || r.Window.Rows != 0 {
+		t.Fatalf("monitoring after the reload: %+v, want version 2.0.0 and a new window", r)
 	}
 }

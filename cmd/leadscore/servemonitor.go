@@ -86,6 +86,36 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 	})
 }
 
+// rebase points mon at a reloaded model's baseline. A model without one
+// (or with an unreadable one) leaves the monitor on the previous baseline,
+// which its reports name, and says so in the log.
+func (m *monitorConfig) rebase(mon *monitor.Monitor, b *bundle.Bundle, info leadscore.ModelInfo, log *slog.Logger) {
+	keep := func(why string, err error) {
+		attrs := []any{"model", info.Name, "version", info.Version, "why", why}
+		if err != nil {
+			attrs = append(attrs, "error", err.Error())
+		}
+		log.Warn("drift monitor keeps the previous model's baseline", attrs...)
+	}
+	if b == nil {
+		keep("the reloaded model is not a bundle with a baseline", nil)
+		return
+	}
+	base, err := monitor.ReadBaseline(b.ReadBaseline)
+	if errors.Is(err, fs.ErrNotExist) {
+		keep("the reloaded model has no baseline", nil)
+		return
+	}
+	if err != nil {
+		keep("its baseline cannot be read", err)
+		return
+	}
+	if err := mon.Rebase(monitor.Rebase{Baseline: base, Features: featureNames(info), Tiers: info.Tiers,
+		Model: monitor.ModelRef{Name: info.Name, Version: info.Version}}); err != nil {
+		keep("its baseline does not fit", err)
+	}
+}
+
 // sinks fans records out to every non-nil sink.
 type sinks []leadscore.Sink
 
