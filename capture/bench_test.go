@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/leadscore/leadscore"
 )
 
@@ -115,20 +113,21 @@ func BenchmarkLakeThroughput(b *testing.B) {
 	b.ReportMetric(float64(s.Bytes)/float64(b.N), "bytes/record")
 }
 
-// BenchmarkRowBuild is the per-record cost of turning a record into a
-// Parquet row (50 features).
+// BenchmarkRowBuild is the per-record cost of gathering a record's values
+// into the lake's columns (50 features).
 func BenchmarkRowBuild(b *testing.B) {
 	features, recs := benchRecords(1024)
 	s, err := newLakeSchema(features)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var rb rowBuilder
-	row := make([]parquet.Row, 1)
+	var cb colBuilder
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		row[0] = rb.build(row[0], s, &recs[i%len(recs)])
-		rb.reset()
+		if cb.n == 256 {
+			cb.reset()
+		}
+		cb.add(s, &recs[i%len(recs)])
 	}
 }

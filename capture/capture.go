@@ -189,7 +189,7 @@ type tuning struct {
 	uploadTimeout  time.Duration // one upload attempt
 	logEvery       time.Duration // least time between two repeated warnings
 	maxOpenFiles   int           // open files in one generation before it rolls
-	pendingRows    int           // rows built before one parquet WriteRows
+	pendingRows    int           // records gathered before they go to the column writers
 	journalBufSize int
 	// linger is how long the journal lets records gather after the first
 	// arrives (see journaler.linger); 0 takes each arrival at once.

@@ -539,3 +539,41 @@ func TestOneWriterPerDir(t *testing.T) {
 	w = newTestWriter(t, Config{Dir: dir}, nil)
 	closeWriter(t, w)
 }
+
+// Row groups hold RowGroupRows rows, however the records arrive (the lake
+// writes columns itself and ends row groups on its own).
+func TestRowGroups(t *testing.T) {
+	for _, tc := range []struct{ groupRows, batch int }{{100, 7}, {300, 100}, {1000, 1000}} {
+		dir := t.TempDir()
+		w := newTestWriter(t, Config{Dir: dir, RowGroupRows: tc.groupRows}, nil)
+		recs := makeRecords(1000, t0.Add(5*time.Minute), time.Millisecond) // one hour: one file
+		for i := 0; i < len(recs); i += tc.batch {
+			w.Capture(recs[i:min(i+tc.batch, len(recs))])
+		}
+		closeWriter(t, w)
+		files := lakeFiles(t, dir)
+		if len(files) != 1 {
+			t.Fatalf("%d files, want 1", len(files))
+		}
+		data, err := os.ReadFile(filepath.Join(dir, files[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := parquet.OpenFile(bytesReaderAt(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sizes []int64
+		for _, rg := range f.Metadata().RowGroups {
+			sizes = append(sizes, rg.NumRows)
+		}
+		var want []int64
+		for left := 1000; left > 0; left -= tc.groupRows {
+			want = append(want, int64(min(left, tc.groupRows)))
+		}
+		if !slices.Equal(sizes, want) {
+			t.Errorf("RowGroupRows %d, batches of %d: row groups of %v rows, want %v", tc.groupRows, tc.batch, sizes, want)
+		}
+		checkRows(t, readLake(t, dir), recs)
+	}
+}

@@ -79,9 +79,10 @@ type partFile struct {
 	bw    *bufio.Writer
 	cw    countWriter
 	w     *parquet.GenericWriter[any]
-	rb    rowBuilder
-	rows  []parquet.Row // built, not yet given to w
-	n     int
+	cb    colBuilder // records gathered, not yet given to w
+	// inGroup counts the rows of w's current row group: the lake ends row
+	// groups itself, as it writes columns directly.
+	inGroup int
 	// written counts rows given to w; unjournaled those of them that are
 	// not in the journal (lost if the file fails).
 	written, unjournaled int64
@@ -326,13 +327,12 @@ func (lk *lake) write(g *lakeGen, recs []leadscore.Record, journaled bool) int {
 			}
 			continue
 		}
-		pf.rows[pf.n] = pf.rb.build(pf.rows[pf.n], g.gen.schema, r)
-		pf.n++
+		pf.cb.add(g.gen.schema, r)
 		if !journaled {
 			pf.unjournaled++
 		}
 		n++
-		if pf.n == len(pf.rows) {
+		if pf.cb.n == lk.w.tune.pendingRows || pf.inGroup+pf.cb.n == lk.w.cfg.RowGroupRows {
 			lk.flushRows(g, pf)
 			lk.rollFile(g, pf)
 		}
@@ -482,28 +482,50 @@ func (lk *lake) open(g *lakeGen, pf *partFile) error {
 		parquet.Compression(lakeZstd),
 		parquet.MaxRowsPerRowGroup(int64(lk.w.cfg.RowGroupRows)),
 	)
-	pf.rows = make([]parquet.Row, lk.w.tune.pendingRows)
-	cols := g.gen.schema.columns()
-	for i := range pf.rows {
-		pf.rows[i] = make(parquet.Row, 0, cols)
+	pf.cb = colBuilder{cols: make([][]parquet.Value, g.gen.schema.columns())}
+	for i := range pf.cb.cols {
+		pf.cb.cols[i] = make([]parquet.Value, 0, lk.w.tune.pendingRows)
 	}
 	return nil
 }
 
-// flushRows gives pf's built rows to the parquet writer.
+// flushRows gives pf's gathered records to the parquet writer, column by
+// column, and ends the row group once it holds RowGroupRows rows.
 func (lk *lake) flushRows(g *lakeGen, pf *partFile) {
-	if pf.n == 0 || pf.err != nil {
+	if pf.cb.n == 0 || pf.err != nil {
 		return
 	}
-	n, err := pf.w.WriteRows(pf.rows[:pf.n])
-	pf.written += int64(n)
-	pf.n = 0
-	pf.rb.reset()
+	n := pf.cb.n
+	err := lk.writeColumns(pf)
+	pf.cb.reset()
+	if err == nil {
+		pf.written += int64(n)
+		pf.inGroup += n
+		if pf.inGroup >= lk.w.cfg.RowGroupRows {
+			err = pf.w.Flush()
+			pf.inGroup = 0
+		}
+	}
 	if err != nil {
 		lk.failFile(g, pf, opParquetWrite, fmt.Errorf("write %s: %w", pf.tmp, err))
 		return
 	}
 	lk.w.c.lakeOK.Store(true)
+}
+
+// writeColumns hands each column's values to its ColumnWriter (which cuts
+// pages as its buffer fills).
+func (lk *lake) writeColumns(pf *partFile) error {
+	cws := pf.w.ColumnWriters()
+	if len(cws) != len(pf.cb.cols) {
+		return fmt.Errorf("parquet writer has %d columns, the lake schema %d", len(cws), len(pf.cb.cols))
+	}
+	for i, vals := range pf.cb.cols {
+		if _, err := cws[i].WriteRowValues(vals); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // failFile abandons a file after an error. Its journaled records stay in

@@ -122,48 +122,59 @@ func newLakeSchema(features []string) (*lakeSchema, error) {
 // columns is the number of leaf columns.
 func (s *lakeSchema) columns() int { return nLead + len(s.features) + nTail }
 
-// rowBuilder turns records into parquet rows, copying strings into a
-// reusable arena so that building a row does not allocate.
-type rowBuilder struct {
+// colBuilder gathers records column by column, ready for each column's
+// ColumnWriter.WriteRowValues: no row assembly, no per-row splitting by
+// the writer. Strings are copied into a reusable arena, so that adding a
+// record does not allocate once the buffers have grown.
+type colBuilder struct {
+	cols  [][]parquet.Value // one slice per leaf column, one value per record
 	arena []byte
+	n     int // records added since the last reset
 }
 
-func (b *rowBuilder) bytes(s string) []byte {
+func (b *colBuilder) bytes(s string) []byte {
 	start := len(b.arena)
 	b.arena = append(b.arena, s...)
 	return b.arena[start:len(b.arena):len(b.arena)]
 }
 
-// reset forgets the arena's contents; rows built before are invalid after.
-func (b *rowBuilder) reset() { b.arena = b.arena[:0] }
-
-// put appends v with its definition level and column index. (Cheaper
-// than Value.Level, which the compiler does not inline.)
-func put(row parquet.Row, v parquet.Value, def, col int) parquet.Row {
-	v.SetDefinitionLevel(def)
-	v.SetColumnIndex(col)
-	return append(row, v)
+// reset forgets the records added; their values are invalid after.
+func (b *colBuilder) reset() {
+	for i := range b.cols {
+		b.cols[i] = b.cols[i][:0]
+	}
+	b.arena = b.arena[:0]
+	b.n = 0
 }
 
-// build appends r's values to row[:0] in column order. r.Features must have
+// val sets v's definition level (what parquet-go's optional columns read)
+// and appends it to column col.
+func (b *colBuilder) val(col int, v parquet.Value, def int) {
+	v.SetDefinitionLevel(def)
+	b.cols[col] = append(b.cols[col], v)
+}
+
+// add appends r's values, one to each column. r.Features must have
 // len(s.features) values.
-func (b *rowBuilder) build(row parquet.Row, s *lakeSchema, r *leadscore.Record) parquet.Row {
-	row = row[:0]
-	row = put(row, parquet.Int64Value(r.Time.UnixMicro()), 0, 0)
-	row = put(row, parquet.ByteArrayValue(b.bytes(r.RequestID)), 0, 1)
-	row = put(row, parquet.ByteArrayValue(b.bytes(r.InferenceID)), 0, 2)
-	if r.LeadID == "" {
-		row = put(row, parquet.NullValue(), 0, 3)
-	} else {
-		row = put(row, parquet.ByteArrayValue(b.bytes(r.LeadID)), 1, 3)
+func (b *colBuilder) add(s *lakeSchema, r *leadscore.Record) {
+	if len(b.cols) != s.columns() {
+		b.cols = make([][]parquet.Value, s.columns())
 	}
-	row = put(row, parquet.ByteArrayValue(b.bytes(r.Model)), 0, 4)
-	row = put(row, parquet.ByteArrayValue(b.bytes(r.ModelVersion)), 0, 5)
+	b.val(0, parquet.Int64Value(r.Time.UnixMicro()), 0)
+	b.val(1, parquet.ByteArrayValue(b.bytes(r.RequestID)), 0)
+	b.val(2, parquet.ByteArrayValue(b.bytes(r.InferenceID)), 0)
+	if r.LeadID == "" {
+		b.val(3, parquet.NullValue(), 0)
+	} else {
+		b.val(3, parquet.ByteArrayValue(b.bytes(r.LeadID)), 1)
+	}
+	b.val(4, parquet.ByteArrayValue(b.bytes(r.Model)), 0)
+	b.val(5, parquet.ByteArrayValue(b.bytes(r.ModelVersion)), 0)
 	for i, v := range r.Features {
 		if v != v { // NaN: missing
-			row = put(row, parquet.NullValue(), 0, nLead+i)
+			b.val(nLead+i, parquet.NullValue(), 0)
 		} else {
-			row = put(row, parquet.FloatValue(v), 1, nLead+i)
+			b.val(nLead+i, parquet.FloatValue(v), 1)
 		}
 	}
 	c := nLead + len(s.features)
@@ -171,9 +182,9 @@ func (b *rowBuilder) build(row parquet.Row, s *lakeSchema, r *leadscore.Record) 
 	if tier > math.MaxInt32 || tier < math.MinInt32 {
 		tier = 0
 	}
-	row = put(row, parquet.DoubleValue(r.Margin), 0, c)
-	row = put(row, parquet.DoubleValue(r.Probability), 0, c+1)
-	row = put(row, parquet.Int32Value(int32(tier)), 0, c+2) //nolint:gosec // clamped above
-	row = put(row, parquet.DoubleValue(r.LatencyMS), 0, c+3)
-	return row
+	b.val(c, parquet.DoubleValue(r.Margin), 0)
+	b.val(c+1, parquet.DoubleValue(r.Probability), 0)
+	b.val(c+2, parquet.Int32Value(int32(tier)), 0) //nolint:gosec // clamped above
+	b.val(c+3, parquet.DoubleValue(r.LatencyMS), 0)
+	b.n++
 }
