@@ -29,6 +29,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/leadscore/leadscore/httpapi"
 )
 
@@ -403,6 +405,7 @@ func TestServeBinary(t *testing.T) {
 		{"Lake", testServeLake},
 		{"Profiler", testServeProfiler},
 		{"ReloadMonitor", testServeReloadMonitor},
+		{"ReloadLake", testServeReloadLake},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
@@ -1369,5 +1372,74 @@ func testServeReloadMonitor(t *testing.T, bin string) {
 	s.waitLog("drift monitor follows the reloaded model")
 	if r := monitoring(); r.Model.Version != "2.0.0" || r.Window.Rows != 0 {
 		t.Fatalf("monitoring after the reload: %+v, want version 2.0.0 and a new window", r)
+	}
+}
+
+// testServeReloadLake checks that the lake follows a reloaded model with
+// other inputs: its rows go to new files with the new columns, and no row
+// of either model is lost.
+func testServeReloadLake(t *testing.T, bin string) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.json")
+	lake := filepath.Join(dir, "lake")
+	copyFile(t, filepath.Join("..", "..", "testdata", "xgboost", "depth6_hist", "model.json"), model) // 50 inputs
+	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lake}, "--model", model, "--watch-interval", "50ms")
+	rows := func(n, width int) string {
+		row := "[" + strings.TrimSuffix(strings.Repeat("0.5,", width), ",") + "]"
+		return "[" + strings.TrimSuffix(strings.Repeat(row+",", n), ",") + "]"
+	}
+	if r := send(t, nil, "POST", s.url+"/score", "application/json", rows(2, 50)); r.status != 200 {
+		t.Fatalf("score 50 inputs: %d %s", r.status, r.body)
+	}
+	// A model that loads but fails the server's checks (a regression model:
+	// an all-missing lead "scores" 2.65, not a probability) is rejected,
+	// and the lake keeps the serving model's columns.
+	next := filepath.Join(dir, "next.json")
+	copyFile(t, filepath.Join("..", "..", "testdata", "xgboost", "bs_squarederror_3", "model.json"), next)
+	if err := os.Rename(next, model); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog(`"msg":"model reload rejected"`)
+	if r := send(t, nil, "POST", s.url+"/score", "application/json", rows(2, 50)); r.status != 200 {
+		t.Fatalf("score 50 inputs after a rejected reload: %d %s", r.status, r.body)
+	}
+	// The same path, now a valid model of 6 inputs.
+	copyFile(t, filepath.Join("..", "..", "testdata", "xgboost", "obj_binary_logistic", "model.json"), next)
+	if err := os.Rename(next, model); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog(`"msg":"model reloaded"`)
+	if r := send(t, nil, "POST", s.url+"/score", "application/json", rows(3, 6)); r.status != 200 {
+		t.Fatalf("score 6 inputs after the reload: %d %s", r.status, r.body)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	widths := map[int]int64{} // columns -> rows
+	err := filepath.WalkDir(lake, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".parquet" || strings.Contains(p, "groundtruth") {
+			return err
+		}
+		f, err := os.Open(p) // #nosec G122 -- a t.TempDir the test wrote
+		if err != nil {
+			return err
+		}
+		defer func() { _ = f.Close() }()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		pf, err := parquet.OpenFile(f, st.Size())
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		widths[len(pf.Schema().Fields())] += pf.NumRows()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if widths[60] != 4 || widths[16] != 3 || len(widths) != 2 {
+		t.Fatalf("lake rows by column count %v, want 4 rows of 60 columns and 3 of 16", widths)
 	}
 }
