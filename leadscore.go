@@ -160,8 +160,10 @@ type Outcome struct {
 	Time        time.Time // when the outcome happened (UTC)
 }
 
-// Sink receives scored records from the request path, which never waits
-// on it: an implementation queues or drops (and counts) but never blocks.
+// Sink receives scored records from the request path: an implementation
+// queues them, and when its queue is full either drops (and counts) them or
+// waits a bounded time for room, which slows the request path down to its
+// pace; it never blocks indefinitely.
 type Sink interface {
 	Capture(recs []Record)
 }

@@ -1,9 +1,10 @@
 // Package capture turns scored records into a data lake of Hive-partitioned
-// Parquet files, locally or in S3, without ever making the request path
-// wait.
+// Parquet files, locally or in S3. The request path waits only when the
+// lake falls behind (the queue is full), and then at most QueueWait.
 //
 // A Writer is a leadscore.Sink. Capture puts records in a bounded queue
-// (dropping and counting them when it is full); a journal goroutine appends
+// (waiting up to QueueWait for room when it is full, then dropping and
+// counting what does not fit); a journal goroutine appends
 // them to a local append-only segment, synced every SyncInterval (group
 // commit); a lake goroutine writes them into zstd Parquet files under
 // dt=YYYY-MM-DD/hour=HH/ by event time, rolled by size and age; with an
