@@ -86,15 +86,7 @@ func TestSchema(t *testing.T) {
 	w := newTestWriter(t, Config{Dir: dir}, nil)
 	w.Capture(makeRecords(10, t0, time.Second))
 	closeWriter(t, w)
-	files := lakeFiles(t, dir)
-	data, err := os.ReadFile(filepath.Join(dir, files[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := parquet.OpenFile(bytesReaderAt(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := openLakeFile(t, filepath.Join(dir, lakeFiles(t, dir)[0]))
 	var got []string
 	for _, field := range f.Schema().Fields() {
 		desc := field.Name() + " " + field.Type().String()
@@ -555,14 +547,7 @@ func TestRowGroups(t *testing.T) {
 		if len(files) != 1 {
 			t.Fatalf("%d files, want 1", len(files))
 		}
-		data, err := os.ReadFile(filepath.Join(dir, files[0]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := parquet.OpenFile(bytesReaderAt(data), int64(len(data)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := openLakeFile(t, filepath.Join(dir, files[0]))
 		var sizes []int64
 		for _, rg := range f.Metadata().RowGroups {
 			sizes = append(sizes, rg.NumRows)
@@ -576,4 +561,18 @@ func TestRowGroups(t *testing.T) {
 		}
 		checkRows(t, readLake(t, dir), recs)
 	}
+}
+
+// openLakeFile opens a Parquet file of the lake.
+func openLakeFile(t *testing.T, path string) *parquet.File {
+	t.Helper()
+	data, err := os.ReadFile(path) // #nosec G304 -- a t.TempDir the test wrote
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytesReaderAt(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

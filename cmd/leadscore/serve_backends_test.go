@@ -187,6 +187,14 @@ func testServeMonitoring(t *testing.T, bin string) {
 func lakeRows(t *testing.T, dir string) int64 {
 	t.Helper()
 	var n int64
+	walkParquet(t, dir, func(_ string, pf *parquet.File) { n += pf.NumRows() })
+	return n
+}
+
+// walkParquet opens every Parquet file under dir (outcomes under
+// groundtruth/ included) and hands it to fn.
+func walkParquet(t *testing.T, dir string, fn func(path string, pf *parquet.File)) {
+	t.Helper()
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(p) != ".parquet" {
 			return err
@@ -204,13 +212,12 @@ func lakeRows(t *testing.T, dir string) int64 {
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		n += pf.NumRows()
+		fn(p, pf)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
 }
 
 // scoreLeads posts batches of fixture rows and returns how many were

@@ -1057,14 +1057,23 @@ func testServeInFlightCap(t *testing.T, bin string) {
 	}
 }
 
-func testServeReload(t *testing.T, bin string) {
-	dir := t.TempDir()
-	bundleDir := filepath.Join(dir, "bundle")
-	if err := os.Mkdir(bundleDir, 0o700); err != nil {
+// demoBundleCopy copies the demo bundle (with its baseline, if asked) to a
+// new folder and returns it with a function that rewrites its manifest
+// with another version, which a watching server reloads.
+func demoBundleCopy(t *testing.T, baseline bool) (string, func(version string)) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "bundle")
+	demo := filepath.Join("..", "..", "bundle", "demo")
+	if err := os.MkdirAll(filepath.Join(dir, "baseline"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, filepath.Join("..", "..", "bundle", "demo", "model.ubj"), filepath.Join(bundleDir, "model.ubj"))
-	manifest, err := os.ReadFile(filepath.Join("..", "..", "bundle", "demo", "manifest.json"))
+	copyFile(t, filepath.Join(demo, "model.ubj"), filepath.Join(dir, "model.ubj"))
+	if baseline {
+		for _, f := range []string{"statistics.json", "constraints.json", "scores.json"} {
+			copyFile(t, filepath.Join(demo, "baseline", f), filepath.Join(dir, "baseline", f))
+		}
+	}
+	manifest, err := os.ReadFile(filepath.Join(demo, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1075,11 +1084,16 @@ func testServeReload(t *testing.T, bin string) {
 		}
 		m["version"] = v
 		b, _ := json.Marshal(m)
-		if err := os.WriteFile(filepath.Join(bundleDir, "manifest.json"), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	setVersion("1.0.0")
+	return dir, setVersion
+}
+
+func testServeReload(t *testing.T, bin string) {
+	bundleDir, setVersion := demoBundleCopy(t, false)
 	s := startServer(t, bin, []string{"LEADSCORE_API_KEYS=ops:" + httpapi.HashKey("ops") + ":admin"},
 		"--model", bundleDir, "--watch-interval", "50ms")
 	version := func() string {
@@ -1317,31 +1331,7 @@ func testServeProfiler(t *testing.T, bin string) {
 // testServeReloadMonitor checks that drift monitoring follows a reloaded
 // model: /v1/monitoring names the new version and starts a new window.
 func testServeReloadMonitor(t *testing.T, bin string) {
-	dir := filepath.Join(t.TempDir(), "bundle")
-	demo := filepath.Join("..", "..", "bundle", "demo")
-	if err := os.MkdirAll(filepath.Join(dir, "baseline"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, filepath.Join(demo, "model.ubj"), filepath.Join(dir, "model.ubj"))
-	for _, f := range []string{"statistics.json", "constraints.json", "scores.json"} {
-		copyFile(t, filepath.Join(demo, "baseline", f), filepath.Join(dir, "baseline", f))
-	}
-	manifest, err := os.ReadFile(filepath.Join(demo, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	setVersion := func(v string) {
-		var m map[string]any
-		if err := json.Unmarshal(manifest, &m); err != nil {
-			t.Fatal(err)
-		}
-		m["version"] = v
-		b, _ := json.Marshal(m)
-		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setVersion("1.0.0")
+	dir, setVersion := demoBundleCopy(t, true)
 	s := startServer(t, bin, nil, "--model", dir, "--watch-interval", "50ms")
 	defer s.stop(syscall.SIGTERM)
 	type report struct {
@@ -1416,29 +1406,9 @@ func testServeReloadLake(t *testing.T, bin string) {
 		t.Fatalf("exit %d", code)
 	}
 	widths := map[int]int64{} // columns -> rows
-	err := filepath.WalkDir(lake, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(p) != ".parquet" || strings.Contains(p, "groundtruth") {
-			return err
-		}
-		f, err := os.Open(p) // #nosec G122 -- a t.TempDir the test wrote
-		if err != nil {
-			return err
-		}
-		defer func() { _ = f.Close() }()
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		pf, err := parquet.OpenFile(f, st.Size())
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
+	walkParquet(t, lake, func(_ string, pf *parquet.File) {
 		widths[len(pf.Schema().Fields())] += pf.NumRows()
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if widths[60] != 4 || widths[16] != 3 || len(widths) != 2 {
 		t.Fatalf("lake rows by column count %v, want 4 rows of 60 columns and 3 of 16", widths)
 	}
