@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"io"
 	"sync"
 	"testing"
@@ -76,5 +77,53 @@ func TestQueueWaitGivesUp(t *testing.T) {
 	}
 	close(release)
 	closeWriter(t, w)
+	checkRows(t, readLake(t, dir), append(first, second...))
+}
+
+// Close ends a wait for room at once: the waiting records are counted as
+// closed, and the ones already queued are still written.
+func TestQueueWaitEndsAtClose(t *testing.T) {
+	dir := t.TempDir()
+	release := make(chan struct{})
+	tune := testTuning()
+	tune.journalBufSize = 16
+	tune.wrapJournal = func(w io.Writer) io.Writer { return &blockingWriter{w: w, release: release} }
+	w, err := newWriter(Config{Dir: dir, QueueDepth: 10, QueueWait: time.Minute}, testFeatures, nil, nil, tune)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := makeRecords(10, t0, time.Millisecond)
+	w.Capture(first)
+	eventually(t, "the journal to take the first batch", func() bool { return w.q.len() == 0 })
+	second := makeRecords(10, t0.Add(time.Second), time.Millisecond)
+	for i := range second {
+		second[i].InferenceID = "second-" + second[i].InferenceID
+	}
+	w.Capture(second)
+	done := make(chan time.Duration)
+	go func() {
+		start := time.Now()
+		w.Capture(makeRecords(3, t0.Add(2*time.Second), time.Millisecond)) // waits: no room
+		done <- time.Since(start)
+	}()
+	eventually(t, "the third Capture to wait", func() bool { return w.c.waits.Load() == 1 })
+	closed := make(chan error)
+	go func() { closed <- w.Close(context.Background()) }()
+	select {
+	case took := <-done:
+		if took > 30*time.Second {
+			t.Fatalf("the waiting Capture returned after %v", took)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not end the wait for room")
+	}
+	close(release) // the disk comes back: Close finishes the first two batches
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	s := w.Stats()
+	if s.Dropped[DropClosed] != 3 || s.Dropped[DropQueueFull] != 0 || s.Written != 20 {
+		t.Fatalf("stats %+v", s)
+	}
 	checkRows(t, readLake(t, dir), append(first, second...))
 }
