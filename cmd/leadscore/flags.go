@@ -5,6 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/leadscore/leadscore/httpapi"
 )
 
 var (
@@ -49,4 +53,63 @@ func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
 	default:
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+}
+
+// envFlagUsage prints header, then every flag of fs with its environment
+// variable and default: the usage of the commands whose settings are
+// flags and LEADSCORE_* variables alike (serve, lambda).
+func envFlagUsage(stderr io.Writer, header string, fs *flag.FlagSet) func() {
+	return func() {
+		_, _ = fmt.Fprint(stderr, header)
+		fs.VisitAll(func(f *flag.Flag) {
+			name, usage := flag.UnquoteUsage(f)
+			line := "  --" + f.Name
+			if name != "" {
+				line += " " + name
+			}
+			line += "\n        " + strings.ReplaceAll(usage, "\n", "\n        ")
+			line += "\n        (env " + envName(f.Name)
+			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+				line += "; default " + f.DefValue
+			}
+			_, _ = fmt.Fprintln(stderr, line+")")
+		})
+	}
+}
+
+// requestSettings are the request limits, keys and log level that serve
+// and lambda share.
+type requestSettings struct {
+	maxBatch       int
+	maxExplainRows int
+	maxBody        byteSize
+	requireAPIKey  bool
+	apiKeys        []httpapi.APIKey
+	rateLimit      float64
+	rateBurst      int
+	logLevel       slog.Level
+}
+
+// finish parses the log level and the --api-keys specs (adding them to
+// keys already set, e.g. by a config file) and checks the limits.
+func (r *requestSettings) finish(logLevel, apiKeys string) error {
+	if err := r.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, logLevel)
+	}
+	keys, err := parseAPIKeys(apiKeys)
+	if err != nil {
+		return err
+	}
+	r.apiKeys = append(r.apiKeys, keys...)
+	switch {
+	case r.requireAPIKey && len(r.apiKeys) == 0:
+		return fmt.Errorf("%w: --require-api-key needs --api-keys", errUsage)
+	case r.maxBatch < 1 || r.maxExplainRows < 1:
+		return fmt.Errorf("%w: --max-batch and --max-explain-rows must be at least 1", errUsage)
+	case r.maxBody < 1:
+		return fmt.Errorf("%w: --max-body must be at least 1 byte", errUsage)
+	case r.rateLimit < 0 || r.rateBurst < 0:
+		return fmt.Errorf("%w: --rate-limit and --rate-burst must not be negative", errUsage)
+	}
+	return nil
 }

@@ -39,25 +39,18 @@ Flags:
 
 // lambdaConfig is every setting of `leadscore lambda`.
 type lambdaConfig struct {
-	model          string
-	maxBatch       int
-	maxExplainRows int
-	maxBody        byteSize
-	requireAPIKey  bool
-	apiKeys        []httpapi.APIKey
-	rateLimit      float64
-	rateBurst      int
-	logLevel       slog.Level
-	accessLog      bool
-	emf            bool
-	namespace      string
-	backend        backendConfig
+	requestSettings
+	model     string
+	accessLog bool
+	emf       bool
+	namespace string
+	backend   backendConfig
 }
 
 // parseLambdaConfig merges defaults, the environment (looked up with
 // getenv, the same LEADSCORE_* names as serve) and the command line.
 func parseLambdaConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (*lambdaConfig, error) {
-	c := &lambdaConfig{maxBody: httpapi.DefaultMaxBody}
+	c := &lambdaConfig{requestSettings: requestSettings{maxBody: httpapi.DefaultMaxBody}}
 	var apiKeys, logLevel string
 	fs := newFlagSet("lambda", stderr)
 	fs.StringVar(&c.model, "model", "", "model bundle directory or XGBoost model file `path` (default: the embedded demo model)")
@@ -73,21 +66,7 @@ func parseLambdaConfig(args []string, getenv func(string) (string, bool), stderr
 	fs.BoolVar(&c.emf, "emf", true, "write CloudWatch Embedded Metric Format lines to stdout")
 	fs.StringVar(&c.namespace, "emf-namespace", awslambda.DefaultNamespace, "CloudWatch metrics `namespace` of the EMF lines")
 	c.backend.addFlags(fs)
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(stderr, lambdaUsage)
-		fs.VisitAll(func(f *flag.Flag) {
-			name, usage := flag.UnquoteUsage(f)
-			line := "  --" + f.Name
-			if name != "" {
-				line += " " + name
-			}
-			line += "\n        " + strings.ReplaceAll(usage, "\n", "\n        ") + "\n        (env " + envName(f.Name)
-			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
-				line += "; default " + f.DefValue
-			}
-			_, _ = fmt.Fprintln(stderr, line+")")
-		})
-	}
+	fs.Usage = envFlagUsage(stderr, lambdaUsage, fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -107,23 +86,8 @@ func parseLambdaConfig(args []string, getenv func(string) (string, bool), stderr
 	if setErr != nil {
 		return nil, setErr
 	}
-	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, logLevel)
-	}
-	keys, err := parseAPIKeys(apiKeys)
-	if err != nil {
+	if err := c.requestSettings.finish(logLevel, apiKeys); err != nil {
 		return nil, err
-	}
-	c.apiKeys = append(c.apiKeys, keys...)
-	switch {
-	case c.requireAPIKey && len(c.apiKeys) == 0:
-		return nil, fmt.Errorf("%w: --require-api-key needs --api-keys", errUsage)
-	case c.maxBatch < 1 || c.maxExplainRows < 1:
-		return nil, fmt.Errorf("%w: --max-batch and --max-explain-rows must be at least 1", errUsage)
-	case c.maxBody < 1:
-		return nil, fmt.Errorf("%w: --max-body must be at least 1 byte", errUsage)
-	case c.rateLimit < 0 || c.rateBurst < 0:
-		return nil, fmt.Errorf("%w: --rate-limit and --rate-burst must not be negative", errUsage)
 	}
 	if err := c.backend.validate(); err != nil {
 		return nil, err

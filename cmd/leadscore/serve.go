@@ -65,16 +65,10 @@ Flags:
 // serveConfig is every setting of `leadscore serve`, after flags, the
 // environment and the config file are merged.
 type serveConfig struct {
+	requestSettings
 	listen            string
 	model             string
-	maxBatch          int
-	maxExplainRows    int
-	maxBody           byteSize
 	maxInFlight       int
-	requireAPIKey     bool
-	apiKeys           []httpapi.APIKey
-	rateLimit         float64
-	rateBurst         int
 	tlsCert, tlsKey   string
 	readTimeout       time.Duration
 	readHeaderTimeout time.Duration
@@ -82,7 +76,6 @@ type serveConfig struct {
 	idleTimeout       time.Duration
 	shutdownTimeout   time.Duration
 	watchInterval     time.Duration
-	logLevel          slog.Level
 	accessLog         bool
 	logLeadIDs        bool
 	sagemaker         bool
@@ -107,7 +100,7 @@ const sageMakerModelDir = "/opt/ml/model"
 // parseServeConfig merges defaults, the config file, the environment
 // (looked up with getenv) and the command line, in rising precedence.
 func parseServeConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (*serveConfig, error) {
-	c := &serveConfig{maxBody: httpapi.DefaultMaxBody, logLevel: slog.LevelInfo}
+	c := &serveConfig{requestSettings: requestSettings{maxBody: httpapi.DefaultMaxBody, logLevel: slog.LevelInfo}}
 	var apiKeys, logLevel, configPath string
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&configPath, "config", "", "JSON config `file` with any of these settings")
@@ -139,22 +132,7 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
 	fs.BoolVar(&c.accessLog, "access-log", true, "log one JSON line per request (request id, route, status, latency;\nnever feature values, and lead ids only with --log-lead-ids)")
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(stderr, serveUsage)
-		fs.VisitAll(func(f *flag.Flag) {
-			name, usage := flag.UnquoteUsage(f)
-			line := "  --" + f.Name
-			if name != "" {
-				line += " " + name
-			}
-			line += "\n        " + strings.ReplaceAll(usage, "\n", "\n        ")
-			line += "\n        (env " + envName(f.Name)
-			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
-				line += "; default " + f.DefValue
-			}
-			_, _ = fmt.Fprintln(stderr, line+")")
-		})
-	}
+	fs.Usage = envFlagUsage(stderr, serveUsage, fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -199,27 +177,14 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 		return nil, setErr
 	}
 
-	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, logLevel)
-	}
-	keys, err := parseAPIKeys(apiKeys)
-	if err != nil {
+	if err := c.requestSettings.finish(logLevel, apiKeys); err != nil {
 		return nil, err
 	}
-	c.apiKeys = append(c.apiKeys, keys...)
 	switch {
-	case c.requireAPIKey && len(c.apiKeys) == 0:
-		return nil, fmt.Errorf("%w: --require-api-key needs --api-keys", errUsage)
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return nil, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
-	case c.maxBatch < 1 || c.maxExplainRows < 1:
-		return nil, fmt.Errorf("%w: --max-batch and --max-explain-rows must be at least 1", errUsage)
-	case c.maxBody < 1:
-		return nil, fmt.Errorf("%w: --max-body must be at least 1 byte", errUsage)
 	case c.maxInFlight < 0:
 		return nil, fmt.Errorf("%w: --max-in-flight must not be negative", errUsage)
-	case c.rateLimit < 0 || c.rateBurst < 0:
-		return nil, fmt.Errorf("%w: --rate-limit and --rate-burst must not be negative", errUsage)
 	case !(c.traceSample >= 0 && c.traceSample <= 1):
 		return nil, fmt.Errorf("%w: --trace-sample must be between 0 and 1", errUsage)
 	case c.readTimeout < 0 || c.readHeaderTimeout < 0 || c.writeTimeout < 0 || c.idleTimeout < 0 ||
