@@ -23,21 +23,7 @@ func (s *Server) serveScore(ex *exchange, r *http.Request) {
 			"Content-Type must be application/json, got %q", header(r, "Content-Type")))
 		return
 	}
-	m := s.model.Load()
-	explain, aerr := explainParam(r.URL.RawQuery, m.schema.nf())
-	if aerr != nil {
-		s.fail(ex, aerr)
-		return
-	}
-	body, aerr := s.readBody(ex, r)
-	if aerr == nil {
-		aerr = parseScoreBody(body, &m.schema, s.maxBatch, &ex.batch)
-	}
-	if aerr != nil {
-		s.fail(ex, aerr)
-		return
-	}
-	s.scoreAndRespond(ex, r, m, explain, false)
+	s.parseAndRespond(ex, r, false, false)
 }
 
 // serveInvocations answers SageMaker's POST /invocations: text/csv as the
@@ -62,6 +48,13 @@ func (s *Server) serveInvocations(ex *exchange, r *http.Request) {
 			csvOut = wantCSV
 		}
 	}
+	s.parseAndRespond(ex, r, isCSV, csvOut)
+}
+
+// parseAndRespond reads ?explain and the body (CSV as SageMaker's XGBoost
+// container reads it, or any of /score's JSON shapes), then scores the
+// batch and answers.
+func (s *Server) parseAndRespond(ex *exchange, r *http.Request, csvIn, csvOut bool) {
 	m := s.model.Load()
 	explain, aerr := explainParam(r.URL.RawQuery, m.schema.nf())
 	if aerr != nil {
@@ -70,7 +63,7 @@ func (s *Server) serveInvocations(ex *exchange, r *http.Request) {
 	}
 	body, aerr := s.readBody(ex, r)
 	if aerr == nil {
-		if isCSV {
+		if csvIn {
 			aerr = parseCSV(body, &m.schema, s.maxBatch, &ex.batch)
 		} else {
 			aerr = parseScoreBody(body, &m.schema, s.maxBatch, &ex.batch)

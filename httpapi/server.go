@@ -414,29 +414,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeV2Server, routeV2Health, routeV2Model:
 		s.serveV2Meta(ex, r)
 	case routeMonitoring, routeFeedback:
-		h := s.monitoring
-		if ex.route == routeFeedback {
-			h = s.feedback
-		}
-		switch {
-		case h == nil:
-			s.fail(ex, newError(http.StatusNotFound, codeNotFound, "monitoring is off: the model has no baseline"))
-		case !s.admit(ex, r):
-		case ex.route == routeFeedback && r.ContentLength > s.maxBody:
-			s.fail(ex, s.bodyTooLarge())
-		case ex.route == routeFeedback && plainBody(r) != nil:
-			s.fail(ex, plainBody(r))
-		default:
-			if ex.route == routeFeedback {
-				// --max-body bounds outcomes too (a chunked body is cut
-				// while read); the monitor has its own, larger cap.
-				r.Body = http.MaxBytesReader(&ex.w, r.Body, s.maxBody)
-			}
-			h.ServeHTTP(&ex.w, r)
-		}
+		s.serveMonitor(ex, r)
 	default:
 		s.fail(ex, newError(http.StatusNotFound, codeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	}
+}
+
+// serveMonitor hands GET /v1/monitoring and POST /v1/feedback to the
+// monitor's handlers, behind the keys and limits of scoring.
+func (s *Server) serveMonitor(ex *exchange, r *http.Request) {
+	h := s.monitoring
+	if ex.route == routeFeedback {
+		h = s.feedback
+	}
+	if h == nil {
+		s.fail(ex, newError(http.StatusNotFound, codeNotFound, "monitoring is off: the model has no baseline"))
+		return
+	}
+	if !s.admit(ex, r) {
+		return
+	}
+	if ex.route == routeFeedback {
+		if aerr := s.checkBody(r); aerr != nil {
+			s.fail(ex, aerr)
+			return
+		}
+		// --max-body bounds outcomes too (a chunked body is cut while
+		// read); the monitor has its own, larger cap.
+		r.Body = http.MaxBytesReader(&ex.w, r.Body, s.maxBody)
+	}
+	h.ServeHTTP(&ex.w, r)
 }
 
 // finish records metrics and the access log, recovers a panicking handler
@@ -641,11 +648,8 @@ func (s *Server) write(ex *exchange, status int, contentType []string, body []by
 // declared Content-Length up front, so a client that announces a large
 // body and sends nothing holds no memory.
 func (s *Server) readBody(ex *exchange, r *http.Request) ([]byte, *apiError) {
-	if aerr := plainBody(r); aerr != nil {
+	if aerr := s.checkBody(r); aerr != nil {
 		return nil, aerr
-	}
-	if r.ContentLength > s.maxBody {
-		return nil, s.bodyTooLarge()
 	}
 	buf := ex.body[:0]
 	if cap(buf) == 0 {
@@ -678,15 +682,18 @@ func (s *Server) readBody(ex *exchange, r *http.Request) ([]byte, *apiError) {
 // initialBodyBuffer is the first body buffer of a pooled exchange.
 const initialBodyBuffer = 4 << 10
 
-// plainBody refuses a compressed (or otherwise encoded) body with a 415
-// rather than failing to parse it as JSON or CSV.
-func plainBody(r *http.Request) *apiError {
-	ce := header(r, "Content-Encoding")
-	if ce == "" || strings.EqualFold(strings.TrimSpace(ce), "identity") {
-		return nil
+// checkBody refuses, before reading, a body declared larger than the body
+// limit (413) and a compressed or otherwise encoded body (415, rather than
+// failing to parse it as JSON or CSV).
+func (s *Server) checkBody(r *http.Request) *apiError {
+	if ce := header(r, "Content-Encoding"); ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity") {
+		return newError(http.StatusUnsupportedMediaType, codeMediaType,
+			"Content-Encoding %q is not supported: send the body uncompressed", ce)
 	}
-	return newError(http.StatusUnsupportedMediaType, codeMediaType,
-		"Content-Encoding %q is not supported: send the body uncompressed", ce)
+	if r.ContentLength > s.maxBody {
+		return s.bodyTooLarge()
+	}
+	return nil
 }
 
 func (s *Server) bodyTooLarge() *apiError {

@@ -340,21 +340,30 @@ func timeUnit(t parquet.Type) (time.Duration, error) {
 	return 0, fmt.Errorf("type %v is not an INT64 TIMESTAMP", t)
 }
 
+// openParquet opens a Parquet file of the lake; close f when done.
+func openParquet(path string) (pf *parquet.File, f *os.File, err error) {
+	f, err = os.Open(path) // #nosec G304 -- a file of the lake the operator names
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err == nil {
+		pf, err = parquet.OpenFile(f, st.Size())
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	return pf, f, nil
+}
+
 // readFile adds the selected rows of one file.
 func (a *lakeAccumulator) readFile(path string, q LakeQuery) error {
-	f, err := os.Open(path) // #nosec G304 -- a file of the lake the operator names
+	pf, f, err := openParquet(path)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = f.Close() }()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return err
-	}
 	a.files++
 	roles, err := a.roles(pf.Schema())
 	if err != nil {

@@ -176,19 +176,11 @@ func (x *outcomeIndex) lookup(inference, lead []byte) (converted, ok bool) {
 
 // readFile adds the outcomes of one groundtruth file.
 func (x *outcomeIndex) readFile(name string) error {
-	f, err := os.Open(name) // #nosec G304 -- a file of the lake the operator names
+	pf, f, err := openParquet(name)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = f.Close() }()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return err
-	}
 	inf, lead, conv := -1, -1, -1
 	for c, p := range pf.Schema().Columns() {
 		if len(p) != 1 {

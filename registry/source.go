@@ -149,6 +149,19 @@ func (s *source) setVersion(version string) error {
 	return fmt.Errorf("%s missing", bundle.ManifestFile)
 }
 
+// bundleFile reports whether the entry at p of a walk from root is a file
+// of a bundle: a regular file, not hidden. For a hidden folder err is
+// filepath.SkipDir.
+func bundleFile(p, root string, e fs.DirEntry) (ok bool, err error) {
+	if strings.HasPrefix(e.Name(), ".") && p != root {
+		if e.IsDir() {
+			return false, filepath.SkipDir
+		}
+		return false, nil
+	}
+	return e.Type().IsRegular(), nil
+}
+
 // addTree adds the regular files under dir/rel (or the file dir/rel),
 // skipping dotfiles.
 func (s *source) addTree(dir, rel string) error {
@@ -158,14 +171,8 @@ func (s *source) addTree(dir, rel string) error {
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(e.Name(), ".") && p != root {
-			if e.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !e.Type().IsRegular() {
-			return nil
+		if ok, err := bundleFile(p, root, e); !ok {
+			return err
 		}
 		r, err := filepath.Rel(dir, p)
 		if err != nil {

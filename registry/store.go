@@ -276,14 +276,8 @@ func (d *DirStore) List(ctx context.Context, prefix string) ([]string, error) {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
-		if strings.HasPrefix(e.Name(), ".") && p != root {
-			if e.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !e.Type().IsRegular() {
-			return nil
+		if ok, err := bundleFile(p, root, e); !ok {
+			return err
 		}
 		rel, err := filepath.Rel(d.root, p)
 		if err != nil {
