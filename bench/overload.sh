@@ -68,11 +68,8 @@ PORT=${PORT:-18480}
 OUT=${OUT:-$(mktemp -d /tmp/overload.XXXXXX)}
 mkdir -p "$OUT"
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 for tool in go curl jq; do
 	command -v "$tool" >/dev/null || die "$tool is needed"
 done
@@ -94,17 +91,7 @@ URL=http://127.0.0.1:$PORT
 SERVER_PID=''
 PROBE_PID=''
 SAMPLER_PID=''
-cleanup() {
-	local pid
-	for pid in $PROBE_PID $SAMPLER_PID $SERVER_PID; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in $PROBE_PID $SAMPLER_PID $SERVER_PID; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
+trap 'stop_pids "$PROBE_PID" "$SAMPLER_PID" "$SERVER_PID"' EXIT
 trap 'exit 130' INT TERM
 
 # Settings through the environment (LEADSCORE_<FLAG>): a build without a
@@ -114,18 +101,11 @@ if [ "$LAKE" = off ]; then
 	export LEADSCORE_LAKE=false
 fi
 
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-	die "127.0.0.1:$PORT is in use (set PORT)"
-fi
+port_free "$PORT" "set PORT"
 log "starting leadscore on 127.0.0.1:$PORT (--max-in-flight $MAX_IN_FLIGHT, access log on, lake $LAKE)"
 "$LS" serve --listen "127.0.0.1:$PORT" --max-in-flight "$MAX_IN_FLIGHT" >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 300); do
-	curl -sf -o /dev/null "$URL/readyz" && break
-	kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited; see $OUT/server.log"
-	sleep 0.1
-done
-curl -sf -o /dev/null "$URL/readyz" || die "the server is not ready after 30s; see $OUT/server.log"
+wait_ready leadscore "$URL/readyz" "$SERVER_PID" "$OUT/server.log"
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status"; }

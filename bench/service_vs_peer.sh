@@ -67,8 +67,8 @@ OUT=${OUT:-$(mktemp -d /tmp/service_vs_peer.XXXXXX)}
 mkdir -p "$OUT"
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the work tree
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 command -v curl >/dev/null || die "curl is needed"
 [ -f "$PEER_MODEL" ] || die "peer model $PEER_MODEL not found (set PEER_MODEL)"
@@ -83,28 +83,14 @@ CGO_ENABLED=0 go build -o bin/bare ./bench/bare
 LS_PID=''
 PEER_PID=''
 BARE_PID=''
-cleanup() {
-	local pid
-	for pid in $LS_PID $PEER_PID $BARE_PID; do
-		# The peer's workers first, then the process itself.
-		pkill -TERM -P "$pid" 2>/dev/null || true
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in $LS_PID $PEER_PID $BARE_PID; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		pkill -KILL -P "$pid" 2>/dev/null || true
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
+# The peer's workers go with it (stop_pids stops children too).
+trap 'stop_pids "$LS_PID" "$PEER_PID" "$BARE_PID"' EXIT
 trap 'exit 130' INT TERM
 
 serve_args=(--listen "127.0.0.1:$LEADSCORE_PORT" --access-log=false)
 
 for port in "$LEADSCORE_PORT" "$PEER_PORT" "$BARE_PORT"; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		die "127.0.0.1:$port is in use (set LEADSCORE_PORT / PEER_PORT)"
-	fi
+	port_free "$port" "set LEADSCORE_PORT / PEER_PORT / BARE_PORT"
 done
 
 log "starting leadscore on 127.0.0.1:$LEADSCORE_PORT"
@@ -118,17 +104,9 @@ log "starting the bare net/http control on 127.0.0.1:$BARE_PORT"
 bin/bare --listen "127.0.0.1:$BARE_PORT" >"$OUT/bare.log" 2>&1 &
 BARE_PID=$!
 
-wait_ready() { # name url pid
-	for _ in $(seq 300); do
-		curl -sf -o /dev/null "$2" && return 0
-		kill -0 "$3" 2>/dev/null || die "$1 exited; see $OUT/$1.log"
-		sleep 0.1
-	done
-	die "$1 not ready after 30s; see $OUT/$1.log"
-}
-wait_ready leadscore "http://127.0.0.1:$LEADSCORE_PORT/readyz" "$LS_PID"
-wait_ready peer "http://127.0.0.1:$PEER_PORT/readyz" "$PEER_PID"
-wait_ready bare "http://127.0.0.1:$BARE_PORT/readyz" "$BARE_PID"
+wait_ready leadscore "http://127.0.0.1:$LEADSCORE_PORT/readyz" "$LS_PID" "$OUT/leadscore.log"
+wait_ready peer "http://127.0.0.1:$PEER_PORT/readyz" "$PEER_PID" "$OUT/peer.log"
+wait_ready bare "http://127.0.0.1:$BARE_PORT/readyz" "$BARE_PID" "$OUT/bare.log"
 
 url_of() { # server
 	case $1 in

@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# Shared by the bench scripts (sourced, not run): logging, port checks,
+# waiting for a server, and stopping what a script started.
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# port_free PORT HINT: dies when something listens on 127.0.0.1:PORT.
+port_free() {
+	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+		die "127.0.0.1:$1 is in use ($2)"
+	fi
+}
+
+# wait_ready NAME URL PID LOG: waits up to 30 s for URL to answer 2xx,
+# dying if process PID exits first; LOG is named in the error.
+wait_ready() {
+	for _ in $(seq 300); do
+		curl -sf -o /dev/null "$2" && return 0
+		kill -0 "$3" 2>/dev/null || die "$1 exited; see $4"
+		sleep 0.1
+	done
+	die "$1 not ready after 30s; see $4"
+}
+
+# stop_pids PID...: SIGTERM to each process and its children, up to 5 s
+# to exit, then SIGKILL. Empty arguments are skipped.
+stop_pids() {
+	local pid
+	for pid in "$@"; do
+		[ -n "$pid" ] || continue
+		pkill -TERM -P "$pid" 2>/dev/null || true
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "$@"; do
+		[ -n "$pid" ] || continue
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		pkill -KILL -P "$pid" 2>/dev/null || true
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+}
