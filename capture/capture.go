@@ -413,17 +413,10 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 		w.c.drop(dropClosed, len(recs))
 		return
 	}
-	keep := func(r *leadscore.Record) bool {
-		return len(r.Features) == q.nfeat && (w.sampleLT == 0 || sampleHash(r.InferenceID) < w.sampleLT)
-	}
 	if len(q.buf)+len(recs) > q.depth && w.cfg.QueueWait > 0 {
-		need := 0
-		for i := range recs {
-			if keep(&recs[i]) {
-				need++
-			}
-		}
-		w.waitForRoom(need)
+		// Room for the whole batch, sampling aside (a batch larger than
+		// the queue waits for it to empty).
+		w.waitForRoom(len(recs))
 		if q.closed { // Close began while waiting
 			q.mu.Unlock()
 			w.c.drop(dropClosed, len(recs))
