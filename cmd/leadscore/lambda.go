@@ -86,7 +86,7 @@ func parseLambdaConfig(args []string, getenv func(string) (string, bool), stderr
 	if setErr != nil {
 		return nil, setErr
 	}
-	if err := c.requestSettings.finish(logLevel, apiKeys); err != nil {
+	if err := c.finish(logLevel, apiKeys); err != nil {
 		return nil, err
 	}
 	if err := c.backend.validate(); err != nil {

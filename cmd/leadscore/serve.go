@@ -177,7 +177,7 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 		return nil, setErr
 	}
 
-	if err := c.requestSettings.finish(logLevel, apiKeys); err != nil {
+	if err := c.finish(logLevel, apiKeys); err != nil {
 		return nil, err
 	}
 	switch {
