@@ -3,6 +3,8 @@
 # are thin wrappers.
 
 GO      ?= go
+# The Go release with the standard library's security fixes (README).
+export GOTOOLCHAIN := go1.27.3
 BIN     ?= bin/leadscore
 FUZZTIME ?= 20s
 

@@ -80,8 +80,8 @@ func TestDockerfile(t *testing.T) {
 	if !regexp.MustCompile(`^golang:\$\{GO_VERSION\} AS build$`).MatchString(build[0].args) {
 		t.Errorf("build stage FROM %q", build[0].args)
 	}
-	if !slices.ContainsFunc(ins, func(in instruction) bool { return in.cmd == "ARG" && in.args == "GO_VERSION=1.26" }) {
-		t.Error("no ARG GO_VERSION=1.26")
+	if !slices.ContainsFunc(ins, func(in instruction) bool { return in.cmd == "ARG" && in.args == "GO_VERSION=1.27.3" }) {
+		t.Error("no ARG GO_VERSION=1.27.3")
 	}
 	goBuild := ""
 	for _, in := range build {

@@ -18,6 +18,10 @@
 #
 # Only the Go module proxy and Debian's archive are used.
 set -euo pipefail
+# Build and test with the Go release that has the standard library's security
+# fixes; a machine's own Go (and go.mod's toolchain line under
+# GOTOOLCHAIN=local) would otherwise be used. Fetched once per machine.
+export GOTOOLCHAIN=go1.27.3
 
 # ---- pinned versions (bump here) -------------------------------------------
 GOLANGCI_LINT_VERSION=v2.15.0
