@@ -316,7 +316,7 @@ func compare(bf *baseFeature, c *column, ck Checks) (FeatureReport, []Violation)
 		if len(why) == 2 {
 			desc += "; " + why[1]
 		}
-		vs = append(vs, newViolation(bf.name, CheckDrift, desc + "."))
+		vs = append(vs, newViolation(bf.name, CheckDrift, desc+"."))
 	}
 	if ck.OutOfRangeThreshold > 0 {
 		if share := float64(r.OutOfRangeRatio); share > ck.OutOfRangeThreshold {
