@@ -219,12 +219,11 @@ func diff(a, b float64) float64 {
 
 // confusion counts a group's rows.
 type confusion struct {
-	n, predPos           int64 // all rows; predicted positive
-	labeled              int64
-	pos, neg             int64 // labelled: outcome positive, negative
-	predPosL, predNegL   int64 // labelled: predicted positive, negative
-	tp, fp, tn, fn       int64
-	hasPred, hasLabelled bool
+	n, predPos         int64 // all rows; predicted positive
+	labeled            int64
+	pos, neg           int64 // labelled: outcome positive, negative
+	predPosL, predNegL int64 // labelled: predicted positive, negative
+	tp, fp, tn, fn     int64
 }
 
 func (c *confusion) add(pred bool, label int8) {
