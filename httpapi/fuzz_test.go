@@ -219,7 +219,11 @@ func FuzzParseCSV(f *testing.F) {
 					continue
 				}
 				v, err := strconv.ParseFloat(field, 64)
-				if err != nil || math.IsInf(float64(float32(v)), 0) || math.IsNaN(v) {
+				if err == nil && math.IsNaN(v) {
+					want = append(want, float32(math.NaN())) // nan is missing
+					continue
+				}
+				if err != nil || math.IsInf(float64(float32(v)), 0) {
 					t.Fatalf("accepted field %q", field)
 				}
 				want = append(want, float32(v))

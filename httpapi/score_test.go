@@ -296,18 +296,18 @@ func TestInvocations(t *testing.T) {
 	if w.Code != 200 || w.Header().Get("Content-Type") != "text/csv" {
 		t.Fatalf("csv: %d %q %s", w.Code, w.Header().Get("Content-Type"), w.Body.String())
 	}
-	lines := strings.Split(strings.TrimSpace(w.Body.String()), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "0.997") || !strings.HasPrefix(lines[1], "0.268") {
-		t.Errorf("csv lines %q", lines)
+	vals := strings.Split(w.Body.String(), ",") // the container's real-time CSV: one line, comma-joined
+	if len(vals) != 2 || !strings.HasPrefix(vals[0], "0.997") || !strings.HasPrefix(vals[1], "0.268") {
+		t.Errorf("csv values %q", vals)
 	}
 	if got := w.Header().Get("X-Amzn-SageMaker-Inference-Id"); got != "inf-7" {
 		t.Errorf("inference id %q", got)
 	}
-	w = do(s, "POST", "/invocations", "text/csv; charset=utf-8", " 1 , 2 ,3", "Accept", "application/json")
+	w = do(s, "POST", "/invocations", "text/csv; charset=utf-8", " 1 , 2 ,3", "Accept", "application/vnd.leadscore+json")
 	if b := decodeScore(t, w); len(b.Results) != 1 {
-		t.Errorf("csv->json %+v", b)
+		t.Errorf("csv->leadscore json %+v", b)
 	}
-	w = do(s, "POST", "/invocations", "application/json", `{"instances":[[1,2,3]]}`)
+	w = do(s, "POST", "/invocations", "application/json", `{"instances":[[1,2,3]]}`, "Accept", "application/vnd.leadscore+json")
 	if b := decodeScore(t, w); len(b.Results) != 1 {
 		t.Errorf("json %+v", b)
 	}
@@ -329,7 +329,6 @@ func TestInvocations(t *testing.T) {
 	}{
 		{"csv short", "text/csv", "1,2,3\n1,2\n", 422, codeFeatureCount, 1, ""},
 		{"csv long", "text/csv", "1,2,3,4", 422, codeFeatureCount, 0, ""},
-		{"csv nan", "text/csv", "1,nan,3", 422, codeInvalidValue, 0, "f1"},
 		{"csv inf", "text/csv", "1,2,Inf", 422, codeInvalidValue, 0, "f2"},
 		{"csv overflow", "text/csv", "1e39,2,3", 422, codeInvalidValue, 0, "f0"},
 		{"csv text", "text/csv", "1,abc,3", 422, codeInvalidValue, 0, "f1"},
@@ -337,7 +336,8 @@ func TestInvocations(t *testing.T) {
 		{"csv quoted", "text/csv", `"1",2,3`, 422, codeInvalidValue, 0, "f0"},
 		{"csv empty", "text/csv", "\n\n", 422, codeEmptyBatch, -1, ""},
 		{"json bad", "application/json", "[[1,2", 400, codeBadJSON, -1, ""},
-		{"other type", "application/x-recordio-protobuf", "x", 415, codeMediaType, -1, ""},
+		{"other type", "application/x-npy", "x", 415, codeMediaType, -1, ""},
+		{"csv label_size", "text/csv; label_size=2", "1,2,3", 415, codeMediaType, -1, ""},
 	}
 	for _, tt := range errs {
 		t.Run(tt.name, func(t *testing.T) {

@@ -94,6 +94,10 @@ type Config struct {
 	// nor for a rejected one): the data lake and the drift monitor follow
 	// the model there.
 	OnReload func(leadscore.Scorer)
+	// SageMaker is the SageMaker container environment /invocations
+	// follows (SAGEMAKER_BATCH, SAGEMAKER_INFERENCE_OUTPUT,
+	// SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT).
+	SageMaker SageMaker
 	// Monitoring and Feedback, when set, serve GET /v1/monitoring and
 	// POST /v1/feedback, behind the same keys and limits as scoring.
 	Monitoring http.Handler
@@ -120,6 +124,7 @@ type Server struct {
 	sink        leadscore.Sink
 	monitoring  http.Handler
 	feedback    http.Handler
+	sagemaker   SageMaker
 
 	model    atomic.Pointer[served]
 	reloadMu sync.Mutex
@@ -156,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		sink:        cfg.Sink,
 		monitoring:  cfg.Monitoring,
 		feedback:    cfg.Feedback,
+		sagemaker:   cfg.SageMaker,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -185,6 +191,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		names[k.Name] = true
 		s.hasAdmin = s.hasAdmin || k.Admin
+	}
+	if a := s.sagemaker.DefaultAccept; a != "" {
+		if _, aerr := s.invocationAccept(a); aerr != nil {
+			return nil, fmt.Errorf("httpapi: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT %q: want one of %s", a, strings.Join(invocationAccepts, ", "))
+		}
 	}
 	if s.requireKey && len(s.keys) == 0 {
 		return nil, errors.New("httpapi: API keys are required but none is configured")
@@ -252,13 +263,14 @@ const (
 	routeV2Infer
 	routeMonitoring
 	routeFeedback
+	routeExecParams
 	routeOther
 	numRoutes
 )
 
 var routeNames = [numRoutes]string{
 	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
-	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback", "other",
+	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback", "/execution-parameters", "other",
 }
 
 func routeOf(path string) route {
@@ -285,6 +297,8 @@ func routeOf(path string) route {
 		return routeMonitoring
 	case "/v1/feedback":
 		return routeFeedback
+	case "/execution-parameters":
+		return routeExecParams
 	}
 	if len(path) > len("/v2/models/") && path[:len("/v2/models/")] == "/v2/models/" {
 		if len(path) > len("/infer") && path[len(path)-len("/infer"):] == "/infer" {
@@ -401,6 +415,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.admit(ex, r) {
 			s.serveV2Infer(ex, r)
 		}
+	case routeExecParams:
+		s.serveExecutionParameters(ex, r)
 	case routePing, routeReadyz:
 		s.serveReady(ex, r)
 	case routeHealthz:
