@@ -92,3 +92,9 @@ func appendV2Error(dst []byte, e *apiError) []byte {
 	dst = appendJSONString(dst, e.Message)
 	return append(dst, "}\n"...)
 }
+
+// withFeature names the feature an error is about.
+func (e *apiError) withFeature(name string) *apiError {
+	e.Feature = name
+	return e
+}

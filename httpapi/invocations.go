@@ -237,11 +237,10 @@ var selectableKeys = map[string][]string{
 // selValue is one selected value: a number (NaN for a key the objective
 // does not offer), an integer label, or a two-element list.
 type selValue struct {
-	kind  byte // 'f' float, 'i' int, 'l' list of floats, 'L' labels [0, 1]
-	f     float64
-	i     int
-	pair  [2]float64
-	isNaN bool
+	kind byte // 'f' float, 'i' int, 'l' list of floats, 'L' labels [0, 1]
+	f    float64
+	i    int
+	pair [2]float64
 }
 
 // selectedValue computes key for one prediction p (XGBoost's output: the
