@@ -115,6 +115,9 @@ func (s *Server) serveInvocations(ex *exchange, r *http.Request) {
 		aerr = newError(http.StatusUnsupportedMediaType, codeMediaType,
 			"Content-Type %q is not supported: use text/csv, text/libsvm or application/json", header(r, "Content-Type"))
 	}
+	if aerr == nil {
+		m, aerr = s.route(ex, r, m) // champion or challenger
+	}
 	if aerr != nil {
 		s.fail(ex, aerr)
 		return
