@@ -17,6 +17,12 @@ const (
 	nTail = len(lakefmt.TailColumns)
 )
 
+// Values of the role column.
+var (
+	roleLive   = []byte(lakefmt.RoleLive)
+	roleShadow = []byte(lakefmt.RoleShadow)
+)
+
 // lakeSchema is the Parquet schema for one feature list.
 type lakeSchema struct {
 	features []string
@@ -108,5 +114,15 @@ func (b *colBuilder) add(s *lakeSchema, r *leadscore.Record) {
 	b.val(c+1, parquet.DoubleValue(r.Probability), 0)
 	b.val(c+2, parquet.Int32Value(int32(tier)), 0) //nolint:gosec // clamped above
 	b.val(c+3, parquet.DoubleValue(r.LatencyMS), 0)
+	if r.Variant == "" {
+		b.val(c+4, parquet.NullValue(), 0)
+	} else {
+		b.val(c+4, parquet.ByteArrayValue(b.bytes(r.Variant)), 1)
+	}
+	role := roleLive
+	if r.Shadow {
+		role = roleShadow
+	}
+	b.val(c+5, parquet.ByteArrayValue(role), 0)
 	b.n++
 }

@@ -29,6 +29,18 @@ const (
 	ColProbability  = "probability"
 	ColTier         = "tier"
 	ColLatencyMS    = "latency_ms"
+	// ColVariant names the variant that scored the row (null with a
+	// single model); ColRole says whether it was the live answer or a
+	// shadow score (RoleLive, RoleShadow). A shadow row shares its
+	// inference_id with the live one.
+	ColVariant = "variant"
+	ColRole    = "role"
+)
+
+// Values of ColRole.
+const (
+	RoleLive   = "live"
+	RoleShadow = "shadow"
 )
 
 // ColConverted is the outcome column of a ground-truth file, which also
@@ -48,7 +60,7 @@ const FileExt = ".parquet"
 // file, in file order; TailColumns the fixed columns after them.
 var (
 	LeadColumns = [...]string{ColEventTime, ColRequestID, ColInferenceID, ColLeadID, ColModelName, ColModelVersion}
-	TailColumns = [...]string{ColMargin, ColProbability, ColTier, ColLatencyMS}
+	TailColumns = [...]string{ColMargin, ColProbability, ColTier, ColLatencyMS, ColVariant, ColRole}
 )
 
 // Reserved reports whether name may not be a feature name: it is a fixed

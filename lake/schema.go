@@ -50,6 +50,8 @@ func PredictionSchema(features []string) (*parquet.Schema, error) {
 		ColProbability:  parquet.Leaf(parquet.DoubleType),
 		ColTier:         parquet.Leaf(parquet.Int32Type),
 		ColLatencyMS:    parquet.Leaf(parquet.DoubleType),
+		ColVariant:      parquet.Optional(parquet.String()),
+		ColRole:         parquet.String(),
 	}
 	order := make([]string, 0, len(LeadColumns)+len(features)+len(TailColumns))
 	order = append(order, LeadColumns[:]...)
