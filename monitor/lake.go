@@ -111,13 +111,13 @@ func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, 
 	var static []Violation
 	for i, bf := range base.features {
 		if acc.missingIn[i] > 0 {
-			static = append(static, Violation{bf.name, CheckMissingCol, fmt.Sprintf(
-				"Baseline feature %s has no column in %d of %d files.", bf.name, acc.missingIn[i], acc.files)})
+			static = append(static, newViolation(bf.name, CheckMissingCol, fmt.Sprintf(
+				"Baseline feature %s has no column in %d of %d files.", bf.name, acc.missingIn[i], acc.files)))
 		}
 	}
 	for _, name := range acc.extra {
-		static = append(static, Violation{name, CheckExtraCol, fmt.Sprintf(
-			"Column %s of the lake is not a baseline feature.", name)})
+		static = append(static, newViolation(name, CheckExtraCol, fmt.Sprintf(
+			"Column %s of the lake is not a baseline feature.", name)))
 	}
 	for i := range acc.cols {
 		if acc.missingIn[i] == acc.files && acc.files > 0 {
