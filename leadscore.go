@@ -112,6 +112,9 @@ type ModelInfo struct {
 	Version  string    `json:"version"`
 	Features []Feature `json:"features"`
 	Tiers    Tiers     `json:"tiers"`
+	// Objective is the XGBoost objective ("binary:logistic", ...); empty
+	// when the scorer does not know it (a remote endpoint).
+	Objective string `json:"objective,omitempty"`
 }
 
 // Result is the score of one lead.
@@ -148,6 +151,13 @@ type Record struct {
 	Probability float64
 	Tier        int
 	LatencyMS   float64 // the request's scoring latency
+	// Variant names the variant that scored the lead when several are
+	// served (champion/challenger); empty with one model.
+	Variant string
+	// Shadow is true for a shadow variant's score, computed off the
+	// request path and never returned; false for the live answer. A
+	// shadow record shares its InferenceID with the live one.
+	Shadow bool
 }
 
 // Outcome is the ground truth of one scored lead: whether it converted.
