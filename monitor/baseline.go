@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/lake"
 )
 
 // Defaults of the constraints a baseline writes.
@@ -30,7 +31,7 @@ const (
 
 // ProbabilityName is the name under which the model's predicted
 // probability appears in reports and violations (and its lake column).
-const ProbabilityName = "probability"
+const ProbabilityName = lake.ColProbability
 
 // BaselineInput is the data a baseline is computed from.
 type BaselineInput struct {
