@@ -86,6 +86,7 @@ type serveConfig struct {
 	backend           backendConfig
 	monitor           monitorConfig
 	lake              lakeConfig
+	console           bool
 }
 
 // envName is the environment variable of a flag: LEADSCORE_ and the name
@@ -131,6 +132,7 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
+	fs.BoolVar(&c.console, "console", true, consoleHelp+"; off by default under AWS Lambda")
 	fs.BoolVar(&c.accessLog, "access-log", true, "log one JSON line per request (request id, route, status, latency;\nnever feature values, and lead ids only with --log-lead-ids)")
 	fs.Usage = envFlagUsage(stderr, serveUsage, fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -205,6 +207,9 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 		return nil, err
 	}
 	c.applySageMaker(getenv, explicit)
+	if !explicit["console"] && onLambda(getenv) {
+		c.console = false
+	}
 	return c, nil
 }
 
@@ -560,7 +565,25 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			c.monitor.rebase(mon, loaded.Load(), sc.Info(), log)
 		}
 	}
+	console, err := consoleHandler(c.console)
+	if err != nil {
+		return err
+	}
+	source := c.model
+	switch {
+	case source == "":
+		source = "embedded demo"
+	case follow != nil:
+		source = follow.Ref()
+	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
+		Console: console,
+		Source: func() string {
+			if follow != nil {
+				return source + " version " + follow.Version()
+			}
+			return source
+		},
 		Sink:           capture,
 		Monitoring:     monitoring,
 		Feedback:       feedback,
@@ -625,18 +648,14 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		hs.TLSConfig = &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}
 	}
 	info := srv.Model()
-	source := c.model
-	switch {
-	case source == "":
-		source = "embedded demo"
-	case follow != nil:
+	if follow != nil {
 		source = follow.Ref() + " version " + follow.Version()
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil,
 		"model", info.Name, "version", info.Version, "source", source, "features", len(info.Features),
 		"sagemaker", c.sagemaker, "api_keys", len(c.apiKeys), "require_api_key", c.requireAPIKey,
 		"max_batch", c.maxBatch, "max_body", int64(c.maxBody), "max_in_flight", c.maxInFlight,
-		"rate_limit", c.rateLimit)
+		"rate_limit", c.rateLimit, "console", c.console)
 	logs.Flush()
 
 	serveErr := make(chan error, 1)
@@ -681,6 +700,11 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	go func() {
 		defer wg.Done()
 		logs.FlushEvery(bg, 100*time.Millisecond)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srv.SampleStats(bg) // rates and latency history for /v1/stats
 	}()
 
 	select {
