@@ -155,7 +155,7 @@ func TestConsoleRoutes(t *testing.T) {
 	var got []string
 	on, _ := testServer(t, 1, func(c *Config) {
 		c.APIKeys, c.RequireAPIKey = []APIKey{k}, true
-		c.Console = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = append(got, r.URL.Path) })
+		c.Console = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = append(got, r.URL.Path) })
 	})
 	for _, p := range []string{"/", "/docs", "/ui/console.js"} {
 		if w := do(on, "GET", p, "", ""); w.Code != 200 {

@@ -43,6 +43,8 @@ Routes:
   /v2/...                          Open Inference Protocol (KServe V2 REST)
   GET /healthz, GET /readyz        liveness and readiness
   GET /metrics                     Prometheus metrics
+  GET /, GET /docs                 the live console and the API document page (--console)
+  GET /v1/stats                    the console's figures: model, traffic, latency, errors, lake
   POST /admin/reload               reload the model (needs an API key with the admin role)
 
 Every setting is a flag, an environment variable (shown after each flag) and
