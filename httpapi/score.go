@@ -69,6 +69,9 @@ func (s *Server) parseAndRespond(ex *exchange, r *http.Request, csvIn, csvOut bo
 			aerr = parseScoreBody(body, &m.schema, s.maxBatch, &ex.batch)
 		}
 	}
+	if aerr == nil {
+		m, aerr = s.route(ex, r, m)
+	}
 	if aerr != nil {
 		s.fail(ex, aerr)
 		return
@@ -113,6 +116,9 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 		return nil, took, newError(http.StatusInternalServerError, codeScoringFailed, "the model failed to score the batch")
 	}
 	s.metrics.scored(res, took.Seconds())
+	if ex.vidx >= 0 {
+		s.metrics.variantLeads.WithLabelValues(m.variant).Add(float64(n))
+	}
 	ex.rows = n
 	if s.sink != nil {
 		s.capture(ex, r, m, res, took)
@@ -136,6 +142,7 @@ func (s *Server) capture(ex *exchange, r *http.Request, m *served, res []leadsco
 	now := time.Now().UTC()
 	ms := float64(took.Microseconds()) / 1000
 	recs := make([]leadscore.Record, n)
+	live := ex.vidx >= 0
 	for i := range recs {
 		id := base
 		if n > 1 {
@@ -146,12 +153,16 @@ func (s *Server) capture(ex *exchange, r *http.Request, m *served, res []leadsco
 			Model: m.info.Name, ModelVersion: m.info.Version,
 			Features: feats[i*nf : (i+1)*nf : (i+1)*nf],
 			Margin:   res[i].Margin, Probability: res[i].Probability, Tier: res[i].Score, LatencyMS: ms,
+			Variant: m.variant,
 		}
 		if ex.batch.hasIDs && i < len(ex.batch.ids) {
 			recs[i].LeadID = leadID(ex.batch.ids[i])
 		}
 	}
 	s.sink.Capture(recs)
+	if live {
+		s.shadow(ex, recs, feats)
+	}
 }
 
 // leadID decodes a row id kept as its raw JSON token: a string or a number.
