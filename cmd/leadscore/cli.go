@@ -56,7 +56,9 @@ type command struct {
 	deprecated map[string]string // old flag name -> current name
 	hidden     map[string]bool   // flags left out of the help
 	onCmdLine  map[string]bool
-	explicit   map[string]bool // set by the command line, the environment or the config file
+	explicit   map[string]bool   // set by the command line, the environment or the config file
+	sources    map[string]string // flag name -> sourceFlag, sourceEnv or sourceConfig
+	keys       map[string]string // extra config-file key -> flag name
 	args       []string
 	configPath string
 }
@@ -67,7 +69,7 @@ func newCommand(name, header string, stdout, stderr io.Writer) *command {
 	fs := flag.NewFlagSet("leadscore "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c := &command{FlagSet: fs, name: name, header: header, stdout: stdout, stderr: stderr,
-		getenv: os.LookupEnv, deprecated: map[string]string{}, hidden: map[string]bool{}}
+		getenv: os.LookupEnv, deprecated: map[string]string{}, hidden: map[string]bool{}, keys: map[string]string{}}
 	fs.Usage = func() {}
 	return c
 }
@@ -84,6 +86,24 @@ func (c *command) deprecate(old, current string) {
 	c.deprecated[old] = current
 	c.hidden[old] = true
 }
+
+// Where a setting came from (command.source).
+const (
+	sourceFlag   = "flag"
+	sourceEnv    = "env"
+	sourceConfig = "config"
+)
+
+// configKey lets the config file name flag name also as key (e.g. the
+// plural "variants" for --variant).
+func (c *command) configKey(key, name string) { c.keys[key] = name }
+
+// source says where flag name's value came from after parse: sourceFlag,
+// sourceEnv, sourceConfig, or "" for the default.
+func (c *command) source(name string) string { return c.sources[name] }
+
+// configFile is the config file read by parse ("" for none).
+func (c *command) configFile() string { return c.configPath }
 
 // Args returns the positional arguments (after parse).
 func (c *command) Args() []string { return c.args }
@@ -147,9 +167,9 @@ func (c *command) canonical(name string) string {
 // variable (the current name first, then deprecated ones), else from the
 // config file.
 func (c *command) fill() error {
-	c.explicit = map[string]bool{}
+	c.explicit, c.sources = map[string]bool{}, map[string]string{}
 	for n := range c.onCmdLine {
-		c.explicit[n] = true
+		c.explicit[n], c.sources[n] = true, sourceFlag
 	}
 	path := c.Lookup("config").Value.String()
 	if !c.onCmdLine["config"] {
@@ -157,6 +177,7 @@ func (c *command) fill() error {
 			path = v
 		}
 	}
+	c.configPath = path
 	var fromFile map[string]string
 	if path != "" {
 		var err error
@@ -170,11 +191,13 @@ func (c *command) fill() error {
 			return
 		}
 		source, v, ok := c.fromEnv(f.Name)
+		c.sources[f.Name] = sourceEnv
 		if !ok {
-			source = path
+			source, c.sources[f.Name] = path, sourceConfig
 			v, ok = fromFile[f.Name]
 		}
 		if !ok {
+			delete(c.sources, f.Name)
 			return
 		}
 		c.explicit[f.Name] = true
@@ -247,6 +270,9 @@ func (c *command) readConfig(path string) (map[string]string, error) {
 				continue // a section
 			}
 			name := c.canonical(strings.ReplaceAll(key, "_", "-"))
+			if n, ok := c.keys[key]; ok {
+				name = n
+			}
 			f := c.Lookup(name)
 			if f == nil || name == "config" {
 				if strict {

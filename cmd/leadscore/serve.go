@@ -31,6 +31,7 @@ import (
 	"github.com/leadscore/leadscore/httpapi"
 	"github.com/leadscore/leadscore/monitor"
 	"github.com/leadscore/leadscore/registry"
+	"github.com/leadscore/leadscore/variant"
 )
 
 const serveUsage = `Usage: leadscore serve [flags]
@@ -45,6 +46,12 @@ Routes:
   GET /healthz, GET /readyz        liveness and readiness
   GET /metrics                     Prometheus metrics
   POST /admin/reload               reload the model (needs an API key with the admin role)
+  GET /v1/variants                 champion/challenger comparison (with --variant)
+  POST /admin/variants             change variant weights and roles (admin key)
+
+Variants: --variant NAME=SOURCE[:ROLE], repeated, serves several models at
+once: weighted variants share live traffic (sticky by lead id), shadows
+score every lead off the request path. See docs/variants.md.
 
 Every setting is a flag, an environment variable (shown after each flag) and
 a key in the JSON file named by --config (the flag name, with '-' or '_').
@@ -87,6 +94,7 @@ type serveConfig struct {
 	backend           backendConfig
 	monitor           monitorConfig
 	lake              lakeConfig
+	variants          variantConfig
 }
 
 // sageMakerModelDir is where SageMaker puts the model artifacts.
@@ -127,6 +135,8 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	c.backend.addFlags(fs.FlagSet)
 	c.monitor.addFlags(fs.FlagSet)
 	c.lake.addFlags(fs.FlagSet)
+	c.variants.addFlags(fs.FlagSet)
+	fs.configKey("variants", "variant")
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
 	fs.Var(&c.memoryLimit, "memory-limit", "soft memory `limit` of the Go runtime (GOMEMLIMIT): a size, off, or auto, which is\n64MiB or, for large models, twice the heap after start-up plus 32MiB; an explicit\nGOMEMLIMIT in the environment wins over auto")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
@@ -139,6 +149,10 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
+	if fs.source("variant") == sourceConfig {
+		c.variants.file = fs.configFile() // SIGHUP re-reads the variants from it
+	}
+
 	if err := c.finish(logLevel, apiKeys); err != nil {
 		return nil, err
 	}
@@ -165,6 +179,12 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	}
 	if err := c.lake.validate(); err != nil {
 		return nil, err
+	}
+	if err := c.variants.validate(c.model); err != nil {
+		return nil, err
+	}
+	if len(c.variants.specs) > 0 && c.backend.name == "sagemaker" {
+		return nil, fmt.Errorf("%w: --variant serves local models: it does not combine with --backend sagemaker", errUsage)
 	}
 	c.applySageMaker(getenv, fs.explicit)
 	return c, nil
@@ -268,6 +288,9 @@ func configValue(name string, v json.RawMessage, f *flag.Flag) (*string, error) 
 			specs = append(specs, spec)
 		}
 		s := strings.Join(specs, ",")
+		return &s, nil
+	case len(v) > 0 && v[0] == '[' && name == "variant":
+		s := string(v) // variantList.Set reads the JSON list
 		return &s, nil
 	case len(v) > 0 && (v[0] == '[' || v[0] == '{'):
 		return nil, errors.New("want a string, number or boolean")
@@ -378,8 +401,19 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			return fmt.Errorf("%w: model %s: %v", errInput, c.model, err)
 		}
 	}
+	// With --variant, each variant has its own source; the champion's
+	// first load sets up the lake and monitoring.
+	var vars *variantServing
+	if len(c.variants.specs) > 0 {
+		var err error
+		if vars, err = newVariantServing(ctx, &c.variants, log); err != nil {
+			return err
+		}
+	}
 	loader := func() (leadscore.Scorer, error) {
 		switch {
+		case vars != nil:
+			return vars.first, nil
 		case follow != nil:
 			return bundle.Load(follow.Dir())
 		case c.model == "":
@@ -387,7 +421,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		}
 		return bundle.Load(c.model)
 	}
-	watchFile := follow == nil && c.model != "" && c.watchInterval > 0
+	watchFile := follow == nil && vars == nil && c.model != "" && c.watchInterval > 0
 	reg := prometheus.NewRegistry()
 	for _, col := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -399,7 +433,10 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	}
 	// The model file's signature before loading it, so the watch sees any
 	// change made from here on.
-	var modelSig string
+	var modelSig, variantSig string
+	if vars != nil {
+		variantSig, _ = variantFileSignature(c.variants.specs)
+	}
 	if watchFile {
 		modelSig, _ = httpapi.FileSignature(c.model) // a missing file fails the load below
 	}
@@ -426,6 +463,14 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	var outcomes monitor.FeedbackSink
 	if lake != nil {
 		outcomes = lake
+	}
+	if vars != nil {
+		// Outcomes also reach the live comparison of variants.
+		tee := feedbackTee{vars.live}
+		if lake != nil {
+			tee = append(tee, lake)
+		}
+		outcomes = tee
 	}
 	mon, err := c.monitor.build(firstBundle, outcomes, reg, log)
 	if err != nil {
@@ -485,6 +530,25 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		monitoring, feedback = mon.ReportHandler(), mon.FeedbackHandler()
 		go func() { _ = mon.Run(monCtx) }()
 	}
+	var variants []httpapi.Variant
+	if vars != nil {
+		// Drift runs per variant: each monitor sees its variant's records.
+		if mon != nil {
+			sink = sink[:len(sink)-1]
+		}
+		if err := vars.buildMonitors(monCtx, c.variants.specs, &c.monitor, mon, outcomes, reg, log); err != nil {
+			return err
+		}
+		sink = append(sink, vars, vars.live)
+		go vars.live.Run(monCtx.Done())
+		monitoring = vars.monitoringHandler(c.variants.specs[variant.Champion(c.variants.specs)].Name)
+		if feedback == nil {
+			feedback = feedbackHandler(outcomes, lake != nil)
+		}
+		if variants, err = vars.variants(ctx, c.variants.specs); err != nil {
+			return err
+		}
+	}
 	var capture leadscore.Sink
 	if len(sink) > 0 {
 		capture = sink
@@ -502,7 +566,17 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			c.monitor.rebase(mon, loaded.Load(), sc.Info(), log)
 		}
 	}
+	var comparison *variant.Live
+	var onVariants func([]variant.Spec)
+	if vars != nil {
+		comparison, onVariants = vars.live, vars.live.SetSpecs
+	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
+		Variants:       variants,
+		ShadowQueue:    c.variants.shadowQueue,
+		ShadowWorkers:  c.variants.shadowWorkers,
+		Comparison:     comparison,
+		OnVariants:     onVariants,
 		Sink:           capture,
 		Monitoring:     monitoring,
 		Feedback:       feedback,
@@ -578,6 +652,9 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	case follow != nil:
 		source = follow.Ref() + " version " + follow.Version()
 	}
+	if vars != nil {
+		source = c.variants.specs.String()
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil,
 		"model", info.Name, "version", info.Version, "source", source, "features", len(info.Features),
 		"sagemaker", c.sagemaker, "api_keys", len(c.apiKeys), "require_api_key", c.requireAPIKey,
@@ -605,6 +682,9 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			case <-bg.Done():
 				return
 			case <-hup:
+				if vars != nil && c.variants.file != "" {
+					reconfigureVariants(bg, srv, vars, c.variants.file, log)
+				}
 				_ = srv.Reload(bg, "sighup") // Reload logs the outcome
 			}
 		}
@@ -614,6 +694,18 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		go func() {
 			defer wg.Done()
 			_ = follow.Watch(bg, c.watchInterval, func(v string) { _ = srv.Reload(bg, "registry: "+v) })
+		}()
+	}
+	if vars != nil && c.watchInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vars.watch(bg, srv, c.watchInterval, &c.monitor)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv.Watch(bg, c.watchInterval, variantSig, func() (string, error) { return variantFileSignature(srv.Variants()) })
 		}()
 	}
 	if watchFile {
@@ -648,6 +740,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		closeLake(time.Now())
 		return fmt.Errorf("shutdown: %d requests still in flight after %s: %w", left, c.shutdownTimeout, err)
 	}
+	srv.Close() // shadow scores still queued reach the lake
 	deadline, _ := sctx.Deadline()
 	closeLake(deadline)
 	log.Info("stopped")
