@@ -44,6 +44,8 @@ Routes:
   /v2/...                          Open Inference Protocol (KServe V2 REST)
   GET /healthz, GET /readyz        liveness and readiness
   GET /metrics                     Prometheus metrics
+  GET /, GET /docs                 the live console and the API document page (--console)
+  GET /v1/stats                    the console's figures: model, traffic, latency, errors, lake
   POST /admin/reload               reload the model (needs an API key with the admin role)
   GET /v1/variants                 champion/challenger comparison (with --variant)
   POST /admin/variants             change variant weights and roles (admin key)
@@ -93,6 +95,7 @@ type serveConfig struct {
 	backend           backendConfig
 	monitor           monitorConfig
 	lake              lakeConfig
+	console           bool
 	variants          variantConfig
 }
 
@@ -140,6 +143,7 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
+	fs.BoolVar(&c.console, "console", true, consoleHelp+"; off by default under AWS Lambda")
 	fs.BoolVar(&c.accessLog, "access-log", true, "log one JSON line per request (request id, route, status, latency;\nnever feature values, and lead ids only with --log-lead-ids)")
 	fs.Usage = envFlagUsage(stderr, serveUsage, fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -223,6 +227,9 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 		return nil, fmt.Errorf("%w: --variant serves local models: it does not combine with --backend sagemaker", errUsage)
 	}
 	c.applySageMaker(getenv, explicit)
+	if !explicit["console"] && onLambda(getenv) {
+		c.console = false
+	}
 	return c, nil
 }
 
@@ -625,12 +632,33 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			c.monitor.rebase(mon, loaded.Load(), sc.Info(), log)
 		}
 	}
+	console, err := consoleHandler(c.console)
+	if err != nil {
+		return err
+	}
+	source := c.model
+	switch {
+	case source == "":
+		source = "embedded demo"
+	case follow != nil:
+		source = follow.Ref()
+	}
+	if vars != nil {
+		source = c.variants.specs.String()
+	}
 	var comparison *variant.Live
 	var onVariants func([]variant.Spec)
 	if vars != nil {
 		comparison, onVariants = vars.live, vars.live.SetSpecs
 	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
+		Console: console,
+		Source: func() string {
+			if follow != nil && vars == nil {
+				return source + " version " + follow.Version()
+			}
+			return source
+		},
 		Variants:       variants,
 		ShadowQueue:    c.variants.shadowQueue,
 		ShadowWorkers:  c.variants.shadowWorkers,
@@ -700,11 +728,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		hs.TLSConfig = &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}
 	}
 	info := srv.Model()
-	source := c.model
-	switch {
-	case source == "":
-		source = "embedded demo"
-	case follow != nil:
+	if follow != nil {
 		source = follow.Ref() + " version " + follow.Version()
 	}
 	if vars != nil {
@@ -714,7 +738,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		"model", info.Name, "version", info.Version, "source", source, "features", len(info.Features),
 		"sagemaker", c.sagemaker, "api_keys", len(c.apiKeys), "require_api_key", c.requireAPIKey,
 		"max_batch", c.maxBatch, "max_body", int64(c.maxBody), "max_in_flight", c.maxInFlight,
-		"rate_limit", c.rateLimit)
+		"rate_limit", c.rateLimit, "console", c.console)
 	logs.Flush()
 
 	serveErr := make(chan error, 1)
@@ -774,6 +798,11 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	go func() {
 		defer wg.Done()
 		logs.FlushEvery(bg, 100*time.Millisecond)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srv.SampleStats(bg) // rates and latency history for /v1/stats
 	}()
 
 	select {
