@@ -32,7 +32,7 @@ Flags:
 
 // runBaseline implements `leadscore baseline`.
 func runBaseline(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("baseline", stderr)
+	fs := newCommand("baseline", baselineUsage, stdout, stderr)
 	data := fs.String("data", "", "baseline data: CSV with a header, or Parquet (required)")
 	format := fs.String("format", "", "data format: csv, parquet or json (default: from the file extension)")
 	modelPath := fs.String("model", "", "model file or bundle directory (default: the embedded demo model)")
@@ -42,12 +42,9 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	method := fs.String("method", monitor.MethodRobust, "comparison_method: Robust (distance must also be statistically significant) or Simple")
 	attrRows := fs.Int("attribution-rows", monitor.DefaultBaselineAttributionRows, "explain up to this many rows (evenly spaced) for attribution.json; 0: no attribution baseline")
 	var bf biasFlags
-	bf.addFlags(fs)
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(stderr, baselineUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	bf.addFlags(fs.FlagSet)
+	asJSON := fs.Bool("json", false, "print a JSON summary instead of text")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *data == "" || *data == "-" || *out == "" {
@@ -72,7 +69,10 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	if m.forest.NumGroup() != 1 {
 		return fmt.Errorf("%w: the model gives %d outputs per row; a baseline needs a binary classifier", errInput, m.forest.NumGroup())
 	}
+	prog := newProgress(stderr)
+	prog.printf("reading %s ...", *data)
 	t, err := readTable(*data, *format, m.names, nil)
+	prog.done()
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,55 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	if err := b.WriteDir(*out); err != nil {
 		return err
 	}
+	if *asJSON {
+		return writeJSON(stdout, baselineSummary(b, *data, *out))
+	}
 	return printBaseline(stdout, b, *data, *out)
+}
+
+// baselineJSON is what `leadscore baseline --json` prints.
+type baselineJSON struct {
+	Data         string    `json:"data"`
+	Rows         int64     `json:"rows"`
+	Features     int       `json:"features"`
+	Model        string    `json:"model,omitempty"`
+	ModelVersion string    `json:"model_version,omitempty"`
+	MeanScore    float64   `json:"mean_probability"`
+	TierShares   []float64 `json:"tier_shares,omitempty"`
+	Label        string    `json:"label,omitempty"`
+	AUC          *float64  `json:"auc,omitempty"`
+	// BiasViolations are the pre-training bias metrics outside their
+	// range (with facets); TopFeatures the three features of largest
+	// attribution.
+	BiasViolations []monitor.Violation `json:"bias_violations,omitempty"`
+	TopFeatures    []string            `json:"top_features,omitempty"`
+	Files          []string            `json:"files"`
+}
+
+func baselineSummary(b *monitor.Baseline, data, dir string) baselineJSON {
+	r := baselineJSON{Data: data, Rows: int64(b.Statistics.Dataset.ItemCount), Features: len(b.Statistics.Features),
+		Files: []string{filepath.Join(dir, monitor.StatisticsFile), filepath.Join(dir, monitor.ConstraintsFile)}}
+	if s := b.Scores; s != nil {
+		r.Model, r.ModelVersion = s.Model.Name, s.Model.Version
+		r.MeanScore = s.Probability.NumericalStatistics.Mean
+		for _, d := range s.Tiers.Distribution {
+			r.TierShares = append(r.TierShares, d.Share)
+		}
+		if q := s.BinaryClassificationMetrics; q != nil {
+			auc := float64(q.AUC.Value)
+			r.Label, r.AUC = s.Label, &auc
+		}
+		r.Files = append(r.Files, filepath.Join(dir, monitor.ScoresFile))
+	}
+	if b.Bias != nil {
+		r.BiasViolations = b.Bias.Violations
+		r.Files = append(r.Files, filepath.Join(dir, monitor.BiasFile))
+	}
+	if b.Attribution != nil {
+		r.TopFeatures = b.Attribution.TopFeatures(3)
+		r.Files = append(r.Files, filepath.Join(dir, monitor.AttributionFile))
+	}
+	return r
 }
 
 // printBaseline summarises a baseline written to dir.
