@@ -29,7 +29,6 @@ import (
 	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/httpapi"
 	"github.com/leadscore/leadscore/monitor"
-	"github.com/leadscore/leadscore/registry"
 )
 
 const serveUsage = `Usage: leadscore serve [flags]
@@ -427,29 +426,11 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		certs = []tls.Certificate{cert}
 	}
 
-	// A registry reference (registry:ROOT#NAME@STAGE) is resolved to the
-	// promoted version, fetched into a local cache and followed below.
-	var follow *registry.Follower
-	if registry.IsRef(c.model) {
-		opts, err := registry.OptionsFromEnv(os.Getenv)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-		opts.Logger = log
-		if follow, err = registry.Follow(ctx, c.model, opts); err != nil {
-			return fmt.Errorf("%w: model %s: %v", errInput, c.model, err)
-		}
+	src, err := openModelSource(ctx, c.model, c.watchInterval, log)
+	if err != nil {
+		return err
 	}
-	loader := func() (leadscore.Scorer, error) {
-		switch {
-		case follow != nil:
-			return bundle.Load(follow.Dir())
-		case c.model == "":
-			return bundle.Demo()
-		}
-		return bundle.Load(c.model)
-	}
-	watchFile := follow == nil && c.model != "" && c.watchInterval > 0
+	loader := src.load
 	reg := prometheus.NewRegistry()
 	for _, col := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -458,12 +439,6 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		if err := reg.Register(col); err != nil {
 			return fmt.Errorf("register runtime metrics: %w", err)
 		}
-	}
-	// The model file's signature before loading it, so the watch sees any
-	// change made from here on.
-	var modelSig string
-	if watchFile {
-		modelSig, _ = httpapi.FileSignature(c.model) // a missing file fails the load below
 	}
 	maxInFlight := c.maxInFlight
 	if maxInFlight == 0 {
@@ -625,15 +600,8 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		hs.TLSConfig = &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}
 	}
 	info := srv.Model()
-	source := c.model
-	switch {
-	case source == "":
-		source = "embedded demo"
-	case follow != nil:
-		source = follow.Ref() + " version " + follow.Version()
-	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil,
-		"model", info.Name, "version", info.Version, "source", source, "features", len(info.Features),
+		"model", info.Name, "version", info.Version, "source", src.name, "features", len(info.Features),
 		"sagemaker", c.sagemaker, "api_keys", len(c.apiKeys), "require_api_key", c.requireAPIKey,
 		"max_batch", c.maxBatch, "max_body", int64(c.maxBody), "max_in_flight", c.maxInFlight,
 		"rate_limit", c.rateLimit)
@@ -663,20 +631,11 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			}
 		}
 	}()
-	if follow != nil && c.watchInterval > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = follow.Watch(bg, c.watchInterval, func(v string) { _ = srv.Reload(bg, "registry: "+v) })
-		}()
-	}
-	if watchFile {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			srv.Watch(bg, c.watchInterval, modelSig, func() (string, error) { return httpapi.FileSignature(c.model) })
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		src.watch(bg, srv.Reload)
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
