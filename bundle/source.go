@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,7 +29,7 @@ func Loader(path string) leadscore.Loader {
 }
 
 // Watcher reports changes of a model source: a file or bundle directory
-// (FileWatcher), a registry stage (registry.Follower), ... A server reloads
+// (NewFileWatcher), a registry stage (registry.Follower), ... A server reloads
 // the model from its Loader when onChange is called.
 type Watcher interface {
 	// Watch calls onChange, from Watch's goroutine, each time the source
@@ -39,33 +40,43 @@ type Watcher interface {
 	Watch(ctx context.Context, onChange func(reason string)) error
 }
 
-// FileWatcher polls a model file or bundle directory and reports a change
-// once its Signature has changed and then stayed the same for one more
-// poll, so a file still being written is not loaded half-way.
-type FileWatcher struct {
-	path     string
-	interval time.Duration
-	log      *slog.Logger
-	// loaded is the signature of the files the current model came from.
+// PollWatcher polls a signature of a model source (Signature for a file
+// or bundle directory) and reports a change once the signature has changed
+// and then stayed the same for one more poll, so a file still being
+// written is not loaded half-way.
+type PollWatcher struct {
+	signature func() (string, error)
+	interval  time.Duration
+	log       *slog.Logger
+	// loaded is the signature of what the current model was loaded from.
 	loaded string
 }
 
-// NewFileWatcher watches path every interval. Call it before loading the
-// model at path: it takes the signature now, so a change made while the
-// model loads is reported too. log receives read failures (nil discards).
-func NewFileWatcher(path string, interval time.Duration, log *slog.Logger) *FileWatcher {
+// NewPollWatcher polls signature every interval; loaded is the signature
+// taken before the current model was loaded ("" if unknown), so a change
+// made while it loaded is reported too. log receives read failures (nil
+// discards them).
+func NewPollWatcher(loaded string, interval time.Duration, signature func() (string, error), log *slog.Logger) *PollWatcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sig, _ := Signature(path) // a missing file fails the load that follows
-	return &FileWatcher{path: path, interval: interval, log: log, loaded: sig}
+	return &PollWatcher{signature: signature, interval: interval, log: log, loaded: loaded}
 }
 
-// Watch polls until ctx is done. A signature error (the file briefly
-// missing during a rename) is logged once and retried.
-func (w *FileWatcher) Watch(ctx context.Context, onChange func(reason string)) error {
+// NewFileWatcher watches the model file or bundle directory at path every
+// interval. Call it before loading the model at path: it takes the
+// signature now, so a change made while the model loads is reported too.
+func NewFileWatcher(path string, interval time.Duration, log *slog.Logger) *PollWatcher {
+	sig, _ := Signature(path) // a missing file fails the load that follows
+	return NewPollWatcher(sig, interval, func() (string, error) { return Signature(path) }, log)
+}
+
+// Watch polls until ctx is done, reporting "file changed". A signature
+// error (the file briefly missing during a rename) is logged once and
+// retried.
+func (w *PollWatcher) Watch(ctx context.Context, onChange func(reason string)) error {
 	if w.interval <= 0 {
-		return fmt.Errorf("watch %s: interval must be positive", w.path)
+		return errors.New("watch: interval must be positive")
 	}
 	last := w.loaded
 	failing := false
@@ -77,7 +88,7 @@ func (w *FileWatcher) Watch(ctx context.Context, onChange func(reason string)) e
 			return nil
 		case <-t.C:
 		}
-		cur, err := Signature(w.path)
+		cur, err := w.signature()
 		if err != nil {
 			if !failing {
 				w.log.Warn("model watch: cannot read the model file", "error", err.Error())

@@ -17,6 +17,9 @@ type served struct {
 	scorer leadscore.Scorer
 	info   leadscore.ModelInfo
 	schema schema
+	// objective is the XGBoost objective (binary:logistic when the
+	// scorer does not say), for SageMaker's selectable inference.
+	objective string
 	// modelJSON is {"name":...,"version":...}, ready to copy into
 	// responses, with "variant" when several variants are served.
 	modelJSON []byte
@@ -38,7 +41,10 @@ func newServed(ctx context.Context, sc leadscore.Scorer) (*served, error) {
 	if err := info.Tiers.Validate(); err != nil {
 		return nil, fmt.Errorf("model %q: %w", info.Name, err)
 	}
-	m := &served{scorer: sc, info: info}
+	m := &served{scorer: sc, info: info, objective: info.Objective}
+	if m.objective == "" {
+		m.objective = objectiveDefault
+	}
 	m.schema.names = make([]string, len(info.Features))
 	m.schema.index = make(map[string]int, len(info.Features))
 	for i, f := range info.Features {

@@ -26,31 +26,6 @@ func (s *Server) serveScore(ex *exchange, r *http.Request) {
 	s.parseAndRespond(ex, r, false, false)
 }
 
-// serveInvocations answers SageMaker's POST /invocations: text/csv as the
-// built-in XGBoost container reads it (one probability per line back), or
-// application/json as /score. The Accept header may ask for the other
-// format.
-func (s *Server) serveInvocations(ex *exchange, r *http.Request) {
-	if !s.allowMethod(ex, r, http.MethodPost) {
-		return
-	}
-	ct := header(r, "Content-Type")
-	isCSV := mediaIs(ct, "text/csv")
-	if !isCSV && !mediaIs(ct, "application/json") {
-		s.fail(ex, newError(http.StatusUnsupportedMediaType, codeMediaType,
-			"Content-Type must be text/csv or application/json, got %q", ct))
-		return
-	}
-	csvOut := isCSV
-	if accept := header(r, "Accept"); accept != "" {
-		wantCSV, wantJSON := strings.Contains(accept, "text/csv"), strings.Contains(accept, "application/json")
-		if wantCSV != wantJSON {
-			csvOut = wantCSV
-		}
-	}
-	s.parseAndRespond(ex, r, isCSV, csvOut)
-}
-
 // parseAndRespond reads ?explain and the body (CSV as SageMaker's XGBoost
 // container reads it, or any of /score's JSON shapes), then scores the
 // batch and answers.

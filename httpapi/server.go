@@ -95,6 +95,10 @@ type Config struct {
 	// nor for a rejected one): the data lake and the drift monitor follow
 	// the model there.
 	OnReload func(leadscore.Scorer)
+	// SageMaker is the SageMaker container environment /invocations
+	// follows (SAGEMAKER_BATCH, SAGEMAKER_INFERENCE_OUTPUT,
+	// SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT).
+	SageMaker SageMaker
 	// Monitoring and Feedback, when set, serve GET /v1/monitoring and
 	// POST /v1/feedback, behind the same keys and limits as scoring.
 	Monitoring http.Handler
@@ -138,6 +142,7 @@ type Server struct {
 	sink        leadscore.Sink
 	monitoring  http.Handler
 	feedback    http.Handler
+	sagemaker   SageMaker
 
 	model    atomic.Pointer[served]
 	reloadMu sync.Mutex
@@ -185,6 +190,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		sink:        cfg.Sink,
 		monitoring:  cfg.Monitoring,
 		feedback:    cfg.Feedback,
+		sagemaker:   cfg.SageMaker,
 		comparison:  cfg.Comparison,
 		onVariants:  cfg.OnVariants,
 		states:      map[string]*variantState{},
@@ -217,6 +223,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		names[k.Name] = true
 		s.hasAdmin = s.hasAdmin || k.Admin
+	}
+	if a := s.sagemaker.DefaultAccept; a != "" {
+		if _, aerr := s.invocationAccept(a); aerr != nil {
+			return nil, fmt.Errorf("httpapi: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT %q: want one of %s", a, strings.Join(invocationAccepts, ", "))
+		}
 	}
 	if s.requireKey && len(s.keys) == 0 {
 		return nil, errors.New("httpapi: API keys are required but none is configured")
@@ -307,6 +318,7 @@ const (
 	routeV2Infer
 	routeMonitoring
 	routeFeedback
+	routeExecParams
 	routeVariants
 	routeAdminVariants
 	routeOther
@@ -316,7 +328,7 @@ const (
 var routeNames = [numRoutes]string{
 	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
 	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback",
-	"/v1/variants", "/admin/variants", "other",
+	"/execution-parameters", "/v1/variants", "/admin/variants", "other",
 }
 
 func routeOf(path string) route {
@@ -343,6 +355,8 @@ func routeOf(path string) route {
 		return routeMonitoring
 	case "/v1/feedback":
 		return routeFeedback
+	case "/execution-parameters":
+		return routeExecParams
 	case "/v1/variants":
 		return routeVariants
 	case "/admin/variants":
@@ -472,6 +486,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.admit(ex, r) {
 			s.serveV2Infer(ex, r)
 		}
+	case routeExecParams:
+		s.serveExecutionParameters(ex, r)
 	case routePing, routeReadyz:
 		s.serveReady(ex, r)
 	case routeHealthz:
