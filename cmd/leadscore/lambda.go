@@ -42,6 +42,7 @@ type lambdaConfig struct {
 	emf       bool
 	namespace string
 	backend   backendConfig
+	console   bool
 }
 
 // parseLambdaConfig merges defaults, the environment (looked up with
@@ -60,6 +61,7 @@ func parseLambdaConfig(args []string, getenv func(string) (string, bool), stderr
 	fs.IntVar(&c.rateBurst, "rate-burst", 0, "token-bucket `size` of the rate limit (0: the rate rounded up)")
 	fs.StringVar(&logLevel, "log-level", "info", "least severe log `level` written: debug, info, warn or error")
 	fs.BoolVar(&c.accessLog, "access-log", false, "log one JSON line per request besides the EMF line")
+	fs.BoolVar(&c.console, "console", false, consoleHelp)
 	fs.BoolVar(&c.emf, "emf", true, "write CloudWatch Embedded Metric Format lines to stdout")
 	fs.StringVar(&c.namespace, "emf-namespace", awslambda.DefaultNamespace, "CloudWatch metrics `namespace` of the EMF lines")
 	c.backend.addFlags(fs)
@@ -125,7 +127,12 @@ func runLambda(args []string, stdout, stderr io.Writer) error {
 func newLambdaHandler(ctx context.Context, c *lambdaConfig, stdout io.Writer, getenv func(string) string) (*awslambda.Handler, error) {
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: c.logLevel}))
 	reg := prometheus.NewRegistry()
+	console, err := consoleHandler(c.console)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
+		Console:        console,
 		Loader:         metered(c.backend.loader(ctx, c.model, log)),
 		Logger:         log,
 		AccessLog:      c.accessLog,

@@ -20,8 +20,9 @@ type modelSource struct {
 	// watcher reports changes to reload on; nil when the source is not
 	// watched (the demo, or an interval of zero).
 	watcher bundle.Watcher
-	// name describes the source for the log.
-	name string
+	// describe names the source for the log and the console: the path,
+	// "embedded demo", or REF version V for the version followed now.
+	describe func() string
 }
 
 // openModelSource opens the source at path, watched every interval (zero:
@@ -38,16 +39,16 @@ func openModelSource(ctx context.Context, path string, interval time.Duration, l
 		if err != nil {
 			return nil, fmt.Errorf("%w: model %s: %w", errInput, path, err)
 		}
-		src := &modelSource{load: f.Loader(), name: f.Ref() + " version " + f.Version()}
+		src := &modelSource{load: f.Loader(), describe: func() string { return f.Ref() + " version " + f.Version() }}
 		if interval > 0 {
 			src.watcher = f
 		}
 		return src, nil
 	}
-	src := &modelSource{load: bundle.Loader(path), name: path}
+	src := &modelSource{load: bundle.Loader(path), describe: func() string { return path }}
 	switch {
 	case path == "":
-		src.name = "embedded demo"
+		src.describe = func() string { return "embedded demo" }
 	case interval > 0:
 		// Before the first load, so that a change made while it loads is
 		// seen.

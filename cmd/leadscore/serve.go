@@ -43,6 +43,8 @@ Routes:
   /v2/...                          Open Inference Protocol (KServe V2 REST)
   GET /healthz, GET /readyz        liveness and readiness
   GET /metrics                     Prometheus metrics
+  GET /, GET /docs                 the live console and the API document page (--console)
+  GET /v1/stats                    the console's figures: model, traffic, latency, errors, lake
   POST /admin/reload               reload the model (needs an API key with the admin role)
   GET /v1/variants                 champion/challenger comparison (with --variant)
   POST /admin/variants             change variant weights and roles (admin key)
@@ -92,6 +94,7 @@ type serveConfig struct {
 	backend           backendConfig
 	monitor           monitorConfig
 	lake              lakeConfig
+	console           bool
 	variants          variantConfig
 }
 
@@ -139,6 +142,7 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
+	fs.BoolVar(&c.console, "console", true, consoleHelp+"; off by default under AWS Lambda")
 	fs.BoolVar(&c.accessLog, "access-log", true, "log one JSON line per request (request id, route, status, latency;\nnever feature values, and lead ids only with --log-lead-ids)")
 	fs.Usage = envFlagUsage(stderr, serveUsage, fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -222,6 +226,9 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 		return nil, fmt.Errorf("%w: --variant serves local models: it does not combine with --backend sagemaker", errUsage)
 	}
 	c.applySageMaker(getenv, explicit)
+	if !explicit["console"] && onLambda(getenv) {
+		c.console = false
+	}
 	return c, nil
 }
 
@@ -459,7 +466,8 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		if vars, err = newVariantServing(ctx, &c.variants, c.watchInterval, log); err != nil {
 			return err
 		}
-		src = &modelSource{load: func() (leadscore.Scorer, error) { return vars.first, nil }, name: c.variants.specs.String()}
+		specs := c.variants.specs.String()
+		src = &modelSource{load: func() (leadscore.Scorer, error) { return vars.first, nil }, describe: func() string { return specs }}
 	} else {
 		var err error
 		if src, err = openModelSource(ctx, c.model, c.watchInterval, log); err != nil {
@@ -604,12 +612,18 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			c.monitor.rebase(mon, loaded.Load(), sc.Info(), log)
 		}
 	}
+	console, err := consoleHandler(c.console)
+	if err != nil {
+		return err
+	}
 	var comparison *variant.Live
 	var onVariants func([]variant.Spec)
 	if vars != nil {
 		comparison, onVariants = vars.live, vars.live.SetSpecs
 	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
+		Console:        console,
+		Source:         src.describe,
 		Variants:       variants,
 		ShadowQueue:    c.variants.shadowQueue,
 		ShadowWorkers:  c.variants.shadowWorkers,
@@ -680,10 +694,10 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	}
 	info := srv.Model()
 	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil,
-		"model", info.Name, "version", info.Version, "source", src.name, "features", len(info.Features),
+		"model", info.Name, "version", info.Version, "source", src.describe(), "features", len(info.Features),
 		"sagemaker", c.sagemaker, "api_keys", len(c.apiKeys), "require_api_key", c.requireAPIKey,
 		"max_batch", c.maxBatch, "max_body", int64(c.maxBody), "max_in_flight", c.maxInFlight,
-		"rate_limit", c.rateLimit)
+		"rate_limit", c.rateLimit, "console", c.console)
 	logs.Flush()
 
 	serveErr := make(chan error, 1)
@@ -734,6 +748,11 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	go func() {
 		defer wg.Done()
 		logs.FlushEvery(bg, 100*time.Millisecond)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srv.SampleStats(bg) // rates and latency history for /v1/stats
 	}()
 
 	select {

@@ -407,6 +407,7 @@ func TestServeBinary(t *testing.T) {
 		{"Profiler", testServeProfiler},
 		{"ReloadMonitor", testServeReloadMonitor},
 		{"ReloadLake", testServeReloadLake},
+		{"Variants", testServeVariants},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
