@@ -27,12 +27,13 @@ type modelSource struct {
 
 // openModelSource opens the source at path, watched every interval (zero:
 // never). A registry reference is resolved here, so a bad one fails the
-// start.
-func openModelSource(ctx context.Context, path string, interval time.Duration, log *slog.Logger) (*modelSource, error) {
+// start; registryOptions gives its settings.
+func openModelSource(ctx context.Context, path string, interval time.Duration,
+	registryOptions func() (registry.Options, error), log *slog.Logger) (*modelSource, error) {
 	if registry.IsRef(path) {
-		opts, err := registry.OptionsFromEnv(os.Getenv)
+		opts, err := registryOptions()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errUsage, err)
+			return nil, err
 		}
 		opts.Logger, opts.WatchInterval = log, interval
 		f, err := registry.Follow(ctx, path, opts)
@@ -64,4 +65,22 @@ func (s *modelSource) watch(ctx context.Context, reload func(ctx context.Context
 		return
 	}
 	_ = s.watcher.Watch(ctx, func(reason string) { _ = reload(ctx, reason) }) // Reload logs the outcome
+}
+
+// registryOptions are the settings of a registry model source: the
+// LEADSCORE_REGISTRY_* and LEADSCORE_S3_* environment, with the lake's S3
+// region, endpoint and path style when those are set.
+func (c *serveConfig) registryOptions() (registry.Options, error) {
+	opts, err := registry.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		return opts, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if c.lake.s3Region != "" {
+		opts.S3.Region = c.lake.s3Region
+	}
+	if c.lake.s3Endpoint != "" {
+		opts.S3.Endpoint = c.lake.s3Endpoint
+	}
+	opts.S3.PathStyle = opts.S3.PathStyle || c.lake.s3PathStyle
+	return opts, nil
 }
