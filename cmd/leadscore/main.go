@@ -24,6 +24,7 @@ Commands:
   loadtest       drive a running service at a constant arrival rate
   baseline       compute a drift-monitoring baseline (Model Monitor statistics and constraints)
   monitor        check the captured data lake against a baseline; write violations and a report
+  compare        compare a challenger variant with the champion over the data lake; write JSON and a report
   version        print the version
 
 Run 'leadscore <command> -h' for a command's flags.
@@ -68,6 +69,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runBaseline(args, stdout, stderr)
 	case "monitor":
 		err = runMonitor(args, stdout, stderr)
+	case "compare":
+		err = runCompare(args, stdout, stderr)
 	case "version":
 		_, err = fmt.Fprintln(stdout, "leadscore", version)
 	case "help", "-h", "--help":
