@@ -35,27 +35,21 @@ difference with DeLong's 95% interval, and a verdict. Writes to --out:
   report.html    a self-contained page
 
 The verdict is the last line printed. Exit status 0 whatever it is.
-
-Flags:
 `
 
 // runCompare implements `leadscore compare`.
 func runCompare(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("compare", stderr)
+	fs := newCommand("compare", compareUsage, stdout, stderr)
 	lakeDir := fs.String("lake", "", "data lake directory or s3://bucket/prefix (required)")
-	s3Region := fs.String("lake-s3-region", os.Getenv("LEADSCORE_LAKE_S3_REGION"), "an s3:// lake's bucket `region` (default $LEADSCORE_LAKE_S3_REGION, AWS_REGION, then us-east-1)")
-	s3Endpoint := fs.String("lake-s3-endpoint", os.Getenv("LEADSCORE_LAKE_S3_ENDPOINT"), "S3-compatible endpoint `URL` (default $LEADSCORE_LAKE_S3_ENDPOINT)")
-	s3PathStyle := fs.Bool("lake-s3-path-style", envBool("LEADSCORE_LAKE_S3_PATH_STYLE"), "address buckets by path (default $LEADSCORE_LAKE_S3_PATH_STYLE)")
+	s3Region := fs.String("s3-region", "", "an s3:// lake's bucket `region` (default AWS_REGION, then us-east-1)")
+	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint `URL` (MinIO, Ceph, R2, ...)")
+	s3PathStyle := fs.Bool("s3-path-style", false, "address S3 buckets by path (most S3-compatible stores)")
 	since := fs.Duration("since", 24*time.Hour, "how far back from --until to compare")
 	until := fs.String("until", "", "end of the range, RFC 3339 (default: now)")
 	champion := fs.String("champion", "", "the champion variant's `name` (required)")
 	challenger := fs.String("challenger", "", "the challenger variant's `name` (required)")
 	out := fs.String("out", "compare", "`directory` to write compare.json and report.html to")
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(stderr, compareUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	switch {

@@ -32,7 +32,8 @@ and it is started with no command (as the provided.al2023 runtime starts
 'bootstrap'), so 'make lambda' zips it as bootstrap unchanged. Outside
 Lambda, run it under the Runtime Interface Emulator (docs/aws.md).
 
-Every setting is a flag or an environment variable (shown after each flag).
+Every setting is a flag, an environment variable (shown after each flag) or
+a key in the JSON file named by --config.
 
 Flags:
 `
@@ -50,10 +51,17 @@ type lambdaConfig struct {
 
 // parseLambdaConfig merges defaults, the environment (looked up with
 // getenv, the same LEADSCORE_* names as serve) and the command line.
-func parseLambdaConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (*lambdaConfig, error) {
+func parseLambdaConfig(args []string, getenv func(string) (string, bool), out io.Writer) (*lambdaConfig, error) {
+	return parseLambdaSettings(args, getenv, out, out)
+}
+
+// parseLambdaSettings is parseLambdaConfig with the help on stdout and
+// warnings (deprecated names) on stderr.
+func parseLambdaSettings(args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) (*lambdaConfig, error) {
 	c := &lambdaConfig{requestSettings: requestSettings{maxBody: httpapi.DefaultMaxBody}}
 	var apiKeys, logLevel string
-	fs := newFlagSet("lambda", stderr)
+	fs := newCommand("lambda", lambdaUsage, stdout, stderr)
+	fs.getenv = getenv
 	fs.StringVar(&c.model, "model", "", "model bundle directory or XGBoost model file `path` (default: the embedded demo model)")
 	fs.IntVar(&c.maxBatch, "max-batch", httpapi.DefaultMaxBatch, "most `rows` (leads) in one request; more is a 413")
 	fs.IntVar(&c.maxExplainRows, "max-explain-rows", httpapi.DefaultMaxExplainRows, "most `rows` one request may ask reasons for with ?explain; more is a 413")
@@ -67,26 +75,9 @@ func parseLambdaConfig(args []string, getenv func(string) (string, bool), stderr
 	fs.BoolVar(&c.console, "console", false, consoleHelp)
 	fs.BoolVar(&c.emf, "emf", true, "write CloudWatch Embedded Metric Format lines to stdout")
 	fs.StringVar(&c.namespace, "emf-namespace", awslambda.DefaultNamespace, "CloudWatch metrics `namespace` of the EMF lines")
-	c.backend.addFlags(fs)
-	fs.Usage = envFlagUsage(stderr, lambdaUsage, fs)
-	if err := parseFlags(fs, args); err != nil {
+	c.backend.addFlags(fs.FlagSet)
+	if err := fs.parse(args); err != nil {
 		return nil, err
-	}
-	onCommandLine := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
-	var setErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if setErr != nil || onCommandLine[f.Name] {
-			return
-		}
-		if v, ok := getenv(envName(f.Name)); ok {
-			if err := f.Value.Set(v); err != nil {
-				setErr = fmt.Errorf("%w: %s: %v", errUsage, envName(f.Name), err)
-			}
-		}
-	})
-	if setErr != nil {
-		return nil, setErr
 	}
 	if err := c.finish(logLevel, apiKeys); err != nil {
 		return nil, err
@@ -108,7 +99,7 @@ func lambdaByDefault(args []string, getenv func(string) string) bool {
 // the events of the Lambda runtime API to the HTTP handler until the
 // runtime ends the process. It returns only on a setup error.
 func runLambda(args []string, stdout, stderr io.Writer) error {
-	c, err := parseLambdaConfig(args, os.LookupEnv, stderr)
+	c, err := parseLambdaSettings(args, os.LookupEnv, stdout, stderr)
 	if err != nil {
 		return err
 	}

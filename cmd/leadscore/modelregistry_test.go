@@ -210,9 +210,9 @@ func TestModelRegistryCLIErrors(t *testing.T) {
 	}
 	golden(t, "model-help/stdout", mustRun(t, "model", "help"))
 	for _, sub := range []string{"push", "list", "promote", "rollback", "package"} {
-		code, _, errOut := runCLI(t, "", "model", sub, "-h")
-		if code != 0 || !strings.Contains(errOut, "Usage: leadscore model "+sub) {
-			t.Errorf("model %s -h: exit %d, %q", sub, code, errOut)
+		code, out, _ := runCLI(t, "", "model", sub, "-h")
+		if code != 0 || !strings.Contains(out, "Usage: leadscore model "+sub) {
+			t.Errorf("model %s -h: exit %d, %q", sub, code, out)
 		}
 	}
 }

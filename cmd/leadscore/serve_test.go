@@ -31,6 +31,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/leadscore/leadscore/capture"
 	"github.com/leadscore/leadscore/httpapi"
 )
 
@@ -163,7 +164,7 @@ func TestServeConfigErrors(t *testing.T) {
 // -update-serve-help rewrites it).
 func TestServeHelp(t *testing.T) {
 	var out bytes.Buffer
-	if code := run([]string{"serve", "--help"}, strings.NewReader(""), io.Discard, &out); code != 0 {
+	if code := run([]string{"serve", "--help"}, strings.NewReader(""), &out, io.Discard); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	golden := filepath.Join("testdata", "serve", "help.golden")
@@ -820,8 +821,14 @@ func testServeStartFailures(t *testing.T, bin string) {
 		{"broken model", []string{"--model", broken}, 2, "broken.json"},
 		{"bad flag", []string{"--max-batch", "x"}, 2, "max-batch"},
 		{"missing certificate", []string{"--tls-cert", filepath.Join(dir, "c.pem"), "--tls-key", filepath.Join(dir, "k.pem")}, 2, "TLS"},
-		{"port in use", nil, 1, "listen"},
+		{"lake in use", []string{"--listen", "127.0.0.1:0", "--lake-dir", filepath.Join(dir, "held")}, 1, "is in use by another leadscore serve"},
+		{"port in use", nil, 1, "the port is in use"},
 	}
+	held, err := capture.New(capture.Config{Dir: filepath.Join(dir, "held")}, []string{"x"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = held.Close(context.Background()) }()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
