@@ -29,6 +29,7 @@ Models:
 Monitoring and load:
   baseline       compute a drift-monitoring baseline (Model Monitor statistics and constraints)
   monitor        check the captured data lake against a baseline; write violations and a report
+  compare        compare a challenger variant with the champion over the data lake; write JSON and a report
   loadtest       drive a running service at a constant arrival rate
 
   version        print the version and build information
@@ -88,6 +89,8 @@ func dispatch(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return runBaseline(args, stdout, stderr)
 	case "monitor":
 		return runMonitor(args, stdout, stderr)
+	case "compare":
+		return runCompare(args, stdout, stderr)
 	case "version", "--version", "-version", "-v":
 		return runVersion(args, stdout, stderr)
 	case "help", "-h", "--help", "-help":
