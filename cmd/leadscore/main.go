@@ -23,11 +23,13 @@ Serving:
 Models:
   predict        score rows from a file or stdin and print a JSON array
   bench          measure scoring throughput and single-row latency
+  bundle         bundle init: turn a trained model and its data into a tiered bundle
   model          inspect a model; push, list, promote, rollback and package bundles in a registry
 
 Monitoring and load:
   baseline       compute a drift-monitoring baseline (Model Monitor statistics and constraints)
   monitor        check the captured data lake against a baseline; write violations and a report
+  compare        compare a challenger variant with the champion over the data lake; write JSON and a report
   loadtest       drive a running service at a constant arrival rate
 
   version        print the version and build information
@@ -79,12 +81,16 @@ func dispatch(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return runBench(args, stdout, stderr)
 	case "model":
 		return runModel(args, stdout, stderr)
+	case "bundle":
+		return runBundle(args, stdout, stderr)
 	case "loadtest":
 		return runLoadtest(args, stdout, stderr)
 	case "baseline":
 		return runBaseline(args, stdout, stderr)
 	case "monitor":
 		return runMonitor(args, stdout, stderr)
+	case "compare":
+		return runCompare(args, stdout, stderr)
 	case "version", "--version", "-version", "-v":
 		return runVersion(args, stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -241,6 +242,33 @@ func testServeVariants(t *testing.T, bin string) {
 
 	if code := s.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+	// The same comparison over the lake, with `leadscore compare`.
+	for _, tc := range []struct{ challenger, verdict string }{{"better", "challenger better"}, {"twin", "not yet significant"}} {
+		out := filepath.Join(dir, "compare-"+tc.challenger)
+		code, stdout, stderr := runCLI(t, "", "compare", "--lake", lake, "--since", "1h", "--champion", "champion",
+			"--challenger", tc.challenger, "--out", out)
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		if code != 0 || !strings.HasPrefix(lines[len(lines)-1], tc.verdict+":") {
+			t.Fatalf("compare %s: exit %d, verdict line %q\n%s%s", tc.challenger, code, lines[len(lines)-1], stdout, stderr)
+		}
+		page, err := os.ReadFile(filepath.Join(out, "report.html"))
+		if err != nil || !strings.Contains(string(page), tc.verdict) || strings.Contains(string(page), "<script") || strings.Contains(string(page), "http://") {
+			t.Fatalf("report.html: %v", err)
+		}
+		var js struct {
+			Comparisons []struct {
+				Verdict string `json:"verdict"`
+				Leads   int    `json:"paired_leads"`
+			} `json:"comparisons"`
+		}
+		raw, _ := os.ReadFile(filepath.Join(out, "compare.json"))
+		if err := json.Unmarshal(raw, &js); err != nil || len(js.Comparisons) != 1 || js.Comparisons[0].Verdict != tc.verdict || js.Comparisons[0].Leads < len(leads) {
+			t.Fatalf("compare.json: %v %s", err, raw)
+		}
+	}
+	if code, _, stderr := runCLI(t, "", "compare", "--lake", lake, "--champion", "champion", "--challenger", "nobody", "--out", filepath.Join(dir, "x")); code == 0 || !strings.Contains(stderr, "nobody") {
+		t.Errorf("compare with an unknown challenger: exit %d %s", code, stderr)
 	}
 	// The lake holds paired scores: every shadow row joins its live row.
 	node, err := exec.LookPath("node")
