@@ -182,6 +182,12 @@ func (s *service) buildModel(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", errInput, err)
 	}
 	s.first = first
+	if b, _ := first.(*bundle.Bundle); b != nil && b.UsesDefaultTiers() {
+		s.log.Warn("the model has no tier cut-offs of its own: tiers use the defaults 0.2/0.4/0.6/0.8, "+
+			"which rarely fit a model's scores; write a bundle with cut-offs from your data with "+
+			"'leadscore bundle init --model FILE --data FILE --out DIR'", "model", b.Source(),
+			"tiers", b.Manifest().Tiers)
+	}
 	return nil
 }
 
