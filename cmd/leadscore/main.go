@@ -24,13 +24,10 @@ Commands:
   loadtest       drive a running service at a constant arrival rate
   baseline       compute a drift-monitoring baseline (Model Monitor statistics and constraints)
   monitor        check the captured data lake against a baseline; write violations and a report
-  version        print the version
+  version        print the version, commit, build date, Go version and main libraries (--json)
 
 Run 'leadscore <command> -h' for a command's flags.
 `
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // errUsage marks a command-line mistake: the message is printed and the exit
 // status is 2.
@@ -68,8 +65,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runBaseline(args, stdout, stderr)
 	case "monitor":
 		err = runMonitor(args, stdout, stderr)
-	case "version":
-		_, err = fmt.Fprintln(stdout, "leadscore", version)
+	case "version", "--version":
+		err = runVersion(args, stdout, stderr)
 	case "help", "-h", "--help":
 		_, err = fmt.Fprint(stdout, usage)
 	default:
