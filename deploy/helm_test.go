@@ -195,10 +195,15 @@ var (
 func knownServeEnv(t *testing.T) map[string]bool {
 	t.Helper()
 	serveSettingsOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "run", "../cmd/leadscore", "serve", "--help")
-		out, _ := cmd.CombinedOutput() // help may exit 0 or 2; the text is what counts
+		bin := filepath.Join(os.TempDir(), fmt.Sprintf("leadscore-helmtest-%d", os.Getpid()))
+		defer func() { _ = os.Remove(bin) }()
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/leadscore").CombinedOutput(); err != nil {
+			serveSettingsErr = fmt.Errorf("go build: %w: %s", err, out)
+			return
+		}
+		out, _ := exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput() // help may exit 0 or 2; the text is what counts
 		serveSettings = map[string]bool{
 			registry.EnvCacheDir: true, registry.EnvS3Region: true,
 			registry.EnvS3Endpoint: true, registry.EnvS3PathStyle: true,

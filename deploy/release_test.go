@@ -99,10 +99,12 @@ func TestReleaseReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 	var info struct {
-		Version, Commit, BuildDate string `json:"build_date"`
-		GoVersion                  string `json:"go_version"`
-		Modified                   bool
-		Settings                   map[string]string
+		Version   string            `json:"version"`
+		Commit    string            `json:"commit"`
+		BuildDate string            `json:"build_date"`
+		GoVersion string            `json:"go_version"`
+		Modified  bool              `json:"modified"`
+		Settings  map[string]string `json:"settings"`
 	}
 	if err := json.Unmarshal(out, &info); err != nil {
 		t.Fatalf("%v: %s", err, out)

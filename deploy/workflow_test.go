@@ -12,12 +12,13 @@ import (
 
 // workflow is the part of a GitHub Actions workflow the tests read.
 type workflow struct {
+	// YAML 1.1 reads the bare key `on` as the boolean true.
 	On struct {
 		Push struct {
 			Branches []string `json:"branches"`
 			Tags     []string `json:"tags"`
 		} `json:"push"`
-	} `json:"on"`
+	} `json:"true"`
 	Jobs map[string]struct {
 		Needs       any               `json:"needs"`
 		If          string            `json:"if"`
