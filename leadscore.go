@@ -112,6 +112,9 @@ type ModelInfo struct {
 	Version  string    `json:"version"`
 	Features []Feature `json:"features"`
 	Tiers    Tiers     `json:"tiers"`
+	// Objective is the XGBoost objective ("binary:logistic", ...); empty
+	// when the scorer does not know it (a remote endpoint).
+	Objective string `json:"objective,omitempty"`
 }
 
 // Result is the score of one lead.
@@ -133,6 +136,12 @@ type Scorer interface {
 	Score(ctx context.Context, rows []float32, explain int, out []Result) error
 }
 
+// Loader loads the model to serve. A server calls it once at start and
+// again on every reload (a signal, an admin call, or a Watcher of package
+// bundle reporting a change); each call returns a new Scorer or the reason
+// none could be loaded, and the server keeps the old one on an error.
+type Loader func() (Scorer, error)
+
 // Record is one scored lead as the data lake and the monitor see it.
 type Record struct {
 	Time         time.Time // when the lead was scored (UTC)
@@ -148,6 +157,13 @@ type Record struct {
 	Probability float64
 	Tier        int
 	LatencyMS   float64 // the request's scoring latency
+	// Variant names the variant that scored the lead when several are
+	// served (champion/challenger); empty with one model.
+	Variant string
+	// Shadow is true for a shadow variant's score, computed off the
+	// request path and never returned; false for the live answer. A
+	// shadow record shares its InferenceID with the live one.
+	Shadow bool
 }
 
 // Outcome is the ground truth of one scored lead: whether it converted.

@@ -7,35 +7,21 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/leadscore/leadscore"
+	lakefmt "github.com/leadscore/leadscore/lake"
 )
 
-// Fixed columns of every lake file, in file order. The feature columns sit
-// between model_version and margin, in model order.
+// nLead and nTail count the fixed columns of a prediction file before and
+// after the features (lakefmt.LeadColumns, lakefmt.TailColumns).
 const (
-	colEventTime    = "event_time"
-	colRequestID    = "request_id"
-	colInferenceID  = "inference_id"
-	colLeadID       = "lead_id"
-	colModelName    = "model_name"
-	colModelVersion = "model_version"
-	colMargin       = "margin"
-	colProbability  = "probability"
-	colTier         = "tier"
-	colLatencyMS    = "latency_ms"
-
-	// nLead and nTail count the fixed columns before and after the
-	// features.
-	nLead = 6
-	nTail = 4
+	nLead = len(lakefmt.LeadColumns)
+	nTail = len(lakefmt.TailColumns)
 )
 
-// reservedNames may not be used as feature names: the fixed columns and
-// the Hive partition keys.
-var reservedNames = [...]string{
-	colEventTime, colRequestID, colInferenceID, colLeadID, colModelName,
-	colModelVersion, colMargin, colProbability, colTier, colLatencyMS,
-	"dt", "hour",
-}
+// Values of the role column.
+var (
+	roleLive   = []byte(lakefmt.RoleLive)
+	roleShadow = []byte(lakefmt.RoleShadow)
+)
 
 // lakeSchema is the Parquet schema for one feature list.
 type lakeSchema struct {
@@ -43,78 +29,20 @@ type lakeSchema struct {
 	schema   *parquet.Schema
 }
 
-// orderedGroup is a parquet.Group whose fields keep an explicit order
-// (parquet.Group sorts them by name), so that the file's columns read in
-// the order analysts expect.
-type orderedGroup struct {
-	parquet.Group
-	order []string
-}
-
-// Fields returns the group's fields in g.order.
-func (g orderedGroup) Fields() []parquet.Field {
-	all := g.Group.Fields()
-	byName := make(map[string]parquet.Field, len(all))
-	for _, f := range all {
-		byName[f.Name()] = f
-	}
-	out := make([]parquet.Field, 0, len(g.order))
-	for _, name := range g.order {
-		out = append(out, byName[name])
-	}
-	return out
-}
-
-// validateFeatures checks that names can be column names of the lake.
+// validateFeatures checks that names can be column names of the lake and
+// that a journal header can hold them.
 func validateFeatures(features []string) error {
 	if len(features) > maxFeatures {
 		return fmt.Errorf("%d features, at most %d", len(features), maxFeatures)
 	}
-	seen := make(map[string]bool, len(features)+len(reservedNames))
-	for _, r := range reservedNames {
-		seen[r] = true
-	}
-	for i, f := range features {
-		switch {
-		case f == "":
-			return fmt.Errorf("feature %d has an empty name", i)
-		case seen[f]:
-			return fmt.Errorf("feature name %q is used twice or collides with a lake column", f)
-		}
-		seen[f] = true
-	}
-	return nil
+	return lakefmt.CheckFeatureNames(features)
 }
 
 // newLakeSchema builds the schema for features (validated by the caller).
 func newLakeSchema(features []string) (*lakeSchema, error) {
-	g := parquet.Group{
-		colEventTime:    parquet.Timestamp(parquet.Microsecond),
-		colRequestID:    parquet.String(),
-		colInferenceID:  parquet.String(),
-		colLeadID:       parquet.Optional(parquet.String()),
-		colModelName:    parquet.String(),
-		colModelVersion: parquet.String(),
-		colMargin:       parquet.Leaf(parquet.DoubleType),
-		colProbability:  parquet.Leaf(parquet.DoubleType),
-		colTier:         parquet.Leaf(parquet.Int32Type),
-		colLatencyMS:    parquet.Leaf(parquet.DoubleType),
-	}
-	order := make([]string, 0, nLead+len(features)+nTail)
-	order = append(order, colEventTime, colRequestID, colInferenceID, colLeadID, colModelName, colModelVersion)
-	for _, f := range features {
-		g[f] = parquet.Optional(parquet.Leaf(parquet.FloatType))
-		order = append(order, f)
-	}
-	order = append(order, colMargin, colProbability, colTier, colLatencyMS)
-	s := parquet.NewSchema("lead_score", orderedGroup{Group: g, order: order})
-	// Rows are built positionally: make sure the column indexes are the
-	// order above.
-	for i, name := range order {
-		leaf, ok := s.Lookup(name)
-		if !ok || leaf.ColumnIndex != i {
-			return nil, fmt.Errorf("parquet schema: column %q at index %d, want %d", name, leaf.ColumnIndex, i)
-		}
+	s, err := lakefmt.PredictionSchema(features)
+	if err != nil {
+		return nil, err
 	}
 	return &lakeSchema{features: features, schema: s}, nil
 }
@@ -186,5 +114,15 @@ func (b *colBuilder) add(s *lakeSchema, r *leadscore.Record) {
 	b.val(c+1, parquet.DoubleValue(r.Probability), 0)
 	b.val(c+2, parquet.Int32Value(int32(tier)), 0) //nolint:gosec // clamped above
 	b.val(c+3, parquet.DoubleValue(r.LatencyMS), 0)
+	if r.Variant == "" {
+		b.val(c+4, parquet.NullValue(), 0)
+	} else {
+		b.val(c+4, parquet.ByteArrayValue(b.bytes(r.Variant)), 1)
+	}
+	role := roleLive
+	if r.Shadow {
+		role = roleShadow
+	}
+	b.val(c+5, parquet.ByteArrayValue(role), 0)
 	b.n++
 }

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/leadscore/leadscore"
@@ -21,8 +17,14 @@ type served struct {
 	scorer leadscore.Scorer
 	info   leadscore.ModelInfo
 	schema schema
-	// modelJSON is {"name":...,"version":...}, ready to copy into responses.
+	// objective is the XGBoost objective (binary:logistic when the
+	// scorer does not say), for SageMaker's selectable inference.
+	objective string
+	// modelJSON is {"name":...,"version":...}, ready to copy into
+	// responses, with "variant" when several variants are served.
 	modelJSON []byte
+	// variant names the variant the model serves as; empty with one model.
+	variant string
 }
 
 // newServed checks a freshly loaded scorer and prepares it for serving. A
@@ -39,7 +41,10 @@ func newServed(ctx context.Context, sc leadscore.Scorer) (*served, error) {
 	if err := info.Tiers.Validate(); err != nil {
 		return nil, fmt.Errorf("model %q: %w", info.Name, err)
 	}
-	m := &served{scorer: sc, info: info}
+	m := &served{scorer: sc, info: info, objective: info.Objective}
+	if m.objective == "" {
+		m.objective = objectiveDefault
+	}
 	m.schema.names = make([]string, len(info.Features))
 	m.schema.index = make(map[string]int, len(info.Features))
 	for i, f := range info.Features {
@@ -80,6 +85,9 @@ func (s *Server) Model() leadscore.ModelInfo { return s.model.Load().info }
 func (s *Server) Reload(ctx context.Context, reason string) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	if cur := s.variants.Load(); cur != nil {
+		return s.reloadVariants(ctx, cur, reason)
+	}
 	start := time.Now()
 	old := s.model.Load()
 	m, err := s.load(ctx)
@@ -106,8 +114,34 @@ func (s *Server) Reload(ctx context.Context, reason string) error {
 	return nil
 }
 
+// reloadVariants reloads every variant's model; callers hold reloadMu.
+func (s *Server) reloadVariants(ctx context.Context, cur *variantSet, reason string) error {
+	vars := make([]Variant, len(cur.specs))
+	for i := range vars {
+		vars[i] = Variant{Spec: cur.specs[i], Loader: cur.loaders[i]}
+	}
+	vs, err := s.newVariantSet(ctx, vars, cur, true)
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("rejected").Inc()
+		s.log.LogAttrs(ctx, slog.LevelError, "model reload rejected", slog.String("trigger", reason), slog.String("error", err.Error()))
+		return fmt.Errorf("reload rejected, still serving the variants as they were: %w", err)
+	}
+	if s.onReload != nil {
+		s.onReload(vs.models[vs.champion].scorer)
+	}
+	s.publish(vs)
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	s.log.LogAttrs(ctx, slog.LevelInfo, "variants reloaded", slog.String("trigger", reason))
+	return nil
+}
+
 // load calls the Loader and checks its model.
 func (s *Server) load(ctx context.Context) (m *served, err error) {
+	return s.loadWith(ctx, s.loader)
+}
+
+// loadWith calls loader and checks its model.
+func (s *Server) loadWith(ctx context.Context, loader leadscore.Loader) (m *served, err error) {
 	defer func() {
 		// A Loader that panics on a hostile file must not take the
 		// server down: treat it as a broken model.
@@ -115,76 +149,9 @@ func (s *Server) load(ctx context.Context) (m *served, err error) {
 			m, err = nil, fmt.Errorf("loading the model panicked: %v", r)
 		}
 	}()
-	sc, err := s.loader()
+	sc, err := loader()
 	if err != nil {
 		return nil, err
 	}
 	return newServed(ctx, sc)
-}
-
-// Watch polls signature every interval and reloads the model when the
-// signature has changed and then stayed the same for one more poll, so a
-// file still being written is not loaded half-way. loaded is the signature
-// taken before the current model was loaded (so a change made while New
-// was loading is not missed; "" if unknown). It returns when ctx is done.
-// A signature error (the file briefly missing during a rename) is logged
-// once and retried.
-func (s *Server) Watch(ctx context.Context, interval time.Duration, loaded string, signature func() (string, error)) {
-	if interval <= 0 {
-		return
-	}
-	last := loaded
-	failing := false
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		cur, err := signature()
-		if err != nil {
-			if !failing {
-				s.log.Warn("model watch: cannot read the model file", "error", err.Error())
-			}
-			failing = true
-			continue
-		}
-		failing = false
-		if cur != loaded && cur == last {
-			loaded = cur
-			_ = s.Reload(ctx, "file changed") // Reload logs a rejection
-		}
-		last = cur
-	}
-}
-
-// FileSignature describes a model file or bundle directory by the names,
-// sizes and modification times of its files, for Watch: it changes when
-// any of them does.
-func FileSignature(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("stat model %s: %w", path, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano()), nil
-	}
-	entries, err := os.ReadDir(path)
-	if err != nil {
-		return "", fmt.Errorf("read model dir %s: %w", path, err)
-	}
-	parts := make([]string, 0, len(entries))
-	for _, e := range entries {
-		// Stat follows symbolic links, as in a Kubernetes volume whose files
-		// link into a directory swapped atomically on update.
-		info, err := os.Stat(filepath.Join(path, e.Name()))
-		if err != nil || !info.Mode().IsRegular() {
-			continue // removed since ReadDir, or not a file
-		}
-		parts = append(parts, fmt.Sprintf("%s %d %d", e.Name(), info.Size(), info.ModTime().UnixNano()))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, "\n"), nil
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/variant"
 )
 
 // Defaults for the zero values of Config's limits.
@@ -47,7 +48,7 @@ const (
 // take the defaults documented on each field.
 type Config struct {
 	// Loader loads the model: once by New, and again on every Reload.
-	Loader func() (leadscore.Scorer, error)
+	Loader leadscore.Loader
 	// Logger receives access logs and events; nil discards them.
 	Logger *slog.Logger
 	// AccessLog logs one line per request (request id, route, status,
@@ -94,16 +95,47 @@ type Config struct {
 	// nor for a rejected one): the data lake and the drift monitor follow
 	// the model there.
 	OnReload func(leadscore.Scorer)
+	// SageMaker is the SageMaker container environment /invocations
+	// follows (SAGEMAKER_BATCH, SAGEMAKER_INFERENCE_OUTPUT,
+	// SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT).
+	SageMaker SageMaker
 	// Monitoring and Feedback, when set, serve GET /v1/monitoring and
 	// POST /v1/feedback, behind the same keys and limits as scoring.
 	Monitoring http.Handler
 	Feedback   http.Handler
+	// Console, when set, serves the live console's page and assets at
+	// GET /, /docs and /ui/ (the web package); they carry no data, so
+	// they need no key. Nil: those paths are 404.
+	Console http.Handler
+	// Source, when set, describes where the model comes from (a file, a
+	// registry stage and version) for GET /v1/stats.
+	Source func() string
+	// StatsInterval is how often SampleStats snapshots the metrics for
+	// /v1/stats's rates and latency (default 5 s).
+	StatsInterval time.Duration
+
+	// Variants, when set, serves several models at once
+	// (champion/challenger, docs/variants.md) instead of Loader's one:
+	// weighted variants share live traffic, shadows score on the side.
+	Variants []Variant
+	// ShadowQueue is how many requests may wait for their shadow scoring
+	// (default 1024); beyond it they are shed and counted. ShadowWorkers
+	// score them (default 1). Shadows score only when Sink is set (their
+	// scores go nowhere else).
+	ShadowQueue   int
+	ShadowWorkers int
+	// Comparison, when set, is the live comparison GET /v1/variants and
+	// /metrics report (fed through Sink and the feedback route).
+	Comparison *variant.Live
+	// OnVariants, when set, is called with the variants each time a set is
+	// published (at start, on a reload or a change of weights or roles).
+	OnVariants func([]variant.Spec)
 }
 
 // Server is the HTTP handler for every route. It is safe for concurrent
 // use; build one with New.
 type Server struct {
-	loader      func() (leadscore.Scorer, error)
+	loader      leadscore.Loader
 	onReload    func(leadscore.Scorer)
 	log         *slog.Logger
 	accessLog   bool
@@ -120,6 +152,10 @@ type Server struct {
 	sink        leadscore.Sink
 	monitoring  http.Handler
 	feedback    http.Handler
+	console     http.Handler
+	source      func() string
+	stats       statsRecorder
+	sagemaker   SageMaker
 
 	model    atomic.Pointer[served]
 	reloadMu sync.Mutex
@@ -132,12 +168,23 @@ type Server struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 	pool     sync.Pool
+
+	variants     atomic.Pointer[variantSet] // nil: one model
+	comparison   *variant.Live
+	onVariants   func([]variant.Spec)
+	stateMu      sync.Mutex
+	states       map[string]*variantState
+	shadowQ      chan shadowJob
+	shadowWG     sync.WaitGroup
+	closeOnce    sync.Once
+	shadowErrLog atomic.Int64
+	reportCache  atomic.Pointer[cachedReport]
 }
 
 // New builds a Server and loads its first model; it fails if the model
 // does not load or fails the checks Reload applies.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Loader == nil {
+	if cfg.Loader == nil && len(cfg.Variants) == 0 {
 		return nil, errors.New("httpapi: Config.Loader is required")
 	}
 	s := &Server{
@@ -156,6 +203,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		sink:        cfg.Sink,
 		monitoring:  cfg.Monitoring,
 		feedback:    cfg.Feedback,
+		console:     cfg.Console,
+		source:      cfg.Source,
+		sagemaker:   cfg.SageMaker,
+		comparison:  cfg.Comparison,
+		onVariants:  cfg.OnVariants,
+		states:      map[string]*variantState{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -186,6 +239,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		names[k.Name] = true
 		s.hasAdmin = s.hasAdmin || k.Admin
 	}
+	if a := s.sagemaker.DefaultAccept; a != "" {
+		if _, aerr := s.invocationAccept(a); aerr != nil {
+			return nil, fmt.Errorf("httpapi: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT %q: want one of %s", a, strings.Join(invocationAccepts, ", "))
+		}
+	}
 	if s.requireKey && len(s.keys) == 0 {
 		return nil, errors.New("httpapi: API keys are required but none is configured")
 	}
@@ -211,13 +269,40 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	if s.comparison != nil {
+		if err := reg.Register(newComparisonCollector(s)); err != nil {
+			return nil, fmt.Errorf("register variant metrics: %w", err)
+		}
+	}
 	s.metricsHTTP = promhttp.HandlerFor(gat, promhttp.HandlerOpts{})
+	s.stats = statsRecorder{gather: gat.Gather, interval: cfg.StatsInterval, started: time.Now()}
+	if s.stats.interval <= 0 {
+		s.stats.interval = DefaultStatsInterval
+	}
 
 	var seed [4]byte
 	_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails
 	s.idPrefix = hex.EncodeToString(seed[:])
 	s.pool.New = func() any { return new(exchange) }
 
+	if len(cfg.Variants) > 0 {
+		vs, err := s.newVariantSet(ctx, cfg.Variants, nil, true)
+		if err != nil {
+			return nil, fmt.Errorf("variants: %w", err)
+		}
+		s.publish(vs)
+		if s.sink != nil {
+			q, w := cfg.ShadowQueue, cfg.ShadowWorkers
+			if q <= 0 {
+				q = DefaultShadowQueue
+			}
+			if w <= 0 {
+				w = DefaultShadowWorkers
+			}
+			s.startShadows(q, w)
+		}
+		return s, nil
+	}
 	first, err := s.load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
@@ -252,13 +337,20 @@ const (
 	routeV2Infer
 	routeMonitoring
 	routeFeedback
+	routeStats
+	routeConsole
+	routeExecParams
+	routeOpenAPI
+	routeVariants
+	routeAdminVariants
 	routeOther
 	numRoutes
 )
 
 var routeNames = [numRoutes]string{
 	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
-	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback", "other",
+	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback",
+	"/v1/stats", "console", "/execution-parameters", "/openapi.json", "/v1/variants", "/admin/variants", "other",
 }
 
 func routeOf(path string) route {
@@ -285,6 +377,21 @@ func routeOf(path string) route {
 		return routeMonitoring
 	case "/v1/feedback":
 		return routeFeedback
+	case "/execution-parameters":
+		return routeExecParams
+	case "/openapi.json":
+		return routeOpenAPI
+	case "/v1/variants":
+		return routeVariants
+	case "/admin/variants":
+		return routeAdminVariants
+	case "/v1/stats":
+		return routeStats
+	case "/", "/docs":
+		return routeConsole
+	}
+	if strings.HasPrefix(path, "/ui/") {
+		return routeConsole
 	}
 	if len(path) > len("/v2/models/") && path[:len("/v2/models/")] == "/v2/models/" {
 		if len(path) > len("/infer") && path[len(path)-len("/infer"):] == "/infer" {
@@ -307,6 +414,13 @@ type exchange struct {
 	errCode  string
 	rows     int
 
+	// vs and vidx are the variant set and the variant that answered
+	// (vidx -1 with one model).
+	vs   *variantSet
+	vidx int
+	// force is the variant a V2 request addressed by name, -1 for none.
+	force int
+
 	body    []byte
 	batch   batch
 	results []leadscore.Result
@@ -323,6 +437,7 @@ const (
 func (ex *exchange) release() {
 	ex.w.ResponseWriter = nil
 	ex.key = nil
+	ex.vs, ex.vidx, ex.force = nil, -1, -1
 	if cap(ex.body) > maxPooledBytes {
 		ex.body = nil
 	}
@@ -380,6 +495,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.w = statusWriter{ResponseWriter: w}
 	ex.route = routeOf(r.URL.Path)
 	ex.admitted, ex.errCode, ex.rows = false, "", 0
+	ex.vs, ex.vidx, ex.force = nil, -1, -1
 	ex.reqID = s.requestID(r)
 	h := w.Header()
 	h["X-Request-Id"] = []string{ex.reqID}
@@ -401,6 +517,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.admit(ex, r) {
 			s.serveV2Infer(ex, r)
 		}
+	case routeExecParams:
+		s.serveExecutionParameters(ex, r)
+	case routeOpenAPI:
+		if s.allowMethod(ex, r, http.MethodGet) {
+			s.write(ex, http.StatusOK, ctJSON, openAPIDocument)
+		}
 	case routePing, routeReadyz:
 		s.serveReady(ex, r)
 	case routeHealthz:
@@ -415,6 +537,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveV2Meta(ex, r)
 	case routeMonitoring, routeFeedback:
 		s.serveMonitor(ex, r)
+	case routeStats:
+		s.serveStats(ex, r)
+	case routeConsole:
+		s.serveConsole(ex, r)
+	case routeVariants:
+		if s.admit(ex, r) {
+			s.serveVariants(ex, r)
+		}
+	case routeAdminVariants:
+		s.serveAdminVariants(ex, r)
 	default:
 		s.fail(ex, newError(http.StatusNotFound, codeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	}
@@ -444,6 +576,19 @@ func (s *Server) serveMonitor(ex *exchange, r *http.Request) {
 		r.Body = http.MaxBytesReader(&ex.w, r.Body, s.maxBody)
 	}
 	h.ServeHTTP(&ex.w, r)
+}
+
+// serveConsole hands the console's page and assets to the console
+// handler; 404 when the console is off.
+func (s *Server) serveConsole(ex *exchange, r *http.Request) {
+	if s.console == nil {
+		s.fail(ex, newError(http.StatusNotFound, codeNotFound, "no route %s %s (the console is off)", r.Method, r.URL.Path))
+		return
+	}
+	if !s.allowMethod(ex, r, http.MethodGet) {
+		return
+	}
+	s.console.ServeHTTP(&ex.w, r)
 }
 
 // finish records metrics and the access log, recovers a panicking handler

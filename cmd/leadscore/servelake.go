@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadscore/leadscore/capture"
-	captures3 "github.com/leadscore/leadscore/capture/s3"
+	lakes3 "github.com/leadscore/leadscore/lake/s3"
 	"github.com/leadscore/leadscore/monitor"
 )
 
@@ -40,9 +40,9 @@ func (l *lakeConfig) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&l.enabled, "lake", true, "capture every scored lead to the Parquet data lake")
 	fs.StringVar(&l.dir, "lake-dir", capture.DefaultDir, "local lake `dir`; with S3, where the journal and the upload backlog live")
 	fs.StringVar(&l.s3URL, "lake-s3-url", "", "upload closed files to `s3://bucket/prefix` (credentials: the AWS default chain)")
-	fs.StringVar(&l.s3Region, "lake-s3-region", "", "the bucket's `region` (default AWS_REGION, then us-east-1)")
-	fs.StringVar(&l.s3Endpoint, "lake-s3-endpoint", "", "S3-compatible endpoint `URL` (MinIO, Ceph, R2, ...)")
-	fs.BoolVar(&l.s3PathStyle, "lake-s3-path-style", false, "address buckets by path (most S3-compatible stores)")
+	fs.StringVar(&l.s3Region, "s3-region", "", "S3 `region` of the lake's bucket and of an s3:// registry (default AWS_REGION, then us-east-1)")
+	fs.StringVar(&l.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint `URL` (MinIO, Ceph, R2, ...) of the lake and an s3:// registry")
+	fs.BoolVar(&l.s3PathStyle, "s3-path-style", false, "address S3 buckets by path (most S3-compatible stores)")
 	fs.IntVar(&l.queueDepth, "lake-queue-depth", capture.DefaultQueueDepth, "scored `records` waiting for the journal; a request that finds it full waits (see\n--lake-queue-wait)")
 	fs.DurationVar(&l.queueWait, "lake-queue-wait", capture.DefaultQueueWait, "how long a request may wait for room in a full capture queue; meanwhile\n--max-in-flight sheds new requests with 503, so overload is refused rather than\nrecords lost; past it (a stalled disk) records are dropped and counted (0: never wait)")
 	fs.DurationVar(&l.syncInterval, "lake-sync-interval", capture.DefaultSyncInterval, "journal group-commit period: the most a crash (SIGKILL) can lose")
@@ -75,7 +75,7 @@ func (l *lakeConfig) validate() error {
 		return fmt.Errorf("%w: --lake-sample-percent must be in (0, 100]", errUsage)
 	}
 	if l.s3URL != "" {
-		if _, _, err := captures3.ParseURL(l.s3URL); err != nil {
+		if _, _, err := lakes3.ParseURL(l.s3URL); err != nil {
 			return fmt.Errorf("%w: --lake-s3-url: %v", errUsage, err)
 		}
 	}
@@ -100,8 +100,8 @@ func (l *lakeConfig) build(ctx context.Context, features []string, reg prometheu
 		MaxLocalBytes: int64(l.maxLocal),
 	}
 	if l.s3URL != "" {
-		bucket, prefix, _ := captures3.ParseURL(l.s3URL) // checked by validate
-		up, err := captures3.New(ctx, captures3.Config{
+		bucket, prefix, _ := lakes3.ParseURL(l.s3URL) // checked by validate
+		up, err := lakes3.New(ctx, lakes3.Config{
 			Bucket: bucket, Prefix: prefix, Region: l.s3Region, Endpoint: l.s3Endpoint, PathStyle: l.s3PathStyle,
 			AccessKeyID:     os.Getenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID"),
 			SecretAccessKey: os.Getenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY"),

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -93,18 +92,22 @@ func readBuildInfo(read func() (*debug.BuildInfo, bool)) buildInfo {
 	return out
 }
 
+const versionUsage = `Usage: leadscore version [--json]
+
+Prints the version, the commit and its time (the build date: the same for
+every rebuild of a commit), the Go version and platform, the build settings
+and the main libraries. A release build sets the version; a plain go build
+or go run says dev.
+`
+
 // runVersion prints the build information, as text or with --json.
 func runVersion(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("version", versionUsage, stdout, stderr)
 	asJSON := fs.Bool("json", false, "print the build information as JSON")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return errHelp
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := fs.parse(args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
+	if len(fs.Args()) > 0 {
 		return fmt.Errorf("%w: version takes no arguments", errUsage)
 	}
 	info := readBuildInfo(debug.ReadBuildInfo)
