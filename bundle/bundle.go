@@ -45,6 +45,10 @@ type Manifest struct {
 	// Baseline is a directory, relative to the bundle, holding the training
 	// baseline (statistics.json, constraints.json).
 	Baseline string `json:"baseline,omitempty"`
+	// Bias declares the facets (groups of leads) whose treatment by the
+	// model is monitored, and the positive outcome (docs/monitoring.md,
+	// "Bias metrics").
+	Bias *leadscore.BiasConfig `json:"bias,omitempty"`
 }
 
 // DefaultTiers are used when a bundle gives none: equal-width probability
@@ -63,7 +67,16 @@ type Bundle struct {
 	names    []string
 	missing  float32
 	bufs     sync.Pool // *buffers
+	// defaultTiers is set when the manifest (or a bare model) gave no
+	// cut-offs and DefaultTiers apply.
+	defaultTiers bool
 }
+
+// UsesDefaultTiers reports whether the bundle has no cut-offs of its own
+// and scores with DefaultTiers, which rarely fit a model's scores (at a
+// 15% base rate most leads land in tier 1): `leadscore bundle init`
+// chooses them from the data.
+func (b *Bundle) UsesDefaultTiers() bool { return b.defaultTiers }
 
 // buffers is per-call scratch reused across Score calls.
 type buffers struct {
@@ -178,7 +191,8 @@ func build(m Manifest, data []byte, source string) (*Bundle, error) {
 	if m.Version == "" {
 		m.Version = "0"
 	}
-	if m.Tiers == (leadscore.Tiers{}) {
+	defaulted := m.Tiers == (leadscore.Tiers{})
+	if defaulted {
 		m.Tiers = DefaultTiers
 	}
 	if err := m.Tiers.Validate(); err != nil {
@@ -208,7 +222,16 @@ func build(m Manifest, data []byte, source string) (*Bundle, error) {
 			return nil, fmt.Errorf("manifest: feature %d is %q, the model calls it %q", i, ft.Name, names[i])
 		}
 	}
-	b := &Bundle{manifest: m, forest: f, format: format, source: source, missing: float32(math.NaN())}
+	if m.Bias != nil {
+		names := make([]string, len(m.Features))
+		for i, ft := range m.Features {
+			names[i] = ft.Name
+		}
+		if err := m.Bias.Validate(names); err != nil {
+			return nil, fmt.Errorf("manifest: %w", err)
+		}
+	}
+	b := &Bundle{manifest: m, forest: f, format: format, source: source, missing: float32(math.NaN()), defaultTiers: defaulted}
 	if m.Missing != nil {
 		b.missing = float32(*m.Missing)
 	}
