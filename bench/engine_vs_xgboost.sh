@@ -38,7 +38,7 @@ compare() {
   local ours=() theirs=() ours50=() theirs50=() ours99=() theirs99=()
   for ((i = 0; i < REPEATS; i++)); do
     x=$("$PY" bench/xgb_predict.py --model "$model" --input "$LEADS" --rows "$ROWS" --batch "$BATCH" --repeats 1)
-    g=$("$LEADSCORE" bench --model "$model" --input "$LEADS" --rows "$ROWS" --batch "$BATCH" --threads 1 --repeats 1 --single 5000 --json)
+    g=$("$LEADSCORE" bench --model "$model" --data "$LEADS" --rows "$ROWS" --batch "$BATCH" --threads 1 --repeats 1 --single 5000 --json)
     theirs+=("$(field rows_per_s <<<"$x")"); ours+=("$(field rows_per_s <<<"$g")")
     theirs50+=("$(field single_p50_us <<<"$x")"); ours50+=("$(field single_p50_us <<<"$g")")
     theirs99+=("$(field single_p99_us <<<"$x")"); ours99+=("$(field single_p99_us <<<"$g")")

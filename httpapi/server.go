@@ -48,7 +48,7 @@ const (
 // take the defaults documented on each field.
 type Config struct {
 	// Loader loads the model: once by New, and again on every Reload.
-	Loader func() (leadscore.Scorer, error)
+	Loader leadscore.Loader
 	// Logger receives access logs and events; nil discards them.
 	Logger *slog.Logger
 	// AccessLog logs one line per request (request id, route, status,
@@ -135,7 +135,7 @@ type Config struct {
 // Server is the HTTP handler for every route. It is safe for concurrent
 // use; build one with New.
 type Server struct {
-	loader      func() (leadscore.Scorer, error)
+	loader      leadscore.Loader
 	onReload    func(leadscore.Scorer)
 	log         *slog.Logger
 	accessLog   bool
@@ -340,6 +340,7 @@ const (
 	routeStats
 	routeConsole
 	routeExecParams
+	routeOpenAPI
 	routeVariants
 	routeAdminVariants
 	routeOther
@@ -349,7 +350,7 @@ const (
 var routeNames = [numRoutes]string{
 	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
 	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback",
-	"/v1/stats", "console", "/execution-parameters", "/v1/variants", "/admin/variants", "other",
+	"/v1/stats", "console", "/execution-parameters", "/openapi.json", "/v1/variants", "/admin/variants", "other",
 }
 
 func routeOf(path string) route {
@@ -378,6 +379,8 @@ func routeOf(path string) route {
 		return routeFeedback
 	case "/execution-parameters":
 		return routeExecParams
+	case "/openapi.json":
+		return routeOpenAPI
 	case "/v1/variants":
 		return routeVariants
 	case "/admin/variants":
@@ -516,6 +519,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case routeExecParams:
 		s.serveExecutionParameters(ex, r)
+	case routeOpenAPI:
+		if s.allowMethod(ex, r, http.MethodGet) {
+			s.write(ex, http.StatusOK, ctJSON, openAPIDocument)
+		}
 	case routePing, routeReadyz:
 		s.serveReady(ex, r)
 	case routeHealthz:

@@ -17,7 +17,7 @@ const benchUsage = `Usage: leadscore bench [flags]
 
 Measures this machine's scoring throughput (rows/s, batch scoring spread over
 --threads goroutines) and single-row latency (p50, p99, one row per call on
-one goroutine) for a model, on rows from --input or rows generated to match
+one goroutine) for a model, on rows from --data or rows generated to match
 the model's features (uniform in the bundle's expected ranges, 5% missing).
 Throughput is the median of --repeats runs.
 
@@ -48,9 +48,9 @@ type benchResult struct {
 
 // runBench implements `leadscore bench`.
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", stderr)
+	fs := newCommand("bench", benchUsage, stdout, stderr)
 	modelPath := fs.String("model", "", "model file or bundle directory (default: the embedded demo model)")
-	input := fs.String("input", "", "rows to score (JSON, CSV or Parquet); default: generated rows")
+	input := fs.String("data", "", "`file` of rows to score (JSON, CSV or Parquet); default: generated rows")
 	format := fs.String("format", "", "input format (default: from the file extension)")
 	nrows := fs.Int("rows", 100000, "rows scored per throughput run (input rows are repeated to fill)")
 	batch := fs.Int("batch", 1000, "rows per Predict call")
@@ -59,11 +59,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	singles := fs.Int("single", 20000, "single-row calls timed for latency")
 	explain := fs.Int("explain", 0, "also time TreeSHAP explanations of this many rows, one per call (0: skip)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(stderr, benchUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	fs.deprecate("input", "data")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *nrows < 1 || *batch < 1 || *threads < 1 || *repeats < 1 || *singles < 1 || *explain < 0 {
