@@ -32,7 +32,7 @@ import (
 
 // The console's budgets (issue 15).
 const (
-	consoleMaxAssets      = 200 << 10 // bytes of HTML, CSS, scripts and icon
+	consoleMaxAssets      = 200 << 10   // bytes of HTML, CSS, scripts and icon
 	consoleMaxFirstRender = time.Second // first contentful paint
 	// consoleMaxDataRender bounds the first render with data (after
 	// /v1/stats answered), on a shared machine.
