@@ -431,6 +431,12 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		return fmt.Errorf("%w: %v", errInput, err)
 	}
 	firstBundle, _ := first.(*bundle.Bundle)
+	if firstBundle != nil && firstBundle.UsesDefaultTiers() {
+		log.Warn("the model has no tier cut-offs of its own: tiers use the defaults 0.2/0.4/0.6/0.8, "+
+			"which rarely fit a model's scores; write a bundle with cut-offs from your data with "+
+			"'leadscore bundle init --model FILE --data FILE --out DIR'", "model", firstBundle.Source(),
+			"tiers", firstBundle.Manifest().Tiers)
+	}
 	lake, err := c.lake.build(ctx, featureNames(first.Info()), reg, log)
 	if errors.Is(err, capture.ErrDirInUse) {
 		return fmt.Errorf("the lake directory %s is in use by another leadscore serve (one per directory): "+
