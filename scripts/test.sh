@@ -54,6 +54,10 @@ export LEADSCORE_DUCKDB=${LEADSCORE_DUCKDB:-1}
 # and save their screenshots and timings under build/artifacts/console/.
 export LEADSCORE_REQUIRE_BROWSER=${LEADSCORE_REQUIRE_BROWSER:-1}
 export LEADSCORE_ARTIFACTS=${LEADSCORE_ARTIFACTS:-$PWD/build/artifacts}
+# The Helm chart tests (helm) and the release reproducibility test
+# (cyclonedx-gomod, zip) fail rather than skip without their tools.
+export LEADSCORE_HELM=${LEADSCORE_HELM:-1}
+export LEADSCORE_RELEASE=${LEADSCORE_RELEASE:-1}
 
 ALL_GATES=(fmt vet lint test fuzz secrets vuln)
 if [[ $# -gt 0 ]]; then
