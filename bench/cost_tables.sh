@@ -49,7 +49,7 @@ BATCHES="1 10 100 1000"
 declare -A RPS CPS
 for ((r = 0; r < REPEATS; r++)); do
 	for b in $BATCHES; do
-		j=$(bin/leadscore bench --input "$LEADS" --rows 20000 --batch "$b" --threads 1 --repeats 1 --single 1 --json)
+		j=$(bin/leadscore bench --data "$LEADS" --rows 20000 --batch "$b" --threads 1 --repeats 1 --single 1 --json)
 		RPS[$b]+="$(field rows_per_s <<<"$j") "
 		CPS[$b]+="$(field rows_per_cpu_s <<<"$j") "
 	done
@@ -62,7 +62,7 @@ for ((r = 0; r < REPEATS; r++)); do
 	for m in $SHAPES; do
 		n=200
 		case $m in t1000_d6 | t100_d10) n=60 ;; t100_d12) n=20 ;; esac
-		j=$(bin/leadscore bench --model "$MODELS/$m.json" --input "$LEADS" --rows 1000 --repeats 1 --single 3000 --explain "$n" --json)
+		j=$(bin/leadscore bench --model "$MODELS/$m.json" --data "$LEADS" --rows 1000 --repeats 1 --single 3000 --explain "$n" --json)
 		P50[$m]+="$(field single_p50_us <<<"$j") "
 		P99[$m]+="$(field single_p99_us <<<"$j") "
 		EXW[$m]+="$(field explain_us_per_row <<<"$j") "
