@@ -13,7 +13,10 @@ import (
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/awslambda"
+	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/httpapi"
+	"github.com/leadscore/leadscore/registry"
+	"github.com/leadscore/leadscore/variant"
 )
 
 const lambdaUsage = `Usage: leadscore lambda [flags]
@@ -43,6 +46,9 @@ type lambdaConfig struct {
 	namespace string
 	backend   backendConfig
 	console   bool
+	// variants are weighted variants served side by side (no shadows:
+	// a Lambda has no data lake to put their scores in).
+	variants variantList
 }
 
 // parseLambdaConfig merges defaults, the environment (looked up with
@@ -72,6 +78,8 @@ func parseLambdaSettings(args []string, getenv func(string) (string, bool), stdo
 	fs.BoolVar(&c.emf, "emf", true, "write CloudWatch Embedded Metric Format lines to stdout")
 	fs.StringVar(&c.namespace, "emf-namespace", awslambda.DefaultNamespace, "CloudWatch metrics `namespace` of the EMF lines")
 	c.backend.addFlags(fs.FlagSet)
+	fs.Var(&c.variants, "variant", "serve several models: `NAME=SOURCE[:weight=W]`, repeated, as serve (weighted only:\nshadows need serve's data lake); sticky by lead id, X-Amzn-SageMaker-Target-Variant picks one")
+	fs.configKey("variants", "variant")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -80,6 +88,20 @@ func parseLambdaSettings(args []string, getenv func(string) (string, bool), stdo
 	}
 	if err := c.backend.validate(); err != nil {
 		return nil, err
+	}
+	if len(c.variants) > 0 {
+		vc := variantConfig{specs: c.variants, shadowQueue: 1, shadowWorkers: 1, window: variant.DefaultWindow}
+		if err := vc.validate(c.model); err != nil {
+			return nil, err
+		}
+		for _, sp := range c.variants {
+			if sp.Role == variant.Shadow {
+				return nil, fmt.Errorf("%w: --variant %s: shadow variants need serve's data lake; lambda serves weighted variants only", errUsage, sp.Name)
+			}
+		}
+		if c.backend.name == "sagemaker" {
+			return nil, fmt.Errorf("%w: --variant serves local models: it does not combine with --backend sagemaker", errUsage)
+		}
 	}
 	return c, nil
 }
@@ -121,7 +143,22 @@ func newLambdaHandler(ctx context.Context, c *lambdaConfig, stdout io.Writer, ge
 	if err != nil {
 		return nil, err
 	}
+	var variants []httpapi.Variant
+	for _, sp := range c.variants {
+		path := sp.Source
+		if registry.IsRef(path) { // resolved once, at cold start
+			opts, err := registry.OptionsFromEnv(getenv)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", errUsage, err)
+			}
+			if path, _, err = registry.Resolve(ctx, sp.Source, opts); err != nil {
+				return nil, fmt.Errorf("%w: variant %s: %v", errInput, sp.Name, err)
+			}
+		}
+		variants = append(variants, httpapi.Variant{Spec: sp, Loader: metered(bundle.Loader(path))})
+	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
+		Variants:       variants,
 		Console:        console,
 		Loader:         metered(c.backend.loader(ctx, c.model, log)),
 		Logger:         log,
