@@ -172,15 +172,15 @@ func printEvaluation(w io.Writer, res evaluateJSON) error {
 		reports = append(reports, *res.Current)
 		head += "\tcurrent " + res.Current.Model + " " + res.Current.Version
 	}
-	fmt.Fprintf(tw, "%d rows of %s, %d labelled, %d converted (%.1f%%)\n", res.Candidate.Rows, res.Data,
+	_, _ = fmt.Fprintf(tw, "%d rows of %s, %d labelled, %d converted (%.1f%%)\n", res.Candidate.Rows, res.Data,
 		res.Candidate.Labelled, res.Candidate.Conversions, 100*res.Candidate.BaseRate)
-	fmt.Fprintln(tw, head)
+	_, _ = fmt.Fprintln(tw, head)
 	line := func(name string, f func(evaluation.Report) string) {
-		fmt.Fprint(tw, name)
+		_, _ = fmt.Fprint(tw, name)
 		for _, r := range reports {
-			fmt.Fprint(tw, "\t"+f(r))
+			_, _ = fmt.Fprint(tw, "\t"+f(r))
 		}
-		fmt.Fprintln(tw)
+		_, _ = fmt.Fprintln(tw)
 	}
 	line("AUC", func(r evaluation.Report) string { return fmt.Sprintf("%.4f", r.AUC) })
 	line("log loss", func(r evaluation.Report) string { return fmt.Sprintf("%.4f", r.LogLoss) })
@@ -199,12 +199,12 @@ func printEvaluation(w io.Writer, res evaluateJSON) error {
 		})
 	}
 	if v := res.Verdict; v != nil {
-		fmt.Fprintf(tw, "tier stability\t%.1f%% of leads change tier\n", 100*v.TierChanged)
+		_, _ = fmt.Fprintf(tw, "tier stability\t%.1f%% of leads change tier\n", 100*v.TierChanged)
 		verdict := "PASS"
 		if !v.Pass {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(tw, "verdict\t%s: %s\n", verdict, v.Reason)
+		_, _ = fmt.Fprintf(tw, "verdict\t%s: %s\n", verdict, v.Reason)
 	}
 	return tw.Flush()
 }
