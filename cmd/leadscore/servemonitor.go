@@ -137,13 +137,3 @@ func (m *monitorConfig) rebase(mon *monitor.Monitor, b *bundle.Bundle, info lead
 		keep("its baseline does not fit", err)
 	}
 }
-
-// sinks fans records out to every non-nil sink.
-type sinks []leadscore.Sink
-
-// Capture hands recs to each sink in turn; none of them blocks.
-func (s sinks) Capture(recs []leadscore.Record) {
-	for _, k := range s {
-		k.Capture(recs)
-	}
-}
