@@ -82,6 +82,8 @@ func runBundleInit(args []string, stdout, stderr io.Writer) error {
 	shares := fs.String("tier-shares", "30,30,20,10,10", "`percentages` of leads in tiers 1..5 (bottom to top), adding up to 100")
 	cutoffs := fs.String("tiers", "", "explicit `cut-offs` for tiers 2..5, four ascending probabilities (instead of --tier-shares)")
 	asJSON := fs.Bool("json", false, "print a JSON summary")
+	var bf biasFlags
+	bf.addFlags(fs.FlagSet)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -128,8 +130,12 @@ func runBundleInit(args []string, stdout, stderr io.Writer) error {
 		*name = strings.TrimSuffix(filepath.Base(*modelPath), filepath.Ext(*modelPath))
 	}
 	modelFile := filepath.Base(*modelPath)
+	biasCfg, err := bf.config(ld.names)
+	if err != nil {
+		return err
+	}
 	m := bundle.Manifest{Name: *name, Version: *version, Description: *description, Model: modelFile,
-		Features: featureRanges(ld.names, ld.table), Tiers: tiers, Baseline: "baseline"}
+		Features: featureRanges(ld.names, ld.table), Tiers: tiers, Baseline: "baseline", Bias: biasCfg}
 	if err := os.MkdirAll(*out, 0o750); err != nil {
 		return err
 	}
@@ -153,7 +159,8 @@ func runBundleInit(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	in := monitor.BaselineInput{Names: ld.names, Values: ld.table.Values, Rows: ld.table.Rows, Probabilities: probs,
-		Tiers: tiers, Model: monitor.ModelRef{Name: *name, Version: *version}}
+		Tiers: tiers, Model: monitor.ModelRef{Name: *name, Version: *version},
+		Bias: biasCfg, Explain: f.Contributions}
 	if ld.labels != nil {
 		in.Labels, in.LabelName = ld.labels, ld.labelName
 	}

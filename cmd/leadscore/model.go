@@ -83,6 +83,8 @@ func runModel(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "inspect":
 		return runModelInspect(args[1:], stdout, stderr)
+	case "evaluate":
+		return runModelEvaluate(args[1:], stdout, stderr)
 	case "push":
 		return runModelPush(args[1:], stdout, stderr)
 	case "list":

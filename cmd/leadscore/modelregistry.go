@@ -22,6 +22,7 @@ import (
 // modelUsage is `leadscore model help`.
 const modelUsage = `Usage:
   leadscore model inspect [--json] PATH
+  leadscore model evaluate --candidate BUNDLE --against BUNDLE|registry:R#NAME@STAGE --data FILE [--max-regression 0.01] [--json] [--html FILE]
   leadscore model push BUNDLE --registry R [--version V] [--name N] [--by WHO] [--note TEXT]
   leadscore model list --registry R [--json] [NAME]
   leadscore model promote NAME VERSION --stage staging|prod --registry R [--by WHO] [--note TEXT]
