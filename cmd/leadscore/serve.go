@@ -567,6 +567,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		Variants:       variants,
 		ShadowQueue:    c.variants.shadowQueue,
 		ShadowWorkers:  c.variants.shadowWorkers,
+		ShadowMaxLive:  c.variants.shadowMaxLive,
 		Comparison:     comparison,
 		OnVariants:     onVariants,
 		Sink:           capture,
