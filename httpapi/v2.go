@@ -126,10 +126,20 @@ func (s *Server) serveV2Infer(ex *exchange, r *http.Request) {
 		s.fail(ex, newError(http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json, got %q", ct))
 		return
 	}
-	body, aerr := s.readBody(ex, r)
-	var id []byte
+	aerr := s.inferenceID(ex, r)
+	var body, id []byte
+	if aerr == nil {
+		body, aerr = s.readBody(ex, r)
+	}
 	if aerr == nil {
 		id, aerr = parseV2Infer(body, &m.schema, s.maxBatch, &ex.batch)
+	}
+	if aerr == nil && id != nil {
+		// The request id is echoed in the response (and so may reach a
+		// client's logs): the inference id's limits apply.
+		if err := s.ids.CheckTokenID(leadID(id)); err != nil {
+			aerr = idError("id", -1, err)
+		}
 	}
 	if aerr != nil {
 		s.fail(ex, aerr)

@@ -71,6 +71,8 @@ type Config struct {
 	Alerts AlertConfig
 	// FeedbackSink, when set, receives every accepted outcome for the lake.
 	FeedbackSink FeedbackSink
+	// IDs bounds the ids of feedback outcomes (zero: the defaults).
+	IDs leadscore.IDLimits
 	// Logger receives warnings (default: discarded).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now), for tests.

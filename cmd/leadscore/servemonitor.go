@@ -55,7 +55,7 @@ func (m *monitorConfig) validate() error {
 // build returns a Monitor for the bundle's baseline, or nil when
 // monitoring is off or the bundle has no baseline. Accepted outcomes go to
 // outcomes (the lake; nil: not stored).
-func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, reg prometheus.Registerer, log *slog.Logger) (*monitor.Monitor, error) {
+func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, ids leadscore.IDLimits, reg prometheus.Registerer, log *slog.Logger) (*monitor.Monitor, error) {
 	if !m.enabled || b == nil {
 		return nil, nil
 	}
@@ -83,6 +83,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		Alerts:       monitor.AlertConfig{WebhookURL: m.webhookURL, Cooldown: m.cooldown},
 		Logger:       log,
 		FeedbackSink: outcomes,
+		IDs:          ids,
 	})
 }
 
