@@ -148,6 +148,13 @@ type Record struct {
 	Probability float64
 	Tier        int
 	LatencyMS   float64 // the request's scoring latency
+	// Variant names the variant that scored the lead when several are
+	// served (champion/challenger); empty with one model.
+	Variant string
+	// Shadow is true for a shadow variant's score, computed off the
+	// request path and never returned; false for the live answer. A
+	// shadow record shares its InferenceID with the live one.
+	Shadow bool
 }
 
 // Outcome is the ground truth of one scored lead: whether it converted.

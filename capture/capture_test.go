@@ -109,6 +109,8 @@ func TestSchema(t *testing.T) {
 		"probability DOUBLE",
 		"tier INT(32,true)",
 		"latency_ms DOUBLE",
+		"variant STRING optional",
+		"role STRING",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("schema\n got %q\nwant %q", got, want)
@@ -313,7 +315,7 @@ func TestSetFeatures(t *testing.T) {
 	for _, c := range f.Schema().Fields() {
 		cols = append(cols, c.Name())
 	}
-	if strings.Join(cols, ",") != "event_time,request_id,inference_id,lead_id,model_name,model_version,age,score_b,margin,probability,tier,latency_ms" || f.NumRows() != 20 {
+	if strings.Join(cols, ",") != "event_time,request_id,inference_id,lead_id,model_name,model_version,age,score_b,margin,probability,tier,latency_ms,variant,role" || f.NumRows() != 20 {
 		t.Fatalf("second file: columns %v, %d rows", cols, f.NumRows())
 	}
 }

@@ -52,6 +52,8 @@ type expectedRow struct {
 	Probability  float64 `json:"probability"`
 	Tier         int     `json:"tier"`
 	LatencyMS    float64 `json:"latency_ms"`
+	Variant      *string `json:"variant"`
+	Role         string  `json:"role"`
 	DT           string  `json:"dt"`
 	Hour         int     `json:"hour"`
 }
@@ -71,7 +73,16 @@ func writeExpected(t *testing.T, path string, features []string, recs []leadscor
 			}
 		}
 		utc := r.Time.UTC()
+		var variant *string
+		if r.Variant != "" {
+			variant = &recs[i].Variant
+		}
+		role := "live"
+		if r.Shadow {
+			role = "shadow"
+		}
 		rows[i] = expectedRow{
+			Variant: variant, Role: role,
 			EventTimeUS: r.Time.UnixMicro(), RequestID: r.RequestID, InferenceID: r.InferenceID, LeadID: lead,
 			ModelName: r.Model, ModelVersion: r.ModelVersion, FeatureVals: vals, Margin: r.Margin,
 			Probability: r.Probability, Tier: r.Tier, LatencyMS: r.LatencyMS,

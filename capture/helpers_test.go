@@ -38,6 +38,8 @@ type lakeRow struct {
 	Probability  float64   `parquet:"probability"`
 	Tier         int32     `parquet:"tier"`
 	LatencyMS    float64   `parquet:"latency_ms"`
+	Variant      *string   `parquet:"variant,optional"`
+	Role         string    `parquet:"role"`
 
 	file string // where it was read from (not a column)
 }
@@ -73,6 +75,12 @@ func makeRecords(n int, start time.Time, step time.Duration) []leadscore.Record 
 			Probability:  p,
 			Tier:         1 + i%5,
 			LatencyMS:    float64(i%13) / 10,
+		}
+		switch i % 4 { // no variant (one model), the live one, and its shadow
+		case 1:
+			recs[i].Variant = "champion"
+		case 2:
+			recs[i].Variant, recs[i].Shadow = "challenger", true
 		}
 	}
 	return recs
@@ -220,6 +228,13 @@ func checkRows(t *testing.T, rows []lakeRow, want []leadscore.Record) {
 			r.InferenceID != w.InferenceID || r.ModelName != w.Model || r.ModelVersion != w.ModelVersion ||
 			r.Margin != w.Margin || r.Probability != w.Probability || int(r.Tier) != w.Tier || r.LatencyMS != w.LatencyMS {
 			t.Fatalf("row %d: got %+v, want %+v", i, r, w)
+		}
+		role := "live"
+		if w.Shadow {
+			role = "shadow"
+		}
+		if (r.Variant == nil) != (w.Variant == "") || (r.Variant != nil && *r.Variant != w.Variant) || r.Role != role {
+			t.Fatalf("row %d (%s): variant %v role %q, want %q %q", i, w.InferenceID, r.Variant, r.Role, w.Variant, role)
 		}
 		if (r.LeadID == nil) != (w.LeadID == "") || (r.LeadID != nil && *r.LeadID != w.LeadID) {
 			t.Fatalf("row %d (%s): lead id %v, want %q", i, w.InferenceID, r.LeadID, w.LeadID)

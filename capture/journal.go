@@ -117,6 +117,12 @@ func (e *frameEncoder) record(r *leadscore.Record) []byte {
 	e.f64(r.Probability)
 	e.buf = binary.AppendVarint(e.buf, int64(r.Tier))
 	e.f64(r.LatencyMS)
+	e.str(r.Variant)
+	shadow := byte(0)
+	if r.Shadow {
+		shadow = 1
+	}
+	e.buf = append(e.buf, shadow)
 	return e.finish()
 }
 
@@ -315,6 +321,15 @@ func decodeRecord(b []byte, nfeat int, r *leadscore.Record) error {
 	r.Probability = math.Float64frombits(d.u64())
 	tier := d.varint()
 	r.LatencyMS = math.Float64frombits(d.u64())
+	r.Variant, r.Shadow = "", false
+	if len(d.b) > 0 { // segments written before variants end here
+		r.Variant = d.str()
+		flag := d.fixed(1)
+		if d.err == nil && flag[0] > 1 {
+			return fmt.Errorf("record: shadow flag %d", flag[0])
+		}
+		r.Shadow = d.err == nil && flag[0] == 1
+	}
 	if d.err != nil {
 		return fmt.Errorf("record: %w", d.err)
 	}

@@ -53,6 +53,7 @@ func sameRecord(a, b *leadscore.Record) bool {
 		math.Float64bits(a.Margin) != math.Float64bits(b.Margin) ||
 		math.Float64bits(a.Probability) != math.Float64bits(b.Probability) ||
 		a.Tier != b.Tier || math.Float64bits(a.LatencyMS) != math.Float64bits(b.LatencyMS) ||
+		a.Variant != b.Variant || a.Shadow != b.Shadow ||
 		len(a.Features) != len(b.Features) {
 		return false
 	}

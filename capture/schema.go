@@ -10,7 +10,9 @@ import (
 )
 
 // Fixed columns of every lake file, in file order. The feature columns sit
-// between model_version and margin, in model order.
+// between model_version and margin, in model order. variant (null with a
+// single model) and role ("live" or "shadow") name the variant that
+// scored the row; a shadow row shares its inference_id with the live one.
 const (
 	colEventTime    = "event_time"
 	colRequestID    = "request_id"
@@ -22,18 +24,26 @@ const (
 	colProbability  = "probability"
 	colTier         = "tier"
 	colLatencyMS    = "latency_ms"
+	colVariant      = "variant"
+	colRole         = "role"
 
 	// nLead and nTail count the fixed columns before and after the
 	// features.
 	nLead = 6
-	nTail = 4
+	nTail = 6
+)
+
+// Values of the role column.
+var (
+	roleLive   = []byte("live")
+	roleShadow = []byte("shadow")
 )
 
 // reservedNames may not be used as feature names: the fixed columns and
 // the Hive partition keys.
 var reservedNames = [...]string{
 	colEventTime, colRequestID, colInferenceID, colLeadID, colModelName,
-	colModelVersion, colMargin, colProbability, colTier, colLatencyMS,
+	colModelVersion, colMargin, colProbability, colTier, colLatencyMS, colVariant, colRole,
 	"dt", "hour",
 }
 
@@ -99,6 +109,8 @@ func newLakeSchema(features []string) (*lakeSchema, error) {
 		colProbability:  parquet.Leaf(parquet.DoubleType),
 		colTier:         parquet.Leaf(parquet.Int32Type),
 		colLatencyMS:    parquet.Leaf(parquet.DoubleType),
+		colVariant:      parquet.Optional(parquet.String()),
+		colRole:         parquet.String(),
 	}
 	order := make([]string, 0, nLead+len(features)+nTail)
 	order = append(order, colEventTime, colRequestID, colInferenceID, colLeadID, colModelName, colModelVersion)
@@ -106,7 +118,7 @@ func newLakeSchema(features []string) (*lakeSchema, error) {
 		g[f] = parquet.Optional(parquet.Leaf(parquet.FloatType))
 		order = append(order, f)
 	}
-	order = append(order, colMargin, colProbability, colTier, colLatencyMS)
+	order = append(order, colMargin, colProbability, colTier, colLatencyMS, colVariant, colRole)
 	s := parquet.NewSchema("lead_score", orderedGroup{Group: g, order: order})
 	// Rows are built positionally: make sure the column indexes are the
 	// order above.
@@ -186,5 +198,15 @@ func (b *colBuilder) add(s *lakeSchema, r *leadscore.Record) {
 	b.val(c+1, parquet.DoubleValue(r.Probability), 0)
 	b.val(c+2, parquet.Int32Value(int32(tier)), 0) //nolint:gosec // clamped above
 	b.val(c+3, parquet.DoubleValue(r.LatencyMS), 0)
+	if r.Variant == "" {
+		b.val(c+4, parquet.NullValue(), 0)
+	} else {
+		b.val(c+4, parquet.ByteArrayValue(b.bytes(r.Variant)), 1)
+	}
+	role := roleLive
+	if r.Shadow {
+		role = roleShadow
+	}
+	b.val(c+5, parquet.ByteArrayValue(role), 0)
 	b.n++
 }

@@ -9,6 +9,7 @@
 //   {"event_time_us": n, "request_id": s, "inference_id": s, "lead_id": s|null,
 //    "model_name": s, "model_version": s, "features": [n|null, ...],
 //    "margin": n, "probability": n, "tier": n, "latency_ms": n,
+//    "variant": s|null, "role": "live"|"shadow",
 //    "dt": "YYYY-MM-DD", "hour": n}
 // Exit status 0 when every row matches, 1 on a mismatch, 2 on bad usage.
 // capture's TestDuckDBReadsLake writes both and runs this script.
@@ -50,6 +51,8 @@ const wantTypes = {
   probability: 'DOUBLE',
   tier: 'INTEGER',
   latency_ms: 'DOUBLE',
+  variant: 'VARCHAR',
+  role: 'VARCHAR',
   dt: 'DATE',
   hour: 'BIGINT',
 };
@@ -65,7 +68,7 @@ const rows = await query(`
   SELECT CAST(epoch_us(event_time) AS DOUBLE) AS event_time_us,
          request_id, inference_id, lead_id, model_name, model_version,
          ${featureCols ? featureCols + ',' : ''}
-         margin, probability, tier, latency_ms,
+         margin, probability, tier, latency_ms, variant, role,
          CAST(dt AS VARCHAR) AS dt, CAST(hour AS INTEGER) AS hour
   FROM ${source}
   ORDER BY inference_id`);
@@ -75,7 +78,7 @@ if (rows.length !== want.length) fail(`DuckDB counts ${rows.length} rows, ${want
 
 const same = (a, b) => a === b || (a === null && b === undefined) || (Number.isNaN(a) && Number.isNaN(b));
 const scalar = ['event_time_us', 'request_id', 'inference_id', 'lead_id', 'model_name', 'model_version',
-  'margin', 'probability', 'tier', 'latency_ms', 'dt', 'hour'];
+  'margin', 'probability', 'tier', 'latency_ms', 'variant', 'role', 'dt', 'hour'];
 for (let i = 0; i < Math.min(rows.length, want.length); i++) {
   const got = rows[i];
   const exp = want[i];

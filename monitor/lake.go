@@ -23,7 +23,7 @@ import (
 // pipeline writes them.
 var lakeColumns = map[string]bool{
 	"event_time": true, "request_id": true, "inference_id": true, "lead_id": true, "model_name": true,
-	"model_version": true, "margin": true, "probability": true, "tier": true, "latency_ms": true,
+	"model_version": true, "margin": true, "probability": true, "tier": true, "latency_ms": true, "variant": true, "role": true,
 	"dt": true, "hour": true,
 }
 

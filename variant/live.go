@@ -1,0 +1,294 @@
+package variant
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/leadscore/leadscore"
+)
+
+// Defaults of LiveConfig.
+const (
+	DefaultWindow    = 50000
+	DefaultLatencies = 4096
+	DefaultQueue     = 4096
+	// maxSlots bounds the variant names a Live keeps scores for: a
+	// reconfiguration may rename variants, and each name seen takes a slot
+	// until the window forgets it.
+	maxSlots = 2 * MaxVariants
+)
+
+// LiveConfig configures a Live comparison.
+type LiveConfig struct {
+	// Window is how many latest leads (by inference id) are kept with
+	// their scores for the paired comparison (default 50,000).
+	Window int
+	// Latencies is how many latest live latencies per variant the
+	// percentiles are taken over (default 4,096).
+	Latencies int
+	// Queue is how many captured batches may wait; beyond it batches are
+	// dropped and counted (default 4,096).
+	Queue int
+}
+
+// Live compares variants on live traffic. It is a leadscore.Sink (fed the
+// captured records, live and shadow, from the side) and takes outcomes
+// with Feedback. Capture never blocks: batches queue and are applied by
+// Run, or by Report. Safe for concurrent use.
+type Live struct {
+	cfg   LiveConfig
+	queue chan []leadscore.Record
+	// Dropped counts records dropped because the queue was full.
+	dropped atomic.Int64
+
+	mu       sync.Mutex
+	specs    []Spec
+	champion string
+	slots    []string // variant name of each slot
+	traffic  map[string]*liveTraffic
+	leads    map[string]*liveLead // by inference id
+	order    []string             // inference ids, a ring of cfg.Window
+	next     int
+	byLead   map[string]string // lead id -> latest inference id
+	matched  int64
+}
+
+type liveTraffic struct {
+	leads, shadow int64
+	tiers         [5]int64
+	lat           []float64 // ring
+	latNext       int
+}
+
+type liveLead struct {
+	lead    string
+	prob    [maxSlots]float32
+	tier    [maxSlots]int8
+	outcome int8
+}
+
+// NewLive builds a Live comparison of specs.
+func NewLive(specs []Spec, cfg LiveConfig) *Live {
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.Latencies <= 0 {
+		cfg.Latencies = DefaultLatencies
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultQueue
+	}
+	l := &Live{
+		cfg: cfg, queue: make(chan []leadscore.Record, cfg.Queue),
+		traffic: map[string]*liveTraffic{}, leads: map[string]*liveLead{}, byLead: map[string]string{},
+		order: make([]string, cfg.Window),
+	}
+	l.SetSpecs(specs)
+	return l
+}
+
+// SetSpecs changes the variants compared (after a reconfiguration). The
+// traffic and scores of variants that keep their names are kept.
+func (l *Live) SetSpecs(specs []Spec) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.specs = append([]Spec(nil), specs...)
+	l.champion = ""
+	if c := Champion(specs); c >= 0 {
+		l.champion = specs[c].Name
+	}
+	for _, s := range specs {
+		l.slot(s.Name)
+	}
+}
+
+// slot returns the slot of a variant name, taking a new one (or -1 when
+// all are taken). Callers hold mu.
+func (l *Live) slot(name string) int {
+	for i, n := range l.slots {
+		if n == name {
+			return i
+		}
+	}
+	if len(l.slots) < maxSlots {
+		l.slots = append(l.slots, name)
+		return len(l.slots) - 1
+	}
+	// Reuse the slot of a name no longer declared.
+	for i, n := range l.slots {
+		declared := false
+		for _, s := range l.specs {
+			declared = declared || s.Name == n
+		}
+		if !declared {
+			l.slots[i] = name
+			for _, ld := range l.leads {
+				ld.prob[i], ld.tier[i] = float32(math.NaN()), 0
+			}
+			return i
+		}
+	}
+	return -1
+}
+
+// Capture queues records; when the queue is full they are dropped and
+// counted.
+func (l *Live) Capture(recs []leadscore.Record) {
+	select {
+	case l.queue <- recs:
+	default:
+		l.dropped.Add(int64(len(recs)))
+	}
+}
+
+// Dropped reports the records dropped because the queue was full.
+func (l *Live) Dropped() int64 { return l.dropped.Load() }
+
+// Run applies queued records until done is closed.
+func (l *Live) Run(done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case recs := <-l.queue:
+			l.mu.Lock()
+			l.apply(recs)
+			l.mu.Unlock()
+		}
+	}
+}
+
+// drain applies what is queued. Callers hold mu.
+func (l *Live) drain() {
+	for {
+		select {
+		case recs := <-l.queue:
+			l.apply(recs)
+		default:
+			return
+		}
+	}
+}
+
+// apply adds records. Callers hold mu.
+func (l *Live) apply(recs []leadscore.Record) {
+	for i := range recs {
+		r := &recs[i]
+		if r.Variant == "" || r.InferenceID == "" {
+			continue
+		}
+		s := l.slot(r.Variant)
+		if s < 0 {
+			continue
+		}
+		tr := l.traffic[r.Variant]
+		if tr == nil {
+			tr = &liveTraffic{lat: make([]float64, 0, l.cfg.Latencies)}
+			l.traffic[r.Variant] = tr
+		}
+		if r.Shadow {
+			tr.shadow++
+		} else {
+			tr.leads++
+			if r.Tier >= 1 && r.Tier <= 5 {
+				tr.tiers[r.Tier-1]++
+			}
+			if len(tr.lat) < cap(tr.lat) {
+				tr.lat = append(tr.lat, r.LatencyMS)
+			} else {
+				tr.lat[tr.latNext] = r.LatencyMS
+				tr.latNext = (tr.latNext + 1) % len(tr.lat)
+			}
+		}
+		ld := l.leads[r.InferenceID]
+		if ld == nil {
+			ld = l.admit(r.InferenceID, r.LeadID)
+		}
+		ld.prob[s] = float32(r.Probability)
+		ld.tier[s] = int8(min(max(r.Tier, 0), 5)) //nolint:gosec // clamped to 0..5
+	}
+}
+
+// admit adds a lead to the window, evicting the oldest. Callers hold mu.
+func (l *Live) admit(inference, lead string) *liveLead {
+	if old := l.order[l.next]; old != "" {
+		if ol := l.leads[old]; ol != nil && ol.lead != "" && l.byLead[ol.lead] == old {
+			delete(l.byLead, ol.lead)
+		}
+		delete(l.leads, old)
+	}
+	l.order[l.next] = inference
+	l.next = (l.next + 1) % len(l.order)
+	ld := &liveLead{lead: lead, outcome: -1}
+	for i := range ld.prob {
+		ld.prob[i] = float32(math.NaN())
+	}
+	l.leads[inference] = ld
+	if lead != "" {
+		l.byLead[lead] = inference
+	}
+	return ld
+}
+
+// Feedback joins outcomes to the leads in the window, by inference id,
+// else by lead id (its latest prediction); it returns how many joined.
+func (l *Live) Feedback(outcomes []leadscore.Outcome) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.drain()
+	n := 0
+	for _, o := range outcomes {
+		ld := l.leads[o.InferenceID]
+		if ld == nil && o.LeadID != "" {
+			ld = l.leads[l.byLead[o.LeadID]]
+		}
+		if ld == nil {
+			continue
+		}
+		ld.outcome = 0
+		if o.Converted {
+			ld.outcome = 1
+		}
+		n++
+	}
+	l.matched += int64(n)
+	return n
+}
+
+// CaptureFeedback is Feedback for monitor.FeedbackSink.
+func (l *Live) CaptureFeedback(outcomes []leadscore.Outcome) { l.Feedback(outcomes) }
+
+// Report compares the variants declared now on the window.
+func (l *Live) Report() *Report {
+	l.mu.Lock()
+	l.drain()
+	t := &Table{Champion: -1}
+	slotOf := make([]int, len(l.specs))
+	for i, s := range l.specs {
+		t.Names = append(t.Names, s.Name)
+		t.Roles = append(t.Roles, s.Role)
+		if s.Name == l.champion {
+			t.Champion = i
+		}
+		slotOf[i] = l.slot(s.Name)
+		var tr Traffic
+		if lt := l.traffic[s.Name]; lt != nil {
+			tr = Traffic{Leads: lt.leads, Shadow: lt.shadow, Tiers: lt.tiers, Latencies: append([]float64(nil), lt.lat...)}
+		}
+		t.Traffic = append(t.Traffic, tr)
+	}
+	t.Leads = make([]Lead, 0, len(l.leads))
+	for _, ld := range l.leads {
+		lead := Lead{Prob: make([]float64, len(l.specs)), Tier: make([]int, len(l.specs)), Outcome: ld.outcome}
+		for i, s := range slotOf {
+			lead.Prob[i] = math.NaN()
+			if s >= 0 {
+				lead.Prob[i], lead.Tier[i] = float64(ld.prob[s]), int(ld.tier[s])
+			}
+		}
+		t.Leads = append(t.Leads, lead)
+	}
+	l.mu.Unlock()
+	return Compare(t)
+}
