@@ -417,7 +417,7 @@ func (w *Writer) outcomeMetrics() []prometheus.Collector {
 			func() float64 { return float64(w.cfg.FeedbackQueueDepth) }),
 	}
 	for i, r := range dropReasons {
-		if i == dropSampledOut || i == dropSchemaMismatch {
+		if i == dropSampledOut || i == dropSchemaMismatch || i == dropTooLarge {
 			continue
 		}
 		v := &c.dropped[i]

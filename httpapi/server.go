@@ -305,10 +305,10 @@ func routeOf(path string) route {
 // exchange is the per-request state, pooled: the writer wrapper and every
 // buffer the request path needs.
 type exchange struct {
-	w        statusWriter
-	start    time.Time
-	route    route
-	reqID    string
+	w     statusWriter
+	start time.Time
+	route route
+	reqID string
 	// infID is the request's valid X-Amzn-SageMaker-Inference-Id, "" when
 	// it sent none (see inferenceID).
 	infID    string
