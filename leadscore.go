@@ -112,6 +112,9 @@ type ModelInfo struct {
 	Version  string    `json:"version"`
 	Features []Feature `json:"features"`
 	Tiers    Tiers     `json:"tiers"`
+	// Objective is the XGBoost objective ("binary:logistic", ...); empty
+	// when the scorer does not know it (a remote endpoint).
+	Objective string `json:"objective,omitempty"`
 }
 
 // Result is the score of one lead.

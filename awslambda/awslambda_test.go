@@ -286,7 +286,7 @@ func TestInvocationsCSV(t *testing.T) {
 			t.Fatalf("b64 %v: %d %v %s", b64, resp.StatusCode, resp.Headers, resp.Body)
 		}
 		var probs []float64
-		for _, line := range strings.Fields(resp.Body) {
+		for _, line := range strings.Split(resp.Body, ",") { // SageMaker's real-time CSV: comma-joined
 			var p float64
 			if err := json.Unmarshal([]byte(line), &p); err != nil {
 				t.Fatal(err)

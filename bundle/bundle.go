@@ -216,7 +216,7 @@ func build(m Manifest, data []byte, source string) (*Bundle, error) {
 	for i, ft := range m.Features {
 		b.names[i] = ft.Name
 	}
-	b.info = leadscore.ModelInfo{Name: m.Name, Version: m.Version, Features: m.Features, Tiers: m.Tiers}
+	b.info = leadscore.ModelInfo{Name: m.Name, Version: m.Version, Features: m.Features, Tiers: m.Tiers, Objective: f.Objective()}
 	return b, nil
 }
 

@@ -16,11 +16,12 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/leadscore/leadscore"
+	lakefmt "github.com/leadscore/leadscore/lake"
 )
 
 const (
 	partPrefix = "part-"
-	partExt    = ".parquet"
+	partExt    = lakefmt.FileExt
 	tempExt    = ".tmp"
 )
 
@@ -343,10 +344,9 @@ func (lk *lake) write(g *lakeGen, recs []leadscore.Record, journaled bool) int {
 	return n
 }
 
-// partitionDir is the folder of t's hour partition.
+// partitionDir is the local folder of t's hour partition of predictions.
 func partitionDir(t time.Time) string {
-	t = t.UTC()
-	return filepath.Join("dt="+t.Format("2006-01-02"), fmt.Sprintf("hour=%02d", t.Hour()))
+	return filepath.FromSlash(lakefmt.Predictions.Partition(t))
 }
 
 // partName names file seq of generation id.

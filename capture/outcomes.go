@@ -20,32 +20,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadscore/leadscore"
+	lakefmt "github.com/leadscore/leadscore/lake"
 )
 
 // Ground truth (outcomes posted to POST /v1/feedback) goes to its own part
-// of the lake, GroundTruthDir/dt=YYYY-MM-DD/hour=HH/outcomes-ID.parquet by
+// of the lake, lakefmt.GroundTruthDir/dt=YYYY-MM-DD/hour=HH/outcomes-ID.parquet by
 // the outcome's time, through its own bounded queue and journal: outcome
 // segments (_journal/ID.gtl, one JSON line per outcome) are fsync'd every
 // SyncInterval like record segments, turned into Parquet every RollAge (or
 // RowGroupRows outcomes), and replayed by New after a crash. A replay
 // rewrites the same file names, so it never duplicates outcomes.
 const (
-	// GroundTruthDir is the lake folder (and S3 key prefix) of outcomes.
-	GroundTruthDir = "groundtruth"
 	// DefaultFeedbackQueueDepth is the default of Config.FeedbackQueueDepth.
 	DefaultFeedbackQueueDepth = 16384
 
 	outcomePrefix = "outcomes-"
 	outcomeSegExt = ".gtl"
 )
-
-// outcomeRow is one row of a groundtruth file.
-type outcomeRow struct {
-	EventTime   time.Time `parquet:"event_time,timestamp(microsecond)"`
-	InferenceID string    `parquet:"inference_id,optional"`
-	LeadID      string    `parquet:"lead_id,optional"`
-	Converted   bool      `parquet:"converted"`
-}
 
 // outcomeLine is one outcome in a journal segment.
 type outcomeLine struct {
@@ -267,15 +258,15 @@ func (w *Writer) removeOutcomeSegment(id string) {
 // groundtruth/dt=.../hour=HH/outcomes-ID.parquet, replacing files of the
 // same name (a replay writes the same files again).
 func (w *Writer) writeOutcomes(id string, outs []leadscore.Outcome) ([]closedFile, error) {
-	byDir := map[string][]outcomeRow{}
+	byDir := map[string][]lakefmt.OutcomeRow{}
 	var dirs []string
 	for i := range outs {
 		o := &outs[i]
-		dir := filepath.Join(GroundTruthDir, partitionDir(o.Time))
+		dir := filepath.FromSlash(lakefmt.GroundTruth.Partition(o.Time))
 		if _, ok := byDir[dir]; !ok {
 			dirs = append(dirs, dir)
 		}
-		byDir[dir] = append(byDir[dir], outcomeRow{EventTime: o.Time.UTC(), InferenceID: o.InferenceID, LeadID: o.LeadID, Converted: o.Converted})
+		byDir[dir] = append(byDir[dir], lakefmt.OutcomeRow{EventTime: o.Time.UTC(), InferenceID: o.InferenceID, LeadID: o.LeadID, Converted: o.Converted})
 	}
 	slices.Sort(dirs)
 	var closed []closedFile
@@ -289,7 +280,7 @@ func (w *Writer) writeOutcomes(id string, outs []leadscore.Outcome) ([]closedFil
 	return closed, nil
 }
 
-func (w *Writer) writeOutcomeFile(dir, name string, rows []outcomeRow) (closedFile, error) {
+func (w *Writer) writeOutcomeFile(dir, name string, rows []lakefmt.OutcomeRow) (closedFile, error) {
 	if err := w.root.MkdirAll(dir, 0o750); err != nil {
 		return closedFile{}, err
 	}
@@ -303,7 +294,7 @@ func (w *Writer) writeOutcomeFile(dir, name string, rows []outcomeRow) (closedFi
 		out = wrap(f)
 	}
 	cw := &countWriter{w: out}
-	pw := parquet.NewGenericWriter[outcomeRow](cw, parquet.Compression(lakeZstd),
+	pw := parquet.NewGenericWriter[lakefmt.OutcomeRow](cw, parquet.Compression(lakeZstd),
 		parquet.MaxRowsPerRowGroup(int64(w.cfg.RowGroupRows)))
 	_, err = pw.Write(rows)
 	if err == nil {
@@ -344,7 +335,7 @@ func (w *Writer) startupOutcomes() []closedFile {
 		w.replayOutcomes(id)
 	}
 	var closed []closedFile
-	_ = fs.WalkDir(w.root.FS(), GroundTruthDir, func(p string, d fs.DirEntry, err error) error {
+	_ = fs.WalkDir(w.root.FS(), lakefmt.GroundTruth.Dir(), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil //nolint:nilerr // a missing or unreadable folder holds nothing to upload
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/leadscore/leadscore"
+	lakefmt "github.com/leadscore/leadscore/lake"
 )
 
 func testOutcomes() []leadscore.Outcome {
@@ -24,11 +25,11 @@ func testOutcomes() []leadscore.Outcome {
 
 // readOutcomes reads every groundtruth file of the lake in dir, by
 // partition-relative path.
-func readOutcomes(t *testing.T, dir string) (map[string]bool, []outcomeRow) {
+func readOutcomes(t *testing.T, dir string) (map[string]bool, []lakefmt.OutcomeRow) {
 	t.Helper()
 	parts := map[string]bool{}
-	var rows []outcomeRow
-	root := filepath.Join(dir, GroundTruthDir)
+	var rows []lakefmt.OutcomeRow
+	root := filepath.Join(dir, lakefmt.GroundTruthDir)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -39,7 +40,7 @@ func readOutcomes(t *testing.T, dir string) (map[string]bool, []outcomeRow) {
 		}
 		rel, _ := filepath.Rel(root, filepath.Dir(p))
 		parts[filepath.ToSlash(rel)] = true
-		rs, err := parquet.ReadFile[outcomeRow](p)
+		rs, err := parquet.ReadFile[lakefmt.OutcomeRow](p)
 		if err != nil {
 			t.Fatalf("read %s: %v", p, err)
 		}
@@ -49,7 +50,7 @@ func readOutcomes(t *testing.T, dir string) (map[string]bool, []outcomeRow) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.SortFunc(rows, func(a, b outcomeRow) int { return a.EventTime.Compare(b.EventTime) })
+	slices.SortFunc(rows, func(a, b lakefmt.OutcomeRow) int { return a.EventTime.Compare(b.EventTime) })
 	return parts, rows
 }
 
@@ -114,7 +115,7 @@ func TestOutcomesCrashReplay(t *testing.T) {
 	if segs, _ := filepath.Glob(filepath.Join(dir, journalDir, "*"+outcomeSegExt)); len(segs) != 1 {
 		t.Fatalf("segments after crash: %v", segs)
 	}
-	if _, err := os.Stat(filepath.Join(dir, GroundTruthDir)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, lakefmt.GroundTruthDir)); err == nil {
 		t.Fatal("groundtruth written before the crash")
 	}
 	// A torn last line is ignored.
@@ -158,7 +159,7 @@ func TestOutcomesS3(t *testing.T) {
 	if gt != 2 || recs == 0 {
 		t.Errorf("%d groundtruth and %d record objects", gt, recs)
 	}
-	if _, err := os.Stat(filepath.Join(dir, GroundTruthDir, "dt=2025-11-26", "hour=17")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, lakefmt.GroundTruthDir, "dt=2025-11-26", "hour=17")); err == nil {
 		t.Error("uploaded groundtruth file kept locally")
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/leadscore/leadscore"
-	"github.com/leadscore/leadscore/capture/s3"
+	"github.com/leadscore/leadscore/lake/s3"
 )
 
 // fakeS3 is an in-process S3 on 127.0.0.1 that can be switched off.

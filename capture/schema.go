@@ -7,45 +7,21 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/leadscore/leadscore"
+	lakefmt "github.com/leadscore/leadscore/lake"
 )
 
-// Fixed columns of every lake file, in file order. The feature columns sit
-// between model_version and margin, in model order. variant (null with a
-// single model) and role ("live" or "shadow") name the variant that
-// scored the row; a shadow row shares its inference_id with the live one.
+// nLead and nTail count the fixed columns of a prediction file before and
+// after the features (lakefmt.LeadColumns, lakefmt.TailColumns).
 const (
-	colEventTime    = "event_time"
-	colRequestID    = "request_id"
-	colInferenceID  = "inference_id"
-	colLeadID       = "lead_id"
-	colModelName    = "model_name"
-	colModelVersion = "model_version"
-	colMargin       = "margin"
-	colProbability  = "probability"
-	colTier         = "tier"
-	colLatencyMS    = "latency_ms"
-	colVariant      = "variant"
-	colRole         = "role"
-
-	// nLead and nTail count the fixed columns before and after the
-	// features.
-	nLead = 6
-	nTail = 6
+	nLead = len(lakefmt.LeadColumns)
+	nTail = len(lakefmt.TailColumns)
 )
 
 // Values of the role column.
 var (
-	roleLive   = []byte("live")
-	roleShadow = []byte("shadow")
+	roleLive   = []byte(lakefmt.RoleLive)
+	roleShadow = []byte(lakefmt.RoleShadow)
 )
-
-// reservedNames may not be used as feature names: the fixed columns and
-// the Hive partition keys.
-var reservedNames = [...]string{
-	colEventTime, colRequestID, colInferenceID, colLeadID, colModelName,
-	colModelVersion, colMargin, colProbability, colTier, colLatencyMS, colVariant, colRole,
-	"dt", "hour",
-}
 
 // lakeSchema is the Parquet schema for one feature list.
 type lakeSchema struct {
@@ -53,80 +29,20 @@ type lakeSchema struct {
 	schema   *parquet.Schema
 }
 
-// orderedGroup is a parquet.Group whose fields keep an explicit order
-// (parquet.Group sorts them by name), so that the file's columns read in
-// the order analysts expect.
-type orderedGroup struct {
-	parquet.Group
-	order []string
-}
-
-// Fields returns the group's fields in g.order.
-func (g orderedGroup) Fields() []parquet.Field {
-	all := g.Group.Fields()
-	byName := make(map[string]parquet.Field, len(all))
-	for _, f := range all {
-		byName[f.Name()] = f
-	}
-	out := make([]parquet.Field, 0, len(g.order))
-	for _, name := range g.order {
-		out = append(out, byName[name])
-	}
-	return out
-}
-
-// validateFeatures checks that names can be column names of the lake.
+// validateFeatures checks that names can be column names of the lake and
+// that a journal header can hold them.
 func validateFeatures(features []string) error {
 	if len(features) > maxFeatures {
 		return fmt.Errorf("%d features, at most %d", len(features), maxFeatures)
 	}
-	seen := make(map[string]bool, len(features)+len(reservedNames))
-	for _, r := range reservedNames {
-		seen[r] = true
-	}
-	for i, f := range features {
-		switch {
-		case f == "":
-			return fmt.Errorf("feature %d has an empty name", i)
-		case seen[f]:
-			return fmt.Errorf("feature name %q is used twice or collides with a lake column", f)
-		}
-		seen[f] = true
-	}
-	return nil
+	return lakefmt.CheckFeatureNames(features)
 }
 
 // newLakeSchema builds the schema for features (validated by the caller).
 func newLakeSchema(features []string) (*lakeSchema, error) {
-	g := parquet.Group{
-		colEventTime:    parquet.Timestamp(parquet.Microsecond),
-		colRequestID:    parquet.String(),
-		colInferenceID:  parquet.String(),
-		colLeadID:       parquet.Optional(parquet.String()),
-		colModelName:    parquet.String(),
-		colModelVersion: parquet.String(),
-		colMargin:       parquet.Leaf(parquet.DoubleType),
-		colProbability:  parquet.Leaf(parquet.DoubleType),
-		colTier:         parquet.Leaf(parquet.Int32Type),
-		colLatencyMS:    parquet.Leaf(parquet.DoubleType),
-		colVariant:      parquet.Optional(parquet.String()),
-		colRole:         parquet.String(),
-	}
-	order := make([]string, 0, nLead+len(features)+nTail)
-	order = append(order, colEventTime, colRequestID, colInferenceID, colLeadID, colModelName, colModelVersion)
-	for _, f := range features {
-		g[f] = parquet.Optional(parquet.Leaf(parquet.FloatType))
-		order = append(order, f)
-	}
-	order = append(order, colMargin, colProbability, colTier, colLatencyMS, colVariant, colRole)
-	s := parquet.NewSchema("lead_score", orderedGroup{Group: g, order: order})
-	// Rows are built positionally: make sure the column indexes are the
-	// order above.
-	for i, name := range order {
-		leaf, ok := s.Lookup(name)
-		if !ok || leaf.ColumnIndex != i {
-			return nil, fmt.Errorf("parquet schema: column %q at index %d, want %d", name, leaf.ColumnIndex, i)
-		}
+	s, err := lakefmt.PredictionSchema(features)
+	if err != nil {
+		return nil, err
 	}
 	return &lakeSchema{features: features, schema: s}, nil
 }

@@ -11,8 +11,8 @@ import (
 
 // parseCSV parses a text/csv body the way SageMaker's built-in XGBoost
 // container reads one: one row per line, values separated by commas in the
-// model's feature order, no header and no label column. An empty field is
-// a missing value; blank lines are skipped; "\r\n" line ends are accepted.
+// model's feature order, no header and no label column. An empty field or
+// nan is a missing value; blank lines are skipped; "\r\n" line ends are accepted.
 // More than maxRows rows is an error.
 func parseCSV(body []byte, sc *schema, maxRows int, out *batch) *apiError {
 	nf := sc.nf()
@@ -68,8 +68,8 @@ func parseCSV(body []byte, sc *schema, maxRows int, out *batch) *apiError {
 	return nil
 }
 
-// csvValue parses one CSV field: empty means missing; otherwise a number
-// finite as a float32.
+// csvValue parses one CSV field: empty or nan (any case) means missing;
+// otherwise a number finite as a float32.
 func csvValue(field []byte, rowIdx int, feature string, line int) (float32, *apiError) {
 	field = bytes.TrimSpace(field)
 	if len(field) == 0 {
@@ -87,7 +87,10 @@ func csvValue(field []byte, rowIdx int, feature string, line int) (float32, *api
 		}
 	}
 	v := float32(f)
-	if math.IsInf(float64(v), 0) || v != v {
+	if v != v {
+		return v, nil // "nan", as Python's float() reads it: missing
+	}
+	if math.IsInf(float64(v), 0) {
 		return 0, rowError(http.StatusUnprocessableEntity, codeInvalidValue, rowIdx, feature,
 			"feature %s of row %d (line %d) is not finite: values must be finite 32-bit floats, or empty for missing", quoteName(feature), rowIdx, line)
 	}

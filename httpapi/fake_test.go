@@ -25,6 +25,7 @@ import (
 // and each present feature contributes its own value.
 type fakeScorer struct {
 	name, version string
+	objective     string // Info's Objective; "" leaves it unknown
 	nf            int
 	tiers         leadscore.Tiers
 	err           error         // returned by Score when set
@@ -44,7 +45,7 @@ func (f *fakeScorer) Info() leadscore.ModelInfo {
 	for i := range feats {
 		feats[i] = leadscore.Feature{Name: fmt.Sprintf("f%d", i), Min: -1, Max: 1}
 	}
-	return leadscore.ModelInfo{Name: f.name, Version: f.version, Features: feats, Tiers: f.tiers}
+	return leadscore.ModelInfo{Name: f.name, Version: f.version, Features: feats, Tiers: f.tiers, Objective: f.objective}
 }
 
 func (f *fakeScorer) Score(ctx context.Context, rows []float32, explain int, out []leadscore.Result) error {

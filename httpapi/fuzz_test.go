@@ -53,6 +53,9 @@ func expectedRows(body []byte) (rows []float32, ids []json.RawMessage, ok bool) 
 		return nil, nil, false
 	}
 	if m, isObj := v.(map[string]any); isObj {
+		if cols, isSplit := m["columns"].([]any); isSplit {
+			return splitRows(m, cols)
+		}
 		v = m["leads"]
 		if v == nil {
 			v = m["instances"]
@@ -83,6 +86,15 @@ func expectedRows(body []byte) (rows []float32, ids []json.RawMessage, ok bool) 
 		var id json.RawMessage
 		if obj, isObj := e.(map[string]any); isObj {
 			feats = obj["features"]
+			if feats == nil { // a pandas record: the object is the features
+				rec := map[string]any{}
+				for k, x := range obj {
+					if k != "id" {
+						rec[k] = x
+					}
+				}
+				feats = rec
+			}
 			switch x := obj["id"].(type) {
 			case string:
 				id, _ = json.Marshal(x)
@@ -119,6 +131,87 @@ func expectedRows(body []byte) (rows []float32, ids []json.RawMessage, ok bool) 
 	return rows, ids, true
 }
 
+// splitRows is expectedRows for pandas' split orientation.
+func splitRows(m map[string]any, cols []any) (rows []float32, ids []json.RawMessage, ok bool) {
+	data, isArr := m["data"].([]any)
+	if !isArr {
+		return nil, nil, false
+	}
+	idx := make([]int, len(cols))
+	for k, c := range cols {
+		name, isStr := c.(string)
+		j, known := fuzzSchema.index[name]
+		if !isStr || !known {
+			return nil, nil, false
+		}
+		idx[k] = j
+	}
+	index, hasIndex := m["index"].([]any)
+	nan := float32(math.NaN())
+	for i, r := range data {
+		vals, isArr := r.([]any)
+		if !isArr || len(vals) != len(cols) {
+			return nil, nil, false
+		}
+		row := []float32{nan, nan, nan}
+		for k, x := range vals {
+			if x == nil {
+				continue
+			}
+			n, isNum := x.(json.Number)
+			if !isNum {
+				return nil, nil, false
+			}
+			f, err := strconv.ParseFloat(string(n), 64)
+			if err != nil && !math.IsInf(f, 0) {
+				return nil, nil, false
+			}
+			row[idx[k]] = float32(f)
+		}
+		rows = append(rows, row...)
+		var id json.RawMessage
+		if hasIndex && i < len(index) {
+			switch x := index[i].(type) {
+			case string:
+				id, _ = json.Marshal(x)
+			case json.Number:
+				id = json.RawMessage(x)
+			}
+		}
+		ids = append(ids, id)
+	}
+	return rows, ids, true
+}
+
+// nanToNull replaces each bare NaN token outside strings by null, so that
+// encoding/json (which has no NaN) can read a body the way leadscore does.
+func nanToNull(body []byte) []byte {
+	out := make([]byte, 0, len(body)+8)
+	inStr, esc := false, false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == 'N' && i+3 <= len(body) && string(body[i:i+3]) == "NaN":
+			out = append(out, "null"...)
+			i += 2
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // sameFloat32 compares treating NaN as equal to NaN and -0 as distinct.
 func sameFloat32(a, b float32) bool {
 	return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b
@@ -134,6 +227,7 @@ func fuzzScoreBody(t *testing.T, body []byte) {
 		return
 	}
 	checkParsed(t, &b, maxRows)
+	body = nanToNull(body) // bare NaN is missing, as null
 	if !json.Valid(body) {
 		t.Fatalf("accepted invalid JSON %q", body)
 	}
@@ -219,7 +313,11 @@ func FuzzParseCSV(f *testing.F) {
 					continue
 				}
 				v, err := strconv.ParseFloat(field, 64)
-				if err != nil || math.IsInf(float64(float32(v)), 0) || math.IsNaN(v) {
+				if err == nil && math.IsNaN(v) {
+					want = append(want, float32(math.NaN())) // nan is missing
+					continue
+				}
+				if err != nil || math.IsInf(float64(float32(v)), 0) {
 					t.Fatalf("accepted field %q", field)
 				}
 				want = append(want, float32(v))

@@ -38,21 +38,7 @@ func (s *Server) serveReady(ex *exchange, r *http.Request) {
 // 422 with the reason a broken model was rejected (the old one keeps
 // serving).
 func (s *Server) serveReload(ex *exchange, r *http.Request) {
-	if !s.allowMethod(ex, r, http.MethodPost) {
-		return
-	}
-	if !s.hasAdmin {
-		s.fail(ex, newError(http.StatusForbidden, codeForbidden, "the admin API is off: configure an API key with the admin role"))
-		return
-	}
-	key, _ := s.authenticate(r)
-	if key == nil {
-		s.unauthorized(ex, "an admin API key is required")
-		return
-	}
-	ex.key = key
-	if !key.Admin {
-		s.fail(ex, newError(http.StatusForbidden, codeForbidden, "API key %q does not have the admin role", key.Name))
+	if !s.allowMethod(ex, r, http.MethodPost) || !s.adminKey(ex, r) {
 		return
 	}
 	// A client that hangs up does not abandon the reload half-way.
@@ -65,4 +51,24 @@ func (s *Server) serveReload(ex *exchange, r *http.Request) {
 	out = append(out, m.modelJSON...)
 	ex.out = append(out, "}\n"...)
 	s.write(ex, http.StatusOK, ctJSON, ex.out)
+}
+
+// adminKey checks the request carries an API key with the admin role,
+// answering it when not.
+func (s *Server) adminKey(ex *exchange, r *http.Request) bool {
+	if !s.hasAdmin {
+		s.fail(ex, newError(http.StatusForbidden, codeForbidden, "the admin API is off: configure an API key with the admin role"))
+		return false
+	}
+	key, _ := s.authenticate(r)
+	if key == nil {
+		s.unauthorized(ex, "an admin API key is required")
+		return false
+	}
+	ex.key = key
+	if !key.Admin {
+		s.fail(ex, newError(http.StatusForbidden, codeForbidden, "API key %q does not have the admin role", key.Name))
+		return false
+	}
+	return true
 }

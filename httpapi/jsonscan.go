@@ -201,6 +201,10 @@ func (s *scanner) skip(depth int) *apiError {
 		if s.literal("null") {
 			return nil
 		}
+	case c == 'N':
+		if s.literal("NaN") { // Python's and pandas' missing value
+			return nil
+		}
 	case c == 't':
 		if s.literal("true") {
 			return nil

@@ -24,6 +24,13 @@ type metrics struct {
 	reloads   *prometheus.CounterVec
 	modelInfo *prometheus.GaugeVec
 
+	// Variants (champion/challenger).
+	variantLeads  *prometheus.CounterVec
+	shadowScored  *prometheus.CounterVec
+	shadowShed    *prometheus.CounterVec
+	shadowFailed  *prometheus.CounterVec
+	variantConfig *prometheus.GaugeVec
+
 	routes [numRoutes]routeMetrics
 }
 
@@ -74,6 +81,26 @@ func newMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) (*metrics, er
 			Help: "The model being served (always 1), labelled with its name and version.",
 		}, []string{"name", "version"}),
 	}
+	m.variantLeads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "leadscore_variant_leads_total",
+		Help: "Leads answered live, by variant (champion/challenger serving only).",
+	}, []string{"variant"})
+	m.shadowScored = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "leadscore_variant_shadow_scored_total",
+		Help: "Leads scored off the request path by a variant that did not answer them (shadows, and the champion beside a weighted challenger).",
+	}, []string{"variant"})
+	m.shadowShed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "leadscore_variant_shadow_shed_total",
+		Help: "Leads not shadow-scored because the shadow queue was full, by variant.",
+	}, []string{"variant"})
+	m.shadowFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "leadscore_variant_shadow_failures_total",
+		Help: "Leads a shadow scoring failed on, by variant (live answers are unaffected).",
+	}, []string{"variant"})
+	m.variantConfig = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "leadscore_variant_weight",
+		Help: "Each variant's normalised share of live traffic (0 for shadows), labelled with its role, model and version.",
+	}, []string{"variant", "role", "model", "version"})
 	tiers := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "leadscore_scores_total",
 		Help: "Leads scored, by score tier (1 lowest to 5 highest).",
@@ -83,7 +110,8 @@ func newMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) (*metrics, er
 		Help: "Scoring requests being served now.",
 	}, func() float64 { return float64(inFlight.Load()) })
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.rows, m.batch, m.modelTime,
-		m.rejects, m.reloads, m.modelInfo, tiers, inflight} {
+		m.rejects, m.reloads, m.modelInfo, tiers, inflight,
+		m.variantLeads, m.shadowScored, m.shadowShed, m.shadowFailed, m.variantConfig} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

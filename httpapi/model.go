@@ -21,8 +21,14 @@ type served struct {
 	scorer leadscore.Scorer
 	info   leadscore.ModelInfo
 	schema schema
-	// modelJSON is {"name":...,"version":...}, ready to copy into responses.
+	// objective is the XGBoost objective (binary:logistic when the
+	// scorer does not say), for SageMaker's selectable inference.
+	objective string
+	// modelJSON is {"name":...,"version":...}, ready to copy into
+	// responses, with "variant" when several variants are served.
 	modelJSON []byte
+	// variant names the variant the model serves as; empty with one model.
+	variant string
 }
 
 // newServed checks a freshly loaded scorer and prepares it for serving. A
@@ -39,7 +45,10 @@ func newServed(ctx context.Context, sc leadscore.Scorer) (*served, error) {
 	if err := info.Tiers.Validate(); err != nil {
 		return nil, fmt.Errorf("model %q: %w", info.Name, err)
 	}
-	m := &served{scorer: sc, info: info}
+	m := &served{scorer: sc, info: info, objective: info.Objective}
+	if m.objective == "" {
+		m.objective = objectiveDefault
+	}
 	m.schema.names = make([]string, len(info.Features))
 	m.schema.index = make(map[string]int, len(info.Features))
 	for i, f := range info.Features {
@@ -80,6 +89,9 @@ func (s *Server) Model() leadscore.ModelInfo { return s.model.Load().info }
 func (s *Server) Reload(ctx context.Context, reason string) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	if cur := s.variants.Load(); cur != nil {
+		return s.reloadVariants(ctx, cur, reason)
+	}
 	start := time.Now()
 	old := s.model.Load()
 	m, err := s.load(ctx)
@@ -106,8 +118,34 @@ func (s *Server) Reload(ctx context.Context, reason string) error {
 	return nil
 }
 
+// reloadVariants reloads every variant's model; callers hold reloadMu.
+func (s *Server) reloadVariants(ctx context.Context, cur *variantSet, reason string) error {
+	vars := make([]Variant, len(cur.specs))
+	for i := range vars {
+		vars[i] = Variant{Spec: cur.specs[i], Loader: cur.loaders[i]}
+	}
+	vs, err := s.newVariantSet(ctx, vars, cur, true)
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("rejected").Inc()
+		s.log.LogAttrs(ctx, slog.LevelError, "model reload rejected", slog.String("trigger", reason), slog.String("error", err.Error()))
+		return fmt.Errorf("reload rejected, still serving the variants as they were: %w", err)
+	}
+	if s.onReload != nil {
+		s.onReload(vs.models[vs.champion].scorer)
+	}
+	s.publish(vs)
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	s.log.LogAttrs(ctx, slog.LevelInfo, "variants reloaded", slog.String("trigger", reason))
+	return nil
+}
+
 // load calls the Loader and checks its model.
 func (s *Server) load(ctx context.Context) (m *served, err error) {
+	return s.loadWith(ctx, s.loader)
+}
+
+// loadWith calls loader and checks its model.
+func (s *Server) loadWith(ctx context.Context, loader func() (leadscore.Scorer, error)) (m *served, err error) {
 	defer func() {
 		// A Loader that panics on a hostile file must not take the
 		// server down: treat it as a broken model.
@@ -115,7 +153,7 @@ func (s *Server) load(ctx context.Context) (m *served, err error) {
 			m, err = nil, fmt.Errorf("loading the model panicked: %v", r)
 		}
 	}()
-	sc, err := s.loader()
+	sc, err := loader()
 	if err != nil {
 		return nil, err
 	}

@@ -106,8 +106,16 @@ func parseScoreBody(body []byte, sc *schema, maxRows int, out *batch) *apiError 
 	return nil
 }
 
-// wrapper parses {"leads": [...]} or {"instances": [...]}.
+// wrapper parses {"leads": [...]} or {"instances": [...]}, or a pandas
+// split orientation {"columns": [...], "index": [...], "data": [[...]]}.
 func (p *batchParser) wrapper() *apiError {
+	start := p.s.i
+	if sp, err := p.splitKeys(); err != nil {
+		return err
+	} else if sp.found {
+		return p.split(sp)
+	}
+	p.s.i = start
 	p.s.i++ // '{'
 	found := false
 	if p.s.peek() == '}' {
@@ -119,7 +127,7 @@ func (p *batchParser) wrapper() *apiError {
 				return err
 			}
 			if !keyIs(raw, esc, "leads") && !keyIs(raw, esc, "instances") {
-				return newError(http.StatusBadRequest, codeUnknownField, "unknown field %q: want \"leads\" or \"instances\"", keyString(raw, esc))
+				return newError(http.StatusBadRequest, codeUnknownField, "unknown field %q: want \"leads\" or \"instances\" (or pandas' split orientation: \"columns\", \"index\", \"data\")", keyString(raw, esc))
 			}
 			if found {
 				return newError(http.StatusBadRequest, codeBadRequest, "give one of \"leads\" or \"instances\", once")
@@ -217,6 +225,9 @@ func (p *batchParser) fastRow(dst []float32) bool {
 		case c == 'n' && i+4 <= len(b) && b[i+1] == 'u' && b[i+2] == 'l' && b[i+3] == 'l':
 			dst[j] = float32(math.NaN())
 			i += 4
+		case c == 'N' && i+3 <= len(b) && b[i+1] == 'a' && b[i+2] == 'N':
+			dst[j] = float32(math.NaN()) // Python's json.dumps writes NaN for missing
+			i += 3
 		default:
 			return false
 		}
@@ -280,7 +291,8 @@ func (p *batchParser) value(dst *float32, rowIdx, col int) *apiError {
 }
 
 // readValue parses one feature value at s: a number that is finite as a
-// float32, or null (stored as NaN). Anything else is a 422 naming the row
+// float32, or null or the bare token NaN (Python's json.dumps, pandas) for
+// missing, stored as NaN. Infinity is refused, as XGBoost refuses it. Anything else is a 422 naming the row
 // and feature, except broken JSON which is a 400.
 func readValue(s *scanner, dst *float32, rowIdx int, feature string) *apiError {
 	c := s.peek()
@@ -308,7 +320,10 @@ func readValue(s *scanner, dst *float32, rowIdx int, feature string) *apiError {
 			return nil
 		}
 	case c == 'N':
-		return notFinite(rowIdx, feature, "NaN")
+		if s.literal("NaN") {
+			*dst = float32(math.NaN()) // as Python's json.dumps writes a missing value
+			return nil
+		}
 	case c == 'I':
 		return notFinite(rowIdx, feature, "Infinity")
 	case c == '"':
@@ -329,7 +344,7 @@ func readValue(s *scanner, dst *float32, rowIdx int, feature string) *apiError {
 
 func notFinite(rowIdx int, feature, lit string) *apiError {
 	return rowError(http.StatusUnprocessableEntity, codeInvalidValue, rowIdx, feature,
-		"feature %s of row %d is %s: values must be finite numbers, or null for missing", quoteName(feature), rowIdx, lit)
+		"feature %s of row %d is %s: values must be finite numbers, or null (or NaN) for missing", quoteName(feature), rowIdx, lit)
 }
 
 // quoteName renders a feature name for a message; an unnamed column (past
@@ -341,10 +356,15 @@ func quoteName(name string) string {
 	return `"` + name + `"`
 }
 
-// lead parses {"id": ..., "features": {...} | [...]} into dst.
+// lead parses one lead object into dst: {"id": ..., "features": {...} |
+// [...]}, or a pandas records row {"feature name": value, ...} (what
+// DataFrame.to_json(orient="records") writes), where an "id" key that is
+// not a feature of the model is the lead's id.
 func (p *batchParser) lead(dst []float32, rowIdx int) *apiError {
 	p.s.i++ // '{'
-	hasFeatures := false
+	hasFeatures, records := false, false
+	seen := p.out.seen
+	clear(seen)
 	if p.s.peek() == '}' {
 		p.s.i++
 	} else {
@@ -353,10 +373,26 @@ func (p *batchParser) lead(dst []float32, rowIdx int) *apiError {
 			if err != nil {
 				return err
 			}
+			j, isFeature := p.featureIndex(raw, esc)
 			switch {
+			case isFeature:
+				if hasFeatures {
+					return rowError(http.StatusBadRequest, codeBadRequest, rowIdx, "", "row %d mixes \"features\" with feature names: give one or the other", rowIdx)
+				}
+				records = true
+				if seen[j] {
+					return rowError(http.StatusUnprocessableEntity, codeDuplicateFeature, rowIdx, p.sc.names[j], "row %d gives feature %q twice", rowIdx, p.sc.names[j])
+				}
+				seen[j] = true
+				if err := p.value(&dst[j], rowIdx, j); err != nil {
+					return err
+				}
 			case keyIs(raw, esc, "features"):
 				if hasFeatures {
 					return rowError(http.StatusBadRequest, codeBadRequest, rowIdx, "", "row %d gives \"features\" twice", rowIdx)
+				}
+				if records {
+					return rowError(http.StatusBadRequest, codeBadRequest, rowIdx, "", "row %d mixes \"features\" with feature names: give one or the other", rowIdx)
 				}
 				hasFeatures = true
 				switch p.s.peek() {
@@ -374,23 +410,13 @@ func (p *batchParser) lead(dst []float32, rowIdx int) *apiError {
 					return err
 				}
 			case keyIs(raw, esc, "id"):
-				switch c := p.s.peek(); {
-				case c == '"' || c == '-' || c >= '0' && c <= '9':
-					start := p.s.i
-					if err := p.s.skip(0); err != nil {
-						return err
-					}
-					p.out.ids[rowIdx] = p.s.b[start:p.s.i]
-					p.out.hasIDs = true
-				case c == 'n' && p.s.literal("null"):
-				default:
-					if err := p.s.skip(0); err != nil {
-						return err
-					}
-					return rowError(http.StatusUnprocessableEntity, codeBadRequest, rowIdx, "", "row %d: \"id\" must be a string or a number", rowIdx)
+				if err := p.rowID(rowIdx); err != nil {
+					return err
 				}
 			default:
-				return rowError(http.StatusBadRequest, codeUnknownField, rowIdx, "", "row %d: unknown field %q: a lead has \"id\" and \"features\"", rowIdx, keyString(raw, esc))
+				name := keyString(raw, esc)
+				return rowError(http.StatusUnprocessableEntity, codeUnknownFeature, rowIdx, name,
+					"row %d: unknown feature %q (a lead is {\"id\", \"features\"} or a pandas record of feature names)", rowIdx, name)
 			}
 			more, err := p.s.next('}', "',' or '}' in a lead")
 			if err != nil {
@@ -401,8 +427,39 @@ func (p *batchParser) lead(dst []float32, rowIdx int) *apiError {
 			}
 		}
 	}
-	if !hasFeatures {
+	if !hasFeatures && !records {
 		return rowError(http.StatusUnprocessableEntity, codeFeatureMissing, rowIdx, "", "row %d has no \"features\"", rowIdx)
+	}
+	return nil
+}
+
+// featureIndex looks a JSON key up among the model's feature names.
+func (p *batchParser) featureIndex(raw []byte, esc bool) (int, bool) {
+	if esc {
+		j, ok := p.sc.index[unescape(raw)]
+		return j, ok
+	}
+	j, ok := p.sc.index[string(raw)]
+	return j, ok
+}
+
+// rowID reads a lead's id (a string or a number; null means none) into
+// the batch.
+func (p *batchParser) rowID(rowIdx int) *apiError {
+	switch c := p.s.peek(); {
+	case c == '"' || c == '-' || c >= '0' && c <= '9':
+		start := p.s.i
+		if err := p.s.skip(0); err != nil {
+			return err
+		}
+		p.out.ids[rowIdx] = p.s.b[start:p.s.i]
+		p.out.hasIDs = true
+	case c == 'n' && p.s.literal("null"):
+	default:
+		if err := p.s.skip(0); err != nil {
+			return err
+		}
+		return rowError(http.StatusUnprocessableEntity, codeBadRequest, rowIdx, "", "row %d: \"id\" must be a string or a number", rowIdx)
 	}
 	return nil
 }
@@ -448,4 +505,210 @@ func (p *batchParser) named(dst []float32, rowIdx int) *apiError {
 			return nil
 		}
 	}
+}
+
+// splitBody is where the parts of a pandas split-orientation body start
+// (-1: absent) and where the object ends.
+type splitBody struct {
+	found                bool
+	columns, index, data int
+	end                  int
+}
+
+// splitKeys scans the top-level object for pandas' split orientation
+// (DataFrame.to_json(orient="split")). found is false when the object has
+// none of its keys, and the caller parses it again as a wrapper.
+func (p *batchParser) splitKeys() (splitBody, *apiError) {
+	sp := splitBody{columns: -1, index: -1, data: -1}
+	s := &p.s
+	s.i++ // '{'
+	if s.peek() == '}' {
+		s.i++
+		return sp, nil
+	}
+	other := ""
+	for {
+		raw, esc, err := s.key()
+		if err != nil {
+			return sp, err
+		}
+		pos := s.peekPos()
+		switch {
+		case !sp.found && (keyIs(raw, esc, "leads") || keyIs(raw, esc, "instances")):
+			return sp, nil // a wrapper: parsed (and its values checked) by the caller
+		case keyIs(raw, esc, "columns"):
+			sp.columns, sp.found = pos, true
+		case keyIs(raw, esc, "index"):
+			sp.index, sp.found = pos, true
+		case keyIs(raw, esc, "data"):
+			sp.data, sp.found = pos, true
+		default:
+			if other == "" {
+				other = keyString(raw, esc)
+			}
+		}
+		if err := s.skip(0); err != nil {
+			return sp, err
+		}
+		more, err := s.next('}', "',' or '}' in an object")
+		if err != nil {
+			return sp, err
+		}
+		if !more {
+			break
+		}
+	}
+	sp.end = s.i
+	if sp.found && other != "" {
+		return sp, newError(http.StatusBadRequest, codeUnknownField, "unknown field %q in a pandas split body: want \"columns\", \"index\" and \"data\"", other)
+	}
+	return sp, nil
+}
+
+// peekPos skips white space and returns the offset of the next byte.
+func (s *scanner) peekPos() int {
+	s.skipWS()
+	return s.i
+}
+
+// split parses a pandas split-orientation body: "columns" names the
+// features (any order, any subset: absent ones are missing), each row of
+// "data" holds one value per column, and "index", when given, holds each
+// row's id.
+func (p *batchParser) split(sp splitBody) *apiError {
+	s := &p.s
+	if sp.columns < 0 || sp.data < 0 {
+		return newError(http.StatusBadRequest, codeBadRequest, "a pandas split body needs \"columns\" and \"data\"")
+	}
+	s.i = sp.columns
+	if s.peek() != '[' {
+		return newError(http.StatusBadRequest, codeBadRequest, "\"columns\" must be an array of feature names")
+	}
+	s.i++
+	var cols []int
+	seen := p.out.seen
+	clear(seen)
+	if s.peek() == ']' {
+		s.i++
+	} else {
+		for {
+			if s.peek() != '"' {
+				return newError(http.StatusBadRequest, codeBadRequest, "\"columns\" must be an array of feature names")
+			}
+			raw, esc, err := s.str()
+			if err != nil {
+				return err
+			}
+			j, ok := p.featureIndex(raw, esc)
+			if !ok {
+				name := keyString(raw, esc)
+				return newError(http.StatusUnprocessableEntity, codeUnknownFeature, "column %q is not a feature of the model", name).withFeature(name)
+			}
+			if seen[j] {
+				return newError(http.StatusUnprocessableEntity, codeDuplicateFeature, "column %q appears twice", p.sc.names[j]).withFeature(p.sc.names[j])
+			}
+			seen[j] = true
+			cols = append(cols, j)
+			more, err := s.next(']', "',' or ']' in columns")
+			if err != nil {
+				return err
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	s.i = sp.data
+	if s.peek() != '[' {
+		return newError(http.StatusBadRequest, codeBadRequest, "\"data\" must be an array of rows")
+	}
+	s.i++
+	nf := p.sc.nf()
+	if s.peek() == ']' {
+		s.i++
+	} else {
+		for {
+			rowIdx := p.out.n
+			if rowIdx >= p.maxRows {
+				return newError(http.StatusRequestEntityTooLarge, codeBatchTooLarge, "more than %d rows in one request: split the batch", p.maxRows)
+			}
+			if s.peek() != '[' {
+				if err := s.skip(0); err != nil {
+					return err
+				}
+				return rowError(http.StatusUnprocessableEntity, codeBadRequest, rowIdx, "", "row %d of \"data\" must be an array of %d values", rowIdx, len(cols))
+			}
+			s.i++
+			dst := p.out.addRow(nf)
+			k := 0
+			if s.peek() == ']' {
+				s.i++
+			} else {
+				for {
+					var v float32
+					feature := ""
+					if k < len(cols) {
+						feature = p.sc.names[cols[k]]
+					}
+					if err := readValue(s, &v, rowIdx, feature); err != nil {
+						return err
+					}
+					if k < len(cols) {
+						dst[cols[k]] = v
+					}
+					k++
+					more, err := s.next(']', "',' or ']' in a row")
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+				}
+			}
+			if k != len(cols) {
+				return rowError(http.StatusUnprocessableEntity, codeFeatureCount, rowIdx, "", "row %d has %d values for %d columns", rowIdx, k, len(cols))
+			}
+			more, err := s.next(']', "',' or ']' after a row")
+			if err != nil {
+				return err
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	if sp.index >= 0 {
+		s.i = sp.index
+		if s.peek() != '[' {
+			return newError(http.StatusBadRequest, codeBadRequest, "\"index\" must be an array of row ids")
+		}
+		s.i++
+		k := 0
+		if s.peek() == ']' {
+			s.i++
+		} else {
+			for {
+				if k >= p.out.n {
+					return newError(http.StatusBadRequest, codeBadRequest, "\"index\" has more entries than \"data\" has rows (%d)", p.out.n)
+				}
+				if err := p.rowID(k); err != nil {
+					return err
+				}
+				k++
+				more, err := s.next(']', "',' or ']' in index")
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+			}
+		}
+		if k != p.out.n {
+			return newError(http.StatusBadRequest, codeBadRequest, "\"index\" has %d entries for %d rows of \"data\"", k, p.out.n)
+		}
+	}
+	s.i = sp.end
+	return nil
 }

@@ -25,8 +25,8 @@ func TestSageMakerRuntimeRoute(t *testing.T) {
 			continue
 		}
 		if tt.code == 200 {
-			if lines := strings.Split(strings.TrimSpace(w.Body.String()), "\n"); len(lines) != 2 {
-				t.Errorf("POST %s: body %q, want two probabilities", tt.path, w.Body.String())
+			if vals := strings.Split(w.Body.String(), ","); len(vals) != 2 {
+				t.Errorf("POST %s: body %q, want two comma-joined probabilities", tt.path, w.Body.String())
 			}
 		}
 	}

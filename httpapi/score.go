@@ -27,31 +27,6 @@ func (s *Server) serveScore(ex *exchange, r *http.Request) {
 	s.parseAndRespond(ex, r, false, false)
 }
 
-// serveInvocations answers SageMaker's POST /invocations: text/csv as the
-// built-in XGBoost container reads it (one probability per line back), or
-// application/json as /score. The Accept header may ask for the other
-// format.
-func (s *Server) serveInvocations(ex *exchange, r *http.Request) {
-	if !s.allowMethod(ex, r, http.MethodPost) {
-		return
-	}
-	ct := header(r, "Content-Type")
-	isCSV := mediaIs(ct, "text/csv")
-	if !isCSV && !mediaIs(ct, "application/json") {
-		s.fail(ex, newError(http.StatusUnsupportedMediaType, codeMediaType,
-			"Content-Type must be text/csv or application/json, got %q", ct))
-		return
-	}
-	csvOut := isCSV
-	if accept := header(r, "Accept"); accept != "" {
-		wantCSV, wantJSON := strings.Contains(accept, "text/csv"), strings.Contains(accept, "application/json")
-		if wantCSV != wantJSON {
-			csvOut = wantCSV
-		}
-	}
-	s.parseAndRespond(ex, r, isCSV, csvOut)
-}
-
 // parseAndRespond reads ?explain and the body (CSV as SageMaker's XGBoost
 // container reads it, or any of /score's JSON shapes), then scores the
 // batch and answers.
@@ -75,6 +50,9 @@ func (s *Server) parseAndRespond(ex *exchange, r *http.Request, csvIn, csvOut bo
 	}
 	if aerr == nil {
 		aerr = s.checkLeadIDs(&ex.batch)
+	}
+	if aerr == nil {
+		m, aerr = s.route(ex, r, m)
 	}
 	if aerr != nil {
 		s.fail(ex, aerr)
@@ -120,6 +98,9 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 		return nil, took, newError(http.StatusInternalServerError, codeScoringFailed, "the model failed to score the batch")
 	}
 	s.metrics.scored(res, took.Seconds())
+	if ex.vidx >= 0 {
+		s.metrics.variantLeads.WithLabelValues(m.variant).Add(float64(n))
+	}
 	ex.rows = n
 	if s.sink != nil {
 		s.capture(ex, r, m, res, took)
@@ -143,6 +124,7 @@ func (s *Server) capture(ex *exchange, r *http.Request, m *served, res []leadsco
 	now := time.Now().UTC()
 	ms := float64(took.Microseconds()) / 1000
 	recs := make([]leadscore.Record, n)
+	live := ex.vidx >= 0
 	for i := range recs {
 		id := base
 		if n > 1 {
@@ -153,12 +135,16 @@ func (s *Server) capture(ex *exchange, r *http.Request, m *served, res []leadsco
 			Model: m.info.Name, ModelVersion: m.info.Version,
 			Features: feats[i*nf : (i+1)*nf : (i+1)*nf],
 			Margin:   res[i].Margin, Probability: res[i].Probability, Tier: res[i].Score, LatencyMS: ms,
+			Variant: m.variant,
 		}
 		if ex.batch.hasIDs && i < len(ex.batch.ids) {
 			recs[i].LeadID = leadID(ex.batch.ids[i])
 		}
 	}
 	s.sink.Capture(recs)
+	if live {
+		s.shadow(ex, recs, feats)
+	}
 }
 
 // checkLeadIDs refuses a batch whose lead ids break the id limits (400

@@ -142,7 +142,7 @@ func TestScoreErrors(t *testing.T) {
 		{"short row", "application/json", "[[1,2]]", 422, codeFeatureCount, 0, ""},
 		{"long row", "application/json", "[[1,2,3],[1,2,3,4]]", 422, codeFeatureCount, 1, ""},
 		{"empty row", "application/json", "[[]]", 422, codeFeatureCount, 0, ""},
-		{"NaN", "application/json", "[[1,NaN,3]]", 422, codeInvalidValue, 0, "f1"},
+		{"Infinity", "application/json", "[[1,Infinity,3]]", 422, codeInvalidValue, 0, "f1"},
 		{"Infinity", "application/json", "[[1,2,Infinity]]", 422, codeInvalidValue, 0, "f2"},
 		{"minus Infinity", "application/json", "[[-Infinity,2,3]]", 422, codeInvalidValue, 0, "f0"},
 		{"overflow", "application/json", "[[1,2,3],[1e400,2,3]]", 422, codeInvalidValue, 1, "f0"},
@@ -157,12 +157,18 @@ func TestScoreErrors(t *testing.T) {
 		{"body too large", "application/json", "[" + strings.Repeat(" ", 300) + "]", 413, codeBodyTooLarge, -1, ""},
 		{"unknown feature", "application/json", `{"leads":[{"features":{"f0":1,"zz":2}}]}`, 422, codeUnknownFeature, 0, "zz"},
 		{"duplicate feature", "application/json", `{"leads":[{"features":{"f0":1}},{"features":{"f1":1,"f1":2}}]}`, 422, codeDuplicateFeature, 1, "f1"},
-		{"named NaN", "application/json", `{"leads":[{"features":{"f2":NaN}}]}`, 422, codeInvalidValue, 0, "f2"},
+		{"named Infinity", "application/json", `{"leads":[{"features":{"f2":-Infinity}}]}`, 422, codeInvalidValue, 0, "f2"},
 		{"named string", "application/json", `{"leads":[{"features":{"f2":"x"}}]}`, 422, codeInvalidValue, 0, "f2"},
 		{"lead without features", "application/json", `{"leads":[{"id":"a"}]}`, 422, codeFeatureMissing, 0, ""},
 		{"lead features twice", "application/json", `{"leads":[{"features":{},"features":{}}]}`, 400, codeBadRequest, 0, ""},
 		{"lead features wrong type", "application/json", `{"leads":[{"features":3}]}`, 422, codeBadRequest, 0, ""},
-		{"lead unknown field", "application/json", `{"leads":[{"features":{},"email":"x"}]}`, 400, codeUnknownField, 0, ""},
+		{"lead unknown field", "application/json", `{"leads":[{"features":{},"email":"x"}]}`, 422, codeUnknownFeature, 0, "email"},
+		{"records and features", "application/json", `[{"f0":1,"features":{}}]`, 400, codeBadRequest, 0, ""},
+		{"split unknown column", "application/json", `{"columns":["f0","zz"],"data":[[1,2]]}`, 422, codeUnknownFeature, -1, "zz"},
+		{"split short row", "application/json", `{"columns":["f0","f1"],"data":[[1]]}`, 422, codeFeatureCount, 0, ""},
+		{"split index length", "application/json", `{"columns":["f0"],"index":[1,2],"data":[[1]]}`, 400, codeBadRequest, -1, ""},
+		{"split no data", "application/json", `{"columns":["f0"]}`, 400, codeBadRequest, -1, ""},
+		{"split extra key", "application/json", `{"columns":["f0"],"data":[[1]],"name":"x"}`, 400, codeUnknownField, -1, ""},
 		{"lead id object", "application/json", `{"leads":[{"id":{},"features":{}}]}`, 422, codeBadRequest, 0, ""},
 		{"unknown top field", "application/json", `{"rows":[[1,2,3]]}`, 400, codeUnknownField, -1, ""},
 		{"leads and instances", "application/json", `{"leads":[],"instances":[]}`, 400, codeBadRequest, -1, ""},
@@ -296,18 +302,18 @@ func TestInvocations(t *testing.T) {
 	if w.Code != 200 || w.Header().Get("Content-Type") != "text/csv" {
 		t.Fatalf("csv: %d %q %s", w.Code, w.Header().Get("Content-Type"), w.Body.String())
 	}
-	lines := strings.Split(strings.TrimSpace(w.Body.String()), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "0.997") || !strings.HasPrefix(lines[1], "0.268") {
-		t.Errorf("csv lines %q", lines)
+	vals := strings.Split(w.Body.String(), ",") // the container's real-time CSV: one line, comma-joined
+	if len(vals) != 2 || !strings.HasPrefix(vals[0], "0.997") || !strings.HasPrefix(vals[1], "0.268") {
+		t.Errorf("csv values %q", vals)
 	}
 	if got := w.Header().Get("X-Amzn-SageMaker-Inference-Id"); got != "inf-7" {
 		t.Errorf("inference id %q", got)
 	}
-	w = do(s, "POST", "/invocations", "text/csv; charset=utf-8", " 1 , 2 ,3", "Accept", "application/json")
+	w = do(s, "POST", "/invocations", "text/csv; charset=utf-8", " 1 , 2 ,3", "Accept", "application/vnd.leadscore+json")
 	if b := decodeScore(t, w); len(b.Results) != 1 {
-		t.Errorf("csv->json %+v", b)
+		t.Errorf("csv->leadscore json %+v", b)
 	}
-	w = do(s, "POST", "/invocations", "application/json", `{"instances":[[1,2,3]]}`)
+	w = do(s, "POST", "/invocations", "application/json", `{"instances":[[1,2,3]]}`, "Accept", "application/vnd.leadscore+json")
 	if b := decodeScore(t, w); len(b.Results) != 1 {
 		t.Errorf("json %+v", b)
 	}
@@ -329,7 +335,6 @@ func TestInvocations(t *testing.T) {
 	}{
 		{"csv short", "text/csv", "1,2,3\n1,2\n", 422, codeFeatureCount, 1, ""},
 		{"csv long", "text/csv", "1,2,3,4", 422, codeFeatureCount, 0, ""},
-		{"csv nan", "text/csv", "1,nan,3", 422, codeInvalidValue, 0, "f1"},
 		{"csv inf", "text/csv", "1,2,Inf", 422, codeInvalidValue, 0, "f2"},
 		{"csv overflow", "text/csv", "1e39,2,3", 422, codeInvalidValue, 0, "f0"},
 		{"csv text", "text/csv", "1,abc,3", 422, codeInvalidValue, 0, "f1"},
@@ -337,7 +342,8 @@ func TestInvocations(t *testing.T) {
 		{"csv quoted", "text/csv", `"1",2,3`, 422, codeInvalidValue, 0, "f0"},
 		{"csv empty", "text/csv", "\n\n", 422, codeEmptyBatch, -1, ""},
 		{"json bad", "application/json", "[[1,2", 400, codeBadJSON, -1, ""},
-		{"other type", "application/x-recordio-protobuf", "x", 415, codeMediaType, -1, ""},
+		{"other type", "application/x-npy", "x", 415, codeMediaType, -1, ""},
+		{"csv label_size", "text/csv; label_size=2", "1,2,3", 415, codeMediaType, -1, ""},
 	}
 	for _, tt := range errs {
 		t.Run(tt.name, func(t *testing.T) {

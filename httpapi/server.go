@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/variant"
 )
 
 // Defaults for the zero values of Config's limits.
@@ -94,6 +95,10 @@ type Config struct {
 	// nor for a rejected one): the data lake and the drift monitor follow
 	// the model there.
 	OnReload func(leadscore.Scorer)
+	// SageMaker is the SageMaker container environment /invocations
+	// follows (SAGEMAKER_BATCH, SAGEMAKER_INFERENCE_OUTPUT,
+	// SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT).
+	SageMaker SageMaker
 	// Monitoring and Feedback, when set, serve GET /v1/monitoring and
 	// POST /v1/feedback, behind the same keys and limits as scoring.
 	Monitoring http.Handler
@@ -103,6 +108,23 @@ type Config struct {
 	// character set is a 400 invalid_id naming the field (zero: the
 	// defaults, 256-byte lead ids and 128-character inference ids).
 	IDs leadscore.IDLimits
+
+	// Variants, when set, serves several models at once
+	// (champion/challenger, docs/variants.md) instead of Loader's one:
+	// weighted variants share live traffic, shadows score on the side.
+	Variants []Variant
+	// ShadowQueue is how many requests may wait for their shadow scoring
+	// (default 1024); beyond it they are shed and counted. ShadowWorkers
+	// score them (default 1). Shadows score only when Sink is set (their
+	// scores go nowhere else).
+	ShadowQueue   int
+	ShadowWorkers int
+	// Comparison, when set, is the live comparison GET /v1/variants and
+	// /metrics report (fed through Sink and the feedback route).
+	Comparison *variant.Live
+	// OnVariants, when set, is called with the variants each time a set is
+	// published (at start, on a reload or a change of weights or roles).
+	OnVariants func([]variant.Spec)
 }
 
 // Server is the HTTP handler for every route. It is safe for concurrent
@@ -126,6 +148,7 @@ type Server struct {
 	monitoring  http.Handler
 	feedback    http.Handler
 	ids         leadscore.IDLimits
+	sagemaker   SageMaker
 
 	model    atomic.Pointer[served]
 	reloadMu sync.Mutex
@@ -138,12 +161,23 @@ type Server struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 	pool     sync.Pool
+
+	variants     atomic.Pointer[variantSet] // nil: one model
+	comparison   *variant.Live
+	onVariants   func([]variant.Spec)
+	stateMu      sync.Mutex
+	states       map[string]*variantState
+	shadowQ      chan shadowJob
+	shadowWG     sync.WaitGroup
+	closeOnce    sync.Once
+	shadowErrLog atomic.Int64
+	reportCache  atomic.Pointer[cachedReport]
 }
 
 // New builds a Server and loads its first model; it fails if the model
 // does not load or fails the checks Reload applies.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Loader == nil {
+	if cfg.Loader == nil && len(cfg.Variants) == 0 {
 		return nil, errors.New("httpapi: Config.Loader is required")
 	}
 	s := &Server{
@@ -163,6 +197,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		monitoring:  cfg.Monitoring,
 		feedback:    cfg.Feedback,
 		ids:         cfg.IDs.WithDefaults(),
+		sagemaker:   cfg.SageMaker,
+		comparison:  cfg.Comparison,
+		onVariants:  cfg.OnVariants,
+		states:      map[string]*variantState{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -193,6 +231,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		names[k.Name] = true
 		s.hasAdmin = s.hasAdmin || k.Admin
 	}
+	if a := s.sagemaker.DefaultAccept; a != "" {
+		if _, aerr := s.invocationAccept(a); aerr != nil {
+			return nil, fmt.Errorf("httpapi: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT %q: want one of %s", a, strings.Join(invocationAccepts, ", "))
+		}
+	}
 	if s.requireKey && len(s.keys) == 0 {
 		return nil, errors.New("httpapi: API keys are required but none is configured")
 	}
@@ -218,6 +261,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	if s.comparison != nil {
+		if err := reg.Register(newComparisonCollector(s)); err != nil {
+			return nil, fmt.Errorf("register variant metrics: %w", err)
+		}
+	}
 	s.metricsHTTP = promhttp.HandlerFor(gat, promhttp.HandlerOpts{})
 
 	var seed [4]byte
@@ -225,6 +273,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.idPrefix = hex.EncodeToString(seed[:])
 	s.pool.New = func() any { return new(exchange) }
 
+	if len(cfg.Variants) > 0 {
+		vs, err := s.newVariantSet(ctx, cfg.Variants, nil, true)
+		if err != nil {
+			return nil, fmt.Errorf("variants: %w", err)
+		}
+		s.publish(vs)
+		if s.sink != nil {
+			q, w := cfg.ShadowQueue, cfg.ShadowWorkers
+			if q <= 0 {
+				q = DefaultShadowQueue
+			}
+			if w <= 0 {
+				w = DefaultShadowWorkers
+			}
+			s.startShadows(q, w)
+		}
+		return s, nil
+	}
 	first, err := s.load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
@@ -259,13 +325,17 @@ const (
 	routeV2Infer
 	routeMonitoring
 	routeFeedback
+	routeExecParams
+	routeVariants
+	routeAdminVariants
 	routeOther
 	numRoutes
 )
 
 var routeNames = [numRoutes]string{
 	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
-	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback", "other",
+	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback",
+	"/execution-parameters", "/v1/variants", "/admin/variants", "other",
 }
 
 func routeOf(path string) route {
@@ -292,6 +362,12 @@ func routeOf(path string) route {
 		return routeMonitoring
 	case "/v1/feedback":
 		return routeFeedback
+	case "/execution-parameters":
+		return routeExecParams
+	case "/v1/variants":
+		return routeVariants
+	case "/admin/variants":
+		return routeAdminVariants
 	}
 	if len(path) > len("/v2/models/") && path[:len("/v2/models/")] == "/v2/models/" {
 		if len(path) > len("/infer") && path[len(path)-len("/infer"):] == "/infer" {
@@ -317,6 +393,13 @@ type exchange struct {
 	errCode  string
 	rows     int
 
+	// vs and vidx are the variant set and the variant that answered
+	// (vidx -1 with one model).
+	vs   *variantSet
+	vidx int
+	// force is the variant a V2 request addressed by name, -1 for none.
+	force int
+
 	body    []byte
 	batch   batch
 	results []leadscore.Result
@@ -333,6 +416,7 @@ const (
 func (ex *exchange) release() {
 	ex.w.ResponseWriter = nil
 	ex.key = nil
+	ex.vs, ex.vidx, ex.force = nil, -1, -1
 	if cap(ex.body) > maxPooledBytes {
 		ex.body = nil
 	}
@@ -390,6 +474,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.w = statusWriter{ResponseWriter: w}
 	ex.route = routeOf(r.URL.Path)
 	ex.admitted, ex.errCode, ex.rows = false, "", 0
+	ex.vs, ex.vidx, ex.force = nil, -1, -1
 	ex.reqID = s.requestID(r)
 	h := w.Header()
 	h["X-Request-Id"] = []string{ex.reqID}
@@ -412,6 +497,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.admit(ex, r) {
 			s.serveV2Infer(ex, r)
 		}
+	case routeExecParams:
+		s.serveExecutionParameters(ex, r)
 	case routePing, routeReadyz:
 		s.serveReady(ex, r)
 	case routeHealthz:
@@ -426,6 +513,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveV2Meta(ex, r)
 	case routeMonitoring, routeFeedback:
 		s.serveMonitor(ex, r)
+	case routeVariants:
+		if s.admit(ex, r) {
+			s.serveVariants(ex, r)
+		}
+	case routeAdminVariants:
+		s.serveAdminVariants(ex, r)
 	default:
 		s.fail(ex, newError(http.StatusNotFound, codeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	}

@@ -541,7 +541,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	do(s, "POST", "/score", "application/json", "[[5,5],[0,0]]")
 	do(s, "POST", "/score", "application/json", "[[5,5]]")
 	do(s, "POST", "/score", "application/json", "[[-5,-5]]")
-	do(s, "POST", "/score", "application/json", "[[1,NaN]]")
+	do(s, "POST", "/score", "application/json", "[[1,Infinity]]")
 	w := do(s, "GET", "/metrics", "", "")
 	if w.Code != 200 {
 		t.Fatalf("/metrics: %d", w.Code)

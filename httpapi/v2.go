@@ -32,8 +32,21 @@ func v2Path(path string) (name, version, action string, ok bool) {
 
 // v2Model returns the served model when name and version (if given) name
 // it, and otherwise answers 404.
+//
+// With variants, each variant is also a V2 model of its own name: the
+// request goes to that variant (ex.force), and the model answers under
+// that name.
 func (s *Server) v2Model(ex *exchange, name, version string) *served {
 	m := s.model.Load()
+	if vs := s.variants.Load(); vs != nil {
+		if i, ok := vs.byName[name]; ok {
+			vm := vs.models[i]
+			if version == "" || version == vm.info.Version {
+				ex.force = i
+				return vm
+			}
+		}
+	}
 	if name != m.info.Name || version != "" && version != m.info.Version {
 		v := ""
 		if version != "" {
@@ -75,6 +88,11 @@ func (s *Server) serveV2Meta(ex *exchange, r *http.Request) {
 		m := s.v2Model(ex, name, version)
 		if m == nil {
 			return
+		}
+		if ex.force >= 0 {
+			c := *m
+			c.info.Name = name
+			m = &c
 		}
 		if action == "ready" {
 			if s.draining.Load() {
@@ -141,6 +159,9 @@ func (s *Server) serveV2Infer(ex *exchange, r *http.Request) {
 			aerr = idError("id", -1, err)
 		}
 	}
+	if aerr == nil {
+		m, aerr = s.route(ex, r, m)
+	}
 	if aerr != nil {
 		s.fail(ex, aerr)
 		return
@@ -152,7 +173,11 @@ func (s *Server) serveV2Infer(ex *exchange, r *http.Request) {
 	}
 	n := int64(len(res))
 	out := append(ex.out[:0], `{"model_name":`...)
-	out = appendJSONString(out, m.info.Name)
+	if ex.force >= 0 {
+		out = appendJSONString(out, name)
+	} else {
+		out = appendJSONString(out, m.info.Name)
+	}
 	out = append(out, `,"model_version":`...)
 	out = appendJSONString(out, m.info.Version)
 	if id != nil {

@@ -91,7 +91,7 @@ func TestV2Infer(t *testing.T) {
 		{"mixed nesting", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[1,[2]]}]}`, 400},
 		{"mixed nesting 2", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[[1,2],3]}]}`, 400},
 		{"nested short row", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[[1]]}]}`, 422},
-		{"nan", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[1,NaN]}]}`, 422},
+		{"infinity", "/v2/models/fake/infer", "application/json", `{"inputs":[{"datatype":"FP32","shape":[1,2],"data":[1,Infinity]}]}`, 422},
 		{"string value", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":["1",2]}]}`, 422},
 		{"bad json", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[1,2]}`, 400},
 		{"wrong content type", "/v2/models/fake/infer", "text/csv", `{}`, 415},

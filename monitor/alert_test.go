@@ -66,8 +66,8 @@ func TestAlerterCooldown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	drift := Violation{"x", CheckDrift, "distance 0.2"}
-	comp := Violation{"y", CheckCompleteness, "0.7 < 0.9"}
+	drift := newViolation("x", CheckDrift, "distance 0.2")
+	comp := newViolation("y", CheckCompleteness, "0.7 < 0.9")
 	step := func(at time.Duration, wantPosts int, vs ...Violation) {
 		t.Helper()
 		if err := a.Update(ctx, t0.Add(at), vs); err != nil {
@@ -110,7 +110,7 @@ func TestAlerterCooldown(t *testing.T) {
 	// Many violations: the message is bounded.
 	var many []Violation
 	for i := range 30 {
-		many = append(many, Violation{"f" + itoa(i), CheckDrift, "d"})
+		many = append(many, newViolation("f"+itoa(i), CheckDrift, "d"))
 	}
 	step(300*time.Minute, 5, many...)
 	if texts, _ := hook.got(); !strings.HasSuffix(texts[4], "... and 10 more (GET /v1/monitoring)") {
@@ -120,7 +120,7 @@ func TestAlerterCooldown(t *testing.T) {
 
 func TestAlerterRetries(t *testing.T) {
 	ctx := context.Background()
-	v := []Violation{{"x", CheckDrift, "d"}}
+	v := []Violation{newViolation("x", CheckDrift, "d")}
 	// Two server errors, then success: three tries, one alert.
 	hook := newWebhook(t, 500, 503)
 	a, err := NewAlerter(AlertConfig{WebhookURL: hook.srv.URL, Backoff: time.Millisecond}, prometheus.NewRegistry())

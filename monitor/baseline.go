@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/lake"
 )
 
 // Defaults of the constraints a baseline writes.
@@ -30,7 +31,7 @@ const (
 
 // ProbabilityName is the name under which the model's predicted
 // probability appears in reports and violations (and its lake column).
-const ProbabilityName = "probability"
+const ProbabilityName = lake.ColProbability
 
 // BaselineInput is the data a baseline is computed from.
 type BaselineInput struct {
@@ -57,7 +58,18 @@ type BaselineInput struct {
 	// QualityThreshold is the probability threshold of the baseline's
 	// binary_classification_metrics (default 0.5).
 	QualityThreshold float64
+	// Bias, when set, adds bias.json: the facets with the pre-training
+	// bias metrics of the labelled rows and the post-training metrics of
+	// the model on them (needs Probabilities).
+	Bias *leadscore.BiasConfig
+	// Explain, when set, adds attribution.json: mean |SHAP| per feature
+	// over at most AttributionRows rows (default 2000, evenly spaced).
+	Explain         Explainer
+	AttributionRows int
 }
+
+// DefaultBaselineAttributionRows bounds the rows a baseline explains.
+const DefaultBaselineAttributionRows = 2000
 
 // Baseline is a training baseline: the statistics and constraints of the
 // data the model was trained or validated on, and the model's scores on
@@ -69,6 +81,12 @@ type Baseline struct {
 	Constraints Constraints
 	// Scores is nil when the baseline has no scores.json.
 	Scores *Scores
+	// Bias is the bias.json: facets and bias metrics of the baseline data;
+	// nil when the baseline declares no facets.
+	Bias *BiasBaseline
+	// Attribution is the attribution.json: each feature's global
+	// attribution on the baseline data; nil when it was not computed.
+	Attribution *AttributionBaseline
 
 	features []baseFeature
 	index    map[string]int
@@ -140,6 +158,25 @@ func ComputeBaseline(in BaselineInput) (*Baseline, error) {
 	if in.Probabilities != nil {
 		b.Scores = computeScores(in)
 	}
+	if in.Bias != nil {
+		if in.Probabilities == nil {
+			return nil, errors.New("baseline: bias metrics need the model's probabilities")
+		}
+		var err error
+		if b.Bias, err = ComputeBiasBaseline(*in.Bias, in.Names, in.Values, in.Rows, in.Probabilities, in.Labels, in.Tiers); err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+	}
+	if in.Explain != nil {
+		n := in.AttributionRows
+		if n == 0 {
+			n = DefaultBaselineAttributionRows
+		}
+		var err error
+		if b.Attribution, err = ComputeAttribution(in.Names, in.Values, in.Rows, n, in.Explain); err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+	}
 	if err := b.prepare(); err != nil {
 		return nil, err
 	}
@@ -206,6 +243,8 @@ func ReadBaseline(read func(name string) ([]byte, error)) (*Baseline, error) {
 		{StatisticsFile, &b.Statistics, false},
 		{ConstraintsFile, &b.Constraints, false},
 		{ScoresFile, &b.Scores, true},
+		{BiasFile, &b.Bias, true},
+		{AttributionFile, &b.Attribution, true},
 	} {
 		data, err := read(f.name)
 		if f.optional && errors.Is(err, fs.ErrNotExist) {
@@ -265,6 +304,23 @@ func (b *Baseline) WriteDir(dir string) error {
 			name string
 			data []byte
 		}{ScoresFile, sc})
+	}
+	for _, extra := range []struct {
+		name string
+		v    any
+		ok   bool
+	}{{BiasFile, b.Bias, b.Bias != nil}, {AttributionFile, b.Attribution, b.Attribution != nil}} {
+		if !extra.ok {
+			continue
+		}
+		data, err := json.MarshalIndent(extra.v, "", "  ")
+		if err != nil {
+			return fmt.Errorf("write baseline: %s: %w", extra.name, err)
+		}
+		files = append(files, struct {
+			name string
+			data []byte
+		}{extra.name, append(data, '\n')})
 	}
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {

@@ -114,6 +114,12 @@ type Report struct {
 	Features   []FeatureReport   `json:"features"`
 	Prediction *PredictionReport `json:"prediction,omitempty"`
 	Quality    *QualityReport    `json:"quality,omitempty"`
+	// Bias holds Clarify's bias metrics of the declared facets; absent
+	// when none are declared.
+	Bias *BiasReport `json:"bias,omitempty"`
+	// Attribution compares the live global feature attribution with the
+	// baseline's; absent when attribution drift is off.
+	Attribution *AttributionReport `json:"attribution,omitempty"`
 	// ConstraintViolations has exactly the schema of Model Monitor's
 	// constraint_violations.json.
 	ConstraintViolations Violations `json:"constraint_violations"`
@@ -259,9 +265,9 @@ func compare(bf *baseFeature, c *column, ck Checks) (FeatureReport, []Violation)
 		cur := float64(c.present) / float64(c.rows)
 		tol := math.Max(ck.CompletenessTolerance, 3*math.Sqrt(bf.completeness*(1-bf.completeness)/float64(c.rows)))
 		if cur < bf.completeness-tol {
-			vs = append(vs, Violation{bf.name, CheckCompleteness, fmt.Sprintf(
+			vs = append(vs, newViolation(bf.name, CheckCompleteness, fmt.Sprintf(
 				"Data completeness %.4g is below the baseline completeness %.4g by more than the tolerance %.4g.",
-				cur, bf.completeness, tol)})
+				cur, bf.completeness, tol)))
 		}
 	}
 	if c.present < int64(ck.MinRows) {
@@ -274,9 +280,9 @@ func compare(bf *baseFeature, c *column, ck Checks) (FeatureReport, []Violation)
 	}
 	if bf.integral {
 		if share := float64(c.nonIntegral) / float64(c.present); share > ck.DatatypeCheckThreshold {
-			vs = append(vs, Violation{bf.name, CheckDataType, fmt.Sprintf(
+			vs = append(vs, newViolation(bf.name, CheckDataType, fmt.Sprintf(
 				"Data type match requirement is not met. Expected data type: Integral, Expected match: %.4g%%. Observed: only %.4g%% of data is Integral.",
-				100*(1-ck.DatatypeCheckThreshold), 100*(1-share))})
+				100*(1-ck.DatatypeCheckThreshold), 100*(1-share))))
 		}
 	}
 	cur := c.distribution()
@@ -310,13 +316,13 @@ func compare(bf *baseFeature, c *column, ck Checks) (FeatureReport, []Violation)
 		if len(why) == 2 {
 			desc += "; " + why[1]
 		}
-		vs = append(vs, Violation{bf.name, CheckDrift, desc + "."})
+		vs = append(vs, newViolation(bf.name, CheckDrift, desc+"."))
 	}
 	if ck.OutOfRangeThreshold > 0 {
 		if share := float64(r.OutOfRangeRatio); share > ck.OutOfRangeThreshold {
-			vs = append(vs, Violation{bf.name, CheckOutOfRange, fmt.Sprintf(
+			vs = append(vs, newViolation(bf.name, CheckOutOfRange, fmt.Sprintf(
 				"%.4g%% of values are outside the baseline range [%v, %v], more than %.4g%%.",
-				100*share, bf.lo, bf.hi, 100*ck.OutOfRangeThreshold)})
+				100*share, bf.lo, bf.hi, 100*ck.OutOfRangeThreshold)))
 		}
 	}
 	if len(vs) > 0 {

@@ -7,9 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,15 +15,8 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/lake"
 )
-
-// The lake's standard columns besides the features, as the capture
-// pipeline writes them.
-var lakeColumns = map[string]bool{
-	"event_time": true, "request_id": true, "inference_id": true, "lead_id": true, "model_name": true,
-	"model_version": true, "margin": true, "probability": true, "tier": true, "latency_ms": true, "variant": true, "role": true,
-	"dt": true, "hour": true,
-}
 
 // LakeQuery selects captured rows of a data lake: Parquet files in Hive
 // partitions Dir/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC), rows with
@@ -38,7 +29,7 @@ type LakeQuery struct {
 	// Store, when set, is where the lake is read from instead of Dir
 	// (capture/s3's Client for S3): files are fetched one at a time into a
 	// temporary directory and removed once read.
-	Store    LakeStore
+	Store    lake.Store
 	From, To time.Time
 	// Model, when set, keeps only the rows whose model_name is Model.
 	Model string
@@ -66,7 +57,7 @@ type LakeResult struct {
 // tier column, else from the probability and tiers.
 func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, tiers leadscore.Tiers) (*LakeResult, error) {
 	if q.Store == nil && strings.Contains(q.Dir, "://") {
-		return nil, fmt.Errorf("lake %s: a remote lake needs a LakeStore", q.Dir)
+		return nil, fmt.Errorf("lake %s: a remote lake needs a lake.Store", q.Dir)
 	}
 	if !q.From.Before(q.To) {
 		return nil, fmt.Errorf("lake: empty time range [%v, %v)", q.From, q.To)
@@ -83,11 +74,11 @@ func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, 
 		return nil, err
 	}
 	defer src.close()
-	gtFiles, err := src.files(ctx, GroundTruthDir, q.From.UTC().Add(-24*time.Hour), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+	gtFiles, err := src.files(ctx, lake.GroundTruth, q.From.UTC().Add(-24*time.Hour), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		return nil, err
 	}
-	files, err := src.files(ctx, "", q.From.UTC(), q.To.UTC())
+	files, err := src.files(ctx, lake.Predictions, q.From.UTC(), q.To.UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -120,13 +111,13 @@ func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, 
 	var static []Violation
 	for i, bf := range base.features {
 		if acc.missingIn[i] > 0 {
-			static = append(static, Violation{bf.name, CheckMissingCol, fmt.Sprintf(
-				"Baseline feature %s has no column in %d of %d files.", bf.name, acc.missingIn[i], acc.files)})
+			static = append(static, newViolation(bf.name, CheckMissingCol, fmt.Sprintf(
+				"Baseline feature %s has no column in %d of %d files.", bf.name, acc.missingIn[i], acc.files)))
 		}
 	}
 	for _, name := range acc.extra {
-		static = append(static, Violation{name, CheckExtraCol, fmt.Sprintf(
-			"Column %s of the lake is not a baseline feature.", name)})
+		static = append(static, newViolation(name, CheckExtraCol, fmt.Sprintf(
+			"Column %s of the lake is not a baseline feature.", name)))
 	}
 	for i := range acc.cols {
 		if acc.missingIn[i] == acc.files && acc.files > 0 {
@@ -168,58 +159,6 @@ func assemble(r *Report, base *Baseline, ck Checks, tiers leadscore.Tiers, stati
 	if rows != nil {
 		r.Quality = qualityReport(base, tiers, rows, ck.QualityThreshold)
 	}
-}
-
-// lakeFiles lists the Parquet files of the hour partitions overlapping
-// [from, to), in time order.
-func lakeFiles(dir string, from, to time.Time) ([]string, error) {
-	days, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("lake: %w", err)
-	}
-	var files []string
-	for _, d := range days {
-		v, ok := strings.CutPrefix(d.Name(), "dt=")
-		if !d.IsDir() || !ok {
-			continue
-		}
-		day, err := time.Parse("2006-01-02", v)
-		if err != nil || !day.Add(24*time.Hour).After(from) || !day.Before(to) {
-			continue
-		}
-		hours, err := os.ReadDir(filepath.Join(dir, d.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("lake: %w", err)
-		}
-		for _, h := range hours {
-			v, ok := strings.CutPrefix(h.Name(), "hour=")
-			if !h.IsDir() || !ok {
-				continue
-			}
-			hh, err := strconv.Atoi(v)
-			if err != nil || hh < 0 || hh > 23 {
-				continue
-			}
-			start := day.Add(time.Duration(hh) * time.Hour)
-			if !start.Add(time.Hour).After(from) || !start.Before(to) {
-				continue
-			}
-			hdir := filepath.Join(dir, d.Name(), h.Name())
-			entries, err := os.ReadDir(hdir)
-			if err != nil {
-				return nil, fmt.Errorf("lake: %w", err)
-			}
-			for _, e := range entries {
-				name := e.Name()
-				if e.Type().IsRegular() && strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "_") {
-					files = append(files, filepath.Join(hdir, name))
-				}
-			}
-		}
-	}
-	// Partition names sort in time order: dt=YYYY-MM-DD/hour=HH.
-	slices.Sort(files)
-	return files, nil
 }
 
 // Column roles in a lake file.
@@ -285,7 +224,7 @@ func (a *lakeAccumulator) roles(schema *parquet.Schema) ([]lakeRole, error) {
 		}
 		name := path[0]
 		switch name {
-		case "event_time":
+		case lake.ColEventTime:
 			leaf, _ := schema.Lookup(name)
 			unit, err := timeUnit(leaf.Node.Type())
 			if err != nil {
@@ -294,19 +233,19 @@ func (a *lakeAccumulator) roles(schema *parquet.Schema) ([]lakeRole, error) {
 			roles[c], hasTime = lakeRole{kind: roleTime, unit: unit}, true
 		case ProbabilityName:
 			roles[c] = lakeRole{kind: roleProb}
-		case "tier":
+		case lake.ColTier:
 			roles[c] = lakeRole{kind: roleTier}
-		case "model_name":
+		case lake.ColModelName:
 			roles[c] = lakeRole{kind: roleModel}
-		case "inference_id":
+		case lake.ColInferenceID:
 			roles[c] = lakeRole{kind: roleInference}
-		case "lead_id":
+		case lake.ColLeadID:
 			roles[c] = lakeRole{kind: roleLead}
 		default:
 			if i, ok := a.base.index[name]; ok {
 				roles[c] = lakeRole{kind: roleFeature, feature: i}
 				found[i] = true
-			} else if !lakeColumns[name] && !slices.Contains(a.extra, name) {
+			} else if !lake.Reserved(name) && !slices.Contains(a.extra, name) {
 				a.extra = append(a.extra, name)
 			}
 		}

@@ -5,38 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/leadscore/leadscore/lake"
 )
-
-// GroundTruthDir is the lake folder of outcomes (capture.GroundTruthDir):
-// GroundTruthDir/dt=YYYY-MM-DD/hour=HH/*.parquet with the columns
-// event_time, inference_id, lead_id and converted (boolean or integer).
-const GroundTruthDir = "groundtruth"
-
-// LakeStore is a lake kept outside the local file system, such as an S3
-// bucket and prefix (capture/s3's Client implements it).
-type LakeStore interface {
-	// List returns the keys of the objects whose lake-relative key (with
-	// forward slashes, like dt=2025-06-01/hour=12/part-x.parquet) starts
-	// with prefix, relative to the lake.
-	List(ctx context.Context, prefix string) ([]string, error)
-	// Fetch copies the object at a lake-relative key into w.
-	Fetch(ctx context.Context, key string, w io.Writer) error
-}
 
 // lakeSource lists and reads the files of a local or stored lake.
 type lakeSource struct {
 	dir   string
-	store LakeStore
+	store lake.Store
 	tmp   string // temporary directory for fetched files
 }
 
@@ -58,69 +39,18 @@ func (s *lakeSource) close() {
 	}
 }
 
-// files lists the Parquet files under sub ("" or GroundTruthDir) of the
-// hour partitions overlapping [from, to), in time order: paths for a local
-// lake, lake-relative keys for a store.
-func (s *lakeSource) files(ctx context.Context, sub string, from, to time.Time) ([]string, error) {
+// files lists the data files of table t in the hour partitions
+// overlapping [from, to), in time order: paths for a local lake,
+// lake-relative keys for a store.
+func (s *lakeSource) files(ctx context.Context, t lake.Table, from, to time.Time) ([]string, error) {
 	if s.store == nil {
-		dir := filepath.Join(s.dir, sub)
-		if sub != "" {
-			if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-				return nil, nil
-			}
-		}
-		return lakeFiles(dir, from, to)
+		return lake.LocalFiles(s.dir, t, from, to)
 	}
-	var prefixes []string
-	if sub != "" {
-		prefixes = []string{sub + "/"}
-	} else {
-		for day := from.Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
-			prefixes = append(prefixes, "dt="+day.Format("2006-01-02")+"/")
-		}
+	files, err := lake.StoreFiles(ctx, s.store, t, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("lake %s: %w", s.dir, err)
 	}
-	var files []string
-	for _, p := range prefixes {
-		keys, err := s.store.List(ctx, p)
-		if err != nil {
-			return nil, fmt.Errorf("lake %s: %w", s.dir, err)
-		}
-		for _, k := range keys {
-			rel := strings.TrimPrefix(k, sub+"/")
-			if sub == "" {
-				rel = k
-			}
-			if start, ok := partitionStart(rel); ok && start.Add(time.Hour).After(from) && start.Before(to) {
-				files = append(files, k)
-			}
-		}
-	}
-	slices.Sort(files)
 	return files, nil
-}
-
-// partitionStart is the start of the hour partition of a key
-// dt=YYYY-MM-DD/hour=HH/NAME.parquet; false for other keys.
-func partitionStart(key string) (time.Time, bool) {
-	parts := strings.Split(key, "/")
-	if len(parts) != 3 {
-		return time.Time{}, false
-	}
-	name := parts[2]
-	if !strings.HasSuffix(name, ".parquet") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
-		return time.Time{}, false
-	}
-	d, ok1 := strings.CutPrefix(parts[0], "dt=")
-	h, ok2 := strings.CutPrefix(parts[1], "hour=")
-	if !ok1 || !ok2 {
-		return time.Time{}, false
-	}
-	day, err := time.Parse("2006-01-02", d)
-	hh, herr := strconv.Atoi(h)
-	if err != nil || herr != nil || hh < 0 || hh > 23 {
-		return time.Time{}, false
-	}
-	return day.Add(time.Duration(hh) * time.Hour), true
 }
 
 // read calls fn with a local path of file: the file itself for a local
@@ -187,11 +117,11 @@ func (x *outcomeIndex) readFile(name string) error {
 			continue
 		}
 		switch p[0] {
-		case "inference_id":
+		case lake.ColInferenceID:
 			inf = c
-		case "lead_id":
+		case lake.ColLeadID:
 			lead = c
-		case "converted":
+		case lake.ColConverted:
 			conv = c
 		}
 	}

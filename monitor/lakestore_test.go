@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+
+	lakefmt "github.com/leadscore/leadscore/lake"
 )
 
-// memStore is a LakeStore over a copy of a local lake.
+// memStore is a lake.Store over a copy of a local lake.
 type memStore struct {
 	objects map[string][]byte
 	fetched int
@@ -71,7 +73,7 @@ type gtRow struct {
 }
 
 // TestCheckLakeGroundTruth joins outcomes by inference id and by lead id,
-// and reads the same lake through a LakeStore.
+// and reads the same lake through a lake.Store.
 func TestCheckLakeGroundTruth(t *testing.T) {
 	t.Parallel()
 	d := loadDemo(t, "leads_10k.csv")
@@ -92,7 +94,7 @@ func TestCheckLakeGroundTruth(t *testing.T) {
 		want = append(want, labeled{float64(d.probs[k]), d.labels[k] == 1})
 	}
 	gt = append(gt, gtRow{EventTime: at, InferenceID: "unknown", Converted: 1})
-	gtPath := filepath.Join(lake, GroundTruthDir, "dt=2025-06-01", "hour=12", "outcomes-x.parquet")
+	gtPath := filepath.Join(lake, lakefmt.GroundTruthDir, "dt=2025-06-01", "hour=12", "outcomes-x.parquet")
 	if err := os.MkdirAll(filepath.Dir(gtPath), 0o750); err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,13 @@ type Config struct {
 	Alerts AlertConfig
 	// FeedbackSink, when set, receives every accepted outcome for the lake.
 	FeedbackSink FeedbackSink
+	// Bias, when set, adds Clarify's bias metrics of its facets over the
+	// window (default: the facets of the baseline's bias.json, if any).
+	Bias *leadscore.BiasConfig
+	// Attribution, when its Explain is set and the baseline (or
+	// Attribution.Baseline) has global attributions, explains a sample of
+	// the scored leads off the request path and checks attribution drift.
+	Attribution AttributionConfig
 	// IDs bounds the ids of feedback outcomes (zero: the defaults).
 	IDs leadscore.IDLimits
 	// Logger receives warnings (default: discarded).
@@ -99,8 +106,12 @@ type Monitor struct {
 
 	received, dropped, rejected atomic.Int64
 
-	mu  sync.Mutex // guards win
-	win *window
+	mu   sync.Mutex // guards win, bias, attr
+	win  *window
+	bias *biasState
+	attr *attributor
+	// attrChanged is closed when Rebase replaces attr.
+	attrChanged chan struct{}
 
 	evalMu      sync.Mutex // serialises evaluations; guards the cache
 	last        *Report
@@ -164,10 +175,17 @@ func New(cfg Config) (*Monitor, error) {
 		cfg: cfg, checks: checks, base: cfg.Baseline, tiers: tiers, nf: len(cfg.Features),
 		queue: make(chan []leadscore.Record, cfg.QueueBatches),
 		log:   cfg.Logger, now: cfg.Now,
-		win: newWindow(len(cfg.Features), cfg.WindowRows, cfg.WindowAge),
+		win:         newWindow(len(cfg.Features), cfg.WindowRows, cfg.WindowAge),
+		attrChanged: make(chan struct{}),
 	}
 	m.static = m.matchFeatures()
 	if m.met, err = newMetrics(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	if m.bias, err = newBiasState(cfg.Bias, cfg.Baseline, cfg.Features); err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	if m.attr, err = newAttribution(cfg.Attribution, cfg.Baseline, cfg.Features); err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
 	if cfg.Alerts.WebhookURL != "" {
@@ -194,18 +212,18 @@ func (m *Monitor) matchFeatures() []Violation {
 		j, ok := model[bf.name]
 		if !ok {
 			m.modelIx[i] = -1
-			vs = append(vs, Violation{bf.name, CheckMissingCol, fmt.Sprintf(
+			vs = append(vs, newViolation(bf.name, CheckMissingCol, fmt.Sprintf(
 				"Baseline feature %s is not an input of the model (%d inputs, %d baseline features).",
-				bf.name, len(m.cfg.Features), len(m.base.features))})
+				bf.name, len(m.cfg.Features), len(m.base.features))))
 			continue
 		}
 		m.modelIx[i] = j
 	}
 	for _, name := range m.cfg.Features {
 		if _, ok := m.base.index[name]; !ok {
-			vs = append(vs, Violation{name, CheckExtraCol, fmt.Sprintf(
+			vs = append(vs, newViolation(name, CheckExtraCol, fmt.Sprintf(
 				"Model input %s has no baseline statistics (%d inputs, %d baseline features).",
-				name, len(m.cfg.Features), len(m.base.features))})
+				name, len(m.cfg.Features), len(m.base.features))))
 		}
 	}
 	return vs
@@ -221,6 +239,7 @@ func (m *Monitor) Capture(recs []leadscore.Record) {
 	n := int64(len(recs))
 	m.received.Add(n)
 	m.met.records.Add(float64(n))
+	m.sample(recs)
 	select {
 	case m.queue <- recs:
 	default:
@@ -266,6 +285,11 @@ func (m *Monitor) drain() {
 // is queued and returns nil. Call it once.
 func (m *Monitor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.explainLoop(ctx)
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -325,6 +349,7 @@ func (m *Monitor) Evaluate() *Report {
 		r := *m.last
 		r.GeneratedAt = now
 		r.Window = m.windowInfo(r.Window)
+		m.refreshAttribution(&r)
 		m.met.observe(&r)
 		return &r
 	}
@@ -336,6 +361,8 @@ func (m *Monitor) Evaluate() *Report {
 
 	r := &Report{Model: m.cfg.Model, GeneratedAt: now, Window: m.windowInfo(w), Checks: m.checks}
 	assemble(r, m.base, m.checks, m.tiers, m.static, cols, prob, tierCounts, rows)
+	m.addBias(r, snap)
+	m.refreshAttribution(r)
 	m.met.observe(r)
 	m.last, m.lastVersion, m.lastReal = r, version, time.Now()
 	return r

@@ -14,6 +14,11 @@ type Rebase struct {
 	Features []string
 	Tiers    leadscore.Tiers // default: the baseline's
 	Model    ModelRef
+	// Bias is the new model's facets (default: its baseline's).
+	Bias *leadscore.BiasConfig
+	// Explain explains the new model's leads; nil turns attribution drift
+	// off (as does a baseline without attributions).
+	Explain Explainer
 }
 
 // Rebase switches the monitor to a reloaded model: from now on the window
@@ -43,6 +48,16 @@ func (m *Monitor) Rebase(r Rebase) error {
 	if err := tiers.Validate(); err != nil {
 		return fmt.Errorf("monitor: %w", err)
 	}
+	bias, err := newBiasState(r.Bias, r.Baseline, r.Features)
+	if err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	acfg := m.cfg.Attribution
+	acfg.Baseline, acfg.Explain = nil, r.Explain
+	attr, err := newAttribution(acfg, r.Baseline, r.Features)
+	if err != nil {
+		return err
+	}
 	m.evalMu.Lock()
 	defer m.evalMu.Unlock()
 	m.mu.Lock()
@@ -52,6 +67,9 @@ func (m *Monitor) Rebase(r Rebase) error {
 	m.base, m.checks, m.tiers, m.nf = r.Baseline, checks, tiers, len(r.Features)
 	m.static = m.matchFeatures()
 	m.win = newWindow(m.nf, m.cfg.WindowRows, m.cfg.WindowAge)
+	m.bias, m.attr = bias, attr
+	close(m.attrChanged)
+	m.attrChanged = make(chan struct{})
 	m.last = nil
 	// Series of the old model's features would linger with stale values.
 	m.met.distance.Reset()

@@ -164,6 +164,14 @@ type Violation struct {
 	FeatureName         string `json:"feature_name"`
 	ConstraintCheckType string `json:"constraint_check_type"`
 	Description         string `json:"description"`
+	// Facet, FacetValue and MetricName locate a bias_drift_check violation
+	// as Clarify's bias drift violations do (FeatureName is the facet).
+	Facet      string `json:"facet,omitempty"`
+	FacetValue string `json:"facet_value,omitempty"`
+	MetricName string `json:"metric_name,omitempty"`
+	// Label names the explained output of a
+	// feature_attribution_drift_check violation (MetricName is "shap").
+	Label string `json:"label,omitempty"`
 }
 
 // Violations is a constraint_violations.json file. Violations is never nil,
@@ -258,4 +266,9 @@ type BinaryClassificationMetrics struct {
 	F05BestConstantClassifier       Metric                      `json:"f0_5_best_constant_classifier"`
 	F1BestConstantClassifier        Metric                      `json:"f1_best_constant_classifier"`
 	F2BestConstantClassifier        Metric                      `json:"f2_best_constant_classifier"`
+}
+
+// newViolation is a violation of a feature's check.
+func newViolation(feature, check, desc string) Violation {
+	return Violation{FeatureName: feature, ConstraintCheckType: check, Description: desc}
 }

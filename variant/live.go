@@ -142,6 +142,9 @@ func (l *Live) Capture(recs []leadscore.Record) {
 	}
 }
 
+// Window is how many latest leads the comparison keeps.
+func (l *Live) Window() int { return l.cfg.Window }
+
 // Dropped reports the records dropped because the queue was full.
 func (l *Live) Dropped() int64 { return l.dropped.Load() }
 

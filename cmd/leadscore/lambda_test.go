@@ -498,7 +498,7 @@ func TestLambdaUnderRIE(t *testing.T) {
 		t.Fatalf("v2 /invocations: %s (%v)", out, err)
 	}
 	probs = probs[:0]
-	for _, f := range strings.Fields(v2.Body) {
+	for _, f := range strings.Split(v2.Body, ",") { // SageMaker's real-time CSV: comma-joined
 		p, err := strconv.ParseFloat(f, 64)
 		if err != nil {
 			t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
-	captures3 "github.com/leadscore/leadscore/capture/s3"
+	lakes3 "github.com/leadscore/leadscore/lake/s3"
 	"github.com/leadscore/leadscore/monitor"
 	"github.com/leadscore/leadscore/monitor/report"
 )
@@ -99,11 +99,11 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	q := monitor.LakeQuery{Dir: *lake, From: to.Add(-*since), To: to, Model: *model}
 	if strings.Contains(*lake, "://") {
-		bucket, prefix, err := captures3.ParseURL(*lake)
+		bucket, prefix, err := lakes3.ParseURL(*lake)
 		if err != nil {
 			return fmt.Errorf("%w: --lake: %v", errUsage, err)
 		}
-		store, err := captures3.New(ctx, captures3.Config{
+		store, err := lakes3.New(ctx, lakes3.Config{
 			Bucket: bucket, Prefix: prefix, Region: *s3Region, Endpoint: *s3Endpoint, PathStyle: *s3PathStyle,
 			AccessKeyID:     os.Getenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID"),
 			SecretAccessKey: os.Getenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY"),

@@ -18,7 +18,7 @@ import (
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/capture"
-	captures3 "github.com/leadscore/leadscore/capture/s3"
+	lakes3 "github.com/leadscore/leadscore/lake/s3"
 	"github.com/leadscore/leadscore/monitor"
 )
 
@@ -92,7 +92,7 @@ func TestMonitorGroundTruthAndS3(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY", "not-a-secret")
-	up, err := captures3.New(context.Background(), captures3.Config{Bucket: "lake", Prefix: "prod/captures", Region: "eu-west-1",
+	up, err := lakes3.New(context.Background(), lakes3.Config{Bucket: "lake", Prefix: "prod/captures", Region: "eu-west-1",
 		Endpoint: srv.URL, PathStyle: true, AccessKeyID: "AKIDTEST", SecretAccessKey: "not-a-secret"})
 	if err != nil {
 		t.Fatal(err)

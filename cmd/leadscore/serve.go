@@ -30,6 +30,7 @@ import (
 	"github.com/leadscore/leadscore/httpapi"
 	"github.com/leadscore/leadscore/monitor"
 	"github.com/leadscore/leadscore/registry"
+	"github.com/leadscore/leadscore/variant"
 )
 
 const serveUsage = `Usage: leadscore serve [flags]
@@ -44,6 +45,12 @@ Routes:
   GET /healthz, GET /readyz        liveness and readiness
   GET /metrics                     Prometheus metrics
   POST /admin/reload               reload the model (needs an API key with the admin role)
+  GET /v1/variants                 champion/challenger comparison (with --variant)
+  POST /admin/variants             change variant weights and roles (admin key)
+
+Variants: --variant NAME=SOURCE[:ROLE], repeated, serves several models at
+once: weighted variants share live traffic (sticky by lead id), shadows
+score every lead off the request path. See docs/variants.md.
 
 Every setting is a flag, an environment variable (shown after each flag) and
 a key in the JSON file named by --config (the flag name, with '-' or '_').
@@ -86,6 +93,7 @@ type serveConfig struct {
 	backend           backendConfig
 	monitor           monitorConfig
 	lake              lakeConfig
+	variants          variantConfig
 }
 
 // envName is the environment variable of a flag: LEADSCORE_ and the name
@@ -127,6 +135,7 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	c.backend.addFlags(fs)
 	c.monitor.addFlags(fs)
 	c.lake.addFlags(fs)
+	c.variants.addFlags(fs)
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
 	fs.Var(&c.memoryLimit, "memory-limit", "soft memory `limit` of the Go runtime (GOMEMLIMIT): a size, off, or auto, which is\n64MiB or, for large models, twice the heap after start-up plus 32MiB; an explicit\nGOMEMLIMIT in the environment wins over auto")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
@@ -177,6 +186,9 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	if setErr != nil {
 		return nil, setErr
 	}
+	if _, inEnv := getenv(envName("variant")); !onCommandLine["variant"] && !inEnv && fromFile["variant"] != "" {
+		c.variants.file = configPath // SIGHUP re-reads the variants from it
+	}
 
 	if err := c.finish(logLevel, apiKeys); err != nil {
 		return nil, err
@@ -204,6 +216,12 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	}
 	if err := c.lake.validate(); err != nil {
 		return nil, err
+	}
+	if err := c.variants.validate(c.model); err != nil {
+		return nil, err
+	}
+	if len(c.variants.specs) > 0 && c.backend.name == "sagemaker" {
+		return nil, fmt.Errorf("%w: --variant serves local models: it does not combine with --backend sagemaker", errUsage)
 	}
 	c.applySageMaker(getenv, explicit)
 	return c, nil
@@ -281,6 +299,9 @@ func readServeConfigFile(path string, fs *flag.FlagSet) (map[string]string, erro
 	out := make(map[string]string, len(obj))
 	for key, v := range obj {
 		name := strings.ReplaceAll(key, "_", "-")
+		if name == "variants" {
+			name = "variant"
+		}
 		f := fs.Lookup(name)
 		if f == nil || name == "config" {
 			return nil, fmt.Errorf("%w: config %s: unknown setting %q", errUsage, path, key)
@@ -338,6 +359,9 @@ func configValue(name string, v json.RawMessage, f *flag.Flag) (*string, error) 
 			specs = append(specs, spec)
 		}
 		s := strings.Join(specs, ",")
+		return &s, nil
+	case len(v) > 0 && v[0] == '[' && name == "variant":
+		s := string(v) // variantList.Set reads the JSON list
 		return &s, nil
 	case len(v) > 0 && (v[0] == '[' || v[0] == '{'):
 		return nil, errors.New("want a string, number or boolean")
@@ -441,8 +465,19 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			return fmt.Errorf("%w: model %s: %v", errInput, c.model, err)
 		}
 	}
+	// With --variant, each variant has its own source; the champion's
+	// first load sets up the lake and monitoring.
+	var vars *variantServing
+	if len(c.variants.specs) > 0 {
+		var err error
+		if vars, err = newVariantServing(ctx, &c.variants, log); err != nil {
+			return err
+		}
+	}
 	loader := func() (leadscore.Scorer, error) {
 		switch {
+		case vars != nil:
+			return vars.first, nil
 		case follow != nil:
 			return bundle.Load(follow.Dir())
 		case c.model == "":
@@ -450,7 +485,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		}
 		return bundle.Load(c.model)
 	}
-	watchFile := follow == nil && c.model != "" && c.watchInterval > 0
+	watchFile := follow == nil && vars == nil && c.model != "" && c.watchInterval > 0
 	reg := prometheus.NewRegistry()
 	for _, col := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -462,7 +497,10 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	}
 	// The model file's signature before loading it, so the watch sees any
 	// change made from here on.
-	var modelSig string
+	var modelSig, variantSig string
+	if vars != nil {
+		variantSig, _ = variantFileSignature(c.variants.specs)
+	}
 	if watchFile {
 		modelSig, _ = httpapi.FileSignature(c.model) // a missing file fails the load below
 	}
@@ -486,7 +524,16 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	if lake != nil {
 		outcomes = lake
 	}
-	mon, err := c.monitor.build(firstBundle, outcomes, c.ids(), reg, log)
+	if vars != nil {
+		// Outcomes also reach the live comparison of variants.
+		tee := feedbackTee{vars.live}
+		if lake != nil {
+			tee = append(tee, lake)
+		}
+		outcomes = tee
+	}
+	c.monitor.ids = c.ids()
+	mon, err := c.monitor.build(firstBundle, outcomes, reg, log)
 	if err != nil {
 		if lake != nil {
 			lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -544,6 +591,25 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		monitoring, feedback = mon.ReportHandler(), mon.FeedbackHandler()
 		go func() { _ = mon.Run(monCtx) }()
 	}
+	var variants []httpapi.Variant
+	if vars != nil {
+		// Drift runs per variant: each monitor sees its variant's records.
+		if mon != nil {
+			sink = sink[:len(sink)-1]
+		}
+		if err := vars.buildMonitors(monCtx, c.variants.specs, &c.monitor, mon, outcomes, reg, log); err != nil {
+			return err
+		}
+		sink = append(sink, vars, vars.live)
+		go vars.live.Run(monCtx.Done())
+		monitoring = vars.monitoringHandler(c.variants.specs[variant.Champion(c.variants.specs)].Name)
+		if feedback == nil {
+			feedback = feedbackHandler(outcomes, lake != nil, c.ids())
+		}
+		if variants, err = vars.variants(ctx, c.variants.specs); err != nil {
+			return err
+		}
+	}
 	var capture leadscore.Sink
 	if len(sink) > 0 {
 		capture = sink
@@ -561,7 +627,17 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			c.monitor.rebase(mon, loaded.Load(), sc.Info(), log)
 		}
 	}
+	var comparison *variant.Live
+	var onVariants func([]variant.Spec)
+	if vars != nil {
+		comparison, onVariants = vars.live, vars.live.SetSpecs
+	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
+		Variants:       variants,
+		ShadowQueue:    c.variants.shadowQueue,
+		ShadowWorkers:  c.variants.shadowWorkers,
+		Comparison:     comparison,
+		OnVariants:     onVariants,
 		Sink:           capture,
 		Monitoring:     monitoring,
 		Feedback:       feedback,
@@ -634,6 +710,9 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	case follow != nil:
 		source = follow.Ref() + " version " + follow.Version()
 	}
+	if vars != nil {
+		source = c.variants.specs.String()
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil,
 		"model", info.Name, "version", info.Version, "source", source, "features", len(info.Features),
 		"sagemaker", c.sagemaker, "api_keys", len(c.apiKeys), "require_api_key", c.requireAPIKey,
@@ -661,6 +740,9 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			case <-bg.Done():
 				return
 			case <-hup:
+				if vars != nil && c.variants.file != "" {
+					reconfigureVariants(bg, srv, vars, c.variants.file, log)
+				}
 				_ = srv.Reload(bg, "sighup") // Reload logs the outcome
 			}
 		}
@@ -670,6 +752,18 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		go func() {
 			defer wg.Done()
 			_ = follow.Watch(bg, c.watchInterval, func(v string) { _ = srv.Reload(bg, "registry: "+v) })
+		}()
+	}
+	if vars != nil && c.watchInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vars.watch(bg, srv, c.watchInterval, &c.monitor)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv.Watch(bg, c.watchInterval, variantSig, func() (string, error) { return variantFileSignature(srv.Variants()) })
 		}()
 	}
 	if watchFile {
@@ -704,6 +798,7 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		closeLake(time.Now())
 		return fmt.Errorf("shutdown: %d requests still in flight after %s: %w", left, c.shutdownTimeout, err)
 	}
+	srv.Close() // shadow scores still queued reach the lake
 	deadline, _ := sctx.Deadline()
 	closeLake(deadline)
 	log.Info("stopped")

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadscore/leadscore/capture"
-	captures3 "github.com/leadscore/leadscore/capture/s3"
+	lakes3 "github.com/leadscore/leadscore/lake/s3"
 	"github.com/leadscore/leadscore/monitor"
 )
 
@@ -75,7 +75,7 @@ func (l *lakeConfig) validate() error {
 		return fmt.Errorf("%w: --lake-sample-percent must be in (0, 100]", errUsage)
 	}
 	if l.s3URL != "" {
-		if _, _, err := captures3.ParseURL(l.s3URL); err != nil {
+		if _, _, err := lakes3.ParseURL(l.s3URL); err != nil {
 			return fmt.Errorf("%w: --lake-s3-url: %v", errUsage, err)
 		}
 	}
@@ -100,8 +100,8 @@ func (l *lakeConfig) build(ctx context.Context, features []string, reg prometheu
 		MaxLocalBytes: int64(l.maxLocal),
 	}
 	if l.s3URL != "" {
-		bucket, prefix, _ := captures3.ParseURL(l.s3URL) // checked by validate
-		up, err := captures3.New(ctx, captures3.Config{
+		bucket, prefix, _ := lakes3.ParseURL(l.s3URL) // checked by validate
+		up, err := lakes3.New(ctx, lakes3.Config{
 			Bucket: bucket, Prefix: prefix, Region: l.s3Region, Endpoint: l.s3Endpoint, PathStyle: l.s3PathStyle,
 			AccessKeyID:     os.Getenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID"),
 			SecretAccessKey: os.Getenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY"),

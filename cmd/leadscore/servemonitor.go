@@ -28,6 +28,9 @@ type monitorConfig struct {
 	outOfRange float64
 	psiLimit   float64
 	queue      int
+	// ids bounds feedback ids: serve's --max-lead-id-bytes and
+	// --max-inference-id-length.
+	ids leadscore.IDLimits
 }
 
 // addFlags registers the monitoring flags on fs.
@@ -55,7 +58,7 @@ func (m *monitorConfig) validate() error {
 // build returns a Monitor for the bundle's baseline, or nil when
 // monitoring is off or the bundle has no baseline. Accepted outcomes go to
 // outcomes (the lake; nil: not stored).
-func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, ids leadscore.IDLimits, reg prometheus.Registerer, log *slog.Logger) (*monitor.Monitor, error) {
+func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, reg prometheus.Registerer, log *slog.Logger) (*monitor.Monitor, error) {
 	if !m.enabled || b == nil {
 		return nil, nil
 	}
@@ -83,7 +86,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, i
 		Alerts:       monitor.AlertConfig{WebhookURL: m.webhookURL, Cooldown: m.cooldown},
 		Logger:       log,
 		FeedbackSink: outcomes,
-		IDs:          ids,
+		IDs:          m.ids,
 	})
 }
 

@@ -1,7 +1,7 @@
-// Package s3 is the capture lake's S3 destination: a capture.Uploader that
-// puts closed Parquet files into a bucket of Amazon S3 or of an
-// S3-compatible store (MinIO, Ceph, R2, ...), under a key prefix, and a
-// monitor.LakeStore that lists and fetches them for `leadscore monitor`.
+// Package s3 keeps the lake in a bucket of Amazon S3 or of an
+// S3-compatible store (MinIO, Ceph, R2, ...), under a key prefix: a
+// capture.Uploader that puts closed Parquet files there, and a lake.Store
+// that lists and fetches them for `leadscore monitor`.
 package s3
 
 import (
@@ -94,7 +94,7 @@ func (c *Client) Upload(ctx context.Context, key string, body io.ReadSeeker, siz
 
 // List returns the keys under Key(prefix), relative to the Client's
 // prefix (lake-relative keys, like dt=2025-06-01/hour=12/part-x.parquet),
-// following ListObjectsV2's pagination. It implements monitor.LakeStore.
+// following ListObjectsV2's pagination. It implements lake.Store.
 func (c *Client) List(ctx context.Context, prefix string) ([]string, error) {
 	full := prefix
 	if c.prefix != "" {
@@ -125,7 +125,7 @@ func (c *Client) List(ctx context.Context, prefix string) ([]string, error) {
 }
 
 // Fetch copies the object at Key(key) into w. It implements
-// monitor.LakeStore.
+// lake.Store.
 func (c *Client) Fetch(ctx context.Context, key string, w io.Writer) error {
 	out, err := c.api.GetObject(ctx, &awss3.GetObjectInput{
 		Bucket: aws.String(c.bucket),

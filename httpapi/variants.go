@@ -1,0 +1,454 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/variant"
+)
+
+// Variant is one model of several served at once (champion/challenger):
+// its declaration and how to load its model.
+type Variant struct {
+	Spec   variant.Spec
+	Loader func() (leadscore.Scorer, error)
+}
+
+// Defaults of the shadow pipeline.
+const (
+	DefaultShadowQueue   = 1024
+	DefaultShadowWorkers = 1
+)
+
+// targetVariantHeader is the header SageMaker's runtime sends to pick a
+// production variant, as Go canonicalises it; invokedVariantHeader is the
+// one it answers with.
+const (
+	targetVariantHeader  = "X-Amzn-Sagemaker-Target-Variant"
+	invokedVariantHeader = "X-Amzn-Invoked-Production-Variant"
+	codeUnknownVariant   = "unknown_variant" // 400: the target variant header names no variant
+)
+
+// variantSet is the variants being served, immutable once published: a
+// reconfiguration or reload publishes a new one.
+type variantSet struct {
+	specs    []variant.Spec
+	models   []*served
+	loaders  []func() (leadscore.Scorer, error)
+	router   *variant.Router
+	champion int
+	byName   map[string]int
+	header   [][]string // X-Amzn-Invoked-Production-Variant value of each
+	shares   []float64
+}
+
+// variantState is the per-variant counters kept across reconfigurations.
+type variantState struct {
+	shed, failed, shadowScored atomic.Int64
+}
+
+// shadowJob is one request's leads to be scored by the variants that did
+// not answer it.
+type shadowJob struct {
+	vs      *variantSet
+	targets uint32 // bit i: variant i scores the job
+	live    []leadscore.Record
+	feats   []float32
+}
+
+// newVariantSet loads (or reuses from prev, same name and source) the
+// model of each variant and checks they share the champion's feature
+// list: the lake keeps one schema per file and the request is parsed
+// once, so variants whose feature lists differ are refused.
+func (s *Server) newVariantSet(ctx context.Context, vars []Variant, prev *variantSet, reload bool) (*variantSet, error) {
+	specs := make([]variant.Spec, len(vars))
+	for i, v := range vars {
+		specs[i] = v.Spec
+	}
+	if err := variant.ValidateSet(specs); err != nil {
+		return nil, err
+	}
+	vs := &variantSet{specs: specs, byName: map[string]int{}, router: variant.NewRouter(specs),
+		champion: variant.Champion(specs), shares: variant.Shares(specs)}
+	for i, v := range vars {
+		if v.Loader == nil {
+			return nil, fmt.Errorf("variant %s: no loader", v.Spec.Name)
+		}
+		vs.byName[v.Spec.Name] = i
+		vs.loaders = append(vs.loaders, v.Loader)
+		vs.header = append(vs.header, []string{v.Spec.Name})
+		var m *served
+		if prev != nil && !reload {
+			if j, ok := prev.byName[v.Spec.Name]; ok && prev.specs[j].Source == v.Spec.Source {
+				m = prev.models[j]
+			}
+		}
+		if m == nil {
+			var err error
+			if m, err = s.loadWith(ctx, v.Loader); err != nil {
+				return nil, fmt.Errorf("variant %s: %w", v.Spec.Name, err)
+			}
+		}
+		vs.models = append(vs.models, m.withVariant(v.Spec.Name))
+	}
+	champ := vs.models[vs.champion]
+	for i, m := range vs.models {
+		if !slices.Equal(m.schema.names, champ.schema.names) {
+			return nil, fmt.Errorf("variant %s (%s %s) has features %s, champion %s (%s %s) has %s: variants must share one feature list",
+				specs[i].Name, m.info.Name, m.info.Version, describeFeatures(m.schema.names),
+				specs[vs.champion].Name, champ.info.Name, champ.info.Version, describeFeatures(champ.schema.names))
+		}
+	}
+	return vs, nil
+}
+
+// describeFeatures names a feature list briefly for an error message.
+func describeFeatures(names []string) string {
+	if len(names) <= 6 {
+		return fmt.Sprintf("%q", names)
+	}
+	return fmt.Sprintf("%d (%q ... %q)", len(names), names[:3], names[len(names)-2:])
+}
+
+// withVariant returns a copy of m that answers as the named variant.
+func (m *served) withVariant(name string) *served {
+	c := *m
+	c.variant = name
+	b := append([]byte(nil), `{"name":`...)
+	b = appendJSONString(b, m.info.Name)
+	b = append(b, `,"version":`...)
+	b = appendJSONString(b, m.info.Version)
+	b = append(b, `,"variant":`...)
+	b = appendJSONString(b, name)
+	c.modelJSON = append(b, '}')
+	return &c
+}
+
+// publish makes vs the variants served; the champion answers the routes
+// that know of one model only (health, V2 metadata, Model).
+func (s *Server) publish(vs *variantSet) {
+	s.variants.Store(vs)
+	champ := vs.models[vs.champion]
+	s.model.Store(champ)
+	s.metrics.setModel(champ.info)
+	s.metrics.setVariants(vs)
+	s.stateMu.Lock()
+	for _, sp := range vs.specs {
+		if s.states[sp.Name] == nil {
+			s.states[sp.Name] = &variantState{}
+		}
+	}
+	s.stateMu.Unlock()
+	if s.onVariants != nil {
+		s.onVariants(vs.specs)
+	}
+}
+
+// SetVariants replaces the variants served (weights, roles, sources)
+// without a restart: models whose variant keeps its name and source are
+// kept, others are loaded; requests in flight finish on the set they
+// started with. On any error nothing changes.
+func (s *Server) SetVariants(ctx context.Context, vars []Variant, reason string) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if s.variants.Load() == nil {
+		return errors.New("variants are off: the server was started with one model")
+	}
+	vs, err := s.newVariantSet(ctx, vars, s.variants.Load(), false)
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("rejected").Inc()
+		s.log.LogAttrs(ctx, slog.LevelError, "variants change rejected", slog.String("trigger", reason), slog.String("error", err.Error()))
+		return fmt.Errorf("variants change rejected, nothing changed: %w", err)
+	}
+	if s.onReload != nil {
+		s.onReload(vs.models[vs.champion].scorer)
+	}
+	s.publish(vs)
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	s.log.LogAttrs(ctx, slog.LevelInfo, "variants changed", slog.String("trigger", reason), slog.Any("variants", vs.specs))
+	return nil
+}
+
+// Variants returns the variants served now, nil with one model.
+func (s *Server) Variants() []variant.Spec {
+	vs := s.variants.Load()
+	if vs == nil {
+		return nil
+	}
+	return slices.Clone(vs.specs)
+}
+
+// VariantModel describes the model a variant serves now.
+func (s *Server) VariantModel(name string) (leadscore.ModelInfo, bool) {
+	vs := s.variants.Load()
+	if vs == nil {
+		return leadscore.ModelInfo{}, false
+	}
+	i, ok := vs.byName[name]
+	if !ok {
+		return leadscore.ModelInfo{}, false
+	}
+	return vs.models[i].info, true
+}
+
+// ReloadVariant reloads one variant's model (its registry stage moved, or
+// its file changed); the others keep theirs.
+func (s *Server) ReloadVariant(ctx context.Context, name, reason string) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	cur := s.variants.Load()
+	if cur == nil {
+		return errors.New("variants are off")
+	}
+	i, ok := cur.byName[name]
+	if !ok {
+		return fmt.Errorf("no variant %q", name)
+	}
+	m, err := s.loadWith(ctx, cur.loaders[i])
+	if err == nil {
+		next := *cur
+		next.models = slices.Clone(cur.models)
+		next.models[i] = m.withVariant(name)
+		if !slices.Equal(m.schema.names, cur.models[cur.champion].schema.names) && i != cur.champion {
+			err = fmt.Errorf("its features %s differ from the champion's", describeFeatures(m.schema.names))
+		} else if i == cur.champion {
+			for j, o := range cur.models {
+				if j != i && !slices.Equal(o.schema.names, m.schema.names) {
+					err = fmt.Errorf("its features %s differ from variant %s's", describeFeatures(m.schema.names), cur.specs[j].Name)
+				}
+			}
+		}
+		if err == nil {
+			if i == cur.champion && s.onReload != nil {
+				s.onReload(m.scorer)
+			}
+			s.publish(&next)
+			s.metrics.reloads.WithLabelValues("ok").Inc()
+			s.log.LogAttrs(ctx, slog.LevelInfo, "variant reloaded", slog.String("trigger", reason), slog.String("variant", name),
+				slog.String("model", m.info.Name), slog.String("version", m.info.Version),
+				slog.String("previous", cur.models[i].info.Version))
+			return nil
+		}
+	}
+	s.metrics.reloads.WithLabelValues("rejected").Inc()
+	s.log.LogAttrs(ctx, slog.LevelError, "variant reload rejected", slog.String("trigger", reason), slog.String("variant", name), slog.String("error", err.Error()))
+	return fmt.Errorf("variant %s: reload rejected, still serving %s: %w", name, cur.models[i].info.Version, err)
+}
+
+// route picks the variant that answers a parsed request: the one named by
+// X-Amzn-SageMaker-Target-Variant, else by the first lead's id (sticky),
+// else at random. m is returned unchanged with one model.
+func (s *Server) route(ex *exchange, r *http.Request, m *served) (*served, *apiError) {
+	vs := s.variants.Load()
+	ex.vs, ex.vidx = vs, -1
+	if vs == nil {
+		return m, nil
+	}
+	var i int
+	if ex.force >= 0 && ex.force < len(vs.specs) {
+		i = ex.force
+	} else if target := r.Header[targetVariantHeader]; len(target) > 0 {
+		j, ok := vs.byName[target[0]]
+		if !ok || len(target) > 1 {
+			return nil, newError(http.StatusBadRequest, codeUnknownVariant, "X-Amzn-SageMaker-Target-Variant %q names no variant: this server serves %s",
+				truncateName(target[0]), variantNames(vs))
+		}
+		i = j
+	} else if ex.batch.hasIDs && ex.batch.n > 0 && ex.batch.ids[0] != nil {
+		i = vs.router.PickID(leadID(ex.batch.ids[0]))
+	} else {
+		i = vs.router.Pick(rand.Float64()) //nolint:gosec // traffic split, not security
+	}
+	ex.vidx = i
+	ex.w.Header()[invokedVariantHeader] = vs.header[i]
+	return vs.models[i], nil
+}
+
+func truncateName(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+func variantNames(vs *variantSet) string {
+	out := ""
+	for i, sp := range vs.specs {
+		if i > 0 {
+			out += ", "
+		}
+		out += sp.Name
+	}
+	return out
+}
+
+// shadow queues the request's leads for the variants that did not answer
+// it: every shadow variant (on its sampled share), and the champion when
+// a weighted challenger answered (so that every challenger has paired
+// scores). When the queue is full the job is shed and counted; the live
+// request never waits.
+func (s *Server) shadow(ex *exchange, live []leadscore.Record, feats []float32) {
+	vs := ex.vs
+	if vs == nil || ex.vidx < 0 || s.shadowQ == nil {
+		return
+	}
+	var targets uint32
+	var u float64
+	hasU := false
+	for j, sp := range vs.specs {
+		if j == ex.vidx {
+			continue
+		}
+		switch {
+		case sp.Role == variant.Shadow:
+			if sp.Sample < 1 {
+				if !hasU {
+					if id := live[0].LeadID; id != "" {
+						u = variant.SamplePoint(id)
+					} else {
+						u = rand.Float64() //nolint:gosec // sampling, not security
+					}
+					hasU = true
+				}
+				if !variant.Sampled(sp.Sample, u) {
+					continue
+				}
+			}
+			targets |= 1 << j
+		case j == vs.champion && vs.specs[ex.vidx].Role == variant.Weighted:
+			targets |= 1 << j
+		}
+	}
+	if targets == 0 {
+		return
+	}
+	select {
+	case s.shadowQ <- shadowJob{vs: vs, targets: targets, live: live, feats: feats}:
+	default:
+		for j := range vs.specs {
+			if targets&(1<<j) != 0 {
+				s.variantState(vs.specs[j].Name).shed.Add(int64(len(live)))
+				s.metrics.shadowShed.WithLabelValues(vs.specs[j].Name).Add(float64(len(live)))
+			}
+		}
+	}
+}
+
+func (s *Server) variantState(name string) *variantState {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	st := s.states[name]
+	if st == nil {
+		st = &variantState{}
+		s.states[name] = st
+	}
+	return st
+}
+
+// startShadows starts the shadow workers.
+func (s *Server) startShadows(queue, workers int) {
+	s.shadowQ = make(chan shadowJob, queue)
+	for range workers {
+		s.shadowWG.Add(1)
+		go func() {
+			defer s.shadowWG.Done()
+			var out []leadscore.Result
+			for job := range s.shadowQ {
+				out = s.runShadow(job, out)
+			}
+		}()
+	}
+}
+
+// Close stops the shadow workers once the queued jobs are scored (their
+// records reach the sink). Call it after the HTTP server has drained and
+// before the sink closes. Scoring requests must not arrive after Close.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		if s.shadowQ != nil {
+			close(s.shadowQ)
+			s.shadowWG.Wait()
+		}
+	})
+}
+
+// runShadow scores one job with each target variant and captures the
+// scores as shadow records. A failing (or panicking) variant is counted
+// and logged; it never reaches the live request, long answered.
+func (s *Server) runShadow(job shadowJob, out []leadscore.Result) []leadscore.Result {
+	n := len(job.live)
+	if cap(out) < n {
+		out = make([]leadscore.Result, n)
+	}
+	out = out[:n]
+	for j := range job.vs.specs {
+		if job.targets&(1<<j) == 0 {
+			continue
+		}
+		name := job.vs.specs[j].Name
+		// The model serving the variant now (a reload may have replaced it).
+		m := job.vs.models[j]
+		if cur := s.variants.Load(); cur != nil {
+			if k, ok := cur.byName[name]; ok {
+				m = cur.models[k]
+			}
+		}
+		clear(out)
+		t0 := time.Now()
+		err := scoreSafely(m.scorer, job.feats, out)
+		took := time.Since(t0)
+		st := s.variantState(name)
+		if err != nil {
+			st.failed.Add(int64(n))
+			s.metrics.shadowFailed.WithLabelValues(name).Add(float64(n))
+			if s.shadowErrLog.Add(1) <= 10 || s.shadowErrLog.Load()%1000 == 0 {
+				s.log.Warn("shadow variant failed to score; live answers are unaffected", "variant", name, "error", err.Error())
+			}
+			continue
+		}
+		st.shadowScored.Add(int64(n))
+		s.metrics.shadowScored.WithLabelValues(name).Add(float64(n))
+		ms := float64(took.Microseconds()) / 1000
+		now := time.Now().UTC()
+		recs := make([]leadscore.Record, n)
+		for i := range recs {
+			l := &job.live[i]
+			recs[i] = leadscore.Record{
+				Time: now, RequestID: l.RequestID, InferenceID: l.InferenceID, LeadID: l.LeadID,
+				Model: m.info.Name, ModelVersion: m.info.Version, Features: l.Features,
+				Margin: out[i].Margin, Probability: out[i].Probability, Tier: out[i].Score, LatencyMS: ms,
+				Variant: name, Shadow: true,
+			}
+		}
+		s.sink.Capture(recs)
+	}
+	return out
+}
+
+// scoreSafely scores rows, turning a panic into an error.
+func scoreSafely(sc leadscore.Scorer, rows []float32, out []leadscore.Result) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("scoring panicked: %v", r)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return sc.Score(ctx, rows, 0, out)
+}
+
+// shadowQueueState is the shadow queue's capacity and length now.
+func (s *Server) shadowQueueState() (capacity, length int) {
+	if s.shadowQ == nil {
+		return 0, 0
+	}
+	return cap(s.shadowQ), len(s.shadowQ)
+}

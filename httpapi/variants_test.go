@@ -1,0 +1,245 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/variant"
+)
+
+// variantServer serves a champion (weight 90), a challenger (weight 10)
+// and a shadow, each a fake with its own version.
+func variantServer(t *testing.T, sink leadscore.Sink) (*Server, map[string]*fakeScorer) {
+	t.Helper()
+	fakes := map[string]*fakeScorer{}
+	var vars []Variant
+	for _, sp := range []variant.Spec{
+		{Name: "champion", Source: "a", Role: variant.Weighted, Weight: 90},
+		{Name: "challenger", Source: "b", Role: variant.Weighted, Weight: 10},
+		{Name: "shadow", Source: "c", Role: variant.Shadow, Sample: 1},
+	} {
+		f := newFake(2)
+		f.version = sp.Name + "-v"
+		fakes[sp.Name] = f
+		vars = append(vars, Variant{Spec: sp, Loader: func() (leadscore.Scorer, error) { return f, nil }})
+	}
+	live := variant.NewLive([]variant.Spec{vars[0].Spec, vars[1].Spec, vars[2].Spec}, variant.LiveConfig{})
+	sinks := multiSink{live}
+	if sink != nil {
+		sinks = append(sinks, sink)
+	}
+	s, err := New(context.Background(), Config{Variants: vars, Sink: sinks, Comparison: live, Registerer: prometheus.NewRegistry(),
+		APIKeys: []APIKey{{Name: "ops", Hash: sha256.Sum256([]byte("secret")), Admin: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, fakes
+}
+
+type multiSink []leadscore.Sink
+
+func (m multiSink) Capture(recs []leadscore.Record) {
+	for _, s := range m {
+		s.Capture(recs)
+	}
+}
+
+func TestVariantRouting(t *testing.T) {
+	s, _ := variantServer(t, nil)
+	got := map[string]int{}
+	for i := range 2000 {
+		body := fmt.Sprintf(`{"leads":[{"id":"lead-%d","features":{"f0":0.1,"f1":0.2}}]}`, i)
+		w := do(s, "POST", "/score", "application/json", body)
+		if w.Code != 200 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		v := w.Header().Get("X-Amzn-Invoked-Production-Variant")
+		var resp struct {
+			Model struct{ Name, Version, Variant string } `json:"model"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
+			t.Fatal(err)
+		}
+		if resp.Model.Variant != v || resp.Model.Version != v+"-v" {
+			t.Fatalf("header %q, body model %+v", v, resp.Model)
+		}
+		got[v]++
+		// Sticky: the same lead again lands on the same variant.
+		if w2 := do(s, "POST", "/score", "application/json", body); w2.Header().Get("X-Amzn-Invoked-Production-Variant") != v {
+			t.Fatalf("lead-%d moved from %s", i, v)
+		}
+	}
+	if got["shadow"] != 0 || got["challenger"] < 140 || got["challenger"] > 260 {
+		t.Errorf("split %v, want about 200 challenger of 2000 and no shadow", got)
+	}
+	// The override header, on /score, /invocations and V2.
+	for _, tc := range []struct{ path, ct, body string }{
+		{"/score", "application/json", `[[1,2]]`},
+		{"/invocations", "text/csv", "1,2\n"},
+		{"/v2/models/fake/infer", "application/json", `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}]}`},
+	} {
+		w := do(s, "POST", tc.path, tc.ct, tc.body, "X-Amzn-SageMaker-Target-Variant", "shadow")
+		if w.Code != 200 || w.Header().Get("X-Amzn-Invoked-Production-Variant") != "shadow" {
+			t.Errorf("%s override: %d %q %s", tc.path, w.Code, w.Header().Get("X-Amzn-Invoked-Production-Variant"), w.Body)
+		}
+		w = do(s, "POST", tc.path, tc.ct, tc.body, "X-Amzn-SageMaker-Target-Variant", "nope")
+		if w.Code != 400 || !strings.Contains(w.Body.String(), `\"nope\"`) && !strings.Contains(w.Body.String(), `"nope"`) {
+			t.Errorf("%s unknown variant: %d %s", tc.path, w.Code, w.Body)
+		}
+	}
+	// Each variant is a V2 model of its own.
+	w := do(s, "POST", "/v2/models/challenger/infer", "application/json", `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}]}`)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"model_name":"challenger"`) || !strings.Contains(w.Body.String(), `"model_version":"challenger-v"`) {
+		t.Errorf("V2 by variant name: %d %s", w.Code, w.Body)
+	}
+	if w := do(s, "GET", "/v2/models/shadow", "", ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"versions":["shadow-v"]`) {
+		t.Errorf("V2 metadata by variant name: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestVariantShadowPairsAndReport(t *testing.T) {
+	rec := &recordingSink{}
+	s, _ := variantServer(t, rec)
+	for i := range 300 {
+		w := do(s, "POST", "/score", "application/json", fmt.Sprintf(`{"leads":[{"id":"l%d","features":{"f0":%d,"f1":0}}]}`, i, i%7-3))
+		if w.Code != 200 {
+			t.Fatal(w.Body)
+		}
+	}
+	eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		shadows := 0
+		for _, r := range rec.recs {
+			if r.Shadow {
+				shadows++
+			}
+		}
+		// every lead: one shadow; leads of the challenger: also the champion.
+		return shadows >= 300
+	})
+	rec.mu.Lock()
+	live := map[string]leadscore.Record{}
+	for _, r := range rec.recs {
+		if !r.Shadow {
+			live[r.InferenceID] = r
+		}
+	}
+	for _, r := range rec.recs {
+		if !r.Shadow {
+			continue
+		}
+		l, ok := live[r.InferenceID]
+		if !ok || l.LeadID != r.LeadID || r.Variant == l.Variant || r.ModelVersion != r.Variant+"-v" {
+			t.Fatalf("shadow %+v has no live pair (%+v)", r, l)
+		}
+	}
+	rec.mu.Unlock()
+	rep := s.VariantsReport()
+	if !rep.Enabled || rep.Champion != "champion" || len(rep.Variants) != 3 || len(rep.Comparisons) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, c := range rep.Comparisons {
+		if c.Leads == 0 || c.Verdict != variant.NoOutcomes {
+			t.Errorf("comparison %+v", c)
+		}
+	}
+	if rep.Variants[2].Shadow < 300 || rep.Variants[0].Leads == 0 {
+		t.Errorf("variants %+v", rep.Variants)
+	}
+	w := do(s, "GET", "/v1/variants", "", "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"tier_confusion"`) {
+		t.Errorf("/v1/variants: %d %s", w.Code, w.Body)
+	}
+	w = do(s, "GET", "/metrics", "", "")
+	for _, m := range []string{"leadscore_variant_leads_total{variant=\"challenger\"}", "leadscore_variant_shadow_scored_total{variant=\"shadow\"}",
+		"leadscore_variant_tier_agreement{challenger=\"shadow\"} 1", `leadscore_variant_verdict{challenger="challenger",verdict="no outcomes yet"} 1`} {
+		if !strings.Contains(w.Body.String(), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+}
+
+func TestVariantShadowFailureAndShed(t *testing.T) {
+	s, fakes := variantServer(t, &recordingSink{})
+	fakes["shadow"].err = errors.New("shadow is broken") // after the load's smoke test
+	for i := range 50 {
+		if w := do(s, "POST", "/score", "application/json", fmt.Sprintf(`{"leads":[{"id":"x%d","features":{"f0":1,"f1":0}}]}`, i)); w.Code != 200 {
+			t.Fatalf("live request failed with a failing shadow: %d %s", w.Code, w.Body)
+		}
+	}
+	eventually(t, func() bool { return s.variantState("shadow").failed.Load() == 50 })
+	// A blocked shadow fills the queue: requests are shed, not slowed.
+	fakes["shadow"].err = nil
+	fakes["shadow"].block = make(chan struct{})
+	for i := range DefaultShadowQueue + 200 {
+		if w := do(s, "POST", "/score", "application/json", fmt.Sprintf(`{"leads":[{"id":"y%d","features":{"f0":1,"f1":0}}]}`, i)); w.Code != 200 {
+			t.Fatal(w.Body)
+		}
+	}
+	if s.variantState("shadow").shed.Load() == 0 {
+		t.Error("nothing shed with the shadow blocked")
+	}
+	close(fakes["shadow"].block)
+}
+
+func TestAdminVariants(t *testing.T) {
+	s, _ := variantServer(t, nil)
+	send := func(body string) *httpRecorder {
+		return do(s, "POST", "/admin/variants", "application/json", body, "X-API-Key", "secret")
+	}
+	if w := send(`{"variants":[{"name":"challenger","weight":90},{"name":"champion","weight":10}]}`); w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	got := 0
+	for i := range 1000 {
+		w := do(s, "POST", "/score", "application/json", fmt.Sprintf(`{"leads":[{"id":"z%d","features":{"f0":1,"f1":0}}]}`, i))
+		if w.Header().Get("X-Amzn-Invoked-Production-Variant") == "challenger" {
+			got++
+		}
+	}
+	if got < 850 || got > 950 {
+		t.Errorf("challenger answered %d of 1000 after weights 90/10 its way", got)
+	}
+	if w := send(`{"variants":[{"name":"ghost","weight":1}]}`); w.Code != 400 || !strings.Contains(w.Body.String(), "ghost") {
+		t.Errorf("unknown variant: %d %s", w.Code, w.Body)
+	}
+	if w := send(`{"variants":[{"name":"champion","role":"shadow"},{"name":"challenger","role":"shadow"}]}`); w.Code != 422 {
+		t.Errorf("no live variant left: %d %s", w.Code, w.Body)
+	}
+	if w := do(s, "POST", "/admin/variants", "application/json", `{}`); w.Code != 401 {
+		t.Errorf("no key: %d", w.Code)
+	}
+}
+
+func TestVariantsFeatureListsMustMatch(t *testing.T) {
+	a, b := newFake(2), newFake(3)
+	_, err := New(context.Background(), Config{Registerer: prometheus.NewRegistry(), Variants: []Variant{
+		{Spec: variant.Spec{Name: "a", Role: variant.Weighted, Weight: 1}, Loader: func() (leadscore.Scorer, error) { return a, nil }},
+		{Spec: variant.Spec{Name: "b", Role: variant.Shadow, Sample: 1}, Loader: func() (leadscore.Scorer, error) { return b, nil }},
+	}})
+	if err == nil || !strings.Contains(err.Error(), "variants must share one feature list") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

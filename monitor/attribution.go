@@ -1,0 +1,432 @@
+package monitor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// CheckAttribution is the constraint check type of feature attribution
+// drift, Model Monitor's explainability check.
+const CheckAttribution = "feature_attribution_drift_check"
+
+// AttributionFeatureName is the feature_name of an attribution drift
+// violation: the check is about the ranking of all features together.
+const AttributionFeatureName = "feature_attribution"
+
+// AttributionFile is the baseline file of the global feature attributions.
+const AttributionFile = "attribution.json"
+
+// Defaults of live attribution drift.
+const (
+	// DefaultAttributionThreshold is the NDCG below which attribution has
+	// drifted (Model Monitor's 0.9).
+	DefaultAttributionThreshold = 0.9
+	// DefaultAttributionShare is the share of scored leads explained live.
+	DefaultAttributionShare = 0.01
+	// DefaultAttributionQueue bounds the leads waiting to be explained;
+	// beyond it they are shed and counted.
+	DefaultAttributionQueue = 256
+	// DefaultAttributionRows is how many of the latest explained leads the
+	// live attribution averages over.
+	DefaultAttributionRows = 2000
+	// DefaultAttributionMinRows is the fewest explained leads before the
+	// rankings are compared.
+	DefaultAttributionMinRows = 100
+	// attributionLabel names the explained output, as Model Monitor's
+	// placeholder for an unnamed label.
+	attributionLabel = "label0"
+	// movedMost is how many features a report names as moved most.
+	movedMost = 5
+)
+
+// AttributionBaseline is a baseline's attribution.json, in the shape of
+// Model Monitor's explainability analysis.json: the global attribution
+// (mean |SHAP| over the baseline rows) of each feature.
+type AttributionBaseline struct {
+	Version      float64          `json:"version"`
+	Rows         int64            `json:"rows"`
+	Explanations AttributionTypes `json:"explanations"`
+}
+
+// AttributionTypes holds the explanations by method.
+type AttributionTypes struct {
+	TreeSHAP map[string]GlobalAttribution `json:"tree_shap"`
+}
+
+// GlobalAttribution are one output's global SHAP values and the expected
+// value (the mean margin the contributions start from).
+type GlobalAttribution struct {
+	GlobalSHAPValues map[string]float64 `json:"global_shap_values"`
+	ExpectedValue    float64            `json:"expected_value"`
+}
+
+// Explainer computes TreeSHAP contributions of one row: len(row) feature
+// values in, len(row)+1 contributions out (the last is the bias), as
+// forest.(*Forest).Contributions does. It must be safe for concurrent use.
+type Explainer func(row, out []float32) error
+
+// ComputeAttribution averages |SHAP| over rows rows of len(names) values,
+// explaining at most maxRows of them, evenly spaced (0: all).
+func ComputeAttribution(names []string, values []float32, rows, maxRows int, explain Explainer) (*AttributionBaseline, error) {
+	nf := len(names)
+	if nf == 0 || rows <= 0 || len(values) != rows*nf {
+		return nil, fmt.Errorf("attribution: %d values are not %d rows of %d features", len(values), rows, nf)
+	}
+	step := 1.0
+	n := rows
+	if maxRows > 0 && rows > maxRows {
+		step, n = float64(rows)/float64(maxRows), maxRows
+	}
+	sum := make([]float64, nf)
+	var bias float64
+	out := make([]float32, nf+1)
+	for k := range n {
+		i := int(float64(k) * step)
+		if err := explain(values[i*nf:(i+1)*nf], out); err != nil {
+			return nil, fmt.Errorf("attribution: row %d: %w", i, err)
+		}
+		for j := range nf {
+			sum[j] += math.Abs(float64(out[j]))
+		}
+		bias += float64(out[nf])
+	}
+	g := GlobalAttribution{GlobalSHAPValues: make(map[string]float64, nf), ExpectedValue: bias / float64(n)}
+	for j, name := range names {
+		g.GlobalSHAPValues[name] = sum[j] / float64(n)
+	}
+	return &AttributionBaseline{Version: 1, Rows: int64(n),
+		Explanations: AttributionTypes{TreeSHAP: map[string]GlobalAttribution{attributionLabel: g}}}, nil
+}
+
+// ParseAttribution reads an attribution.json.
+func ParseAttribution(raw []byte) (*AttributionBaseline, error) {
+	var a AttributionBaseline
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&a); err != nil {
+		return nil, fmt.Errorf("%s: %w", AttributionFile, err)
+	}
+	if len(a.global()) == 0 {
+		return nil, fmt.Errorf("%s: no tree_shap global_shap_values", AttributionFile)
+	}
+	return &a, nil
+}
+
+// global is the baseline's global attribution of its one output.
+func (a *AttributionBaseline) global() map[string]float64 {
+	if a == nil {
+		return nil
+	}
+	if g, ok := a.Explanations.TreeSHAP[attributionLabel]; ok {
+		return g.GlobalSHAPValues
+	}
+	for _, g := range a.Explanations.TreeSHAP {
+		return g.GlobalSHAPValues
+	}
+	return nil
+}
+
+// NDCG compares a current ranking of features with the baseline's as
+// Model Monitor's explainability monitor does: with F the features by
+// descending baseline attribution, F' by descending current attribution
+// and a(f) the baseline attribution of f, DCG = Σ a(F'_i)/log2(i+1),
+// iDCG = Σ a(F_i)/log2(i+1), NDCG = DCG/iDCG (1 when the order is
+// unchanged). Features missing from current rank last. Ties are broken
+// by name so that the result is deterministic.
+func NDCG(baseline, current map[string]float64) float64 {
+	names := make([]string, 0, len(baseline))
+	for n := range baseline {
+		names = append(names, n)
+	}
+	byBase := rankBy(names, baseline)
+	byCur := rankBy(names, current)
+	var dcg, idcg float64
+	for i := range names {
+		w := 1 / math.Log2(float64(i)+2)
+		idcg += baseline[byBase[i]] * w
+		dcg += baseline[byCur[i]] * w
+	}
+	if idcg == 0 {
+		return 1
+	}
+	return dcg / idcg
+}
+
+// rankBy sorts names by descending score, then by name.
+func rankBy(names []string, score map[string]float64) []string {
+	out := append([]string(nil), names...)
+	val := func(n string) float64 {
+		v, ok := score[n]
+		if !ok || math.IsNaN(v) {
+			return math.Inf(-1)
+		}
+		return v
+	}
+	sort.Slice(out, func(i, j int) bool {
+		vi, vj := val(out[i]), val(out[j])
+		if vi != vj {
+			return vi > vj
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+// AttributionReport is the attribution section of a report: the live
+// global attribution of the explained sample against the baseline's.
+type AttributionReport struct {
+	Method string `json:"method"`
+	// SampleShare is the share of scored leads explained; Samples how many
+	// are averaged now (the latest, at most WindowRows); Explained and
+	// Shed count since start the leads explained and those dropped because
+	// the explainer was busy.
+	SampleShare float64 `json:"sample_share"`
+	Samples     int64   `json:"samples"`
+	WindowRows  int     `json:"window_rows"`
+	Explained   int64   `json:"explained"`
+	Shed        int64   `json:"shed"`
+	// NDCG compares the rankings (1: unchanged); Threshold is the value
+	// below which it is a violation. NaN until MinRows leads are explained.
+	NDCG      Float   `json:"ndcg"`
+	Threshold float64 `json:"threshold"`
+	MinRows   int     `json:"min_rows"`
+	// Status is ok, violation or insufficient_data.
+	Status string `json:"status"`
+	// MovedMost names the features whose share of the total attribution
+	// moved most, largest first.
+	MovedMost []string `json:"moved_most"`
+	// Features are every feature, by descending baseline attribution.
+	Features []FeatureAttribution `json:"features"`
+}
+
+// FeatureAttribution is one feature's global attribution (mean |SHAP|, in
+// margin units) and rank (1 = most important) now and in the baseline.
+type FeatureAttribution struct {
+	Name         string `json:"name"`
+	Baseline     Float  `json:"baseline"`
+	Current      Float  `json:"current"`
+	BaselineRank int    `json:"baseline_rank"`
+	CurrentRank  int    `json:"current_rank"`
+	// ShareChange is the change of the feature's share of the total
+	// attribution (current minus baseline).
+	ShareChange Float `json:"share_change"`
+}
+
+// compareAttribution builds the attribution report of a current global
+// attribution over samples rows.
+func compareAttribution(base, cur map[string]float64, samples int64, threshold float64, minRows int) (AttributionReport, []Violation) {
+	r := AttributionReport{Method: "tree_shap", Samples: samples, Threshold: threshold, MinRows: minRows,
+		Status: StatusOK, NDCG: Float(math.NaN()), MovedMost: []string{}}
+	names := make([]string, 0, len(base))
+	for n := range base {
+		names = append(names, n)
+	}
+	byBase, byCur := rankBy(names, base), rankBy(names, cur)
+	curRank := make(map[string]int, len(names))
+	for i, n := range byCur {
+		curRank[n] = i + 1
+	}
+	var sb, sc float64
+	for _, n := range names {
+		sb += base[n]
+		sc += cur[n]
+	}
+	type moved struct {
+		name string
+		d    float64
+	}
+	var mv []moved
+	for i, n := range byBase {
+		fa := FeatureAttribution{Name: n, Baseline: Float(base[n]), Current: Float(math.NaN()), BaselineRank: i + 1,
+			ShareChange: Float(math.NaN())}
+		if samples > 0 {
+			fa.Current, fa.CurrentRank = Float(cur[n]), curRank[n]
+			if sb > 0 && sc > 0 {
+				d := cur[n]/sc - base[n]/sb
+				fa.ShareChange = Float(d)
+				mv = append(mv, moved{n, math.Abs(d)})
+			}
+		}
+		r.Features = append(r.Features, fa)
+	}
+	if samples < int64(minRows) {
+		r.Status = StatusInsufficient
+		return r, nil
+	}
+	sort.SliceStable(mv, func(i, j int) bool { return mv[i].d > mv[j].d })
+	for i := 0; i < len(mv) && i < movedMost; i++ {
+		r.MovedMost = append(r.MovedMost, mv[i].name)
+	}
+	ndcg := NDCG(base, cur)
+	r.NDCG = Float(ndcg)
+	if ndcg >= threshold {
+		return r, nil
+	}
+	r.Status = StatusViolation
+	return r, []Violation{{FeatureName: AttributionFeatureName, ConstraintCheckType: CheckAttribution,
+		MetricName: "shap", Label: attributionLabel,
+		Description: fmt.Sprintf("Feature attribution drift: NDCG %.4g is below the threshold %.4g; moved most: %s.",
+			ndcg, threshold, strings.Join(r.MovedMost, ", "))}}
+}
+
+// AttributionConfig turns on live attribution drift in a Monitor.
+type AttributionConfig struct {
+	// Baseline is the global attribution to compare with; Explain computes
+	// a row's contributions. Both are required.
+	Baseline *AttributionBaseline
+	Explain  Explainer
+	// SampleShare of the scored leads are explained (default 0.01: one
+	// lead in 100, taken evenly).
+	SampleShare float64
+	// Queue bounds the leads waiting for the explainer (default 256);
+	// beyond it they are shed and counted.
+	Queue int
+	// WindowRows is how many of the latest explained leads are averaged
+	// (default 2000); MinRows how many are needed before the rankings are
+	// compared (default 100).
+	WindowRows int
+	MinRows    int
+	// Threshold is the NDCG below which attribution has drifted (default
+	// 0.9).
+	Threshold float64
+}
+
+// attributor samples scored leads, explains them off the request path and
+// keeps the latest explanations' |SHAP|.
+type attributor struct {
+	cfg   AttributionConfig
+	base  map[string]float64
+	names []string
+	every uint64 // explain one lead in every
+	seen  atomic.Uint64
+	queue chan []float32
+
+	explained, shed atomic.Int64
+
+	mu    sync.Mutex
+	ring  []float32 // WindowRows rows of len(names) |SHAP|
+	sum   []float64
+	next  int
+	count int
+}
+
+func newAttributor(cfg AttributionConfig, names []string) (*attributor, error) {
+	if cfg.Baseline == nil || cfg.Explain == nil {
+		return nil, errors.New("attribution: a baseline and an explainer are required")
+	}
+	if cfg.SampleShare == 0 {
+		cfg.SampleShare = DefaultAttributionShare
+	}
+	if !(cfg.SampleShare > 0 && cfg.SampleShare <= 1) {
+		return nil, fmt.Errorf("attribution: sample share %v is not in (0, 1]", cfg.SampleShare)
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultAttributionQueue
+	}
+	if cfg.WindowRows <= 0 {
+		cfg.WindowRows = DefaultAttributionRows
+	}
+	if cfg.WindowRows > MaxWindowRows {
+		return nil, fmt.Errorf("attribution: window of %d rows: at most %d", cfg.WindowRows, MaxWindowRows)
+	}
+	if cfg.MinRows <= 0 {
+		cfg.MinRows = DefaultAttributionMinRows
+	}
+	if cfg.Threshold == 0 {
+		cfg.Threshold = DefaultAttributionThreshold
+	}
+	if !(cfg.Threshold > 0 && cfg.Threshold <= 1) {
+		return nil, fmt.Errorf("attribution: NDCG threshold %v is not in (0, 1]", cfg.Threshold)
+	}
+	base := cfg.Baseline.global()
+	if len(base) == 0 {
+		return nil, errors.New("attribution: the baseline has no global SHAP values")
+	}
+	for _, n := range names {
+		if _, ok := base[n]; !ok {
+			return nil, fmt.Errorf("attribution: model feature %s has no baseline attribution", n)
+		}
+	}
+	return &attributor{
+		cfg: cfg, base: base, names: names,
+		every: uint64(math.Max(1, math.Round(1/cfg.SampleShare))),
+		queue: make(chan []float32, cfg.Queue),
+		ring:  make([]float32, cfg.WindowRows*len(names)),
+		sum:   make([]float64, len(names)),
+	}, nil
+}
+
+// offer takes one lead in every `every` for explaining, without blocking:
+// when the queue is full the lead is shed and counted. row must not be
+// modified afterwards.
+func (a *attributor) offer(row []float32) {
+	if a.seen.Add(1)%a.every != 0 {
+		return
+	}
+	select {
+	case a.queue <- row:
+	default:
+		a.shed.Add(1)
+	}
+}
+
+// explain explains one queued row and adds it to the ring.
+func (a *attributor) explain(row, out []float32) {
+	nf := len(a.names)
+	if len(row) != nf || a.cfg.Explain(row, out) != nil {
+		return
+	}
+	a.mu.Lock()
+	slot := a.ring[a.next*nf : (a.next+1)*nf]
+	if a.count == a.cfg.WindowRows {
+		for j, v := range slot {
+			a.sum[j] -= float64(v)
+		}
+	} else {
+		a.count++
+	}
+	for j := range nf {
+		v := float32(math.Abs(float64(out[j])))
+		slot[j] = v
+		a.sum[j] += float64(v)
+	}
+	a.next = (a.next + 1) % a.cfg.WindowRows
+	a.mu.Unlock()
+	a.explained.Add(1)
+}
+
+// run explains queued rows until done is closed.
+func (a *attributor) run(done <-chan struct{}) {
+	out := make([]float32, len(a.names)+1)
+	for {
+		select {
+		case row := <-a.queue:
+			a.explain(row, out)
+		case <-done:
+			return
+		}
+	}
+}
+
+// report compares the explained leads with the baseline.
+func (a *attributor) report() (AttributionReport, []Violation) {
+	a.mu.Lock()
+	cur := make(map[string]float64, len(a.names))
+	n := a.count
+	for j, name := range a.names {
+		if n > 0 {
+			cur[name] = a.sum[j] / float64(n)
+		}
+	}
+	a.mu.Unlock()
+	r, vs := compareAttribution(a.base, cur, int64(n), a.cfg.Threshold, a.cfg.MinRows)
+	r.SampleShare, r.WindowRows = 1/float64(a.every), a.cfg.WindowRows
+	r.Explained, r.Shed = a.explained.Load(), a.shed.Load()
+	return r, vs
+}
