@@ -17,7 +17,7 @@ const (
 
 // TokenIDChars is the character set of inference and request ids: ASCII
 // letters, digits and . _ : - (a UUID, a ULID or a SageMaker id fits).
-const TokenIDChars = "[A-Za-z0-9._:-]"
+const TokenIDChars = "[A-Za-z0-9._:-]" //nolint:gosec // G101: a character class, not a credential
 
 // IDLimits bounds the ids a caller supplies, which reach logs, metrics
 // labels' neighbours, the data lake and memory: every one is checked before

@@ -103,7 +103,7 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 	}
 	ex.rows = n
 	if s.sink != nil {
-		s.capture(ex, r, m, res, took)
+		s.capture(ex, m, res, took)
 	}
 	return res, took, nil
 }
@@ -113,7 +113,7 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 // is the caller's X-Amzn-SageMaker-Inference-Id, else the request id; in a
 // batch of several rows each gets "-<row>" appended, so feedback can name
 // one row.
-func (s *Server) capture(ex *exchange, r *http.Request, m *served, res []leadscore.Result, took time.Duration) {
+func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took time.Duration) {
 	n, nf := len(res), m.schema.nf()
 	feats := make([]float32, n*nf)
 	copy(feats, ex.batch.rows[:n*nf])

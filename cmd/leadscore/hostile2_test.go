@@ -23,7 +23,7 @@ func TestHostileRound2(t *testing.T) {
 	bin := os.Getenv("LEADSCORE_TEST_BIN")
 	if bin == "" {
 		bin = filepath.Join(t.TempDir(), "leadscore")
-		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil { //nolint:gosec // G702: the test's own temp path
 			t.Fatalf("go build: %v\n%s", err, out)
 		}
 	}
