@@ -18,6 +18,12 @@ import (
 const (
 	// MaxFeedbackItems is the most outcomes one request may carry.
 	MaxFeedbackItems = 10000
+	// MaxOutcomeAge and MaxOutcomeSkew bound an outcome's "time": at most
+	// this far before or after the time it is received (a time outside
+	// is a 422 invalid_value). The lake partitions outcomes by the time
+	// they are received, not by this one.
+	MaxOutcomeAge  = 5 * 366 * 24 * time.Hour
+	MaxOutcomeSkew = time.Hour
 )
 
 // Feedback is the ground truth of one scored lead: whether it converted.
@@ -170,6 +176,10 @@ func parseOne(raw json.RawMessage, at string, now time.Time, ids leadscore.IDLim
 			return Feedback{}, &FeedbackError{Code: "invalid_value", Field: field("time"),
 				Message: fmt.Sprintf("%q is not an RFC 3339 time like 2025-06-01T12:00:00Z", truncate(*w.Time, 40))}
 		}
+		if t.Before(now.Add(-MaxOutcomeAge)) || t.After(now.Add(MaxOutcomeSkew)) {
+			return Feedback{}, &FeedbackError{Code: "invalid_value", Field: field("time"),
+				Message: fmt.Sprintf("%s is outside [received - 5 years, received + 1 hour]", t.UTC().Format(time.RFC3339))}
+		}
 		fb.Time = t.UTC()
 	}
 	return fb, nil
@@ -201,5 +211,5 @@ type FeedbackResult struct {
 
 // Outcome returns the lake's record of f.
 func (f *Feedback) Outcome() leadscore.Outcome {
-	return leadscore.Outcome{InferenceID: f.InferenceID, LeadID: f.LeadID, Converted: f.Converted, Time: f.Time}
+	return leadscore.Outcome{InferenceID: f.InferenceID, LeadID: f.LeadID, Converted: f.Converted, Time: f.Time, Received: f.ReceivedAt}
 }
