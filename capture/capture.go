@@ -316,7 +316,7 @@ func newWriter(cfg Config, features []string, reg prometheus.Registerer, log *sl
 	if err != nil {
 		_ = root.Close()
 		if errors.Is(err, errLocked) {
-			return nil, fmt.Errorf("capture dir %s is in use by another Writer (one per directory)", cfg.Dir)
+			return nil, fmt.Errorf("capture dir %s: %w (one per directory)", cfg.Dir, ErrDirInUse)
 		}
 		return nil, fmt.Errorf("capture dir lock: %w", err)
 	}
@@ -814,6 +814,10 @@ const (
 )
 
 var errLocked = errors.New("locked")
+
+// ErrDirInUse reports that another Writer (another process, usually a
+// second leadscore serve) holds the capture directory.
+var ErrDirInUse = errors.New("in use by another writer")
 
 // syncDir fsyncs a directory of root so that renames and removals in it
 // are durable.

@@ -76,13 +76,28 @@ func BenchmarkDemoSingle(b *testing.B) {
 }
 
 func BenchmarkDemoContributions(b *testing.B) {
-	f := loadModel(b, "lead-demo", "model.ubj")
-	rows := leads(b, f, 1)
-	out := make([]float32, f.NumFeature()+1)
+	benchContributions(b, loadModel(b, "lead-demo", "model.ubj"))
+}
+
+func Benchmark1000x8Contributions(b *testing.B) {
+	benchContributions(b, loadModel(b, "xgboost", "bench_1000x8", "model.json"))
+}
+
+// benchContributions explains 256 demo leads in turn; the tables are built
+// before the timer starts.
+func benchContributions(b *testing.B, f *forest.Forest) {
+	const n = 256
+	rows := leads(b, f, n)
+	nf := f.NumFeature()
+	out := make([]float32, f.NumGroup()*(nf+1))
+	if err := f.Contributions(rows[:nf], out); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := f.Contributions(rows, out); err != nil {
+		r := i % n
+		if err := f.Contributions(rows[r*nf:(r+1)*nf], out); err != nil {
 			b.Fatal(err)
 		}
 	}

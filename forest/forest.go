@@ -37,7 +37,10 @@ type Forest struct {
 	types   []string
 	npar    int
 	pool    sync.Pool // *shapScratch
-	blocks  sync.Pool // *[]float32, transposed row blocks
+	// shap holds the TreeSHAP tables, built on the first explanation.
+	shap     *shapTables
+	shapOnce sync.Once
+	blocks   sync.Pool // *[]float32, transposed row blocks
 }
 
 // New validates s and compiles it into a Forest.

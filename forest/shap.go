@@ -14,6 +14,8 @@ type pathElement struct {
 type shapScratch struct {
 	path    []pathElement
 	contrib []float32
+	phi     []float64 // contributions of tabled trees, per group
+	mask    []uint32  // per node: the path elements a row satisfies
 }
 
 // Contributions writes TreeSHAP feature contributions for one row to out,
@@ -42,10 +44,20 @@ func (f *Forest) Contributions(row, out []float32) error {
 		}
 		return nil
 	}
+	st := f.explainTables()
 	s := f.scratch()
 	defer f.pool.Put(s)
+	phi := s.phi
+	clear(phi)
+	stride := g * (nf + 1)
 	for ti := range f.trees {
 		k := int(f.group[ti])
+		tr := &st.trees[ti]
+		if tr.tabled {
+			st.tabledContributions(&f.trees[ti], tr, row, phi[k*(nf+1):], stride, s.mask)
+			phi[k*(nf+1)+nf] += tr.rootVal
+			continue
+		}
 		tc := s.contrib
 		clear(tc)
 		f.treeContributions(ti, row, tc, s.path)
@@ -57,6 +69,13 @@ func (f *Forest) Contributions(row, out []float32) error {
 		for j := range o {
 			o[j] += tc[j] * w
 		}
+	}
+	for j := range out {
+		sum := phi[j]
+		for c := 1; c < phiCopies; c++ {
+			sum += phi[c*stride+j]
+		}
+		out[j] += float32(sum)
 	}
 	for k := 0; k < g; k++ {
 		out[k*(nf+1)+nf] += f.base[k]
@@ -73,6 +92,8 @@ func (f *Forest) scratch() *shapScratch {
 	return &shapScratch{
 		path:    make([]pathElement, d*(d+1)/2),
 		contrib: make([]float32, f.numFeature+1),
+		phi:     make([]float64, phiCopies*f.numGroup*(f.numFeature+1)),
+		mask:    make([]uint32, f.shap.maxNodes),
 	}
 }
 

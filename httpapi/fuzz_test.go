@@ -338,7 +338,9 @@ func FuzzParseV2(f *testing.F) {
 	for _, s := range []string{
 		`{"id":"1","inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}`,
 		`{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[[1,2,3],[4,5,null]]}],"parameters":{"k":[{}]}}`,
-		`{"inputs":[{"shape":[3],"datatype":"FP64","data":[1,2,3]}],"outputs":[{"name":"p"}]}`,
+		`{"inputs":[{"shape":[3],"datatype":"FP64","data":[1,2,3]}],"outputs":[{"name":"tier"}]}`,
+		`{"inputs":[{"shape":[1,3],"datatype":"BOOL","data":[true,false,null]}]}`,
+		`{"inputs":[{"shape":[1,3],"datatype":"FP16","data":[0.1,NaN,65504]}]}`,
 		`{"inputs":[{"shape":[1,3],"datatype":"INT8","data":[1,2,3]}]}`,
 		`{"inputs":[{"shape":[2,3],"datatype":"FP32","data":[1,2,3]}]}`,
 		`{"inputs":[]}`, `{"inputs":[{"data":[1,[2]]}]}`,
@@ -348,12 +350,15 @@ func FuzzParseV2(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		const maxRows = 50
 		var b batch
-		id, e := parseV2Infer(body, &fuzzSchema, maxRows, &b)
+		var parsed v2Request
+		e := parseV2Infer(body, &fuzzSchema, maxRows, &b, &parsed)
+		id := parsed.id
 		if e != nil {
 			checkFailure(t, e)
 			return
 		}
 		checkParsed(t, &b, maxRows)
+		body = nanToNull(body)
 		if !json.Valid(body) {
 			t.Fatalf("accepted invalid JSON %q", body)
 		}
@@ -365,11 +370,15 @@ func FuzzParseV2(f *testing.F) {
 		}
 		var req struct {
 			Inputs []struct {
-				Data json.RawMessage `json:"data"`
+				Datatype string          `json:"datatype"`
+				Data     json.RawMessage `json:"data"`
 			} `json:"inputs"`
 		}
 		if err := json.Unmarshal(body, &req); err != nil || len(req.Inputs) != 1 {
 			t.Fatalf("accepted %q, which encoding/json reads differently (%v)", body, err)
+		}
+		if dt := req.Inputs[0].Datatype; dt != "FP32" && dt != "FP64" {
+			return // other datatypes: TestV2Datatypes checks the conversions
 		}
 		var nested [][]*float64
 		var flat []*float64

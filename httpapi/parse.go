@@ -73,6 +73,8 @@ type batchParser struct {
 	sc      *schema
 	maxRows int
 	out     *batch
+	// dtype is the datatype of the V2 tensor being read.
+	dtype v2DType
 }
 
 // parseScoreBody parses a /score body into out: a JSON array of rows, or an

@@ -48,7 +48,7 @@ const (
 // take the defaults documented on each field.
 type Config struct {
 	// Loader loads the model: once by New, and again on every Reload.
-	Loader func() (leadscore.Scorer, error)
+	Loader leadscore.Loader
 	// Logger receives access logs and events; nil discards them.
 	Logger *slog.Logger
 	// AccessLog logs one line per request (request id, route, status,
@@ -108,6 +108,16 @@ type Config struct {
 	// character set is a 400 invalid_id naming the field (zero: the
 	// defaults, 256-byte lead ids and 128-character inference ids).
 	IDs leadscore.IDLimits
+	// Console, when set, serves the live console's page and assets at
+	// GET /, /docs and /ui/ (the web package); they carry no data, so
+	// they need no key. Nil: those paths are 404.
+	Console http.Handler
+	// Source, when set, describes where the model comes from (a file, a
+	// registry stage and version) for GET /v1/stats.
+	Source func() string
+	// StatsInterval is how often SampleStats snapshots the metrics for
+	// /v1/stats's rates and latency (default 5 s).
+	StatsInterval time.Duration
 
 	// Variants, when set, serves several models at once
 	// (champion/challenger, docs/variants.md) instead of Loader's one:
@@ -130,7 +140,7 @@ type Config struct {
 // Server is the HTTP handler for every route. It is safe for concurrent
 // use; build one with New.
 type Server struct {
-	loader      func() (leadscore.Scorer, error)
+	loader      leadscore.Loader
 	onReload    func(leadscore.Scorer)
 	log         *slog.Logger
 	accessLog   bool
@@ -148,6 +158,9 @@ type Server struct {
 	monitoring  http.Handler
 	feedback    http.Handler
 	ids         leadscore.IDLimits
+	console     http.Handler
+	source      func() string
+	stats       statsRecorder
 	sagemaker   SageMaker
 
 	model    atomic.Pointer[served]
@@ -197,6 +210,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		monitoring:  cfg.Monitoring,
 		feedback:    cfg.Feedback,
 		ids:         cfg.IDs.WithDefaults(),
+		console:     cfg.Console,
+		source:      cfg.Source,
 		sagemaker:   cfg.SageMaker,
 		comparison:  cfg.Comparison,
 		onVariants:  cfg.OnVariants,
@@ -267,6 +282,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.metricsHTTP = promhttp.HandlerFor(gat, promhttp.HandlerOpts{})
+	s.stats = statsRecorder{gather: gat.Gather, interval: cfg.StatsInterval, started: time.Now()}
+	if s.stats.interval <= 0 {
+		s.stats.interval = DefaultStatsInterval
+	}
 
 	var seed [4]byte
 	_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails
@@ -325,7 +344,10 @@ const (
 	routeV2Infer
 	routeMonitoring
 	routeFeedback
+	routeStats
+	routeConsole
 	routeExecParams
+	routeOpenAPI
 	routeVariants
 	routeAdminVariants
 	routeOther
@@ -335,7 +357,7 @@ const (
 var routeNames = [numRoutes]string{
 	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
 	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback",
-	"/execution-parameters", "/v1/variants", "/admin/variants", "other",
+	"/v1/stats", "console", "/execution-parameters", "/openapi.json", "/v1/variants", "/admin/variants", "other",
 }
 
 func routeOf(path string) route {
@@ -364,10 +386,19 @@ func routeOf(path string) route {
 		return routeFeedback
 	case "/execution-parameters":
 		return routeExecParams
+	case "/openapi.json":
+		return routeOpenAPI
 	case "/v1/variants":
 		return routeVariants
 	case "/admin/variants":
 		return routeAdminVariants
+	case "/v1/stats":
+		return routeStats
+	case "/", "/docs":
+		return routeConsole
+	}
+	if strings.HasPrefix(path, "/ui/") {
+		return routeConsole
 	}
 	if len(path) > len("/v2/models/") && path[:len("/v2/models/")] == "/v2/models/" {
 		if len(path) > len("/infer") && path[len(path)-len("/infer"):] == "/infer" {
@@ -499,6 +530,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case routeExecParams:
 		s.serveExecutionParameters(ex, r)
+	case routeOpenAPI:
+		if s.allowMethod(ex, r, http.MethodGet) {
+			s.write(ex, http.StatusOK, ctJSON, openAPIDocument)
+		}
 	case routePing, routeReadyz:
 		s.serveReady(ex, r)
 	case routeHealthz:
@@ -513,6 +548,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveV2Meta(ex, r)
 	case routeMonitoring, routeFeedback:
 		s.serveMonitor(ex, r)
+	case routeStats:
+		s.serveStats(ex, r)
+	case routeConsole:
+		s.serveConsole(ex, r)
 	case routeVariants:
 		if s.admit(ex, r) {
 			s.serveVariants(ex, r)
@@ -548,6 +587,19 @@ func (s *Server) serveMonitor(ex *exchange, r *http.Request) {
 		r.Body = http.MaxBytesReader(&ex.w, r.Body, s.maxBody)
 	}
 	h.ServeHTTP(&ex.w, r)
+}
+
+// serveConsole hands the console's page and assets to the console
+// handler; 404 when the console is off.
+func (s *Server) serveConsole(ex *exchange, r *http.Request) {
+	if s.console == nil {
+		s.fail(ex, newError(http.StatusNotFound, codeNotFound, "no route %s %s (the console is off)", r.Method, r.URL.Path))
+		return
+	}
+	if !s.allowMethod(ex, r, http.MethodGet) {
+		return
+	}
+	s.console.ServeHTTP(&ex.w, r)
 }
 
 // finish records metrics and the access log, recovers a panicking handler

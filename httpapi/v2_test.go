@@ -28,7 +28,7 @@ func TestV2Infer(t *testing.T) {
 		id               string
 	}{
 		{"nested", "/v2/models/fake/infer", `{"id":"r1","inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[0,null]]}]}`, 2, "r1"},
-		{"flat", "/v2/models/fake/infer", `{"inputs":[{"data":[1,2,3,4,5,6],"datatype":"FP32","shape":[3,2]}],"parameters":{"a":[1,{"b":null}]},"outputs":[{"name":"probability"}]}`, 3, ""},
+		{"flat", "/v2/models/fake/infer", `{"inputs":[{"data":[1,2,3,4,5,6],"datatype":"FP32","shape":[3,2]}],"parameters":{"timeout":5000000,"binary_data_output":false}}`, 3, ""},
 		{"one row shape", "/v2/models/fake/versions/1/infer", `{"inputs":[{"name":"x","shape":[2],"datatype":"FP64","data":[1,2],"parameters":{}}]}`, 1, ""},
 	}
 	for _, tt := range tests {
@@ -74,7 +74,19 @@ func TestV2Infer(t *testing.T) {
 		{"id not string", "/v2/models/fake/infer", "application/json", `{"id":1,"inputs":[]}`, 400},
 		{"no datatype", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"data":[1,2]}]}`, 400},
 		{"datatype not string", "/v2/models/fake/infer", "application/json", `{"inputs":[{"datatype":1}]}`, 400},
-		{"int datatype", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"INT64","data":[1,2]}]}`, 400},
+		{"bytes datatype", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"BYTES","data":["a","b"]}]}`, 400},
+		{"unknown datatype", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"FP8","data":[1,2]}]}`, 400},
+		{"int fraction", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"INT64","data":[1,2.5]}]}`, 422},
+		{"int8 range", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"INT8","data":[1,128]}]}`, 422},
+		{"uint negative", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"UINT16","data":[1,-1]}]}`, 422},
+		{"bool number", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"BOOL","data":[true,1]}]}`, 422},
+		{"fp16 range", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"FP16","data":[1,70000]}]}`, 422},
+		{"unknown output", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"FP32","data":[1,2]}],"outputs":[{"name":"label"}]}`, 400},
+		{"output twice", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"FP32","data":[1,2]}],"outputs":[{"name":"tier"},{"name":"tier"}]}`, 400},
+		{"binary output", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"FP32","data":[1,2]}],"outputs":[{"name":"tier","parameters":{"binary_data":true}}]}`, 400},
+		{"unknown parameter", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"FP32","data":[1,2]}],"parameters":{"priority":1}}`, 400},
+		{"binary input", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"FP32","data":[1,2],"parameters":{"binary_data_size":8}}]}`, 400},
+		{"unknown request field", "/v2/models/fake/infer", "application/json", `{"inputs":[{"shape":[1,2],"datatype":"FP32","data":[1,2]}],"extra":1}`, 400},
 		{"no shape", "/v2/models/fake/infer", "application/json", `{"inputs":[{"datatype":"FP32","data":[1,2]}]}`, 400},
 		{"no data", "/v2/models/fake/infer", "application/json", `{"inputs":[{"datatype":"FP32","shape":[1,2]}]}`, 400},
 		{"empty tensor", "/v2/models/fake/infer", "application/json", `{"inputs":[{}]}`, 400},
@@ -90,13 +102,13 @@ func TestV2Infer(t *testing.T) {
 		{"data twice", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[1,2],"data":[1,2]}]}`, 400},
 		{"mixed nesting", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[1,[2]]}]}`, 400},
 		{"mixed nesting 2", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[[1,2],3]}]}`, 400},
-		{"nested short row", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[[1]]}]}`, 422},
+		{"nested short row", "/v2/models/fake/infer", "application/json", `{"inputs":[{"datatype":"FP32","data":[[1]]}]}`, 422},
 		{"infinity", "/v2/models/fake/infer", "application/json", `{"inputs":[{"datatype":"FP32","shape":[1,2],"data":[1,Infinity]}]}`, 422},
-		{"string value", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":["1",2]}]}`, 422},
+		{"string value", "/v2/models/fake/infer", "application/json", `{"inputs":[{"datatype":"FP32","data":["1",2]}]}`, 422},
 		{"bad json", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[1,2]}`, 400},
 		{"wrong content type", "/v2/models/fake/infer", "text/csv", `{}`, 415},
-		{"too many rows", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[[1,2],[1,2],[1,2]]}]}`, 413},
-		{"too many flat", "/v2/models/fake/infer", "application/json", `{"inputs":[{"data":[1,2,1,2,1,2]}]}`, 413},
+		{"too many rows", "/v2/models/fake/infer", "application/json", `{"inputs":[{"datatype":"FP32","data":[[1,2],[1,2],[1,2]]}]}`, 413},
+		{"too many flat", "/v2/models/fake/infer", "application/json", `{"inputs":[{"datatype":"INT64","data":[1,2,1,2,1,2]}]}`, 413},
 	}
 	small, _ := testServer(t, 2, func(c *Config) { c.MaxBatch = 2 })
 	for _, tt := range errs {

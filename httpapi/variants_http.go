@@ -43,7 +43,7 @@ type VariantsJSON struct {
 // VariantJSON is one variant: its declaration, model, counters and, with
 // a comparison, its live statistics.
 type VariantJSON struct {
-	variant.VariantReport
+	variant.Stats
 	Source string `json:"source,omitempty"`
 	// Weight is the declared weight, ConfiguredShare its normalised share
 	// of live traffic; Sample a shadow's sampled share of leads.
@@ -98,7 +98,7 @@ func (s *Server) VariantsReport() *VariantsJSON {
 	out.Champion = vs.specs[vs.champion].Name
 	out.Shadow.Capacity, out.Shadow.Length = s.shadowQueueState()
 	rep := s.report()
-	byName := map[string]variant.VariantReport{}
+	byName := map[string]variant.Stats{}
 	if rep != nil {
 		for _, v := range rep.Variants {
 			byName[v.Name] = v
@@ -114,7 +114,7 @@ func (s *Server) VariantsReport() *VariantsJSON {
 	for i, sp := range vs.specs {
 		vr, ok := byName[sp.Name]
 		if !ok {
-			vr = variant.VariantReport{Name: sp.Name, Share: variant.Num(math.NaN())}
+			vr = variant.Stats{Name: sp.Name, Share: variant.Num(math.NaN())}
 			nan := variant.Num(math.NaN())
 			vr.Latency = variant.Latency{P50: nan, P90: nan, P99: nan}
 			for k := range vr.Tiers {
@@ -125,7 +125,7 @@ func (s *Server) VariantsReport() *VariantsJSON {
 		st := s.variantState(sp.Name)
 		info := vs.models[i].info
 		out.Variants = append(out.Variants, VariantJSON{
-			VariantReport: vr, Source: sp.Source, Weight: sp.Weight, ConfiguredShare: vs.shares[i], Sample: sp.Sample,
+			Stats: vr, Source: sp.Source, Weight: sp.Weight, ConfiguredShare: vs.shares[i], Sample: sp.Sample,
 			Model: ModelJSON{Name: info.Name, Version: info.Version}, ShadowShed: st.shed.Load(), ShadowFailed: st.failed.Load(),
 		})
 	}
@@ -220,9 +220,9 @@ func (s *Server) serveAdminVariants(ex *exchange, r *http.Request) {
 
 // comparisonCollector exports the live comparison in /metrics.
 type comparisonCollector struct {
-	s                                               *Server
-	share, latency, tiers, auc, rho, agree, shift   *prometheus.Desc
-	aucDiff, ciLow, ciHigh, verdict, paired, labels *prometheus.Desc
+	s                                             *Server
+	share, latency, tiers, auc, rho, agree, shift *prometheus.Desc
+	aucDiff, ciLow, ciHigh, verdict, paired       *prometheus.Desc
 }
 
 func newComparisonCollector(s *Server) *comparisonCollector {

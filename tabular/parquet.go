@@ -50,10 +50,8 @@ func ReadParquet(r io.Reader, features []string, lim Limits) (*Table, error) {
 		found[i] = true
 		colOf[c] = i
 	}
-	for i, ok := range found {
-		if !ok {
-			return nil, &InputError{Row: -1, Col: -1, Msg: fmt.Sprintf("feature %q has no column", features[i])}
-		}
+	if missing := absent(features, found); missing != "" {
+		return nil, &InputError{Row: -1, Col: -1, Msg: missing}
 	}
 	rd := parquet.NewReader(pf)
 	defer func() { _ = rd.Close() }()

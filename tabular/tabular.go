@@ -183,10 +183,26 @@ func matchHeader(rec []string, features []string) ([]int, []string, error) {
 		found[i] = true
 		colOf[j] = i
 	}
-	for i, ok := range found {
-		if !ok {
-			return nil, nil, &InputError{Row: -1, Col: -1, Msg: fmt.Sprintf("header: feature %q has no column", features[i])}
-		}
+	if missing := absent(features, found); missing != "" {
+		return nil, nil, &InputError{Row: -1, Col: -1, Msg: "header: " + missing}
 	}
 	return colOf, extra, nil
+}
+
+// absent names every feature without a column ("" when none is), so that
+// a file's user fixes all of them at once.
+func absent(features []string, found []bool) string {
+	var names []string
+	for i, ok := range found {
+		if !ok {
+			names = append(names, strconv.Quote(features[i]))
+		}
+	}
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return "feature " + names[0] + " has no column"
+	}
+	return fmt.Sprintf("%d features have no column: %s", len(names), strings.Join(names, ", "))
 }

@@ -182,3 +182,12 @@ func FuzzReadJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestHeaderNamesEveryMissingFeature: a header without several features
+// names all of them, not only the first.
+func TestHeaderNamesEveryMissingFeature(t *testing.T) {
+	_, err := ReadCSV(strings.NewReader("b,x\n1,2\n"), []string{"a", "b", "c", "d"}, Limits{})
+	if err == nil || !strings.Contains(err.Error(), `3 features have no column: "a", "c", "d"`) {
+		t.Errorf("err %v", err)
+	}
+}

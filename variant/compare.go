@@ -65,13 +65,13 @@ type Table struct {
 // Report is a comparison of variants, as GET /v1/variants and
 // `leadscore compare` return it.
 type Report struct {
-	Champion    string          `json:"champion"`
-	Variants    []VariantReport `json:"variants"`
-	Comparisons []Comparison    `json:"comparisons"`
+	Champion    string       `json:"champion"`
+	Variants    []Stats      `json:"variants"`
+	Comparisons []Comparison `json:"comparisons"`
 }
 
-// VariantReport is one variant's traffic and, with outcomes, quality.
-type VariantReport struct {
+// Stats is one variant's traffic and, with outcomes, quality.
+type Stats struct {
 	Name string `json:"name"`
 	Role Role   `json:"role,omitempty"`
 	// Leads is how many leads it answered live, Share their share of all
@@ -170,7 +170,7 @@ func Percentile(sorted []float64, q float64) float64 {
 
 // Compare builds the report of t.
 func Compare(t *Table) *Report {
-	r := &Report{Variants: make([]VariantReport, len(t.Names)), Comparisons: []Comparison{}}
+	r := &Report{Variants: make([]Stats, len(t.Names)), Comparisons: []Comparison{}}
 	if t.Champion >= 0 && t.Champion < len(t.Names) {
 		r.Champion = t.Names[t.Champion]
 	}

@@ -27,7 +27,7 @@ Flags:
 
 // runBaseline implements `leadscore baseline`.
 func runBaseline(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("baseline", stderr)
+	fs := newCommand("baseline", baselineUsage, stdout, stderr)
 	data := fs.String("data", "", "baseline data: CSV with a header, or Parquet (required)")
 	format := fs.String("format", "", "data format: csv, parquet or json (default: from the file extension)")
 	modelPath := fs.String("model", "", "model file or bundle directory (default: the embedded demo model)")
@@ -35,11 +35,8 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	label := fs.String("label", "converted", "label column (1 converted, 0 not, empty unknown) for the quality figures; \"\" for none")
 	threshold := fs.Float64("threshold", monitor.DefaultComparisonThreshold, "comparison_threshold: the largest distribution distance that is not drift")
 	method := fs.String("method", monitor.MethodRobust, "comparison_method: Robust (distance must also be statistically significant) or Simple")
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(stderr, baselineUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	asJSON := fs.Bool("json", false, "print a JSON summary instead of text")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *data == "" || *data == "-" || *out == "" {
@@ -61,7 +58,10 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	if m.forest.NumGroup() != 1 {
 		return fmt.Errorf("%w: the model gives %d outputs per row; a baseline needs a binary classifier", errInput, m.forest.NumGroup())
 	}
+	prog := newProgress(stderr)
+	prog.printf("reading %s ...", *data)
 	t, err := readTable(*data, *format, m.names, nil)
+	prog.done()
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,42 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	if err := b.WriteDir(*out); err != nil {
 		return err
 	}
+	if *asJSON {
+		return writeJSON(stdout, baselineSummary(b, *data, *out))
+	}
 	return printBaseline(stdout, b, *data, *out)
+}
+
+// baselineJSON is what `leadscore baseline --json` prints.
+type baselineJSON struct {
+	Data         string    `json:"data"`
+	Rows         int64     `json:"rows"`
+	Features     int       `json:"features"`
+	Model        string    `json:"model,omitempty"`
+	ModelVersion string    `json:"model_version,omitempty"`
+	MeanScore    float64   `json:"mean_probability"`
+	TierShares   []float64 `json:"tier_shares,omitempty"`
+	Label        string    `json:"label,omitempty"`
+	AUC          *float64  `json:"auc,omitempty"`
+	Files        []string  `json:"files"`
+}
+
+func baselineSummary(b *monitor.Baseline, data, dir string) baselineJSON {
+	r := baselineJSON{Data: data, Rows: int64(b.Statistics.Dataset.ItemCount), Features: len(b.Statistics.Features),
+		Files: []string{filepath.Join(dir, monitor.StatisticsFile), filepath.Join(dir, monitor.ConstraintsFile)}}
+	if s := b.Scores; s != nil {
+		r.Model, r.ModelVersion = s.Model.Name, s.Model.Version
+		r.MeanScore = s.Probability.NumericalStatistics.Mean
+		for _, d := range s.Tiers.Distribution {
+			r.TierShares = append(r.TierShares, d.Share)
+		}
+		if q := s.BinaryClassificationMetrics; q != nil {
+			auc := float64(q.AUC.Value)
+			r.Label, r.AUC = s.Label, &auc
+		}
+		r.Files = append(r.Files, filepath.Join(dir, monitor.ScoresFile))
+	}
+	return r
 }
 
 // printBaseline summarises a baseline written to dir.

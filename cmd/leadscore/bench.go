@@ -17,7 +17,7 @@ const benchUsage = `Usage: leadscore bench [flags]
 
 Measures this machine's scoring throughput (rows/s, batch scoring spread over
 --threads goroutines) and single-row latency (p50, p99, one row per call on
-one goroutine) for a model, on rows from --input or rows generated to match
+one goroutine) for a model, on rows from --data or rows generated to match
 the model's features (uniform in the bundle's expected ranges, 5% missing).
 Throughput is the median of --repeats runs.
 
@@ -26,38 +26,48 @@ Flags:
 
 // benchResult is what `leadscore bench --json` prints.
 type benchResult struct {
-	Model        string  `json:"model"`
-	Rows         int     `json:"rows"`
-	Batch        int     `json:"batch"`
-	Threads      int     `json:"threads"`
-	Repeats      int     `json:"repeats"`
-	RowsPerSec   float64 `json:"rows_per_s"`
-	SingleP50us  float64 `json:"single_p50_us"`
-	SingleP99us  float64 `json:"single_p99_us"`
-	SingleMeanus float64 `json:"single_mean_us"`
+	Model      string  `json:"model"`
+	Rows       int     `json:"rows"`
+	Batch      int     `json:"batch"`
+	Threads    int     `json:"threads"`
+	Repeats    int     `json:"repeats"`
+	RowsPerSec float64 `json:"rows_per_s"`
+	// RowsPerCPUSec is rows per second of process CPU time (median of the
+	// repeats): with --threads 1 the rate one dedicated core would give.
+	RowsPerCPUSec float64 `json:"rows_per_cpu_s"`
+	SingleP50us   float64 `json:"single_p50_us"`
+	SingleP99us   float64 `json:"single_p99_us"`
+	SingleMeanus  float64 `json:"single_mean_us"`
+	// Explain figures: --explain rows explained one per call on one
+	// goroutine (TreeSHAP, as ?explain does), after a warm-up call that
+	// builds the model's explanation tables.
+	ExplainRows     int     `json:"explain_rows,omitempty"`
+	ExplainUsPerRow float64 `json:"explain_us_per_row,omitempty"`
+	// ExplainCPUUsPerRow is the process CPU time (user+system, from
+	// getrusage) per explained row: steadier than wall time on a busy host.
+	ExplainCPUUsPerRow float64 `json:"explain_cpu_us_per_row,omitempty"`
+	ExplainP99us       float64 `json:"explain_p99_us,omitempty"`
 }
 
 // runBench implements `leadscore bench`.
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", stderr)
+	fs := newCommand("bench", benchUsage, stdout, stderr)
 	modelPath := fs.String("model", "", "model file or bundle directory (default: the embedded demo model)")
-	input := fs.String("input", "", "rows to score (JSON, CSV or Parquet); default: generated rows")
+	input := fs.String("data", "", "`file` of rows to score (JSON, CSV or Parquet); default: generated rows")
 	format := fs.String("format", "", "input format (default: from the file extension)")
 	nrows := fs.Int("rows", 100000, "rows scored per throughput run (input rows are repeated to fill)")
 	batch := fs.Int("batch", 1000, "rows per Predict call")
 	threads := fs.Int("threads", 1, "goroutines scoring in parallel")
 	repeats := fs.Int("repeats", 5, "throughput runs; the median is reported")
 	singles := fs.Int("single", 20000, "single-row calls timed for latency")
+	explain := fs.Int("explain", 0, "also time TreeSHAP explanations of this many rows, one per call (0: skip)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(stderr, benchUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	fs.deprecate("input", "data")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *nrows < 1 || *batch < 1 || *threads < 1 || *repeats < 1 || *singles < 1 {
-		return fmt.Errorf("%w: --rows, --batch, --threads, --repeats and --single must be positive", errUsage)
+	if *nrows < 1 || *batch < 1 || *threads < 1 || *repeats < 1 || *singles < 1 || *explain < 0 {
+		return fmt.Errorf("%w: --rows, --batch, --threads, --repeats and --single must be positive, --explain not negative", errUsage)
 	}
 	m, err := openModel(*modelPath)
 	if err != nil {
@@ -87,20 +97,52 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		copy(rows[i:], base)
 	}
 	res := benchResult{Model: m.source, Rows: *nrows, Batch: *batch, Threads: *threads, Repeats: *repeats}
-	res.RowsPerSec = throughput(f, rows, *batch, *threads, *repeats)
+	res.RowsPerSec, res.RowsPerCPUSec = throughput(f, rows, *batch, *threads, *repeats)
 	res.SingleP50us, res.SingleP99us, res.SingleMeanus = singleLatency(f, base, *singles)
+	if *explain > 0 {
+		res.ExplainRows = *explain
+		res.ExplainUsPerRow, res.ExplainCPUUsPerRow, res.ExplainP99us = explainCost(f, base, *explain)
+	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	_, err = fmt.Fprintf(stdout, `model              %s
 objective          %s, %d trees, max depth %d, %d features
-throughput         %.0f rows/s  (%d rows, batch %d, %d threads, median of %d)
+throughput         %.0f rows/s, %.0f rows per CPU-second  (%d rows, batch %d, %d threads, median of %d)
 single-row p50     %.2f us
 single-row p99     %.2f us
 single-row mean    %.2f us
-`, res.Model, f.Objective(), f.NumTrees(), f.MaxDepth(), nf, res.RowsPerSec, res.Rows, res.Batch, res.Threads,
+`, res.Model, f.Objective(), f.NumTrees(), f.MaxDepth(), nf, res.RowsPerSec, res.RowsPerCPUSec, res.Rows, res.Batch, res.Threads,
 		res.Repeats, res.SingleP50us, res.SingleP99us, res.SingleMeanus)
+	if err == nil && res.ExplainRows > 0 {
+		_, err = fmt.Fprintf(stdout, "explain            %.1f us/row wall, %.1f us/row CPU, p99 %.1f us  (%d rows)\n",
+			res.ExplainUsPerRow, res.ExplainCPUUsPerRow, res.ExplainP99us, res.ExplainRows)
+	}
 	return err
+}
+
+// explainCost explains n rows one per call and returns the mean wall time,
+// the mean process CPU time and the p99 wall time per row, in
+// microseconds. The first call, which builds the explanation tables, is
+// not timed.
+func explainCost(f *forest.Forest, rows []float32, n int) (wall, cpu, p99 float64) {
+	nf := f.NumFeature()
+	nrows := len(rows) / nf
+	out := make([]float32, f.NumGroup()*(nf+1))
+	_ = f.Contributions(rows[:nf], out)
+	lat := make([]float64, n)
+	cpu0 := processCPU()
+	start := time.Now()
+	for i := range lat {
+		row := rows[(i%nrows)*nf : (i%nrows+1)*nf]
+		t := time.Now()
+		_ = f.Contributions(row, out)
+		lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
+	}
+	wall = float64(time.Since(start).Nanoseconds()) / 1e3 / float64(n)
+	cpu = (processCPU() - cpu0).Seconds() * 1e6 / float64(n)
+	slices.Sort(lat)
+	return wall, cpu, lat[min(n-1, n*99/100)]
 }
 
 // generateRows makes n rows uniform in each feature's expected range (or
@@ -130,13 +172,15 @@ func generateRows(m *loadedModel, n int) []float32 {
 }
 
 // throughput scores all rows in batches over threads goroutines, repeats
-// times, and returns the median rows per second.
-func throughput(f *forest.Forest, rows []float32, batch, threads, repeats int) float64 {
+// times, and returns the median rows per second of wall time and of process
+// CPU time.
+func throughput(f *forest.Forest, rows []float32, batch, threads, repeats int) (wall, cpu float64) {
 	nf, g := f.NumFeature(), f.NumGroup()
 	n := len(rows) / nf
 	rates := make([]float64, repeats)
+	cpuRates := make([]float64, repeats)
 	for r := range rates {
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		var wg sync.WaitGroup
 		per := (n + threads - 1) / threads
 		for t := 0; t < threads; t++ {
@@ -156,9 +200,13 @@ func throughput(f *forest.Forest, rows []float32, batch, threads, repeats int) f
 		}
 		wg.Wait()
 		rates[r] = float64(n) / time.Since(start).Seconds()
+		if c := (processCPU() - cpu0).Seconds(); c > 0 {
+			cpuRates[r] = float64(n) / c
+		}
 	}
 	slices.Sort(rates)
-	return rates[len(rates)/2]
+	slices.Sort(cpuRates)
+	return rates[len(rates)/2], cpuRates[len(cpuRates)/2]
 }
 
 // singleLatency times calls scoring one row each and returns p50, p99 and

@@ -1,82 +1,12 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/httpapi"
 )
-
-var (
-	// errHelp reports that -h was asked for and the usage printed.
-	errHelp = errors.New("help requested")
-	// errInput marks bad input data (a file, a row, a value): exit status 2.
-	errInput = errors.New("bad input")
-)
-
-// newFlagSet returns a FlagSet that reports errors instead of exiting.
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("leadscore "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parseFlags parses args into fs, mapping -h to errHelp and mistakes to
-// errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		if fs.NArg() > 0 {
-			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-		}
-		return nil
-	case errors.Is(err, flag.ErrHelp):
-		return errHelp
-	default:
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-}
-
-// parseFlagsArgs is parseFlags for commands that take positional arguments.
-func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, flag.ErrHelp):
-		return errHelp
-	default:
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-}
-
-// envFlagUsage prints header, then every flag of fs with its environment
-// variable and default: the usage of the commands whose settings are
-// flags and LEADSCORE_* variables alike (serve, lambda).
-func envFlagUsage(stderr io.Writer, header string, fs *flag.FlagSet) func() {
-	return func() {
-		_, _ = fmt.Fprint(stderr, header)
-		fs.VisitAll(func(f *flag.Flag) {
-			name, usage := flag.UnquoteUsage(f)
-			line := "  --" + f.Name
-			if name != "" {
-				line += " " + name
-			}
-			line += "\n        " + strings.ReplaceAll(usage, "\n", "\n        ")
-			line += "\n        (env " + envName(f.Name)
-			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
-				line += "; default " + f.DefValue
-			}
-			_, _ = fmt.Fprintln(stderr, line+")")
-		})
-	}
-}
 
 // requestSettings are the request limits, keys and log level that serve
 // and lambda share.
@@ -103,7 +33,7 @@ const (
 )
 
 // addIDFlags registers the id limit flags on fs.
-func (r *requestSettings) addIDFlags(fs *flag.FlagSet) {
+func (r *requestSettings) addIDFlags(fs *command) {
 	fs.IntVar(&r.maxLeadIDBytes, "max-lead-id-bytes", leadscore.DefaultMaxLeadIDBytes,
 		"longest lead id in `bytes` of UTF-8 (control characters are refused); longer is a 400 invalid_id (at most 4096)")
 	fs.IntVar(&r.maxInferenceIDLength, "max-inference-id-length", leadscore.DefaultMaxTokenIDLength,

@@ -30,7 +30,7 @@ never sent before the run ended; send lag is how far behind schedule
 requests left.
 
 Bodies hold --batch leads each, in the /score format (a JSON array of rows of
-numbers, null for missing), drawn from the embedded demo leads or --input.
+numbers, null for missing), drawn from the embedded demo leads or --data.
 
 With --search it looks for the highest rate the service sustains instead:
 steps of --duration each, the rate growing by half after every sustained
@@ -62,7 +62,7 @@ type loadtestOptions struct {
 
 // runLoadtest implements `leadscore loadtest`.
 func runLoadtest(args []string, stdout, stderr io.Writer) error {
-	opts, err := parseLoadtestFlags(args, stderr)
+	opts, err := parseLoadtestFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,9 @@ func runLoadtest(args []string, stdout, stderr io.Writer) error {
 	if opts.search {
 		return loadtestSearch(ctx, cfg, opts, stdout)
 	}
+	stopProgress := loadtestProgress(stderr, opts)
 	rep, err := loadgen.Run(ctx, cfg)
+	stopProgress()
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -114,18 +116,14 @@ func runLoadtest(args []string, stdout, stderr io.Writer) error {
 }
 
 // parseLoadtestFlags parses and checks the flags of `leadscore loadtest`.
-func parseLoadtestFlags(args []string, stderr io.Writer) (loadtestOptions, error) {
+func parseLoadtestFlags(args []string, stdout, stderr io.Writer) (loadtestOptions, error) {
 	var o loadtestOptions
-	fs := newFlagSet("loadtest", stderr)
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(fs.Output(), loadtestUsage)
-		fs.PrintDefaults()
-	}
+	fs := newCommand("loadtest", loadtestUsage, stdout, stderr)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080/score", "`URL` to POST the requests to")
 	fs.Float64Var(&o.rate, "rate", 1000, "arrival `rate`, requests per second; with --search, the first rate tried")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send for; with --search, each step's length")
 	fs.IntVar(&o.batch, "batch", 1, "leads per request")
-	fs.StringVar(&o.input, "input", "", "`FILE` of leads, a JSON array of rows or CSV with a header row\n(a \"converted\" column is dropped); default: the embedded demo leads")
+	fs.StringVar(&o.input, "data", "", "`FILE` of leads, a JSON array of rows or CSV with a header row\n(a \"converted\" column is dropped); default: the embedded demo leads")
 	fs.IntVar(&o.connections, "connections", loadgen.DefaultConnections, "workers and connections, the most requests in flight")
 	fs.Int64Var(&o.maxRequests, "max-requests", 0, "stop after `N` requests; 0: no limit beyond --duration")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `key`, sent as Authorization: Bearer (default: $"+apiKeyEnv+")")
@@ -133,7 +131,8 @@ func parseLoadtestFlags(args []string, stderr io.Writer) (loadtestOptions, error
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&o.search, "search", false, "search for the highest sustained rate instead of one run")
 	fs.DurationVar(&o.maxP99, "max-p99", 25*time.Millisecond, "with --search, the highest p99 latency a sustained rate may have")
-	if err := parseFlags(fs, args); err != nil {
+	fs.deprecate("input", "data")
+	if err := fs.parse(args); err != nil {
 		return o, err
 	}
 	if o.apiKey == "" {
@@ -410,4 +409,32 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// loadtestProgress prints the elapsed time of a run each second on stderr
+// when it is a terminal; the returned function stops it.
+func loadtestProgress(stderr io.Writer, opts loadtestOptions) func() {
+	p := newProgress(stderr)
+	if !p.on {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				p.done()
+				return
+			case now := <-tick.C:
+				p.printf("loadtest %s: %s of %s at %.0f req/s ...", opts.url,
+					now.Sub(start).Round(time.Second), opts.duration, opts.rate)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

@@ -243,7 +243,7 @@ func TestLoadtestExitStatus(t *testing.T) {
 		t.Errorf("exit status %d for a bad flag, want 2 (stderr %q)", got, errw.String())
 	}
 	errw.Reset()
-	if got := run([]string{"loadtest", "-h"}, nil, &out, &errw); got != 0 || !strings.Contains(errw.String(), "open loop") {
-		t.Errorf("exit status %d for -h, want 0 and the usage on stderr, got %q", got, errw.String())
+	if got := run([]string{"loadtest", "-h"}, nil, &out, &errw); got != 0 || !strings.Contains(out.String(), "open loop") {
+		t.Errorf("exit status %d for -h, want 0 and the usage on stdout, got %q", got, out.String())
 	}
 }

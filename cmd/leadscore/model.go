@@ -29,22 +29,18 @@ type loadedModel struct {
 // openModel opens path: "" is the embedded demo bundle, a directory is a
 // bundle, a file is an XGBoost model (JSON, UBJSON or legacy binary).
 func openModel(path string) (*loadedModel, error) {
-	var b *bundle.Bundle
-	var err error
-	if path == "" {
-		b, err = bundle.Demo()
-	} else {
-		st, serr := os.Stat(path) // #nosec G703 -- the user names the model to load
-		if serr != nil {
-			return nil, fmt.Errorf("%w: model: %v", errInput, serr)
+	if path != "" {
+		st, err := os.Stat(path) // #nosec G703 -- the user names the model to load
+		if err != nil {
+			return nil, fmt.Errorf("%w: model: %w", errInput, err)
 		}
 		if !st.IsDir() {
 			return openModelFile(path, st.Size())
 		}
-		b, err = bundle.Load(path)
 	}
+	b, err := bundle.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errInput, err)
+		return nil, fmt.Errorf("%w: %w", errInput, err)
 	}
 	m := b.Manifest()
 	lm := &loadedModel{forest: b.Forest(), names: b.FeatureNames(), tiers: m.Tiers,
@@ -81,7 +77,8 @@ func openModelFile(path string, size int64) (*loadedModel, error) {
 // runModel dispatches `leadscore model <sub>`.
 func runModel(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: leadscore model inspect PATH", errUsage)
+		_, err := fmt.Fprint(stdout, modelUsage)
+		return err
 	}
 	switch args[0] {
 	case "inspect":
@@ -100,7 +97,7 @@ func runModel(args []string, stdout, stderr io.Writer) error {
 		_, err := fmt.Fprint(stdout, modelUsage)
 		return err
 	}
-	return fmt.Errorf("%w: unknown model command %q", errUsage, args[0])
+	return fmt.Errorf("%w: unknown model command %q (see 'leadscore model help')", errUsage, args[0])
 }
 
 // modelReport is what `model inspect` prints.
@@ -127,21 +124,13 @@ type modelReport struct {
 }
 
 func runModelInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("model inspect", stderr)
+	fs := newCommand("model inspect", "Usage: leadscore model inspect [--json] PATH\n\nPATH is a model file (JSON, UBJSON, legacy binary), a bundle directory, or \"demo\".\n", stdout, stderr)
+	fs.positional = true
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		_, _ = fmt.Fprintln(stderr, "Usage: leadscore model inspect [--json] PATH\n\nPATH is a model file (JSON, UBJSON, legacy binary), a bundle directory, or \"demo\".")
-		fs.PrintDefaults()
-	}
-	// The path may come before or after the flags.
-	var rest []string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		rest, args = args[:1], args[1:]
-	}
-	if err := parseFlagsArgs(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	rest = append(rest, fs.Args()...)
+	rest := fs.Args()
 	if len(rest) != 1 {
 		return fmt.Errorf("%w: leadscore model inspect PATH", errUsage)
 	}

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -42,13 +41,13 @@ type registryFlags struct {
 	pathStyle bool
 }
 
-// add registers the flags on fs, with defaults from the environment.
+// add registers the flags on fs (their LEADSCORE_* variables are read by
+// the command layer).
 func (r *registryFlags) add(fs *flag.FlagSet) {
-	fs.StringVar(&r.root, "registry", os.Getenv("LEADSCORE_REGISTRY"), "registry `root`: a directory or s3://bucket/prefix (env LEADSCORE_REGISTRY)")
-	fs.StringVar(&r.s3Region, "s3-region", os.Getenv(registry.EnvS3Region), "S3 `region` (env "+registry.EnvS3Region+"; default AWS_REGION, then us-east-1)")
-	fs.StringVar(&r.s3Endpont, "s3-endpoint", os.Getenv(registry.EnvS3Endpoint), "S3-compatible endpoint `URL` (env "+registry.EnvS3Endpoint+")")
-	ps, _ := strconv.ParseBool(os.Getenv(registry.EnvS3PathStyle))
-	fs.BoolVar(&r.pathStyle, "s3-path-style", ps, "address S3 buckets by path, as most S3-compatible stores need (env "+registry.EnvS3PathStyle+")")
+	fs.StringVar(&r.root, "registry", "", "registry `root`: a directory or s3://bucket/prefix")
+	fs.StringVar(&r.s3Region, "s3-region", "", "S3 `region` (default AWS_REGION, then us-east-1)")
+	fs.StringVar(&r.s3Endpont, "s3-endpoint", "", "S3-compatible endpoint `URL` (MinIO, Ceph, R2, ...)")
+	fs.BoolVar(&r.pathStyle, "s3-path-style", false, "address S3 buckets by path, as most S3-compatible stores need")
 }
 
 // options are the registry options: the environment's, then the flags'.
@@ -84,23 +83,6 @@ func currentUser() string {
 	return "unknown"
 }
 
-// parseInterleaved parses flags that may come before, between or after
-// the positional arguments, and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for range len(args) + 1 { // each round consumes at least one argument
-		if err := parseFlagsArgs(fs, args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
-	return pos, nil
-}
-
 // commandContext is cancelled by SIGINT or SIGTERM.
 func commandContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -116,18 +98,16 @@ func registryError(err error) error {
 
 // runModelPush is `leadscore model push`.
 func runModelPush(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("model push", stderr)
+	fs := newCommand("model push", "Usage: leadscore model push BUNDLE --registry R [flags]\n\nBUNDLE is a bundle directory (manifest.json + model) or a bare XGBoost model file.\n", stdout, stderr)
+	fs.positional = true
 	var rf registryFlags
-	rf.add(fs)
+	rf.add(fs.FlagSet)
 	version := fs.String("version", "", "`version` to store (default: the manifest's, else sha-<digest>)")
 	name := fs.String("name", "", "model `name` (default: the manifest's, else the model file's name)")
 	by := fs.String("by", currentUser(), "who pushes, for the audit log")
 	note := fs.String("note", "", "free `text` for the audit log")
-	fs.Usage = func() {
-		_, _ = fmt.Fprintln(stderr, "Usage: leadscore model push BUNDLE --registry R [flags]\n\nBUNDLE is a bundle directory (manifest.json + model) or a bare XGBoost model file.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	err := fs.parse(args)
+	pos := fs.Args()
 	if err != nil {
 		return err
 	}
@@ -154,15 +134,13 @@ func runModelPush(args []string, stdout, stderr io.Writer) error {
 
 // runModelList is `leadscore model list`.
 func runModelList(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("model list", stderr)
+	fs := newCommand("model list", "Usage: leadscore model list --registry R [--json] [NAME]\n", stdout, stderr)
+	fs.positional = true
 	var rf registryFlags
-	rf.add(fs)
+	rf.add(fs.FlagSet)
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		_, _ = fmt.Fprintln(stderr, "Usage: leadscore model list --registry R [--json] [NAME]")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	err := fs.parse(args)
+	pos := fs.Args()
 	if err != nil {
 		return err
 	}
@@ -220,16 +198,14 @@ func (s *stageFlags) add(fs *flag.FlagSet, verb string) {
 
 // runModelPromote is `leadscore model promote`: the approval.
 func runModelPromote(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("model promote", stderr)
+	fs := newCommand("model promote", "Usage: leadscore model promote NAME VERSION --stage staging|prod --registry R [flags]\n\nThe promotion is the approval: recorded with --by and the time.\n", stdout, stderr)
+	fs.positional = true
 	var rf registryFlags
-	rf.add(fs)
+	rf.add(fs.FlagSet)
 	var sf stageFlags
-	sf.add(fs, "approves")
-	fs.Usage = func() {
-		_, _ = fmt.Fprintln(stderr, "Usage: leadscore model promote NAME VERSION --stage staging|prod --registry R [flags]\n\nThe promotion is the approval: recorded with --by and the time.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	sf.add(fs.FlagSet, "approves")
+	err := fs.parse(args)
+	pos := fs.Args()
 	if err != nil {
 		return err
 	}
@@ -261,16 +237,14 @@ func runModelPromote(args []string, stdout, stderr io.Writer) error {
 
 // runModelRollback is `leadscore model rollback`.
 func runModelRollback(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("model rollback", stderr)
+	fs := newCommand("model rollback", "Usage: leadscore model rollback NAME --stage staging|prod --registry R [flags]\n\nReturns the stage to the version it served before the current one.\n", stdout, stderr)
+	fs.positional = true
 	var rf registryFlags
-	rf.add(fs)
+	rf.add(fs.FlagSet)
 	var sf stageFlags
-	sf.add(fs, "rolls back")
-	fs.Usage = func() {
-		_, _ = fmt.Fprintln(stderr, "Usage: leadscore model rollback NAME --stage staging|prod --registry R [flags]\n\nReturns the stage to the version it served before the current one.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	sf.add(fs.FlagSet, "rolls back")
+	err := fs.parse(args)
+	pos := fs.Args()
 	if err != nil {
 		return err
 	}
@@ -294,15 +268,13 @@ func runModelRollback(args []string, stdout, stderr io.Writer) error {
 
 // runModelPackage is `leadscore model package`.
 func runModelPackage(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("model package", stderr)
+	fs := newCommand("model package", "Usage: leadscore model package BUNDLE|registry:R#NAME@STAGE --out model.tar.gz\n\nWrites a SageMaker model.tar.gz: the bundle's files at the archive root.\n", stdout, stderr)
+	fs.positional = true
 	var rf registryFlags
-	rf.add(fs)
+	rf.add(fs.FlagSet)
 	out := fs.String("out", "model.tar.gz", "archive `file` to write")
-	fs.Usage = func() {
-		_, _ = fmt.Fprintln(stderr, "Usage: leadscore model package BUNDLE|registry:R#NAME@STAGE --out model.tar.gz\n\nWrites a SageMaker model.tar.gz: the bundle's files at the archive root.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	err := fs.parse(args)
+	pos := fs.Args()
 	if err != nil {
 		return err
 	}

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,42 +41,39 @@ ListObjectsV2 and its files are downloaded one at a time into a temporary
 directory; credentials come from LEADSCORE_LAKE_S3_ACCESS_KEY_ID,
 _SECRET_ACCESS_KEY and _SESSION_TOKEN, else the AWS default chain. The exit
 status is 0 whether or not constraints are violated, unless
---fail-on-violation is given.
+--fail-on-violation is given: then it is 3 when one is.
 
 Flags:
 `
 
-// errViolations reports violated constraints under --fail-on-violation.
-var errViolations = errors.New("constraints violated")
+// errViolations reports violated constraints under --fail-on-violation:
+// a failed check, exit status 3.
+var errViolations = fmt.Errorf("%w: constraints violated", errCheck)
 
 // runMonitor implements `leadscore monitor`.
 func runMonitor(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("monitor", stderr)
+	fs := newCommand("monitor", monitorUsage, stdout, stderr)
 	lake := fs.String("lake", "", "data lake directory or s3://bucket/prefix (required)")
-	s3Region := fs.String("lake-s3-region", os.Getenv("LEADSCORE_LAKE_S3_REGION"), "an s3:// lake's bucket `region` (default $LEADSCORE_LAKE_S3_REGION, AWS_REGION, then us-east-1)")
-	s3Endpoint := fs.String("lake-s3-endpoint", os.Getenv("LEADSCORE_LAKE_S3_ENDPOINT"), "S3-compatible endpoint `URL` (default $LEADSCORE_LAKE_S3_ENDPOINT)")
-	s3PathStyle := fs.Bool("lake-s3-path-style", envBool("LEADSCORE_LAKE_S3_PATH_STYLE"), "address buckets by path (default $LEADSCORE_LAKE_S3_PATH_STYLE)")
+	s3Region := fs.String("s3-region", "", "an s3:// lake's bucket `region` (default AWS_REGION, then us-east-1)")
+	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint `URL` (MinIO, Ceph, R2, ...)")
+	s3PathStyle := fs.Bool("s3-path-style", false, "address S3 buckets by path (most S3-compatible stores)")
 	basePath := fs.String("baseline", "", "baseline directory (statistics.json, constraints.json), or a bundle directory with a baseline (default: the embedded demo model's)")
 	since := fs.Duration("since", 24*time.Hour, "how far back from --until to check")
 	until := fs.String("until", "", "end of the range, RFC 3339 (default: now)")
 	model := fs.String("model-name", "", "check only the rows of this model_name")
 	out := fs.String("out", "monitoring", "directory to write the results to")
-	webhook := fs.String("webhook", "", "post violations to this Slack-compatible webhook (default $LEADSCORE_MONITOR_WEBHOOK_URL)")
-	failOn := fs.Bool("fail-on-violation", false, "exit with status 1 when a constraint is violated")
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(stderr, monitorUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	webhook := fs.String("monitor-webhook-url", "", "post violations to this Slack-compatible webhook `URL` (a secret: prefer the environment variable)")
+	asJSON := fs.Bool("json", false, "print the report (monitoring.json) on stdout instead of a summary")
+	failOn := fs.Bool("fail-on-violation", false, "exit with status 3 when a constraint is violated")
+	fs.deprecate("lake-s3-region", "s3-region")
+	fs.deprecate("lake-s3-endpoint", "s3-endpoint")
+	fs.deprecate("lake-s3-path-style", "s3-path-style")
+	fs.deprecate("webhook", "monitor-webhook-url")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *lake == "" {
 		return fmt.Errorf("%w: leadscore monitor needs --lake DIR", errUsage)
-	}
-	if *webhook == "" {
-		// Read here, not as the flag's default, so that -h does not print
-		// the secret URL.
-		*webhook = os.Getenv("LEADSCORE_MONITOR_WEBHOOK_URL")
 	}
 	if *since <= 0 {
 		return fmt.Errorf("%w: --since %v: want a positive duration", errUsage, *since)
@@ -114,15 +109,23 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 		}
 		q.Store = store
 	}
+	prog := newProgress(stderr)
+	prog.printf("checking %s from %s to %s ...", *lake, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	res, err := monitor.CheckLake(ctx, q, base, monitor.Checks{}, tiers)
+	prog.done()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errInput, err)
+		return lakeReadError(err)
 	}
 	written, err := writeMonitorOutput(*out, res)
 	if err != nil {
 		return err
 	}
-	if err := printMonitor(stdout, res, *lake, written); err != nil {
+	if *asJSON {
+		err = writeJSON(stdout, res.Report)
+	} else {
+		err = printMonitor(stdout, res, *lake, written)
+	}
+	if err != nil {
 		return err
 	}
 	vs := res.Report.ConstraintViolations.Violations
@@ -130,7 +133,7 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 		title := "leadscore monitor " + *lake
 		a, err := monitor.NewAlerter(monitor.AlertConfig{WebhookURL: *webhook, Title: title}, prometheus.NewRegistry())
 		if err != nil {
-			return fmt.Errorf("%w: --webhook: %v", errUsage, err)
+			return fmt.Errorf("%w: --monitor-webhook-url: %v", errUsage, err)
 		}
 		if err := a.Update(ctx, time.Now(), vs); err != nil {
 			return err
@@ -146,22 +149,19 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 // the embedded demo bundle). tiers are the bundle's cut-offs, zero for a
 // bare baseline directory.
 func openBaseline(path string) (*monitor.Baseline, leadscore.Tiers, error) {
-	var b *bundle.Bundle
-	var err error
-	switch {
-	case path == "" || path == "demo":
-		b, err = bundle.Demo()
-	case fileExists(filepath.Join(path, bundle.ManifestFile)):
-		b, err = bundle.Load(path)
-	default:
+	if path == "demo" {
+		path = ""
+	}
+	if path != "" && !fileExists(filepath.Join(path, bundle.ManifestFile)) {
 		base, err := monitor.LoadBaseline(path)
 		if err != nil {
-			return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %v", errInput, err)
+			return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %w", errInput, err)
 		}
 		return base, leadscore.Tiers{}, nil
 	}
+	b, err := bundle.Open(path)
 	if err != nil {
-		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %v", errInput, err)
+		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %w", errInput, err)
 	}
 	base, err := monitor.ReadBaseline(b.ReadBaseline)
 	if err != nil {
@@ -235,13 +235,6 @@ func printMonitor(w io.Writer, res *monitor.LakeResult, lake string, written []s
 	fmt.Fprintf(&sb, "wrote %s\n", strings.Join(written, ", "))
 	_, err := io.WriteString(w, sb.String())
 	return err
-}
-
-// envBool reads a boolean environment variable (false when unset or not
-// a boolean).
-func envBool(name string) bool {
-	v, _ := strconv.ParseBool(os.Getenv(name))
-	return v
 }
 
 // counted writes n and the noun, with an s unless n is 1.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -142,5 +144,19 @@ func TestMonitorGroundTruthAndS3(t *testing.T) {
 		"--lake-s3-endpoint", srv.URL, "--lake-s3-path-style"}, args...)...)
 	if code != 2 || !strings.Contains(stderr, "NoSuchBucket") {
 		t.Errorf("missing bucket: exit %d, %s", code, stderr)
+	}
+
+	// Refused credentials are a failure (1) that says so, not bad input.
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code>`+
+			`<Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>`)
+	}))
+	defer refuse.Close()
+	code, _, stderr = runCLI(t, "", append([]string{"monitor", "--lake", "s3://lake/x", "--out", t.TempDir(),
+		"--s3-endpoint", refuse.URL, "--s3-path-style"}, args...)...)
+	if code != 1 || !strings.Contains(stderr, "S3 refused the credentials (InvalidAccessKeyId)") {
+		t.Errorf("refused credentials: exit %d, %s", code, stderr)
 	}
 }

@@ -190,6 +190,14 @@ func TestMonitorLake(t *testing.T) {
 	if err != nil || json.Unmarshal(raw, &report) != nil || report.Window.Rows != 3000 || report.Model.Name != "lead-demo" {
 		t.Errorf("monitoring.json: %v %+v", err, report.Window)
 	}
+	// --json prints that same report on stdout.
+	code, stdout, _ = runCLI(t, "", "monitor", "--lake", lake, "--until", "2025-06-01T12:00:00Z", "--since", "1h",
+		"--out", t.TempDir(), "--baseline", filepath.Join("..", "..", "bundle", "demo", "baseline"), "--json")
+	var printed monitor.Report
+	if code != 0 || json.Unmarshal([]byte(stdout), &printed) != nil || printed.Window.Rows != 3000 ||
+		len(printed.ConstraintViolations.Violations) != len(vs.Violations) {
+		t.Errorf("--json: exit %d, %.200s", code, stdout)
+	}
 	page, err := os.ReadFile(filepath.Join(out, "report.html"))
 	if err != nil || !strings.Contains(string(page), "<svg") || !strings.Contains(string(page), "email_opens_30d") {
 		t.Errorf("report.html: %v", err)
@@ -210,7 +218,7 @@ func TestMonitorLake(t *testing.T) {
 	t.Setenv("LEADSCORE_MONITOR_WEBHOOK_URL", hook.URL)
 	code, _, stderr = runCLI(t, "", "monitor", "--lake", lake, "--until", "2025-06-01T12:00:00Z", "--since", "1h",
 		"--out", out, "--fail-on-violation", "--baseline", "demo")
-	if code != 1 || !strings.Contains(stderr, "constraints violated") {
+	if code != 3 || !strings.Contains(stderr, "constraints violated") {
 		t.Errorf("--fail-on-violation: exit %d, %s", code, stderr)
 	}
 	mu.Lock()
@@ -252,7 +260,7 @@ func TestMonitorErrors(t *testing.T) {
 		{[]string{"--lake", lake, "--baseline", badBundle}, 2, "baseline"},
 		{[]string{"--lake", lake, "--out", filepath.Join(os.DevNull, "x")}, 1, "not a directory"},
 		{[]string{"--lake", "x", "extra"}, 2, "unexpected argument"},
-		{[]string{"-h"}, 0, "Usage: leadscore monitor"},
+		{[]string{"-h"}, 0, ""},
 	} {
 		code, _, stderr := runCLI(t, "", append([]string{"monitor"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stderr, tc.msg) {
@@ -262,7 +270,7 @@ func TestMonitorErrors(t *testing.T) {
 	// A lake with violations and a webhook that is not a URL.
 	full := testLake(t)
 	code, _, stderr := runCLI(t, "", "monitor", "--lake", full, "--until", "2025-06-01T12:00:00Z", "--out", t.TempDir(), "--webhook", "nope")
-	if code != 2 || !strings.Contains(stderr, "--webhook") {
+	if code != 2 || !strings.Contains(stderr, "--monitor-webhook-url") {
 		t.Errorf("bad webhook: exit %d, %s", code, stderr)
 	}
 	// A webhook that refuses (a 4xx is not retried).

@@ -16,7 +16,7 @@ import (
 
 const predictUsage = `Usage: leadscore predict [flags]
 
-Reads rows from --input (or stdin) and writes a JSON array to stdout: one
+Reads rows from --data (or stdin) and writes a JSON array to stdout: one
 number per row, or an array per row for multi-class outputs and
 contributions. JSON input is an array of rows, each an array of numbers with
 null for missing. CSV input has an optional header (named columns are matched
@@ -28,17 +28,14 @@ Flags:
 
 // runPredict implements `leadscore predict`.
 func runPredict(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", stderr)
+	fs := newCommand("predict", predictUsage, stdout, stderr)
 	modelPath := fs.String("model", "", "model file or bundle directory (default: the embedded demo model)")
-	input := fs.String("input", "", "input file (default: stdin)")
+	input := fs.String("data", "", "input `file` of rows (default: stdin)")
 	format := fs.String("format", "", "input format: json, csv or parquet (default: from the file extension, else json)")
 	output := fs.String("output", "prediction", "what to print: prediction, margin, contribs or tier")
 	missing := fs.String("missing", "", "a value that counts as missing besides NaN/null, like DMatrix's missing (e.g. 0)")
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(stderr, predictUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	fs.deprecate("input", "data")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	switch *output {

@@ -207,7 +207,7 @@ func TestPredictErrors(t *testing.T) {
 		{"bad format", `[]`, []string{"predict", "--format", "xml"}, "--format"},
 		{"bad missing", `[]`, []string{"predict", "--missing", "zero"}, "--missing"},
 		{"absent model", `[]`, []string{"predict", "--model", "/nonexistent/model.json"}, "model"},
-		{"absent input", ``, []string{"predict", "--input", "/nonexistent/rows.json"}, "rows.json"},
+		{"absent input", ``, []string{"predict", "--data", "/nonexistent/rows.json"}, "rows.json"},
 		{"tier multi", `[]`, []string{"predict", "--model", "../../testdata/xgboost/obj_multi_softprob/model.json", "--output", "tier"}, "tier"},
 		{"unknown command", ``, []string{"frobnicate"}, "unknown command"},
 		{"bad flag", ``, []string{"predict", "--nope"}, "nope"},
@@ -262,6 +262,20 @@ func TestBench(t *testing.T) {
 	if code, _, _ := runCLI(t, "", "bench", "--rows", "0"); code != 2 {
 		t.Error("--rows 0 accepted")
 	}
+	code, out, errOut = runCLI(t, "", "bench", "--rows", "100", "--repeats", "1", "--single", "10", "--explain", "5", "--json")
+	if code != 0 {
+		t.Fatalf("--explain: exit %d: %s", code, errOut)
+	}
+	r = benchResult{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.ExplainRows != 5 || r.ExplainUsPerRow <= 0 || r.ExplainP99us <= 0 {
+		t.Errorf("--explain result %+v", r)
+	}
+	if code, _, _ := runCLI(t, "", "bench", "--explain", "-1"); code != 2 {
+		t.Error("--explain -1 accepted")
+	}
 }
 
 func TestVersionAndHelp(t *testing.T) {
@@ -271,7 +285,7 @@ func TestVersionAndHelp(t *testing.T) {
 	if code, out, _ := runCLI(t, "", "help"); code != 0 || !strings.Contains(out, "predict") {
 		t.Errorf("help: %d %q", code, out)
 	}
-	if code, _, errOut := runCLI(t, "", "predict", "-h"); code != 0 || !strings.Contains(errOut, "--output") && !strings.Contains(errOut, "-output") {
-		t.Errorf("predict -h: %d %q", code, errOut)
+	if code, out, _ := runCLI(t, "", "predict", "-h"); code != 0 || !strings.Contains(out, "--output") {
+		t.Errorf("predict -h: %d %q", code, out)
 	}
 }

@@ -27,9 +27,9 @@ import (
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/capture"
 	"github.com/leadscore/leadscore/httpapi"
 	"github.com/leadscore/leadscore/monitor"
-	"github.com/leadscore/leadscore/registry"
 	"github.com/leadscore/leadscore/variant"
 )
 
@@ -44,6 +44,8 @@ Routes:
   /v2/...                          Open Inference Protocol (KServe V2 REST)
   GET /healthz, GET /readyz        liveness and readiness
   GET /metrics                     Prometheus metrics
+  GET /, GET /docs                 the live console and the API document page (--console)
+  GET /v1/stats                    the console's figures: model, traffic, latency, errors, lake
   POST /admin/reload               reload the model (needs an API key with the admin role)
   GET /v1/variants                 champion/challenger comparison (with --variant)
   POST /admin/variants             change variant weights and roles (admin key)
@@ -93,13 +95,8 @@ type serveConfig struct {
 	backend           backendConfig
 	monitor           monitorConfig
 	lake              lakeConfig
+	console           bool
 	variants          variantConfig
-}
-
-// envName is the environment variable of a flag: LEADSCORE_ and the name
-// in capitals with '_' for '-'.
-func envName(flagName string) string {
-	return "LEADSCORE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // sageMakerModelDir is where SageMaker puts the model artifacts.
@@ -107,11 +104,17 @@ const sageMakerModelDir = "/opt/ml/model"
 
 // parseServeConfig merges defaults, the config file, the environment
 // (looked up with getenv) and the command line, in rising precedence.
-func parseServeConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (*serveConfig, error) {
+func parseServeConfig(args []string, getenv func(string) (string, bool), out io.Writer) (*serveConfig, error) {
+	return parseServeSettings(args, getenv, out, out)
+}
+
+// parseServeSettings is parseServeConfig with the help on stdout and
+// warnings (deprecated names) on stderr.
+func parseServeSettings(args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) (*serveConfig, error) {
 	c := &serveConfig{requestSettings: requestSettings{maxBody: httpapi.DefaultMaxBody, logLevel: slog.LevelInfo}}
-	var apiKeys, logLevel, configPath string
-	fs := newFlagSet("serve", stderr)
-	fs.StringVar(&configPath, "config", "", "JSON config `file` with any of these settings")
+	var apiKeys, logLevel string
+	fs := newCommand("serve", serveUsage, stdout, stderr)
+	fs.getenv = getenv
 	fs.StringVar(&c.listen, "listen", ":8080", "`address` to listen on, host:port")
 	fs.StringVar(&c.model, "model", "", "model bundle directory or XGBoost model file `path` (default: the embedded demo model)")
 	fs.IntVar(&c.maxBatch, "max-batch", httpapi.DefaultMaxBatch, "most `rows` (leads) in one request; more is a 413")
@@ -132,62 +135,26 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 25*time.Second, "on SIGTERM/SIGINT, how long to let requests in flight finish")
 	fs.DurationVar(&c.watchInterval, "watch-interval", 2*time.Second, "how often to check the model file for changes and reload (0: never)")
 	fs.StringVar(&logLevel, "log-level", "info", "least severe log `level` written: debug, info, warn or error")
-	c.backend.addFlags(fs)
-	c.monitor.addFlags(fs)
-	c.lake.addFlags(fs)
-	c.variants.addFlags(fs)
+	c.backend.addFlags(fs.FlagSet)
+	c.monitor.addFlags(fs.FlagSet)
+	c.lake.addFlags(fs.FlagSet)
+	c.variants.addFlags(fs.FlagSet)
+	fs.configKey("variants", "variant")
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
 	fs.Var(&c.memoryLimit, "memory-limit", "soft memory `limit` of the Go runtime (GOMEMLIMIT): a size, off, or auto, which is\n64MiB or, for large models, twice the heap after start-up plus 32MiB; an explicit\nGOMEMLIMIT in the environment wins over auto")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
+	fs.BoolVar(&c.console, "console", true, consoleHelp+"; off by default under AWS Lambda")
 	fs.BoolVar(&c.accessLog, "access-log", true, "log one JSON line per request (request id, route, status, latency;\nnever feature values, and lead ids only with --log-lead-ids)")
-	fs.Usage = envFlagUsage(stderr, serveUsage, fs)
-	if err := parseFlags(fs, args); err != nil {
+	fs.deprecate("lake-s3-region", "s3-region")
+	fs.deprecate("lake-s3-endpoint", "s3-endpoint")
+	fs.deprecate("lake-s3-path-style", "s3-path-style")
+	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
-	onCommandLine := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
-	if !onCommandLine["config"] {
-		if v, ok := getenv(envName("config")); ok {
-			configPath = v
-		}
-	}
-	fromFile := map[string]string{}
-	if configPath != "" {
-		var err error
-		if fromFile, err = readServeConfigFile(configPath, fs); err != nil {
-			return nil, err
-		}
-	}
-	explicit := map[string]bool{}
-	var setErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if setErr != nil || f.Name == "config" {
-			return
-		}
-		if onCommandLine[f.Name] {
-			explicit[f.Name] = true
-			return
-		}
-		source, v, ok := envName(f.Name), "", false
-		if v, ok = getenv(source); !ok {
-			source = configPath
-			v, ok = fromFile[f.Name]
-		}
-		if !ok {
-			return
-		}
-		explicit[f.Name] = true
-		if err := f.Value.Set(v); err != nil {
-			setErr = fmt.Errorf("%w: %s: %s: %v", errUsage, source, f.Name, err)
-		}
-	})
-	if setErr != nil {
-		return nil, setErr
-	}
-	if _, inEnv := getenv(envName("variant")); !onCommandLine["variant"] && !inEnv && fromFile["variant"] != "" {
-		c.variants.file = configPath // SIGHUP re-reads the variants from it
+	if fs.source("variant") == sourceConfig {
+		c.variants.file = fs.configFile() // SIGHUP re-reads the variants from it
 	}
 
 	if err := c.finish(logLevel, apiKeys); err != nil {
@@ -223,7 +190,10 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), stderr 
 	if len(c.variants.specs) > 0 && c.backend.name == "sagemaker" {
 		return nil, fmt.Errorf("%w: --variant serves local models: it does not combine with --backend sagemaker", errUsage)
 	}
-	c.applySageMaker(getenv, explicit)
+	c.applySageMaker(getenv, fs.explicit)
+	if !fs.explicit["console"] && onLambda(getenv) {
+		c.console = false
+	}
 	return c, nil
 }
 
@@ -281,40 +251,6 @@ func sageMakerModelPath(dir string) string {
 		return filepath.Join(dir, found[0])
 	}
 	return dir // let the loader explain what is missing
-}
-
-// readServeConfigFile reads a JSON object of settings into flag-value
-// strings keyed by flag name. Keys may use '_' for '-'; api_keys may be a
-// list of {"name", "sha256", "admin"} objects.
-func readServeConfigFile(path string, fs *flag.FlagSet) (map[string]string, error) {
-	raw, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the config file
-	if err != nil {
-		return nil, fmt.Errorf("%w: config: %v", errUsage, err)
-	}
-	var obj map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("%w: config %s: %v", errUsage, path, err)
-	}
-	out := make(map[string]string, len(obj))
-	for key, v := range obj {
-		name := strings.ReplaceAll(key, "_", "-")
-		if name == "variants" {
-			name = "variant"
-		}
-		f := fs.Lookup(name)
-		if f == nil || name == "config" {
-			return nil, fmt.Errorf("%w: config %s: unknown setting %q", errUsage, path, key)
-		}
-		s, err := configValue(name, v, f)
-		if err != nil {
-			return nil, fmt.Errorf("%w: config %s: %s: %v", errUsage, path, key, err)
-		}
-		if s != nil {
-			out[name] = *s
-		}
-	}
-	return out, nil
 }
 
 // configValue turns one JSON value into the flag's string form; nil for a
@@ -422,7 +358,7 @@ func (b *byteSize) Set(s string) error {
 
 // runServe implements `leadscore serve`.
 func runServe(args []string, stdout, stderr io.Writer) error {
-	c, err := parseServeConfig(args, os.LookupEnv, stderr)
+	c, err := parseServeSettings(args, os.LookupEnv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -452,40 +388,24 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		certs = []tls.Certificate{cert}
 	}
 
-	// A registry reference (registry:ROOT#NAME@STAGE) is resolved to the
-	// promoted version, fetched into a local cache and followed below.
-	var follow *registry.Follower
-	if registry.IsRef(c.model) {
-		opts, err := registry.OptionsFromEnv(os.Getenv)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-		opts.Logger = log
-		if follow, err = registry.Follow(ctx, c.model, opts); err != nil {
-			return fmt.Errorf("%w: model %s: %v", errInput, c.model, err)
-		}
-	}
 	// With --variant, each variant has its own source; the champion's
 	// first load sets up the lake and monitoring.
 	var vars *variantServing
+	var src *modelSource
 	if len(c.variants.specs) > 0 {
 		var err error
-		if vars, err = newVariantServing(ctx, &c.variants, log); err != nil {
+		if vars, err = newVariantServing(ctx, &c.variants, c.watchInterval, log); err != nil {
+			return err
+		}
+		specs := c.variants.specs.String()
+		src = &modelSource{load: func() (leadscore.Scorer, error) { return vars.first, nil }, describe: func() string { return specs }}
+	} else {
+		var err error
+		if src, err = openModelSource(ctx, c.model, c.watchInterval, c.registryOptions, log); err != nil {
 			return err
 		}
 	}
-	loader := func() (leadscore.Scorer, error) {
-		switch {
-		case vars != nil:
-			return vars.first, nil
-		case follow != nil:
-			return bundle.Load(follow.Dir())
-		case c.model == "":
-			return bundle.Demo()
-		}
-		return bundle.Load(c.model)
-	}
-	watchFile := follow == nil && vars == nil && c.model != "" && c.watchInterval > 0
+	loader := src.load
 	reg := prometheus.NewRegistry()
 	for _, col := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -495,14 +415,11 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			return fmt.Errorf("register runtime metrics: %w", err)
 		}
 	}
-	// The model file's signature before loading it, so the watch sees any
-	// change made from here on.
-	var modelSig, variantSig string
+	// The variants' files' signature before loading them, so the watch
+	// sees any change made from here on.
+	var variantSig string
 	if vars != nil {
 		variantSig, _ = variantFileSignature(c.variants.specs)
-	}
-	if watchFile {
-		modelSig, _ = httpapi.FileSignature(c.model) // a missing file fails the load below
 	}
 	maxInFlight := c.maxInFlight
 	if maxInFlight == 0 {
@@ -515,7 +432,17 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		return fmt.Errorf("%w: %v", errInput, err)
 	}
 	firstBundle, _ := first.(*bundle.Bundle)
+	if firstBundle != nil && firstBundle.UsesDefaultTiers() {
+		log.Warn("the model has no tier cut-offs of its own: tiers use the defaults 0.2/0.4/0.6/0.8, "+
+			"which rarely fit a model's scores; write a bundle with cut-offs from your data with "+
+			"'leadscore bundle init --model FILE --data FILE --out DIR'", "model", firstBundle.Source(),
+			"tiers", firstBundle.Manifest().Tiers)
+	}
 	lake, err := c.lake.build(ctx, featureNames(first.Info()), reg, log)
+	if errors.Is(err, capture.ErrDirInUse) {
+		return fmt.Errorf("the lake directory %s is in use by another leadscore serve (one per directory): "+
+			"stop that one, or give this one its own --lake-dir (or --lake=false): %w", c.lake.dir, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -627,12 +554,18 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			c.monitor.rebase(mon, loaded.Load(), sc.Info(), log)
 		}
 	}
+	console, err := consoleHandler(c.console)
+	if err != nil {
+		return err
+	}
 	var comparison *variant.Live
 	var onVariants func([]variant.Spec)
 	if vars != nil {
 		comparison, onVariants = vars.live, vars.live.SetSpecs
 	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
+		Console:        console,
+		Source:         src.describe,
 		Variants:       variants,
 		ShadowQueue:    c.variants.shadowQueue,
 		ShadowWorkers:  c.variants.shadowWorkers,
@@ -665,8 +598,12 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	c.memoryLimit.apply(log)
 
 	ln, err := net.Listen("tcp", c.listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen %s: the port is in use by another program (another leadscore serve?): "+
+			"stop it or pick another --listen address: %w", c.listen, err)
+	}
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen %s: %w", c.listen, err)
 	}
 	if c.debugListen != "" {
 		stopDebug, err := startDebug(c.debugListen, log)
@@ -703,21 +640,11 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		hs.TLSConfig = &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}
 	}
 	info := srv.Model()
-	source := c.model
-	switch {
-	case source == "":
-		source = "embedded demo"
-	case follow != nil:
-		source = follow.Ref() + " version " + follow.Version()
-	}
-	if vars != nil {
-		source = c.variants.specs.String()
-	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil,
-		"model", info.Name, "version", info.Version, "source", source, "features", len(info.Features),
+		"model", info.Name, "version", info.Version, "source", src.describe(), "features", len(info.Features),
 		"sagemaker", c.sagemaker, "api_keys", len(c.apiKeys), "require_api_key", c.requireAPIKey,
 		"max_batch", c.maxBatch, "max_body", int64(c.maxBody), "max_in_flight", c.maxInFlight,
-		"rate_limit", c.rateLimit)
+		"rate_limit", c.rateLimit, "console", c.console)
 	logs.Flush()
 
 	serveErr := make(chan error, 1)
@@ -747,36 +674,32 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			}
 		}
 	}()
-	if follow != nil && c.watchInterval > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = follow.Watch(bg, c.watchInterval, func(v string) { _ = srv.Reload(bg, "registry: "+v) })
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		src.watch(bg, srv.Reload)
+	}()
 	if vars != nil && c.watchInterval > 0 {
-		wg.Add(1)
+		files := bundle.NewPollWatcher(variantSig, c.watchInterval, func() (string, error) { return variantFileSignature(srv.Variants()) }, log)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			vars.watch(bg, srv, c.watchInterval, &c.monitor)
+			vars.watch(bg, srv, &c.monitor)
 		}()
-		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			srv.Watch(bg, c.watchInterval, variantSig, func() (string, error) { return variantFileSignature(srv.Variants()) })
-		}()
-	}
-	if watchFile {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			srv.Watch(bg, c.watchInterval, modelSig, func() (string, error) { return httpapi.FileSignature(c.model) })
+			_ = files.Watch(bg, func(reason string) { _ = srv.Reload(bg, reason) })
 		}()
 	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		logs.FlushEvery(bg, 100*time.Millisecond)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srv.SampleStats(bg) // rates and latency history for /v1/stats
 	}()
 
 	select {

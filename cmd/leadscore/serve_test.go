@@ -31,7 +31,9 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/leadscore/leadscore/capture"
 	"github.com/leadscore/leadscore/httpapi"
+	"github.com/leadscore/leadscore/lake"
 )
 
 // ---- settings: flags, environment, config file ----
@@ -163,7 +165,7 @@ func TestServeConfigErrors(t *testing.T) {
 // -update-serve-help rewrites it).
 func TestServeHelp(t *testing.T) {
 	var out bytes.Buffer
-	if code := run([]string{"serve", "--help"}, strings.NewReader(""), io.Discard, &out); code != 0 {
+	if code := run([]string{"serve", "--help"}, strings.NewReader(""), &out, io.Discard); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	golden := filepath.Join("testdata", "serve", "help.golden")
@@ -406,6 +408,7 @@ func TestServeBinary(t *testing.T) {
 		{"Profiler", testServeProfiler},
 		{"ReloadMonitor", testServeReloadMonitor},
 		{"ReloadLake", testServeReloadLake},
+		{"Variants", testServeVariants},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
@@ -819,8 +822,14 @@ func testServeStartFailures(t *testing.T, bin string) {
 		{"broken model", []string{"--model", broken}, 2, "broken.json"},
 		{"bad flag", []string{"--max-batch", "x"}, 2, "max-batch"},
 		{"missing certificate", []string{"--tls-cert", filepath.Join(dir, "c.pem"), "--tls-key", filepath.Join(dir, "k.pem")}, 2, "TLS"},
-		{"port in use", nil, 1, "listen"},
+		{"lake in use", []string{"--listen", "127.0.0.1:0", "--lake-dir", filepath.Join(dir, "held")}, 1, "is in use by another leadscore serve"},
+		{"port in use", nil, 1, "the port is in use"},
 	}
+	held, err := capture.New(capture.Config{Dir: filepath.Join(dir, "held")}, []string{"x"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = held.Close(context.Background()) }()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -1371,9 +1380,9 @@ func testServeReloadMonitor(t *testing.T, bin string) {
 func testServeReloadLake(t *testing.T, bin string) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.json")
-	lake := filepath.Join(dir, "lake")
+	lakeDir := filepath.Join(dir, "lake")
 	copyFile(t, filepath.Join("..", "..", "testdata", "xgboost", "depth6_hist", "model.json"), model) // 50 inputs
-	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lake}, "--model", model, "--watch-interval", "50ms")
+	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lakeDir}, "--model", model, "--watch-interval", "50ms")
 	rows := func(n, width int) string {
 		row := "[" + strings.TrimSuffix(strings.Repeat("0.5,", width), ",") + "]"
 		return "[" + strings.TrimSuffix(strings.Repeat(row+",", n), ",") + "]"
@@ -1406,10 +1415,11 @@ func testServeReloadLake(t *testing.T, bin string) {
 		t.Fatalf("exit %d", code)
 	}
 	widths := map[int]int64{} // columns -> rows
-	walkParquet(t, lake, func(_ string, pf *parquet.File) {
+	walkParquet(t, lakeDir, func(_ string, pf *parquet.File) {
 		widths[len(pf.Schema().Fields())] += pf.NumRows()
 	})
-	if widths[60] != 4 || widths[16] != 3 || len(widths) != 2 {
-		t.Fatalf("lake rows by column count %v, want 4 rows of 60 columns and 3 of 16", widths)
+	fixed := len(lake.LeadColumns) + len(lake.TailColumns)
+	if widths[50+fixed] != 4 || widths[6+fixed] != 3 || len(widths) != 2 {
+		t.Fatalf("lake rows by column count %v, want 4 rows of %d columns and 3 of %d", widths, 50+fixed, 6+fixed)
 	}
 }

@@ -47,8 +47,9 @@ expected.json (exactly these keys):
     All numbers are float32 values written as exact float64 decimals.  The
     predictions come from a DMatrix built from the float32 inputs with the case's
     `missing` (and feature_types + enable_categorical=True for categorical cases).
-    Rows whose 1.7.4 outputs are not finite (gblinear fed +-float32 max) are
-    dropped, since JSON cannot hold Inf; cases.json says how many.
+    Outputs that are not finite (gblinear fed +-float32 max overflows to
+    +-Inf, and Inf + -Inf gives NaN) are kept, written as the JSON strings
+    "Infinity", "-Infinity" and "NaN", since JSON numbers cannot hold them.
 
 NEWER-FORMAT VARIANTS (expected outputs are the same as the 1.7.4 model's)
     model.v3.json / model.v3.ubj emulate what XGBoost 3.1 writes for the same
@@ -905,6 +906,17 @@ def f32list(a):
     return np.asarray(a, dtype=np.float32).astype(np.float64).tolist()
 
 
+def f32list_ext(a):
+    """f32list, with non-finite values as the strings "Infinity", "-Infinity", "NaN"."""
+    def one(v):
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "Infinity" if v > 0 else "-Infinity"
+        return v
+    return [[one(v) for v in row] for row in f32list(a)]
+
+
 def inputs_list(X):
     return [[None if math.isnan(v) else v for v in row] for row in f32list(X)]
 
@@ -1044,17 +1056,15 @@ def run_case(name, report):
 
     margin, pred, contribs = predict_all(b, X, missing, ft, cat)
     ok = np.isfinite(margin).all(1) & np.isfinite(pred).all(1) & np.isfinite(contribs).all(1)
-    dropped = [notes[i] for i in range(len(notes)) if not ok[i]]
-    X, margin, pred, contribs = X[ok], margin[ok], pred[ok], contribs[ok]
-    notes = [n for n, k in zip(notes, ok) if k]
+    nonfinite = [notes[i] for i in range(len(notes)) if not ok[i]]
 
     obj = plain(model)["learner"]["objective"]["name"]
     booster_name = plain(model)["learner"]["gradient_booster"]["name"]
     G = margin.shape[1]
     assert contribs.shape[1] == G * (F + 1), (contribs.shape, G, F)
     # contributions add up to the margin (float32 rounding aside)
-    csum = contribs.reshape(len(X), G, F + 1).astype(np.float64).sum(2)
-    max_dev = float(np.max(np.abs(csum - margin))) if len(X) else 0.0
+    csum = contribs[ok].reshape(int(ok.sum()), G, F + 1).astype(np.float64).sum(2)
+    max_dev = float(np.max(np.abs(csum - margin[ok]))) if ok.any() else 0.0
 
     # Reloading each saved file must reproduce the margins bit for bit.
     checks = {}
@@ -1078,9 +1088,9 @@ def run_case(name, report):
         "num_feature": int(F),
         "missing": None if missing is None else float(missing),
         "inputs": inputs_list(X),
-        "margin": f32list(margin),
-        "prediction": f32list(pred),
-        "contribs": f32list(contribs),
+        "margin": f32list_ext(margin),
+        "prediction": f32list_ext(pred),
+        "contribs": f32list_ext(contribs),
         "feature_types": ft,
     }
     with open(os.path.join(d, "expected.json"), "w") as fh:
@@ -1128,15 +1138,15 @@ def run_case(name, report):
 
     bad = {k: v for k, v in checks.items() if v is not True}
     size = sum(os.path.getsize(os.path.join(d, f)) for f in files)
-    print("%-24s rows=%3d G=%d F=%2d dropped=%d sumdev=%.2g %.1fs %6.0f KB %s" % (
-        name, len(X), G, F, len(dropped), max_dev, time.time() - t0, size / 1024.0,
+    print("%-24s rows=%3d G=%d F=%2d nonfinite=%d sumdev=%.2g %.1fs %6.0f KB %s" % (
+        name, len(X), G, F, len(nonfinite), max_dev, time.time() - t0, size / 1024.0,
         ("reloads ok; differs: " + repr(bad)) if bad else "reloads ok; inplace_predict agrees"), flush=True)
     for k, v in bad.items():
         if k.startswith("model"):  # every saved/variant file must reload exactly
             raise SystemExit("%s: reloading %s does not reproduce the margins" % (name, k))
     desc = spec["desc"]
-    if dropped:
-        desc += " (%d special rows with non-finite outputs dropped: %s)" % (len(dropped), "; ".join(dropped))
+    if nonfinite:
+        desc += " (%d special rows with non-finite outputs, kept: %s)" % (len(nonfinite), "; ".join(nonfinite))
     report.append({"name": name, "description": desc, "rows": int(len(X)), "files": sorted(files),
                    "row_notes": notes, "checks": {k: (v if v is True or v is False else str(v)) for k, v in checks.items()}})
 

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# What capture and monitoring cost, in the server's own CPU time, beside the
+# bare net/http control (issue 13 points 1, 2, 3 and 7).
+#
+# Three servers run side by side on random 127.0.0.1 ports:
+#   bare     bench/bare: net/http that only decodes the JSON (the floor)
+#   lean     leadscore serve --lake=false --monitor=false
+#   full     leadscore serve with its defaults (lake, monitor and access log on;
+#            the lake in a temporary folder, the access log to a file)
+# For REPEATS rounds, alternating the servers within each round, the same
+# open-loop generator (`leadscore loadtest`, no coordinated omission) sends
+#   - single-lead requests at RATE_1 requests/s for DURATION, and
+#   - 100-lead requests at RATE_100 requests/s for DURATION,
+# and the script reads each server's CPU time (utime+stime in
+# /proc/PID/stat) before and after. On a machine whose cores are shared with
+# the generator and other jobs, CPU seconds per request is the figure that
+# says what a request costs the server; the rate a dedicated core sustains is
+# its inverse. It prints the medians, p99 as the generator saw it, and:
+#   - capture+monitor cost: full CPU/request over lean CPU/request - 1 (target <= 10%)
+#   - full vs bare, single lead: bare CPU/request over full's (target >= 85%)
+#   - p99 at RATE_1 single leads, full beside bare (target <= 2 ms)
+#   - peak RSS (VmHWM) of full after the mixed load (target < 100 MB)
+# and the machine's load before and after.
+#
+#   bash bench/capture_cost.sh                 # REPEATS=3 DURATION=4s RATE_1=5000 RATE_100=200
+#   REPEATS=5 DURATION=6s bash bench/capture_cost.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+REPEATS=${REPEATS:-3}
+DURATION=${DURATION:-4s}
+RATE_1=${RATE_1:-5000}
+RATE_100=${RATE_100:-200}
+CONNECTIONS=${CONNECTIONS:-64}
+OUT=${OUT:-$(mktemp -d /tmp/capture_cost.XXXXXX)}
+PY=${PYTHON:-/usr/bin/python3}
+
+mkdir -p bin
+CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
+CGO_ENABLED=0 go build -trimpath -o bin/bare ./bench/bare
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+field() { "$PY" -c 'import json,sys; d=json.load(sys.stdin)
+for k in sys.argv[1].split("."): d=d[k]
+print(d)' "$1"; }
+HZ=$(getconf CLK_TCK)
+
+declare -A PORT PID
+PORT[bare]=$(free_port)
+bin/bare --listen "127.0.0.1:${PORT[bare]}" >"$OUT/bare.log" 2>&1 &
+PID[bare]=$!
+PORT[lean]=$(free_port)
+bin/leadscore serve --listen "127.0.0.1:${PORT[lean]}" --lake=false --monitor=false >"$OUT/lean.log" 2>&1 &
+PID[lean]=$!
+PORT[full]=$(free_port)
+bin/leadscore serve --listen "127.0.0.1:${PORT[full]}" --lake-dir "$OUT/lake" >"$OUT/full.log" 2>&1 &
+PID[full]=$!
+trap 'stop_pids "${PID[bare]}" "${PID[lean]}" "${PID[full]}"' EXIT
+wait_ready bare "http://127.0.0.1:${PORT[bare]}/readyz" "${PID[bare]}" "$OUT/bare.log"
+wait_ready lean "http://127.0.0.1:${PORT[lean]}/readyz" "${PID[lean]}" "$OUT/lean.log"
+wait_ready full "http://127.0.0.1:${PORT[full]}/readyz" "${PID[full]}" "$OUT/full.log"
+
+LOAD_START=$(uptime)
+log "load: $LOAD_START; results in $OUT"
+run() { # server batch rate repeat
+	local s=$1 b=$2 rate=$3 r=$4 c0 c1 f
+	f="$OUT/${s}_b${b}_r${r}.json"
+	c0=$(cpu_ticks "${PID[$s]}")
+	bin/leadscore loadtest --url "http://127.0.0.1:${PORT[$s]}/score" --rate "$rate" --duration "$DURATION" \
+		--batch "$b" --connections "$CONNECTIONS" --json >"$f"
+	c1=$(cpu_ticks "${PID[$s]}")
+	ok=$(field ok <"$f")
+	awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$ok" 'BEGIN{printf "%.2f\n", (b-a)/hz/(n>0?n:1)*1e6}' >"$f.cpu_us"
+}
+for ((r = 0; r < REPEATS; r++)); do
+	for s in bare lean full; do run "$s" 1 "$RATE_1" "$r"; done
+	for s in bare lean full; do run "$s" 100 "$RATE_100" "$r"; done
+	log "round $((r + 1))/$REPEATS done; load $(uptime | sed 's/.*load average: //')"
+done
+LOAD_END=$(uptime)
+
+med() { # server batch what
+	local s=$1 b=$2 w=$3 vals=()
+	for ((r = 0; r < REPEATS; r++)); do
+		f="$OUT/${s}_b${b}_r${r}.json"
+		case $w in
+		cpu) vals+=("$(cat "$f.cpu_us")") ;;
+		p99) vals+=("$(field latency_ms.p99 <"$f")") ;;
+		rate) vals+=("$(field ok_rate <"$f")") ;;
+		failed) vals+=("$(field failed <"$f")") ;;
+		esac
+	done
+	printf '%s\n' "${vals[@]}" | median
+}
+all() { # server batch: every repeat's CPU us/request
+	local s=$1 b=$2 out=""
+	for ((r = 0; r < REPEATS; r++)); do out+="$(cat "$OUT/${s}_b${b}_r${r}.json.cpu_us") "; done
+	echo "$out"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
+
+echo "capture and monitoring cost, median of $REPEATS alternated rounds, $DURATION each, $CONNECTIONS connections"
+echo "load at start: $LOAD_START"
+echo "load at end:   $LOAD_END"
+printf '%-8s %-10s %12s %12s %10s %8s   %s\n' server batch "req/s ok" "CPU us/req" "p99 ms" failed "CPU us/req per round"
+for b in 1 100; do
+	rate=$RATE_1
+	[ "$b" = 100 ] && rate=$RATE_100
+	for s in bare lean full; do
+		printf '%-8s %-10s %12.0f %12.2f %10.2f %8.0f   %s\n' "$s" "$b@$rate/s" "$(med "$s" "$b" rate)" "$(med "$s" "$b" cpu)" \
+			"$(med "$s" "$b" p99)" "$(med "$s" "$b" failed)" "$(all "$s" "$b")"
+	done
+done
+c1f=$(med full 1 cpu) c1l=$(med lean 1 cpu) c1b=$(med bare 1 cpu)
+c100f=$(med full 100 cpu) c100l=$(med lean 100 cpu)
+p99f=$(med full 1 p99) p99b=$(med bare 1 p99)
+hwm=$(awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/${PID[full]}/status")
+echo
+echo "capture+monitor cost, single lead:  full/lean CPU per request = $(ratio "$c1f" "$c1l")  (target <= 1.10)"
+echo "capture+monitor cost, 100 leads:    full/lean CPU per request = $(ratio "$c100f" "$c100l")  (target <= 1.10)"
+echo "full vs bare control, single lead:  bare/full CPU per request = $(ratio "$c1b" "$c1f")  (target >= 0.85)"
+echo "lean vs bare control, single lead:  bare/lean CPU per request = $(ratio "$c1b" "$c1l")"
+echo "p99 at $RATE_1 single-lead req/s:   full ${p99f} ms, bare control ${p99b} ms  (target full <= 2 ms)"
+echo "peak RSS (VmHWM) of full after the mixed load: ${hwm} MB  (target < 100 MB)"

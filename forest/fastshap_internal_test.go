@@ -1,0 +1,124 @@
+package forest
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// randomCoverTree builds a random valid tree of at most the given depth over nf
+// features, with positive covers, repeated features and missing defaults.
+func randomCoverTree(r *rand.Rand, depth, nf int) Tree {
+	var t Tree
+	var grow func(d int, cover float32) int32
+	grow = func(d int, cover float32) int32 {
+		id := int32(len(t.Nodes))
+		t.Nodes = append(t.Nodes, Node{Left: -1, Right: -1, Cover: cover})
+		if d == depth || (d > 0 && r.IntN(4) == 0) {
+			t.Nodes[id].Value = float32(r.NormFloat64())
+			return id
+		}
+		lc := cover * float32(0.05+0.9*r.Float64())
+		n := Node{Feature: int32(r.IntN(nf)), Value: float32(r.NormFloat64()), DefaultLeft: r.IntN(2) == 0, Cover: cover}
+		n.Left = grow(d+1, lc)
+		n.Right = grow(d+1, cover-lc)
+		t.Nodes[id] = n
+		return id
+	}
+	grow(0, 100)
+	return t
+}
+
+// TestTabledMatchesRecursive checks the precomputed TreeSHAP tables against
+// XGBoost's recursive algorithm on random trees (float64 against float32
+// arithmetic: within 1e-5 of the leaf scale).
+func TestTabledMatchesRecursive(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, c := range []struct{ trees, depth, nf int }{{1, 1, 1}, {5, 3, 2}, {20, 6, 4}, {10, 8, 12}, {3, 12, 5}} {
+		s := &Spec{Booster: GBTree, Objective: "reg:squarederror", NumFeature: c.nf, NumGroup: 1, BaseScore: []float32{0.5}}
+		for i := 0; i < c.trees; i++ {
+			s.Trees = append(s.Trees, randomCoverTree(r, c.depth, c.nf))
+			s.TreeGroup = append(s.TreeGroup, 0)
+		}
+		f, err := New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := f.explainTables()
+		for ti := range st.trees {
+			if !st.trees[ti].tabled {
+				t.Fatalf("%+v: tree %d not tabled", c, ti)
+			}
+		}
+		row := make([]float32, c.nf)
+		fast := make([]float32, c.nf+1)
+		for k := 0; k < 50; k++ {
+			for j := range row {
+				row[j] = float32(r.NormFloat64())
+				if r.IntN(5) == 0 {
+					row[j] = float32(math.NaN())
+				}
+			}
+			if err := f.Contributions(row, fast); err != nil {
+				t.Fatal(err)
+			}
+			slow := make([]float32, c.nf+1)
+			tc := make([]float32, c.nf+1)
+			d := f.maxDeep + 2
+			path := make([]pathElement, d*(d+1)/2)
+			for ti := range f.trees {
+				clear(tc)
+				f.treeContributions(ti, row, tc, path)
+				for j := range slow {
+					slow[j] += tc[j]
+				}
+			}
+			slow[c.nf] += f.base[0]
+			for j := range fast {
+				if math.Abs(float64(fast[j]-slow[j])) > 1e-5*float64(c.trees) {
+					t.Fatalf("%+v row %d feature %d: tabled %v, recursive %v", c, k, j, fast[j], slow[j])
+				}
+			}
+		}
+	}
+}
+
+// TestTableBudget checks that trees beyond the budget fall back and still
+// give the same contributions.
+func TestTableBudget(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	s := &Spec{Booster: GBTree, Objective: "reg:squarederror", NumFeature: 6, NumGroup: 1, BaseScore: []float32{0.5}}
+	for i := 0; i < 8; i++ {
+		s.Trees = append(s.Trees, randomCoverTree(r, 6, 6))
+		s.TreeGroup = append(s.TreeGroup, 0)
+	}
+	f, err := New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := []float32{0.1, -0.3, float32(math.NaN()), 1, 2, -1}
+	all := make([]float32, 7)
+	if err := f.Contributions(row, all); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := New(s)
+	g.shapOnce.Do(func() { g.shap = g.buildShapTables(1 << 10) })
+	var tabled int
+	for i := range g.shap.trees {
+		if g.shap.trees[i].tabled {
+			tabled++
+		}
+	}
+	if tabled == 0 || tabled == len(s.Trees) {
+		t.Fatalf("budget of 1 KiB tabled %d of %d trees, want some but not all", tabled, len(s.Trees))
+	}
+	part := make([]float32, 7)
+	if err := g.Contributions(row, part); err != nil {
+		t.Fatal(err)
+	}
+	for j := range all {
+		if math.Abs(float64(all[j]-part[j])) > 1e-5 {
+			t.Fatalf("feature %d: all tabled %v, partly %v", j, all[j], part[j])
+		}
+	}
+}
