@@ -354,10 +354,29 @@ const (
 	numRoutes
 )
 
+// routeNames are the route labels of metrics and logs, keyed by route so
+// that adding a route cannot shift the others' names.
 var routeNames = [numRoutes]string{
-	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
-	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback",
-	"/v1/stats", "console", "/execution-parameters", "/openapi.json", "/v1/variants", "/admin/variants", "other",
+	routeScore:         "/score",
+	routeInvocations:   "/invocations",
+	routePing:          "/ping",
+	routeHealthz:       "/healthz",
+	routeReadyz:        "/readyz",
+	routeProm:          "/metrics",
+	routeReload:        "/admin/reload",
+	routeV2Server:      "/v2",
+	routeV2Health:      "/v2/health",
+	routeV2Model:       "/v2/models/{name}",
+	routeV2Infer:       "/v2/models/{name}/infer",
+	routeMonitoring:    "/v1/monitoring",
+	routeFeedback:      "/v1/feedback",
+	routeStats:         "/v1/stats",
+	routeConsole:       "console",
+	routeExecParams:    "/execution-parameters",
+	routeOpenAPI:       "/openapi.json",
+	routeVariants:      "/v1/variants",
+	routeAdminVariants: "/admin/variants",
+	routeOther:         "other",
 }
 
 func routeOf(path string) route {

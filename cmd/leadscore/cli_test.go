@@ -122,7 +122,7 @@ func TestCLIDeprecatedNames(t *testing.T) {
 var commandsWithHelp = [][]string{
 	{"serve"}, {"lambda"}, {"predict"}, {"bench"}, {"loadtest"}, {"baseline"}, {"monitor"},
 	{"model", "inspect"}, {"model", "push"}, {"model", "list"}, {"model", "promote"}, {"model", "rollback"},
-	{"model", "package"}, {"bundle", "init"},
+	{"model", "package"}, {"model", "evaluate"}, {"bundle", "init"},
 }
 
 // TestCLIHelp: every command prints its help on stdout in one style (each
@@ -186,7 +186,7 @@ func TestBaselineJSON(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
 		t.Fatalf("exit %d %q %s", code, out, errOut)
 	}
-	if r.Rows != 300 || r.Features != 50 || r.Model != "lead-demo" || len(r.TierShares) != 5 || r.AUC == nil || len(r.Files) != 3 {
+	if r.Rows != 300 || r.Features != 50 || r.Model != "lead-demo" || len(r.TierShares) != 5 || r.AUC == nil || len(r.Files) != 5 || len(r.TopFeatures) != 3 {
 		t.Errorf("summary %+v", r)
 	}
 }

@@ -138,7 +138,7 @@ func (v *variantConfig) validate(model string) error {
 		return fmt.Errorf("%w: --model and --variant exclude each other: declare the model as a variant", errUsage)
 	}
 	if err := variant.ValidateSet(v.specs); err != nil {
-		return fmt.Errorf("%w: --variant: %v", errUsage, err)
+		return fmt.Errorf("%w: --variant: %w", errUsage, err)
 	}
 	for _, sp := range v.specs {
 		if sp.Source == "" {
@@ -173,7 +173,7 @@ func newVariantServing(ctx context.Context, c *variantConfig, watchInterval time
 		if registry.IsRef(sp.Source) {
 			opts, err := registry.OptionsFromEnv(os.Getenv)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", errUsage, err)
+				return nil, fmt.Errorf("%w: %w", errUsage, err)
 			}
 			opts.Logger, opts.WatchInterval = log, watchInterval
 			vs.opts = opts
@@ -188,7 +188,7 @@ func newVariantServing(ctx context.Context, c *variantConfig, watchInterval time
 	champ := c.specs[variant.Champion(c.specs)]
 	first, err := vs.load(champ)
 	if err != nil {
-		return nil, fmt.Errorf("%w: variant %s: %v", errInput, champ.Name, err)
+		return nil, fmt.Errorf("%w: variant %s: %w", errInput, champ.Name, err)
 	}
 	vs.first = first
 	return vs, nil
@@ -207,7 +207,7 @@ func (vs *variantServing) follow(ctx context.Context, sp variant.Spec) error {
 	}
 	f, err := registry.Follow(ctx, sp.Source, vs.opts)
 	if err != nil {
-		return fmt.Errorf("%w: variant %s: %s: %v", errInput, sp.Name, sp.Source, err)
+		return fmt.Errorf("%w: variant %s: %s: %w", errInput, sp.Name, sp.Source, err)
 	}
 	vs.followers[sp.Source] = f
 	return nil

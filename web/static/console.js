@@ -629,7 +629,7 @@
       }
     });
     fig.replaceChildren(h('figcaption', {}, h('span', { class: 'title' }, 'Why: contributions in log-odds (TreeSHAP)'),
-      h('span', { class: 'key' }, h('span', { class: 'sw box t5' }), 'raises'), h('span', { class: 'key' }, h('span', { class: 'sw box s2' }), 'lowers')), svg);
+      h('span', { class: 'key' }, h('span', { class: 'sw box up' }), 'raises'), h('span', { class: 'key' }, h('span', { class: 'sw box down' }), 'lowers')), svg);
   }
 
   // ---- polling -----------------------------------------------------------------
@@ -670,6 +670,7 @@
     }
     await Promise.all(jobs);
     renderAll();
+    if (!document.body.dataset.ready) performance.mark('leadscore-ready'); // first render with data
     document.body.dataset.ready = 'true';
     setLive('on', 'live · ' + new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' }));
     setTimeout(poll, STATS_EVERY);
