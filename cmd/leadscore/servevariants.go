@@ -115,6 +115,7 @@ type variantConfig struct {
 	specs         variantList
 	shadowQueue   int
 	shadowWorkers int
+	shadowMaxLive int
 	window        int
 	// file is the config file the specs came from, re-read on SIGHUP; ""
 	// when they came from the command line or the environment.
@@ -127,6 +128,7 @@ func (v *variantConfig) addFlags(fs *flag.FlagSet) {
 		"The first weighted variant is the champion (docs/variants.md)")
 	fs.IntVar(&v.shadowQueue, "shadow-queue", httpapi.DefaultShadowQueue, "requests that may wait for shadow scoring; beyond it they are shed and counted")
 	fs.IntVar(&v.shadowWorkers, "shadow-workers", httpapi.DefaultShadowWorkers, "goroutines scoring shadow variants off the request path")
+	fs.IntVar(&v.shadowMaxLive, "shadow-max-live", 0, "shed (and count) shadow scoring while more than this many live `requests` are in flight:\nthe cores are busy with live work (0: GOMAXPROCS; negative: never shed for load)")
 	fs.IntVar(&v.window, "variant-window", variant.DefaultWindow, "latest `leads` the live comparison of variants (GET /v1/variants) is over")
 }
 
