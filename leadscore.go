@@ -136,6 +136,12 @@ type Scorer interface {
 	Score(ctx context.Context, rows []float32, explain int, out []Result) error
 }
 
+// Loader loads the model to serve. A server calls it once at start and
+// again on every reload (a signal, an admin call, or a Watcher of package
+// bundle reporting a change); each call returns a new Scorer or the reason
+// none could be loaded, and the server keeps the old one on an error.
+type Loader func() (Scorer, error)
+
 // Record is one scored lead as the data lake and the monitor see it.
 type Record struct {
 	Time         time.Time // when the lead was scored (UTC)

@@ -63,7 +63,16 @@ type Bundle struct {
 	names    []string
 	missing  float32
 	bufs     sync.Pool // *buffers
+	// defaultTiers is set when the manifest (or a bare model) gave no
+	// cut-offs and DefaultTiers apply.
+	defaultTiers bool
 }
+
+// UsesDefaultTiers reports whether the bundle has no cut-offs of its own
+// and scores with DefaultTiers, which rarely fit a model's scores (at a
+// 15% base rate most leads land in tier 1): `leadscore bundle init`
+// chooses them from the data.
+func (b *Bundle) UsesDefaultTiers() bool { return b.defaultTiers }
 
 // buffers is per-call scratch reused across Score calls.
 type buffers struct {
@@ -178,7 +187,8 @@ func build(m Manifest, data []byte, source string) (*Bundle, error) {
 	if m.Version == "" {
 		m.Version = "0"
 	}
-	if m.Tiers == (leadscore.Tiers{}) {
+	defaulted := m.Tiers == (leadscore.Tiers{})
+	if defaulted {
 		m.Tiers = DefaultTiers
 	}
 	if err := m.Tiers.Validate(); err != nil {
@@ -208,7 +218,7 @@ func build(m Manifest, data []byte, source string) (*Bundle, error) {
 			return nil, fmt.Errorf("manifest: feature %d is %q, the model calls it %q", i, ft.Name, names[i])
 		}
 	}
-	b := &Bundle{manifest: m, forest: f, format: format, source: source, missing: float32(math.NaN())}
+	b := &Bundle{manifest: m, forest: f, format: format, source: source, missing: float32(math.NaN()), defaultTiers: defaulted}
 	if m.Missing != nil {
 		b.missing = float32(*m.Missing)
 	}

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/leadscore/leadscore"
@@ -145,7 +141,7 @@ func (s *Server) load(ctx context.Context) (m *served, err error) {
 }
 
 // loadWith calls loader and checks its model.
-func (s *Server) loadWith(ctx context.Context, loader func() (leadscore.Scorer, error)) (m *served, err error) {
+func (s *Server) loadWith(ctx context.Context, loader leadscore.Loader) (m *served, err error) {
 	defer func() {
 		// A Loader that panics on a hostile file must not take the
 		// server down: treat it as a broken model.
@@ -158,71 +154,4 @@ func (s *Server) loadWith(ctx context.Context, loader func() (leadscore.Scorer, 
 		return nil, err
 	}
 	return newServed(ctx, sc)
-}
-
-// Watch polls signature every interval and reloads the model when the
-// signature has changed and then stayed the same for one more poll, so a
-// file still being written is not loaded half-way. loaded is the signature
-// taken before the current model was loaded (so a change made while New
-// was loading is not missed; "" if unknown). It returns when ctx is done.
-// A signature error (the file briefly missing during a rename) is logged
-// once and retried.
-func (s *Server) Watch(ctx context.Context, interval time.Duration, loaded string, signature func() (string, error)) {
-	if interval <= 0 {
-		return
-	}
-	last := loaded
-	failing := false
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		cur, err := signature()
-		if err != nil {
-			if !failing {
-				s.log.Warn("model watch: cannot read the model file", "error", err.Error())
-			}
-			failing = true
-			continue
-		}
-		failing = false
-		if cur != loaded && cur == last {
-			loaded = cur
-			_ = s.Reload(ctx, "file changed") // Reload logs a rejection
-		}
-		last = cur
-	}
-}
-
-// FileSignature describes a model file or bundle directory by the names,
-// sizes and modification times of its files, for Watch: it changes when
-// any of them does.
-func FileSignature(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("stat model %s: %w", path, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano()), nil
-	}
-	entries, err := os.ReadDir(path)
-	if err != nil {
-		return "", fmt.Errorf("read model dir %s: %w", path, err)
-	}
-	parts := make([]string, 0, len(entries))
-	for _, e := range entries {
-		// Stat follows symbolic links, as in a Kubernetes volume whose files
-		// link into a directory swapped atomically on update.
-		info, err := os.Stat(filepath.Join(path, e.Name()))
-		if err != nil || !info.Mode().IsRegular() {
-			continue // removed since ReadDir, or not a file
-		}
-		parts = append(parts, fmt.Sprintf("%s %d %d", e.Name(), info.Size(), info.ModTime().UnixNano()))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, "\n"), nil
 }

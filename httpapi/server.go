@@ -48,7 +48,7 @@ const (
 // take the defaults documented on each field.
 type Config struct {
 	// Loader loads the model: once by New, and again on every Reload.
-	Loader func() (leadscore.Scorer, error)
+	Loader leadscore.Loader
 	// Logger receives access logs and events; nil discards them.
 	Logger *slog.Logger
 	// AccessLog logs one line per request (request id, route, status,
@@ -135,7 +135,7 @@ type Config struct {
 // Server is the HTTP handler for every route. It is safe for concurrent
 // use; build one with New.
 type Server struct {
-	loader      func() (leadscore.Scorer, error)
+	loader      leadscore.Loader
 	onReload    func(leadscore.Scorer)
 	log         *slog.Logger
 	accessLog   bool

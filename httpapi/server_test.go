@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -299,121 +297,6 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	if v := s.Model().Version; v != "51" {
 		t.Errorf("version %s after 50 reloads", v)
-	}
-}
-
-func TestWatch(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.json")
-	write := func(content string) {
-		t.Helper()
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("v1")
-	var loads atomic.Int64
-	loader := func() (leadscore.Scorer, error) {
-		loads.Add(1)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		if string(b) == "broken" {
-			return nil, errBroken
-		}
-		f := newFake(1)
-		f.version = string(b)
-		return f, nil
-	}
-	logs := &logBuffer{}
-	sig0, err := FileSignature(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(context.Background(), Config{Loader: loader, Logger: logs.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	// The file changes before the watch starts: still noticed.
-	write("v2-longer")
-	go func() {
-		s.Watch(ctx, 5*time.Millisecond, sig0, func() (string, error) { return FileSignature(path) })
-		close(done)
-	}()
-	defer func() { cancel(); <-done }()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; logs:\n%s", what, logs.String())
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
-	waitFor("reload to v2", func() bool { return s.Model().Version == "v2-longer" })
-	write("broken")
-	waitFor("rejection", func() bool { return strings.Contains(logs.String(), "model reload rejected") })
-	if v := s.Model().Version; v != "v2-longer" {
-		t.Errorf("broken file replaced the model: %s", v)
-	}
-	n := loads.Load()
-	time.Sleep(30 * time.Millisecond)
-	if loads.Load() != n {
-		t.Errorf("a rejected file is reloaded again without changing")
-	}
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	waitFor("missing file warning", func() bool { return strings.Contains(logs.String(), "cannot read the model file") })
-	write("v3")
-	waitFor("reload to v3", func() bool { return s.Model().Version == "v3" })
-	s.Watch(ctx, 0, "", nil) // disabled: returns at once
-}
-
-func TestFileSignature(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte("{}"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	a, err := FileSignature(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "model.json"), []byte("{}"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := FileSignature(dir)
-	if a == b {
-		t.Error("adding a file did not change the signature")
-	}
-	// A file behind a symbolic link counts by its target.
-	target := filepath.Join(t.TempDir(), "target.json")
-	if err := os.WriteFile(target, []byte("1"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, filepath.Join(dir, "linked.json")); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := FileSignature(dir)
-	if err := os.WriteFile(target, []byte("22"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if d, _ := FileSignature(dir); c == b || d == c {
-		t.Error("a linked file's change did not change the signature")
-	}
-	f1, err := FileSignature(filepath.Join(dir, "model.json"))
-	if err != nil || f1 == "" {
-		t.Fatalf("file signature %q %v", f1, err)
-	}
-	if _, err := FileSignature(filepath.Join(dir, "none")); err == nil {
-		t.Error("missing path has a signature")
 	}
 }
 

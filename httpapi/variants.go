@@ -19,7 +19,7 @@ import (
 // its declaration and how to load its model.
 type Variant struct {
 	Spec   variant.Spec
-	Loader func() (leadscore.Scorer, error)
+	Loader leadscore.Loader
 }
 
 // Defaults of the shadow pipeline.
@@ -42,7 +42,7 @@ const (
 type variantSet struct {
 	specs    []variant.Spec
 	models   []*served
-	loaders  []func() (leadscore.Scorer, error)
+	loaders  []leadscore.Loader
 	router   *variant.Router
 	champion int
 	byName   map[string]int

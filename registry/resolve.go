@@ -74,6 +74,9 @@ type Options struct {
 	CacheDir string
 	// Logger receives Watch's poll failures; nil discards them.
 	Logger *slog.Logger
+	// WatchInterval is how often Follower.Watch polls the stage; zero is
+	// DefaultWatchInterval.
+	WatchInterval time.Duration
 	// Now stamps events; nil is time.Now.
 	Now func() time.Time
 }

@@ -312,7 +312,7 @@ func TestFollower(t *testing.T) {
 	if _, err := reg.Promote(ctx, "lead", "1", StageProd, "a", ""); err != nil {
 		t.Fatal(err)
 	}
-	f, err := Follow(ctx, ref, Options{})
+	f, err := Follow(ctx, ref, Options{WatchInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,8 +324,12 @@ func TestFollower(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- f.Watch(wctx, 5*time.Millisecond, func(v string) {
+		done <- f.Watch(wctx, func(reason string) {
+			v := f.Version()
 			checkBundle(t, f.Dir(), v) // Dir is already the new version
+			if reason != "registry: "+v {
+				t.Errorf("reason %q for version %s", reason, v)
+			}
 			reloaded <- v
 		})
 	}()

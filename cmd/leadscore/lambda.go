@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +15,8 @@ import (
 	"github.com/leadscore/leadscore/awslambda"
 	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/httpapi"
-	"github.com/leadscore/leadscore/sagemaker"
+	"github.com/leadscore/leadscore/registry"
+	"github.com/leadscore/leadscore/variant"
 )
 
 const lambdaUsage = `Usage: leadscore lambda [flags]
@@ -47,6 +46,9 @@ type lambdaConfig struct {
 	namespace string
 	backend   backendConfig
 	console   bool
+	// variants are weighted variants served side by side (no shadows:
+	// a Lambda has no data lake to put their scores in).
+	variants variantList
 }
 
 // parseLambdaConfig merges defaults, the environment (looked up with
@@ -76,6 +78,8 @@ func parseLambdaSettings(args []string, getenv func(string) (string, bool), stdo
 	fs.BoolVar(&c.emf, "emf", true, "write CloudWatch Embedded Metric Format lines to stdout")
 	fs.StringVar(&c.namespace, "emf-namespace", awslambda.DefaultNamespace, "CloudWatch metrics `namespace` of the EMF lines")
 	c.backend.addFlags(fs.FlagSet)
+	fs.Var(&c.variants, "variant", "serve several models: `NAME=SOURCE[:weight=W]`, repeated, as serve (weighted only:\nshadows need serve's data lake); sticky by lead id, X-Amzn-SageMaker-Target-Variant picks one")
+	fs.configKey("variants", "variant")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -84,6 +88,20 @@ func parseLambdaSettings(args []string, getenv func(string) (string, bool), stdo
 	}
 	if err := c.backend.validate(); err != nil {
 		return nil, err
+	}
+	if len(c.variants) > 0 {
+		vc := variantConfig{specs: c.variants, shadowQueue: 1, shadowWorkers: 1, window: variant.DefaultWindow}
+		if err := vc.validate(c.model); err != nil {
+			return nil, err
+		}
+		for _, sp := range c.variants {
+			if sp.Role == variant.Shadow {
+				return nil, fmt.Errorf("%w: --variant %s: shadow variants need serve's data lake; lambda serves weighted variants only", errUsage, sp.Name)
+			}
+		}
+		if c.backend.name == "sagemaker" {
+			return nil, fmt.Errorf("%w: --variant serves local models: it does not combine with --backend sagemaker", errUsage)
+		}
 	}
 	return c, nil
 }
@@ -125,7 +143,22 @@ func newLambdaHandler(ctx context.Context, c *lambdaConfig, stdout io.Writer, ge
 	if err != nil {
 		return nil, err
 	}
+	var variants []httpapi.Variant
+	for _, sp := range c.variants {
+		path := sp.Source
+		if registry.IsRef(path) { // resolved once, at cold start
+			opts, err := registry.OptionsFromEnv(getenv)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", errUsage, err)
+			}
+			if path, _, err = registry.Resolve(ctx, sp.Source, opts); err != nil {
+				return nil, fmt.Errorf("%w: variant %s: %v", errInput, sp.Name, err)
+			}
+		}
+		variants = append(variants, httpapi.Variant{Spec: sp, Loader: metered(bundle.Loader(path))})
+	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
+		Variants:       variants,
 		Console:        console,
 		Loader:         metered(c.backend.loader(ctx, c.model, log)),
 		Logger:         log,
@@ -164,105 +197,12 @@ func newLambdaHandler(ctx context.Context, c *lambdaConfig, stdout io.Writer, ge
 
 // metered wraps the scorers load returns with awslambda.Metered, so that
 // EMF lines count each invocation's rows and model time.
-func metered(load func() (leadscore.Scorer, error)) func() (leadscore.Scorer, error) {
+func metered(load leadscore.Loader) leadscore.Loader {
 	return func() (leadscore.Scorer, error) {
 		s, err := load()
 		if err != nil {
 			return nil, err
 		}
 		return awslambda.Metered(s), nil
-	}
-}
-
-// modelLoader loads the bundle or model file at path, or the embedded demo
-// model when path is empty.
-func modelLoader(path string) func() (leadscore.Scorer, error) {
-	return func() (leadscore.Scorer, error) {
-		if path == "" {
-			return bundle.Demo()
-		}
-		return bundle.Load(path)
-	}
-}
-
-// backendConfig selects where scores come from: the local model (the
-// default) or a SageMaker endpoint (the remote backend, package sagemaker).
-// It is shared by the commands that serve: addFlags registers its flags on
-// a command's FlagSet and loader builds the httpapi.Config Loader.
-type backendConfig struct {
-	name            string // "local" or "sagemaker"
-	endpoint        string
-	region          string
-	endpointURL     string
-	timeout         time.Duration
-	attempts        int
-	breakerFailures int
-	breakerOpenFor  time.Duration
-	breakerProbes   int
-	fallback        bool
-}
-
-// addFlags registers the backend flags on fs.
-func (b *backendConfig) addFlags(fs *flag.FlagSet) {
-	fs.StringVar(&b.name, "backend", "local", "where scores come from: `local` (the model in this process) or sagemaker (an endpoint)")
-	fs.StringVar(&b.endpoint, "sagemaker-endpoint", "", "SageMaker endpoint `name` for --backend sagemaker")
-	fs.StringVar(&b.region, "region", "", "AWS `region` of the endpoint (default: AWS_REGION or the shared config)")
-	fs.StringVar(&b.endpointURL, "endpoint-url", "", "SageMaker runtime `URL` override, e.g. a VPC endpoint or a stand-in leadscore serve")
-	fs.DurationVar(&b.timeout, "sagemaker-timeout", sagemaker.DefaultTimeout, "most time one endpoint call may take")
-	fs.IntVar(&b.attempts, "sagemaker-attempts", sagemaker.DefaultMaxAttempts, "most `attempts` per batch, retries with backoff and jitter included")
-	fs.IntVar(&b.breakerFailures, "sagemaker-breaker-failures", sagemaker.DefaultFailureThreshold, "consecutive failed `attempts` that open the circuit breaker")
-	fs.DurationVar(&b.breakerOpenFor, "sagemaker-breaker-open", sagemaker.DefaultOpenFor, "how long the open breaker fails fast before probing the endpoint")
-	fs.IntVar(&b.breakerProbes, "sagemaker-breaker-probes", sagemaker.DefaultHalfOpenProbes, "`calls` probing a half-open breaker at once, and the successes that close it")
-	fs.BoolVar(&b.fallback, "sagemaker-fallback", true, "score with the local model (--model) when the endpoint fails or the breaker is open;\nthe local model also gives reasons (?explain), which are omitted without it")
-}
-
-// validate checks the backend settings.
-func (b *backendConfig) validate() error {
-	switch {
-	case b.name != "local" && b.name != "sagemaker":
-		return fmt.Errorf("%w: --backend %q: want local or sagemaker", errUsage, b.name)
-	case b.name == "sagemaker" && b.endpoint == "":
-		return fmt.Errorf("%w: --backend sagemaker needs --sagemaker-endpoint", errUsage)
-	case b.timeout <= 0 || b.attempts < 1 || b.breakerFailures < 1 || b.breakerOpenFor <= 0 || b.breakerProbes < 1:
-		return fmt.Errorf("%w: --sagemaker-timeout, -attempts and -breaker-* must be positive", errUsage)
-	}
-	return nil
-}
-
-// loader returns the Loader for httpapi: the model at path (or the
-// embedded demo) for the local backend; for sagemaker, see wrap.
-func (b *backendConfig) loader(ctx context.Context, path string, log *slog.Logger) func() (leadscore.Scorer, error) {
-	return b.wrap(ctx, modelLoader(path), log)
-}
-
-// wrap returns load itself for the local backend; for sagemaker, a loader
-// of a sagemaker.Scorer whose features and tiers come from the model load
-// gives, which is also its fallback unless --sagemaker-fallback=false.
-func (b *backendConfig) wrap(ctx context.Context, load func() (leadscore.Scorer, error), log *slog.Logger) func() (leadscore.Scorer, error) {
-	if b.name != "sagemaker" {
-		return load
-	}
-	return func() (leadscore.Scorer, error) {
-		model, err := load()
-		if err != nil {
-			return nil, err
-		}
-		var fallback leadscore.Scorer
-		if b.fallback {
-			fallback = model
-		}
-		return sagemaker.New(ctx, sagemaker.Config{
-			Endpoint:    b.endpoint,
-			Region:      b.region,
-			EndpointURL: b.endpointURL,
-			Timeout:     b.timeout,
-			MaxAttempts: b.attempts,
-			Breaker: sagemaker.BreakerConfig{
-				FailureThreshold: b.breakerFailures,
-				OpenFor:          b.breakerOpenFor,
-				HalfOpenProbes:   b.breakerProbes,
-			},
-			Logger: log,
-		}, model.Info(), fallback)
 	}
 }

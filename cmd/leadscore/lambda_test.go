@@ -617,3 +617,54 @@ func median(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+// TestLambdaVariants: weighted variants through API Gateway events, the
+// override header, and the variant named in the response.
+func TestLambdaVariants(t *testing.T) {
+	demo := filepath.Join("..", "..", "bundle", "demo")
+	weak := filepath.Join("..", "..", "testdata", "variants", "challenger")
+	c, err := parseLambdaConfig([]string{"--emf=false", "--variant", "champion=" + demo + ":weight=9", "--variant", "challenger=" + weak}, mapEnv(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newLambdaHandler(context.Background(), c, io.Discard, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := "[" + strings.TrimSuffix(strings.Repeat("1,", 50), ",") + "]"
+	invoke := func(body string, headers map[string]string) events.APIGatewayProxyResponse {
+		headers["Content-Type"] = "application/json"
+		ev, _ := json.Marshal(events.APIGatewayProxyRequest{HTTPMethod: "POST", Path: "/score", Headers: headers, Body: body})
+		out, err := h.Invoke(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp events.APIGatewayProxyResponse
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := invoke("["+row+"]", map[string]string{"X-Amzn-SageMaker-Target-Variant": "challenger"})
+	if resp.StatusCode != 200 || resp.Headers["X-Amzn-Invoked-Production-Variant"] != "challenger" || !strings.Contains(resp.Body, `"version":"0.1.0-weak","variant":"challenger"`) {
+		t.Fatalf("override: %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	if resp := invoke("["+row+"]", map[string]string{"X-Amzn-SageMaker-Target-Variant": "ghost"}); resp.StatusCode != 400 || !strings.Contains(resp.Body, "ghost") {
+		t.Fatalf("unknown variant: %d %s", resp.StatusCode, resp.Body)
+	}
+	counts := map[string]int{}
+	for i := range 400 {
+		body := fmt.Sprintf(`{"leads":[{"id":"l-%d","features":{"company_size_log":3}}]}`, i)
+		v := invoke(body, map[string]string{}).Headers["X-Amzn-Invoked-Production-Variant"]
+		if again := invoke(body, map[string]string{}).Headers["X-Amzn-Invoked-Production-Variant"]; again != v {
+			t.Fatalf("lead l-%d moved from %s to %s", i, v, again)
+		}
+		counts[v]++
+	}
+	if counts["challenger"] < 20 || counts["challenger"] > 65 {
+		t.Errorf("split %v, want about 40 challenger of 400", counts)
+	}
+	if _, err := parseLambdaConfig([]string{"--variant", "a=" + demo, "--variant", "b=" + weak + ":shadow"}, mapEnv(nil), io.Discard); err == nil {
+		t.Error("a shadow variant in lambda: no error")
+	}
+}

@@ -23,6 +23,7 @@ Serving:
 Models:
   predict        score rows from a file or stdin and print a JSON array
   bench          measure scoring throughput and single-row latency
+  bundle         bundle init: turn a trained model and its data into a tiered bundle
   model          inspect a model; push, list, promote, rollback and package bundles in a registry
 
 Monitoring and load:
@@ -80,6 +81,8 @@ func dispatch(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return runBench(args, stdout, stderr)
 	case "model":
 		return runModel(args, stdout, stderr)
+	case "bundle":
+		return runBundle(args, stdout, stderr)
 	case "loadtest":
 		return runLoadtest(args, stdout, stderr)
 	case "baseline":

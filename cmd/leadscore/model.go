@@ -29,22 +29,18 @@ type loadedModel struct {
 // openModel opens path: "" is the embedded demo bundle, a directory is a
 // bundle, a file is an XGBoost model (JSON, UBJSON or legacy binary).
 func openModel(path string) (*loadedModel, error) {
-	var b *bundle.Bundle
-	var err error
-	if path == "" {
-		b, err = bundle.Demo()
-	} else {
-		st, serr := os.Stat(path) // #nosec G703 -- the user names the model to load
-		if serr != nil {
-			return nil, fmt.Errorf("%w: model: %v", errInput, serr)
+	if path != "" {
+		st, err := os.Stat(path) // #nosec G703 -- the user names the model to load
+		if err != nil {
+			return nil, fmt.Errorf("%w: model: %w", errInput, err)
 		}
 		if !st.IsDir() {
 			return openModelFile(path, st.Size())
 		}
-		b, err = bundle.Load(path)
 	}
+	b, err := bundle.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errInput, err)
+		return nil, fmt.Errorf("%w: %w", errInput, err)
 	}
 	m := b.Manifest()
 	lm := &loadedModel{forest: b.Forest(), names: b.FeatureNames(), tiers: m.Tiers,

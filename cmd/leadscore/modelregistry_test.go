@@ -21,8 +21,6 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/leadscore/leadscore"
-	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/httpapi"
 	"github.com/leadscore/leadscore/registry"
 )
@@ -280,12 +278,12 @@ func TestServeFollowsRegistry(t *testing.T) {
 	mustRun(t, "model", "push", regBundle(t, "1.1.0"), "--registry", root)
 	mustRun(t, "model", "promote", "lead-demo", "1.0.0", "--stage", "prod", "--registry", root)
 
-	f, err := registry.Follow(ctx, "registry:"+root+"#lead-demo@prod", registry.Options{})
+	f, err := registry.Follow(ctx, "registry:"+root+"#lead-demo@prod", registry.Options{WatchInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
-		Loader: func() (leadscore.Scorer, error) { return bundle.Load(f.Dir()) },
+		Loader: f.Loader(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +293,7 @@ func TestServeFollowsRegistry(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = f.Watch(wctx, 10*time.Millisecond, func(v string) { _ = srv.Reload(wctx, "registry promotion "+v) })
+		_ = f.Watch(wctx, func(reason string) { _ = srv.Reload(wctx, reason) })
 	}()
 
 	// Score continuously (bounded) while the model changes.

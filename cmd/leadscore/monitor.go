@@ -149,22 +149,19 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 // the embedded demo bundle). tiers are the bundle's cut-offs, zero for a
 // bare baseline directory.
 func openBaseline(path string) (*monitor.Baseline, leadscore.Tiers, error) {
-	var b *bundle.Bundle
-	var err error
-	switch {
-	case path == "" || path == "demo":
-		b, err = bundle.Demo()
-	case fileExists(filepath.Join(path, bundle.ManifestFile)):
-		b, err = bundle.Load(path)
-	default:
+	if path == "demo" {
+		path = ""
+	}
+	if path != "" && !fileExists(filepath.Join(path, bundle.ManifestFile)) {
 		base, err := monitor.LoadBaseline(path)
 		if err != nil {
-			return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %v", errInput, err)
+			return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %w", errInput, err)
 		}
 		return base, leadscore.Tiers{}, nil
 	}
+	b, err := bundle.Open(path)
 	if err != nil {
-		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %v", errInput, err)
+		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %w", errInput, err)
 	}
 	base, err := monitor.ReadBaseline(b.ReadBaseline)
 	if err != nil {

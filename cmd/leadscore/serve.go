@@ -30,7 +30,6 @@ import (
 	"github.com/leadscore/leadscore/capture"
 	"github.com/leadscore/leadscore/httpapi"
 	"github.com/leadscore/leadscore/monitor"
-	"github.com/leadscore/leadscore/registry"
 	"github.com/leadscore/leadscore/variant"
 )
 
@@ -388,47 +387,24 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		certs = []tls.Certificate{cert}
 	}
 
-	// A registry reference (registry:ROOT#NAME@STAGE) is resolved to the
-	// promoted version, fetched into a local cache and followed below.
-	var follow *registry.Follower
-	if registry.IsRef(c.model) {
-		opts, err := registry.OptionsFromEnv(os.Getenv)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-		opts.Logger = log
-		if c.lake.s3Region != "" {
-			opts.S3.Region = c.lake.s3Region
-		}
-		if c.lake.s3Endpoint != "" {
-			opts.S3.Endpoint = c.lake.s3Endpoint
-		}
-		opts.S3.PathStyle = opts.S3.PathStyle || c.lake.s3PathStyle
-		if follow, err = registry.Follow(ctx, c.model, opts); err != nil {
-			return fmt.Errorf("%w: model %s: %v", errInput, c.model, err)
-		}
-	}
 	// With --variant, each variant has its own source; the champion's
 	// first load sets up the lake and monitoring.
 	var vars *variantServing
+	var src *modelSource
 	if len(c.variants.specs) > 0 {
 		var err error
-		if vars, err = newVariantServing(ctx, &c.variants, log); err != nil {
+		if vars, err = newVariantServing(ctx, &c.variants, c.watchInterval, log); err != nil {
+			return err
+		}
+		specs := c.variants.specs.String()
+		src = &modelSource{load: func() (leadscore.Scorer, error) { return vars.first, nil }, describe: func() string { return specs }}
+	} else {
+		var err error
+		if src, err = openModelSource(ctx, c.model, c.watchInterval, c.registryOptions, log); err != nil {
 			return err
 		}
 	}
-	loader := func() (leadscore.Scorer, error) {
-		switch {
-		case vars != nil:
-			return vars.first, nil
-		case follow != nil:
-			return bundle.Load(follow.Dir())
-		case c.model == "":
-			return bundle.Demo()
-		}
-		return bundle.Load(c.model)
-	}
-	watchFile := follow == nil && vars == nil && c.model != "" && c.watchInterval > 0
+	loader := src.load
 	reg := prometheus.NewRegistry()
 	for _, col := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -438,14 +414,11 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			return fmt.Errorf("register runtime metrics: %w", err)
 		}
 	}
-	// The model file's signature before loading it, so the watch sees any
-	// change made from here on.
-	var modelSig, variantSig string
+	// The variants' files' signature before loading them, so the watch
+	// sees any change made from here on.
+	var variantSig string
 	if vars != nil {
 		variantSig, _ = variantFileSignature(c.variants.specs)
-	}
-	if watchFile {
-		modelSig, _ = httpapi.FileSignature(c.model) // a missing file fails the load below
 	}
 	maxInFlight := c.maxInFlight
 	if maxInFlight == 0 {
@@ -458,6 +431,12 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		return fmt.Errorf("%w: %v", errInput, err)
 	}
 	firstBundle, _ := first.(*bundle.Bundle)
+	if firstBundle != nil && firstBundle.UsesDefaultTiers() {
+		log.Warn("the model has no tier cut-offs of its own: tiers use the defaults 0.2/0.4/0.6/0.8, "+
+			"which rarely fit a model's scores; write a bundle with cut-offs from your data with "+
+			"'leadscore bundle init --model FILE --data FILE --out DIR'", "model", firstBundle.Source(),
+			"tiers", firstBundle.Manifest().Tiers)
+	}
 	lake, err := c.lake.build(ctx, featureNames(first.Info()), reg, log)
 	if errors.Is(err, capture.ErrDirInUse) {
 		return fmt.Errorf("the lake directory %s is in use by another leadscore serve (one per directory): "+
@@ -577,29 +556,14 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 	if err != nil {
 		return err
 	}
-	source := c.model
-	switch {
-	case source == "":
-		source = "embedded demo"
-	case follow != nil:
-		source = follow.Ref()
-	}
-	if vars != nil {
-		source = c.variants.specs.String()
-	}
 	var comparison *variant.Live
 	var onVariants func([]variant.Spec)
 	if vars != nil {
 		comparison, onVariants = vars.live, vars.live.SetSpecs
 	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
-		Console: console,
-		Source: func() string {
-			if follow != nil && vars == nil {
-				return source + " version " + follow.Version()
-			}
-			return source
-		},
+		Console:        console,
+		Source:         src.describe,
 		Variants:       variants,
 		ShadowQueue:    c.variants.shadowQueue,
 		ShadowWorkers:  c.variants.shadowWorkers,
@@ -673,14 +637,8 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		hs.TLSConfig = &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}
 	}
 	info := srv.Model()
-	if follow != nil {
-		source = follow.Ref() + " version " + follow.Version()
-	}
-	if vars != nil {
-		source = c.variants.specs.String()
-	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil,
-		"model", info.Name, "version", info.Version, "source", source, "features", len(info.Features),
+		"model", info.Name, "version", info.Version, "source", src.describe(), "features", len(info.Features),
 		"sagemaker", c.sagemaker, "api_keys", len(c.apiKeys), "require_api_key", c.requireAPIKey,
 		"max_batch", c.maxBatch, "max_body", int64(c.maxBody), "max_in_flight", c.maxInFlight,
 		"rate_limit", c.rateLimit, "console", c.console)
@@ -713,30 +671,21 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 			}
 		}
 	}()
-	if follow != nil && c.watchInterval > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = follow.Watch(bg, c.watchInterval, func(v string) { _ = srv.Reload(bg, "registry: "+v) })
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		src.watch(bg, srv.Reload)
+	}()
 	if vars != nil && c.watchInterval > 0 {
-		wg.Add(1)
+		files := bundle.NewPollWatcher(variantSig, c.watchInterval, func() (string, error) { return variantFileSignature(srv.Variants()) }, log)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			vars.watch(bg, srv, c.watchInterval, &c.monitor)
+			vars.watch(bg, srv, &c.monitor)
 		}()
-		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			srv.Watch(bg, c.watchInterval, variantSig, func() (string, error) { return variantFileSignature(srv.Variants()) })
-		}()
-	}
-	if watchFile {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			srv.Watch(bg, c.watchInterval, modelSig, func() (string, error) { return httpapi.FileSignature(c.model) })
+			_ = files.Watch(bg, func(reason string) { _ = srv.Reload(bg, reason) })
 		}()
 	}
 	wg.Add(1)

@@ -33,6 +33,7 @@ import (
 
 	"github.com/leadscore/leadscore/capture"
 	"github.com/leadscore/leadscore/httpapi"
+	"github.com/leadscore/leadscore/lake"
 )
 
 // ---- settings: flags, environment, config file ----
@@ -1379,9 +1380,9 @@ func testServeReloadMonitor(t *testing.T, bin string) {
 func testServeReloadLake(t *testing.T, bin string) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.json")
-	lake := filepath.Join(dir, "lake")
+	lakeDir := filepath.Join(dir, "lake")
 	copyFile(t, filepath.Join("..", "..", "testdata", "xgboost", "depth6_hist", "model.json"), model) // 50 inputs
-	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lake}, "--model", model, "--watch-interval", "50ms")
+	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lakeDir}, "--model", model, "--watch-interval", "50ms")
 	rows := func(n, width int) string {
 		row := "[" + strings.TrimSuffix(strings.Repeat("0.5,", width), ",") + "]"
 		return "[" + strings.TrimSuffix(strings.Repeat(row+",", n), ",") + "]"
@@ -1414,10 +1415,11 @@ func testServeReloadLake(t *testing.T, bin string) {
 		t.Fatalf("exit %d", code)
 	}
 	widths := map[int]int64{} // columns -> rows
-	walkParquet(t, lake, func(_ string, pf *parquet.File) {
+	walkParquet(t, lakeDir, func(_ string, pf *parquet.File) {
 		widths[len(pf.Schema().Fields())] += pf.NumRows()
 	})
-	if widths[60] != 4 || widths[16] != 3 || len(widths) != 2 {
-		t.Fatalf("lake rows by column count %v, want 4 rows of 60 columns and 3 of 16", widths)
+	fixed := len(lake.LeadColumns) + len(lake.TailColumns)
+	if widths[50+fixed] != 4 || widths[6+fixed] != 3 || len(widths) != 2 {
+		t.Fatalf("lake rows by column count %v, want 4 rows of %d columns and 3 of %d", widths, 50+fixed, 6+fixed)
 	}
 }

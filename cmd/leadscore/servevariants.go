@@ -166,7 +166,7 @@ type variantServing struct {
 	firstUsed atomic.Bool
 }
 
-func newVariantServing(ctx context.Context, c *variantConfig, log *slog.Logger) (*variantServing, error) {
+func newVariantServing(ctx context.Context, c *variantConfig, watchInterval time.Duration, log *slog.Logger) (*variantServing, error) {
 	vs := &variantServing{log: log, followers: map[string]*registry.Follower{}, bundles: map[string]*atomic.Pointer[bundle.Bundle]{},
 		monitors: map[string]*monitor.Monitor{}, live: variant.NewLive(c.specs, variant.LiveConfig{Window: c.window})}
 	for _, sp := range c.specs {
@@ -175,7 +175,7 @@ func newVariantServing(ctx context.Context, c *variantConfig, log *slog.Logger) 
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", errUsage, err)
 			}
-			opts.Logger = log
+			opts.Logger, opts.WatchInterval = log, watchInterval
 			vs.opts = opts
 			break
 		}
@@ -253,7 +253,7 @@ func (vs *variantServing) variants(ctx context.Context, specs []variant.Spec) ([
 		if err := vs.follow(ctx, sp); err != nil {
 			return nil, err
 		}
-		loader := func() (leadscore.Scorer, error) { return vs.load(sp) }
+		loader := leadscore.Loader(func() (leadscore.Scorer, error) { return vs.load(sp) })
 		if i == champ {
 			loader = func() (leadscore.Scorer, error) {
 				if vs.firstUsed.CompareAndSwap(false, true) {
@@ -269,7 +269,7 @@ func (vs *variantServing) variants(ctx context.Context, specs []variant.Spec) ([
 
 // watch follows every registry source: a promotion reloads the variants
 // serving it. It returns when ctx is done.
-func (vs *variantServing) watch(ctx context.Context, srv *httpapi.Server, interval time.Duration, mc *monitorConfig) {
+func (vs *variantServing) watch(ctx context.Context, srv *httpapi.Server, mc *monitorConfig) {
 	var wg sync.WaitGroup
 	started := map[string]bool{}
 	tick := time.NewTicker(time.Second)
@@ -284,9 +284,9 @@ func (vs *variantServing) watch(ctx context.Context, srv *httpapi.Server, interv
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_ = f.Watch(ctx, interval, func(version string) {
+				_ = f.Watch(ctx, func(reason string) {
 					for _, sp := range srv.Variants() {
-						if sp.Source == src && srv.ReloadVariant(ctx, sp.Name, "registry: "+version) == nil {
+						if sp.Source == src && srv.ReloadVariant(ctx, sp.Name, reason) == nil {
 							vs.rebase(mc, srv, sp.Name)
 						}
 					}
@@ -482,7 +482,7 @@ func variantFileSignature(specs []variant.Spec) (string, error) {
 		if registry.IsRef(sp.Source) {
 			continue
 		}
-		sig, err := httpapi.FileSignature(sp.Source)
+		sig, err := bundle.Signature(sp.Source)
 		if err != nil {
 			return "", err
 		}
