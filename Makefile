@@ -8,7 +8,7 @@ export GOTOOLCHAIN := go1.27.3
 BIN     ?= bin/leadscore
 FUZZTIME ?= 20s
 
-.PHONY: help build test lint run bench fuzz tools clean
+.PHONY: help build test lint run bench fuzz tools clean release release-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -75,5 +75,17 @@ model-package: build ## SageMaker model.tar.gz of BUNDLE in MODEL_TAR
 model-push: build ## push BUNDLE to REGISTRY (then: leadscore model promote NAME VERSION --stage ...)
 	$(BIN) model push $(BUNDLE) --registry $(REGISTRY)
 
+# release: reproducible binaries (linux/amd64, linux/arm64), Lambda zips,
+# SHA256SUMS and a CycloneDX SBOM in DIST (scripts/release.sh). VERSION
+# defaults to git describe.
+DIST ?= dist
+release: ## release artefacts and SBOM in dist/ (VERSION=vX.Y.Z; needs: make tools)
+	$(if $(filter-out dev,$(VERSION)),VERSION=$(VERSION)) bash scripts/release.sh $(DIST)
+
+release-check: ## build the release a second time elsewhere and compare checksums with dist/
+	rm -rf build/release-check
+	$(if $(filter-out dev,$(VERSION)),VERSION=$(VERSION)) bash scripts/release.sh build/release-check
+	diff $(DIST)/SHA256SUMS build/release-check/SHA256SUMS && echo "release-check: identical"
+
 clean: ## remove build and test artefacts
-	rm -rf bin coverage.out
+	rm -rf bin coverage.out dist build/release-check

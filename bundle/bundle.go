@@ -45,6 +45,10 @@ type Manifest struct {
 	// Baseline is a directory, relative to the bundle, holding the training
 	// baseline (statistics.json, constraints.json).
 	Baseline string `json:"baseline,omitempty"`
+	// Bias declares the facets (groups of leads) whose treatment by the
+	// model is monitored, and the positive outcome (docs/monitoring.md,
+	// "Bias metrics").
+	Bias *leadscore.BiasConfig `json:"bias,omitempty"`
 }
 
 // DefaultTiers are used when a bundle gives none: equal-width probability
@@ -216,6 +220,15 @@ func build(m Manifest, data []byte, source string) (*Bundle, error) {
 		seen[ft.Name] = true
 		if names := f.FeatureNames(); len(names) == nf && names[i] != ft.Name {
 			return nil, fmt.Errorf("manifest: feature %d is %q, the model calls it %q", i, ft.Name, names[i])
+		}
+	}
+	if m.Bias != nil {
+		names := make([]string, len(m.Features))
+		for i, ft := range m.Features {
+			names[i] = ft.Name
+		}
+		if err := m.Bias.Validate(names); err != nil {
+			return nil, fmt.Errorf("manifest: %w", err)
 		}
 	}
 	b := &Bundle{manifest: m, forest: f, format: format, source: source, missing: float32(math.NaN()), defaultTiers: defaulted}

@@ -132,6 +132,17 @@ func (a *AttributionBaseline) global() map[string]float64 {
 	return nil
 }
 
+// TopFeatures names the n features of largest global attribution.
+func (a *AttributionBaseline) TopFeatures(n int) []string {
+	g := a.global()
+	names := make([]string, 0, len(g))
+	for k := range g {
+		names = append(names, k)
+	}
+	names = rankBy(names, g)
+	return names[:min(n, len(names))]
+}
+
 // NDCG compares a current ranking of features with the baseline's as
 // Model Monitor's explainability monitor does: with F the features by
 // descending baseline attribution, F' by descending current attribution

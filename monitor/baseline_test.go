@@ -268,6 +268,33 @@ func TestEmbeddedBaseline(t *testing.T) {
 			t.Errorf("bundle/demo/baseline/%s is stale: run go run ./cmd/leadscore baseline --data testdata/lead-demo/leads_10k.csv --out bundle/demo/baseline", name)
 		}
 	}
+	// bias.json and attribution.json, as `leadscore baseline` adds them for
+	// the manifest's facets and the model's TreeSHAP.
+	extra, err := ComputeBaseline(BaselineInput{Names: d.names, Values: d.t.Values, Rows: d.t.Rows,
+		Probabilities: d.probs, Labels: d.labels, Tiers: d.tiers, Bias: bd.Manifest().Bias,
+		Explain: bd.Forest().Contributions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := extra.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{BiasFile, AttributionFile} {
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := bd.ReadBaseline(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("bundle/demo/baseline/%s is stale: run go run ./cmd/leadscore baseline --data testdata/lead-demo/leads_10k.csv --out bundle/demo/baseline", name)
+		}
+	}
+	if shipped.Bias == nil || shipped.Attribution == nil || len(shipped.Bias.PostTraining) != 2 {
+		t.Errorf("the demo baseline lacks its bias or attribution files")
+	}
 	if tiers, ok := shipped.tiers(); !ok || tiers != bd.Manifest().Tiers {
 		t.Errorf("baseline tiers %v, bundle %v", tiers, bd.Manifest().Tiers)
 	}

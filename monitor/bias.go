@@ -219,12 +219,11 @@ func diff(a, b float64) float64 {
 
 // confusion counts a group's rows.
 type confusion struct {
-	n, predPos           int64 // all rows; predicted positive
-	labeled              int64
-	pos, neg             int64 // labelled: outcome positive, negative
-	predPosL, predNegL   int64 // labelled: predicted positive, negative
-	tp, fp, tn, fn       int64
-	hasPred, hasLabelled bool
+	n, predPos         int64 // all rows; predicted positive
+	labeled            int64
+	pos, neg           int64 // labelled: outcome positive, negative
+	predPosL, predNegL int64 // labelled: predicted positive, negative
+	tp, fp, tn, fn     int64
 }
 
 func (c *confusion) add(pred bool, label int8) {
@@ -344,9 +343,15 @@ func cddpl(in, has []bool, pred []bool, groupBy []float64) float64 {
 	if accAll == 0 || rejAll == 0 {
 		return math.NaN() // Clarify: no positive (or negative) predictions
 	}
+	keys := make([]string, 0, len(strata))
+	for k := range strata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // a fixed order of the sum: the same data gives the same bits
 	var sum float64
 	var n int64
-	for _, s := range strata {
+	for _, k := range keys {
+		s := strata[k]
 		var a, d float64
 		if s.acc > 0 {
 			a = float64(s.accD) / float64(s.acc)
@@ -544,17 +549,4 @@ func (b *BiasBaseline) baselineValues() map[[3]string]float64 {
 		}
 	}
 	return out
-}
-
-// sortViolations orders bias violations by facet, group and metric.
-func sortViolations(vs []Violation) {
-	sort.SliceStable(vs, func(i, j int) bool {
-		if vs[i].Facet != vs[j].Facet {
-			return vs[i].Facet < vs[j].Facet
-		}
-		if vs[i].FacetValue != vs[j].FacetValue {
-			return vs[i].FacetValue < vs[j].FacetValue
-		}
-		return vs[i].MetricName < vs[j].MetricName
-	})
 }

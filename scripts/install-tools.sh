@@ -28,6 +28,10 @@ GOLANGCI_LINT_VERSION=v2.15.0
 GITLEAKS_VERSION=v8.30.1
 GOVULNCHECK_VERSION=v1.9.0
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+# helm: the chart tests (deploy/helm_test.go) run `helm lint` and `helm template`.
+HELM_VERSION=v3.21.4
+# cyclonedx-gomod: the SBOM of `make release` (and its reproducibility test).
+CYCLONEDX_GOMOD_VERSION=v1.10.0
 # golang.org/x/vulndb has no tags; this pseudo-version is both the indexdb
 # command and the OSV data (data/osv) the database is built from. To refresh
 # the advisories: VULNDB_VERSION=latest scripts/install-tools.sh, then pin the
@@ -37,7 +41,7 @@ VULNDB_VERSION=${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}
 # Debian packages. promtool (package prometheus) is used by service tests
 # (`promtool check metrics`); jq by scripts/test.sh to read govulncheck's and
 # go test's JSON; gcc because `go test -race` needs cgo.
-APT_DEFAULT=(prometheus jq gcc libc6-dev)
+APT_DEFAULT=(prometheus jq gcc libc6-dev zip)
 APT_BENCH=(python3-xgboost python3-pandas python3-sklearn wrk python3-fastapi
   python3-uvicorn python3-uvloop python3-httptools python3-locust prometheus)
 
@@ -205,6 +209,9 @@ go_install gitleaks github.com/zricethezav/gitleaks/v8 \
   github.com/zricethezav/gitleaks/v8 "$GITLEAKS_VERSION"
 go_install govulncheck golang.org/x/vuln \
   golang.org/x/vuln/cmd/govulncheck "$GOVULNCHECK_VERSION"
+go_install helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+go_install cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod \
+  github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod "$CYCLONEDX_GOMOD_VERSION"
 # The AWS Lambda Runtime Interface Emulator, for the Lambda end-to-end test.
 go_install aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator \
   github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie "$RIE_VERSION"

@@ -50,6 +50,10 @@ export LEADSCORE_VULNDB_DIR="$VULNDB_DIR"
 export LEADSCORE_RIE=${LEADSCORE_RIE:-1}
 # The lake test reads the Parquet files back with DuckDB (lakecheck/, npm ci by install-tools.sh).
 export LEADSCORE_DUCKDB=${LEADSCORE_DUCKDB:-1}
+# The Helm chart tests (helm) and the release reproducibility test
+# (cyclonedx-gomod, zip) fail rather than skip without their tools.
+export LEADSCORE_HELM=${LEADSCORE_HELM:-1}
+export LEADSCORE_RELEASE=${LEADSCORE_RELEASE:-1}
 
 ALL_GATES=(fmt vet lint test fuzz secrets vuln)
 if [[ $# -gt 0 ]]; then

@@ -19,8 +19,13 @@ constraints.json in SageMaker Model Monitor's schema (inferred type,
 completeness, min/max/mean/std, a 10-bucket histogram and a KLL sketch,
 comparison threshold 0.1), and scores.json with the model's probability
 and tier distribution on the data, and its quality when the data has a
-label column. Put DIR in a bundle and name it in the manifest's
-"baseline" to have the service monitor against it.
+label column. With facets (the bundle manifest's "bias", or --facet),
+bias.json: SageMaker Clarify's pre-training bias metrics of the labels
+(CI, DPL, KL, JS, KS) and post-training metrics of the model on the data.
+And attribution.json: each feature's mean |SHAP| over up to
+--attribution-rows rows, the baseline of attribution drift. Put DIR in a
+bundle and name it in the manifest's "baseline" to have the service
+monitor against it.
 
 Flags:
 `
@@ -35,6 +40,9 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	label := fs.String("label", "converted", "label column (1 converted, 0 not, empty unknown) for the quality figures; \"\" for none")
 	threshold := fs.Float64("threshold", monitor.DefaultComparisonThreshold, "comparison_threshold: the largest distribution distance that is not drift")
 	method := fs.String("method", monitor.MethodRobust, "comparison_method: Robust (distance must also be statistically significant) or Simple")
+	attrRows := fs.Int("attribution-rows", monitor.DefaultBaselineAttributionRows, "explain up to this many rows (evenly spaced) for attribution.json; 0: no attribution baseline")
+	var bf biasFlags
+	bf.addFlags(fs.FlagSet)
 	asJSON := fs.Bool("json", false, "print a JSON summary instead of text")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -47,6 +55,9 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	}
 	if *method != monitor.MethodRobust && *method != monitor.MethodSimple {
 		return fmt.Errorf("%w: --method %q: want Robust or Simple", errUsage, *method)
+	}
+	if *attrRows < 0 {
+		return fmt.Errorf("%w: --attribution-rows %d is negative", errUsage, *attrRows)
 	}
 	if *format == "" {
 		*format = formatFromName(*data)
@@ -81,6 +92,15 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	if m.bundle != nil {
 		mf := m.bundle.Manifest()
 		in.Model = monitor.ModelRef{Name: mf.Name, Version: mf.Version}
+		in.Bias = mf.Bias
+	}
+	if cfg, err := bf.config(m.names); err != nil {
+		return err
+	} else if cfg != nil {
+		in.Bias = cfg
+	}
+	if *attrRows > 0 {
+		in.Explain, in.AttributionRows = m.forest.Contributions, *attrRows
 	}
 	if *label != "" {
 		if labels, ok := t.Extra[*label]; ok {
@@ -116,7 +136,12 @@ type baselineJSON struct {
 	TierShares   []float64 `json:"tier_shares,omitempty"`
 	Label        string    `json:"label,omitempty"`
 	AUC          *float64  `json:"auc,omitempty"`
-	Files        []string  `json:"files"`
+	// BiasViolations are the pre-training bias metrics outside their
+	// range (with facets); TopFeatures the three features of largest
+	// attribution.
+	BiasViolations []monitor.Violation `json:"bias_violations,omitempty"`
+	TopFeatures    []string            `json:"top_features,omitempty"`
+	Files          []string            `json:"files"`
 }
 
 func baselineSummary(b *monitor.Baseline, data, dir string) baselineJSON {
@@ -133,6 +158,14 @@ func baselineSummary(b *monitor.Baseline, data, dir string) baselineJSON {
 			r.Label, r.AUC = s.Label, &auc
 		}
 		r.Files = append(r.Files, filepath.Join(dir, monitor.ScoresFile))
+	}
+	if b.Bias != nil {
+		r.BiasViolations = b.Bias.Violations
+		r.Files = append(r.Files, filepath.Join(dir, monitor.BiasFile))
+	}
+	if b.Attribution != nil {
+		r.TopFeatures = b.Attribution.TopFeatures(3)
+		r.Files = append(r.Files, filepath.Join(dir, monitor.AttributionFile))
 	}
 	return r
 }
@@ -163,6 +196,18 @@ func printBaseline(w io.Writer, b *monitor.Baseline, data, dir string) error {
 			fmt.Fprintf(&sb, "label %s: %d of %d converted; AUC %.4f\n", s.Label, pos, all, float64(q.AUC.Value))
 		}
 		files = append(files, monitor.ScoresFile)
+	}
+	if bb := b.Bias; bb != nil {
+		fmt.Fprintf(&sb, "bias: %d facet groups, positive %s; %d pre-training metrics outside their range\n",
+			len(bb.PostTraining), bb.Config.Positive, len(bb.Violations))
+		for _, v := range bb.Violations {
+			fmt.Fprintf(&sb, "  %s\n", v.Description)
+		}
+		files = append(files, monitor.BiasFile)
+	}
+	if a := b.Attribution; a != nil {
+		fmt.Fprintf(&sb, "attribution: mean |SHAP| of %d rows; top features: %s\n", a.Rows, strings.Join(a.TopFeatures(3), ", "))
+		files = append(files, monitor.AttributionFile)
 	}
 	for i, f := range files {
 		files[i] = filepath.Join(dir, f)

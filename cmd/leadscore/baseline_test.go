@@ -28,7 +28,7 @@ func TestBaselineDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{monitor.StatisticsFile, monitor.ConstraintsFile, monitor.ScoresFile} {
+	for _, name := range []string{monitor.StatisticsFile, monitor.ConstraintsFile, monitor.ScoresFile, monitor.BiasFile, monitor.AttributionFile} {
 		got, err := os.ReadFile(filepath.Join(out, name))
 		if err != nil {
 			t.Fatal(err)

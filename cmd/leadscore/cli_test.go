@@ -186,7 +186,7 @@ func TestBaselineJSON(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
 		t.Fatalf("exit %d %q %s", code, out, errOut)
 	}
-	if r.Rows != 300 || r.Features != 50 || r.Model != "lead-demo" || len(r.TierShares) != 5 || r.AUC == nil || len(r.Files) != 3 {
+	if r.Rows != 300 || r.Features != 50 || r.Model != "lead-demo" || len(r.TierShares) != 5 || r.AUC == nil || len(r.Files) != 5 || len(r.TopFeatures) != 3 {
 		t.Errorf("summary %+v", r)
 	}
 }

@@ -32,7 +32,7 @@ Monitoring and load:
   compare        compare a challenger variant with the champion over the data lake; write JSON and a report
   loadtest       drive a running service at a constant arrival rate
 
-  version        print the version and build information
+  version        print the version, commit, build date, Go version and main libraries (--json)
   help [command] print this help, or a command's
 
 Every flag of every command is also an environment variable, LEADSCORE_ and
@@ -47,9 +47,6 @@ Exit status: 0 ok, 1 failure, 2 usage or bad input, 3 a check failed
 
 Run 'leadscore <command> --help' for a command's flags.
 `
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -102,12 +99,6 @@ func dispatch(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return err
 	}
 	return fmt.Errorf("%w: unknown command %q (see 'leadscore help')", errUsage, cmd)
-}
-
-// runVersion prints the version. (Issue 18 gives it build information.)
-func runVersion(_ []string, stdout, _ io.Writer) error {
-	_, err := fmt.Fprintln(stdout, "leadscore", version)
-	return err
 }
 
 // exitStatus prints err (if any) as one line on stderr and maps it to the

@@ -262,6 +262,20 @@ func TestBench(t *testing.T) {
 	if code, _, _ := runCLI(t, "", "bench", "--rows", "0"); code != 2 {
 		t.Error("--rows 0 accepted")
 	}
+	code, out, errOut = runCLI(t, "", "bench", "--rows", "100", "--repeats", "1", "--single", "10", "--explain", "5", "--json")
+	if code != 0 {
+		t.Fatalf("--explain: exit %d: %s", code, errOut)
+	}
+	r = benchResult{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.ExplainRows != 5 || r.ExplainUsPerRow <= 0 || r.ExplainP99us <= 0 {
+		t.Errorf("--explain result %+v", r)
+	}
+	if code, _, _ := runCLI(t, "", "bench", "--explain", "-1"); code != 2 {
+		t.Error("--explain -1 accepted")
+	}
 }
 
 func TestVersionAndHelp(t *testing.T) {

@@ -28,6 +28,9 @@ type monitorConfig struct {
 	outOfRange float64
 	psiLimit   float64
 	queue      int
+	attrShare  float64
+	attrQueue  int
+	attrRows   int
 }
 
 // addFlags registers the monitoring flags on fs.
@@ -42,12 +45,18 @@ func (m *monitorConfig) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&m.queue, "monitor-queue", 1024, "scored batches waiting for the monitor; beyond it they are dropped from the window and counted")
 	fs.StringVar(&m.webhookURL, "monitor-webhook-url", "", "Slack-compatible incoming webhook `URL` for violation alerts (a secret: prefer the environment variable)")
 	fs.DurationVar(&m.cooldown, "monitor-alert-cooldown", time.Hour, "least time between two alerts for the same check")
+	fs.Float64Var(&m.attrShare, "monitor-attribution-share", monitor.DefaultAttributionShare, "share of scored leads explained (TreeSHAP, off the request path) for attribution drift; 0: off")
+	fs.IntVar(&m.attrQueue, "monitor-attribution-queue", monitor.DefaultAttributionQueue, "sampled leads waiting to be explained; beyond it they are shed and counted")
+	fs.IntVar(&m.attrRows, "monitor-attribution-rows", monitor.DefaultAttributionRows, "attribution drift averages the latest this many explained leads")
 }
 
 // validate checks the monitoring settings.
 func (m *monitorConfig) validate() error {
 	if m.windowRows < 1 || m.windowRows > 1<<20 || m.windowAge < 0 || m.interval <= 0 || m.minRows < 1 || m.queue < 1 || m.cooldown < 0 {
 		return fmt.Errorf("%w: --monitor-window-rows must be in [1, 1048576]; --monitor-interval, -min-rows and -queue positive; ages and cool-down not negative", errUsage)
+	}
+	if !(m.attrShare >= 0 && m.attrShare <= 1) || m.attrQueue < 1 || m.attrRows < 1 || m.attrRows > 1<<20 {
+		return fmt.Errorf("%w: --monitor-attribution-share must be in [0, 1], --monitor-attribution-queue positive, --monitor-attribution-rows in [1, 1048576]", errUsage)
 	}
 	return nil
 }
@@ -83,7 +92,19 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		Alerts:       monitor.AlertConfig{WebhookURL: m.webhookURL, Cooldown: m.cooldown},
 		Logger:       log,
 		FeedbackSink: outcomes,
+		Bias:         b.Manifest().Bias,
+		Attribution:  m.attribution(b),
 	})
+}
+
+// attribution is the live attribution drift setting for bundle b: its
+// forest explains the sampled leads (off with a zero share).
+func (m *monitorConfig) attribution(b *bundle.Bundle) monitor.AttributionConfig {
+	if m.attrShare == 0 {
+		return monitor.AttributionConfig{}
+	}
+	return monitor.AttributionConfig{Explain: b.Forest().Contributions, SampleShare: m.attrShare,
+		Queue: m.attrQueue, WindowRows: m.attrRows}
 }
 
 // rebase points mon at a reloaded model's baseline. A model without one
@@ -111,17 +132,8 @@ func (m *monitorConfig) rebase(mon *monitor.Monitor, b *bundle.Bundle, info lead
 		return
 	}
 	if err := mon.Rebase(monitor.Rebase{Baseline: base, Features: featureNames(info), Tiers: info.Tiers,
-		Model: monitor.ModelRef{Name: info.Name, Version: info.Version}}); err != nil {
+		Model: monitor.ModelRef{Name: info.Name, Version: info.Version},
+		Bias:  b.Manifest().Bias, Explain: m.attribution(b).Explain}); err != nil {
 		keep("its baseline does not fit", err)
-	}
-}
-
-// sinks fans records out to every non-nil sink.
-type sinks []leadscore.Sink
-
-// Capture hands recs to each sink in turn; none of them blocks.
-func (s sinks) Capture(recs []leadscore.Record) {
-	for _, k := range s {
-		k.Capture(recs)
 	}
 }

@@ -83,6 +83,13 @@ func run(dir, leadsPath string) error {
 		Features:    features,
 		Tiers:       tiers,
 		Baseline:    "baseline",
+		// The bias section of a fresh `leadscore serve`: core-market leads
+		// (country tier 1) against the others, a lead sent on from tier 4.
+		Bias: &leadscore.BiasConfig{
+			Facets:   []leadscore.Facet{{Feature: "country_tier", Groups: [][]float64{{1}, {2, 3}}}},
+			Positive: leadscore.Positive{Tier: 4},
+			GroupBy:  "industry_code",
+		},
 	}
 	out, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -1,0 +1,36 @@
+package leadscore
+
+// MultiSink returns a Sink that hands every batch to each of sinks in
+// turn, in the manner of io.MultiWriter; nil sinks are left out. With no
+// sink left it returns nil, so a caller can tell "no capture" apart. The
+// records are shared: a sink must not change them. Each sink keeps its own
+// contract, so a sink that waits a bounded time for room (capture's
+// backpressure) makes the whole fan-out wait as long.
+func MultiSink(sinks ...Sink) Sink {
+	var all multiSink
+	for _, s := range sinks {
+		switch s := s.(type) {
+		case nil:
+		case multiSink:
+			all = append(all, s...)
+		default:
+			all = append(all, s)
+		}
+	}
+	switch len(all) {
+	case 0:
+		return nil
+	case 1:
+		return all[0]
+	}
+	return all
+}
+
+type multiSink []Sink
+
+// Capture hands recs to each sink in turn.
+func (m multiSink) Capture(recs []Record) {
+	for _, s := range m {
+		s.Capture(recs)
+	}
+}
