@@ -208,6 +208,10 @@ func serveEnv(t *testing.T) map[string]bool {
 	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
 		env["LEADSCORE_"+strings.ToUpper(strings.ReplaceAll(m[1], "-", "_"))] = true
 	}
+	// Deprecated names stay accepted, as LEADSCORE_<OLD> too.
+	for _, m := range regexp.MustCompile(`deprecate\("([a-z0-9-]+)"`).FindAllStringSubmatch(string(src), -1) {
+		env["LEADSCORE_"+strings.ToUpper(strings.ReplaceAll(m[1], "-", "_"))] = true
+	}
 	if !env["LEADSCORE_MODEL"] || !env["LEADSCORE_LISTEN"] {
 		t.Fatalf("could not read serve's flags: %v", env)
 	}
