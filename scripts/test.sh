@@ -50,6 +50,10 @@ export LEADSCORE_VULNDB_DIR="$VULNDB_DIR"
 export LEADSCORE_RIE=${LEADSCORE_RIE:-1}
 # The lake test reads the Parquet files back with DuckDB (lakecheck/, npm ci by install-tools.sh).
 export LEADSCORE_DUCKDB=${LEADSCORE_DUCKDB:-1}
+# The console's tests run in headless Chromium (install-tools.sh installs it)
+# and save their screenshots and timings under build/artifacts/console/.
+export LEADSCORE_REQUIRE_BROWSER=${LEADSCORE_REQUIRE_BROWSER:-1}
+export LEADSCORE_ARTIFACTS=${LEADSCORE_ARTIFACTS:-$PWD/build/artifacts}
 # The Helm chart tests (helm) and the release reproducibility test
 # (cyclonedx-gomod, zip) fail rather than skip without their tools.
 export LEADSCORE_HELM=${LEADSCORE_HELM:-1}

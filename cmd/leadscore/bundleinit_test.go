@@ -12,6 +12,7 @@ import (
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/monitor"
 )
 
 var (
@@ -188,5 +189,37 @@ func TestServeWarnsOnDefaultTiers(t *testing.T) {
 	s.stop(os.Interrupt)
 	if strings.Contains(s.output(), "no tier cut-offs") {
 		t.Error("warned about a bundle with its own cut-offs")
+	}
+}
+
+// TestBundleInitFacets: --facet, --positive and --group-by go into the
+// manifest's bias section, and the baseline gets bias.json and
+// attribution.json, which a served bundle monitors against.
+func TestBundleInitFacets(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "b")
+	code, _, stderr := runCLI(t, "", "bundle", "init", "--model", demoModel, "--data", demoCSV, "--out", out,
+		"--facet", "country_tier=1;2,3", "--facet", "company_size_log<3", "--positive", "probability>=0.3", "--group-by", "industry_code")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := bundle.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := b.Manifest().Bias
+	if bc == nil || len(bc.Facets) != 2 || bc.Facets[1].Threshold == nil || *bc.Facets[1].Threshold != 3 ||
+		bc.Positive.Probability != 0.3 || bc.GroupBy != "industry_code" {
+		t.Fatalf("manifest bias %+v", bc)
+	}
+	base, err := monitor.LoadBaseline(filepath.Join(out, "baseline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.Bias == nil || len(base.Bias.PreTraining) != 4 || base.Attribution == nil {
+		t.Fatalf("baseline bias %v, attribution %v", base.Bias != nil, base.Attribution != nil)
+	}
+	if code, _, errOut := runCLI(t, "", "bundle", "init", "--model", demoModel, "--data", demoCSV, "--out", filepath.Join(t.TempDir(), "c"),
+		"--facet", "no_such=1"); code != 2 || !strings.Contains(errOut, "no_such") {
+		t.Errorf("unknown facet feature: exit %d %s", code, errOut)
 	}
 }

@@ -31,6 +31,9 @@ type monitorConfig struct {
 	attrShare  float64
 	attrQueue  int
 	attrRows   int
+	// ids bounds feedback ids: serve's --max-lead-id-bytes and
+	// --max-inference-id-length.
+	ids leadscore.IDLimits
 }
 
 // addFlags registers the monitoring flags on fs.
@@ -74,7 +77,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: baseline of %s: %v", errInput, b.Info().Name, err)
+		return nil, fmt.Errorf("%w: baseline of %s: %w", errInput, b.Info().Name, err)
 	}
 	checks := monitor.Checks{MinRows: m.minRows, OutOfRangeThreshold: m.outOfRange, PSIThreshold: m.psiLimit}
 	info := b.Info()
@@ -94,6 +97,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		FeedbackSink: outcomes,
 		Bias:         b.Manifest().Bias,
 		Attribution:  m.attribution(b),
+		IDs:          m.ids,
 	})
 }
 
