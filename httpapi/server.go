@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,6 +126,11 @@ type Config struct {
 	// scores go nowhere else).
 	ShadowQueue   int
 	ShadowWorkers int
+	// ShadowMaxLive sheds (and counts) a shadow job when more live
+	// scoring requests than this are in flight as a worker takes it up:
+	// the cores are busy with live work, and shadow scoring would slow it
+	// down (default GOMAXPROCS; negative: never shed for load).
+	ShadowMaxLive int
 	// Comparison, when set, is the live comparison GET /v1/variants and
 	// /metrics report (fed through Sink and the feedback route).
 	Comparison *variant.Live
@@ -169,16 +176,17 @@ type Server struct {
 	idSeq    atomic.Uint64
 	pool     sync.Pool
 
-	variants     atomic.Pointer[variantSet] // nil: one model
-	comparison   *variant.Live
-	onVariants   func([]variant.Spec)
-	stateMu      sync.Mutex
-	states       map[string]*variantState
-	shadowQ      chan shadowJob
-	shadowWG     sync.WaitGroup
-	closeOnce    sync.Once
-	shadowErrLog atomic.Int64
-	reportCache  atomic.Pointer[cachedReport]
+	variants      atomic.Pointer[variantSet] // nil: one model
+	comparison    *variant.Live
+	onVariants    func([]variant.Spec)
+	stateMu       sync.Mutex
+	states        map[string]*variantState
+	shadowQ       chan shadowJob
+	shadowWG      sync.WaitGroup
+	closeOnce     sync.Once
+	shadowErrLog  atomic.Int64
+	shadowMaxLive int64
+	reportCache   atomic.Pointer[cachedReport]
 }
 
 // New builds a Server and loads its first model; it fails if the model
@@ -299,6 +307,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			if w <= 0 {
 				w = DefaultShadowWorkers
 			}
+			switch {
+			case cfg.ShadowMaxLive == 0:
+				s.shadowMaxLive = int64(runtime.GOMAXPROCS(0))
+			case cfg.ShadowMaxLive < 0:
+				s.shadowMaxLive = math.MaxInt64
+			default:
+				s.shadowMaxLive = int64(cfg.ShadowMaxLive)
+			}
 			s.startShadows(q, w)
 		}
 		return s, nil
@@ -347,10 +363,29 @@ const (
 	numRoutes
 )
 
+// routeNames are the route labels of metrics and logs, keyed by route so
+// that adding a route cannot shift the others' names.
 var routeNames = [numRoutes]string{
-	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
-	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback",
-	"/v1/stats", "console", "/execution-parameters", "/openapi.json", "/v1/variants", "/admin/variants", "other",
+	routeScore:         "/score",
+	routeInvocations:   "/invocations",
+	routePing:          "/ping",
+	routeHealthz:       "/healthz",
+	routeReadyz:        "/readyz",
+	routeProm:          "/metrics",
+	routeReload:        "/admin/reload",
+	routeV2Server:      "/v2",
+	routeV2Health:      "/v2/health",
+	routeV2Model:       "/v2/models/{name}",
+	routeV2Infer:       "/v2/models/{name}/infer",
+	routeMonitoring:    "/v1/monitoring",
+	routeFeedback:      "/v1/feedback",
+	routeStats:         "/v1/stats",
+	routeConsole:       "console",
+	routeExecParams:    "/execution-parameters",
+	routeOpenAPI:       "/openapi.json",
+	routeVariants:      "/v1/variants",
+	routeAdminVariants: "/admin/variants",
+	routeOther:         "other",
 }
 
 func routeOf(path string) route {

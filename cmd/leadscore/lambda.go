@@ -149,10 +149,10 @@ func newLambdaHandler(ctx context.Context, c *lambdaConfig, stdout io.Writer, ge
 		if registry.IsRef(path) { // resolved once, at cold start
 			opts, err := registry.OptionsFromEnv(getenv)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", errUsage, err)
+				return nil, fmt.Errorf("%w: %w", errUsage, err)
 			}
 			if path, _, err = registry.Resolve(ctx, sp.Source, opts); err != nil {
-				return nil, fmt.Errorf("%w: variant %s: %v", errInput, sp.Name, err)
+				return nil, fmt.Errorf("%w: variant %s: %w", errInput, sp.Name, err)
 			}
 		}
 		variants = append(variants, httpapi.Variant{Spec: sp, Loader: metered(bundle.Loader(path))})

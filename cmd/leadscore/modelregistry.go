@@ -55,7 +55,7 @@ func (r *registryFlags) add(fs *flag.FlagSet) {
 func (r *registryFlags) options() (registry.Options, error) {
 	o, err := registry.OptionsFromEnv(os.Getenv)
 	if err != nil {
-		return o, fmt.Errorf("%w: %v", errUsage, err)
+		return o, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	o.S3.Region, o.S3.Endpoint, o.S3.PathStyle = r.s3Region, r.s3Endpont, r.pathStyle
 	return o, nil
@@ -92,7 +92,7 @@ func commandContext() (context.Context, context.CancelFunc) {
 // registryError marks a bad bundle as bad input (exit status 2).
 func registryError(err error) error {
 	if errors.Is(err, registry.ErrBadBundle) {
-		return fmt.Errorf("%w: %v", errInput, err)
+		return fmt.Errorf("%w: %w", errInput, err)
 	}
 	return err
 }

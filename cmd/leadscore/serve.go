@@ -441,7 +441,7 @@ func parseAPIKeys(specs string) ([]httpapi.APIKey, error) {
 		}
 		k, err := httpapi.ParseAPIKey(spec)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --api-keys: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: --api-keys: %w", errUsage, err)
 		}
 		keys = append(keys, k)
 	}

@@ -74,7 +74,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: baseline of %s: %v", errInput, b.Info().Name, err)
+		return nil, fmt.Errorf("%w: baseline of %s: %w", errInput, b.Info().Name, err)
 	}
 	checks := monitor.Checks{MinRows: m.minRows, OutOfRangeThreshold: m.outOfRange, PSIThreshold: m.psiLimit}
 	info := b.Info()

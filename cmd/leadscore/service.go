@@ -341,6 +341,7 @@ func (s *service) buildServer(ctx context.Context) error {
 		Variants:       s.variants,
 		ShadowQueue:    c.variants.shadowQueue,
 		ShadowWorkers:  c.variants.shadowWorkers,
+		ShadowMaxLive:  c.variants.shadowMaxLive,
 		Comparison:     comparison,
 		OnVariants:     onVariants,
 		Sink:           leadscore.MultiSink(s.sinks...),
