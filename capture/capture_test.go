@@ -410,6 +410,7 @@ leadscore_capture_dropped_total{reason="disk_error"} 0
 leadscore_capture_dropped_total{reason="queue_full"} 3
 leadscore_capture_dropped_total{reason="sampled_out"} 0
 leadscore_capture_dropped_total{reason="schema_mismatch"} 0
+leadscore_capture_dropped_total{reason="too_large"} 0
 # HELP leadscore_capture_records_total Records accepted into the capture queue.
 # TYPE leadscore_capture_records_total counter
 leadscore_capture_records_total 5

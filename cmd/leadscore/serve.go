@@ -110,6 +110,7 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	fs.IntVar(&c.maxBatch, "max-batch", httpapi.DefaultMaxBatch, "most `rows` (leads) in one request; more is a 413")
 	fs.IntVar(&c.maxExplainRows, "max-explain-rows", httpapi.DefaultMaxExplainRows, "most `rows` one request may ask reasons for with ?explain; more is a 413")
 	fs.Var(&c.maxBody, "max-body", "largest request body `size`; larger is a 413")
+	c.addIDFlags(fs)
 	fs.IntVar(&c.maxInFlight, "max-in-flight", httpapi.DefaultMaxInFlight, "scoring `requests` served at once; excess gets a fast 503 with Retry-After (0: no cap)")
 	fs.BoolVar(&c.requireAPIKey, "require-api-key", false, "refuse scoring requests without a valid API key (401)")
 	fs.StringVar(&apiKeys, "api-keys", "", "accepted API `keys`, comma-separated name:sha256hex or name:sha256hex:admin, where sha256hex is\nthe key's SHA-256 (printf %s KEY | sha256sum) and admin allows POST /admin/reload;\nclients send Authorization: Bearer KEY or X-API-Key: KEY")

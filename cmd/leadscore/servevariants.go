@@ -115,6 +115,7 @@ type variantConfig struct {
 	specs         variantList
 	shadowQueue   int
 	shadowWorkers int
+	shadowMaxLive int
 	window        int
 	// file is the config file the specs came from, re-read on SIGHUP; ""
 	// when they came from the command line or the environment.
@@ -127,6 +128,7 @@ func (v *variantConfig) addFlags(fs *flag.FlagSet) {
 		"The first weighted variant is the champion (docs/variants.md)")
 	fs.IntVar(&v.shadowQueue, "shadow-queue", httpapi.DefaultShadowQueue, "requests that may wait for shadow scoring; beyond it they are shed and counted")
 	fs.IntVar(&v.shadowWorkers, "shadow-workers", httpapi.DefaultShadowWorkers, "goroutines scoring shadow variants off the request path")
+	fs.IntVar(&v.shadowMaxLive, "shadow-max-live", 0, "shed (and count) shadow scoring while more than this many live `requests` are in flight:\nthe cores are busy with live work (0: GOMAXPROCS; negative: never shed for load)")
 	fs.IntVar(&v.window, "variant-window", variant.DefaultWindow, "latest `leads` the live comparison of variants (GET /v1/variants) is over")
 }
 
@@ -388,7 +390,7 @@ const maxFeedbackBody = 8 << 20
 // feedbackHandler serves POST /v1/feedback when no drift monitor does
 // (the champion has no baseline): outcomes go to the lake and the live
 // comparison.
-func feedbackHandler(sink monitor.FeedbackSink, stored bool) http.Handler {
+func feedbackHandler(sink monitor.FeedbackSink, stored bool, ids leadscore.IDLimits) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fail := func(status int, code, field, msg string) {
@@ -406,7 +408,7 @@ func feedbackHandler(sink monitor.FeedbackSink, stored bool) http.Handler {
 			fail(http.StatusRequestEntityTooLarge, "body_too_large", "", fmt.Sprintf("feedback bodies are limited to %d bytes", maxFeedbackBody))
 			return
 		}
-		fbs, err := monitor.ParseFeedback(body, time.Now().UTC())
+		fbs, err := monitor.ParseFeedback(body, time.Now().UTC(), ids)
 		if err != nil {
 			var fe *monitor.FeedbackError
 			if errors.As(err, &fe) {

@@ -252,6 +252,7 @@ func (s *service) buildMonitor(ctx context.Context) error {
 		s.outcomes = tee
 	}
 	firstBundle, _ := s.first.(*bundle.Bundle)
+	c.monitor.ids = c.ids()
 	mon, err := c.monitor.build(firstBundle, s.outcomes, s.reg, s.log)
 	if err != nil {
 		return err
@@ -285,7 +286,7 @@ func (s *service) buildMonitor(ctx context.Context) error {
 	running.Go(func() { s.vars.live.Run(monCtx.Done()) })
 	s.monitoring = s.vars.monitoringHandler(c.variants.specs[variant.Champion(c.variants.specs)].Name)
 	if s.feedback == nil {
-		s.feedback = feedbackHandler(s.outcomes, s.lake != nil)
+		s.feedback = feedbackHandler(s.outcomes, s.lake != nil, c.ids())
 	}
 	if s.variants, err = s.vars.variants(ctx, c.variants.specs); err != nil {
 		return err
@@ -341,6 +342,7 @@ func (s *service) buildServer(ctx context.Context) error {
 		Variants:       s.variants,
 		ShadowQueue:    c.variants.shadowQueue,
 		ShadowWorkers:  c.variants.shadowWorkers,
+		ShadowMaxLive:  c.variants.shadowMaxLive,
 		Comparison:     comparison,
 		OnVariants:     onVariants,
 		Sink:           leadscore.MultiSink(s.sinks...),
@@ -355,6 +357,7 @@ func (s *service) buildServer(ctx context.Context) error {
 		Gatherer:       s.reg,
 		MaxBatch:       c.maxBatch,
 		MaxExplainRows: c.maxExplainRows,
+		IDs:            c.ids(),
 		MaxBody:        int64(c.maxBody),
 		MaxInFlight:    maxInFlight,
 		APIKeys:        c.apiKeys,

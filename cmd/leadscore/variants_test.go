@@ -111,7 +111,7 @@ func testServeVariants(t *testing.T, bin string) {
 	// better challenger; the weak model's twin is the same model.
 	writeConfig(90, 10)
 	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lake}, "--config", config, "--access-log=false",
-		"--shadow-queue", "100000", "--watch-interval", "0")
+		"--shadow-queue", "100000", "--shadow-max-live", "-1", "--watch-interval", "0")
 	leads := loadVariantLeads(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 
