@@ -105,6 +105,11 @@ type Config struct {
 	// POST /v1/feedback, behind the same keys and limits as scoring.
 	Monitoring http.Handler
 	Feedback   http.Handler
+	// IDs bounds the lead ids, X-Amzn-SageMaker-Inference-Id headers and
+	// V2 request ids callers send: one over its limit or outside its
+	// character set is a 400 invalid_id naming the field (zero: the
+	// defaults, 256-byte lead ids and 128-character inference ids).
+	IDs leadscore.IDLimits
 	// Console, when set, serves the live console's page and assets at
 	// GET /, /docs and /ui/ (the web package); they carry no data, so
 	// they need no key. Nil: those paths are 404.
@@ -159,6 +164,7 @@ type Server struct {
 	sink        leadscore.Sink
 	monitoring  http.Handler
 	feedback    http.Handler
+	ids         leadscore.IDLimits
 	console     http.Handler
 	source      func() string
 	stats       statsRecorder
@@ -211,6 +217,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		sink:        cfg.Sink,
 		monitoring:  cfg.Monitoring,
 		feedback:    cfg.Feedback,
+		ids:         cfg.IDs.WithDefaults(),
 		console:     cfg.Console,
 		source:      cfg.Source,
 		sagemaker:   cfg.SageMaker,
@@ -440,10 +447,13 @@ func routeOf(path string) route {
 // exchange is the per-request state, pooled: the writer wrapper and every
 // buffer the request path needs.
 type exchange struct {
-	w        statusWriter
-	start    time.Time
-	route    route
-	reqID    string
+	w     statusWriter
+	start time.Time
+	route route
+	reqID string
+	// infID is the request's valid X-Amzn-SageMaker-Inference-Id, "" when
+	// it sent none (see inferenceID).
+	infID    string
 	key      *APIKey
 	admitted bool
 	errCode  string
@@ -534,8 +544,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.reqID = s.requestID(r)
 	h := w.Header()
 	h["X-Request-Id"] = []string{ex.reqID}
-	if id := r.Header["X-Amzn-Sagemaker-Inference-Id"]; len(id) > 0 {
-		h["X-Amzn-Sagemaker-Inference-Id"] = id
+	ex.infID = ""
+	if id := r.Header["X-Amzn-Sagemaker-Inference-Id"]; len(id) == 1 && s.ids.CheckTokenID(id[0]) == nil {
+		h["X-Amzn-Sagemaker-Inference-Id"] = id // echoed only when valid
 	}
 	defer s.finish(ex, r)
 
@@ -705,8 +716,31 @@ func leadIDs(ids [][]byte) json.RawMessage {
 	return append(out, ']')
 }
 
-// requestID returns the client's X-Request-Id when it is short and plain,
-// and otherwise a fresh id.
+// inferenceID reads the request's X-Amzn-SageMaker-Inference-Id into
+// ex.infID: absent is fine, anything but one value within the id limits
+// is a 400 invalid_id naming the header.
+func (s *Server) inferenceID(ex *exchange, r *http.Request) *apiError {
+	v := r.Header["X-Amzn-Sagemaker-Inference-Id"]
+	switch {
+	case len(v) == 0:
+		return nil
+	case len(v) > 1:
+		return idError(inferenceIDHeader, -1, errors.New("is given more than once"))
+	}
+	if err := s.ids.CheckTokenID(v[0]); err != nil {
+		return idError(inferenceIDHeader, -1, err)
+	}
+	ex.infID = v[0]
+	return nil
+}
+
+// inferenceIDHeader is the header's name as errors and docs spell it.
+const inferenceIDHeader = "X-Amzn-SageMaker-Inference-Id"
+
+// requestID returns the client's X-Request-Id when it is short and plain
+// (the inference id's limits: at most 128 characters of
+// [A-Za-z0-9._:-]), and otherwise a fresh id: the header is a tracing
+// hint, so a bad one is replaced rather than refused.
 func (s *Server) requestID(r *http.Request) string {
 	if v := r.Header["X-Request-Id"]; len(v) == 1 && validRequestID(v[0]) {
 		return v[0]
@@ -728,8 +762,7 @@ func validRequestID(v string) bool {
 		return false
 	}
 	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !idChar(c) {
+		if !leadscore.TokenIDChar(v[i]) {
 			return false
 		}
 	}
@@ -908,9 +941,4 @@ func mediaIs(header, want string) bool {
 		}
 	}
 	return true
-}
-
-// idChar reports whether c may appear in a caller-supplied request id.
-func idChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':'
 }

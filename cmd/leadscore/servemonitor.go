@@ -31,6 +31,9 @@ type monitorConfig struct {
 	attrShare  float64
 	attrQueue  int
 	attrRows   int
+	// ids bounds feedback ids: serve's --max-lead-id-bytes and
+	// --max-inference-id-length.
+	ids leadscore.IDLimits
 }
 
 // addFlags registers the monitoring flags on fs.
@@ -94,6 +97,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		FeedbackSink: outcomes,
 		Bias:         b.Manifest().Bias,
 		Attribution:  m.attribution(b),
+		IDs:          m.ids,
 	})
 }
 

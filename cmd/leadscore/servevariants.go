@@ -318,7 +318,14 @@ func (vs *variantServing) buildMonitors(ctx context.Context, specs []variant.Spe
 			mon = champion
 		} else {
 			var err error
-			mon, err = mc.build(vs.bundle(sp.Name), outcomes, prometheus.WrapRegistererWith(prometheus.Labels{"variant": sp.Name}, reg), log)
+			b := vs.bundle(sp.Name)
+			if b == nil { // not loaded yet: the server loads it next
+				if _, err := vs.load(sp); err != nil {
+					return fmt.Errorf("%w: variant %s: %v", errInput, sp.Name, err)
+				}
+				b = vs.bundle(sp.Name)
+			}
+			mon, err = mc.build(b, outcomes, prometheus.WrapRegistererWith(prometheus.Labels{"variant": sp.Name}, reg), log)
 			if err != nil {
 				return err
 			}
@@ -390,7 +397,7 @@ const maxFeedbackBody = 8 << 20
 // feedbackHandler serves POST /v1/feedback when no drift monitor does
 // (the champion has no baseline): outcomes go to the lake and the live
 // comparison.
-func feedbackHandler(sink monitor.FeedbackSink, stored bool) http.Handler {
+func feedbackHandler(sink monitor.FeedbackSink, stored bool, ids leadscore.IDLimits) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fail := func(status int, code, field, msg string) {
@@ -408,7 +415,7 @@ func feedbackHandler(sink monitor.FeedbackSink, stored bool) http.Handler {
 			fail(http.StatusRequestEntityTooLarge, "body_too_large", "", fmt.Sprintf("feedback bodies are limited to %d bytes", maxFeedbackBody))
 			return
 		}
-		fbs, err := monitor.ParseFeedback(body, time.Now().UTC())
+		fbs, err := monitor.ParseFeedback(body, time.Now().UTC(), ids)
 		if err != nil {
 			var fe *monitor.FeedbackError
 			if errors.As(err, &fe) {

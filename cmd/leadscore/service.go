@@ -252,6 +252,7 @@ func (s *service) buildMonitor(ctx context.Context) error {
 		s.outcomes = tee
 	}
 	firstBundle, _ := s.first.(*bundle.Bundle)
+	c.monitor.ids = c.ids()
 	mon, err := c.monitor.build(firstBundle, s.outcomes, s.reg, s.log)
 	if err != nil {
 		return err
@@ -285,7 +286,7 @@ func (s *service) buildMonitor(ctx context.Context) error {
 	running.Go(func() { s.vars.live.Run(monCtx.Done()) })
 	s.monitoring = s.vars.monitoringHandler(c.variants.specs[variant.Champion(c.variants.specs)].Name)
 	if s.feedback == nil {
-		s.feedback = feedbackHandler(s.outcomes, s.lake != nil)
+		s.feedback = feedbackHandler(s.outcomes, s.lake != nil, c.ids())
 	}
 	if s.variants, err = s.vars.variants(ctx, c.variants.specs); err != nil {
 		return err
@@ -356,6 +357,7 @@ func (s *service) buildServer(ctx context.Context) error {
 		Gatherer:       s.reg,
 		MaxBatch:       c.maxBatch,
 		MaxExplainRows: c.maxExplainRows,
+		IDs:            c.ids(),
 		MaxBody:        int64(c.maxBody),
 		MaxInFlight:    maxInFlight,
 		APIKeys:        c.apiKeys,
@@ -406,7 +408,7 @@ func (s *service) buildDebug(context.Context) error {
 }
 
 func (s *service) buildTracing(ctx context.Context) error {
-	if s.c.otlpEndpoint == "" {
+	if s.c.otlpEndpoint == "" && !tracingFromEnv(os.Getenv) {
 		return nil
 	}
 	tr, err := newTracing(ctx, s.c.otlpEndpoint, s.c.traceSample)
