@@ -395,6 +395,7 @@ func TestServeBinary(t *testing.T) {
 		{"ReloadMonitor", testServeReloadMonitor},
 		{"ReloadLake", testServeReloadLake},
 		{"Variants", testServeVariants},
+		{"VariantsRegistry", testServeVariantsRegistry},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
