@@ -173,7 +173,12 @@ type Outcome struct {
 	InferenceID string
 	LeadID      string
 	Converted   bool
-	Time        time.Time // when the outcome happened (UTC)
+	Time        time.Time // when the outcome happened (UTC), as the caller said
+	// Received is when leadscore received it (UTC). The lake partitions
+	// outcomes by it, never by Time, so that a caller cannot choose how
+	// many partitions and files one request creates; zero means the time
+	// the lake takes it.
+	Received time.Time
 }
 
 // Sink receives scored records from the request path: an implementation

@@ -42,7 +42,7 @@ for spec in $MODELS; do
   xw=() xc=() ow=() oc=()
   for ((i = 0; i < REPEATS; i++)); do
     x=$("$PY" bench/xgb_explain.py --model "$model" --input "$LEADS" --rows "$ROWS")
-    g=$("$LEADSCORE" bench --model "$model" --input "$LEADS" --rows 1000 --repeats 1 --single 100 --explain "$ROWS" --json)
+    g=$("$LEADSCORE" bench --model "$model" --data "$LEADS" --rows 1000 --repeats 1 --single 100 --explain "$ROWS" --json)
     xw+=("$(field explain_us_per_row <<<"$x")"); xc+=("$(field explain_cpu_us_per_row <<<"$x")")
     ow+=("$(field explain_us_per_row <<<"$g")"); oc+=("$(field explain_cpu_us_per_row <<<"$g")")
   done

@@ -68,9 +68,14 @@ const (
 	DropClosed = "closed"
 	// DropSchemaMismatch: its feature count differs from the feature list.
 	DropSchemaMismatch = "schema_mismatch"
+	// DropTooLarge: larger than a journal frame (4 MiB); it is kept out of
+	// the journal and the lake alike, so that both count the same records.
+	// The HTTP service's id and body limits make it unreachable from a
+	// request.
+	DropTooLarge = "too_large"
 )
 
-var dropReasons = [...]string{DropQueueFull, DropSampledOut, DropDiskError, DropBacklogFull, DropClosed, DropSchemaMismatch}
+var dropReasons = [...]string{DropQueueFull, DropSampledOut, DropDiskError, DropBacklogFull, DropClosed, DropSchemaMismatch, DropTooLarge}
 
 const (
 	dropQueueFull = iota
@@ -79,6 +84,7 @@ const (
 	dropBacklogFull
 	dropClosed
 	dropSchemaMismatch
+	dropTooLarge
 	nDropReasons
 )
 

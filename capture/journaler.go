@@ -73,7 +73,7 @@ type journaler struct {
 
 // lossReasons are the drop reasons that mean lost data (sampling and
 // shutdown are intended).
-var lossReasons = [...]int{dropQueueFull, dropDiskError, dropBacklogFull, dropSchemaMismatch}
+var lossReasons = [...]int{dropQueueFull, dropDiskError, dropBacklogFull, dropSchemaMismatch, dropTooLarge}
 
 func (w *Writer) runJournal(schema *lakeSchema) {
 	defer close(w.journalDone)
@@ -180,24 +180,32 @@ func (j *journaler) write(recs, buf []leadscore.Record) bool {
 			recs[i].Time = now
 		}
 	}
+	// The journal and the lake hold the same records: a record too large
+	// for a journal frame is dropped from both (too_large), never written
+	// to Parquet alone, since replay skips the records already in closed
+	// files by counting them (docs/lake.md, "Crash safety").
 	journaled := false
 	if j.seg != nil {
 		journaled = true
+		kept := 0
 		for i := range recs {
 			frame := j.enc.record(&recs[i])
 			if frame == nil {
-				journaled = false
-				j.w.c.fail(opJournalWrite)
-				j.warn("record too large for the journal; it is written to Parquet without crash protection",
-					"inference_id", recs[i].InferenceID)
+				j.tooLarge(&recs[i])
 				continue
+			}
+			recs[kept] = recs[i]
+			kept++
+			if j.seg == nil {
+				continue // after a failed append: the rest go to Parquet unjournaled
 			}
 			if _, err := j.seg.bw.Write(frame); err != nil {
 				j.segFailed(fmt.Errorf("append: %w", err))
 				journaled = false
-				break
 			}
 		}
+		clear(recs[kept:]) // drop references to the removed records' data
+		recs = recs[:kept]
 		if j.seg != nil {
 			if err := j.flush(); err != nil {
 				j.segFailed(fmt.Errorf("write: %w", err))
@@ -209,6 +217,27 @@ func (j *journaler) write(recs, buf []leadscore.Record) bool {
 			j.dirty = true
 			j.w.c.journalOK.Store(true)
 		}
+	} else {
+		kept := 0
+		for i := range recs {
+			if j.enc.record(&recs[i]) == nil {
+				j.tooLarge(&recs[i])
+				continue
+			}
+			recs[kept] = recs[i]
+			kept++
+		}
+		clear(recs[kept:])
+		recs = recs[:kept]
+	}
+	if len(recs) == 0 {
+		if buf != nil {
+			select {
+			case j.w.free <- buf[:0]:
+			default:
+			}
+		}
+		return true
 	}
 	g := j.gen
 	if !j.send(item{gen: g, recs: recs, journaled: journaled, buf: buf}) {
@@ -221,6 +250,15 @@ func (j *journaler) write(recs, buf []leadscore.Record) bool {
 		return j.endGen()
 	}
 	return true
+}
+
+// tooLarge drops a record no journal frame can hold (its strings and
+// features over maxFrame): counted as too_large, logged without its ids.
+func (j *journaler) tooLarge(r *leadscore.Record) {
+	j.w.c.drop(dropTooLarge, 1)
+	j.warn("capture: record too large for a journal frame; dropped from the journal and the lake alike",
+		"max_frame_bytes", maxFrame, "features", len(r.Features),
+		"id_bytes", len(r.RequestID)+len(r.InferenceID)+len(r.LeadID))
 }
 
 // flush writes buffered frames to the file (not yet synced): a process

@@ -25,7 +25,11 @@ import (
 
 // Ground truth (outcomes posted to POST /v1/feedback) goes to its own part
 // of the lake, lakefmt.GroundTruthDir/dt=YYYY-MM-DD/hour=HH/outcomes-ID.parquet by
-// the outcome's time, through its own bounded queue and journal: outcome
+// the hour leadscore received the outcome (never the sender's own time,
+// which is the event_time column: one request with times from year 1 to
+// 9999 would otherwise make thousands of partitions and files; a segment's
+// outcomes span at most RollAge of received times, so a handful of
+// files), through its own bounded queue and journal: outcome
 // segments (_journal/ID.gtl, one JSON line per outcome) are fsync'd every
 // SyncInterval like record segments, turned into Parquet every RollAge (or
 // RowGroupRows outcomes), and replayed by New after a crash. A replay
@@ -43,7 +47,8 @@ type outcomeLine struct {
 	I string `json:"i,omitempty"`
 	L string `json:"l,omitempty"`
 	C bool   `json:"c"`
-	T int64  `json:"t"` // unix microseconds
+	T int64  `json:"t"`           // unix microseconds
+	R int64  `json:"r,omitempty"` // received, unix microseconds (0 in segments of older versions)
 }
 
 // outcomeQueue is the bounded hand-off from CaptureFeedback.
@@ -171,12 +176,18 @@ func (w *Writer) journalOutcomes(g *outcomeGen) *outcomeGen {
 			g.f, g.bw = f, bufio.NewWriter(f)
 		}
 	}
+	now := time.Now().UTC()
+	for i := range outs {
+		if outs[i].Received.IsZero() {
+			outs[i].Received = now
+		}
+	}
 	if g.f != nil && !g.failed {
 		enc := json.NewEncoder(g.bw)
 		var err error
 		for i := range outs {
 			o := &outs[i]
-			if err = enc.Encode(outcomeLine{I: o.InferenceID, L: o.LeadID, C: o.Converted, T: o.Time.UnixMicro()}); err != nil {
+			if err = enc.Encode(outcomeLine{I: o.InferenceID, L: o.LeadID, C: o.Converted, T: o.Time.UnixMicro(), R: o.Received.UnixMicro()}); err != nil {
 				break
 			}
 		}
@@ -262,11 +273,12 @@ func (w *Writer) writeOutcomes(id string, outs []leadscore.Outcome) ([]closedFil
 	var dirs []string
 	for i := range outs {
 		o := &outs[i]
-		dir := filepath.FromSlash(lakefmt.GroundTruth.Partition(o.Time))
+		dir := filepath.FromSlash(lakefmt.GroundTruth.Partition(o.Received))
 		if _, ok := byDir[dir]; !ok {
 			dirs = append(dirs, dir)
 		}
-		byDir[dir] = append(byDir[dir], lakefmt.OutcomeRow{EventTime: o.Time.UTC(), InferenceID: o.InferenceID, LeadID: o.LeadID, Converted: o.Converted})
+		byDir[dir] = append(byDir[dir], lakefmt.OutcomeRow{EventTime: o.Time.UTC(), ReceivedTime: o.Received.UTC(),
+			InferenceID: o.InferenceID, LeadID: o.LeadID, Converted: o.Converted})
 	}
 	slices.Sort(dirs)
 	var closed []closedFile
@@ -363,18 +375,11 @@ func (w *Writer) replayOutcomes(id string) {
 		w.log.Error("capture: cannot read outcome segment", "segment", id, "error", err.Error())
 		return
 	}
-	var outs []leadscore.Outcome
-	for line := range bytes.SplitSeq(data, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var l outcomeLine
-		if err := json.Unmarshal(line, &l); err != nil {
-			w.log.Warn("capture: outcome segment ends in a torn line; the outcomes before it are recovered",
-				"segment", id, "outcomes", len(outs))
-			break
-		}
-		outs = append(outs, leadscore.Outcome{InferenceID: l.I, LeadID: l.L, Converted: l.C, Time: time.UnixMicro(l.T).UTC()})
+	outs, bad := parseOutcomeSegment(data, segmentTime(id))
+	if bad > 0 {
+		w.fc.errors.Add(1)
+		w.log.Warn("capture: outcome segment has torn or corrupt lines; every intact line is recovered",
+			"segment", id, "outcomes", len(outs), "bad_lines", bad)
 	}
 	if _, err := w.writeOutcomes(id, outs); err != nil {
 		w.fc.errors.Add(1)
@@ -387,6 +392,41 @@ func (w *Writer) replayOutcomes(id string) {
 	if len(outs) > 0 {
 		w.log.Info("capture: outcomes replayed", "segment", id, "outcomes", len(outs))
 	}
+}
+
+// parseOutcomeSegment reads the outcomes of a segment, one JSON line each.
+// A line that does not parse (torn by a crash at the end, or corrupt in
+// the middle) is skipped and counted, and every intact line before and
+// after it is kept. Lines of segments written before lines carried their
+// received time get segTime, the segment's creation time.
+func parseOutcomeSegment(data []byte, segTime time.Time) (outs []leadscore.Outcome, bad int) {
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var l outcomeLine
+		if err := json.Unmarshal(line, &l); err != nil || l.I == "" && l.L == "" {
+			bad++
+			continue
+		}
+		o := leadscore.Outcome{InferenceID: l.I, LeadID: l.L, Converted: l.C, Time: time.UnixMicro(l.T).UTC(), Received: segTime}
+		if l.R != 0 {
+			o.Received = time.UnixMicro(l.R).UTC()
+		}
+		outs = append(outs, o)
+	}
+	return outs, bad
+}
+
+// segmentTime is the creation time a segment id holds (see idSource), or
+// the zero time.
+func segmentTime(id string) time.Time {
+	ts, _, _ := strings.Cut(id, "-")
+	t, err := time.Parse(idTimeLayout, ts)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // outcomeMetrics are the leadscore_capture_feedback_* collectors.
@@ -408,7 +448,7 @@ func (w *Writer) outcomeMetrics() []prometheus.Collector {
 			func() float64 { return float64(w.cfg.FeedbackQueueDepth) }),
 	}
 	for i, r := range dropReasons {
-		if i == dropSampledOut || i == dropSchemaMismatch {
+		if i == dropSampledOut || i == dropSchemaMismatch || i == dropTooLarge {
 			continue
 		}
 		v := &c.dropped[i]

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 )
 
@@ -38,17 +39,20 @@ const (
 	codeMissingBody      = "empty_body"            // 400: no body at all
 	codeNotAcceptable    = "not_acceptable"        // 406: an Accept /invocations cannot produce
 	codeObjective        = "unsupported_objective" // 500: SAGEMAKER_INFERENCE_OUTPUT for an objective without those outputs
+	codeInvalidID        = "invalid_id"            // 400: a lead, inference or V2 request id over its limit or outside its character set
 )
 
 // apiError is a request failure with the HTTP status and the JSON error
 // fields the client sees. Row is -1 and Feature empty when the failure is
-// not about one row or one feature.
+// not about one row or one feature; Field names the header or body field at
+// fault (an id), empty otherwise.
 type apiError struct {
 	Status  int
 	Code    string
 	Message string
 	Row     int
 	Feature string
+	Field   string
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -64,8 +68,9 @@ func rowError(status int, code string, row int, feature, format string, args ...
 	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...), Row: row, Feature: feature}
 }
 
-// appendError encodes e as {"error":{"code","message","row","feature"}};
-// row and feature are null when they do not apply.
+// appendError encodes e as {"error":{"code","message","row","feature"}}
+// and, for an error about one field (an id), "field"; row and feature are
+// null when they do not apply.
 func appendError(dst []byte, e *apiError) []byte {
 	dst = append(dst, `{"error":{"code":`...)
 	dst = appendJSONString(dst, e.Code)
@@ -83,7 +88,23 @@ func appendError(dst []byte, e *apiError) []byte {
 	} else {
 		dst = append(dst, "null"...)
 	}
+	if e.Field != "" {
+		dst = append(dst, `,"field":`...)
+		dst = appendJSONString(dst, e.Field)
+	}
 	return append(dst, "}}\n"...)
+}
+
+// idError is a 400 invalid_id about field (a header name, or "id" of row
+// row when row >= 0); why is what the limits said.
+func idError(field string, row int, why error) *apiError {
+	e := &apiError{Status: http.StatusBadRequest, Code: codeInvalidID, Row: row, Field: field}
+	if row >= 0 {
+		e.Message = fmt.Sprintf("row %d: %q %v", row, field, why)
+	} else {
+		e.Message = fmt.Sprintf("%s %v", field, why)
+	}
+	return e
 }
 
 // appendV2Error encodes e as the Open Inference Protocol's {"error": "..."}.

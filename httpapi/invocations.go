@@ -85,6 +85,9 @@ func (s *Server) serveInvocations(ex *exchange, r *http.Request) {
 	}
 	m := s.model.Load()
 	explain, aerr := explainParam(r.URL.RawQuery, m.schema.nf())
+	if aerr == nil {
+		aerr = s.inferenceID(ex, r)
+	}
 	if aerr != nil {
 		s.fail(ex, aerr)
 		return
@@ -114,6 +117,9 @@ func (s *Server) serveInvocations(ex *exchange, r *http.Request) {
 	default:
 		aerr = newError(http.StatusUnsupportedMediaType, codeMediaType,
 			"Content-Type %q is not supported: use text/csv, text/libsvm or application/json", header(r, "Content-Type"))
+	}
+	if aerr == nil {
+		aerr = s.checkLeadIDs(&ex.batch)
 	}
 	if aerr == nil {
 		m, aerr = s.route(ex, r, m) // champion or challenger

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -32,6 +33,9 @@ func (s *Server) serveScore(ex *exchange, r *http.Request) {
 func (s *Server) parseAndRespond(ex *exchange, r *http.Request, csvIn, csvOut bool) {
 	m := s.model.Load()
 	explain, aerr := explainParam(r.URL.RawQuery, m.schema.nf())
+	if aerr == nil {
+		aerr = s.inferenceID(ex, r)
+	}
 	if aerr != nil {
 		s.fail(ex, aerr)
 		return
@@ -43,6 +47,9 @@ func (s *Server) parseAndRespond(ex *exchange, r *http.Request, csvIn, csvOut bo
 		} else {
 			aerr = parseScoreBody(body, &m.schema, s.maxBatch, &ex.batch)
 		}
+	}
+	if aerr == nil {
+		aerr = s.checkLeadIDs(&ex.batch)
 	}
 	if aerr == nil {
 		m, aerr = s.route(ex, r, m)
@@ -96,7 +103,7 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 	}
 	ex.rows = n
 	if s.sink != nil {
-		s.capture(ex, r, m, res, took)
+		s.capture(ex, m, res, took)
 	}
 	return res, took, nil
 }
@@ -106,11 +113,11 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 // is the caller's X-Amzn-SageMaker-Inference-Id, else the request id; in a
 // batch of several rows each gets "-<row>" appended, so feedback can name
 // one row.
-func (s *Server) capture(ex *exchange, r *http.Request, m *served, res []leadscore.Result, took time.Duration) {
+func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took time.Duration) {
 	n, nf := len(res), m.schema.nf()
 	feats := make([]float32, n*nf)
 	copy(feats, ex.batch.rows[:n*nf])
-	base := header(r, "X-Amzn-Sagemaker-Inference-Id")
+	base := ex.infID
 	if base == "" {
 		base = ex.reqID
 	}
@@ -138,6 +145,26 @@ func (s *Server) capture(ex *exchange, r *http.Request, m *served, res []leadsco
 	if live {
 		s.shadow(ex, recs, feats)
 	}
+}
+
+// checkLeadIDs refuses a batch whose lead ids break the id limits (400
+// invalid_id naming the row and "id").
+func (s *Server) checkLeadIDs(b *batch) *apiError {
+	if !b.hasIDs {
+		return nil
+	}
+	for i, tok := range b.ids[:b.n] {
+		if tok == nil {
+			continue
+		}
+		if len(tok) > 2+6*s.ids.LeadIDBytes { // longer than any id within the limit, however escaped
+			return idError("id", i, fmt.Errorf("is longer than %d bytes", s.ids.LeadIDBytes))
+		}
+		if err := s.ids.CheckLeadID(leadID(tok)); err != nil {
+			return idError("id", i, err)
+		}
+	}
+	return nil
 }
 
 // leadID decodes a row id kept as its raw JSON token: a string or a number.

@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,6 +105,11 @@ type Config struct {
 	// POST /v1/feedback, behind the same keys and limits as scoring.
 	Monitoring http.Handler
 	Feedback   http.Handler
+	// IDs bounds the lead ids, X-Amzn-SageMaker-Inference-Id headers and
+	// V2 request ids callers send: one over its limit or outside its
+	// character set is a 400 invalid_id naming the field (zero: the
+	// defaults, 256-byte lead ids and 128-character inference ids).
+	IDs leadscore.IDLimits
 	// Console, when set, serves the live console's page and assets at
 	// GET /, /docs and /ui/ (the web package); they carry no data, so
 	// they need no key. Nil: those paths are 404.
@@ -124,6 +131,11 @@ type Config struct {
 	// scores go nowhere else).
 	ShadowQueue   int
 	ShadowWorkers int
+	// ShadowMaxLive sheds (and counts) a shadow job when more live
+	// scoring requests than this are in flight as a worker takes it up:
+	// the cores are busy with live work, and shadow scoring would slow it
+	// down (default GOMAXPROCS; negative: never shed for load).
+	ShadowMaxLive int
 	// Comparison, when set, is the live comparison GET /v1/variants and
 	// /metrics report (fed through Sink and the feedback route).
 	Comparison *variant.Live
@@ -152,6 +164,7 @@ type Server struct {
 	sink        leadscore.Sink
 	monitoring  http.Handler
 	feedback    http.Handler
+	ids         leadscore.IDLimits
 	console     http.Handler
 	source      func() string
 	stats       statsRecorder
@@ -169,16 +182,17 @@ type Server struct {
 	idSeq    atomic.Uint64
 	pool     sync.Pool
 
-	variants     atomic.Pointer[variantSet] // nil: one model
-	comparison   *variant.Live
-	onVariants   func([]variant.Spec)
-	stateMu      sync.Mutex
-	states       map[string]*variantState
-	shadowQ      chan shadowJob
-	shadowWG     sync.WaitGroup
-	closeOnce    sync.Once
-	shadowErrLog atomic.Int64
-	reportCache  atomic.Pointer[cachedReport]
+	variants      atomic.Pointer[variantSet] // nil: one model
+	comparison    *variant.Live
+	onVariants    func([]variant.Spec)
+	stateMu       sync.Mutex
+	states        map[string]*variantState
+	shadowQ       chan shadowJob
+	shadowWG      sync.WaitGroup
+	closeOnce     sync.Once
+	shadowErrLog  atomic.Int64
+	shadowMaxLive int64
+	reportCache   atomic.Pointer[cachedReport]
 }
 
 // New builds a Server and loads its first model; it fails if the model
@@ -203,6 +217,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		sink:        cfg.Sink,
 		monitoring:  cfg.Monitoring,
 		feedback:    cfg.Feedback,
+		ids:         cfg.IDs.WithDefaults(),
 		console:     cfg.Console,
 		source:      cfg.Source,
 		sagemaker:   cfg.SageMaker,
@@ -299,6 +314,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			if w <= 0 {
 				w = DefaultShadowWorkers
 			}
+			switch {
+			case cfg.ShadowMaxLive == 0:
+				s.shadowMaxLive = int64(runtime.GOMAXPROCS(0))
+			case cfg.ShadowMaxLive < 0:
+				s.shadowMaxLive = math.MaxInt64
+			default:
+				s.shadowMaxLive = int64(cfg.ShadowMaxLive)
+			}
 			s.startShadows(q, w)
 		}
 		return s, nil
@@ -347,10 +370,29 @@ const (
 	numRoutes
 )
 
+// routeNames are the route labels of metrics and logs, keyed by route so
+// that adding a route cannot shift the others' names.
 var routeNames = [numRoutes]string{
-	"/score", "/invocations", "/ping", "/healthz", "/readyz", "/metrics", "/admin/reload",
-	"/v2", "/v2/health", "/v2/models/{name}", "/v2/models/{name}/infer", "/v1/monitoring", "/v1/feedback",
-	"/v1/stats", "console", "/execution-parameters", "/openapi.json", "/v1/variants", "/admin/variants", "other",
+	routeScore:         "/score",
+	routeInvocations:   "/invocations",
+	routePing:          "/ping",
+	routeHealthz:       "/healthz",
+	routeReadyz:        "/readyz",
+	routeProm:          "/metrics",
+	routeReload:        "/admin/reload",
+	routeV2Server:      "/v2",
+	routeV2Health:      "/v2/health",
+	routeV2Model:       "/v2/models/{name}",
+	routeV2Infer:       "/v2/models/{name}/infer",
+	routeMonitoring:    "/v1/monitoring",
+	routeFeedback:      "/v1/feedback",
+	routeStats:         "/v1/stats",
+	routeConsole:       "console",
+	routeExecParams:    "/execution-parameters",
+	routeOpenAPI:       "/openapi.json",
+	routeVariants:      "/v1/variants",
+	routeAdminVariants: "/admin/variants",
+	routeOther:         "other",
 }
 
 func routeOf(path string) route {
@@ -405,10 +447,13 @@ func routeOf(path string) route {
 // exchange is the per-request state, pooled: the writer wrapper and every
 // buffer the request path needs.
 type exchange struct {
-	w        statusWriter
-	start    time.Time
-	route    route
-	reqID    string
+	w     statusWriter
+	start time.Time
+	route route
+	reqID string
+	// infID is the request's valid X-Amzn-SageMaker-Inference-Id, "" when
+	// it sent none (see inferenceID).
+	infID    string
 	key      *APIKey
 	admitted bool
 	errCode  string
@@ -499,8 +544,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.reqID = s.requestID(r)
 	h := w.Header()
 	h["X-Request-Id"] = []string{ex.reqID}
-	if id := r.Header["X-Amzn-Sagemaker-Inference-Id"]; len(id) > 0 {
-		h["X-Amzn-Sagemaker-Inference-Id"] = id
+	ex.infID = ""
+	if id := r.Header["X-Amzn-Sagemaker-Inference-Id"]; len(id) == 1 && s.ids.CheckTokenID(id[0]) == nil {
+		h["X-Amzn-Sagemaker-Inference-Id"] = id // echoed only when valid
 	}
 	defer s.finish(ex, r)
 
@@ -670,8 +716,31 @@ func leadIDs(ids [][]byte) json.RawMessage {
 	return append(out, ']')
 }
 
-// requestID returns the client's X-Request-Id when it is short and plain,
-// and otherwise a fresh id.
+// inferenceID reads the request's X-Amzn-SageMaker-Inference-Id into
+// ex.infID: absent is fine, anything but one value within the id limits
+// is a 400 invalid_id naming the header.
+func (s *Server) inferenceID(ex *exchange, r *http.Request) *apiError {
+	v := r.Header["X-Amzn-Sagemaker-Inference-Id"]
+	switch {
+	case len(v) == 0:
+		return nil
+	case len(v) > 1:
+		return idError(inferenceIDHeader, -1, errors.New("is given more than once"))
+	}
+	if err := s.ids.CheckTokenID(v[0]); err != nil {
+		return idError(inferenceIDHeader, -1, err)
+	}
+	ex.infID = v[0]
+	return nil
+}
+
+// inferenceIDHeader is the header's name as errors and docs spell it.
+const inferenceIDHeader = "X-Amzn-SageMaker-Inference-Id"
+
+// requestID returns the client's X-Request-Id when it is short and plain
+// (the inference id's limits: at most 128 characters of
+// [A-Za-z0-9._:-]), and otherwise a fresh id: the header is a tracing
+// hint, so a bad one is replaced rather than refused.
 func (s *Server) requestID(r *http.Request) string {
 	if v := r.Header["X-Request-Id"]; len(v) == 1 && validRequestID(v[0]) {
 		return v[0]
@@ -693,8 +762,7 @@ func validRequestID(v string) bool {
 		return false
 	}
 	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !idChar(c) {
+		if !leadscore.TokenIDChar(v[i]) {
 			return false
 		}
 	}
@@ -873,9 +941,4 @@ func mediaIs(header, want string) bool {
 		}
 	}
 	return true
-}
-
-// idChar reports whether c may appear in a caller-supplied request id.
-func idChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':'
 }

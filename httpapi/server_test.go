@@ -510,3 +510,19 @@ func TestAccessLog(t *testing.T) {
 		t.Errorf("5xx not logged as error: %s", logs.String())
 	}
 }
+
+// TestRouteNames: every route has its own name, so none is left blank
+// when a route is added.
+func TestRouteNames(t *testing.T) {
+	seen := map[string]route{}
+	for r := range numRoutes {
+		name := routeNames[r]
+		if name == "" {
+			t.Errorf("route %d has no name", r)
+		}
+		if prev, dup := seen[name]; dup {
+			t.Errorf("routes %d and %d are both named %q", prev, r, name)
+		}
+		seen[name] = r
+	}
+}

@@ -247,6 +247,8 @@ type statsJSON struct {
 type statsRoutes struct {
 	Monitoring bool `json:"monitoring"`
 	Feedback   bool `json:"feedback"`
+	// Variants: champion/challenger variants are configured (/v1/variants).
+	Variants bool `json:"variants"`
 }
 
 type statsDrift struct {
@@ -456,7 +458,7 @@ func (s *Server) buildStats(now time.Time, samples []statsSample) statsJSON {
 			P99ms:             ms(quantile(0.99, a, b)),
 		})
 	}
-	out.Routes = statsRoutes{Monitoring: s.monitoring != nil, Feedback: s.feedback != nil}
+	out.Routes = statsRoutes{Monitoring: s.monitoring != nil, Feedback: s.feedback != nil, Variants: s.comparison != nil}
 	if len(last.drift) > 0 {
 		out.Drift = driftHistory(samples, info)
 	}

@@ -156,10 +156,21 @@ func (s *Server) serveV2Infer(ex *exchange, r *http.Request) {
 		s.fail(ex, newError(http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json, got %q", ct))
 		return
 	}
-	body, aerr := s.readBody(ex, r)
+	aerr := s.inferenceID(ex, r)
+	var body []byte
+	if aerr == nil {
+		body, aerr = s.readBody(ex, r)
+	}
 	var req v2Request
 	if aerr == nil {
 		aerr = parseV2Infer(body, &m.schema, s.maxBatch, &ex.batch, &req)
+	}
+	if aerr == nil && req.id != nil {
+		// The request id is echoed in the response (and so may reach a
+		// client's logs): the inference id's limits apply.
+		if err := s.ids.CheckTokenID(leadID(req.id)); err != nil {
+			aerr = idError("id", -1, err)
+		}
 	}
 	if aerr == nil {
 		m, aerr = s.route(ex, r, m) // champion or challenger

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -333,12 +335,7 @@ func (s *Server) shadow(ex *exchange, live []leadscore.Record, feats []float32) 
 	select {
 	case s.shadowQ <- shadowJob{vs: vs, targets: targets, live: live, feats: feats}:
 	default:
-		for j := range vs.specs {
-			if targets&(1<<j) != 0 {
-				s.variantState(vs.specs[j].Name).shed.Add(int64(len(live)))
-				s.metrics.shadowShed.WithLabelValues(vs.specs[j].Name).Add(float64(len(live)))
-			}
-		}
+		s.shedJob(shadowJob{vs: vs, targets: targets, live: live})
 	}
 }
 
@@ -353,6 +350,40 @@ func (s *Server) variantState(name string) *variantState {
 	return st
 }
 
+// shadowYieldLimit is how long a shadow worker may wait for the CPU after
+// yielding it: longer means other goroutines (live requests) were queued
+// for the cores, and the shadow job is shed.
+const shadowYieldLimit = 100 * time.Microsecond
+
+// cpuBusy reports whether live work leaves no spare CPU for shadow
+// scoring: more live requests in flight than ShadowMaxLive, or, after the
+// worker yields its core, other goroutines kept it waiting longer than
+// shadowYieldLimit (the Go scheduler would otherwise run a freshly woken
+// shadow worker ahead of queued live requests).
+func (s *Server) cpuBusy() bool {
+	if s.shadowMaxLive == math.MaxInt64 { // never shed for load
+		return false
+	}
+	if s.inFlight.Load() > s.shadowMaxLive {
+		return true
+	}
+	t := time.Now()
+	runtime.Gosched()
+	return time.Since(t) > shadowYieldLimit
+}
+
+// shedJob counts a job's leads as shed for each of its variants.
+func (s *Server) shedJob(job shadowJob) {
+	n := int64(len(job.live))
+	for j := range job.vs.specs {
+		if job.targets&(1<<j) != 0 {
+			name := job.vs.specs[j].Name
+			s.variantState(name).shed.Add(n)
+			s.metrics.shadowShed.WithLabelValues(name).Add(float64(n))
+		}
+	}
+}
+
 // startShadows starts the shadow workers.
 func (s *Server) startShadows(queue, workers int) {
 	s.shadowQ = make(chan shadowJob, queue)
@@ -362,6 +393,10 @@ func (s *Server) startShadows(queue, workers int) {
 			defer s.shadowWG.Done()
 			var out []leadscore.Result
 			for job := range s.shadowQ {
+				if s.cpuBusy() {
+					s.shedJob(job)
+					continue
+				}
 				out = s.runShadow(job, out)
 			}
 		}()
@@ -401,11 +436,11 @@ func (s *Server) runShadow(job shadowJob, out []leadscore.Result) []leadscore.Re
 				m = cur.models[k]
 			}
 		}
+		st := s.variantState(name)
 		clear(out)
 		t0 := time.Now()
 		err := scoreSafely(m.scorer, job.feats, out)
 		took := time.Since(t0)
-		st := s.variantState(name)
 		if err != nil {
 			st.failed.Add(int64(n))
 			s.metrics.shadowFailed.WithLabelValues(name).Add(float64(n))

@@ -7,12 +7,15 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// OutcomeRow is one row of a ground-truth file.
+// OutcomeRow is one row of a ground-truth file. EventTime is when the
+// outcome happened, as its sender said; ReceivedTime when leadscore
+// received it, which decides the file's partition.
 type OutcomeRow struct {
-	EventTime   time.Time `parquet:"event_time,timestamp(microsecond)"`
-	InferenceID string    `parquet:"inference_id,optional"`
-	LeadID      string    `parquet:"lead_id,optional"`
-	Converted   bool      `parquet:"converted"`
+	EventTime    time.Time `parquet:"event_time,timestamp(microsecond)"`
+	ReceivedTime time.Time `parquet:"received_time,timestamp(microsecond)"`
+	InferenceID  string    `parquet:"inference_id,optional"`
+	LeadID       string    `parquet:"lead_id,optional"`
+	Converted    bool      `parquet:"converted"`
 }
 
 // CheckFeatureNames checks that features can be column names of a

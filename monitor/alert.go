@@ -464,7 +464,7 @@ func (a *Alerter) post(ctx context.Context, text string) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return fmt.Errorf("alert webhook: %w (last error: %v)", ctx.Err(), last)
+				return fmt.Errorf("alert webhook: %w (last error: %w)", ctx.Err(), last)
 			case <-t.C:
 			}
 			wait *= 2

@@ -11,12 +11,19 @@ import (
 	"github.com/leadscore/leadscore"
 )
 
-// Limits of a feedback request.
+// Limits of a feedback request. Its ids follow leadscore.IDLimits (by
+// default a lead_id of at most 256 bytes of UTF-8 without control
+// characters, an inference_id of at most 128 characters of
+// [A-Za-z0-9._:-]).
 const (
 	// MaxFeedbackItems is the most outcomes one request may carry.
 	MaxFeedbackItems = 10000
-	// MaxIDLength bounds an inference or lead id, in bytes.
-	MaxIDLength = 256
+	// MaxOutcomeAge and MaxOutcomeSkew bound an outcome's "time": at most
+	// this far before or after the time it is received (a time outside
+	// is a 422 invalid_value). The lake partitions outcomes by the time
+	// they are received, not by this one.
+	MaxOutcomeAge  = 5 * 366 * 24 * time.Hour
+	MaxOutcomeSkew = time.Hour
 )
 
 // Feedback is the ground truth of one scored lead: whether it converted.
@@ -73,10 +80,11 @@ type feedbackJSON struct {
 //
 //	{"inference_id": "...", "lead_id": "...", "converted": 1, "time": "2025-06-01T12:00:00Z"}
 //
-// with at least one of the ids, converted 0, 1, false or true, and an
-// optional RFC 3339 time (now when absent). Unknown fields are refused so
-// that a typo does not silently drop an outcome.
-func ParseFeedback(body []byte, now time.Time) ([]Feedback, error) {
+// with at least one of the ids (within ids' limits: anything else is an
+// invalid_id error naming the field), converted 0, 1, false or true, and
+// an optional RFC 3339 time (now when absent). Unknown fields are refused
+// so that a typo does not silently drop an outcome.
+func ParseFeedback(body []byte, now time.Time, ids leadscore.IDLimits) ([]Feedback, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, &FeedbackError{Code: "empty_batch", Message: "the body is empty; send an outcome object or an array of them"}
@@ -102,7 +110,7 @@ func ParseFeedback(body []byte, now time.Time) ([]Feedback, error) {
 	}
 	out := make([]Feedback, 0, len(items))
 	for i, raw := range items {
-		fb, err := parseOne(raw, prefix(i), now)
+		fb, err := parseOne(raw, prefix(i), now, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +120,7 @@ func ParseFeedback(body []byte, now time.Time) ([]Feedback, error) {
 }
 
 // parseOne reads one outcome object; at prefixes its field names.
-func parseOne(raw json.RawMessage, at string, now time.Time) (Feedback, error) {
+func parseOne(raw json.RawMessage, at string, now time.Time, ids leadscore.IDLimits) (Feedback, error) {
 	field := func(name string) string {
 		if at == "" {
 			return name
@@ -135,19 +143,17 @@ func parseOne(raw json.RawMessage, at string, now time.Time) (Feedback, error) {
 		return Feedback{}, &FeedbackError{Code: "bad_json", Field: at, Message: what + " is not a valid outcome object: " + msg}
 	}
 	fb := Feedback{ReceivedAt: now.UTC(), Time: now.UTC()}
-	for _, id := range []struct {
-		name string
-		v    *string
-		dst  *string
-	}{{"inference_id", w.InferenceID, &fb.InferenceID}, {"lead_id", w.LeadID, &fb.LeadID}} {
-		if id.v == nil {
-			continue
+	if w.InferenceID != nil && *w.InferenceID != "" {
+		if err := ids.CheckTokenID(*w.InferenceID); err != nil {
+			return Feedback{}, &FeedbackError{Code: "invalid_id", Field: field("inference_id"), Message: "inference_id " + err.Error()}
 		}
-		if len(*id.v) > MaxIDLength || !utf8.ValidString(*id.v) {
-			return Feedback{}, &FeedbackError{Code: "invalid_value", Field: field(id.name),
-				Message: fmt.Sprintf("must be valid UTF-8 of at most %d bytes", MaxIDLength)}
+		fb.InferenceID = *w.InferenceID
+	}
+	if w.LeadID != nil {
+		if err := ids.CheckLeadID(*w.LeadID); err != nil {
+			return Feedback{}, &FeedbackError{Code: "invalid_id", Field: field("lead_id"), Message: "lead_id " + err.Error()}
 		}
-		*id.dst = *id.v
+		fb.LeadID = *w.LeadID
 	}
 	if fb.InferenceID == "" && fb.LeadID == "" {
 		return Feedback{}, &FeedbackError{Code: "invalid_value", Field: field("inference_id"),
@@ -169,6 +175,10 @@ func parseOne(raw json.RawMessage, at string, now time.Time) (Feedback, error) {
 		if err != nil {
 			return Feedback{}, &FeedbackError{Code: "invalid_value", Field: field("time"),
 				Message: fmt.Sprintf("%q is not an RFC 3339 time like 2025-06-01T12:00:00Z", truncate(*w.Time, 40))}
+		}
+		if t.Before(now.Add(-MaxOutcomeAge)) || t.After(now.Add(MaxOutcomeSkew)) {
+			return Feedback{}, &FeedbackError{Code: "invalid_value", Field: field("time"),
+				Message: fmt.Sprintf("%s is outside [received - 5 years, received + 1 hour]", t.UTC().Format(time.RFC3339))}
 		}
 		fb.Time = t.UTC()
 	}
@@ -201,5 +211,5 @@ type FeedbackResult struct {
 
 // Outcome returns the lake's record of f.
 func (f *Feedback) Outcome() leadscore.Outcome {
-	return leadscore.Outcome{InferenceID: f.InferenceID, LeadID: f.LeadID, Converted: f.Converted, Time: f.Time}
+	return leadscore.Outcome{InferenceID: f.InferenceID, LeadID: f.LeadID, Converted: f.Converted, Time: f.Time, Received: f.ReceivedAt}
 }

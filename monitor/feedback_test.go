@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leadscore/leadscore"
 )
 
 func TestParseFeedback(t *testing.T) {
 	now := time.Date(2025, 6, 1, 10, 0, 0, 0, time.FixedZone("x", 3600))
 	fbs, err := ParseFeedback([]byte(` [{"inference_id":"a","converted":1},
 		{"lead_id":"L","converted":true,"time":"2025-05-30T08:00:00+02:00"},
-		{"inference_id":"b","lead_id":null,"converted":0.0}] `), now)
+		{"inference_id":"b","lead_id":null,"converted":0.0}] `), now, leadscore.IDLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +28,7 @@ func TestParseFeedback(t *testing.T) {
 			t.Errorf("%d: %+v, want %+v", i, fbs[i], want[i])
 		}
 	}
-	one, err := ParseFeedback([]byte(`{"lead_id":"x","converted":false}`), now)
+	one, err := ParseFeedback([]byte(`{"lead_id":"x","converted":false}`), now, leadscore.IDLimits{})
 	if err != nil || len(one) != 1 || one[0].LeadID != "x" || one[0].Converted {
 		t.Errorf("one object: %+v %v", one, err)
 	}
@@ -43,13 +45,16 @@ func TestParseFeedback(t *testing.T) {
 		{`{"inference_id":"a"}`, "invalid_value", "converted"},
 		{`[{"inference_id":"a","converted":"yes"}]`, "invalid_value", "[0].converted"},
 		{`{"inference_id":"a","converted":1,"time":"yesterday"}`, "invalid_value", "time"},
-		{`{"inference_id":"` + strings.Repeat("x", 300) + `","converted":1}`, "invalid_value", "inference_id"},
+		{`{"inference_id":"` + strings.Repeat("x", 300) + `","converted":1}`, "invalid_id", "inference_id"},
+		{`{"inference_id":"a b","converted":1}`, "invalid_id", "inference_id"},
+		{`{"lead_id":"` + strings.Repeat("x", 257) + `","converted":1}`, "invalid_id", "lead_id"},
+		{`{"lead_id":"a\u0000b","converted":1}`, "invalid_id", "lead_id"},
 		{`{"inference_id":7,"converted":1}`, "bad_json", ""},
 		{`{"inference_id":"a","converted":1,"extra":2}`, "unknown_field", "extra"},
 		{`[{"inference_id":"a","converted":1,"extra":2}]`, "unknown_field", "[0].extra"},
 		{`[` + strings.Repeat(`{"inference_id":"a","converted":1},`, MaxFeedbackItems) + `{"inference_id":"a","converted":1}]`, "batch_too_large", ""},
 	} {
-		_, err := ParseFeedback([]byte(tc.body), now)
+		_, err := ParseFeedback([]byte(tc.body), now, leadscore.IDLimits{})
 		var fe *FeedbackError
 		if !errors.As(err, &fe) || fe.Code != tc.code || fe.Field != tc.field || fe.Error() == "" {
 			t.Errorf("%.60s: %#v, want %s %q", tc.body, err, tc.code, tc.field)
@@ -72,7 +77,7 @@ func FuzzParseFeedback(f *testing.F) {
 	}
 	now := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		fbs, err := ParseFeedback(body, now)
+		fbs, err := ParseFeedback(body, now, leadscore.IDLimits{})
 		if err != nil {
 			var fe *FeedbackError
 			if !errors.As(err, &fe) || fe.Code == "" {
@@ -90,8 +95,9 @@ func FuzzParseFeedback(f *testing.F) {
 			Time        string `json:"time"`
 		}
 		var back []wire
+		var lim leadscore.IDLimits
 		for _, fb := range fbs {
-			if fb.InferenceID == "" && fb.LeadID == "" || len(fb.InferenceID) > MaxIDLength || len(fb.LeadID) > MaxIDLength {
+			if fb.InferenceID == "" && fb.LeadID == "" || fb.InferenceID != "" && lim.CheckTokenID(fb.InferenceID) != nil || lim.CheckLeadID(fb.LeadID) != nil {
 				t.Fatalf("accepted %+v", fb)
 			}
 			back = append(back, wire{fb.InferenceID, fb.LeadID, fb.Converted, fb.Time.Format(time.RFC3339Nano)})
@@ -100,7 +106,7 @@ func FuzzParseFeedback(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := ParseFeedback(data, now)
+		again, err := ParseFeedback(data, now, leadscore.IDLimits{})
 		if err != nil || len(again) != len(fbs) {
 			t.Fatalf("written back %s: %v", data, err)
 		}

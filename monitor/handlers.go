@@ -54,7 +54,7 @@ func (m *Monitor) ReportHandler() http.Handler {
 
 // FeedbackHandler serves POST /v1/feedback: outcomes as ParseFeedback
 // reads them, answered with a FeedbackResult. Bad input gets a 4xx with a
-// JSON error: 400 bad_json or unknown_field, 405, 413 body_too_large or
+// JSON error: 400 bad_json, unknown_field or invalid_id, 405, 413 body_too_large or
 // batch_too_large, 415 unsupported_media, 422 invalid_value or
 // empty_batch.
 func (m *Monitor) FeedbackHandler() http.Handler {
@@ -80,7 +80,7 @@ func (m *Monitor) FeedbackHandler() http.Handler {
 			writeError(w, http.StatusBadRequest, "body_read_failed", "", "could not read the body")
 			return
 		}
-		fbs, err := ParseFeedback(body, m.now())
+		fbs, err := ParseFeedback(body, m.now(), m.cfg.IDs)
 		if err != nil {
 			var fe *FeedbackError
 			if !errors.As(err, &fe) {
@@ -97,7 +97,7 @@ func (m *Monitor) FeedbackHandler() http.Handler {
 // feedbackStatus maps a FeedbackError code to its HTTP status.
 func feedbackStatus(code string) int {
 	switch code {
-	case "bad_json", "unknown_field":
+	case "bad_json", "unknown_field", "invalid_id":
 		return http.StatusBadRequest
 	case "batch_too_large":
 		return http.StatusRequestEntityTooLarge

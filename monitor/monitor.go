@@ -78,6 +78,8 @@ type Config struct {
 	// Attribution.Baseline) has global attributions, explains a sample of
 	// the scored leads off the request path and checks attribution drift.
 	Attribution AttributionConfig
+	// IDs bounds the ids of feedback outcomes (zero: the defaults).
+	IDs leadscore.IDLimits
 	// Logger receives warnings (default: discarded).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now), for tests.

@@ -119,7 +119,7 @@ func (s *S3Store) Put(ctx context.Context, key string, body io.ReadSeeker, size 
 	}
 	if _, err := s.api.PutObject(ctx, in); err != nil {
 		if isConflict(err) {
-			err = fmt.Errorf("%w: %v", ErrConflict, err)
+			err = fmt.Errorf("%w: %w", ErrConflict, err)
 		}
 		return fmt.Errorf("put s3://%s/%s: %w", s.bucket, s.objectKey(key), err)
 	}

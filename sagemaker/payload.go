@@ -95,7 +95,7 @@ func parseText(body []byte, dst []float64) ([]float64, error) {
 func parseJSON(body []byte, dst []float64) ([]float64, error) {
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, fmt.Errorf("%w: %v", errResponse, err)
+		return nil, fmt.Errorf("%w: %w", errResponse, err)
 	}
 	if obj, ok := v.(map[string]any); ok {
 		found := false

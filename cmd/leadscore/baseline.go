@@ -114,7 +114,7 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 	}
 	b, err := monitor.ComputeBaseline(in)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errInput, err)
+		return fmt.Errorf("%w: %w", errInput, err)
 	}
 	if err := b.WriteDir(*out); err != nil {
 		return err

@@ -41,11 +41,11 @@ func (b *biasFlags) config(features []string) (*leadscore.BiasConfig, error) {
 	}
 	pos, err := leadscore.ParsePositive(b.positive)
 	if err != nil {
-		return nil, fmt.Errorf("%w: --positive: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: --positive: %w", errUsage, err)
 	}
 	cfg := &leadscore.BiasConfig{Facets: b.facets, Positive: pos, GroupBy: b.groupBy, MinGroupRows: b.minGroupRows}
 	if err := cfg.Validate(features); err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return cfg, nil
 }

@@ -95,11 +95,11 @@ func runBundleInit(args []string, stdout, stderr io.Writer) error {
 	}
 	raw, err := os.ReadFile(*modelPath) // #nosec G304 -- the user names the model
 	if err != nil {
-		return fmt.Errorf("%w: model: %v", errInput, err)
+		return fmt.Errorf("%w: model: %w", errInput, err)
 	}
 	f, _, err := xgboost.Load(raw)
 	if err != nil {
-		return fmt.Errorf("%w: model %s: %v", errInput, *modelPath, err)
+		return fmt.Errorf("%w: model %s: %w", errInput, *modelPath, err)
 	}
 	if f.NumGroup() != 1 {
 		return fmt.Errorf("%w: the model gives %d outputs per row; a bundle needs a binary classifier", errInput, f.NumGroup())
@@ -123,7 +123,7 @@ func runBundleInit(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if tiers, err = evaluation.Cutoffs(probs, sh); err != nil {
-			return fmt.Errorf("%w: %s: %v", errInput, *data, err)
+			return fmt.Errorf("%w: %s: %w", errInput, *data, err)
 		}
 	}
 	if *name == "" {
@@ -166,7 +166,7 @@ func runBundleInit(args []string, stdout, stderr io.Writer) error {
 	}
 	base, err := monitor.ComputeBaseline(in)
 	if err != nil {
-		return fmt.Errorf("%w: baseline: %v", errInput, err)
+		return fmt.Errorf("%w: baseline: %w", errInput, err)
 	}
 	if err := base.WriteDir(filepath.Join(*out, "baseline")); err != nil {
 		return err
@@ -274,7 +274,7 @@ func parseCutoffs(s string) (leadscore.Tiers, error) {
 		t[i] = v
 	}
 	if err := t.Validate(); err != nil {
-		return t, fmt.Errorf("%w: --tiers: %v", errUsage, err)
+		return t, fmt.Errorf("%w: --tiers: %w", errUsage, err)
 	}
 	return t, nil
 }
@@ -389,12 +389,12 @@ func checkLabels(path, label string, labels []float64) error {
 func csvHeader(path string) ([]string, error) {
 	fh, err := os.Open(path) // #nosec G304 -- the user names the data
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errInput, err)
+		return nil, fmt.Errorf("%w: %w", errInput, err)
 	}
 	defer func() { _ = fh.Close() }()
 	rec, err := csv.NewReader(bufio.NewReader(fh)).Read()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: header: %v", errInput, path, err)
+		return nil, fmt.Errorf("%w: %s: header: %w", errInput, path, err)
 	}
 	return rec, nil
 }
@@ -404,7 +404,7 @@ func csvHeader(path string) ([]string, error) {
 func readIndexedCSV(path string, idx, nf int, names []string) (*labelledData, error) {
 	fh, err := os.Open(path) // #nosec G304 -- the user names the data
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errInput, err)
+		return nil, fmt.Errorf("%w: %w", errInput, err)
 	}
 	defer func() { _ = fh.Close() }()
 	r := csv.NewReader(bufio.NewReader(fh))
@@ -418,7 +418,7 @@ func readIndexedCSV(path string, idx, nf int, names []string) (*labelledData, er
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v (the model has %d features, plus the label)", errInput, path, err, nf)
+			return nil, fmt.Errorf("%w: %s: %w (the model has %d features, plus the label)", errInput, path, err, nf)
 		}
 		if idx < 0 || idx >= len(rec) {
 			return nil, fmt.Errorf("%w: --label %d: the rows have %d columns", errUsage, idx, len(rec))

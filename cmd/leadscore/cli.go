@@ -122,7 +122,7 @@ func (c *command) parse(args []string) error {
 			c.printUsage()
 			return errHelp
 		case err != nil:
-			return fmt.Errorf("%w: %v (see 'leadscore %s --help')", errUsage, err, c.name)
+			return fmt.Errorf("%w: %w (see 'leadscore %s --help')", errUsage, err, c.name)
 		}
 		args = c.FlagSet.Args()
 		if len(args) == 0 {
@@ -202,7 +202,7 @@ func (c *command) fill() error {
 		}
 		c.explicit[f.Name] = true
 		if err := f.Value.Set(v); err != nil {
-			setErr = fmt.Errorf("%w: %s: %s: %v", errUsage, source, f.Name, err)
+			setErr = fmt.Errorf("%w: %s: %s: %w", errUsage, source, f.Name, err)
 		}
 	})
 	return setErr
@@ -239,11 +239,11 @@ func (c *command) fromEnv(name string) (source, value string, ok bool) {
 func (c *command) readConfig(path string) (map[string]string, error) {
 	raw, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the config file
 	if err != nil {
-		return nil, fmt.Errorf("%w: config: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: config: %w", errUsage, err)
 	}
 	var top map[string]json.RawMessage
 	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&top); err != nil {
-		return nil, fmt.Errorf("%w: config %s: %v", errUsage, path, err)
+		return nil, fmt.Errorf("%w: config %s: %w", errUsage, path, err)
 	}
 	levels := []map[string]json.RawMessage{top}
 	shared := false
@@ -255,7 +255,7 @@ func (c *command) readConfig(path string) (map[string]string, error) {
 		}
 		var sub map[string]json.RawMessage
 		if err := json.Unmarshal(v, &sub); err != nil {
-			return nil, fmt.Errorf("%w: config %s: %s: %v", errUsage, path, word, err)
+			return nil, fmt.Errorf("%w: config %s: %s: %w", errUsage, path, word, err)
 		}
 		levels = append(levels, sub)
 	}
@@ -282,7 +282,7 @@ func (c *command) readConfig(path string) (map[string]string, error) {
 			}
 			s, err := configValue(name, v, f)
 			if err != nil {
-				return nil, fmt.Errorf("%w: config %s: %s: %v", errUsage, path, key, err)
+				return nil, fmt.Errorf("%w: config %s: %s: %w", errUsage, path, key, err)
 			}
 			if s != nil {
 				out[name] = *s

@@ -77,7 +77,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	if strings.Contains(*lakeDir, "://") {
 		bucket, prefix, err := lakes3.ParseURL(*lakeDir)
 		if err != nil {
-			return fmt.Errorf("%w: --lake: %v", errUsage, err)
+			return fmt.Errorf("%w: --lake: %w", errUsage, err)
 		}
 		store, err := lakes3.New(ctx, lakes3.Config{
 			Bucket: bucket, Prefix: prefix, Region: *s3Region, Endpoint: *s3Endpoint, PathStyle: *s3PathStyle,
@@ -86,14 +86,14 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 			SessionToken:    os.Getenv("LEADSCORE_LAKE_S3_SESSION_TOKEN"),
 		})
 		if err != nil {
-			return fmt.Errorf("%w: --lake: %v", errUsage, err)
+			return fmt.Errorf("%w: --lake: %w", errUsage, err)
 		}
 		q.Store = store
 	}
 	t := newLakeComparison(*champion, *challenger)
 	read, err := monitor.ReadScores(ctx, q, t.add)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errInput, err)
+		return fmt.Errorf("%w: %w", errInput, err)
 	}
 	for i, n := range t.names {
 		if t.rows[i] == 0 {

@@ -505,6 +505,14 @@ func testConsoleLive(t *testing.T, br *browser, bin, art string) {
 		})
 	}
 	matchMetrics("traffic and tiers match /metrics after the demo leads")
+	for sel, want := range map[string]string{"#variants-body": "Not configured", "#quality-body": "No outcomes yet"} {
+		if txt := get(ctx, t, chromedp.Text(chromedp.CSS(sel))); !strings.Contains(txt, want) {
+			t.Errorf("%s says %q, want %q", sel, txt, want)
+		}
+	}
+	if txt := get(ctx, t, chromedp.Text(chromedp.CSS(`#fair-attribution`))); !strings.Contains(txt, "NDCG") {
+		t.Errorf("attribution drift: %q", txt)
+	}
 	errs := get(ctx, t, chromedp.Text(chromedp.CSS(`#errors`)))
 	if !strings.Contains(errs, "wrong_feature_count") {
 		t.Errorf("errors by class: %q, want wrong_feature_count", errs)
@@ -602,7 +610,7 @@ func testConsoleLive(t *testing.T, br *browser, bin, art string) {
 	cdp(ctx, t, chromedp.ScrollIntoView(chromedp.CSS(`#overview`)))
 	png := get(ctx, t, chromedp.FullScreenshot(100))
 	writeArtifact(t, art, "console-desktop.png", png)
-	viewport(ctx, t, 390, 844, 2, true)
+	viewport(ctx, t, 390, 844, 2, false)
 	cdp(ctx, t, chromedp.Sleep(2500*time.Millisecond),
 		chromedp.ScrollIntoView(chromedp.CSS(`#overview`)))
 	png = get(ctx, t, chromedp.CaptureScreenshot())

@@ -68,6 +68,7 @@ func parseLambdaSettings(args []string, getenv func(string) (string, bool), stdo
 	fs.IntVar(&c.maxBatch, "max-batch", httpapi.DefaultMaxBatch, "most `rows` (leads) in one request; more is a 413")
 	fs.IntVar(&c.maxExplainRows, "max-explain-rows", httpapi.DefaultMaxExplainRows, "most `rows` one request may ask reasons for with ?explain; more is a 413")
 	fs.Var(&c.maxBody, "max-body", "largest request body `size`; larger is a 413 (API Gateway itself stops at 10 MB, Lambda at 6 MB)")
+	c.addIDFlags(fs)
 	fs.BoolVar(&c.requireAPIKey, "require-api-key", false, "refuse scoring requests without a valid API key (401)")
 	fs.StringVar(&apiKeys, "api-keys", "", "accepted API `keys`, comma-separated name:sha256hex or name:sha256hex:admin (as serve)")
 	fs.Float64Var(&c.rateLimit, "rate-limit", 0, "`requests` per second allowed per API key, per execution environment (0: no limit)")
@@ -149,10 +150,10 @@ func newLambdaHandler(ctx context.Context, c *lambdaConfig, stdout io.Writer, ge
 		if registry.IsRef(path) { // resolved once, at cold start
 			opts, err := registry.OptionsFromEnv(getenv)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", errUsage, err)
+				return nil, fmt.Errorf("%w: %w", errUsage, err)
 			}
 			if path, _, err = registry.Resolve(ctx, sp.Source, opts); err != nil {
-				return nil, fmt.Errorf("%w: variant %s: %v", errInput, sp.Name, err)
+				return nil, fmt.Errorf("%w: variant %s: %w", errInput, sp.Name, err)
 			}
 		}
 		variants = append(variants, httpapi.Variant{Spec: sp, Loader: metered(bundle.Loader(path))})
@@ -167,6 +168,7 @@ func newLambdaHandler(ctx context.Context, c *lambdaConfig, stdout io.Writer, ge
 		Gatherer:       reg,
 		MaxBatch:       c.maxBatch,
 		MaxExplainRows: c.maxExplainRows,
+		IDs:            c.ids(),
 		MaxBody:        int64(c.maxBody),
 		MaxInFlight:    -1, // Lambda sizes concurrency itself
 		APIKeys:        c.apiKeys,

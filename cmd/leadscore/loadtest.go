@@ -72,7 +72,7 @@ func runLoadtest(args []string, stdout, stderr io.Writer) error {
 	}
 	bodies, err := loadgen.Bodies(rows, opts.batch)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	header := http.Header{}
 	if opts.apiKey != "" {
@@ -99,7 +99,7 @@ func runLoadtest(args []string, stdout, stderr io.Writer) error {
 	rep, err := loadgen.Run(ctx, cfg)
 	stopProgress()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if opts.json {
 		err = writeJSON(stdout, newRunJSON(rep))
@@ -165,12 +165,12 @@ func loadtestRows(path string) ([]loadgen.Row, error) {
 	}
 	f, err := os.Open(path) // #nosec G304 -- the user names the input file
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errInput, err)
+		return nil, fmt.Errorf("%w: %w", errInput, err)
 	}
 	defer func() { _ = f.Close() }()
 	rows, err := loadgen.ReadRows(f)
 	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %v", errInput, path, err)
+		return nil, fmt.Errorf("%w: read %s: %w", errInput, path, err)
 	}
 	return rows, nil
 }
@@ -188,7 +188,7 @@ func loadtestSearch(ctx context.Context, cfg loadgen.Config, opts loadtestOption
 		c.Rate = rate
 		rep, err := loadgen.Run(ctx, c)
 		if err != nil {
-			return rep, fmt.Errorf("%w: %v", errUsage, err)
+			return rep, fmt.Errorf("%w: %w", errUsage, err)
 		}
 		if !opts.json {
 			if err := writeSearchStep(stdout, rep, loadgen.Sustained(rep, opts.maxP99)); err != nil {

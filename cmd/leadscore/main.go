@@ -24,7 +24,8 @@ Models:
   predict        score rows from a file or stdin and print a JSON array
   bench          measure scoring throughput and single-row latency
   bundle         bundle init: turn a trained model and its data into a tiered bundle
-  model          inspect a model; push, list, promote, rollback and package bundles in a registry
+  dataset        build the next training set from the lake: captured leads joined with their outcomes
+  model          inspect and evaluate models; push, list, promote, rollback and package bundles in a registry
 
 Monitoring and load:
   baseline       compute a drift-monitoring baseline (Model Monitor statistics and constraints)
@@ -43,7 +44,7 @@ file, an object under a command's name ("serve", "model", "push" inside
 "model") holds that command's own settings.
 
 Exit status: 0 ok, 1 failure, 2 usage or bad input, 3 a check failed
-(monitor --fail-on-violation).
+(monitor --fail-on-violation, model evaluate --max-regression).
 
 Run 'leadscore <command> --help' for a command's flags.
 `
@@ -80,6 +81,8 @@ func dispatch(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return runModel(args, stdout, stderr)
 	case "bundle":
 		return runBundle(args, stdout, stderr)
+	case "dataset":
+		return runDataset(args, stdout, stderr)
 	case "loadtest":
 		return runLoadtest(args, stdout, stderr)
 	case "baseline":

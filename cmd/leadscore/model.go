@@ -57,11 +57,11 @@ func openModelFile(path string, size int64) (*loadedModel, error) {
 	}
 	data, err := os.ReadFile(path) // #nosec G304 G703 -- the user names the model to load
 	if err != nil {
-		return nil, fmt.Errorf("%w: model: %v", errInput, err)
+		return nil, fmt.Errorf("%w: model: %w", errInput, err)
 	}
 	f, format, err := xgboost.Load(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: model %s: %v", errInput, path, err)
+		return nil, fmt.Errorf("%w: model %s: %w", errInput, path, err)
 	}
 	names := f.FeatureNames()
 	if len(names) != f.NumFeature() {
@@ -83,6 +83,8 @@ func runModel(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "inspect":
 		return runModelInspect(args[1:], stdout, stderr)
+	case "evaluate":
+		return runModelEvaluate(args[1:], stdout, stderr)
 	case "push":
 		return runModelPush(args[1:], stdout, stderr)
 	case "list":

@@ -22,6 +22,7 @@ import (
 // modelUsage is `leadscore model help`.
 const modelUsage = `Usage:
   leadscore model inspect [--json] PATH
+  leadscore model evaluate --candidate BUNDLE --against BUNDLE|registry:R#NAME@STAGE --data FILE [--max-regression 0.01] [--json] [--html FILE]
   leadscore model push BUNDLE --registry R [--version V] [--name N] [--by WHO] [--note TEXT]
   leadscore model list --registry R [--json] [NAME]
   leadscore model promote NAME VERSION --stage staging|prod --registry R [--by WHO] [--note TEXT]
@@ -54,7 +55,7 @@ func (r *registryFlags) add(fs *flag.FlagSet) {
 func (r *registryFlags) options() (registry.Options, error) {
 	o, err := registry.OptionsFromEnv(os.Getenv)
 	if err != nil {
-		return o, fmt.Errorf("%w: %v", errUsage, err)
+		return o, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	o.S3.Region, o.S3.Endpoint, o.S3.PathStyle = r.s3Region, r.s3Endpont, r.pathStyle
 	return o, nil
@@ -91,7 +92,7 @@ func commandContext() (context.Context, context.CancelFunc) {
 // registryError marks a bad bundle as bad input (exit status 2).
 func registryError(err error) error {
 	if errors.Is(err, registry.ErrBadBundle) {
-		return fmt.Errorf("%w: %v", errInput, err)
+		return fmt.Errorf("%w: %w", errInput, err)
 	}
 	return err
 }

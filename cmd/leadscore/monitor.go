@@ -96,7 +96,7 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 	if strings.Contains(*lake, "://") {
 		bucket, prefix, err := lakes3.ParseURL(*lake)
 		if err != nil {
-			return fmt.Errorf("%w: --lake: %v", errUsage, err)
+			return fmt.Errorf("%w: --lake: %w", errUsage, err)
 		}
 		store, err := lakes3.New(ctx, lakes3.Config{
 			Bucket: bucket, Prefix: prefix, Region: *s3Region, Endpoint: *s3Endpoint, PathStyle: *s3PathStyle,
@@ -105,7 +105,7 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 			SessionToken:    os.Getenv("LEADSCORE_LAKE_S3_SESSION_TOKEN"),
 		})
 		if err != nil {
-			return fmt.Errorf("%w: --lake: %v", errUsage, err)
+			return fmt.Errorf("%w: --lake: %w", errUsage, err)
 		}
 		q.Store = store
 	}
@@ -133,7 +133,7 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 		title := "leadscore monitor " + *lake
 		a, err := monitor.NewAlerter(monitor.AlertConfig{WebhookURL: *webhook, Title: title}, prometheus.NewRegistry())
 		if err != nil {
-			return fmt.Errorf("%w: --monitor-webhook-url: %v", errUsage, err)
+			return fmt.Errorf("%w: --monitor-webhook-url: %w", errUsage, err)
 		}
 		if err := a.Update(ctx, time.Now(), vs); err != nil {
 			return err
@@ -165,7 +165,7 @@ func openBaseline(path string) (*monitor.Baseline, leadscore.Tiers, error) {
 	}
 	base, err := monitor.ReadBaseline(b.ReadBaseline)
 	if err != nil {
-		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline of %s: %v", errInput, b.Source(), err)
+		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline of %s: %w", errInput, b.Source(), err)
 	}
 	return base, b.Manifest().Tiers, nil
 }

@@ -89,7 +89,7 @@ func readTable(path, format string, names []string, stdin io.Reader) (*tabular.T
 	if path != "" && path != "-" {
 		f, err := os.Open(path) // #nosec G304 -- the user names the input file
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errInput, err)
+			return nil, fmt.Errorf("%w: %w", errInput, err)
 		}
 		defer func() { _ = f.Close() }()
 		r = f
@@ -107,7 +107,7 @@ func readTable(path, format string, names []string, stdin io.Reader) (*tabular.T
 		return nil, fmt.Errorf("%w: --format %q: want json, csv or parquet", errUsage, format)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", errInput, displayName(path), err)
+		return nil, fmt.Errorf("%w: %s: %w", errInput, displayName(path), err)
 	}
 	return t, nil
 }

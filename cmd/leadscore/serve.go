@@ -110,6 +110,7 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	fs.IntVar(&c.maxBatch, "max-batch", httpapi.DefaultMaxBatch, "most `rows` (leads) in one request; more is a 413")
 	fs.IntVar(&c.maxExplainRows, "max-explain-rows", httpapi.DefaultMaxExplainRows, "most `rows` one request may ask reasons for with ?explain; more is a 413")
 	fs.Var(&c.maxBody, "max-body", "largest request body `size`; larger is a 413")
+	c.addIDFlags(fs)
 	fs.IntVar(&c.maxInFlight, "max-in-flight", httpapi.DefaultMaxInFlight, "scoring `requests` served at once; excess gets a fast 503 with Retry-After (0: no cap)")
 	fs.BoolVar(&c.requireAPIKey, "require-api-key", false, "refuse scoring requests without a valid API key (401)")
 	fs.StringVar(&apiKeys, "api-keys", "", "accepted API `keys`, comma-separated name:sha256hex or name:sha256hex:admin, where sha256hex is\nthe key's SHA-256 (printf %s KEY | sha256sum) and admin allows POST /admin/reload;\nclients send Authorization: Bearer KEY or X-API-Key: KEY")
@@ -129,7 +130,7 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	c.lake.addFlags(fs.FlagSet)
 	c.variants.addFlags(fs.FlagSet)
 	fs.configKey("variants", "variant")
-	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
+	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing;\nOTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the service)")
 	fs.Var(&c.memoryLimit, "memory-limit", "soft memory `limit` of the Go runtime (GOMEMLIMIT): a size, off, or auto, which is\n64MiB or, for large models, twice the heap after start-up plus 32MiB; an explicit\nGOMEMLIMIT in the environment wins over auto")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
@@ -441,7 +442,7 @@ func parseAPIKeys(specs string) ([]httpapi.APIKey, error) {
 		}
 		k, err := httpapi.ParseAPIKey(spec)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --api-keys: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: --api-keys: %w", errUsage, err)
 		}
 		keys = append(keys, k)
 	}

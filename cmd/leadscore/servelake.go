@@ -76,7 +76,7 @@ func (l *lakeConfig) validate() error {
 	}
 	if l.s3URL != "" {
 		if _, _, err := lakes3.ParseURL(l.s3URL); err != nil {
-			return fmt.Errorf("%w: --lake-s3-url: %v", errUsage, err)
+			return fmt.Errorf("%w: --lake-s3-url: %w", errUsage, err)
 		}
 	}
 	return nil
@@ -108,7 +108,7 @@ func (l *lakeConfig) build(ctx context.Context, features []string, reg prometheu
 			SessionToken:    os.Getenv("LEADSCORE_LAKE_S3_SESSION_TOKEN"),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: lake S3: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: lake S3: %w", errUsage, err)
 		}
 		cfg.Uploader = up
 	}

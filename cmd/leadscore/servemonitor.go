@@ -47,6 +47,9 @@ type monitorConfig struct {
 	// built counts the monitors built: the first (the champion's) keeps
 	// the alert state file, the variants' get their own.
 	built int
+	// ids bounds feedback ids: serve's --max-lead-id-bytes and
+	// --max-inference-id-length.
+	ids leadscore.IDLimits
 }
 
 // addFlags registers the monitoring flags on fs.
@@ -94,7 +97,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: baseline of %s: %v", errInput, b.Info().Name, err)
+		return nil, fmt.Errorf("%w: baseline of %s: %w", errInput, b.Info().Name, err)
 	}
 	suffix := ""
 	if m.built++; m.built > 1 {
@@ -118,6 +121,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		FeedbackSink: outcomes,
 		Bias:         b.Manifest().Bias,
 		Attribution:  m.attribution(b),
+		IDs:          m.ids,
 	})
 }
 

@@ -115,6 +115,7 @@ type variantConfig struct {
 	specs         variantList
 	shadowQueue   int
 	shadowWorkers int
+	shadowMaxLive int
 	window        int
 	// file is the config file the specs came from, re-read on SIGHUP; ""
 	// when they came from the command line or the environment.
@@ -127,6 +128,7 @@ func (v *variantConfig) addFlags(fs *flag.FlagSet) {
 		"The first weighted variant is the champion (docs/variants.md)")
 	fs.IntVar(&v.shadowQueue, "shadow-queue", httpapi.DefaultShadowQueue, "requests that may wait for shadow scoring; beyond it they are shed and counted")
 	fs.IntVar(&v.shadowWorkers, "shadow-workers", httpapi.DefaultShadowWorkers, "goroutines scoring shadow variants off the request path")
+	fs.IntVar(&v.shadowMaxLive, "shadow-max-live", 0, "shed (and count) shadow scoring while more than this many live `requests` are in flight:\nthe cores are busy with live work (0: GOMAXPROCS; negative: never shed for load)")
 	fs.IntVar(&v.window, "variant-window", variant.DefaultWindow, "latest `leads` the live comparison of variants (GET /v1/variants) is over")
 }
 
@@ -138,7 +140,7 @@ func (v *variantConfig) validate(model string) error {
 		return fmt.Errorf("%w: --model and --variant exclude each other: declare the model as a variant", errUsage)
 	}
 	if err := variant.ValidateSet(v.specs); err != nil {
-		return fmt.Errorf("%w: --variant: %v", errUsage, err)
+		return fmt.Errorf("%w: --variant: %w", errUsage, err)
 	}
 	for _, sp := range v.specs {
 		if sp.Source == "" {
@@ -173,7 +175,7 @@ func newVariantServing(ctx context.Context, c *variantConfig, watchInterval time
 		if registry.IsRef(sp.Source) {
 			opts, err := registry.OptionsFromEnv(os.Getenv)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", errUsage, err)
+				return nil, fmt.Errorf("%w: %w", errUsage, err)
 			}
 			opts.Logger, opts.WatchInterval = log, watchInterval
 			vs.opts = opts
@@ -188,7 +190,7 @@ func newVariantServing(ctx context.Context, c *variantConfig, watchInterval time
 	champ := c.specs[variant.Champion(c.specs)]
 	first, err := vs.load(champ)
 	if err != nil {
-		return nil, fmt.Errorf("%w: variant %s: %v", errInput, champ.Name, err)
+		return nil, fmt.Errorf("%w: variant %s: %w", errInput, champ.Name, err)
 	}
 	vs.first = first
 	return vs, nil
@@ -207,7 +209,7 @@ func (vs *variantServing) follow(ctx context.Context, sp variant.Spec) error {
 	}
 	f, err := registry.Follow(ctx, sp.Source, vs.opts)
 	if err != nil {
-		return fmt.Errorf("%w: variant %s: %s: %v", errInput, sp.Name, sp.Source, err)
+		return fmt.Errorf("%w: variant %s: %s: %w", errInput, sp.Name, sp.Source, err)
 	}
 	vs.followers[sp.Source] = f
 	return nil
@@ -316,7 +318,14 @@ func (vs *variantServing) buildMonitors(ctx context.Context, specs []variant.Spe
 			mon = champion
 		} else {
 			var err error
-			mon, err = mc.build(vs.bundle(sp.Name), outcomes, prometheus.WrapRegistererWith(prometheus.Labels{"variant": sp.Name}, reg), log)
+			b := vs.bundle(sp.Name)
+			if b == nil { // not loaded yet: the server loads it next
+				if _, err := vs.load(sp); err != nil {
+					return fmt.Errorf("%w: variant %s: %v", errInput, sp.Name, err)
+				}
+				b = vs.bundle(sp.Name)
+			}
+			mon, err = mc.build(b, outcomes, prometheus.WrapRegistererWith(prometheus.Labels{"variant": sp.Name}, reg), log)
 			if err != nil {
 				return err
 			}
@@ -388,7 +397,7 @@ const maxFeedbackBody = 8 << 20
 // feedbackHandler serves POST /v1/feedback when no drift monitor does
 // (the champion has no baseline): outcomes go to the lake and the live
 // comparison.
-func feedbackHandler(sink monitor.FeedbackSink, stored bool) http.Handler {
+func feedbackHandler(sink monitor.FeedbackSink, stored bool, ids leadscore.IDLimits) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fail := func(status int, code, field, msg string) {
@@ -406,7 +415,7 @@ func feedbackHandler(sink monitor.FeedbackSink, stored bool) http.Handler {
 			fail(http.StatusRequestEntityTooLarge, "body_too_large", "", fmt.Sprintf("feedback bodies are limited to %d bytes", maxFeedbackBody))
 			return
 		}
-		fbs, err := monitor.ParseFeedback(body, time.Now().UTC())
+		fbs, err := monitor.ParseFeedback(body, time.Now().UTC(), ids)
 		if err != nil {
 			var fe *monitor.FeedbackError
 			if errors.As(err, &fe) {

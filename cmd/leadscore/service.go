@@ -258,6 +258,7 @@ func (s *service) buildMonitor(ctx context.Context) error {
 	if err := c.monitor.buildNotifiers(ctx); err != nil {
 		return err
 	}
+	c.monitor.ids = c.ids()
 	mon, err := c.monitor.build(firstBundle, s.outcomes, s.reg, s.log)
 	if err != nil {
 		return err
@@ -290,7 +291,7 @@ func (s *service) buildMonitor(ctx context.Context) error {
 	running.Go(func() { s.vars.live.Run(monCtx.Done()) })
 	s.monitoring = s.vars.monitoringHandler(c.variants.specs[variant.Champion(c.variants.specs)].Name)
 	if s.feedback == nil {
-		s.feedback = feedbackHandler(s.outcomes, s.lake != nil)
+		s.feedback = feedbackHandler(s.outcomes, s.lake != nil, c.ids())
 	}
 	if s.variants, err = s.vars.variants(ctx, c.variants.specs); err != nil {
 		return err
@@ -346,6 +347,7 @@ func (s *service) buildServer(ctx context.Context) error {
 		Variants:       s.variants,
 		ShadowQueue:    c.variants.shadowQueue,
 		ShadowWorkers:  c.variants.shadowWorkers,
+		ShadowMaxLive:  c.variants.shadowMaxLive,
 		Comparison:     comparison,
 		OnVariants:     onVariants,
 		Sink:           leadscore.MultiSink(s.sinks...),
@@ -360,6 +362,7 @@ func (s *service) buildServer(ctx context.Context) error {
 		Gatherer:       s.reg,
 		MaxBatch:       c.maxBatch,
 		MaxExplainRows: c.maxExplainRows,
+		IDs:            c.ids(),
 		MaxBody:        int64(c.maxBody),
 		MaxInFlight:    maxInFlight,
 		APIKeys:        c.apiKeys,
@@ -410,7 +413,7 @@ func (s *service) buildDebug(context.Context) error {
 }
 
 func (s *service) buildTracing(ctx context.Context) error {
-	if s.c.otlpEndpoint == "" {
+	if s.c.otlpEndpoint == "" && !tracingFromEnv(os.Getenv) {
 		return nil
 	}
 	tr, err := newTracing(ctx, s.c.otlpEndpoint, s.c.traceSample)

@@ -410,22 +410,6 @@
 
   // ---- variants, bias and attribution -----------------------------------------
 
-  // plain renders any JSON value as text in a compact table (for sections
-  // whose shape this page does not know in detail).
-  function plain(v, depth) {
-    depth = depth || 0;
-    if (v === null || typeof v !== 'object') {
-      const n = num(v);
-      return h('span', {}, typeof v === 'number' || (typeof v === 'string' && v !== '' && isFinite(n)) ? fmt.num(n, Math.abs(n) >= 100 || Number.isInteger(n) ? 0 : 3) : String(v));
-    }
-    if (depth > 3) return h('span', {}, '…');
-    if (Array.isArray(v)) {
-      if (!v.length) return h('span', { class: 'lim' }, 'none');
-      return h('div', {}, v.slice(0, 20).map((x) => h('div', {}, plain(x, depth + 1))));
-    }
-    return h('table', {}, h('tbody', {}, Object.entries(v).map(([k, x]) => h('tr', {}, h('td', {}, k), h('td', {}, plain(x, depth + 1))))));
-  }
-
   function renderVariants() {
     const body = $('variants-body'), st = state.stats;
     if (!st.routes.variants) {
@@ -440,17 +424,74 @@
   }
 
   function renderVariantsBody(v) {
-    return h('div', { class: 'tablewrap' }, plain(v));
+    if (!v.enabled) return empty(h('b', {}, 'Not configured.'), ' One model serves all traffic.');
+    const cmp = new Map((v.comparisons || []).map((c) => [c.challenger, c]));
+    const rows = (v.variants || []).map((x) => {
+      const c = cmp.get(x.name);
+      const lat = x.latency_ms || {};
+      const champ = x.name === v.champion;
+      const verdict = champ ? 'champion' : c ? c.verdict : '–';
+      const vcls = /better/.test(verdict) ? 'ok' : /worse/.test(verdict) ? 'violation' : '';
+      return h('tr', { 'data-variant': x.name },
+        h('td', {}, h('b', {}, x.name), h('span', { class: 'lim' }, (x.role || '') + ' · ' + (x.model ? x.model.version : ''))),
+        h('td', {}, x.role === 'shadow' ? 'shadow ' + fmt.pct(num(x.sample), 0) : fmt.pct(num(x.share)), h('span', { class: 'lim' }, 'of ' + fmt.pct(num(x.configured_share), 0))),
+        h('td', {}, fmt.int(x.role === 'shadow' ? x.shadow_scored : x.leads)),
+        h('td', {}, fmt.ms(num(lat.p50)) + ' / ' + fmt.ms(num(lat.p99))),
+        h('td', {}, champ ? '–' : c ? fmt.pct(num(c.tier_agreement)) : '–', !champ && c ? h('span', { class: 'lim' }, 'ρ ' + fmt.num(num(c.rank_correlation), 2)) : null),
+        h('td', { title: c ? c.summary : '' }, h('span', { class: 'status ' + vcls }, verdict)));
+    });
+    const kids = [h('div', { class: 'tablewrap' }, h('table', { id: 'variants-table' },
+      h('thead', {}, h('tr', {}, ['Variant', 'Share', 'Leads', 'p50 / p99', 'Tier agreement', 'Verdict'].map((c) => h('th', {}, c)))),
+      h('tbody', {}, rows)))];
+    for (const c of v.comparisons || []) {
+      if (c.summary) kids.push(h('p', { class: 'lim' }, c.challenger + ': ' + c.summary));
+    }
+    return h('div', {}, kids);
+  }
+
+  function biasBody(b) {
+    const facets = b.facets || [];
+    if (!facets.length) return empty('No facet has enough leads yet (at least ' + fmt.int(b.min_group_rows) + ' in a group).');
+    const names = [];
+    for (const f of facets) for (const m of f.metrics || []) if (!names.includes(m.name)) names.push(m.name);
+    return h('div', {},
+      h('p', { class: 'lim' }, 'positive outcome: ' + b.positive + (b.group_by ? ' · grouped by ' + b.group_by : '') + ' · tolerance ' + fmt.num(b.tolerance, 2)),
+      h('div', { class: 'tablewrap' }, h('table', { id: 'bias-table' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Facet'), h('th', {}, 'Leads'), names.map((n) => h('th', {}, n)))),
+        h('tbody', {}, facets.map((f) => {
+          const bad = (f.metrics || []).some((m) => m.status === 'violation');
+          return h('tr', { class: bad ? 'violation' : '' }, h('td', {}, f.facet + ' = ' + f.facet_value), h('td', {}, fmt.int(f.rows)),
+            names.map((n) => {
+              const m = (f.metrics || []).find((x) => x.name === n);
+              return h('td', { class: m && m.status === 'violation' ? 'hit' : '', title: m ? m.description : '' }, m ? fmt.num(num(m.value), 3) : '–');
+            }));
+        })))));
+  }
+
+  function attributionBody(a) {
+    const kids = [h('div', { class: 'kpis' },
+      kpi('attr-ndcg', 'NDCG', fmt.num(num(a.ndcg), 3), '', 'violation below ' + fmt.num(a.threshold, 2), a.status === 'violation'),
+      kpi('attr-samples', 'Explained', fmt.int(a.samples), '', a.method + ' · ' + fmt.pct(a.sample_share, 0) + ' sampled'))];
+    if (a.status === 'insufficient_data') kids.push(empty(fmt.int(a.samples) + ' of ' + fmt.int(a.min_rows) + ' explained leads needed before attributions are compared.'));
+    const feats = (a.features || []).slice(0, 8);
+    if (feats.length) {
+      kids.push(h('div', { class: 'tablewrap' }, h('table', { id: 'attribution-table' },
+        h('thead', {}, h('tr', {}, ['Feature', 'Baseline', 'Now', 'Rank', 'Share change'].map((c) => h('th', {}, c)))),
+        h('tbody', {}, feats.map((f) => h('tr', { class: (a.moved_most || []).includes(f.name) && a.status === 'violation' ? 'violation' : '' },
+          h('td', {}, f.name), h('td', {}, fmt.num(num(f.baseline), 3)), h('td', {}, fmt.num(num(f.current), 3)),
+          h('td', {}, f.baseline_rank + ' → ' + (f.current_rank || '–')), h('td', {}, fmt.pct(num(f.share_change)))))))));
+    }
+    return h('div', {}, kids);
   }
 
   function renderFairness() {
     const body = $('fairness-body'), mon = state.mon;
     const kids = [];
-    for (const [key, title, hint] of [['bias', 'Bias', 'facet metrics'], ['attribution', 'Attribution drift', 'feature attributions against the baseline']]) {
+    for (const [key, title, hint, draw] of [['bias', 'Bias', 'facet metrics', biasBody], ['attribution', 'Attribution drift', 'feature attributions against the baseline', attributionBody]]) {
       const sec = mon && mon[key];
       kids.push(h('h3', {}, title));
       if (!sec) kids.push(empty(h('b', {}, 'Not configured.'), ' No ' + hint + ' in /v1/monitoring.'));
-      else kids.push(h('div', { class: 'tablewrap', id: 'fair-' + key }, plain(sec)));
+      else kids.push(h('div', { id: 'fair-' + key }, draw(sec)));
     }
     body.replaceChildren(...kids);
   }
@@ -694,6 +735,12 @@
     for (const id of ['scores-body', 'quality-body', 'drift-body', 'variants-body', 'fairness-body']) {
       $(id).replaceChildren(empty('Waiting for the service…'));
     }
+    // Charts are drawn for their box's width: draw again after a resize.
+    let resizing = 0;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(() => { if (state.stats) renderAll(); }, 150);
+    });
     poll();
   }
 

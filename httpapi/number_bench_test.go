@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// benchNumbers are realistic feature values as JSON numbers: the demo
+// leads' values (float32 values printed as float64, what most clients
+// send: 16-17 significant digits, and small integers written 1.0), and the
+// same values rounded to 4 decimals (what a client that formats its own
+// numbers sends).
+func benchNumbers() (long, short [][]byte) {
+	for _, row := range demoRows {
+		for f := range strings.SplitSeq(strings.Trim(row, "[]"), ",") {
+			f = strings.TrimSpace(f)
+			if f == "null" {
+				continue
+			}
+			long = append(long, []byte(f))
+			v, _ := strconv.ParseFloat(f, 64)
+			short = append(short, []byte(strconv.FormatFloat(v, 'f', 4, 64)))
+		}
+	}
+	return long, short
+}
+
+// scanNumberLen is the length of the JSON number at the start of b, the
+// syntax scan a strconv-based parser needs before calling ParseFloat.
+func scanNumberLen(b []byte) int {
+	i := 0
+	for i < len(b) {
+		switch c := b[i]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// parseNumberStrconv is the alternative to parseNumber: scan, then
+// strconv.ParseFloat.
+func parseNumberStrconv(b []byte) (float64, int, bool) {
+	n := scanNumberLen(b)
+	f, err := strconv.ParseFloat(string(b[:n]), 64)
+	return f, n, err == nil
+}
+
+var sinkFloat float64
+
+// BenchmarkParseNumber compares parseNumber with strconv.ParseFloat (after
+// the same syntax scan) on realistic feature values; ns/op is per number.
+// Run: go test ./httpapi -run '^$' -bench ParseNumber -count 5
+func BenchmarkParseNumber(b *testing.B) {
+	long, short := benchNumbers()
+	for _, set := range []struct {
+		name string
+		vals [][]byte
+	}{{"float32-as-float64", long}, {"4-decimals", short}} {
+		for _, p := range []struct {
+			name  string
+			parse func([]byte) (float64, int, bool)
+		}{{"ours", parseNumber}, {"strconv", parseNumberStrconv}} {
+			b.Run(set.name+"/"+p.name, func(b *testing.B) {
+				for i := range set.vals {
+					want, _ := strconv.ParseFloat(string(set.vals[i]), 64)
+					if got, _, ok := p.parse(set.vals[i]); !ok || got != want {
+						b.Fatalf("%s: %v, want %v", set.vals[i], got, want)
+					}
+				}
+				var s float64
+				i := 0
+				for b.Loop() {
+					f, _, _ := p.parse(set.vals[i])
+					s += f
+					i++
+					if i == len(set.vals) {
+						i = 0
+					}
+				}
+				sinkFloat = s
+			})
+		}
+	}
+}
