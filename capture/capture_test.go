@@ -36,7 +36,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, f := range files {
 		parts = append(parts, filepath.Dir(f))
 	}
-	if want := []string{"dt=2025-11-26/hour=17", "dt=2025-11-26/hour=18", "dt=2025-11-26/hour=19", "dt=2025-11-26/hour=20"}; !slices.Equal(parts, want) {
+	if want := []string{"predictions/dt=2025-11-26/hour=17", "predictions/dt=2025-11-26/hour=18", "predictions/dt=2025-11-26/hour=19", "predictions/dt=2025-11-26/hour=20"}; !slices.Equal(parts, want) {
 		t.Fatalf("partitions %v, want %v", parts, want)
 	}
 	checkRows(t, readLake(t, dir), recs)
@@ -139,7 +139,7 @@ func TestRollBySize(t *testing.T) {
 		t.Fatalf("%d files, want the partition rolled by size into several: %v", len(files), files)
 	}
 	for i, f := range files {
-		if want := fmt.Sprintf("-%04d.parquet", i); !strings.HasPrefix(f, "dt=2025-11-26/hour=18/part-") || !strings.HasSuffix(f, want) {
+		if want := fmt.Sprintf("-%04d.parquet", i); !strings.HasPrefix(f, "predictions/dt=2025-11-26/hour=18/part-") || !strings.HasSuffix(f, want) {
 			t.Fatalf("file %d is %s, want the partition's file number %s", i, f, want)
 		}
 		info, err := os.Stat(filepath.Join(dir, f))

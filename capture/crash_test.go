@@ -158,7 +158,7 @@ func TestReplaySkipsClosedPartitions(t *testing.T) {
 	closeWriter(t, w)
 	var inMissing int
 	for _, r := range recs {
-		if strings.HasPrefix(files[1], r.Time.UTC().Format("dt=2006-01-02/hour=15/")) {
+		if strings.HasPrefix(files[1], r.Time.UTC().Format("predictions/dt=2006-01-02/hour=15/")) {
 			inMissing++
 		}
 	}

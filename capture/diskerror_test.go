@@ -18,7 +18,10 @@ import (
 // stands where it should be), as a failing disk would.
 func blockDay(t *testing.T, dir string) (unblock func()) {
 	t.Helper()
-	p := filepath.Join(dir, "dt=2025-11-26")
+	p := filepath.Join(dir, "predictions", "dt=2025-11-26")
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(p, []byte("in the way"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -245,7 +245,7 @@ func checkRows(t *testing.T, rows []lakeRow, want []leadscore.Record) {
 				t.Fatalf("row %d (%s): feature %s = %v, want %v", i, w.InferenceID, testFeatures[j], got, v)
 			}
 		}
-		part := w.Time.UTC().Format("dt=2006-01-02/hour=15/")
+		part := w.Time.UTC().Format("predictions/dt=2006-01-02/hour=15/")
 		if !strings.HasPrefix(r.file, part) {
 			t.Fatalf("row %d (%s) at %v is in %s, want partition %s", i, w.InferenceID, w.Time, r.file, part)
 		}

@@ -153,7 +153,7 @@ func TestOutcomesS3(t *testing.T) {
 		switch {
 		case strings.HasPrefix(key, "captures/groundtruth/dt=2025-11-26/hour="):
 			gt++
-		case strings.HasPrefix(key, "captures/dt=2025-11-26/hour="):
+		case strings.HasPrefix(key, "captures/predictions/dt=2025-11-26/hour="):
 			recs++
 		default:
 			t.Errorf("unexpected key %s", key)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/leadscore/leadscore"
+	lakefmt "github.com/leadscore/leadscore/lake"
 	"github.com/leadscore/leadscore/lake/s3"
 )
 
@@ -124,7 +126,7 @@ func TestS3Upload(t *testing.T) {
 		t.Fatalf("objects %v, want one per hour partition", keys)
 	}
 	for _, k := range keys {
-		if !strings.HasPrefix(k, "captures/prod/dt=2025-11-26/hour=") || path.Ext(k) != ".parquet" {
+		if !strings.HasPrefix(k, "captures/prod/predictions/dt=2025-11-26/hour=") || path.Ext(k) != ".parquet" {
 			t.Fatalf("key %s", k)
 		}
 	}
@@ -133,8 +135,10 @@ func TestS3Upload(t *testing.T) {
 	if files := lakeFiles(t, dir); len(files) != 0 {
 		t.Fatalf("local files after upload: %v", files)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != journalDir {
-		t.Fatalf("local dir holds %v", entries)
+	for _, e := range mustReadDir(t, dir) {
+		if e.Name() != journalDir && (e.Name() != lakefmt.PredictionsDir || len(mustReadDir(t, filepath.Join(dir, e.Name()))) != 0) {
+			t.Fatalf("local dir holds %s", e.Name())
+		}
 	}
 	s := w.Stats()
 	if s.Uploads != 3 || s.UploadFailures != 0 || s.BacklogFiles != 0 || s.BacklogBytes != 0 || s.LocalBytes != 0 {
@@ -296,10 +300,19 @@ func TestUploaderContract(t *testing.T) {
 	w := newTestWriter(t, Config{Dir: dir, Uploader: up}, nil)
 	w.Capture(makeRecords(10, t0.Add(5*time.Minute), time.Second))
 	closeWriter(t, w)
-	if len(got) != 1 || !strings.HasPrefix(got[0], "dt=2025-11-26/hour=18/part-") {
+	if len(got) != 1 || !strings.HasPrefix(got[0], "predictions/dt=2025-11-26/hour=18/part-") {
 		t.Fatalf("keys %v", got)
 	}
 	if uploaderName(up) == "" || uploaderName(nil) != "none" {
 		t.Fatal("uploader names")
 	}
+}
+
+func mustReadDir(t *testing.T, dir string) []os.DirEntry {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
 }

@@ -17,6 +17,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/leadscore/leadscore/registry"
@@ -184,12 +185,20 @@ func decodeStrict(t *testing.T, file string, v any) {
 }
 
 // serveEnv lists the environment variables serve reads: LEADSCORE_ and
-// each flag of cmd/leadscore/serve.go, plus the registry's.
+// each flag of cmd/leadscore/serve*.go, plus the registry's.
 func serveEnv(t *testing.T) map[string]bool {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "cmd", "leadscore", "serve.go"))
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob(filepath.Join("..", "cmd", "leadscore", "serve*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("serve's sources: %v", err)
+	}
+	var src []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	env := map[string]bool{
 		registry.EnvCacheDir: true, registry.EnvS3Region: true,
@@ -197,6 +206,10 @@ func serveEnv(t *testing.T) map[string]bool {
 	}
 	re := regexp.MustCompile(`fs\.[A-Za-z0-9]*Var\(&?[A-Za-z0-9_.]+, "([a-z0-9-]+)"`)
 	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+		env["LEADSCORE_"+strings.ToUpper(strings.ReplaceAll(m[1], "-", "_"))] = true
+	}
+	// Deprecated names stay accepted, as LEADSCORE_<OLD> too.
+	for _, m := range regexp.MustCompile(`deprecate\("([a-z0-9-]+)"`).FindAllStringSubmatch(string(src), -1) {
 		env["LEADSCORE_"+strings.ToUpper(strings.ReplaceAll(m[1], "-", "_"))] = true
 	}
 	if !env["LEADSCORE_MODEL"] || !env["LEADSCORE_LISTEN"] {
@@ -307,6 +320,48 @@ func TestKubernetesManifests(t *testing.T) {
 	if !mounts["/tmp"] {
 		t.Error("/tmp is not writable")
 	}
+	// The data lake (on by default) writes its journal under
+	// LEADSCORE_LAKE_DIR: it must be a mounted volume, or serve exits with
+	// "mkdir ...: read-only file system"; closed files go to S3, and the
+	// local backlog bound stays below the volume's size.
+	envOf := map[string]string{}
+	for _, e := range c.Env {
+		envOf[e.Name] = e.Value
+	}
+	lakeDir := envOf["LEADSCORE_LAKE_DIR"]
+	if lakeDir == "" || !mounts[lakeDir] {
+		t.Errorf("lake dir %q is not a mounted volume (the root filesystem is read-only)", lakeDir)
+	}
+	if u := envOf["LEADSCORE_LAKE_S3_URL"]; !strings.HasPrefix(u, "s3://") {
+		t.Errorf("LEADSCORE_LAKE_S3_URL %q: S3 upload must be on", u)
+	}
+	var lakeVol *corev1.Volume
+	for _, m := range c.VolumeMounts {
+		if m.MountPath != lakeDir {
+			continue
+		}
+		for i := range pod.Spec.Volumes {
+			if pod.Spec.Volumes[i].Name == m.Name {
+				lakeVol = &pod.Spec.Volumes[i]
+			}
+		}
+	}
+	switch {
+	case lakeVol == nil:
+		t.Error("the lake mount names no volume")
+	case lakeVol.EmptyDir != nil:
+		maxLocal, err := resource.ParseQuantity(strings.ReplaceAll(envOf["LEADSCORE_LAKE_MAX_LOCAL"], "iB", "i"))
+		if lakeVol.EmptyDir.SizeLimit == nil || err != nil || maxLocal.Cmp(*lakeVol.EmptyDir.SizeLimit) >= 0 {
+			t.Errorf("LEADSCORE_LAKE_MAX_LOCAL %q must be set below the lake emptyDir's sizeLimit %v", envOf["LEADSCORE_LAKE_MAX_LOCAL"], lakeVol.EmptyDir.SizeLimit)
+		}
+	case lakeVol.PersistentVolumeClaim == nil:
+		t.Errorf("lake volume %+v: want an emptyDir or a PVC", lakeVol.VolumeSource)
+	}
+	var sa corev1.ServiceAccount
+	decodeStrict(t, "serviceaccount.yaml", &sa)
+	if pod.Spec.ServiceAccountName != sa.Name || sa.Annotations["eks.amazonaws.com/role-arn"] == "" {
+		t.Errorf("the pod's service account %q must be serviceaccount.yaml's (%q) with an IRSA role for the lake upload", pod.Spec.ServiceAccountName, sa.Name)
+	}
 	// Termination: the grace period covers the preStop pause and serve's
 	// shutdown timeout.
 	if pod.Spec.TerminationGracePeriodSeconds == nil || *pod.Spec.TerminationGracePeriodSeconds < 30 {
@@ -336,7 +391,7 @@ func TestKubernetesManifests(t *testing.T) {
 		Resources []string `json:"resources"`
 	}
 	decodeLoose(t, "kustomization.yaml", &kust)
-	for _, f := range []string{"deployment.yaml", "hpa.yaml", "pdb.yaml", "service.yaml"} {
+	for _, f := range []string{"deployment.yaml", "hpa.yaml", "pdb.yaml", "service.yaml", "serviceaccount.yaml"} {
 		if !slices.Contains(kust.Resources, f) {
 			t.Errorf("kustomization.yaml does not list %s", f)
 		}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -36,19 +37,47 @@ func overlaps(start, from, to time.Time) bool {
 // LocalFiles lists the data files of table t in the local lake dir whose
 // hour partitions overlap [from, to), as paths, in time order. A missing
 // ground-truth folder holds no files; a missing lake dir is an error.
+//
+// Predictions are read from both layouts: predictions/dt=... and, from
+// lakes written before the sibling roots, dt=... at the lake root.
 func LocalFiles(dir string, t Table, from, to time.Time) ([]string, error) {
-	root := dir
-	if d := t.Dir(); d != "" {
-		root = filepath.Join(dir, filepath.FromSlash(d))
-		if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-	}
-	days, err := os.ReadDir(root)
-	if err != nil {
+	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("lake: %w", err)
 	}
+	roots := []string{filepath.Join(dir, filepath.FromSlash(t.Dir()))}
+	if legacy, ok := t.LegacyDir(); ok {
+		roots = append(roots, filepath.Join(dir, filepath.FromSlash(legacy)))
+	}
 	var files []string
+	for _, root := range roots {
+		days, err := os.ReadDir(root)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lake: %w", err)
+		}
+		if files, err = appendLocalFiles(files, root, days, from, to); err != nil {
+			return nil, err
+		}
+	}
+	// Partition names sort in time order: dt=YYYY-MM-DD/hour=HH.
+	slices.SortFunc(files, func(a, b string) int { return strings.Compare(partitionKey(a), partitionKey(b)) })
+	return files, nil
+}
+
+// partitionKey is the part of a data file's path from its dt= folder on.
+func partitionKey(p string) string {
+	p = filepath.ToSlash(p)
+	if i := strings.LastIndex(p, "/"+PartitionDay+"="); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// appendLocalFiles appends the data files of the day folders days of root
+// whose hours overlap [from, to).
+func appendLocalFiles(files []string, root string, days []fs.DirEntry, from, to time.Time) ([]string, error) {
 	for _, d := range days {
 		day, ok := ParseDayDir(d.Name())
 		if !d.IsDir() || !ok || !day.Add(24*time.Hour).After(from) || !day.Before(to) {
@@ -75,8 +104,6 @@ func LocalFiles(dir string, t Table, from, to time.Time) ([]string, error) {
 			}
 		}
 	}
-	// Partition names sort in time order: dt=YYYY-MM-DD/hour=HH.
-	slices.Sort(files)
 	return files, nil
 }
 
@@ -86,14 +113,20 @@ func StoreFiles(ctx context.Context, store Store, t Table, from, to time.Time) (
 	from, to = from.UTC(), to.UTC()
 	var prefixes []string
 	first := from.Truncate(24 * time.Hour)
+	_, legacy := t.LegacyDir()
 	if to.Sub(first) <= maxDayPrefixes*24*time.Hour {
 		for day := first; day.Before(to); day = day.Add(24 * time.Hour) {
-			prefixes = append(prefixes, path.Dir(t.Partition(day))+"/")
+			dayDir := path.Dir(t.Partition(day))
+			prefixes = append(prefixes, dayDir+"/")
+			if legacy {
+				prefixes = append(prefixes, path.Base(dayDir)+"/")
+			}
 		}
-	} else if d := t.Dir(); d != "" {
-		prefixes = []string{d + "/"}
 	} else {
-		prefixes = []string{PartitionDay + "="}
+		prefixes = []string{t.Dir() + "/"}
+		if legacy {
+			prefixes = append(prefixes, PartitionDay+"=")
+		}
 	}
 	var files []string
 	for _, p := range prefixes {
@@ -107,6 +140,6 @@ func StoreFiles(ctx context.Context, store Store, t Table, from, to time.Time) (
 			}
 		}
 	}
-	slices.Sort(files)
+	slices.SortFunc(files, func(a, b string) int { return strings.Compare(partitionKey(a), partitionKey(b)) })
 	return files, nil
 }

@@ -89,8 +89,13 @@ const (
 	GroundTruth
 )
 
-// GroundTruthDir is the lake folder (and S3 key prefix) of GroundTruth.
-const GroundTruthDir = "groundtruth"
+// PredictionsDir and GroundTruthDir are the lake folders (and S3 key
+// prefixes) of Predictions and GroundTruth: sibling roots, so a glob or a
+// table over one never meets the other's schema.
+const (
+	PredictionsDir = "predictions"
+	GroundTruthDir = "groundtruth"
+)
 
 // String names the table.
 func (t Table) String() string {
@@ -101,12 +106,20 @@ func (t Table) String() string {
 }
 
 // Dir is the table's folder relative to the lake root, with forward
-// slashes; "" is the root itself.
+// slashes.
 func (t Table) Dir() string {
 	if t == GroundTruth {
 		return GroundTruthDir
 	}
-	return ""
+	return PredictionsDir
+}
+
+// LegacyDir is where the table's files lived before the sibling roots:
+// predictions at the lake root itself (ok true, dir ""); ground truth
+// never moved. Readers list both, so a lake written by an older leadscore
+// reads whole; `leadscore lake migrate` moves the old files.
+func (t Table) LegacyDir() (dir string, ok bool) {
+	return "", t == Predictions
 }
 
 // Partition is the lake-relative folder of the hour partition of at in
@@ -123,14 +136,16 @@ func (t Table) Partition(at time.Time) string {
 // PartitionStart is the start of the hour partition holding the data file
 // at the lake-relative key (like dt=2025-06-01/hour=12/part-x.parquet);
 // false when key is not a data file of table t.
+// A prediction file of the legacy layout (dt=... at the lake root) counts.
 func (t Table) PartitionStart(key string) (time.Time, bool) {
-	if d := t.Dir(); d != "" {
-		var ok bool
-		if key, ok = strings.CutPrefix(key, d+"/"); !ok {
+	rest, ok := strings.CutPrefix(key, t.Dir()+"/")
+	if !ok {
+		if _, legacy := t.LegacyDir(); !legacy || !strings.HasPrefix(key, PartitionDay+"=") {
 			return time.Time{}, false
 		}
+		rest = key
 	}
-	parts := strings.Split(key, "/")
+	parts := strings.Split(rest, "/")
 	if len(parts) != 3 || !IsDataFile(parts[2]) {
 		return time.Time{}, false
 	}

@@ -19,7 +19,7 @@ func TestPartitionRoundTrip(t *testing.T) {
 		table Table
 		want  string
 	}{
-		{Predictions, "dt=2025-06-01/hour=05"},
+		{Predictions, "predictions/dt=2025-06-01/hour=05"},
 		{GroundTruth, "groundtruth/dt=2025-06-01/hour=05"},
 	} {
 		got := tc.table.Partition(at)
@@ -39,6 +39,10 @@ func TestPartitionRoundTrip(t *testing.T) {
 		if _, ok := Predictions.PartitionStart(key); ok {
 			t.Errorf("predictions: %q taken for a data file", key)
 		}
+	}
+	// A lake written before the sibling roots: predictions at the root.
+	if start, ok := Predictions.PartitionStart("dt=2025-06-01/hour=05/part-x.parquet"); !ok || start.Hour() != 5 {
+		t.Errorf("legacy predictions key: %v %v", start, ok)
 	}
 	if _, ok := GroundTruth.PartitionStart("dt=2025-06-01/hour=05/x.parquet"); ok {
 		t.Error("groundtruth: a predictions key taken")
@@ -159,5 +163,43 @@ func TestLocalAndStoreListings(t *testing.T) {
 	}
 	if _, err := LocalFiles(filepath.Join(dir, "missing"), Predictions, from, to); err == nil {
 		t.Error("a missing lake listed")
+	}
+}
+
+// TestLocalFilesReadsBothLayouts: a lake with predictions in the legacy
+// layout (dt=... at the root) and the new one (predictions/dt=...) reads
+// whole and in time order, and ground truth stays apart.
+func TestLocalFilesReadsBothLayouts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, p := range []string{
+		"dt=2025-06-01/hour=05/part-a.parquet",             // legacy
+		"predictions/dt=2025-06-01/hour=04/part-b.parquet", // new
+		"predictions/dt=2025-06-01/hour=06/part-c.parquet",
+		"groundtruth/dt=2025-06-01/hour=05/outcomes-x.parquet",
+	} {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte("PAR1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from, to := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC)
+	got, err := LocalFiles(dir, Predictions, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range got {
+		names = append(names, filepath.Base(g))
+	}
+	if strings.Join(names, ",") != "part-b.parquet,part-a.parquet,part-c.parquet" {
+		t.Errorf("predictions %v, want b (04), a (05, legacy), c (06)", got)
+	}
+	gt, err := LocalFiles(dir, GroundTruth, from, to)
+	if err != nil || len(gt) != 1 {
+		t.Errorf("ground truth %v %v", gt, err)
 	}
 }

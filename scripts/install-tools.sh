@@ -41,13 +41,11 @@ VULNDB_VERSION=${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}
 # Debian packages. promtool (package prometheus) is used by service tests
 # (`promtool check metrics`); jq by scripts/test.sh to read govulncheck's and
 # go test's JSON; gcc because `go test -race` needs cgo.
-<<<<<<< HEAD
 # chromium: the console's browser tests (cmd/leadscore TestConsoleBrowser,
-# driven with chromedp), with a font for its screenshots.
-APT_DEFAULT=(prometheus jq gcc libc6-dev chromium fonts-dejavu-core)
-=======
-APT_DEFAULT=(prometheus jq gcc libc6-dev zip)
->>>>>>> main
+# driven with chromedp), with a font for its screenshots. python3-xgboost and
+# python3-pandas: examples/python/train.py, which the retraining loop test
+# (cmd/leadscore TestRetrainLoop) runs.
+APT_DEFAULT=(prometheus jq gcc libc6-dev chromium fonts-dejavu-core zip python3-xgboost python3-pandas)
 APT_BENCH=(python3-xgboost python3-pandas python3-sklearn wrk python3-fastapi
   python3-uvicorn python3-uvloop python3-httptools python3-locust prometheus)
 

@@ -122,7 +122,7 @@ func TestCLIDeprecatedNames(t *testing.T) {
 var commandsWithHelp = [][]string{
 	{"serve"}, {"lambda"}, {"predict"}, {"bench"}, {"loadtest"}, {"baseline"}, {"monitor"},
 	{"model", "inspect"}, {"model", "push"}, {"model", "list"}, {"model", "promote"}, {"model", "rollback"},
-	{"model", "package"}, {"model", "evaluate"}, {"bundle", "init"},
+	{"model", "package"}, {"model", "evaluate"}, {"bundle", "init"}, {"dataset"},
 }
 
 // TestCLIHelp: every command prints its help on stdout in one style (each

@@ -24,6 +24,7 @@ Models:
   predict        score rows from a file or stdin and print a JSON array
   bench          measure scoring throughput and single-row latency
   bundle         bundle init: turn a trained model and its data into a tiered bundle
+  dataset        build the next training set from the lake: captured leads joined with their outcomes
   model          inspect and evaluate models; push, list, promote, rollback and package bundles in a registry
 
 Monitoring and load:
@@ -80,6 +81,8 @@ func dispatch(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return runModel(args, stdout, stderr)
 	case "bundle":
 		return runBundle(args, stdout, stderr)
+	case "dataset":
+		return runDataset(args, stdout, stderr)
 	case "loadtest":
 		return runLoadtest(args, stdout, stderr)
 	case "baseline":

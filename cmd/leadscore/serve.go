@@ -130,7 +130,7 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	c.lake.addFlags(fs.FlagSet)
 	c.variants.addFlags(fs.FlagSet)
 	fs.configKey("variants", "variant")
-	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: no tracing)")
+	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing;\nOTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the service)")
 	fs.Var(&c.memoryLimit, "memory-limit", "soft memory `limit` of the Go runtime (GOMEMLIMIT): a size, off, or auto, which is\n64MiB or, for large models, twice the heap after start-up plus 32MiB; an explicit\nGOMEMLIMIT in the environment wins over auto")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")

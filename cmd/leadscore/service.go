@@ -408,7 +408,7 @@ func (s *service) buildDebug(context.Context) error {
 }
 
 func (s *service) buildTracing(ctx context.Context) error {
-	if s.c.otlpEndpoint == "" {
+	if s.c.otlpEndpoint == "" && !tracingFromEnv(os.Getenv) {
 		return nil
 	}
 	tr, err := newTracing(ctx, s.c.otlpEndpoint, s.c.traceSample)

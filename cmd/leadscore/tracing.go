@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -23,22 +24,49 @@ type tracing struct {
 	provider *sdktrace.TracerProvider
 }
 
+// tracingFromEnv reports whether OpenTelemetry's standard environment asks
+// for traces: OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set, and OTEL_SDK_DISABLED not true.
+func tracingFromEnv(getenv func(string) string) bool {
+	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
+		return false
+	}
+	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
 // newTracing starts the exporter; sample is the share of root spans kept
-// (0..1).
-// An endpoint without a path gets the standard /v1/traces.
+// (0..1). endpoint is --otlp-endpoint; an endpoint without a path gets the
+// standard /v1/traces. An empty endpoint leaves the exporter to the
+// OpenTelemetry SDK's own environment handling
+// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+// OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT, ...). The
+// resource is service.name leadscore and service.version, overridden by
+// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES through the SDK's
+// resource.WithFromEnv.
 func newTracing(ctx context.Context, endpoint string, sample float64) (*tracing, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("otlp endpoint %q: want an http:// or https:// URL", endpoint)
+	opts := []otlptracehttp.Option{}
+	if endpoint != "" {
+		u, err := url.Parse(endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("otlp endpoint %q: want an http:// or https:// URL", endpoint)
+		}
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/v1/traces"
+		}
+		opts = append(opts, otlptracehttp.WithEndpointURL(u.String()), otlptracehttp.WithTimeout(5*time.Second))
 	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = "/v1/traces"
-	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u.String()), otlptracehttp.WithTimeout(5*time.Second))
+	exp, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("otlp endpoint %q: %w", endpoint, err)
 	}
-	res := resource.NewSchemaless(attribute.String("service.name", "leadscore"), attribute.String("service.version", version))
+	res, err := resource.New(ctx,
+		resource.WithAttributes(attribute.String("service.name", "leadscore"), attribute.String("service.version", version)),
+		resource.WithFromEnv(), // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES: later detectors win
+		resource.WithTelemetrySDK(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("OpenTelemetry resource (OTEL_RESOURCE_ATTRIBUTES?): %w", err)
+	}
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp, sdktrace.WithMaxQueueSize(4096)),
 		sdktrace.WithResource(res),

@@ -5,10 +5,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestTracingExportsSpans serves a request through the tracing wrapper and
@@ -63,5 +67,64 @@ func TestTracingBadEndpoint(t *testing.T) {
 	code, _, errOut := runCLI(t, "", "serve", "--trace-sample", "2")
 	if code != 2 || !strings.Contains(errOut, "trace-sample") {
 		t.Errorf("--trace-sample 2: exit %d %q", code, errOut)
+	}
+}
+
+// TestTracingFromOTELEnv starts tracing from OpenTelemetry's standard
+// environment alone (no --otlp-endpoint) and checks the exported spans'
+// resource: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES honoured.
+func TestTracingFromOTELEnv(t *testing.T) {
+	got := make(chan *coltracepb.ExportTraceServiceRequest, 4)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if r.URL.Path == "/v1/traces" && proto.Unmarshal(body, &req) == nil {
+			select {
+			case got <- &req:
+			default:
+			}
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer collector.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	t.Setenv("OTEL_SERVICE_NAME", "scoring-eu")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging,team=growth")
+	if !tracingFromEnv(os.Getenv) {
+		t.Fatal("OTEL_EXPORTER_OTLP_ENDPOINT does not start tracing")
+	}
+	tr, err := newTracing(context.Background(), "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tr.wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/ping", nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tr.shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var req *coltracepb.ExportTraceServiceRequest
+	select {
+	case req = <-got:
+	default:
+		t.Fatal("no spans reached OTEL_EXPORTER_OTLP_ENDPOINT")
+	}
+	attrs := map[string]string{}
+	for _, rs := range req.GetResourceSpans() {
+		for _, kv := range rs.GetResource().GetAttributes() {
+			attrs[kv.GetKey()] = kv.GetValue().GetStringValue()
+		}
+	}
+	want := map[string]string{"service.name": "scoring-eu", "deployment.environment": "staging", "team": "growth", "service.version": version}
+	for k, v := range want {
+		if attrs[k] != v {
+			t.Errorf("resource %s = %q, want %q (all: %v)", k, attrs[k], v, attrs)
+		}
+	}
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	if tracingFromEnv(os.Getenv) {
+		t.Error("OTEL_SDK_DISABLED=true still traces")
 	}
 }

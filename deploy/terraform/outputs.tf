@@ -22,3 +22,8 @@ output "sagemaker_endpoint_name" {
   description = "Name of the SageMaker endpoint, or null without enable_sagemaker."
   value       = var.enable_sagemaker ? aws_sagemaker_endpoint.leadscore[0].name : null
 }
+
+output "glue_database" {
+  description = "Glue database of the lake's tables (Athena: SELECT ... FROM <database>.predictions)."
+  value       = aws_glue_catalog_database.lake.name
+}

@@ -173,3 +173,71 @@ variable "sagemaker_invocations_per_instance" {
   type        = number
   default     = 3000
 }
+
+variable "lake_feature_columns" {
+  description = "The served model's feature names, in order: the predictions table's feature columns (default: the demo model's)."
+  type        = list(string)
+  default = [
+    "company_size_log",
+    "annual_revenue_log",
+    "industry_code",
+    "country_tier",
+    "company_age_years",
+    "is_public_company",
+    "funding_stage",
+    "num_locations_log",
+    "tech_stack_fit",
+    "competitor_user",
+    "job_title_seniority",
+    "department_code",
+    "is_decision_maker",
+    "contact_tenure_months",
+    "linkedin_connections_log",
+    "has_business_email",
+    "web_sessions_7d",
+    "web_sessions_30d",
+    "pages_viewed_7d",
+    "pages_viewed_30d",
+    "avg_session_duration_sec",
+    "pricing_page_views_30d",
+    "docs_page_views_30d",
+    "blog_views_30d",
+    "is_returning_visitor",
+    "mobile_session_share",
+    "email_opens_30d",
+    "email_clicks_30d",
+    "email_unsubscribed",
+    "email_bounces",
+    "form_submissions",
+    "content_downloads",
+    "webinar_registrations",
+    "webinar_attended",
+    "demo_requested",
+    "trial_started",
+    "trial_active_days",
+    "product_logins_14d",
+    "features_used_count",
+    "chat_interactions",
+    "support_tickets",
+    "days_since_last_touch",
+    "days_since_first_touch",
+    "touches_total",
+    "sales_calls_count",
+    "meetings_booked",
+    "lead_source_code",
+    "campaign_code",
+    "intent_score_3p",
+    "social_engagement_score"
+  ]
+}
+
+variable "lake_projection_start" {
+  description = "First day (YYYY-MM-DD) Athena's partition projection considers for the lake tables."
+  type        = string
+  default     = "2025-01-01"
+
+  validation {
+    condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.lake_projection_start))
+    error_message = "lake_projection_start: a day as YYYY-MM-DD."
+  }
+}
