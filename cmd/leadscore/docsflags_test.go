@@ -93,4 +93,3 @@ func TestDocsNameOnlyRealFlags(t *testing.T) {
 		t.Errorf("only %d flag mentions found in the docs: the scan is broken", checked)
 	}
 }
-
