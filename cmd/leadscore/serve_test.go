@@ -740,7 +740,9 @@ func testServeScoreContract(t *testing.T, bin string) {
 		row            int
 	}{
 		{"short row", "application/json", "[[1,2,3]]", 422, "wrong_feature_count", "", 0},
-		{"NaN", "application/json", "[" + row() + "," + row("1", "NaN") + "]", 422, "invalid_value", "annual_revenue_log", 1},
+		// NaN (and null) mean missing, as Python's json.dumps writes them;
+		// Infinity stays refused, as XGBoost refuses it.
+		{"Infinity", "application/json", "[" + row() + "," + row("1", "Infinity") + "]", 422, "invalid_value", "annual_revenue_log", 1},
 		{"overflow", "application/json", "[" + row("1e400") + "]", 422, "invalid_value", "company_size_log", 0},
 		{"string", "application/json", "[" + row(`"3"`) + "]", 422, "invalid_value", "company_size_log", 0},
 		{"unknown feature", "application/json", `{"leads":[{"features":{"shoe_size":9}}]}`, 422, "unknown_feature", "shoe_size", 0},
@@ -854,9 +856,15 @@ func testServeSageMaker(t *testing.T, bin string) {
 	if r.status != 200 || r.header.Get("Content-Type") != "text/csv" || r.header.Get("X-Amzn-SageMaker-Inference-Id") != "abc-123" {
 		t.Fatalf("csv: %d %v %s", r.status, r.header, r.body)
 	}
-	lines := strings.Split(strings.TrimSpace(string(r.body)), "\n")
+	// Real time, as SageMaker's XGBoost container: one comma-joined line
+	// (one value per line is for Batch Transform, SAGEMAKER_BATCH).
+	body := strings.TrimSpace(string(r.body))
+	if strings.Contains(body, "\n") {
+		t.Fatalf("real-time CSV answer has several lines: %q", body)
+	}
+	lines := strings.Split(body, ",")
 	if len(lines) != len(f.Rows) {
-		t.Fatalf("%d lines for %d rows", len(lines), len(f.Rows))
+		t.Fatalf("%d values for %d rows", len(lines), len(f.Rows))
 	}
 	for i, l := range lines {
 		p, err := strconv.ParseFloat(l, 64)
@@ -864,11 +872,23 @@ func testServeSageMaker(t *testing.T, bin string) {
 			t.Errorf("line %d: %q, XGBoost %v", i, l, f.Prediction[i])
 		}
 	}
-	r = send(t, nil, "POST", s.url+"/invocations", "application/json", f.rowsJSON(f.Rows[:3]))
+	// Accept: application/json answers as the container does; leadscore's
+	// own answer (tiers, reasons) is asked for by its own media type.
+	r = send(t, nil, "POST", s.url+"/invocations", "application/json", f.rowsJSON(f.Rows[:3]), "Accept", "application/json")
+	var preds struct {
+		Predictions []struct {
+			Score float64 `json:"score"`
+		} `json:"predictions"`
+	}
+	r.json(t, &preds)
+	if len(preds.Predictions) != 3 || !closeTo(preds.Predictions[2].Score, f.Prediction[2]) {
+		t.Errorf("json invocation: %s", r.body)
+	}
+	r = send(t, nil, "POST", s.url+"/invocations", "application/json", f.rowsJSON(f.Rows[:3]), "Accept", "application/vnd.leadscore+json")
 	var sr scoreResponse
 	r.json(t, &sr)
 	if len(sr.Results) != 3 || !closeTo(sr.Results[2].Probability, f.Prediction[2]) {
-		t.Errorf("json invocation: %s", r.body)
+		t.Errorf("leadscore json invocation: %s", r.body)
 	}
 	if r := send(t, nil, "POST", s.url+"/invocations", "text/csv", "1,2,3\n"); r.status != 422 {
 		t.Errorf("short csv row: %d %s", r.status, r.body)
