@@ -207,7 +207,7 @@ func testServeVariants(t *testing.T, bin string) {
 					return
 				default:
 				}
-				resp, err := client.Post(s.url+"/score", "application/json", strings.NewReader(`{"leads":[`+leads[i%len(leads)].json+`]}`))
+				resp, err := client.Post(s.url+"/score", "application/json", strings.NewReader(`{"leads":[`+leads[i%len(leads)].json+`]}`)) //nolint:gosec // G704: the test server on 127.0.0.1
 				sent.Add(1)
 				if err != nil || resp.StatusCode != 200 {
 					failed.Add(1)
