@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/httpapi"
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 // emfLine is one decoded EMF record.
@@ -199,20 +200,5 @@ func TestEMFCountsEachInvocationExactly(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared goroutine-safe test buffer.
+type syncBuffer = testutil.Buffer

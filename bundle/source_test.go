@@ -2,33 +2,18 @@ package bundle
 
 import (
 	"context"
+	"github.com/leadscore/leadscore/internal/testutil"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// syncBuffer is a goroutine-safe log destination.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared goroutine-safe test buffer.
+type syncBuffer = testutil.Buffer
 
 func TestOpen(t *testing.T) {
 	t.Parallel()
@@ -108,13 +93,9 @@ func TestFileWatcher(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), "cannot read the model file") {
-		if time.Now().After(deadline) {
-			t.Fatal("no warning for a missing file")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "a warning for the missing file", func() bool {
+		return strings.Contains(logs.String(), "cannot read the model file")
+	})
 	write("v3")
 	next("v3")
 

@@ -277,12 +277,10 @@ func TestHelmChartDefaults(t *testing.T) {
 func TestHelmChartMinIO(t *testing.T) {
 	r := helmTemplate(t,
 		"model.source=registry:s3://models/leadscore#lead-demo@prod",
-		"registry.s3.endpoint=http://minio.minio.svc:9000",
-		"registry.s3.pathStyle=true",
+		"s3.endpoint=http://minio.minio.svc:9000",
+		"s3.pathStyle=true",
 		"s3CredentialsSecret=minio-credentials",
 		"lake.s3.url=s3://lake/leadscore",
-		"lake.s3.endpoint=http://minio.minio.svc:9000",
-		"lake.s3.pathStyle=true",
 		"lake.persistence.enabled=true",
 		"lake.persistence.size=20Gi",
 		"apiKeys.required=true",
@@ -297,13 +295,11 @@ func TestHelmChartMinIO(t *testing.T) {
 	checkPod(t, r)
 	env := r.env()
 	for name, want := range map[string]string{
-		"LEADSCORE_MODEL":              "registry:s3://models/leadscore#lead-demo@prod",
-		"LEADSCORE_S3_ENDPOINT":        "http://minio.minio.svc:9000",
-		"LEADSCORE_S3_PATH_STYLE":      "true",
-		"LEADSCORE_LAKE_S3_URL":        "s3://lake/leadscore",
-		"LEADSCORE_LAKE_S3_ENDPOINT":   "http://minio.minio.svc:9000",
-		"LEADSCORE_LAKE_S3_PATH_STYLE": "true",
-		"LEADSCORE_REQUIRE_API_KEY":    "true",
+		"LEADSCORE_MODEL":           "registry:s3://models/leadscore#lead-demo@prod",
+		"LEADSCORE_S3_ENDPOINT":     "http://minio.minio.svc:9000",
+		"LEADSCORE_S3_PATH_STYLE":   "true",
+		"LEADSCORE_LAKE_S3_URL":     "s3://lake/leadscore",
+		"LEADSCORE_REQUIRE_API_KEY": "true",
 	} {
 		if env[name].Value != want {
 			t.Errorf("%s=%q, want %q", name, env[name].Value, want)

@@ -1,5 +1,7 @@
 package forest
 
+import "math"
+
 // Fast TreeSHAP: precomputed per-leaf tables.
 //
 // XGBoost's TreeSHAP (Lundberg et al. 2018) walks every tree recursively for
@@ -39,8 +41,9 @@ package forest
 // Tables are built on the first explanation, not at load, within
 // ExplainTableBytes; a tree whose table would not fit, that is deeper than
 // maxTableDepth, or that has a path element with a zero fraction below
-// minZeroFraction (where dividing by z_i would lose precision) keeps
-// XGBoost's recursive algorithm.
+// minZeroFraction (where dividing by z_i would lose precision) or not a
+// number (a zero cover), or an infinite leaf, keeps XGBoost's recursive
+// algorithm, which reproduces XGBoost's arithmetic on those.
 
 // ExplainTableBytes bounds the memory of the precomputed TreeSHAP tables of
 // one model (4 bytes per leaf and subset of its path's features). Trees
@@ -138,8 +141,14 @@ func (t *Tree) tableSize() (int, bool) {
 				ok = false
 				return
 			}
+			// NaN fractions (a zero cover) and infinite leaves keep the
+			// recursion, which reproduces XGBoost's arithmetic on them.
+			if math.IsInf(float64(n.Value), 0) {
+				ok = false
+				return
+			}
 			for _, z := range zs {
-				if z < minZeroFraction {
+				if !(z >= minZeroFraction) || math.IsInf(z, 0) {
 					ok = false
 					return
 				}

@@ -122,3 +122,23 @@ func TestTableBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestUntableable checks that a zero cover (NaN fractions) and an infinite
+// leaf keep the recursive algorithm instead of a table.
+func TestUntableable(t *testing.T) {
+	zeroCover := Tree{Nodes: []Node{
+		{Left: 1, Right: 2, Feature: 0, Value: 0.5, Cover: 0},
+		{Left: -1, Right: -1, Value: 1, Cover: 0},
+		{Left: -1, Right: -1, Value: -1, Cover: 0},
+	}}
+	infLeaf := Tree{Nodes: []Node{
+		{Left: 1, Right: 2, Feature: 0, Value: 0.5, Cover: 2},
+		{Left: -1, Right: -1, Value: float32(math.Inf(1)), Cover: 1},
+		{Left: -1, Right: -1, Value: -1, Cover: 1},
+	}}
+	for name, tr := range map[string]Tree{"zero cover": zeroCover, "infinite leaf": infLeaf} {
+		if _, ok := tr.tableSize(); ok {
+			t.Errorf("%s: tabled", name)
+		}
+	}
+}

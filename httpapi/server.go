@@ -780,26 +780,40 @@ func (s *Server) admit(ex *exchange, r *http.Request) bool {
 		return false
 	}
 	key, presented := s.authenticate(r)
-	if presented && key == nil {
-		s.unauthorized(ex, "invalid API key")
-		return false
-	}
-	if key == nil && s.requireKey {
-		s.unauthorized(ex, "an API key is required: send Authorization: Bearer KEY or X-API-Key: KEY")
+	if key == nil && (presented || s.requireKey) {
+		// A wrong or missing key is charged to the client address's
+		// bucket before the 401, so that guessing keys is rate limited
+		// like any request without a key.
+		if s.rateLimited(ex, nil, r) {
+			return false
+		}
+		if presented {
+			s.unauthorized(ex, "invalid API key")
+		} else {
+			s.unauthorized(ex, "an API key is required: send Authorization: Bearer KEY or X-API-Key: KEY")
+		}
 		return false
 	}
 	ex.key = key
-	if s.limits != nil {
-		if ok, wait := s.limits.allow(key, r.RemoteAddr, ex.start); !ok {
-			secs := int64((wait + time.Second - 1) / time.Second)
-			if secs < 1 {
-				secs = 1
-			}
-			ex.w.Header()["Retry-After"] = []string{strconv.FormatInt(secs, 10)}
-			s.fail(ex, newError(http.StatusTooManyRequests, codeRateLimited, "rate limit exceeded: retry in %d s", secs))
-			return false
-		}
+	return !s.rateLimited(ex, key, r)
+}
+
+// rateLimited takes a token from key's bucket (the client address's when
+// key is nil) and answers 429 when there is none.
+func (s *Server) rateLimited(ex *exchange, key *APIKey, r *http.Request) bool {
+	if s.limits == nil {
+		return false
 	}
+	ok, wait := s.limits.allow(key, r.RemoteAddr, ex.start)
+	if ok {
+		return false
+	}
+	secs := int64((wait + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	ex.w.Header()["Retry-After"] = []string{strconv.FormatInt(secs, 10)}
+	s.fail(ex, newError(http.StatusTooManyRequests, codeRateLimited, "rate limit exceeded: retry in %d s", secs))
 	return true
 }
 

@@ -46,7 +46,7 @@ for (const q of queries) {
   try {
     const rows = (await db.runAndReadAll(q.sql)).getRowsJS();
     if (rows.length === 0) throw new Error('no rows');
-    const norm = JSON.stringify(rows.map((r) => r.map((v) => (typeof v === 'number' ? +v.toPrecision(9) : String(v)))));
+    const norm = JSON.stringify(rows.map((r) => r.map((v) => (typeof v === 'number' ? +v.toPrecision(9) : v instanceof Date ? v.toISOString().slice(0, 10) : String(v)))));
     console.log(`ok   ${q.engine}: ${q.title}: ${rows.length} rows`);
     if (answers[q.title] && answers[q.title].norm !== norm) {
       throw new Error(`answers differ from ${answers[q.title].engine}'s:\n${norm}\n${answers[q.title].norm}`);

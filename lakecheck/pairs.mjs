@@ -17,7 +17,12 @@ if (!dir || minPairs === undefined) {
   process.exit(2);
 }
 const literal = (s) => "'" + s.replaceAll("'", "''") + "'";
-const source = `read_parquet(${literal(dir.replace(/\/+$/, '') + '/dt=*/**/*.parquet')}, hive_partitioning = true, union_by_name = true)`;
+// Prediction rows live under predictions/ (docs/lake.md); lakes written
+// before that layout hold them at the root.
+import { existsSync } from 'node:fs';
+const root = dir.replace(/\/+$/, '');
+const predictions = existsSync(root + '/predictions') ? root + '/predictions' : root;
+const source = `read_parquet(${literal(predictions + '/dt=*/**/*.parquet')}, hive_partitioning = true, union_by_name = true)`;
 const instance = await DuckDBInstance.create(':memory:');
 const db = await instance.connect();
 const query = async (sql) => (await db.runAndReadAll(sql)).getRowObjectsJS();

@@ -47,6 +47,8 @@ func TestParseFeedback(t *testing.T) {
 		{`{"inference_id":"a","converted":1,"time":"yesterday"}`, "invalid_value", "time"},
 		{`{"inference_id":"` + strings.Repeat("x", 300) + `","converted":1}`, "invalid_id", "inference_id"},
 		{`{"inference_id":"a b","converted":1}`, "invalid_id", "inference_id"},
+		{`{"inference_id":"a","converted":1,"time":"0001-01-01T00:00:00Z"}`, "invalid_value", "time"},
+		{`{"inference_id":"a","converted":1,"time":"9999-12-31T23:59:59Z"}`, "invalid_value", "time"},
 		{`{"lead_id":"` + strings.Repeat("x", 257) + `","converted":1}`, "invalid_id", "lead_id"},
 		{`{"lead_id":"a\u0000b","converted":1}`, "invalid_id", "lead_id"},
 		{`{"inference_id":7,"converted":1}`, "bad_json", ""},

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -18,6 +19,10 @@ type metrics struct {
 	feedback                   *prometheus.CounterVec
 	evaluations                prometheus.Counter
 	lastEval                   prometheus.Gauge
+	bias                       *prometheus.GaugeVec
+	ndcg                       prometheus.Gauge
+	attribution                *prometheus.GaugeVec
+	explained, shed            prometheus.Gauge
 }
 
 // register registers every collector on reg.
@@ -61,9 +66,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		evaluations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_monitor_evaluations_total", Help: "Evaluations of the monitoring checks."}),
 		lastEval: gauge("leadscore_monitor_last_evaluation_timestamp_seconds", "When the checks were last evaluated."),
+		bias: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "leadscore_monitor_bias_metric",
+			Help: "Clarify bias metric of a facet group against the rest over the window (NaN: insufficient data)."},
+			[]string{"facet", "facet_value", "metric"}),
+		ndcg: gauge("leadscore_monitor_attribution_ndcg", "NDCG of the live feature attribution ranking against the baseline's (NaN until enough leads are explained)."),
+		attribution: feature("leadscore_monitor_feature_attribution",
+			"Mean |SHAP| of a feature over the latest explained leads (margin units)."),
+		explained: gauge("leadscore_monitor_attribution_explained", "Scored leads explained for attribution drift since start."),
+		shed:      gauge("leadscore_monitor_attribution_shed", "Sampled leads shed because the explainer was busy, since start."),
 	}
 	err := register(reg, m.records, m.dropped, m.rejected, m.windowRows, m.distance, m.psi, m.completeness,
-		m.outOfRange, m.predDistance, m.predPSI, m.violations, m.auc, m.labeled, m.feedback, m.evaluations, m.lastEval)
+		m.outOfRange, m.predDistance, m.predPSI, m.violations, m.auc, m.labeled, m.feedback, m.evaluations, m.lastEval,
+		m.bias, m.ndcg, m.attribution, m.explained, m.shed)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +109,27 @@ func (m *metrics) observe(r *Report) {
 	for _, v := range r.ConstraintViolations.Violations {
 		counts[v.ConstraintCheckType]++
 	}
-	for _, c := range []string{CheckDataType, CheckCompleteness, CheckDrift, CheckMissingCol, CheckExtraCol, CheckOutOfRange} {
+	for _, c := range []string{CheckDataType, CheckCompleteness, CheckDrift, CheckMissingCol, CheckExtraCol, CheckOutOfRange, CheckBias, CheckAttribution} {
 		m.violations.WithLabelValues(c).Set(float64(counts[c]))
+	}
+	if b := r.Bias; b != nil {
+		for _, f := range b.Facets {
+			for _, mt := range f.Metrics {
+				v := math.NaN()
+				if mt.Value != nil {
+					v = float64(*mt.Value)
+				}
+				m.bias.WithLabelValues(f.Facet, f.FacetValue, mt.Name).Set(v)
+			}
+		}
+	}
+	if a := r.Attribution; a != nil {
+		m.ndcg.Set(float64(a.NDCG))
+		m.explained.Set(float64(a.Explained))
+		m.shed.Set(float64(a.Shed))
+		for _, f := range a.Features {
+			m.attribution.WithLabelValues(f.Name).Set(float64(f.Current))
+		}
 	}
 	if q := r.Quality; q != nil {
 		m.labeled.Set(float64(q.LabeledRows))

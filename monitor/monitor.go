@@ -188,7 +188,7 @@ func New(cfg Config) (*Monitor, error) {
 	if m.attr, err = newAttribution(cfg.Attribution, cfg.Baseline, cfg.Features); err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	if cfg.Alerts.WebhookURL != "" {
+	if cfg.Alerts.WebhookURL != "" || len(cfg.Alerts.Notifiers) > 0 {
 		if cfg.Alerts.Title == "" {
 			cfg.Alerts.Title = "leadscore " + cfg.Model.Name + " " + cfg.Model.Version
 		}

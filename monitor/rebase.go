@@ -77,6 +77,8 @@ func (m *Monitor) Rebase(r Rebase) error {
 	m.met.completeness.Reset()
 	m.met.outOfRange.Reset()
 	m.met.violations.Reset()
+	m.met.bias.Reset()
+	m.met.attribution.Reset()
 	if m.alerter != nil {
 		m.alerter.setTitle("leadscore " + r.Model.Name + " " + r.Model.Version)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 func TestParseRef(t *testing.T) {
@@ -238,23 +239,8 @@ func TestWatchErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe strings.Builder for logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared goroutine-safe test buffer.
+type syncBuffer = testutil.Buffer
 
 // TestFetchCache checks that a fetch from S3 lands complete in the cache
 // and that the default cache is the user cache directory.

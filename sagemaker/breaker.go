@@ -1,8 +1,11 @@
 package sagemaker
 
 import (
-	"sync"
+	"errors"
+	"math"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 // State is a circuit breaker's state.
@@ -69,111 +72,62 @@ func (c BreakerConfig) withDefaults() BreakerConfig {
 	return c
 }
 
-// breaker is a consecutive-failure circuit breaker. Every allowed attempt
-// must be followed by exactly one of success, failure or abandon.
+// breaker is a consecutive-failure circuit breaker: sony/gobreaker's
+// two-step breaker with our thresholds. Every allowed attempt must be
+// followed by one call of its done function: with nil (the endpoint
+// answered), errUnhealthy (it failed in a way that says it is unhealthy)
+// or errAbandoned (the caller gave up: nothing learned, and a half-open
+// probe slot is freed).
 type breaker struct {
-	cfg      BreakerConfig
-	now      func() time.Time
-	onChange func(from, to State) // called with mu held; must not call back
-
-	mu        sync.Mutex
-	state     State
-	failures  int       // consecutive failures while closed
-	successes int       // consecutive successes while half-open
-	probes    int       // attempts in flight while half-open
-	openedAt  time.Time // when the breaker last opened
+	cfg BreakerConfig
+	cb  *gobreaker.TwoStepCircuitBreaker[struct{}]
 }
 
-func newBreaker(cfg BreakerConfig, now func() time.Time, onChange func(from, to State)) *breaker {
-	return &breaker{cfg: cfg.withDefaults(), now: now, onChange: onChange}
+var (
+	errUnhealthy = errors.New("endpoint unhealthy")
+	errAbandoned = errors.New("attempt abandoned")
+)
+
+// newBreaker builds a breaker; onChange (may be nil) is called on every
+// state change, with the breaker's lock held: it must not call back.
+func newBreaker(cfg BreakerConfig, onChange func(from, to State)) *breaker {
+	cfg = cfg.withDefaults()
+	threshold := uint32(min(cfg.FailureThreshold, math.MaxUint32)) //nolint:gosec // clamped
+	probes := uint32(min(cfg.HalfOpenProbes, math.MaxUint32))      //nolint:gosec // clamped
+	return &breaker{cfg: cfg, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "sagemaker",
+		MaxRequests: probes,
+		Timeout:     cfg.OpenFor,
+		// Interval 0: counts are kept while closed; a success resets the
+		// consecutive failures.
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errAbandoned) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			if onChange != nil {
+				onChange(stateOf(from), stateOf(to))
+			}
+		},
+	})}
 }
 
-// allow reports whether an attempt may go to the endpoint now.
-func (b *breaker) allow() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch b.state {
-	case StateOpen:
-		if b.now().Sub(b.openedAt) < b.cfg.OpenFor {
-			return false
-		}
-		b.set(StateHalfOpen)
-		b.successes, b.probes = 0, 0
-		fallthrough
-	case StateHalfOpen:
-		if b.probes >= b.cfg.HalfOpenProbes {
-			return false
-		}
-		b.probes++
+// stateOf maps gobreaker's states onto ours.
+func stateOf(s gobreaker.State) State {
+	switch s {
+	case gobreaker.StateOpen:
+		return StateOpen
+	case gobreaker.StateHalfOpen:
+		return StateHalfOpen
 	}
-	return true
+	return StateClosed
 }
 
-// success records an attempt the endpoint answered.
-func (b *breaker) success() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch b.state {
-	case StateClosed:
-		b.failures = 0
-	case StateHalfOpen:
-		b.probes = max(b.probes-1, 0)
-		b.successes++
-		if b.successes >= b.cfg.HalfOpenProbes {
-			b.set(StateClosed)
-			b.failures = 0
-		}
-	}
+// allow reports whether an attempt may go to the endpoint now, and if so
+// the function that reports its outcome.
+func (b *breaker) allow() (done func(err error), ok bool) {
+	done, err := b.cb.Allow()
+	return done, err == nil
 }
 
-// failure records an attempt that failed for a reason that says the
-// endpoint is unhealthy.
-func (b *breaker) failure() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch b.state {
-	case StateClosed:
-		b.failures++
-		if b.failures >= b.cfg.FailureThreshold {
-			b.open()
-		}
-	case StateHalfOpen:
-		b.probes = max(b.probes-1, 0)
-		b.open()
-	}
-}
-
-// abandon records an attempt that ended without telling anything about
-// the endpoint (the caller canceled it).
-func (b *breaker) abandon() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.state == StateHalfOpen && b.probes > 0 {
-		b.probes--
-	}
-}
-
-func (b *breaker) open() {
-	b.set(StateOpen)
-	b.openedAt = b.now()
-	b.successes = 0
-}
-
-func (b *breaker) set(s State) {
-	if s == b.state {
-		return
-	}
-	from := b.state
-	b.state = s
-	if b.onChange != nil {
-		b.onChange(from, s)
-	}
-}
-
-// current returns the state. An open breaker whose OpenFor has passed
-// turns half-open when the next call arrives (allow), not here.
-func (b *breaker) current() State {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.state
-}
+// current returns the state; an open breaker whose OpenFor has passed
+// reads as half-open.
+func (b *breaker) current() State { return stateOf(b.cb.State()) }

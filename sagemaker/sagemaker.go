@@ -168,7 +168,7 @@ func New(ctx context.Context, cfg Config, info leadscore.ModelInfo, fallback lea
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.breaker = newBreaker(cfg.Breaker, time.Now, func(from, to State) {
+	s.breaker = newBreaker(cfg.Breaker, func(from, to State) {
 		s.log.Warn("sagemaker circuit breaker", "endpoint", s.endpoint, "from", from.String(), "to", to.String())
 	})
 	if s.client == nil {
@@ -305,7 +305,8 @@ func (s *Scorer) invoke(ctx context.Context, rows []float32, n int) ([]float64, 
 			}
 			s.retries.Add(1)
 		}
-		if !s.breaker.allow() {
+		done, ok := s.breaker.allow()
+		if !ok {
 			s.rejected.Add(1)
 			s.failures.Add(1)
 			if last != nil {
@@ -314,7 +315,7 @@ func (s *Scorer) invoke(ctx context.Context, rows []float32, n int) ([]float64, 
 			return nil, fmt.Errorf("sagemaker: endpoint %s: %w", s.endpoint, ErrOpen)
 		}
 		s.tries.Add(1)
-		probs, retry, err := s.attempt(ctx, in, n)
+		probs, retry, err := s.attempt(ctx, in, n, done)
 		if err == nil {
 			return probs, nil
 		}
@@ -330,7 +331,7 @@ func (s *Scorer) invoke(ctx context.Context, rows []float32, n int) ([]float64, 
 // attempt makes one InvokeEndpoint call under the per-attempt timeout and
 // reports the outcome to the breaker. retry says whether another attempt
 // may succeed.
-func (s *Scorer) attempt(ctx context.Context, in *sagemakerruntime.InvokeEndpointInput, n int) (probs []float64, retry bool, err error) {
+func (s *Scorer) attempt(ctx context.Context, in *sagemakerruntime.InvokeEndpointInput, n int, done func(error)) (probs []float64, retry bool, err error) {
 	actx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	resp, err := s.client.InvokeEndpoint(actx, in)
@@ -338,19 +339,19 @@ func (s *Scorer) attempt(ctx context.Context, in *sagemakerruntime.InvokeEndpoin
 	case err == nil:
 		probs, err = parseProbabilities(resp.Body, n, make([]float64, 0, n))
 		if err != nil {
-			s.breaker.failure() // an endpoint answering garbage is unhealthy
+			done(errUnhealthy) // an endpoint answering garbage is unhealthy
 			return nil, false, err
 		}
-		s.breaker.success()
+		done(nil)
 		return probs, false, nil
 	case ctx.Err() != nil:
-		s.breaker.abandon() // the caller gave up: nothing learned
+		done(errAbandoned) // the caller gave up: nothing learned
 		return nil, false, err
 	case retryable(err):
-		s.breaker.failure()
+		done(errUnhealthy)
 		return nil, true, err
 	default:
-		s.breaker.success() // the endpoint answered: it refused this request
+		done(nil) // the endpoint answered: it refused this request
 		return nil, false, err
 	}
 }

@@ -155,22 +155,9 @@ func sendErr() error {
 		}}}
 }
 
-// fakeClock is a settable clock for the breaker.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // newTestScorer builds a Scorer on a fake endpoint with recorded,
 // instant sleeps.
-func newTestScorer(t *testing.T, cfg Config, fallback leadscore.Scorer) (*Scorer, *fakeEndpoint, *[]time.Duration, *fakeClock) {
+func newTestScorer(t *testing.T, cfg Config, fallback leadscore.Scorer) (*Scorer, *fakeEndpoint, *[]time.Duration) {
 	t.Helper()
 	model := newLocal(3)
 	ep := &fakeEndpoint{model: model}
@@ -185,15 +172,13 @@ func newTestScorer(t *testing.T, cfg Config, fallback leadscore.Scorer) (*Scorer
 		sleeps = append(sleeps, d)
 		return ctx.Err()
 	}
-	clock := &fakeClock{t: time.Unix(1700000000, 0)}
-	s.breaker.now = clock.now
-	return s, ep, &sleeps, clock
+	return s, ep, &sleeps
 }
 
 var nan = float32(math.NaN())
 
 func TestScoreRemote(t *testing.T) {
-	s, ep, _, _ := newTestScorer(t, Config{}, nil)
+	s, ep, _ := newTestScorer(t, Config{}, nil)
 	rows := []float32{0.1, 1, 2, nan, 3, 4, 0.9, nan, 1e-7, 0.55, -0, 123456.78}
 	out := make([]leadscore.Result, 4)
 	if err := s.Score(context.Background(), rows, 0, out); err != nil {
@@ -231,14 +216,14 @@ func TestScoreRemote(t *testing.T) {
 func TestExplain(t *testing.T) {
 	rows := []float32{0.3, 0.2, -0.1, 0.7, 0.1, 0.4}
 	// Without a local model, reasons are omitted and scores still come.
-	s, _, _, _ := newTestScorer(t, Config{}, nil)
+	s, _, _ := newTestScorer(t, Config{}, nil)
 	out := make([]leadscore.Result, 2)
 	if err := s.Score(context.Background(), rows, 2, out); err != nil || out[0].Reasons != nil || out[1].Probability != float64(float32(0.7)) {
 		t.Errorf("explain without a local model: %v %+v", err, out)
 	}
 	// With one, the endpoint scores and the local model explains.
 	fb := newLocal(3)
-	s, ep, _, _ := newTestScorer(t, Config{}, fb)
+	s, ep, _ := newTestScorer(t, Config{}, fb)
 	if err := s.Score(context.Background(), rows, 2, out); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +261,7 @@ func TestRetries(t *testing.T) {
 		{"other", []error{errors.New("serialization")}, 1, false},
 	}
 	for _, tt := range tests {
-		s, ep, sleeps, _ := newTestScorer(t, Config{MaxAttempts: 3, Backoff: 10 * time.Millisecond, MaxBackoff: 15 * time.Millisecond}, nil)
+		s, ep, sleeps := newTestScorer(t, Config{MaxAttempts: 3, Backoff: 10 * time.Millisecond, MaxBackoff: 15 * time.Millisecond}, nil)
 		ep.script = tt.script
 		out := make([]leadscore.Result, 1)
 		err := s.Score(context.Background(), []float32{0.5, 0, 0}, 0, out)
@@ -304,7 +289,7 @@ func TestRetries(t *testing.T) {
 }
 
 func TestAttemptTimeout(t *testing.T) {
-	s, ep, _, _ := newTestScorer(t, Config{Timeout: 20 * time.Millisecond, MaxAttempts: 2}, nil)
+	s, ep, _ := newTestScorer(t, Config{Timeout: 20 * time.Millisecond, MaxAttempts: 2}, nil)
 	ep.block = true
 	start := time.Now()
 	err := s.Score(context.Background(), []float32{0.5, 0, 0}, 0, make([]leadscore.Result, 1))
@@ -318,7 +303,7 @@ func TestAttemptTimeout(t *testing.T) {
 
 func TestCallerCancels(t *testing.T) {
 	fb := newLocal(3)
-	s, ep, _, _ := newTestScorer(t, Config{Breaker: BreakerConfig{FailureThreshold: 1}}, fb)
+	s, ep, _ := newTestScorer(t, Config{Breaker: BreakerConfig{FailureThreshold: 1}}, fb)
 	ep.block = true
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -337,7 +322,7 @@ func TestCallerCancels(t *testing.T) {
 		t.Errorf("retry past the deadline: %v, %d attempts", err, ep.calls())
 	}
 	// A sleep cut short by the caller returns at once.
-	s, ep, _, _ = newTestScorer(t, Config{}, nil)
+	s, ep, _ = newTestScorer(t, Config{}, nil)
 	ep.script = []error{httpErr(500)}
 	s.sleep = func(context.Context, time.Duration) error { return context.Canceled }
 	if err := s.Score(context.Background(), []float32{0.5, 0, 0}, 0, make([]leadscore.Result, 1)); !errors.Is(err, context.Canceled) {
@@ -348,9 +333,11 @@ func TestCallerCancels(t *testing.T) {
 func TestBreakerAndFallback(t *testing.T) {
 	fb := newLocal(3)
 	var logs bytes.Buffer
-	s, ep, _, clock := newTestScorer(t, Config{
+	// The breaker reads the real clock: OpenFor is short, and waited out.
+	const openFor = 300 * time.Millisecond
+	s, ep, _ := newTestScorer(t, Config{
 		MaxAttempts: 2,
-		Breaker:     BreakerConfig{FailureThreshold: 3, OpenFor: time.Minute},
+		Breaker:     BreakerConfig{FailureThreshold: 3, OpenFor: openFor},
 		Logger:      newTextLogger(&logs),
 	}, fb)
 	fail := func(n int) {
@@ -387,13 +374,13 @@ func TestBreakerAndFallback(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	// After OpenFor one probe goes through; its failure opens it again.
-	clock.add(time.Minute)
+	time.Sleep(openFor + 20*time.Millisecond)
 	fail(1)
 	if err := s.Score(context.Background(), row, 0, out); err != nil || ep.calls() != 4 || s.State() != StateOpen {
 		t.Errorf("failed probe: %v, %d attempts, %v", err, ep.calls(), s.State())
 	}
 	// A successful probe closes it.
-	clock.add(time.Minute)
+	time.Sleep(openFor + 20*time.Millisecond)
 	fbBefore := fb.calls
 	if err := s.Score(context.Background(), row, 0, out); err != nil || ep.calls() != 5 || s.State() != StateClosed || fb.calls != fbBefore {
 		t.Errorf("successful probe: %v, %d attempts, %v", err, ep.calls(), s.State())
@@ -405,7 +392,7 @@ func TestBreakerAndFallback(t *testing.T) {
 	}
 
 	// Without a fallback an open breaker is an error wrapping ErrOpen.
-	s2, ep2, _, _ := newTestScorer(t, Config{MaxAttempts: 1, Breaker: BreakerConfig{FailureThreshold: 1}}, nil)
+	s2, ep2, _ := newTestScorer(t, Config{MaxAttempts: 1, Breaker: BreakerConfig{FailureThreshold: 1}}, nil)
 	ep2.script = []error{httpErr(500)}
 	if err := s2.Score(context.Background(), row, 0, out); err == nil || errors.Is(err, ErrOpen) {
 		t.Errorf("first failure: %v", err)
@@ -415,14 +402,14 @@ func TestBreakerAndFallback(t *testing.T) {
 	}
 	// A failing fallback reports both errors.
 	fb.err = errors.New("local broken")
-	s.breaker.open()
+	openBreaker(s.breaker)
 	if err := s.Score(context.Background(), row, 0, out); err == nil || !strings.Contains(err.Error(), "local broken") || !errors.Is(err, ErrOpen) {
 		t.Errorf("both failing: %v", err)
 	}
 }
 
 func TestBadResponsesCountAsFailures(t *testing.T) {
-	s, ep, _, _ := newTestScorer(t, Config{Breaker: BreakerConfig{FailureThreshold: 2}}, nil)
+	s, ep, _ := newTestScorer(t, Config{Breaker: BreakerConfig{FailureThreshold: 2}}, nil)
 	ep.answer = []byte("0.1\n0.2\n") // two values for one row
 	for range 2 {
 		if err := s.Score(context.Background(), []float32{0.5, 0, 0}, 0, make([]leadscore.Result, 1)); err == nil {
@@ -434,44 +421,65 @@ func TestBadResponsesCountAsFailures(t *testing.T) {
 	}
 }
 
+// openBreaker opens b with as many failed attempts as it takes.
+func openBreaker(b *breaker) {
+	for b.current() != StateOpen {
+		if done, ok := b.allow(); ok {
+			done(errUnhealthy)
+		}
+	}
+}
+
 func TestBreakerHalfOpenProbes(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(0, 0)}
+	var mu sync.Mutex
 	var changes []string
-	b := newBreaker(BreakerConfig{FailureThreshold: 2, OpenFor: time.Second, HalfOpenProbes: 2}, clock.now,
-		func(from, to State) { changes = append(changes, from.String()+">"+to.String()) })
-	b.failure()
-	b.success() // resets the count
-	b.failure()
+	const openFor = 50 * time.Millisecond
+	b := newBreaker(BreakerConfig{FailureThreshold: 2, OpenFor: openFor, HalfOpenProbes: 2},
+		func(from, to State) { mu.Lock(); changes = append(changes, from.String()+">"+to.String()); mu.Unlock() })
+	attempt := func(outcome error) {
+		t.Helper()
+		done, ok := b.allow()
+		if !ok {
+			t.Fatal("attempt refused")
+		}
+		done(outcome)
+	}
+	attempt(errUnhealthy)
+	attempt(nil) // resets the count
+	attempt(errUnhealthy)
 	if b.current() != StateClosed {
 		t.Fatal("opened before the threshold")
 	}
-	b.failure()
-	if b.current() != StateOpen || b.allow() {
+	attempt(errUnhealthy)
+	if _, ok := b.allow(); b.current() != StateOpen || ok {
 		t.Fatal("not open")
 	}
-	clock.add(time.Second)
-	admitted := 0
+	time.Sleep(openFor + 10*time.Millisecond)
+	var probes []func(error)
 	for range 3 {
-		if b.allow() {
-			admitted++
+		if done, ok := b.allow(); ok {
+			probes = append(probes, done)
 		}
 	}
-	if admitted != 2 {
-		t.Fatalf("half-open admitted %d probes, want 2", admitted)
+	if len(probes) != 2 {
+		t.Fatalf("half-open admitted %d probes, want 2", len(probes))
 	}
-	b.abandon() // a canceled probe frees its slot
-	if !b.allow() {
+	probes[0](errAbandoned) // a canceled probe frees its slot
+	done, ok := b.allow()
+	if !ok {
 		t.Fatal("abandoned probe slot not freed")
 	}
-	b.success()
+	probes[1](nil)
 	if b.current() != StateHalfOpen {
 		t.Fatal("closed after one of two successes")
 	}
-	b.success()
+	done(nil)
 	if b.current() != StateClosed {
 		t.Fatal("not closed after two successes")
 	}
-	b.abandon() // closed: nothing to free
+	attempt(errAbandoned) // closed: nothing counted
+	mu.Lock()
+	defer mu.Unlock()
 	want := "closed>open open>half-open half-open>closed"
 	if got := strings.Join(changes, " "); got != want {
 		t.Errorf("changes %q, want %q", got, want)

@@ -610,7 +610,7 @@ func testConsoleLive(t *testing.T, br *browser, bin, art string) {
 	cdp(ctx, t, chromedp.ScrollIntoView(chromedp.CSS(`#overview`)))
 	png := get(ctx, t, chromedp.FullScreenshot(100))
 	writeArtifact(t, art, "console-desktop.png", png)
-	viewport(ctx, t, 390, 844, 2, true)
+	viewport(ctx, t, 390, 844, 2, false)
 	cdp(ctx, t, chromedp.Sleep(2500*time.Millisecond),
 		chromedp.ScrollIntoView(chromedp.CSS(`#overview`)))
 	png = get(ctx, t, chromedp.CaptureScreenshot())

@@ -32,6 +32,7 @@ func TestHostileRound2(t *testing.T) {
 		test func(*testing.T, string)
 	}{
 		{"IDLimits", testHostileIDLimits},
+		{"WrongKeysRateLimited", testHostileWrongKeysRateLimited},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
@@ -144,5 +145,29 @@ func testHostileIDLimits(t *testing.T, bin string) {
 	wantIDError(t, "--max-inference-id-length 4", send(t, nil, "POST", s2.url+"/score", j, row, "X-Amzn-SageMaker-Inference-Id", "abcde"), "X-Amzn-SageMaker-Inference-Id")
 	if r := send(t, nil, "POST", s2.url+"/score", j, lead(`"12345678"`), "X-Amzn-SageMaker-Inference-Id", "abcd"); r.status != 200 {
 		t.Errorf("ids at the configured limits: %d %s", r.status, r.body)
+	}
+}
+
+// testHostileWrongKeysRateLimited is finding 6's first item: wrong API keys
+// were never rate limited (15 in a row under --rate-limit 1 all got 401).
+// A wrong key is now charged to the client address's bucket first.
+func testHostileWrongKeysRateLimited(t *testing.T, bin string) {
+	s := startServer(t, bin, nil, "--rate-limit", "1", "--api-keys", "crm:"+strings.Repeat("ab", 32))
+	f := loadFixture(t)
+	row := f.rowsJSON(f.Rows[:1])
+	var unauthorized, limited int
+	for range 15 {
+		r := send(t, nil, "POST", s.url+"/score", "application/json", row, "Authorization", "Bearer guess")
+		switch r.status {
+		case http.StatusUnauthorized:
+			unauthorized++
+		case http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Fatalf("wrong key: %d %s", r.status, r.body)
+		}
+	}
+	if limited == 0 || unauthorized > 3 {
+		t.Errorf("15 wrong keys under --rate-limit 1: %d answered 401, %d 429; want at most a burst of 401s then 429s", unauthorized, limited)
 	}
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/leadscore/leadscore/capture"
 	"github.com/leadscore/leadscore/httpapi"
+	"github.com/leadscore/leadscore/internal/testutil"
 	"github.com/leadscore/leadscore/lake"
 )
 
@@ -305,23 +306,8 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared goroutine-safe test buffer.
+type syncBuffer = testutil.Buffer
 
 // TestServeInProcess runs serve itself (not the binary): start, score,
 // reload on a model change, drain on cancel.
@@ -409,6 +395,7 @@ func TestServeBinary(t *testing.T) {
 		{"ReloadMonitor", testServeReloadMonitor},
 		{"ReloadLake", testServeReloadLake},
 		{"Variants", testServeVariants},
+		{"VariantsRegistry", testServeVariantsRegistry},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +16,7 @@ import (
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/monitor"
+	"github.com/leadscore/leadscore/monitor/sns"
 )
 
 // monitorConfig is serve's live drift monitoring: on by default when the
@@ -31,6 +35,18 @@ type monitorConfig struct {
 	attrShare  float64
 	attrQueue  int
 	attrRows   int
+	snsTopic   string
+	snsRegion  string
+	snsURL     string
+	alertState string
+	// lakeDir is the local lake's directory when the lake is on: the
+	// default home of the alert state.
+	lakeDir string
+	// notifiers are the channels besides the webhook, built once.
+	notifiers []monitor.Notifier
+	// built counts the monitors built: the first (the champion's) keeps
+	// the alert state file, the variants' get their own.
+	built int
 	// ids bounds feedback ids: serve's --max-lead-id-bytes and
 	// --max-inference-id-length.
 	ids leadscore.IDLimits
@@ -48,6 +64,10 @@ func (m *monitorConfig) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&m.queue, "monitor-queue", 1024, "scored batches waiting for the monitor; beyond it they are dropped from the window and counted")
 	fs.StringVar(&m.webhookURL, "monitor-webhook-url", "", "Slack-compatible incoming webhook `URL` for violation alerts (a secret: prefer the environment variable)")
 	fs.DurationVar(&m.cooldown, "monitor-alert-cooldown", time.Hour, "least time between two alerts for the same check")
+	fs.StringVar(&m.snsTopic, "monitor-sns-topic-arn", "", "Amazon SNS topic `ARN` that also receives violation alerts (credentials: the AWS default chain)")
+	fs.StringVar(&m.snsRegion, "monitor-sns-region", "", "the SNS topic's `region` (default: the ARN's)")
+	fs.StringVar(&m.snsURL, "monitor-sns-endpoint", "", "SNS endpoint `URL` (a VPC endpoint or a stand-in; default AWS's)")
+	fs.StringVar(&m.alertState, "monitor-alert-state", "", "`file` keeping the alert state across restarts (default: _alert-state.json in the local --lake-dir when the lake is on; \"off\": in memory)")
 	fs.Float64Var(&m.attrShare, "monitor-attribution-share", monitor.DefaultAttributionShare, "share of scored leads explained (TreeSHAP, off the request path) for attribution drift; 0: off")
 	fs.IntVar(&m.attrQueue, "monitor-attribution-queue", monitor.DefaultAttributionQueue, "sampled leads waiting to be explained; beyond it they are shed and counted")
 	fs.IntVar(&m.attrRows, "monitor-attribution-rows", monitor.DefaultAttributionRows, "attribution drift averages the latest this many explained leads")
@@ -79,6 +99,10 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 	if err != nil {
 		return nil, fmt.Errorf("%w: baseline of %s: %w", errInput, b.Info().Name, err)
 	}
+	suffix := ""
+	if m.built++; m.built > 1 {
+		suffix = "-" + b.Info().Name
+	}
 	checks := monitor.Checks{MinRows: m.minRows, OutOfRangeThreshold: m.outOfRange, PSIThreshold: m.psiLimit}
 	info := b.Info()
 	return monitor.New(monitor.Config{
@@ -92,13 +116,47 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		EvalInterval: m.interval,
 		Checks:       checks,
 		Registerer:   reg,
-		Alerts:       monitor.AlertConfig{WebhookURL: m.webhookURL, Cooldown: m.cooldown},
+		Alerts:       m.alertConfig("", suffix),
 		Logger:       log,
 		FeedbackSink: outcomes,
 		Bias:         b.Manifest().Bias,
 		Attribution:  m.attribution(b),
 		IDs:          m.ids,
 	})
+}
+
+// alertsOn reports whether any alert channel is configured.
+func (m *monitorConfig) alertsOn() bool { return m.webhookURL != "" || m.snsTopic != "" }
+
+// buildNotifiers builds the channels besides the webhook (SNS).
+func (m *monitorConfig) buildNotifiers(ctx context.Context) error {
+	if m.snsTopic == "" || m.notifiers != nil {
+		return nil
+	}
+	p, err := sns.New(ctx, sns.Config{TopicARN: m.snsTopic, Region: m.snsRegion, Endpoint: m.snsURL})
+	if err != nil {
+		return fmt.Errorf("%w: --monitor-sns-topic-arn: %w", errUsage, err)
+	}
+	m.notifiers = []monitor.Notifier{p}
+	return nil
+}
+
+// alertConfig is the alert setting of one alerter: the drift monitor's
+// (suffix "") or the lake health's ("-lake"), each with its own state
+// file.
+func (m *monitorConfig) alertConfig(title, suffix string) monitor.AlertConfig {
+	state := m.alertState
+	switch {
+	case state == "off":
+		state = ""
+	case state == "" && m.lakeDir != "":
+		state = filepath.Join(m.lakeDir, "_alert-state.json")
+	}
+	if state != "" && suffix != "" {
+		state = strings.TrimSuffix(state, ".json") + suffix + ".json"
+	}
+	return monitor.AlertConfig{WebhookURL: m.webhookURL, Notifiers: m.notifiers, StatePath: state,
+		Cooldown: m.cooldown, Title: title}
 }
 
 // attribution is the live attribution drift setting for bundle b: its

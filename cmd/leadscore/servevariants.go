@@ -318,7 +318,14 @@ func (vs *variantServing) buildMonitors(ctx context.Context, specs []variant.Spe
 			mon = champion
 		} else {
 			var err error
-			mon, err = mc.build(vs.bundle(sp.Name), outcomes, prometheus.WrapRegistererWith(prometheus.Labels{"variant": sp.Name}, reg), log)
+			b := vs.bundle(sp.Name)
+			if b == nil { // not loaded yet: the server loads it next
+				if _, err := vs.load(sp); err != nil {
+					return fmt.Errorf("%w: variant %s: %v", errInput, sp.Name, err)
+				}
+				b = vs.bundle(sp.Name)
+			}
+			mon, err = mc.build(b, outcomes, prometheus.WrapRegistererWith(prometheus.Labels{"variant": sp.Name}, reg), log)
 			if err != nil {
 				return err
 			}

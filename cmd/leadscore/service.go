@@ -252,18 +252,23 @@ func (s *service) buildMonitor(ctx context.Context) error {
 		s.outcomes = tee
 	}
 	firstBundle, _ := s.first.(*bundle.Bundle)
+	if s.lake != nil && c.lake.s3URL == "" {
+		c.monitor.lakeDir = c.lake.dir
+	}
+	if err := c.monitor.buildNotifiers(ctx); err != nil {
+		return err
+	}
 	c.monitor.ids = c.ids()
 	mon, err := c.monitor.build(firstBundle, s.outcomes, s.reg, s.log)
 	if err != nil {
 		return err
 	}
-	if s.lake != nil && c.monitor.webhookURL != "" {
-		// Capture failures alert through the same webhook; their state is
+	if s.lake != nil && c.monitor.alertsOn() {
+		// Capture failures alert through the same channels; their state is
 		// leadscore_capture_healthy in /metrics.
-		alert, err := monitor.NewAlerter(monitor.AlertConfig{WebhookURL: c.monitor.webhookURL, Cooldown: c.monitor.cooldown,
-			Title: "leadscore data lake"}, prometheus.NewRegistry())
+		alert, err := monitor.NewAlerter(c.monitor.alertConfig("leadscore data lake", "-lake"), prometheus.NewRegistry())
 		if err != nil {
-			return fmt.Errorf("%w: --monitor-webhook-url: %w", errUsage, err)
+			return fmt.Errorf("%w: monitoring alerts: %w", errUsage, err)
 		}
 		running.Go(func() { watchLake(monCtx, s.lake, alert, 10*time.Second, s.log) })
 	}

@@ -187,6 +187,14 @@ func testServeVariants(t *testing.T, bin string) {
 	if c := rep.Comparisons[2]; c.Agreement == nil || *c.Agreement != 1 {
 		t.Errorf("the twin agrees on %v of tiers, want 1", c.Agreement)
 	}
+	// Drift monitoring runs per variant: the demo model's bundle has a
+	// baseline, the weak one's has none.
+	if r := send(t, client, "GET", s.url+"/v1/monitoring?variant=better", "", ""); r.status != 200 || !strings.Contains(string(r.body), `"version":"1.0.0"`) {
+		t.Errorf("monitoring of variant better: %d %.300s", r.status, r.body)
+	}
+	if r := send(t, client, "GET", s.url+"/v1/monitoring?variant=twin", "", ""); r.status != 404 || !strings.Contains(string(r.body), "twin") {
+		t.Errorf("monitoring of variant twin (no baseline): %d %s", r.status, r.body)
+	}
 	if send(t, client, "GET", s.url+"/v1/feedback", "", "").status != 405 {
 		t.Error("GET /v1/feedback is not a 405")
 	}
@@ -207,7 +215,7 @@ func testServeVariants(t *testing.T, bin string) {
 					return
 				default:
 				}
-				resp, err := client.Post(s.url+"/score", "application/json", strings.NewReader(`{"leads":[`+leads[i%len(leads)].json+`]}`)) //nolint:gosec // G704: the test server on 127.0.0.1
+				resp, err := client.Post(s.url+"/score", "application/json", strings.NewReader(`{"leads":[`+leads[i%len(leads)].json+`]}`)) //nolint:gosec // G704: the test's own server on 127.0.0.1
 				sent.Add(1)
 				if err != nil || resp.StatusCode != 200 {
 					failed.Add(1)
@@ -285,5 +293,51 @@ func testServeVariants(t *testing.T, bin string) {
 	t.Logf("%s", out)
 	if err != nil {
 		t.Fatalf("DuckDB pair check: %v", err)
+	}
+}
+
+// testServeVariantsRegistry: variants following registry stages; promoting
+// the staging version to prod moves it to the champion without a restart.
+func testServeVariantsRegistry(t *testing.T, bin string) {
+	root := t.TempDir()
+	demo := filepath.Join("..", "..", "bundle", "demo")
+	weak := filepath.Join("..", "..", "testdata", "variants", "challenger")
+	for _, args := range [][]string{
+		{"model", "push", weak, "--registry", root, "--version", "1"},
+		{"model", "push", demo, "--registry", root, "--version", "2"},
+		{"model", "promote", "lead-demo", "1", "--stage", "prod", "--registry", root, "--by", "ci"},
+		{"model", "promote", "lead-demo", "2", "--stage", "staging", "--registry", root, "--by", "ci"},
+	} {
+		if code, _, errOut := runCLI(t, "", args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	s := startServer(t, bin, []string{"LEADSCORE_REGISTRY_CACHE=" + t.TempDir()}, "--watch-interval", "100ms",
+		"--variant", "champion=registry:"+root+"#lead-demo@prod", "--variant", "challenger=registry:"+root+"#lead-demo@staging:shadow")
+	versions := func() map[string]string {
+		var rep variantsReport
+		send(t, nil, "GET", s.url+"/v1/variants", "", "").json(t, &rep)
+		out := map[string]string{}
+		for _, v := range rep.Variants {
+			out[v.Name] = v.Model.Version
+		}
+		return out
+	}
+	if v := versions(); v["champion"] != "1" || v["challenger"] != "2" {
+		t.Fatalf("versions %v, want champion 1, challenger 2", v)
+	}
+	if code, _, errOut := runCLI(t, "", "model", "promote", "lead-demo", "2", "--stage", "prod", "--registry", root, "--by", "ci"); code != 0 {
+		t.Fatalf("promote: %s", errOut)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for versions()["champion"] != "2" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the champion still serves %v after promoting 2 to prod", versions())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := send(t, nil, "POST", s.url+"/score", "application/json", `{"leads":[{"id":"x","features":{"company_size_log":3}}]}`)
+	if r.status != 200 || !strings.Contains(string(r.body), `"version":"2","variant":"champion"`) {
+		t.Fatalf("after promotion: %d %s", r.status, r.body)
 	}
 }

@@ -27,3 +27,8 @@ output "glue_database" {
   description = "Glue database of the lake's tables (Athena: SELECT ... FROM <database>.predictions)."
   value       = aws_glue_catalog_database.lake.name
 }
+
+output "alerts_topic_arn" {
+  description = "SNS topic of the CloudWatch alarms; pass it to leadscore serve --monitor-sns-topic-arn."
+  value       = aws_sns_topic.alerts.arn
+}

@@ -241,3 +241,39 @@ variable "lake_projection_start" {
     error_message = "lake_projection_start: a day as YYYY-MM-DD."
   }
 }
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the Lambda's EMF metrics (leadscore lambda --emf-namespace)."
+  type        = string
+  default     = "leadscore"
+}
+
+variable "alert_email" {
+  description = "Email address subscribed to the alerts topic (empty: none)."
+  type        = string
+  default     = ""
+}
+
+variable "alarm_p99_latency_ms" {
+  description = "p99 latency of /score, in ms, above which the latency alarm fires."
+  type        = number
+  default     = 200
+}
+
+variable "alarm_error_rate" {
+  description = "Share of /score requests answered with an error above which the error alarm fires."
+  type        = number
+  default     = 0.05
+}
+
+variable "alarm_min_requests_per_5m" {
+  description = "Fewest /score requests in 5 minutes before the throughput floor alarm fires (0: no floor)."
+  type        = number
+  default     = 0
+}
+
+variable "serve_role_name" {
+  description = "IAM role of `leadscore serve` (EC2, ECS task or EKS service account) allowed to publish alerts (empty: none)."
+  type        = string
+  default     = ""
+}

@@ -735,6 +735,12 @@
     for (const id of ['scores-body', 'quality-body', 'drift-body', 'variants-body', 'fairness-body']) {
       $(id).replaceChildren(empty('Waiting for the service…'));
     }
+    // Charts are drawn for their box's width: draw again after a resize.
+    let resizing = 0;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(() => { if (state.stats) renderAll(); }, 150);
+    });
     poll();
   }
 

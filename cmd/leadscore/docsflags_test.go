@@ -1,0 +1,95 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// foreignFlags are other tools' flags the docs show on lines the scan
+// cannot attribute: Dockerfile COPY --from, a curl command's continuation
+// line (curl, aws-lambda-rie).
+var foreignFlags = map[string]bool{"from": true}
+
+// TestDocsNameOnlyRealFlags reads every --flag named in docs/*.md and
+// README.md and checks that some leadscore command has it, as its help
+// prints it (`leadscore CMD -h`), so docs cannot drift from the CLI again.
+// A flag in a line that runs another tool (curl, go, docker, ...) belongs
+// to that tool and is skipped.
+func TestDocsNameOnlyRealFlags(t *testing.T) {
+	known := map[string]bool{"help": true, "h": true}
+	helpFlag := regexp.MustCompile(`(?m)^\s+--?([a-z0-9][a-z0-9-]*)`)
+	deprecated := regexp.MustCompile(`--([a-z0-9][a-z0-9-]*) \(use --`)
+	cmds := [][]string{}
+	for _, c := range commandNames {
+		cmds = append(cmds, []string{c})
+		for _, sub := range commandNames {
+			cmds = append(cmds, []string{c, sub})
+		}
+	}
+	for _, args := range cmds {
+		_, out, errOut := runCLI(t, "", append(args, "-h")...)
+		for _, m := range helpFlag.FindAllStringSubmatch(out+errOut, -1) {
+			known[m[1]] = true
+		}
+		for _, m := range deprecated.FindAllStringSubmatch(out+errOut, -1) {
+			known[m[1]] = true // still accepted, and documented as such
+		}
+	}
+	for _, f := range []string{"model", "listen", "lake-dir", "lake-s3-url", "otlp-endpoint"} {
+		if !known[f] {
+			t.Fatalf("--%s not found in any command's help: the help scan is broken (%d flags)", f, len(known))
+		}
+	}
+
+	files, err := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("docs: %v", err)
+	}
+	files = append(files, filepath.Join("..", "..", "README.md"))
+	flagRef := regexp.MustCompile("(?:^|[\\s`(|/\\[,])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(-\\*)?")
+	otherTool := regexp.MustCompile(`(^|[\s$(` + "`" + `])(curl|go|bash|aws-lambda-rie|kubectl|helm|[a-z_./-]+\.(py|sh)|docker|kubectl|kustomize|helm|terraform|aws|duckdb|python3?|pip|npm|npx|node|git|golangci-lint|locust|spark-submit|pyspark|make|apt-get|chromium|perf|hey|wrk|vegeta|k6|jq|sam|uv)\s`)
+	ownCommand := regexp.MustCompile(`(^|[\s$(` + "`" + `/])leadscore [a-z]`)
+	var unknown []string
+	checked := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		continued := false // the line continues another tool's command (a trailing \)
+		for i, line := range strings.Split(string(raw), "\n") {
+			foreign := continued || otherTool.MatchString(line) && !ownCommand.MatchString(line)
+			continued = foreign && strings.HasSuffix(strings.TrimSpace(line), "\\")
+			if foreign {
+				continue
+			}
+			for _, m := range flagRef.FindAllStringSubmatch(line, -1) {
+				checked++
+				if m[2] != "" { // --prefix-*: some flag has the prefix
+					found := false
+					for k := range known {
+						found = found || strings.HasPrefix(k, m[1]+"-")
+					}
+					if found {
+						continue
+					}
+				}
+				if !known[m[1]] && !foreignFlags[m[1]] {
+					unknown = append(unknown, filepath.Base(f)+":"+strconv.Itoa(i+1)+": --"+m[1])
+				}
+			}
+		}
+	}
+	sort.Strings(unknown)
+	for _, u := range unknown {
+		t.Errorf("%s is not a flag of any leadscore command", u)
+	}
+	if checked < 50 {
+		t.Errorf("only %d flag mentions found in the docs: the scan is broken", checked)
+	}
+}
