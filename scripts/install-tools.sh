@@ -44,8 +44,9 @@ VULNDB_VERSION=${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}
 # chromium: the console's browser tests (cmd/leadscore TestConsoleBrowser,
 # driven with chromedp), with a font for its screenshots. python3-xgboost and
 # python3-pandas: examples/python/train.py, which the retraining loop test
+# (and python3-requests: the quickstart clients, TestQuickstart)
 # (cmd/leadscore TestRetrainLoop) runs.
-APT_DEFAULT=(prometheus jq gcc libc6-dev chromium fonts-dejavu-core zip python3-xgboost python3-pandas)
+APT_DEFAULT=(prometheus jq gcc libc6-dev chromium fonts-dejavu-core zip python3-xgboost python3-pandas python3-requests)
 APT_BENCH=(python3-xgboost python3-pandas python3-sklearn wrk python3-fastapi
   python3-uvicorn python3-uvloop python3-httptools python3-locust prometheus)
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,12 +29,7 @@ func testBinary(t *testing.T) string {
 		t.Skip("builds and runs the binary")
 	}
 	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "leadscore-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "leadscore")
+		binPath = filepath.Join(os.TempDir(), "leadscore-test-"+strconv.Itoa(os.Getpid()), "leadscore")
 		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
 			binErr = err
 			t.Logf("%s", out)

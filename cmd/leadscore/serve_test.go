@@ -548,7 +548,7 @@ func (r response) json(t *testing.T, v any) {
 
 func send(t *testing.T, client *http.Client, method, url, contentType, body string, headers ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	req, err := http.NewRequest(method, url, strings.NewReader(body)) //nolint:gosec // G704: tests call the server they started on 127.0.0.1
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,7 +561,7 @@ func send(t *testing.T, client *http.Client, method, url, contentType, body stri
 	if client == nil {
 		client = http.DefaultClient
 	}
-	resp, err := client.Do(req)
+	resp, err := client.Do(req) //nolint:gosec // G704: as above
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
