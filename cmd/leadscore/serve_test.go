@@ -428,7 +428,7 @@ func startServer(t *testing.T, bin string, env []string, args ...string) *server
 	if !hasListen {
 		full = append(full, "--listen", "127.0.0.1:0")
 	}
-	cmd := exec.Command(bin, full...)
+	cmd := exec.Command(bin, full...) //nolint:gosec // G702: the binary this test built, with the test's own arguments
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(t.TempDir(), "none"),
 		"LEADSCORE_LAKE_DIR=" + filepath.Join(t.TempDir(), "lake")}, env...)
 	stdout, err := cmd.StdoutPipe()
@@ -826,7 +826,7 @@ func testServeStartFailures(t *testing.T, bin string) {
 	defer func() { _ = busy.Close() }()
 	tests[len(tests)-1].args = []string{"--listen", busy.Addr().String()}
 	for _, tt := range tests {
-		cmd := exec.Command(bin, append([]string{"serve"}, tt.args...)...)
+		cmd := exec.Command(bin, append([]string{"serve"}, tt.args...)...) //nolint:gosec // G702: the binary this test built, with the table's arguments
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(dir, "none"), "LEADSCORE_LAKE_DIR=" + filepath.Join(dir, "lake")}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
