@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	lakes3 "github.com/leadscore/leadscore/lake/s3"
 	"github.com/leadscore/leadscore/monitor"
 	"github.com/leadscore/leadscore/variant"
 	"github.com/leadscore/leadscore/variant/report"
@@ -75,18 +74,9 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	q := monitor.LakeQuery{Dir: *lakeDir, From: to.Add(-*since), To: to}
 	if strings.Contains(*lakeDir, "://") {
-		bucket, prefix, err := lakes3.ParseURL(*lakeDir)
+		store, err := openLakeS3(ctx, *lakeDir, *s3Region, *s3Endpoint, *s3PathStyle)
 		if err != nil {
-			return fmt.Errorf("%w: --lake: %w", errUsage, err)
-		}
-		store, err := lakes3.New(ctx, lakes3.Config{
-			Bucket: bucket, Prefix: prefix, Region: *s3Region, Endpoint: *s3Endpoint, PathStyle: *s3PathStyle,
-			AccessKeyID:     os.Getenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID"),
-			SecretAccessKey: os.Getenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY"),
-			SessionToken:    os.Getenv("LEADSCORE_LAKE_S3_SESSION_TOKEN"),
-		})
-		if err != nil {
-			return fmt.Errorf("%w: --lake: %w", errUsage, err)
+			return err
 		}
 		q.Store = store
 	}

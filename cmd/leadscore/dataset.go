@@ -3,13 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/leadscore/leadscore/dataset"
-	lakes3 "github.com/leadscore/leadscore/lake/s3"
 )
 
 const datasetUsage = `Usage: leadscore dataset --lake DIR|s3://BUCKET/PREFIX --out FILE.csv|FILE.parquet [flags]
@@ -115,18 +113,9 @@ func runDataset(args []string, stdout, stderr io.Writer) error {
 	q := dataset.Query{Dir: *lakeDir, From: now.Add(-time.Duration(since)), Now: now, LabelWindow: time.Duration(window),
 		Model: *model, DropNoOutcome: *noOutcome == "drop"}
 	if strings.Contains(*lakeDir, "://") {
-		bucket, prefix, err := lakes3.ParseURL(*lakeDir)
+		store, err := openLakeS3(ctx, *lakeDir, *s3Region, *s3Endpoint, *s3PathStyle)
 		if err != nil {
-			return fmt.Errorf("%w: --lake: %v", errUsage, err)
-		}
-		store, err := lakes3.New(ctx, lakes3.Config{
-			Bucket: bucket, Prefix: prefix, Region: *s3Region, Endpoint: *s3Endpoint, PathStyle: *s3PathStyle,
-			AccessKeyID:     os.Getenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID"),
-			SecretAccessKey: os.Getenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY"),
-			SessionToken:    os.Getenv("LEADSCORE_LAKE_S3_SESSION_TOKEN"),
-		})
-		if err != nil {
-			return fmt.Errorf("%w: --lake: %v", errUsage, err)
+			return err
 		}
 		q.Store = store
 	}

@@ -94,18 +94,9 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	q := monitor.LakeQuery{Dir: *lake, From: to.Add(-*since), To: to, Model: *model}
 	if strings.Contains(*lake, "://") {
-		bucket, prefix, err := lakes3.ParseURL(*lake)
+		store, err := openLakeS3(ctx, *lake, *s3Region, *s3Endpoint, *s3PathStyle)
 		if err != nil {
-			return fmt.Errorf("%w: --lake: %w", errUsage, err)
-		}
-		store, err := lakes3.New(ctx, lakes3.Config{
-			Bucket: bucket, Prefix: prefix, Region: *s3Region, Endpoint: *s3Endpoint, PathStyle: *s3PathStyle,
-			AccessKeyID:     os.Getenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID"),
-			SecretAccessKey: os.Getenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY"),
-			SessionToken:    os.Getenv("LEADSCORE_LAKE_S3_SESSION_TOKEN"),
-		})
-		if err != nil {
-			return fmt.Errorf("%w: --lake: %w", errUsage, err)
+			return err
 		}
 		q.Store = store
 	}
@@ -243,4 +234,25 @@ func counted(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// openLakeS3 opens the lake at url (s3://bucket/prefix) for the commands
+// that read it (monitor, compare, dataset). Credentials: the
+// LEADSCORE_LAKE_S3_* variables, else the AWS default chain. A bad URL or
+// configuration is a usage error.
+func openLakeS3(ctx context.Context, url, region, endpoint string, pathStyle bool) (*lakes3.Client, error) {
+	bucket, prefix, err := lakes3.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --lake: %w", errUsage, err)
+	}
+	store, err := lakes3.New(ctx, lakes3.Config{
+		Bucket: bucket, Prefix: prefix, Region: region, Endpoint: endpoint, PathStyle: pathStyle,
+		AccessKeyID:     os.Getenv("LEADSCORE_LAKE_S3_ACCESS_KEY_ID"),
+		SecretAccessKey: os.Getenv("LEADSCORE_LAKE_S3_SECRET_ACCESS_KEY"),
+		SessionToken:    os.Getenv("LEADSCORE_LAKE_S3_SESSION_TOKEN"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: --lake: %w", errUsage, err)
+	}
+	return store, nil
 }
