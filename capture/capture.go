@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -29,6 +30,7 @@ import (
 	randv2 "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -115,8 +117,10 @@ type Config struct {
 	RollAge time.Duration
 	// SamplePercent is the share of records kept, in (0, 100]; the rest
 	// are counted as sampled_out. Records are picked by a hash of the
-	// inference id, so a replayed request is sampled alike. 0 means 100:
-	// to capture nothing, do not create a Writer.
+	// request and inference ids keyed with a per-Writer secret, so that a
+	// caller cannot choose ids to stay out of the lake, and a shadow
+	// record goes with its live one. 0 means 100: to capture nothing, do
+	// not create a Writer.
 	SamplePercent float64
 	// MaxLocalBytes bounds the local bytes waiting to be made durable
 	// elsewhere: journal segments plus, with an Uploader, closed files not
@@ -229,12 +233,13 @@ type Writer struct {
 	log  *slog.Logger
 	root *os.Root
 
-	q        queue
-	sampleLT uint64 // keep a record when its hash is below; 0: keep all
-	c        *counters
-	syncHist prometheus.Histogram
-	reg      prometheus.Registerer
-	metrics  []prometheus.Collector
+	q          queue
+	sampleLT   uint64       // keep a record when its hash is below; 0: keep all
+	sampleSeed maphash.Seed // sampleHash's key, random per Writer
+	c          *counters
+	syncHist   prometheus.Histogram
+	reg        prometheus.Registerer
+	metrics    []prometheus.Collector
 
 	items   chan item               // journal -> lake
 	free    chan []leadscore.Record // lake -> journal, emptied batch buffers
@@ -340,6 +345,7 @@ func newWriter(cfg Config, features []string, reg prometheus.Registerer, log *sl
 		oids:         &idSource{instance: instance},
 	}
 	w.q.init(cfg.QueueDepth, schema)
+	w.sampleSeed = maphash.MakeSeed()
 	w.fq.ready = make(chan struct{}, 1)
 	w.segmentBytes = max(4*cfg.RollBytes, 1<<20)
 	if cfg.SamplePercent < 100 {
@@ -403,6 +409,14 @@ func randomHex(n int) (string, error) {
 // to QueueWait for room; records that still do not fit, are sampled out,
 // or arrive after Close began are dropped and counted. The records (and
 // their Features) must not be modified afterwards.
+//
+// A record that names its features (FeatureNames) is written under those
+// names: when they differ from the previous record's, the lake starts new
+// files with its columns (a new generation), so that a model reload never
+// files a row under another model's columns nor drops it, however the
+// records of the old and the new model interleave. A record without names
+// must match the feature list in force (New, SetFeatures) in length, or it
+// is dropped (schema_mismatch), as is one whose names cannot be columns.
 func (w *Writer) Capture(recs []leadscore.Record) {
 	if len(recs) == 0 {
 		return
@@ -431,16 +445,16 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 	}
 	for i := range recs {
 		r := &recs[i]
-		if len(r.Features) != q.nfeat {
-			mismatch++
-			continue
-		}
-		if w.sampleLT != 0 && sampleHash(r.InferenceID) >= w.sampleLT {
+		if w.sampleLT != 0 && w.sampleHash(r) >= w.sampleLT {
 			sampled++
 			continue
 		}
 		if len(q.buf) >= q.depth {
 			full++
+			continue
+		}
+		if !q.follow(r, w.log) {
+			mismatch++
 			continue
 		}
 		q.buf = append(q.buf, *r)
@@ -499,32 +513,30 @@ func (w *Writer) waitForRoom(need int) {
 	}
 }
 
-// sampleHash is FNV-1a of the inference id, or a random number when there
-// is none.
-func sampleHash(id string) uint64 {
-	if id == "" {
+// sampleHash picks the records SamplePercent keeps: a keyed hash (a
+// per-Writer random seed no caller knows) of the server's request id and
+// the inference id. A caller therefore cannot pick ids that keep its rows
+// out of the lake, while a shadow variant's record and the live one it
+// shadows (same request and inference id) are kept or left out together.
+// Records with neither id get a random number.
+func (w *Writer) sampleHash(r *leadscore.Record) uint64 {
+	if r.RequestID == "" && r.InferenceID == "" {
 		return randv2.Uint64() //nolint:gosec // G404: sampling needs spread, not secrecy
 	}
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= 1099511628211
-	}
-	// FNV's low bits mix poorly for short keys; finish with a multiply
-	// and shift (splitmix64's finaliser).
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
+	var h maphash.Hash
+	h.SetSeed(w.sampleSeed)
+	_, _ = h.WriteString(r.RequestID)
+	_ = h.WriteByte(0)
+	_, _ = h.WriteString(r.InferenceID)
+	return h.Sum64()
 }
 
-// SetFeatures switches the lake to a new feature list (after a model
-// reload): records captured before the call are written with the old
-// columns, records after with the new ones, into new files. Records whose
-// feature count does not match the list in force are dropped
-// (schema_mismatch).
+// SetFeatures switches the lake to a new feature list for records that
+// do not name their features (Record.FeatureNames nil): records captured
+// before the call are written with the old columns, records after with the
+// new ones, into new files. Records whose feature count does not match the
+// list in force are dropped (schema_mismatch). Records that name their
+// features need no call: each is written under its own list (see Capture).
 func (w *Writer) SetFeatures(features []string) error {
 	if err := validateFeatures(features); err != nil {
 		return fmt.Errorf("capture features: %w", err)
@@ -539,8 +551,7 @@ func (w *Writer) SetFeatures(features []string) error {
 		q.mu.Unlock()
 		return errors.New("capture: SetFeatures after Close")
 	}
-	q.marks = append(q.marks, schemaMark{pos: len(q.buf), schema: schema})
-	q.nfeat = len(features)
+	q.mark(schema, nil)
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
@@ -723,13 +734,23 @@ type schemaMark struct {
 
 // queue is the bounded hand-off from Capture to the journal goroutine.
 type queue struct {
-	mu     sync.Mutex
-	buf    []leadscore.Record
-	marks  []schemaMark
-	depth  int
-	nfeat  int
-	closed bool
-	ready  chan struct{} // signalled (never blocking) when buf grows
+	mu    sync.Mutex
+	buf   []leadscore.Record
+	marks []schemaMark
+	depth int
+	// tail is the schema of the records at the end of buf (the last mark,
+	// or the one the journal goroutine has); tailNames the FeatureNames
+	// slice last seen equal to it (a pointer compare settles most records).
+	tail      *lakeSchema
+	tailNames []string
+	// recent caches the schemas last switched to, most recent first, so
+	// that records of two models interleaving during a reload do not
+	// rebuild one each time.
+	recent []*lakeSchema
+	// badNames is the last FeatureNames slice that could not be columns.
+	badNames []string
+	closed   bool
+	ready    chan struct{} // signalled (never blocking) when buf grows
 	// room, when not nil, is closed (and set to nil) by take: Captures
 	// waiting for room wait on it.
 	room chan struct{}
@@ -737,8 +758,83 @@ type queue struct {
 
 func (q *queue) init(depth int, s *lakeSchema) {
 	q.depth = depth
-	q.nfeat = len(s.features)
+	q.tail = s
+	q.recent = []*lakeSchema{s}
 	q.ready = make(chan struct{}, 1)
+}
+
+// maxRecentSchemas bounds queue.recent.
+const maxRecentSchemas = 4
+
+// mark switches the schema of the records queued from now on; names, when
+// not nil, is the FeatureNames slice that asked for it. Callers hold mu.
+func (q *queue) mark(s *lakeSchema, names []string) {
+	q.marks = append(q.marks, schemaMark{pos: len(q.buf), schema: s})
+	q.tail, q.tailNames = s, names
+	if i := slices.Index(q.recent, s); i >= 0 {
+		q.recent = slices.Delete(q.recent, i, i+1)
+	}
+	q.recent = slices.Insert(q.recent, 0, s)
+	if len(q.recent) > maxRecentSchemas {
+		q.recent = q.recent[:maxRecentSchemas]
+	}
+}
+
+// follow makes r's feature list the tail schema, marking a switch when it
+// differs, and reports whether r can be queued: false when r names no
+// features and its count differs from the tail's, or names features that
+// cannot be lake columns. Callers hold mu.
+func (q *queue) follow(r *leadscore.Record, log *slog.Logger) bool {
+	names := r.FeatureNames
+	if names == nil {
+		return len(r.Features) == len(q.tail.features)
+	}
+	if len(names) != len(r.Features) {
+		return false
+	}
+	if sameSlice(names, q.tailNames) {
+		return true
+	}
+	if sameSlice(names, q.badNames) {
+		return false
+	}
+	if slices.Equal(names, q.tail.features) {
+		q.tailNames = names
+		return true
+	}
+	for _, s := range q.recent {
+		if slices.Equal(names, s.features) {
+			q.mark(s, names)
+			return true
+		}
+	}
+	err := validateFeatures(names)
+	var s *lakeSchema
+	if err == nil {
+		s, err = newLakeSchema(slices.Clone(names))
+	}
+	if err != nil {
+		q.badNames = names // warned once per model
+		log.Warn("capture: a record's feature list cannot be lake columns; dropped (schema_mismatch)",
+			"model", truncate(r.Model, 64), "version", truncate(r.ModelVersion, 64), "error", err.Error())
+		return false
+	}
+	q.mark(s, names)
+	return true
+}
+
+// sameSlice reports whether a and b are the same slice (same backing array
+// and length).
+func sameSlice(a, b []string) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
+
+// truncate shortens s to at most n bytes for a log line.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // take swaps the queued records for spare (emptied) and returns them;
