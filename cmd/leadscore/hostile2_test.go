@@ -34,6 +34,7 @@ func TestHostileRound2(t *testing.T) {
 		{"IDLimits", testHostileIDLimits},
 		{"WrongKeysRateLimited", testHostileWrongKeysRateLimited},
 		{"OutcomeWindow", testHostileOutcomeWindow},
+		{"MemoryBound", testHostileMemoryBound},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
