@@ -222,7 +222,7 @@ func TestSampling(t *testing.T) {
 	// kept every time (and by every replica).
 	var want []leadscore.Record
 	for _, r := range recs {
-		if sampleHash(r.InferenceID) < w.sampleLT {
+		if sampleHash(r.InferenceID) < w.sampleBelow {
 			want = append(want, r)
 		}
 	}

@@ -80,6 +80,8 @@ type Config struct {
 	Attribution AttributionConfig
 	// IDs bounds the ids of feedback outcomes (zero: the defaults).
 	IDs leadscore.IDLimits
+	// Outcomes bounds the time of feedback outcomes (zero: the defaults).
+	Outcomes OutcomeWindow
 	// Logger receives warnings (default: discarded).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now), for tests.

@@ -33,6 +33,7 @@ func TestHostileRound2(t *testing.T) {
 	}{
 		{"IDLimits", testHostileIDLimits},
 		{"WrongKeysRateLimited", testHostileWrongKeysRateLimited},
+		{"OutcomeWindow", testHostileOutcomeWindow},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}

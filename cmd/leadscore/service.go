@@ -291,7 +291,7 @@ func (s *service) buildMonitor(ctx context.Context) error {
 	running.Go(func() { s.vars.live.Run(monCtx.Done()) })
 	s.monitoring = s.vars.monitoringHandler(c.variants.specs[variant.Champion(c.variants.specs)].Name)
 	if s.feedback == nil {
-		s.feedback = feedbackHandler(s.outcomes, s.lake != nil, c.ids())
+		s.feedback = feedbackHandler(s.outcomes, s.lake != nil, c.ids(), c.monitor.outcomes)
 	}
 	if s.variants, err = s.vars.variants(ctx, c.variants.specs); err != nil {
 		return err
