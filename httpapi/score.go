@@ -130,8 +130,8 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 		recs[i] = leadscore.Record{
 			Time: now, RequestID: ex.reqID, InferenceID: ids.inference(i),
 			Model: m.info.Name, ModelVersion: m.info.Version,
-			Features: feats[i*nf : (i+1)*nf : (i+1)*nf],
-			Margin:   res[i].Margin, Probability: res[i].Probability, Tier: res[i].Score, LatencyMS: ms,
+			Features: feats[i*nf : (i+1)*nf : (i+1)*nf], FeatureNames: m.schema.names,
+			Margin: res[i].Margin, Probability: res[i].Probability, Tier: res[i].Score, LatencyMS: ms,
 			Variant: m.variant, LeadID: ids.lead(i),
 		}
 	}
