@@ -48,14 +48,14 @@ func BenchmarkCapture(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		w := &Writer{cfg: Config{QueueDepth: DefaultQueueDepth, MaxLocalBytes: DefaultMaxLocalBytes}, c: newCounters()}
-		w.q.init(DefaultQueueDepth, schema)
-		w.q.buf = make([]leadscore.Record, 0, DefaultQueueDepth)
+		w := &Writer{cfg: Config{QueueDepth: DefaultQueueDepth, MaxLocalBytes: DefaultMaxLocalBytes}, counters: newCounters()}
+		w.queue.init(DefaultQueueDepth, schema)
+		w.queue.records = make([]leadscore.Record, 0, DefaultQueueDepth)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i += 10 {
-			if len(w.q.buf) > DefaultQueueDepth-10 {
-				w.q.buf = w.q.buf[:0]
+			if len(w.queue.records) > DefaultQueueDepth-10 {
+				w.queue.records = w.queue.records[:0]
 			}
 			j := i % (len(recs) - 10)
 			w.Capture(recs[j : j+10])
@@ -96,7 +96,7 @@ func BenchmarkLakeThroughput(b *testing.B) {
 		n := min(100, b.N-i)
 		// Offer no more than the writer takes, so that nothing is dropped
 		// and the number is the writer's sustained rate.
-		for w.q.len() > DefaultQueueDepth/2 {
+		for w.queue.len() > DefaultQueueDepth/2 {
 			time.Sleep(50 * time.Microsecond)
 		}
 		w.Capture(recs[j : j+n])

@@ -133,8 +133,8 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 		recs[i] = leadscore.Record{
 			Time: now, RequestID: ex.reqID, InferenceID: id,
 			Model: m.info.Name, ModelVersion: m.info.Version,
-			Features: feats[i*nf : (i+1)*nf : (i+1)*nf],
-			Margin:   res[i].Margin, Probability: res[i].Probability, Tier: res[i].Score, LatencyMS: ms,
+			Features: feats[i*nf : (i+1)*nf : (i+1)*nf], FeatureNames: m.schema.names,
+			Margin: res[i].Margin, Probability: res[i].Probability, Tier: res[i].Score, LatencyMS: ms,
 			Variant: m.variant,
 		}
 		if ex.batch.hasIDs && i < len(ex.batch.ids) {

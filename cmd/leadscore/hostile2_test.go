@@ -33,6 +33,10 @@ func TestHostileRound2(t *testing.T) {
 	}{
 		{"IDLimits", testHostileIDLimits},
 		{"WrongKeysRateLimited", testHostileWrongKeysRateLimited},
+		{"OutcomeWindow", testHostileOutcomeWindow},
+		{"MemoryBound", testHostileMemoryBound},
+		{"ReloadRace", testHostileReloadRace},
+		{"SmallItems", testHostileSmallItems},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}

@@ -144,6 +144,8 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad memory limit", []string{"--memory-limit", "lots"}, nil},
 		{"tiny memory limit", []string{"--memory-limit", "1MiB"}, nil},
 		{"config bad keys array", []string{"--config", write("badarr.json", `{"api_keys": [1`)}, nil},
+		{"zero outcome age", []string{"--max-outcome-age", "0"}, nil},
+		{"negative outcome skew env", nil, map[string]string{"LEADSCORE_MAX_OUTCOME_SKEW": "-1h"}},
 	}
 	for _, tt := range tests {
 		env := map[string]string{"SM_MODEL_DIR": none}

@@ -291,7 +291,7 @@ func (s *service) buildMonitor(ctx context.Context) error {
 	running.Go(func() { s.vars.live.Run(monCtx.Done()) })
 	s.monitoring = s.vars.monitoringHandler(c.variants.specs[variant.Champion(c.variants.specs)].Name)
 	if s.feedback == nil {
-		s.feedback = feedbackHandler(s.outcomes, s.lake != nil, c.ids())
+		s.feedback = feedbackHandler(s.outcomes, s.lake != nil, c.ids(), c.monitor.outcomes)
 	}
 	if s.variants, err = s.vars.variants(ctx, c.variants.specs); err != nil {
 		return err
@@ -315,15 +315,12 @@ func (s *service) buildServer(ctx context.Context) error {
 		loaded.Store(b)
 		return sc, err
 	}
-	// A reloaded model that passed the server's checks: the lake writes
-	// its columns to new files, and the drift monitor compares with its
-	// baseline.
+	// A reloaded model that passed the server's checks: the drift monitor
+	// compares with its baseline. The lake needs no call: each record
+	// names the features of the model that scored it, and capture files
+	// it under them (new files when they change), so rows the old model
+	// scores while the reload is published keep their own columns.
 	onReload := func(sc leadscore.Scorer) {
-		if s.lake != nil {
-			if err := s.lake.SetFeatures(featureNames(sc.Info())); err != nil {
-				s.log.Warn("data lake: keeping the old columns", "error", err.Error())
-			}
-		}
 		if s.mon != nil {
 			c.monitor.rebase(s.mon, loaded.Load(), sc.Info(), s.log)
 		}
