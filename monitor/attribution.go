@@ -254,7 +254,7 @@ func compareAttribution(base, cur map[string]float64, samples int64, threshold f
 		curRank[n] = i + 1
 	}
 	var sb, sc float64
-	for _, n := range names {
+	for _, n := range byBase { // a fixed order: the same values give the same bits
 		sb += base[n]
 		sc += cur[n]
 	}
