@@ -22,35 +22,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
+	"hash/maphash"
 	"log/slog"
 	"math"
-	randv2 "math/rand/v2"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadscore/leadscore"
-)
-
-// Defaults for the zero values of Config.
-const (
-	DefaultDir           = "./data/lake"
-	DefaultQueueDepth    = 8192
-	DefaultSyncInterval  = 200 * time.Millisecond
-	DefaultRollBytes     = 64 << 20
-	DefaultRollAge       = 5 * time.Minute
-	DefaultSamplePercent = 100
-	DefaultMaxLocalBytes = 4 << 30
-	DefaultRowGroupRows  = 8192
-	DefaultQueueWait     = 5 * time.Second
 )
 
 // Reasons a record is not captured: the values of the reason label of
@@ -88,181 +69,57 @@ const (
 	nDropReasons
 )
 
-// Config configures a Writer. Zero values take the defaults above.
-type Config struct {
-	// Dir is the local lake: Parquet files, temporary files, the journal
-	// (Dir/_journal) and, with an Uploader, the upload backlog. Default
-	// ./data/lake.
-	Dir string
-	// QueueDepth is how many records may wait for the journal. Capture
-	// waits up to QueueWait for room in a full queue, then drops what does
-	// not fit (queue_full). Default 8192.
-	QueueDepth int
-	// QueueWait is how long Capture may wait for room in a full queue.
-	// Waiting slows the request path down to the lake's pace, so that a
-	// server's in-flight cap sheds new requests (503) instead of records
-	// being lost; only a lake stalled longer than this (a hung disk) drops
-	// records. Default 5s; negative: never wait, drop at once.
-	QueueWait time.Duration
-	// SyncInterval is how often the journal is fsync'd (group commit): the
-	// most a machine crash loses. Default 200ms.
-	SyncInterval time.Duration
-	// RollBytes closes a Parquet file once it reaches about this size.
-	// Default 64 MiB.
-	RollBytes int64
-	// RollAge closes Parquet files this long after their first record.
-	// Default 5m.
-	RollAge time.Duration
-	// SamplePercent is the share of records kept, in (0, 100]; the rest
-	// are counted as sampled_out. Records are picked by a hash of the
-	// inference id, so a replayed request is sampled alike. 0 means 100:
-	// to capture nothing, do not create a Writer.
-	SamplePercent float64
-	// MaxLocalBytes bounds the local bytes waiting to be made durable
-	// elsewhere: journal segments plus, with an Uploader, closed files not
-	// yet uploaded. Beyond it new records are dropped (backlog_full).
-	// Default 4 GiB.
-	MaxLocalBytes int64
-	// RowGroupRows is the most rows per Parquet row group, which bounds
-	// the memory of an open file. Default 8192.
-	RowGroupRows int
-	// FeedbackQueueDepth is how many outcomes (CaptureFeedback) may wait
-	// for the journal; more are dropped (queue_full). Default 16384.
-	FeedbackQueueDepth int
-	// Uploader, when set, receives every closed file (capture/s3 provides
-	// one); a file is removed locally once Upload returns nil. Nil keeps
-	// the lake in Dir.
-	Uploader Uploader
-}
-
-// withDefaults validates c and fills in defaults.
-func (c Config) withDefaults() (Config, error) {
-	switch {
-	case c.QueueDepth < 0:
-		return c, fmt.Errorf("queue depth %d is negative", c.QueueDepth)
-	case c.SyncInterval < 0:
-		return c, fmt.Errorf("sync interval %v is negative", c.SyncInterval)
-	case c.RollBytes < 0:
-		return c, fmt.Errorf("roll bytes %d is negative", c.RollBytes)
-	case c.RollAge < 0:
-		return c, fmt.Errorf("roll age %v is negative", c.RollAge)
-	case !(c.SamplePercent >= 0 && c.SamplePercent <= 100):
-		return c, fmt.Errorf("sample percent %v is not in [0, 100]", c.SamplePercent)
-	case c.MaxLocalBytes < 0:
-		return c, fmt.Errorf("max local bytes %d is negative", c.MaxLocalBytes)
-	case c.FeedbackQueueDepth < 0:
-		return c, fmt.Errorf("feedback queue depth %d is negative", c.FeedbackQueueDepth)
-	case c.RowGroupRows < 0:
-		return c, fmt.Errorf("row group rows %d is negative", c.RowGroupRows)
-	}
-	if c.Dir == "" {
-		c.Dir = DefaultDir
-	}
-	if c.QueueDepth == 0 {
-		c.QueueDepth = DefaultQueueDepth
-	}
-	if c.QueueWait == 0 {
-		c.QueueWait = DefaultQueueWait
-	}
-	if c.SyncInterval == 0 {
-		c.SyncInterval = DefaultSyncInterval
-	}
-	if c.RollBytes == 0 {
-		c.RollBytes = DefaultRollBytes
-	}
-	if c.RollAge == 0 {
-		c.RollAge = DefaultRollAge
-	}
-	if c.SamplePercent == 0 {
-		c.SamplePercent = DefaultSamplePercent
-	}
-	if c.MaxLocalBytes == 0 {
-		c.MaxLocalBytes = DefaultMaxLocalBytes
-	}
-	if c.FeedbackQueueDepth == 0 {
-		c.FeedbackQueueDepth = DefaultFeedbackQueueDepth
-	}
-	if c.RowGroupRows == 0 {
-		c.RowGroupRows = DefaultRowGroupRows
-	}
-	return c, nil
-}
-
-// tuning holds internal timings; tests shorten them.
-type tuning struct {
-	retryInterval  time.Duration // retry of journal segments whose files failed
-	backoffBase    time.Duration // first upload retry delay
-	backoffMax     time.Duration // longest upload retry delay
-	uploadTimeout  time.Duration // one upload attempt
-	logEvery       time.Duration // least time between two repeated warnings
-	maxOpenFiles   int           // open files in one generation before it rolls
-	pendingRows    int           // records gathered before they go to the column writers
-	journalBufSize int
-	// linger is how long the journal lets records gather after the first
-	// arrives (see journaler.linger); 0 takes each arrival at once.
-	linger time.Duration
-	// Fault injection for tests: wrap the files of journal segments and
-	// lake files (nil: no wrapping).
-	wrapJournal, wrapLake func(io.Writer) io.Writer
-}
-
-func defaultTuning() tuning {
-	return tuning{
-		retryInterval:  30 * time.Second,
-		backoffBase:    500 * time.Millisecond,
-		backoffMax:     30 * time.Second,
-		uploadTimeout:  5 * time.Minute,
-		logEvery:       10 * time.Second,
-		maxOpenFiles:   48,
-		pendingRows:    256,
-		journalBufSize: 256 << 10,
-		linger:         2 * time.Millisecond,
-	}
-}
-
 // Writer captures records into the lake. It implements leadscore.Sink;
 // Capture, SetFeatures and Stats are safe for concurrent use. Close it once
 // to flush everything.
+//
+// It runs two pipelines. Records: Capture -> queue -> journal goroutine
+// (journaler.go) -> lake goroutine (lake.go) -> upload goroutine
+// (upload.go). Outcomes: CaptureFeedback -> groundTruth (groundtruth.go),
+// which has its own queue, journal segments and goroutine and shares only
+// the directory, the local-bytes bound and the upload queue.
 type Writer struct {
-	cfg  Config
-	tune tuning
-	log  *slog.Logger
-	root *os.Root
+	cfg     Config
+	tune    tuning
+	log     *slog.Logger
+	root    *os.Root
+	dirLock *os.File // flock on the journal; nil where unsupported
 
-	q        queue
-	sampleLT uint64 // keep a record when its hash is below; 0: keep all
-	c        *counters
-	syncHist prometheus.Histogram
-	reg      prometheus.Registerer
-	metrics  []prometheus.Collector
+	queue       recordQueue  // Capture -> journal goroutine
+	sampleBelow uint64       // keep a record when its hash is below; 0: keep all
+	sampleSeed  maphash.Seed // sampleHash's key, random per Writer
+	counters    *counters
+	syncHist    prometheus.Histogram
+	registry    prometheus.Registerer // where metrics are registered; nil: none
+	metrics     []prometheus.Collector
 
-	items   chan item               // journal -> lake
-	free    chan []leadscore.Record // lake -> journal, emptied batch buffers
-	rollReq atomic.Pointer[generation]
+	toLake       chan item               // journal -> lake
+	spareBatches chan []leadscore.Record // lake -> journal, emptied batch buffers
+	rollRequest  atomic.Pointer[generation]
 	// segmentBytes rolls a generation once its journal segment is this
 	// large, bounding the journal and a replay.
 	segmentBytes int64
+	// segmentIDs names record generations; used by startup, then by the
+	// journal goroutine only.
+	segmentIDs *idSource
+	lake       *lake // owned by the lake goroutine once started
+
+	groundTruth *groundTruth // the outcome pipeline
+
 	uploads      *uploadQueue
-	upCtx        context.Context
-	upCancel     context.CancelFunc
+	uploadCtx    context.Context
+	uploadCancel context.CancelFunc
 
 	stop        chan struct{} // Close began
 	kill        chan struct{} // tests: abandon everything, as a crash would
 	journalDone chan struct{}
-	lakeDone    chan struct{}
-	// outcomesDone: the outcome goroutine (outcomes.go) has finished; the
-	// lake goroutine waits for it before closing the upload queue.
-	outcomesDone chan struct{}
-	fq           outcomeQueue
-	fc           outcomeCounters
-	oids         *idSource // names outcome segments; the outcome goroutine's
-	uploadDone   chan struct{}
+	// lakeDone: the lake goroutine has finished; it waits for the
+	// ground-truth goroutine before closing the upload queue.
+	lakeDone   chan struct{}
+	uploadDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
-	lock      *os.File // flock on the journal; nil where unsupported
-	lk        *lake    // owned by the lake goroutine once started
-	ids       *idSource
 }
 
 // Compile-time check that a Writer is a leadscore.Sink.
@@ -325,52 +182,51 @@ func newWriter(cfg Config, features []string, reg prometheus.Registerer, log *sl
 		tune:         tune,
 		log:          log,
 		root:         root,
-		lock:         lock,
-		c:            newCounters(),
-		items:        make(chan item, 1),
-		free:         make(chan []leadscore.Record, 2),
+		dirLock:      lock,
+		counters:     newCounters(),
+		toLake:       make(chan item, 1),
+		spareBatches: make(chan []leadscore.Record, 2),
 		uploads:      newUploadQueue(),
 		stop:         make(chan struct{}),
 		kill:         make(chan struct{}),
 		journalDone:  make(chan struct{}),
 		lakeDone:     make(chan struct{}),
-		outcomesDone: make(chan struct{}),
 		uploadDone:   make(chan struct{}),
-		ids:          &idSource{instance: instance},
-		oids:         &idSource{instance: instance},
+		segmentIDs:   &idSource{instance: instance},
 	}
-	w.q.init(cfg.QueueDepth, schema)
-	w.fq.ready = make(chan struct{}, 1)
+	w.groundTruth = newGroundTruth(w, instance)
+	w.queue.init(cfg.QueueDepth, schema)
+	w.sampleSeed = maphash.MakeSeed()
 	w.segmentBytes = max(4*cfg.RollBytes, 1<<20)
 	if cfg.SamplePercent < 100 {
 		switch f := cfg.SamplePercent / 100 * math.Exp2(64); {
 		case f >= math.Exp2(64):
-			w.sampleLT = math.MaxUint64
+			w.sampleBelow = math.MaxUint64
 		case f < 1:
-			w.sampleLT = 1
+			w.sampleBelow = 1
 		default:
-			w.sampleLT = uint64(f)
+			w.sampleBelow = uint64(f)
 		}
 	}
-	w.upCtx, w.upCancel = context.WithCancel(context.Background())
+	w.uploadCtx, w.uploadCancel = context.WithCancel(context.Background())
 	if err := w.register(reg); err != nil {
 		w.release()
-		w.upCancel()
+		w.uploadCancel()
 		return nil, err
 	}
 
-	w.lk = newLake(w)
-	if err := w.lk.startup(); err != nil {
+	w.lake = newLake(w)
+	if err := w.lake.startup(); err != nil {
 		w.unregister()
 		w.release()
-		w.upCancel()
+		w.uploadCancel()
 		return nil, err
 	}
-	for _, cf := range w.startupOutcomes() {
-		w.lk.enqueue(cf)
+	for _, cf := range w.groundTruth.startup() {
+		w.queueUpload(cf)
 	}
 	go w.runJournal(schema)
-	go w.runOutcomes()
+	go w.groundTruth.run()
 	go w.runLake()
 	go w.runUploads()
 	log.Info("capture started", "dir", cfg.Dir, "uploader", uploaderName(cfg.Uploader),
@@ -403,128 +259,82 @@ func randomHex(n int) (string, error) {
 // to QueueWait for room; records that still do not fit, are sampled out,
 // or arrive after Close began are dropped and counted. The records (and
 // their Features) must not be modified afterwards.
+//
+// A record that names its features (FeatureNames) is written under those
+// names: when they differ from the previous record's, the lake starts new
+// files with its columns (a new generation), so that a model reload never
+// files a row under another model's columns nor drops it, however the
+// records of the old and the new model interleave. A record without names
+// must match the feature list in force (New, SetFeatures) in length, or it
+// is dropped (schema_mismatch), as is one whose names cannot be columns.
 func (w *Writer) Capture(recs []leadscore.Record) {
 	if len(recs) == 0 {
 		return
 	}
-	if w.c.localBytes.Load() >= w.cfg.MaxLocalBytes {
-		w.c.drop(dropBacklogFull, len(recs))
+	if w.counters.localBytes.Load() >= w.cfg.MaxLocalBytes {
+		w.counters.drop(dropBacklogFull, len(recs))
 		return
 	}
-	q := &w.q
+	q := &w.queue
 	var queued, full, sampled, mismatch int
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		w.c.drop(dropClosed, len(recs))
+		w.counters.drop(dropClosed, len(recs))
 		return
 	}
-	if len(q.buf)+len(recs) > q.depth && w.cfg.QueueWait > 0 {
+	if len(q.records)+len(recs) > q.depth && w.cfg.QueueWait > 0 {
 		// Room for the whole batch, sampling aside (a batch larger than
 		// the queue waits for it to empty).
 		w.waitForRoom(len(recs))
 		if q.closed { // Close began while waiting
 			q.mu.Unlock()
-			w.c.drop(dropClosed, len(recs))
+			w.counters.drop(dropClosed, len(recs))
 			return
 		}
 	}
 	for i := range recs {
 		r := &recs[i]
-		if len(r.Features) != q.nfeat {
-			mismatch++
-			continue
-		}
-		if w.sampleLT != 0 && sampleHash(r.InferenceID) >= w.sampleLT {
+		if w.sampleBelow != 0 && w.sampleHash(r) >= w.sampleBelow {
 			sampled++
 			continue
 		}
-		if len(q.buf) >= q.depth {
+		if len(q.records) >= q.depth {
 			full++
 			continue
 		}
-		q.buf = append(q.buf, *r)
+		if !q.follow(r, w.log) {
+			mismatch++
+			continue
+		}
+		q.records = append(q.records, *r)
 		queued++
 	}
 	q.mu.Unlock()
 	if queued > 0 {
-		w.c.captured.Add(uint64(queued))
+		w.counters.captured.Add(uint64(queued))
 		select {
 		case q.ready <- struct{}{}:
 		default:
 		}
 	}
 	if full > 0 {
-		w.c.drop(dropQueueFull, full)
+		w.counters.drop(dropQueueFull, full)
 	}
 	if sampled > 0 {
-		w.c.drop(dropSampledOut, sampled)
+		w.counters.drop(dropSampledOut, sampled)
 	}
 	if mismatch > 0 {
-		w.c.drop(dropSchemaMismatch, mismatch)
+		w.counters.drop(dropSchemaMismatch, mismatch)
 	}
 }
 
-// waitForRoom waits, with q.mu held (released while waiting), until the
-// queue has room for need more records, it is empty (a batch larger than
-// the whole queue goes in alone), Close began, or QueueWait passed.
-func (w *Writer) waitForRoom(need int) {
-	q := &w.q
-	if len(q.buf)+need <= q.depth || len(q.buf) == 0 {
-		return
-	}
-	w.c.waits.Add(1)
-	t := time.NewTimer(w.cfg.QueueWait)
-	defer t.Stop()
-	for len(q.buf)+need > q.depth && len(q.buf) > 0 && !q.closed {
-		if q.room == nil {
-			q.room = make(chan struct{})
-		}
-		room := q.room
-		select { // wake the journal if it sleeps
-		case q.ready <- struct{}{}:
-		default:
-		}
-		q.mu.Unlock()
-		select {
-		case <-room:
-			q.mu.Lock()
-		case <-t.C:
-			q.mu.Lock()
-			return
-		case <-w.kill:
-			q.mu.Lock()
-			return
-		}
-	}
-}
-
-// sampleHash is FNV-1a of the inference id, or a random number when there
-// is none.
-func sampleHash(id string) uint64 {
-	if id == "" {
-		return randv2.Uint64() //nolint:gosec // G404: sampling needs spread, not secrecy
-	}
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= 1099511628211
-	}
-	// FNV's low bits mix poorly for short keys; finish with a multiply
-	// and shift (splitmix64's finaliser).
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
-}
-
-// SetFeatures switches the lake to a new feature list (after a model
-// reload): records captured before the call are written with the old
-// columns, records after with the new ones, into new files. Records whose
-// feature count does not match the list in force are dropped
-// (schema_mismatch).
+// SetFeatures switches the lake to a new feature list for records that
+// do not name their features (Record.FeatureNames nil): records captured
+// before the call are written with the old columns, records after with the
+// new ones, into new files. Records whose feature count does not match the
+// list in force are dropped (schema_mismatch). Records that name their
+// features need no call: each is written under its own list (see Capture).
 func (w *Writer) SetFeatures(features []string) error {
 	if err := validateFeatures(features); err != nil {
 		return fmt.Errorf("capture features: %w", err)
@@ -533,14 +343,13 @@ func (w *Writer) SetFeatures(features []string) error {
 	if err != nil {
 		return err
 	}
-	q := &w.q
+	q := &w.queue
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return errors.New("capture: SetFeatures after Close")
 	}
-	q.marks = append(q.marks, schemaMark{pos: len(q.buf), schema: schema})
-	q.nfeat = len(features)
+	q.mark(schema, nil)
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
@@ -557,7 +366,7 @@ func (w *Writer) SetFeatures(features []string) error {
 // then. Close is idempotent.
 func (w *Writer) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
-		w.q.close()
+		w.queue.close()
 		close(w.stop)
 		w.closeErr = w.wait(ctx)
 		w.unregister()
@@ -571,8 +380,8 @@ func (w *Writer) Close(ctx context.Context) error {
 				w.release()
 			}()
 		}
-		w.log.Info("capture closed", "captured", w.c.captured.Load(), "written", w.c.written.Load(),
-			"files", w.c.files.Load(), "uploads", w.c.uploads.Load(), "error", errString(w.closeErr))
+		w.log.Info("capture closed", "captured", w.counters.captured.Load(), "written", w.counters.written.Load(),
+			"files", w.counters.files.Load(), "uploads", w.counters.uploads.Load(), "error", errString(w.closeErr))
 	})
 	return w.closeErr
 }
@@ -589,24 +398,24 @@ func (w *Writer) wait(ctx context.Context) error {
 	select {
 	case <-w.lakeDone:
 	case <-ctx.Done():
-		w.upCancel()
+		w.uploadCancel()
 		return fmt.Errorf("capture close: writing files: %w (unfinished records stay in the journal)", ctx.Err())
 	}
 	select {
 	case <-w.uploadDone:
 	case <-ctx.Done():
-		w.upCancel()
+		w.uploadCancel()
 		<-w.uploadDone
 	}
-	w.upCancel()
+	w.uploadCancel()
 	var errs []error
 	if n := w.uploads.len(); n > 0 {
 		errs = append(errs, fmt.Errorf("capture close: %d file(s) not uploaded, left in %s for the next start", n, w.cfg.Dir))
 	}
-	if r := w.c.retainedSegments.Load(); r > 0 {
+	if r := w.counters.retainedSegments.Load(); r > 0 {
 		errs = append(errs, fmt.Errorf("capture close: %d journal segment(s) could not be written to Parquet, left in %s for the next start", r, w.cfg.Dir))
 	}
-	if n := w.c.dropped[dropDiskError].Load(); n > 0 {
+	if n := w.counters.dropped[dropDiskError].Load(); n > 0 {
 		errs = append(errs, fmt.Errorf("capture close: %d record(s) lost to disk errors while running", n))
 	}
 	return errors.Join(errs...)
@@ -614,8 +423,8 @@ func (w *Writer) wait(ctx context.Context) error {
 
 // release closes the lake directory and drops its lock.
 func (w *Writer) release() {
-	if w.lock != nil {
-		_ = w.lock.Close()
+	if w.dirLock != nil {
+		_ = w.dirLock.Close()
 	}
 	_ = w.root.Close()
 }
@@ -625,12 +434,12 @@ func (w *Writer) release() {
 // only.
 func (w *Writer) crash() {
 	w.closeOnce.Do(func() {
-		w.q.close()
+		w.queue.close()
 		close(w.kill)
-		w.upCancel()
+		w.uploadCancel()
 		<-w.journalDone
 		<-w.lakeDone
-		<-w.outcomesDone
+		<-w.groundTruth.done
 		<-w.uploadDone
 		w.unregister()
 		w.release()
@@ -642,7 +451,7 @@ func (w *Writer) crash() {
 // Parquet write and upload succeeded, the local backlog is under
 // MaxLocalBytes, and no record was dropped for lack of room or a disk error
 // in the last few seconds. It is what leadscore_capture_healthy exports.
-func (w *Writer) Healthy() bool { return w.c.healthy(w.cfg.MaxLocalBytes) }
+func (w *Writer) Healthy() bool { return w.counters.healthy(w.cfg.MaxLocalBytes) }
 
 // Stats is a snapshot of a Writer's counters (the same numbers as its
 // metrics).
@@ -683,174 +492,32 @@ type Stats struct {
 // Stats returns the current counters.
 func (w *Writer) Stats() Stats {
 	s := Stats{
-		Captured:       w.c.captured.Load(),
-		Journaled:      w.c.journaled.Load(),
-		Synced:         w.c.synced.Load(),
-		Written:        w.c.written.Load(),
+		Captured:       w.counters.captured.Load(),
+		Journaled:      w.counters.journaled.Load(),
+		Synced:         w.counters.synced.Load(),
+		Written:        w.counters.written.Load(),
 		Dropped:        make(map[string]uint64, nDropReasons),
-		Files:          w.c.files.Load(),
-		Bytes:          w.c.bytes.Load(),
-		Uploads:        w.c.uploads.Load(),
-		UploadFailures: w.c.uploadFailures.Load(),
-		UploadRetries:  w.c.uploadRetries.Load(),
-		BacklogFiles:   w.c.backlogFiles.Load(),
-		BacklogBytes:   w.c.backlogBytes.Load(),
-		LocalBytes:     w.c.localBytes.Load(),
-		Replayed:       w.c.replayed.Load(),
-		Torn:           w.c.torn.Load(),
-		QueueDepth:     w.q.len(),
+		Files:          w.counters.files.Load(),
+		Bytes:          w.counters.bytes.Load(),
+		Uploads:        w.counters.uploads.Load(),
+		UploadFailures: w.counters.uploadFailures.Load(),
+		UploadRetries:  w.counters.uploadRetries.Load(),
+		BacklogFiles:   w.counters.backlogFiles.Load(),
+		BacklogBytes:   w.counters.backlogBytes.Load(),
+		LocalBytes:     w.counters.localBytes.Load(),
+		Replayed:       w.counters.replayed.Load(),
+		Torn:           w.counters.torn.Load(),
+		QueueDepth:     w.queue.len(),
 		Healthy:        w.Healthy(),
 
-		FeedbackCaptured: w.fc.captured.Load(),
-		FeedbackWritten:  w.fc.written.Load(),
-		FeedbackReplayed: w.fc.replayed.Load(),
+		FeedbackCaptured: w.groundTruth.counters.captured.Load(),
+		FeedbackWritten:  w.groundTruth.counters.written.Load(),
+		FeedbackReplayed: w.groundTruth.counters.replayed.Load(),
 		FeedbackDropped:  make(map[string]uint64, nDropReasons),
 	}
 	for i, r := range dropReasons {
-		s.Dropped[r] = w.c.dropped[i].Load()
-		s.FeedbackDropped[r] = w.fc.dropped[i].Load()
+		s.Dropped[r] = w.counters.dropped[i].Load()
+		s.FeedbackDropped[r] = w.groundTruth.counters.dropped[i].Load()
 	}
 	return s
 }
-
-// ---- queue ----------------------------------------------------------------
-
-// schemaMark switches the feature list at position pos of the queue.
-type schemaMark struct {
-	pos    int
-	schema *lakeSchema
-}
-
-// queue is the bounded hand-off from Capture to the journal goroutine.
-type queue struct {
-	mu     sync.Mutex
-	buf    []leadscore.Record
-	marks  []schemaMark
-	depth  int
-	nfeat  int
-	closed bool
-	ready  chan struct{} // signalled (never blocking) when buf grows
-	// room, when not nil, is closed (and set to nil) by take: Captures
-	// waiting for room wait on it.
-	room chan struct{}
-}
-
-func (q *queue) init(depth int, s *lakeSchema) {
-	q.depth = depth
-	q.nfeat = len(s.features)
-	q.ready = make(chan struct{}, 1)
-}
-
-// take swaps the queued records for spare (emptied) and returns them;
-// false when there is nothing (spare is not used then).
-func (q *queue) take(spare []leadscore.Record) ([]leadscore.Record, []schemaMark, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.buf) == 0 && len(q.marks) == 0 {
-		return nil, nil, false
-	}
-	recs, marks := q.buf, q.marks
-	q.buf, q.marks = spare[:0], nil
-	if q.room != nil {
-		close(q.room)
-		q.room = nil
-	}
-	return recs, marks, true
-}
-
-func (q *queue) close() {
-	q.mu.Lock()
-	q.closed = true
-	if q.room != nil {
-		close(q.room)
-		q.room = nil
-	}
-	q.mu.Unlock()
-}
-
-func (q *queue) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.buf)
-}
-
-// ---- ids --------------------------------------------------------------------
-
-// idSource names generations: a UTC timestamp (so names sort by creation)
-// and a random per-process instance (so replicas writing to one bucket
-// never collide). Used by one goroutine at a time.
-type idSource struct {
-	instance string
-	last     time.Time
-}
-
-const idTimeLayout = "20060102T150405.000000Z"
-
-func (s *idSource) next(now time.Time) string {
-	t := now.UTC().Truncate(time.Microsecond)
-	if !t.After(s.last) {
-		t = s.last.Add(time.Microsecond)
-	}
-	s.last = t
-	return t.Format(idTimeLayout) + "-" + s.instance
-}
-
-// observe makes later ids sort after id (a segment of an earlier run).
-func (s *idSource) observe(id string) {
-	ts, _, ok := strings.Cut(id, "-")
-	if !ok {
-		return
-	}
-	if t, err := time.Parse(idTimeLayout, ts); err == nil && t.After(s.last) {
-		s.last = t
-	}
-}
-
-// ---- files ------------------------------------------------------------------
-
-const (
-	journalDir = "_journal"
-	lockName   = "lock"
-)
-
-var errLocked = errors.New("locked")
-
-// ErrDirInUse reports that another Writer (another process, usually a
-// second leadscore serve) holds the capture directory.
-var ErrDirInUse = errors.New("in use by another writer")
-
-// syncDir fsyncs a directory of root so that renames and removals in it
-// are durable.
-func syncDir(root *os.Root, dir string) error {
-	d, err := root.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// listSegments returns the journal segment names in Dir/_journal, oldest
-// first.
-func listSegments(root *os.Root) ([]string, error) {
-	entries, err := fs.ReadDir(root.FS(), journalDir)
-	if err != nil {
-		return nil, fmt.Errorf("list journal: %w", err)
-	}
-	var names []string
-	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), segmentExt) {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
-	return names, nil
-}
-
-// segmentPath is the root-relative path of a generation's segment.
-func segmentPath(id string) string { return filepath.Join(journalDir, id+segmentExt) }
-
-const segmentExt = ".wal"

@@ -51,9 +51,9 @@ func TestDiskErrorKeepsJournalAndRetries(t *testing.T) {
 	w := newTestWriter(t, Config{Dir: dir, RollAge: 20 * time.Millisecond, SyncInterval: 5 * time.Millisecond}, logs)
 	recs := makeRecords(500, t0, time.Second)
 	w.Capture(recs)
-	eventually(t, "the segment to be kept", func() bool { return w.c.retainedSegments.Load() == 1 })
-	if w.c.errors[opParquetWrite].Load() == 0 || w.Healthy() {
-		t.Fatalf("errors %d, healthy %v", w.c.errors[opParquetWrite].Load(), w.Healthy())
+	eventually(t, "the segment to be kept", func() bool { return w.counters.retainedSegments.Load() == 1 })
+	if w.counters.errors[opParquetWrite].Load() == 0 || w.Healthy() {
+		t.Fatalf("errors %d, healthy %v", w.counters.errors[opParquetWrite].Load(), w.Healthy())
 	}
 	if s := w.Stats(); s.Dropped[DropDiskError] != 0 || s.Written != 0 {
 		t.Fatalf("nothing may be lost while the journal holds it: %+v", s)
@@ -63,7 +63,7 @@ func TestDiskErrorKeepsJournalAndRetries(t *testing.T) {
 	}
 	// The disk recovers: the kept segment is replayed on the next retry.
 	unblock()
-	eventually(t, "the retry to succeed", func() bool { return w.c.retainedSegments.Load() == 0 })
+	eventually(t, "the retry to succeed", func() bool { return w.counters.retainedSegments.Load() == 0 })
 	closeWriter(t, w)
 	if s := w.Stats(); s.Replayed != 500 || !s.Healthy {
 		t.Fatalf("stats %+v", s)
@@ -100,7 +100,7 @@ func TestJournalUnavailable(t *testing.T) {
 	// Without the journal the records still reach the lake (only crash
 	// protection is lost), and the failure is visible.
 	checkRows(t, readLake(t, dir), recs)
-	if s := w.Stats(); s.Journaled != 0 || s.Healthy || w.c.errors[opJournalWrite].Load() == 0 {
+	if s := w.Stats(); s.Journaled != 0 || s.Healthy || w.counters.errors[opJournalWrite].Load() == 0 {
 		t.Fatalf("stats %+v", s)
 	}
 	if !strings.Contains(logs.String(), "cannot create journal segment") {
@@ -169,12 +169,12 @@ func TestLakeDiskFullMidPartition(t *testing.T) {
 	for i := 3000; i < 6000; i += 100 {
 		w.Capture(recs[i : i+100])
 	}
-	eventually(t, "the segment to be kept", func() bool { return w.c.retainedSegments.Load() >= 1 })
+	eventually(t, "the segment to be kept", func() bool { return w.counters.retainedSegments.Load() >= 1 })
 	if w.Healthy() || w.Stats().Dropped[DropDiskError] != 0 {
 		t.Fatalf("stats %+v", w.Stats())
 	}
 	disk.full.Store(false)
-	eventually(t, "the retries to succeed", func() bool { return w.c.retainedSegments.Load() == 0 })
+	eventually(t, "the retries to succeed", func() bool { return w.counters.retainedSegments.Load() == 0 })
 	closeWriter(t, w)
 	checkRows(t, readLake(t, dir), recs)
 	if s := w.Stats(); s.Replayed == 0 || s.Written != 6000 {
@@ -197,7 +197,7 @@ func TestJournalDiskFullMidSegment(t *testing.T) {
 	eventually(t, "the first records journaled", func() bool { return w.Stats().Journaled == 300 })
 	disk.full.Store(true)
 	w.Capture(recs[300:600])
-	eventually(t, "the journal failure", func() bool { return w.c.errors[opJournalWrite].Load() > 0 })
+	eventually(t, "the journal failure", func() bool { return w.counters.errors[opJournalWrite].Load() > 0 })
 	if w.Healthy() {
 		t.Fatal("healthy with a failing journal")
 	}

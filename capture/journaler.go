@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/leadscore/leadscore"
@@ -85,7 +86,7 @@ func (w *Writer) runJournal(schema *lakeSchema) {
 		case <-w.kill:
 			j.abandon()
 			return
-		case <-w.q.ready:
+		case <-w.queue.ready:
 			if !j.linger() {
 				j.abandon()
 				return
@@ -105,7 +106,7 @@ func (w *Writer) runJournal(schema *lakeSchema) {
 				return
 			}
 			j.report(time.Now(), true)
-			close(w.items)
+			close(w.toLake)
 			return
 		}
 	}
@@ -118,7 +119,7 @@ func (w *Writer) runJournal(schema *lakeSchema) {
 // returns false when the Writer was abandoned.
 func (j *journaler) linger() bool {
 	d := j.w.tune.linger
-	if d <= 0 || j.w.q.len() >= lingerBatch {
+	if d <= 0 || j.w.queue.len() >= lingerBatch {
 		return true
 	}
 	if j.lingerT == nil {
@@ -143,16 +144,19 @@ const lingerBatch = 256
 func (j *journaler) drain() bool {
 	var spare []leadscore.Record
 	select {
-	case spare = <-j.w.free:
+	case spare = <-j.w.spareBatches:
 	default:
 	}
-	recs, marks, ok := j.w.q.take(spare)
+	recs, marks, ok := j.w.queue.take(spare)
 	if !ok {
 		select {
-		case j.w.free <- spare:
+		case j.w.spareBatches <- spare:
 		default:
 		}
 		return true
+	}
+	if len(marks) > 0 {
+		recs, marks = groupBySchema(recs, marks, j.schema)
 	}
 	start := 0
 	for _, m := range marks {
@@ -163,6 +167,57 @@ func (j *journaler) drain() bool {
 		start = m.pos
 	}
 	return j.write(recs[start:], recs)
+}
+
+// groupBySchema reorders one take of the queue so that records of one
+// feature list are together: cur's first (the generation open now), the
+// list of the last record last (the one likely to follow), others by first
+// appearance. While a reload is under way, records of the old and the new
+// model interleave; grouping them keeps that to a generation or two per
+// take rather than one per switch. The journal, and so the lake and a
+// replay, see the records in the order returned.
+func groupBySchema(recs []leadscore.Record, marks []schemaMark, cur *lakeSchema) ([]leadscore.Record, []schemaMark) {
+	type span struct {
+		lo, hi int
+		schema *lakeSchema
+	}
+	spans := make([]span, 0, len(marks)+1)
+	lo, s := 0, cur
+	for _, m := range marks {
+		if m.pos > lo {
+			spans = append(spans, span{lo, m.pos, s})
+		}
+		lo, s = m.pos, m.schema
+	}
+	tail := s
+	if len(recs) > lo {
+		spans = append(spans, span{lo, len(recs), s})
+	}
+	order := []*lakeSchema{cur}
+	for _, sp := range spans {
+		if !slices.Contains(order, sp.schema) {
+			order = append(order, sp.schema)
+		}
+	}
+	if i := slices.Index(order, tail); i >= 0 {
+		order = append(slices.Delete(order, i, i+1), tail)
+	} else {
+		order = append(order, tail)
+	}
+	out := make([]leadscore.Record, 0, len(recs))
+	var outMarks []schemaMark
+	for i, sc := range order {
+		if i > 0 || sc != cur {
+			outMarks = append(outMarks, schemaMark{pos: len(out), schema: sc})
+		}
+		for _, sp := range spans {
+			if sp.schema == sc {
+				out = append(out, recs[sp.lo:sp.hi]...)
+			}
+		}
+	}
+	clear(recs) // the records live on in out
+	return out, outMarks
 }
 
 // write journals recs and passes them on; buf, when not nil, is recycled
@@ -213,9 +268,9 @@ func (j *journaler) write(recs, buf []leadscore.Record) bool {
 			}
 		}
 		if journaled {
-			j.w.c.journaled.Add(uint64(len(recs)))
+			j.w.counters.journaled.Add(uint64(len(recs)))
 			j.dirty = true
-			j.w.c.journalOK.Store(true)
+			j.w.counters.journalOK.Store(true)
 		}
 	} else {
 		kept := 0
@@ -233,7 +288,7 @@ func (j *journaler) write(recs, buf []leadscore.Record) bool {
 	if len(recs) == 0 {
 		if buf != nil {
 			select {
-			case j.w.free <- buf[:0]:
+			case j.w.spareBatches <- buf[:0]:
 			default:
 			}
 		}
@@ -246,7 +301,7 @@ func (j *journaler) write(recs, buf []leadscore.Record) bool {
 	// Roll when the segment is large, or when the lake asked for it (too
 	// many open files). After a journal failure onTick rolls soon, to try
 	// a fresh segment.
-	if (j.seg != nil && j.seg.cw.n >= j.w.segmentBytes) || j.w.rollReq.CompareAndSwap(g, nil) {
+	if (j.seg != nil && j.seg.cw.n >= j.w.segmentBytes) || j.w.rollRequest.CompareAndSwap(g, nil) {
 		return j.endGen()
 	}
 	return true
@@ -255,7 +310,7 @@ func (j *journaler) write(recs, buf []leadscore.Record) bool {
 // tooLarge drops a record no journal frame can hold (its strings and
 // features over maxFrame): counted as too_large, logged without its ids.
 func (j *journaler) tooLarge(r *leadscore.Record) {
-	j.w.c.drop(dropTooLarge, 1)
+	j.w.counters.drop(dropTooLarge, 1)
 	j.warn("capture: record too large for a journal frame; dropped from the journal and the lake alike",
 		"max_frame_bytes", maxFrame, "features", len(r.Features),
 		"id_bytes", len(r.RequestID)+len(r.InferenceID)+len(r.LeadID))
@@ -266,7 +321,7 @@ func (j *journaler) tooLarge(r *leadscore.Record) {
 func (j *journaler) flush() error {
 	s := j.seg
 	err := s.bw.Flush()
-	j.w.c.localBytes.Add(s.cw.n - s.reported)
+	j.w.counters.localBytes.Add(s.cw.n - s.reported)
 	s.reported = s.cw.n
 	return err
 }
@@ -274,12 +329,12 @@ func (j *journaler) flush() error {
 // newGen starts a generation and its segment. When the segment cannot be
 // created the generation goes on unjournaled.
 func (j *journaler) newGen(now time.Time) {
-	g := &generation{id: j.w.ids.next(now), schema: j.schema, created: now}
+	g := &generation{id: j.w.segmentIDs.next(now), schema: j.schema, created: now}
 	j.gen = g
 	f, err := j.w.root.OpenFile(segmentPath(g.id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		j.w.c.fail(opJournalWrite)
-		j.w.c.journalOK.Store(false)
+		j.w.counters.fail(opJournalWrite)
+		j.w.counters.journalOK.Store(false)
 		j.warn("cannot create journal segment; records are captured without crash protection", "error", err.Error())
 		return
 	}
@@ -303,8 +358,8 @@ func (j *journaler) newGen(now time.Time) {
 // segFailed gives up on the current segment after an error: its intact
 // prefix is kept, the generation goes on unjournaled and is rolled soon.
 func (j *journaler) segFailed(err error) {
-	j.w.c.fail(opJournalWrite)
-	j.w.c.journalOK.Store(false)
+	j.w.counters.fail(opJournalWrite)
+	j.w.counters.journalOK.Store(false)
 	j.warn("journal write failed; records are captured without crash protection until the next segment",
 		"segment", j.gen.id, "error", err.Error())
 	_ = j.seg.f.Close()
@@ -326,13 +381,13 @@ func (j *journaler) sync() {
 	}
 	j.w.syncHist.Observe(time.Since(t0).Seconds())
 	if err != nil {
-		j.w.c.fail(opJournalSync)
+		j.w.counters.fail(opJournalSync)
 		j.segFailed(fmt.Errorf("fsync: %w", err))
 		return
 	}
 	j.dirty = false
-	j.w.c.synced.Store(j.w.c.journaled.Load())
-	j.w.c.journalOK.Store(true)
+	j.w.counters.synced.Store(j.w.counters.journaled.Load())
+	j.w.counters.journalOK.Store(true)
 }
 
 // endGen closes the current segment (synced) and tells the lake goroutine
@@ -365,7 +420,7 @@ func (j *journaler) endGen() bool {
 func (j *journaler) send(it item) bool {
 	for {
 		select {
-		case j.w.items <- it:
+		case j.w.toLake <- it:
 			return true
 		case now := <-j.tick.C:
 			j.sync()
@@ -384,7 +439,7 @@ func (j *journaler) onTick(now time.Time) bool {
 		// A generation without a working segment is rolled early (but not
 		// at once, which would make a file per batch while a disk is
 		// full), so that the journal is retried soon.
-		if age >= j.w.cfg.RollAge || (j.seg == nil && age >= j.w.tune.logEvery) || j.w.rollReq.CompareAndSwap(g, nil) {
+		if age >= j.w.cfg.RollAge || (j.seg == nil && age >= j.w.tune.logEvery) || j.w.rollRequest.CompareAndSwap(g, nil) {
 			ok = j.endGen()
 		}
 	}
@@ -396,7 +451,7 @@ func (j *journaler) onTick(now time.Time) bool {
 // logEvery (always when final), and keeps the drop part of the health
 // signal.
 func (j *journaler) report(now time.Time, final bool) {
-	c := j.w.c
+	c := j.w.counters
 	var loss uint64
 	for _, r := range lossReasons {
 		loss += c.dropped[r].Load()

@@ -156,9 +156,9 @@ func (lk *lake) startup() error {
 	}
 	for _, name := range segs {
 		if info, err := lk.root.Stat(filepath.Join(journalDir, name)); err == nil {
-			lk.w.c.localBytes.Add(info.Size())
+			lk.w.counters.localBytes.Add(info.Size())
 		}
-		lk.w.ids.observe(strings.TrimSuffix(name, segmentExt))
+		lk.w.segmentIDs.observe(strings.TrimSuffix(name, segmentExt))
 	}
 	for _, name := range segs {
 		id := strings.TrimSuffix(name, segmentExt)
@@ -174,7 +174,7 @@ func (lk *lake) startup() error {
 	}
 	if len(segs) > 0 {
 		lk.w.log.Info("capture: journal replayed", "segments", len(segs),
-			"records", lk.w.c.replayed.Load(), "torn", lk.w.c.torn.Load())
+			"records", lk.w.counters.replayed.Load(), "torn", lk.w.counters.torn.Load())
 	}
 
 	if lk.w.cfg.Uploader == nil {
@@ -188,7 +188,7 @@ func (lk *lake) startup() error {
 			continue
 		}
 		for _, cf := range closed[id] {
-			lk.enqueue(cf)
+			lk.w.queueUpload(cf)
 			n++
 			bytes += cf.size
 		}
@@ -212,19 +212,19 @@ func (lk *lake) isRetained(id string) bool {
 
 func (w *Writer) runLake() {
 	defer close(w.lakeDone)
-	lk := w.lk
+	lk := w.lake
 	retry := time.NewTicker(w.tune.retryInterval)
 	defer retry.Stop()
 	for {
 		select {
-		case it, ok := <-w.items:
+		case it, ok := <-w.toLake:
 			if !ok {
 				if lk.cur != nil {
 					lk.finishLive(lk.cur)
 					lk.cur = nil
 				}
 				lk.retryRetained()
-				<-w.outcomesDone // its last files join the upload queue
+				<-w.groundTruth.done // its last files join the upload queue
 				w.uploads.close()
 				return
 			}
@@ -253,7 +253,7 @@ func (lk *lake) handle(it item) {
 	if it.buf != nil {
 		clear(it.buf)
 		select {
-		case lk.w.free <- it.buf[:0]:
+		case lk.w.spareBatches <- it.buf[:0]:
 		default:
 		}
 	}
@@ -270,7 +270,7 @@ func (lk *lake) rollFiles(g *lakeGen) {
 		lk.rollFile(g, pf)
 	}
 	if !g.replay && len(g.files) >= lk.w.tune.maxOpenFiles {
-		lk.w.rollReq.Store(g.gen)
+		lk.w.rollRequest.Store(g.gen)
 	}
 }
 
@@ -339,7 +339,7 @@ func (lk *lake) write(g *lakeGen, recs []leadscore.Record, journaled bool) int {
 		}
 	}
 	if lost > 0 {
-		lk.w.c.drop(dropDiskError, lost)
+		lk.w.counters.drop(dropDiskError, lost)
 	}
 	return n
 }
@@ -409,7 +409,7 @@ func (lk *lake) closedRows(g *lakeGen, key int64, t time.Time) int64 {
 		}
 		n, err := lk.numRows(filepath.Join(dir, e.Name()))
 		if err != nil {
-			lk.w.c.fail(opReplay)
+			lk.w.counters.fail(opReplay)
 			lk.w.log.Error("capture: cannot read a closed lake file while replaying; its rows may be written twice",
 				"file", filepath.Join(dir, e.Name()), "error", err.Error())
 			continue
@@ -510,7 +510,7 @@ func (lk *lake) flushRows(g *lakeGen, pf *partFile) {
 		lk.failFile(g, pf, opParquetWrite, fmt.Errorf("write %s: %w", pf.tmp, err))
 		return
 	}
-	lk.w.c.lakeOK.Store(true)
+	lk.w.counters.lakeOK.Store(true)
 }
 
 // writeColumns hands each column's values to its ColumnWriter (which cuts
@@ -541,10 +541,10 @@ func (lk *lake) failFile(g *lakeGen, pf *partFile, op int, err error) {
 			lk.w.log.Warn("capture: cannot remove temporary file", "path", pf.tmp, "error", rerr.Error())
 		}
 	}
-	lk.w.c.fail(op)
-	lk.w.c.lakeOK.Store(false)
+	lk.w.counters.fail(op)
+	lk.w.counters.lakeOK.Store(false)
 	if pf.unjournaled > 0 {
-		lk.w.c.drop(dropDiskError, int(pf.unjournaled))
+		lk.w.counters.drop(dropDiskError, int(pf.unjournaled))
 	}
 	if ok, suppressed := lk.errLog.allow(time.Now()); ok {
 		lk.w.log.Error("capture: cannot write lake file; records stay in the journal and are retried",
@@ -595,7 +595,7 @@ func (lk *lake) closeInGen(g *lakeGen, pf *partFile) bool {
 		return false
 	}
 	g.closed = append(g.closed, cf)
-	c := lk.w.c
+	c := lk.w.counters
 	c.files.Add(1)
 	c.bytes.Add(uint64(cf.size))      //nolint:gosec // sizes are >= 0
 	c.written.Add(uint64(pf.written)) //nolint:gosec // counts are >= 0
@@ -638,13 +638,13 @@ func (lk *lake) finishLive(g *lakeGen) {
 		return
 	}
 	for _, cf := range closed {
-		lk.enqueue(cf)
+		lk.w.queueUpload(cf)
 	}
 }
 
 func (lk *lake) retain(id string, closed []closedFile) {
 	lk.retained = append(lk.retained, &retainedGen{id: id, closed: closed})
-	lk.w.c.retainedSegments.Store(int64(len(lk.retained)))
+	lk.w.counters.retainedSegments.Store(int64(len(lk.retained)))
 	lk.w.log.Warn("capture: journal segment kept until its records are in Parquet", "segment", id,
 		"retry_every", lk.w.tune.retryInterval.String())
 }
@@ -661,12 +661,12 @@ func (lk *lake) retryRetained() {
 			continue
 		}
 		for _, cf := range r.closed {
-			lk.enqueue(cf)
+			lk.w.queueUpload(cf)
 		}
 	}
 	clear(lk.retained[len(kept):])
 	lk.retained = kept
-	lk.w.c.retainedSegments.Store(int64(len(kept)))
+	lk.w.counters.retainedSegments.Store(int64(len(kept)))
 }
 
 func (lk *lake) removeSegment(id string) {
@@ -676,23 +676,12 @@ func (lk *lake) removeSegment(id string) {
 		err = lk.root.Remove(p)
 	}
 	if err == nil {
-		lk.w.c.localBytes.Add(-info.Size())
+		lk.w.counters.localBytes.Add(-info.Size())
 		err = syncDir(lk.root, journalDir)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		lk.w.log.Warn("capture: cannot remove journal segment", "segment", id, "error", err.Error())
 	}
-}
-
-func (lk *lake) enqueue(cf closedFile) {
-	if lk.w.cfg.Uploader == nil {
-		return
-	}
-	c := lk.w.c
-	c.backlogFiles.Add(1)
-	c.backlogBytes.Add(cf.size)
-	c.localBytes.Add(cf.size)
-	lk.w.uploads.push(cf)
 }
 
 // ---- replay -------------------------------------------------------------------
@@ -705,7 +694,7 @@ func (lk *lake) replay(id string) ([]closedFile, bool) {
 	p := segmentPath(id)
 	f, err := lk.root.Open(p)
 	if err != nil {
-		lk.w.c.fail(opReplay)
+		lk.w.counters.fail(opReplay)
 		lk.w.log.Error("capture: cannot open journal segment", "segment", id, "error", err.Error())
 		return nil, false
 	}
@@ -719,17 +708,17 @@ func (lk *lake) replay(id string) ([]closedFile, bool) {
 		var torn *tornError
 		if errors.As(err, &torn) {
 			// Torn before its first record: nothing to recover.
-			lk.w.c.torn.Add(1)
+			lk.w.counters.torn.Add(1)
 			lk.w.log.Warn("capture: journal segment torn before its first record, removed", "segment", id, "reason", torn.Reason)
 			_ = f.Close()
 			lk.removeSegment(id)
 			return nil, true
 		}
-		lk.w.c.fail(opReplay)
+		lk.w.counters.fail(opReplay)
 		lk.w.log.Error("capture: not a journal segment; renamed to .bad", "segment", id, "error", err.Error())
 		_ = f.Close()
 		if info, serr := lk.root.Stat(p); serr == nil {
-			lk.w.c.localBytes.Add(-info.Size())
+			lk.w.counters.localBytes.Add(-info.Size())
 		}
 		if rerr := lk.root.Rename(p, p+".bad"); rerr != nil {
 			lk.w.log.Error("capture: cannot rename bad journal segment", "segment", id, "error", rerr.Error())
@@ -737,7 +726,7 @@ func (lk *lake) replay(id string) ([]closedFile, bool) {
 		return nil, true
 	}
 	if err := validateFeatures(fr.features); err != nil {
-		lk.w.c.fail(opReplay)
+		lk.w.counters.fail(opReplay)
 		lk.w.log.Error("capture: journal segment has an unusable feature list; renamed to .bad", "segment", id, "error", err.Error())
 		_ = f.Close()
 		_ = lk.root.Rename(p, p+".bad")
@@ -745,7 +734,7 @@ func (lk *lake) replay(id string) ([]closedFile, bool) {
 	}
 	schema, err := newLakeSchema(fr.features)
 	if err != nil {
-		lk.w.c.fail(opReplay)
+		lk.w.counters.fail(opReplay)
 		lk.w.log.Error("capture: journal segment schema", "segment", id, "error", err.Error())
 		return nil, false
 	}
@@ -766,7 +755,7 @@ func (lk *lake) replay(id string) ([]closedFile, bool) {
 			continue
 		}
 		if err != io.EOF {
-			lk.w.c.torn.Add(1)
+			lk.w.counters.torn.Add(1)
 			lk.w.log.Warn("capture: journal segment ends in a torn or corrupt frame; the records before it are recovered",
 				"segment", id, "records", total, "error", err.Error())
 		}

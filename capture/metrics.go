@@ -63,7 +63,7 @@ func (c *counters) healthy(maxLocal int64) bool {
 
 // register builds the metrics and registers them on reg (nil: none).
 func (w *Writer) register(reg prometheus.Registerer) error {
-	c := w.c
+	c := w.counters
 	w.syncHist = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "leadscore_capture_journal_sync_seconds",
 		Help:    "Time to fsync the capture journal (one group commit).",
@@ -93,7 +93,7 @@ func (w *Writer) register(reg prometheus.Registerer) error {
 		counter("leadscore_capture_replayed_records_total", "Records recovered from journal segments (after a crash or a disk error).", &c.replayed),
 		counter("leadscore_capture_journal_torn_total", "Journal segments whose tail was torn or corrupt when replayed.", &c.torn),
 		gauge("leadscore_capture_queue_depth", "Records waiting in the capture queue.",
-			func() float64 { return float64(w.q.len()) }),
+			func() float64 { return float64(w.queue.len()) }),
 		gauge("leadscore_capture_queue_capacity", "Capacity of the capture queue, in records.",
 			func() float64 { return float64(w.cfg.QueueDepth) }),
 		gauge("leadscore_capture_backlog_files", "Closed lake files waiting for upload.",
@@ -128,8 +128,8 @@ func (w *Writer) register(reg prometheus.Registerer) error {
 			ConstLabels: prometheus.Labels{"op": op},
 		}, func() float64 { return float64(v.Load()) }))
 	}
-	ms = append(ms, w.outcomeMetrics()...)
-	w.reg = reg
+	ms = append(ms, w.groundTruth.metrics()...)
+	w.registry = reg
 	for _, m := range ms {
 		if err := reg.Register(m); err != nil {
 			w.unregister()
@@ -146,11 +146,11 @@ func (w *Writer) register(reg prometheus.Registerer) error {
 
 // unregister removes the metrics registered by register.
 func (w *Writer) unregister() {
-	if w.reg == nil {
+	if w.registry == nil {
 		return
 	}
 	for _, m := range w.metrics {
-		w.reg.Unregister(m)
+		w.registry.Unregister(m)
 	}
 	w.metrics = nil
 }

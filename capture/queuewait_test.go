@@ -24,7 +24,7 @@ func TestQueueWaitsForRoom(t *testing.T) {
 	if s.Dropped[DropQueueFull] != 0 || s.Captured != 500 || s.Written != 500 {
 		t.Fatalf("stats %+v", s)
 	}
-	if w.c.waits.Load() == 0 {
+	if w.counters.waits.Load() == 0 {
 		t.Fatal("no Capture waited: the test did not fill the queue")
 	}
 	checkRows(t, readLake(t, dir), recs)
@@ -56,7 +56,7 @@ func TestQueueWaitGivesUp(t *testing.T) {
 	}
 	first := makeRecords(10, t0, time.Millisecond)
 	w.Capture(first) // the journal takes these and blocks writing them
-	eventually(t, "the journal to take the first batch", func() bool { return w.q.len() == 0 })
+	eventually(t, "the journal to take the first batch", func() bool { return w.queue.len() == 0 })
 	second := makeRecords(10, t0.Add(time.Second), time.Millisecond)
 	for i := range second {
 		second[i].InferenceID = "second-" + second[i].InferenceID
@@ -94,7 +94,7 @@ func TestQueueWaitEndsAtClose(t *testing.T) {
 	}
 	first := makeRecords(10, t0, time.Millisecond)
 	w.Capture(first)
-	eventually(t, "the journal to take the first batch", func() bool { return w.q.len() == 0 })
+	eventually(t, "the journal to take the first batch", func() bool { return w.queue.len() == 0 })
 	second := makeRecords(10, t0.Add(time.Second), time.Millisecond)
 	for i := range second {
 		second[i].InferenceID = "second-" + second[i].InferenceID
@@ -106,7 +106,7 @@ func TestQueueWaitEndsAtClose(t *testing.T) {
 		w.Capture(makeRecords(3, t0.Add(2*time.Second), time.Millisecond)) // waits: no room
 		done <- time.Since(start)
 	}()
-	eventually(t, "the third Capture to wait", func() bool { return w.c.waits.Load() == 1 })
+	eventually(t, "the third Capture to wait", func() bool { return w.counters.waits.Load() == 1 })
 	closed := make(chan error)
 	go func() { closed <- w.Close(context.Background()) }()
 	select {

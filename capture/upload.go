@@ -92,6 +92,20 @@ func (u *uploadQueue) pop() {
 	u.mu.Unlock()
 }
 
+// queueUpload adds a closed file to the upload backlog (nothing without an
+// Uploader). Safe for concurrent use: the lake and ground-truth goroutines
+// both call it.
+func (w *Writer) queueUpload(cf closedFile) {
+	if w.cfg.Uploader == nil {
+		return
+	}
+	c := w.counters
+	c.backlogFiles.Add(1)
+	c.backlogBytes.Add(cf.size)
+	c.localBytes.Add(cf.size)
+	w.uploads.push(cf)
+}
+
 func (w *Writer) runUploads() {
 	defer close(w.uploadDone)
 	if w.cfg.Uploader == nil {
@@ -99,7 +113,7 @@ func (w *Writer) runUploads() {
 	}
 	lg := logLimiter{every: w.tune.logEvery}
 	for {
-		cf, ok := w.uploads.peek(w.upCtx)
+		cf, ok := w.uploads.peek(w.uploadCtx)
 		if !ok || !w.uploadOne(cf, &lg) {
 			return
 		}
@@ -110,9 +124,9 @@ func (w *Writer) runUploads() {
 // uploadOne uploads cf, retrying with exponential backoff and jitter until
 // it succeeds or the upload context ends (false).
 func (w *Writer) uploadOne(cf closedFile, lg *logLimiter) bool {
-	c := w.c
+	c := w.counters
 	key := filepath.ToSlash(cf.rel)
-	for attempt := 0; w.upCtx.Err() == nil; attempt++ {
+	for attempt := 0; w.uploadCtx.Err() == nil; attempt++ {
 		if attempt > 0 {
 			c.uploadRetries.Add(1)
 		}
@@ -130,7 +144,7 @@ func (w *Writer) uploadOne(cf closedFile, lg *logLimiter) bool {
 			c.localBytes.Add(-cf.size)
 			return true
 		}
-		if w.upCtx.Err() != nil {
+		if w.uploadCtx.Err() != nil {
 			return false
 		}
 		c.uploadFailures.Add(1)
@@ -145,7 +159,7 @@ func (w *Writer) uploadOne(cf closedFile, lg *logLimiter) bool {
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
-		case <-w.upCtx.Done():
+		case <-w.uploadCtx.Done():
 			t.Stop()
 			return false
 		}
@@ -163,7 +177,7 @@ func (w *Writer) tryUpload(key, rel string) error {
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", rel, err)
 	}
-	ctx, cancel := context.WithTimeout(w.upCtx, w.tune.uploadTimeout)
+	ctx, cancel := context.WithTimeout(w.uploadCtx, w.tune.uploadTimeout)
 	defer cancel()
 	if err := w.cfg.Uploader.Upload(ctx, key, f, info.Size()); err != nil {
 		return fmt.Errorf("upload %s: %w", key, err)

@@ -174,7 +174,7 @@ func (c *cpuLoad) list() bool {
 		if err != nil || c.threads[tid] != nil {
 			continue
 		}
-		f, err := os.Open(taskDir + "/" + n + "/schedstat")
+		f, err := os.Open(taskDir + "/" + n + "/schedstat") // #nosec G304 -- n is a thread id read from /proc/self/task
 		if err != nil {
 			continue // exited meanwhile
 		}

@@ -18,13 +18,54 @@ import (
 const (
 	// MaxFeedbackItems is the most outcomes one request may carry.
 	MaxFeedbackItems = 10000
-	// MaxOutcomeAge and MaxOutcomeSkew bound an outcome's "time": at most
-	// this far before or after the time it is received (a time outside
-	// is a 422 invalid_value). The lake partitions outcomes by the time
-	// they are received, not by this one.
-	MaxOutcomeAge  = 5 * 366 * 24 * time.Hour
-	MaxOutcomeSkew = time.Hour
+	// DefaultMaxOutcomeAge and DefaultMaxOutcomeSkew are the defaults of
+	// OutcomeWindow: an outcome's "time" at most about 5 years before, or
+	// 1 hour after, the time it is received.
+	DefaultMaxOutcomeAge  = 5 * 366 * 24 * time.Hour
+	DefaultMaxOutcomeSkew = time.Hour
 )
+
+// OutcomeWindow bounds an outcome's "time" around the time the outcome is
+// received: [received - MaxAge, received + MaxSkew]. A time outside is a
+// 422 invalid_value naming the field. The lake partitions outcomes by the
+// time they are received, never by this one, so the window bounds what
+// the time column may hold, not how many files a request makes. Zero
+// fields take the defaults.
+type OutcomeWindow struct {
+	// MaxAge is how long before its receipt an outcome may have happened
+	// (default DefaultMaxOutcomeAge).
+	MaxAge time.Duration
+	// MaxSkew is how far after its receipt an outcome's time may lie, for
+	// senders whose clocks run ahead (default DefaultMaxOutcomeSkew).
+	MaxSkew time.Duration
+}
+
+// WithDefaults returns w with zero fields set to the defaults.
+func (w OutcomeWindow) WithDefaults() OutcomeWindow {
+	if w.MaxAge <= 0 {
+		w.MaxAge = DefaultMaxOutcomeAge
+	}
+	if w.MaxSkew <= 0 {
+		w.MaxSkew = DefaultMaxOutcomeSkew
+	}
+	return w
+}
+
+// String describes the window for error messages, e.g.
+// "[received - 1830 days, received + 1h0m0s]".
+func (w OutcomeWindow) String() string {
+	w = w.WithDefaults()
+	return "[received - " + humanDuration(w.MaxAge) + ", received + " + humanDuration(w.MaxSkew) + "]"
+}
+
+// humanDuration writes whole days as days, anything else as Go does.
+func humanDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= day && d%day == 0 {
+		return fmt.Sprintf("%d days", d/day)
+	}
+	return d.String()
+}
 
 // Feedback is the ground truth of one scored lead: whether it converted.
 // It names the prediction by inference id (preferred) or lead id.
@@ -82,9 +123,9 @@ type feedbackJSON struct {
 //
 // with at least one of the ids (within ids' limits: anything else is an
 // invalid_id error naming the field), converted 0, 1, false or true, and
-// an optional RFC 3339 time (now when absent). Unknown fields are refused
-// so that a typo does not silently drop an outcome.
-func ParseFeedback(body []byte, now time.Time, ids leadscore.IDLimits) ([]Feedback, error) {
+// an optional RFC 3339 time (now when absent) within win. Unknown fields
+// are refused so that a typo does not silently drop an outcome.
+func ParseFeedback(body []byte, now time.Time, ids leadscore.IDLimits, win OutcomeWindow) ([]Feedback, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, &FeedbackError{Code: "empty_batch", Message: "the body is empty; send an outcome object or an array of them"}
@@ -109,8 +150,9 @@ func ParseFeedback(body []byte, now time.Time, ids leadscore.IDLimits) ([]Feedba
 		return nil, &FeedbackError{Code: "bad_json", Message: "the body must be a JSON object or array"}
 	}
 	out := make([]Feedback, 0, len(items))
+	win = win.WithDefaults()
 	for i, raw := range items {
-		fb, err := parseOne(raw, prefix(i), now, ids)
+		fb, err := parseOne(raw, prefix(i), now, ids, win)
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +162,7 @@ func ParseFeedback(body []byte, now time.Time, ids leadscore.IDLimits) ([]Feedba
 }
 
 // parseOne reads one outcome object; at prefixes its field names.
-func parseOne(raw json.RawMessage, at string, now time.Time, ids leadscore.IDLimits) (Feedback, error) {
+func parseOne(raw json.RawMessage, at string, now time.Time, ids leadscore.IDLimits, win OutcomeWindow) (Feedback, error) {
 	field := func(name string) string {
 		if at == "" {
 			return name
@@ -176,9 +218,9 @@ func parseOne(raw json.RawMessage, at string, now time.Time, ids leadscore.IDLim
 			return Feedback{}, &FeedbackError{Code: "invalid_value", Field: field("time"),
 				Message: fmt.Sprintf("%q is not an RFC 3339 time like 2025-06-01T12:00:00Z", truncate(*w.Time, 40))}
 		}
-		if t.Before(now.Add(-MaxOutcomeAge)) || t.After(now.Add(MaxOutcomeSkew)) {
+		if t.Before(now.Add(-win.MaxAge)) || t.After(now.Add(win.MaxSkew)) {
 			return Feedback{}, &FeedbackError{Code: "invalid_value", Field: field("time"),
-				Message: fmt.Sprintf("%s is outside [received - 5 years, received + 1 hour]", t.UTC().Format(time.RFC3339))}
+				Message: fmt.Sprintf("%s is outside %s", t.UTC().Format(time.RFC3339), win)}
 		}
 		fb.Time = t.UTC()
 	}

@@ -14,7 +14,7 @@ func TestParseFeedback(t *testing.T) {
 	now := time.Date(2025, 6, 1, 10, 0, 0, 0, time.FixedZone("x", 3600))
 	fbs, err := ParseFeedback([]byte(` [{"inference_id":"a","converted":1},
 		{"lead_id":"L","converted":true,"time":"2025-05-30T08:00:00+02:00"},
-		{"inference_id":"b","lead_id":null,"converted":0.0}] `), now, leadscore.IDLimits{})
+		{"inference_id":"b","lead_id":null,"converted":0.0}] `), now, leadscore.IDLimits{}, OutcomeWindow{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestParseFeedback(t *testing.T) {
 			t.Errorf("%d: %+v, want %+v", i, fbs[i], want[i])
 		}
 	}
-	one, err := ParseFeedback([]byte(`{"lead_id":"x","converted":false}`), now, leadscore.IDLimits{})
+	one, err := ParseFeedback([]byte(`{"lead_id":"x","converted":false}`), now, leadscore.IDLimits{}, OutcomeWindow{})
 	if err != nil || len(one) != 1 || one[0].LeadID != "x" || one[0].Converted {
 		t.Errorf("one object: %+v %v", one, err)
 	}
@@ -56,7 +56,7 @@ func TestParseFeedback(t *testing.T) {
 		{`[{"inference_id":"a","converted":1,"extra":2}]`, "unknown_field", "[0].extra"},
 		{`[` + strings.Repeat(`{"inference_id":"a","converted":1},`, MaxFeedbackItems) + `{"inference_id":"a","converted":1}]`, "batch_too_large", ""},
 	} {
-		_, err := ParseFeedback([]byte(tc.body), now, leadscore.IDLimits{})
+		_, err := ParseFeedback([]byte(tc.body), now, leadscore.IDLimits{}, OutcomeWindow{})
 		var fe *FeedbackError
 		if !errors.As(err, &fe) || fe.Code != tc.code || fe.Field != tc.field || fe.Error() == "" {
 			t.Errorf("%.60s: %#v, want %s %q", tc.body, err, tc.code, tc.field)
@@ -64,6 +64,36 @@ func TestParseFeedback(t *testing.T) {
 	}
 	if s := truncate("héllo wörld", 2); s != "h..." {
 		t.Errorf("truncate: %q", s)
+	}
+}
+
+// TestParseFeedbackOutcomeWindow: a configured window moves both bounds,
+// and the error names the field and the window.
+func TestParseFeedbackOutcomeWindow(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	win := OutcomeWindow{MaxAge: 48 * time.Hour, MaxSkew: 5 * time.Minute}
+	at := func(d time.Duration) []byte {
+		return []byte(`[{"inference_id":"ok","converted":1},{"inference_id":"a","converted":1,"time":"` + now.Add(d).Format(time.RFC3339) + `"}]`)
+	}
+	for _, d := range []time.Duration{-48 * time.Hour, -time.Hour, 0, 5 * time.Minute} {
+		if _, err := ParseFeedback(at(d), now, leadscore.IDLimits{}, win); err != nil {
+			t.Errorf("time now%+v, inside the window: %v", d, err)
+		}
+	}
+	for _, d := range []time.Duration{-48*time.Hour - time.Second, 5*time.Minute + time.Second, -3 * 365 * 24 * time.Hour} {
+		_, err := ParseFeedback(at(d), now, leadscore.IDLimits{}, win)
+		var fe *FeedbackError
+		if !errors.As(err, &fe) || fe.Code != "invalid_value" || fe.Field != "[1].time" ||
+			!strings.Contains(fe.Message, "[received - 2 days, received + 5m0s]") {
+			t.Errorf("time now%+v, outside the window: %v", d, err)
+		}
+	}
+	// The defaults: 5 years (of 366 days) back, 1 hour ahead.
+	if _, err := ParseFeedback(at(-4*365*24*time.Hour), now, leadscore.IDLimits{}, OutcomeWindow{}); err != nil {
+		t.Errorf("4 years back with the default window: %v", err)
+	}
+	if got := (OutcomeWindow{}).String(); got != "[received - 1830 days, received + 1h0m0s]" {
+		t.Errorf("default window %q", got)
 	}
 }
 
@@ -79,7 +109,7 @@ func FuzzParseFeedback(f *testing.F) {
 	}
 	now := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		fbs, err := ParseFeedback(body, now, leadscore.IDLimits{})
+		fbs, err := ParseFeedback(body, now, leadscore.IDLimits{}, OutcomeWindow{})
 		if err != nil {
 			var fe *FeedbackError
 			if !errors.As(err, &fe) || fe.Code == "" {
@@ -108,7 +138,7 @@ func FuzzParseFeedback(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := ParseFeedback(data, now, leadscore.IDLimits{})
+		again, err := ParseFeedback(data, now, leadscore.IDLimits{}, OutcomeWindow{})
 		if err != nil || len(again) != len(fbs) {
 			t.Fatalf("written back %s: %v", data, err)
 		}

@@ -80,23 +80,25 @@ func (m *Monitor) FeedbackHandler() http.Handler {
 			writeError(w, http.StatusBadRequest, "body_read_failed", "", "could not read the body")
 			return
 		}
-		fbs, err := ParseFeedback(body, m.now(), m.cfg.IDs)
+		fbs, err := ParseFeedback(body, m.now(), m.cfg.IDs, m.cfg.Outcomes)
 		if err != nil {
 			var fe *FeedbackError
 			if !errors.As(err, &fe) {
 				writeError(w, http.StatusBadRequest, "bad_request", "", err.Error())
 				return
 			}
-			writeError(w, feedbackStatus(fe.Code), fe.Code, fe.Field, fe.Message)
+			writeError(w, fe.Status(), fe.Code, fe.Field, fe.Message)
 			return
 		}
 		writeJSON(w, http.StatusOK, m.Feedback(fbs))
 	})
 }
 
-// feedbackStatus maps a FeedbackError code to its HTTP status.
-func feedbackStatus(code string) int {
-	switch code {
+// Status is the HTTP status of the error: 400 for bad_json, unknown_field
+// and invalid_id, 413 for batch_too_large, 422 for the rest
+// (invalid_value, empty_batch).
+func (e *FeedbackError) Status() int {
+	switch e.Code {
 	case "bad_json", "unknown_field", "invalid_id":
 		return http.StatusBadRequest
 	case "batch_too_large":

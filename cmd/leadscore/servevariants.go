@@ -425,18 +425,18 @@ func (t feedbackTee) CaptureFeedback(outs []leadscore.Outcome) {
 }
 
 // maxFeedbackBody bounds a POST /v1/feedback body when no drift monitor
-// serves the route.
-const maxFeedbackBody = 8 << 20
+// serves the route: the monitor's own bound, as SECURITY.md promises.
+const maxFeedbackBody = monitor.MaxFeedbackBody
 
 // feedbackHandler serves POST /v1/feedback when no drift monitor does
 // (the champion has no baseline): outcomes go to the lake and the live
 // comparison.
-func feedbackHandler(sink monitor.FeedbackSink, stored bool, ids leadscore.IDLimits) http.Handler {
+func feedbackHandler(sink monitor.FeedbackSink, stored bool, ids leadscore.IDLimits, win monitor.OutcomeWindow) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fail := func(status int, code, field, msg string) {
 			w.WriteHeader(status)
-			body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg, "row": nil, "feature": nilIfEmpty(field)}})
+			body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg, "row": nil, "field": nilIfEmpty(field)}})
 			_, _ = w.Write(append(body, '\n'))
 		}
 		if r.Method != http.MethodPost {
@@ -449,11 +449,11 @@ func feedbackHandler(sink monitor.FeedbackSink, stored bool, ids leadscore.IDLim
 			fail(http.StatusRequestEntityTooLarge, "body_too_large", "", fmt.Sprintf("feedback bodies are limited to %d bytes", maxFeedbackBody))
 			return
 		}
-		fbs, err := monitor.ParseFeedback(body, time.Now().UTC(), ids)
+		fbs, err := monitor.ParseFeedback(body, time.Now().UTC(), ids, win)
 		if err != nil {
 			var fe *monitor.FeedbackError
 			if errors.As(err, &fe) {
-				fail(http.StatusBadRequest, fe.Code, fe.Field, fe.Error())
+				fail(fe.Status(), fe.Code, fe.Field, fe.Message)
 				return
 			}
 			fail(http.StatusBadRequest, "bad_json", "", err.Error())

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,18 +52,60 @@ type outcomeLine struct {
 	R int64  `json:"r,omitempty"` // received, unix microseconds (0 in segments of older versions)
 }
 
+// groundTruth is the outcome pipeline: its own bounded queue, journal
+// segments, goroutine and counters, held by a Writer beside the record
+// pipeline. It shares the Writer's directory, local-bytes bound, upload
+// queue and stop signals, and nothing else.
+type groundTruth struct {
+	cfg  Config
+	tune tuning
+	log  *slog.Logger
+	root *os.Root
+	// localBytes is the Writer's count of local bytes, bounded by
+	// MaxLocalBytes: outcomes are dropped while it is over.
+	localBytes *atomic.Int64
+	// upload hands a closed groundtruth file to the Writer's upload queue.
+	upload func(closedFile)
+
+	queue    outcomeQueue
+	counters outcomeCounters
+	// segmentIDs names outcome segments; used by startup, then by the
+	// goroutine only.
+	segmentIDs *idSource
+
+	stop <-chan struct{} // the Writer's Close began
+	kill <-chan struct{} // tests: abandon everything, as a crash would
+	done chan struct{}   // run has returned
+}
+
+func newGroundTruth(w *Writer, instance string) *groundTruth {
+	return &groundTruth{
+		cfg:        w.cfg,
+		tune:       w.tune,
+		log:        w.log,
+		root:       w.root,
+		localBytes: &w.counters.localBytes,
+		upload:     w.queueUpload,
+		queue:      outcomeQueue{ready: make(chan struct{}, 1)},
+		segmentIDs: &idSource{instance: instance},
+		stop:       w.stop,
+		kill:       w.kill,
+		done:       make(chan struct{}),
+	}
+}
+
 // outcomeQueue is the bounded hand-off from CaptureFeedback.
 type outcomeQueue struct {
-	mu     sync.Mutex
-	buf    []leadscore.Outcome
-	closed bool
-	ready  chan struct{}
+	mu       sync.Mutex
+	outcomes []leadscore.Outcome
+	closed   bool
+	ready    chan struct{} // signalled (never blocking) when outcomes grows
 }
 
 func (q *outcomeQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.buf)
+	return len(q.outcomes)
 }
 
 // outcomeCounters are the numbers of leadscore_capture_feedback_*.
@@ -78,24 +121,28 @@ type outcomeCounters struct {
 // find the local backlog full are dropped and counted
 // (leadscore_capture_feedback_dropped_total).
 func (w *Writer) CaptureFeedback(outcomes []leadscore.Outcome) {
+	w.groundTruth.capture(outcomes)
+}
+
+func (gt *groundTruth) capture(outcomes []leadscore.Outcome) {
 	if len(outcomes) == 0 {
 		return
 	}
-	c := &w.fc
-	if w.c.localBytes.Load() >= w.cfg.MaxLocalBytes {
+	c := &gt.counters
+	if gt.localBytes.Load() >= gt.cfg.MaxLocalBytes {
 		c.dropped[dropBacklogFull].Add(uint64(len(outcomes)))
 		return
 	}
-	q := &w.fq
+	q := &gt.queue
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		c.dropped[dropClosed].Add(uint64(len(outcomes)))
 		return
 	}
-	n := min(len(outcomes), w.cfg.FeedbackQueueDepth-len(q.buf))
+	n := min(len(outcomes), gt.cfg.FeedbackQueueDepth-len(q.outcomes))
 	n = max(n, 0)
-	q.buf = append(q.buf, outcomes[:n]...)
+	q.outcomes = append(q.outcomes, outcomes[:n]...)
 	q.mu.Unlock()
 	if n > 0 {
 		c.captured.Add(uint64(n))
@@ -106,7 +153,7 @@ func (w *Writer) CaptureFeedback(outcomes []leadscore.Outcome) {
 	}
 	if full := len(outcomes) - n; full > 0 {
 		c.dropped[dropQueueFull].Add(uint64(full)) //nolint:gosec // positive
-		w.log.Warn("capture: feedback queue full, outcomes dropped", "dropped", full)
+		gt.log.Warn("capture: feedback queue full, outcomes dropped", "dropped", full)
 	}
 }
 
@@ -121,57 +168,57 @@ type outcomeGen struct {
 	failed  bool      // the segment could not be written: keep it as is
 }
 
-// runOutcomes is the outcome goroutine: journal, Parquet, upload queue.
-func (w *Writer) runOutcomes() {
-	defer close(w.outcomesDone)
-	tick := time.NewTicker(w.cfg.SyncInterval)
+// run is the outcome goroutine: journal, Parquet, upload queue.
+func (gt *groundTruth) run() {
+	defer close(gt.done)
+	tick := time.NewTicker(gt.cfg.SyncInterval)
 	defer tick.Stop()
 	var g *outcomeGen
 	for {
 		select {
-		case <-w.kill:
+		case <-gt.kill:
 			if g != nil && g.f != nil {
 				_ = g.f.Close()
 			}
 			return
-		case <-w.fq.ready:
-			g = w.journalOutcomes(g)
+		case <-gt.queue.ready:
+			g = gt.journal(g)
 		case now := <-tick.C:
-			w.syncOutcomes(g)
+			gt.sync(g)
 			if g != nil && len(g.pending) > 0 &&
-				(now.Sub(g.first) >= w.cfg.RollAge || len(g.pending) >= w.cfg.RowGroupRows) {
-				w.finishOutcomes(g)
+				(now.Sub(g.first) >= gt.cfg.RollAge || len(g.pending) >= gt.cfg.RowGroupRows) {
+				gt.finish(g)
 				g = nil
 			}
-		case <-w.stop:
-			w.fq.mu.Lock()
-			w.fq.closed = true
-			w.fq.mu.Unlock()
-			g = w.journalOutcomes(g)
+		case <-gt.stop:
+			gt.queue.mu.Lock()
+			gt.queue.closed = true
+			gt.queue.mu.Unlock()
+			g = gt.journal(g)
 			if g != nil {
-				w.syncOutcomes(g)
-				w.finishOutcomes(g)
+				gt.sync(g)
+				gt.finish(g)
 			}
 			return
 		}
 	}
 }
 
-// journalOutcomes appends the queued outcomes to g's segment (opening one
-// when g is nil) and returns the generation.
-func (w *Writer) journalOutcomes(g *outcomeGen) *outcomeGen {
-	w.fq.mu.Lock()
-	outs := w.fq.buf
-	w.fq.buf = nil
-	w.fq.mu.Unlock()
+// journal appends the queued outcomes to g's segment (opening one when g
+// is nil) and returns the generation.
+func (gt *groundTruth) journal(g *outcomeGen) *outcomeGen {
+	gt.queue.mu.Lock()
+	outs := gt.queue.outcomes
+	gt.queue.outcomes = nil
+	gt.queue.mu.Unlock()
 	if len(outs) == 0 {
 		return g
 	}
 	if g == nil {
-		g = &outcomeGen{id: w.oids.next(time.Now()), first: time.Now()}
-		f, err := w.root.OpenFile(filepath.Join(journalDir, g.id+outcomeSegExt), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		g = &outcomeGen{id: gt.segmentIDs.next(time.Now()), first: time.Now()}
+		f, err := gt.root.OpenFile(outcomeSegmentPath(g.id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
-			w.outcomeFailed(g, "open", err)
+			gt.failed(g, "open", err)
 		} else {
 			g.f, g.bw = f, bufio.NewWriter(f)
 		}
@@ -192,27 +239,27 @@ func (w *Writer) journalOutcomes(g *outcomeGen) *outcomeGen {
 			}
 		}
 		if err != nil {
-			w.outcomeFailed(g, "write", err)
+			gt.failed(g, "write", err)
 		} else {
 			g.dirty = true
-			w.fc.journaled.Add(uint64(len(outs)))
+			gt.counters.journaled.Add(uint64(len(outs)))
 		}
 	}
 	g.pending = append(g.pending, outs...)
 	return g
 }
 
-// outcomeFailed marks g's segment unusable: its outcomes live in memory
-// only until their Parquet file is closed.
-func (w *Writer) outcomeFailed(g *outcomeGen, op string, err error) {
-	w.fc.errors.Add(1)
+// failed marks g's segment unusable: its outcomes live in memory only
+// until their Parquet file is closed.
+func (gt *groundTruth) failed(g *outcomeGen, op string, err error) {
+	gt.counters.errors.Add(1)
 	g.failed = true
-	w.log.Error("capture: cannot journal outcomes; they are kept in memory until written to Parquet",
+	gt.log.Error("capture: cannot journal outcomes; they are kept in memory until written to Parquet",
 		"segment", g.id, "op", op, "error", err.Error())
 }
 
-// syncOutcomes fsyncs g's segment when it has unsynced outcomes.
-func (w *Writer) syncOutcomes(g *outcomeGen) {
+// sync fsyncs g's segment when it has unsynced outcomes.
+func (gt *groundTruth) sync(g *outcomeGen) {
 	if g == nil || !g.dirty || g.f == nil || g.failed {
 		return
 	}
@@ -221,54 +268,54 @@ func (w *Writer) syncOutcomes(g *outcomeGen) {
 		err = g.f.Sync()
 	}
 	if err != nil {
-		w.outcomeFailed(g, "sync", err)
+		gt.failed(g, "sync", err)
 		return
 	}
 	g.dirty = false
 }
 
-// finishOutcomes writes g's outcomes to Parquet, then removes its segment
-// and queues the files for upload. When Parquet fails, a sound segment is
-// kept for the next start and the outcomes of a failed one are dropped
+// finish writes g's outcomes to Parquet, then removes its segment and
+// queues the files for upload. When Parquet fails, a sound segment is kept
+// for the next start and the outcomes of a failed one are dropped
 // (disk_error).
-func (w *Writer) finishOutcomes(g *outcomeGen) {
+func (gt *groundTruth) finish(g *outcomeGen) {
 	if g.f != nil {
 		if !g.failed {
 			_ = g.bw.Flush()
 		}
 		_ = g.f.Close()
 	}
-	closed, err := w.writeOutcomes(g.id, g.pending)
+	closed, err := gt.write(g.id, g.pending)
 	if err != nil {
-		w.fc.errors.Add(1)
+		gt.counters.errors.Add(1)
 		if g.failed || g.f == nil {
-			w.fc.dropped[dropDiskError].Add(uint64(len(g.pending)))
-			w.log.Error("capture: outcomes lost: neither journal nor Parquet could hold them", "outcomes", len(g.pending), "error", err.Error())
+			gt.counters.dropped[dropDiskError].Add(uint64(len(g.pending)))
+			gt.log.Error("capture: outcomes lost: neither journal nor Parquet could hold them", "outcomes", len(g.pending), "error", err.Error())
 		} else {
-			w.log.Error("capture: cannot write outcomes to Parquet; their journal segment is kept for the next start",
+			gt.log.Error("capture: cannot write outcomes to Parquet; their journal segment is kept for the next start",
 				"segment", g.id, "error", err.Error())
 		}
 		return
 	}
-	w.fc.written.Add(uint64(len(g.pending)))
-	w.removeOutcomeSegment(g.id)
+	gt.counters.written.Add(uint64(len(g.pending)))
+	gt.removeSegment(g.id)
 	for _, cf := range closed {
-		w.lk.enqueue(cf)
+		gt.upload(cf)
 	}
 }
 
-func (w *Writer) removeOutcomeSegment(id string) {
-	if err := w.root.Remove(filepath.Join(journalDir, id+outcomeSegExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		w.log.Warn("capture: cannot remove outcome segment", "segment", id, "error", err.Error())
+func (gt *groundTruth) removeSegment(id string) {
+	if err := gt.root.Remove(outcomeSegmentPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		gt.log.Warn("capture: cannot remove outcome segment", "segment", id, "error", err.Error())
 		return
 	}
-	_ = syncDir(w.root, journalDir)
+	_ = syncDir(gt.root, journalDir)
 }
 
-// writeOutcomes writes outs into one closed file per hour partition,
+// write writes outs into one closed file per hour partition,
 // groundtruth/dt=.../hour=HH/outcomes-ID.parquet, replacing files of the
 // same name (a replay writes the same files again).
-func (w *Writer) writeOutcomes(id string, outs []leadscore.Outcome) ([]closedFile, error) {
+func (gt *groundTruth) write(id string, outs []leadscore.Outcome) ([]closedFile, error) {
 	byDir := map[string][]lakefmt.OutcomeRow{}
 	var dirs []string
 	for i := range outs {
@@ -283,7 +330,7 @@ func (w *Writer) writeOutcomes(id string, outs []leadscore.Outcome) ([]closedFil
 	slices.Sort(dirs)
 	var closed []closedFile
 	for _, dir := range dirs {
-		cf, err := w.writeOutcomeFile(dir, outcomePrefix+id+partExt, byDir[dir])
+		cf, err := gt.writeFile(dir, outcomePrefix+id+partExt, byDir[dir])
 		if err != nil {
 			return closed, err
 		}
@@ -292,22 +339,22 @@ func (w *Writer) writeOutcomes(id string, outs []leadscore.Outcome) ([]closedFil
 	return closed, nil
 }
 
-func (w *Writer) writeOutcomeFile(dir, name string, rows []lakefmt.OutcomeRow) (closedFile, error) {
-	if err := w.root.MkdirAll(dir, 0o750); err != nil {
+func (gt *groundTruth) writeFile(dir, name string, rows []lakefmt.OutcomeRow) (closedFile, error) {
+	if err := gt.root.MkdirAll(dir, 0o750); err != nil {
 		return closedFile{}, err
 	}
 	tmp, final := filepath.Join(dir, "."+name+tempExt), filepath.Join(dir, name)
-	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	f, err := gt.root.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
 	if err != nil {
 		return closedFile{}, err
 	}
 	var out io.Writer = f
-	if wrap := w.tune.wrapLake; wrap != nil {
+	if wrap := gt.tune.wrapLake; wrap != nil {
 		out = wrap(f)
 	}
 	cw := &countWriter{w: out}
 	pw := parquet.NewGenericWriter[lakefmt.OutcomeRow](cw, parquet.Compression(lakeZstd),
-		parquet.MaxRowsPerRowGroup(int64(w.cfg.RowGroupRows)))
+		parquet.MaxRowsPerRowGroup(int64(gt.cfg.RowGroupRows)))
 	_, err = pw.Write(rows)
 	if err == nil {
 		err = pw.Close()
@@ -319,42 +366,43 @@ func (w *Writer) writeOutcomeFile(dir, name string, rows []lakefmt.OutcomeRow) (
 		err = cerr
 	}
 	if err == nil {
-		err = w.root.Rename(tmp, final)
+		err = gt.root.Rename(tmp, final)
 	}
 	if err != nil {
-		_ = w.root.Remove(tmp)
+		_ = gt.root.Remove(tmp)
 		return closedFile{}, fmt.Errorf("write %s: %w", final, err)
 	}
-	if err := syncDir(w.root, dir); err != nil {
-		w.log.Warn("capture: cannot sync partition folder", "dir", dir, "error", err.Error())
+	if err := syncDir(gt.root, dir); err != nil {
+		gt.log.Warn("capture: cannot sync partition folder", "dir", dir, "error", err.Error())
 	}
 	return closedFile{rel: final, size: cw.n}, nil
 }
 
-// startupOutcomes replays outcome segments left by a previous run, removes
+// startup replays outcome segments left by a previous run, removes
 // temporary files, and returns the closed groundtruth files (for upload).
-func (w *Writer) startupOutcomes() []closedFile {
-	entries, err := fs.ReadDir(w.root.FS(), journalDir)
+// It runs before the goroutine starts.
+func (gt *groundTruth) startup() []closedFile {
+	entries, err := fs.ReadDir(gt.root.FS(), journalDir)
 	if err != nil {
-		w.log.Warn("capture: cannot list the journal for outcomes", "error", err.Error())
+		gt.log.Warn("capture: cannot list the journal for outcomes", "error", err.Error())
 	}
 	for _, e := range entries {
 		id, ok := strings.CutSuffix(e.Name(), outcomeSegExt)
 		if !ok || !e.Type().IsRegular() {
 			continue
 		}
-		w.oids.observe(id)
-		w.replayOutcomes(id)
+		gt.segmentIDs.observe(id)
+		gt.replay(id)
 	}
 	var closed []closedFile
-	_ = fs.WalkDir(w.root.FS(), lakefmt.GroundTruth.Dir(), func(p string, d fs.DirEntry, err error) error {
+	_ = fs.WalkDir(gt.root.FS(), lakefmt.GroundTruth.Dir(), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil //nolint:nilerr // a missing or unreadable folder holds nothing to upload
 		}
 		name := d.Name()
 		switch {
 		case strings.HasPrefix(name, ".") && strings.HasSuffix(name, tempExt):
-			_ = w.root.Remove(filepath.FromSlash(p))
+			_ = gt.root.Remove(filepath.FromSlash(p))
 		case strings.HasPrefix(name, outcomePrefix) && strings.HasSuffix(name, partExt):
 			if info, ierr := d.Info(); ierr == nil {
 				closed = append(closed, closedFile{rel: filepath.FromSlash(p), size: info.Size()})
@@ -365,32 +413,31 @@ func (w *Writer) startupOutcomes() []closedFile {
 	return closed
 }
 
-// replayOutcomes writes the outcomes of segment id to Parquet and removes
-// it; a torn last line ends the segment.
-func (w *Writer) replayOutcomes(id string) {
-	p := filepath.Join(journalDir, id+outcomeSegExt)
-	data, err := w.root.ReadFile(p)
+// replay writes the outcomes of segment id to Parquet and removes it; a
+// torn last line ends the segment.
+func (gt *groundTruth) replay(id string) {
+	data, err := gt.root.ReadFile(outcomeSegmentPath(id))
 	if err != nil {
-		w.fc.errors.Add(1)
-		w.log.Error("capture: cannot read outcome segment", "segment", id, "error", err.Error())
+		gt.counters.errors.Add(1)
+		gt.log.Error("capture: cannot read outcome segment", "segment", id, "error", err.Error())
 		return
 	}
 	outs, bad := parseOutcomeSegment(data, segmentTime(id))
 	if bad > 0 {
-		w.fc.errors.Add(1)
-		w.log.Warn("capture: outcome segment has torn or corrupt lines; every intact line is recovered",
+		gt.counters.errors.Add(1)
+		gt.log.Warn("capture: outcome segment has torn or corrupt lines; every intact line is recovered",
 			"segment", id, "outcomes", len(outs), "bad_lines", bad)
 	}
-	if _, err := w.writeOutcomes(id, outs); err != nil {
-		w.fc.errors.Add(1)
-		w.log.Error("capture: cannot replay outcome segment; kept for the next start", "segment", id, "error", err.Error())
+	if _, err := gt.write(id, outs); err != nil {
+		gt.counters.errors.Add(1)
+		gt.log.Error("capture: cannot replay outcome segment; kept for the next start", "segment", id, "error", err.Error())
 		return
 	}
-	w.fc.replayed.Add(uint64(len(outs)))
-	w.fc.written.Add(uint64(len(outs)))
-	w.removeOutcomeSegment(id)
+	gt.counters.replayed.Add(uint64(len(outs)))
+	gt.counters.written.Add(uint64(len(outs)))
+	gt.removeSegment(id)
 	if len(outs) > 0 {
-		w.log.Info("capture: outcomes replayed", "segment", id, "outcomes", len(outs))
+		gt.log.Info("capture: outcomes replayed", "segment", id, "outcomes", len(outs))
 	}
 }
 
@@ -418,20 +465,9 @@ func parseOutcomeSegment(data []byte, segTime time.Time) (outs []leadscore.Outco
 	return outs, bad
 }
 
-// segmentTime is the creation time a segment id holds (see idSource), or
-// the zero time.
-func segmentTime(id string) time.Time {
-	ts, _, _ := strings.Cut(id, "-")
-	t, err := time.Parse(idTimeLayout, ts)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-// outcomeMetrics are the leadscore_capture_feedback_* collectors.
-func (w *Writer) outcomeMetrics() []prometheus.Collector {
-	c := &w.fc
+// metrics are the leadscore_capture_feedback_* collectors.
+func (gt *groundTruth) metrics() []prometheus.Collector {
+	c := &gt.counters
 	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
 			func() float64 { return float64(v.Load()) })
@@ -443,9 +479,9 @@ func (w *Writer) outcomeMetrics() []prometheus.Collector {
 		counter("leadscore_capture_feedback_replayed_total", "Outcomes recovered from journal segments.", &c.replayed),
 		counter("leadscore_capture_feedback_errors_total", "Failed journal or Parquet operations on outcomes.", &c.errors),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leadscore_capture_feedback_queue_depth", Help: "Outcomes waiting in the feedback capture queue."},
-			func() float64 { return float64(w.fq.len()) }),
+			func() float64 { return float64(gt.queue.len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leadscore_capture_feedback_queue_capacity", Help: "Capacity of the feedback capture queue."},
-			func() float64 { return float64(w.cfg.FeedbackQueueDepth) }),
+			func() float64 { return float64(gt.cfg.FeedbackQueueDepth) }),
 	}
 	for i, r := range dropReasons {
 		if i == dropSampledOut || i == dropSchemaMismatch || i == dropTooLarge {

@@ -97,9 +97,9 @@ func TestOutcomesRoundTrip(t *testing.T) {
 
 func TestOutcomesQueueFull(t *testing.T) {
 	w := newTestWriter(t, Config{Dir: t.TempDir(), FeedbackQueueDepth: 2}, nil)
-	w.fq.mu.Lock() // hold the goroutine off the queue
-	w.fq.buf = append(w.fq.buf, testOutcomes()[:2]...)
-	w.fq.mu.Unlock()
+	w.groundTruth.queue.mu.Lock() // hold the goroutine off the queue
+	w.groundTruth.queue.outcomes = append(w.groundTruth.queue.outcomes, testOutcomes()[:2]...)
+	w.groundTruth.queue.mu.Unlock()
 	w.CaptureFeedback(testOutcomes())
 	if n := w.Stats().FeedbackDropped[DropQueueFull]; n != 3 {
 		t.Errorf("queue_full drops %d, want 3", n)
@@ -112,7 +112,7 @@ func TestOutcomesCrashReplay(t *testing.T) {
 	cfg := Config{Dir: dir, SyncInterval: 5 * time.Millisecond, RollAge: time.Hour}
 	w := newTestWriter(t, cfg, nil)
 	w.CaptureFeedback(testOutcomes())
-	eventually(t, "outcomes to be journaled", func() bool { return w.Stats().FeedbackCaptured == 3 && w.fc.journaled.Load() == 3 })
+	eventually(t, "outcomes to be journaled", func() bool { return w.Stats().FeedbackCaptured == 3 && w.groundTruth.counters.journaled.Load() == 3 })
 	time.Sleep(50 * time.Millisecond) // a few sync intervals
 	w.crash()
 	if segs, _ := filepath.Glob(filepath.Join(dir, journalDir, "*"+outcomeSegExt)); len(segs) != 1 {
