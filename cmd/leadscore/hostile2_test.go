@@ -35,6 +35,7 @@ func TestHostileRound2(t *testing.T) {
 		{"WrongKeysRateLimited", testHostileWrongKeysRateLimited},
 		{"OutcomeWindow", testHostileOutcomeWindow},
 		{"MemoryBound", testHostileMemoryBound},
+		{"CaptureCrashMatrix", testHostileCaptureCrashMatrix},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
