@@ -152,11 +152,17 @@ type Record struct {
 	ModelVersion string
 	// Features holds the lead's values in model order, NaN for missing.
 	// The slice belongs to the record: a Sink may keep it.
-	Features    []float32
-	Margin      float64
-	Probability float64
-	Tier        int
-	LatencyMS   float64 // the request's scoring latency
+	Features []float32
+	// FeatureNames names Features, in order: the feature list of the model
+	// that scored the record (Model, ModelVersion), so that a Sink files
+	// each value under its own name even while a reload changes the list.
+	// It is shared by every record of that model; a Sink must not modify
+	// it. Nil means the Sink's own feature list (its length is checked).
+	FeatureNames []string
+	Margin       float64
+	Probability  float64
+	Tier         int
+	LatencyMS    float64 // the request's scoring latency
 	// Variant names the variant that scored the lead when several are
 	// served (champion/challenger); empty with one model.
 	Variant string

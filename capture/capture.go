@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math"
 	"os"
@@ -84,8 +85,9 @@ type Writer struct {
 	root    *os.Root
 	dirLock *os.File // flock on the journal; nil where unsupported
 
-	queue       recordQueue // Capture -> journal goroutine
-	sampleBelow uint64      // keep a record when its hash is below; 0: keep all
+	queue       recordQueue  // Capture -> journal goroutine
+	sampleBelow uint64       // keep a record when its hash is below; 0: keep all
+	sampleSeed  maphash.Seed // sampleHash's key, random per Writer
 	counters    *counters
 	syncHist    prometheus.Histogram
 	registry    prometheus.Registerer // where metrics are registered; nil: none
@@ -194,6 +196,7 @@ func newWriter(cfg Config, features []string, reg prometheus.Registerer, log *sl
 	}
 	w.groundTruth = newGroundTruth(w, instance)
 	w.queue.init(cfg.QueueDepth, schema)
+	w.sampleSeed = maphash.MakeSeed()
 	w.segmentBytes = max(4*cfg.RollBytes, 1<<20)
 	if cfg.SamplePercent < 100 {
 		switch f := cfg.SamplePercent / 100 * math.Exp2(64); {
@@ -256,6 +259,14 @@ func randomHex(n int) (string, error) {
 // to QueueWait for room; records that still do not fit, are sampled out,
 // or arrive after Close began are dropped and counted. The records (and
 // their Features) must not be modified afterwards.
+//
+// A record that names its features (FeatureNames) is written under those
+// names: when they differ from the previous record's, the lake starts new
+// files with its columns (a new generation), so that a model reload never
+// files a row under another model's columns nor drops it, however the
+// records of the old and the new model interleave. A record without names
+// must match the feature list in force (New, SetFeatures) in length, or it
+// is dropped (schema_mismatch), as is one whose names cannot be columns.
 func (w *Writer) Capture(recs []leadscore.Record) {
 	if len(recs) == 0 {
 		return
@@ -284,16 +295,16 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 	}
 	for i := range recs {
 		r := &recs[i]
-		if len(r.Features) != q.featureCount {
-			mismatch++
-			continue
-		}
-		if w.sampleBelow != 0 && sampleHash(r.InferenceID) >= w.sampleBelow {
+		if w.sampleBelow != 0 && w.sampleHash(r) >= w.sampleBelow {
 			sampled++
 			continue
 		}
 		if len(q.records) >= q.depth {
 			full++
+			continue
+		}
+		if !q.follow(r, w.log) {
+			mismatch++
 			continue
 		}
 		q.records = append(q.records, *r)
@@ -318,11 +329,12 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 	}
 }
 
-// SetFeatures switches the lake to a new feature list (after a model
-// reload): records captured before the call are written with the old
-// columns, records after with the new ones, into new files. Records whose
-// feature count does not match the list in force are dropped
-// (schema_mismatch).
+// SetFeatures switches the lake to a new feature list for records that
+// do not name their features (Record.FeatureNames nil): records captured
+// before the call are written with the old columns, records after with the
+// new ones, into new files. Records whose feature count does not match the
+// list in force are dropped (schema_mismatch). Records that name their
+// features need no call: each is written under its own list (see Capture).
 func (w *Writer) SetFeatures(features []string) error {
 	if err := validateFeatures(features); err != nil {
 		return fmt.Errorf("capture features: %w", err)
@@ -337,8 +349,7 @@ func (w *Writer) SetFeatures(features []string) error {
 		q.mu.Unlock()
 		return errors.New("capture: SetFeatures after Close")
 	}
-	q.marks = append(q.marks, schemaMark{pos: len(q.records), schema: schema})
-	q.featureCount = len(features)
+	q.mark(schema, nil)
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:

@@ -218,12 +218,12 @@ func TestSampling(t *testing.T) {
 	if kept < 1800 || kept > 2200 {
 		t.Fatalf("kept %d of 8000 at 25%%", kept)
 	}
-	// The choice is a function of the inference id: the same records are
-	// kept every time (and by every replica).
+	// The choice is a keyed function of the request and inference ids:
+	// the Writer keeps the same records every time it sees them.
 	var want []leadscore.Record
-	for _, r := range recs {
-		if sampleHash(r.InferenceID) < w.sampleBelow {
-			want = append(want, r)
+	for i := range recs {
+		if w.sampleHash(&recs[i]) < w.sampleBelow {
+			want = append(want, recs[i])
 		}
 	}
 	checkRows(t, readLake(t, dir), want)

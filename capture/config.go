@@ -46,8 +46,10 @@ type Config struct {
 	RollAge time.Duration
 	// SamplePercent is the share of records kept, in (0, 100]; the rest
 	// are counted as sampled_out. Records are picked by a hash of the
-	// inference id, so a replayed request is sampled alike. 0 means 100:
-	// to capture nothing, do not create a Writer.
+	// request and inference ids keyed with a per-Writer secret, so that a
+	// caller cannot choose ids to stay out of the lake, and a shadow
+	// record goes with its live one. 0 means 100: to capture nothing, do
+	// not create a Writer.
 	SamplePercent float64
 	// MaxLocalBytes bounds the local bytes waiting to be made durable
 	// elsewhere: journal segments plus, with an Uploader, closed files not

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/leadscore/leadscore"
@@ -154,6 +155,9 @@ func (j *journaler) drain() bool {
 		}
 		return true
 	}
+	if len(marks) > 0 {
+		recs, marks = groupBySchema(recs, marks, j.schema)
+	}
 	start := 0
 	for _, m := range marks {
 		if !j.write(recs[start:m.pos], nil) || !j.endGen() {
@@ -163,6 +167,57 @@ func (j *journaler) drain() bool {
 		start = m.pos
 	}
 	return j.write(recs[start:], recs)
+}
+
+// groupBySchema reorders one take of the queue so that records of one
+// feature list are together: cur's first (the generation open now), the
+// list of the last record last (the one likely to follow), others by first
+// appearance. While a reload is under way, records of the old and the new
+// model interleave; grouping them keeps that to a generation or two per
+// take rather than one per switch. The journal, and so the lake and a
+// replay, see the records in the order returned.
+func groupBySchema(recs []leadscore.Record, marks []schemaMark, cur *lakeSchema) ([]leadscore.Record, []schemaMark) {
+	type span struct {
+		lo, hi int
+		schema *lakeSchema
+	}
+	spans := make([]span, 0, len(marks)+1)
+	lo, s := 0, cur
+	for _, m := range marks {
+		if m.pos > lo {
+			spans = append(spans, span{lo, m.pos, s})
+		}
+		lo, s = m.pos, m.schema
+	}
+	tail := s
+	if len(recs) > lo {
+		spans = append(spans, span{lo, len(recs), s})
+	}
+	order := []*lakeSchema{cur}
+	for _, sp := range spans {
+		if !slices.Contains(order, sp.schema) {
+			order = append(order, sp.schema)
+		}
+	}
+	if i := slices.Index(order, tail); i >= 0 {
+		order = append(slices.Delete(order, i, i+1), tail)
+	} else {
+		order = append(order, tail)
+	}
+	out := make([]leadscore.Record, 0, len(recs))
+	var outMarks []schemaMark
+	for i, sc := range order {
+		if i > 0 || sc != cur {
+			outMarks = append(outMarks, schemaMark{pos: len(out), schema: sc})
+		}
+		for _, sp := range spans {
+			if sp.schema == sc {
+				out = append(out, recs[sp.lo:sp.hi]...)
+			}
+		}
+	}
+	clear(recs) // the records live on in out
+	return out, outMarks
 }
 
 // write journals recs and passes them on; buf, when not nil, is recycled

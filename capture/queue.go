@@ -1,7 +1,10 @@
 package capture
 
 import (
+	"hash/maphash"
+	"log/slog"
 	randv2 "math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,14 +22,24 @@ type recordQueue struct {
 	mu sync.Mutex
 	// records wait here for the journal goroutine, at most depth of them.
 	records []leadscore.Record
-	// marks are the SetFeatures calls among records, in order.
+	// marks are the feature list switches among records, in order (a
+	// record naming another list, or SetFeatures).
 	marks []schemaMark
 	depth int
-	// featureCount is the length of the feature list in force: records of
-	// another length are dropped (schema_mismatch).
-	featureCount int
-	closed       bool
-	ready        chan struct{} // signalled (never blocking) when records grows
+	// tail is the schema of the records at the end of records (the last
+	// mark's, or the one the journal goroutine has); tailNames the
+	// FeatureNames slice last seen equal to it (a pointer compare settles
+	// most records). Records without names must match tail's length.
+	tail      *lakeSchema
+	tailNames []string
+	// recent caches the schemas last switched to, most recent first, so
+	// that records of two models interleaving during a reload do not
+	// rebuild one each time.
+	recent []*lakeSchema
+	// badNames is the last FeatureNames slice that could not be columns.
+	badNames []string
+	closed   bool
+	ready    chan struct{} // signalled (never blocking) when records grows
 	// room, when not nil, is closed (and set to nil) by take: Captures
 	// waiting for room wait on it.
 	room chan struct{}
@@ -34,8 +47,75 @@ type recordQueue struct {
 
 func (q *recordQueue) init(depth int, s *lakeSchema) {
 	q.depth = depth
-	q.featureCount = len(s.features)
+	q.tail = s
+	q.recent = []*lakeSchema{s}
 	q.ready = make(chan struct{}, 1)
+}
+
+// maxRecentSchemas bounds recordQueue.recent.
+const maxRecentSchemas = 4
+
+// mark switches the schema of the records queued from now on; names, when
+// not nil, is the FeatureNames slice that asked for it. Callers hold mu.
+func (q *recordQueue) mark(s *lakeSchema, names []string) {
+	q.marks = append(q.marks, schemaMark{pos: len(q.records), schema: s})
+	q.tail, q.tailNames = s, names
+	if i := slices.Index(q.recent, s); i >= 0 {
+		q.recent = slices.Delete(q.recent, i, i+1)
+	}
+	q.recent = slices.Insert(q.recent, 0, s)
+	if len(q.recent) > maxRecentSchemas {
+		q.recent = q.recent[:maxRecentSchemas]
+	}
+}
+
+// follow makes r's feature list the tail schema, marking a switch when it
+// differs, and reports whether r can be queued: false when r names no
+// features and its count differs from the tail's, or names features that
+// cannot be lake columns. Callers hold mu.
+func (q *recordQueue) follow(r *leadscore.Record, log *slog.Logger) bool {
+	names := r.FeatureNames
+	if names == nil {
+		return len(r.Features) == len(q.tail.features)
+	}
+	if len(names) != len(r.Features) {
+		return false
+	}
+	if sameSlice(names, q.tailNames) {
+		return true
+	}
+	if sameSlice(names, q.badNames) {
+		return false
+	}
+	if slices.Equal(names, q.tail.features) {
+		q.tailNames = names
+		return true
+	}
+	for _, s := range q.recent {
+		if slices.Equal(names, s.features) {
+			q.mark(s, names)
+			return true
+		}
+	}
+	err := validateFeatures(names)
+	var s *lakeSchema
+	if err == nil {
+		s, err = newLakeSchema(slices.Clone(names))
+	}
+	if err != nil {
+		q.badNames = names // warned once per model
+		log.Warn("capture: a record's feature list cannot be lake columns; dropped (schema_mismatch)",
+			"model", r.Model, "version", r.ModelVersion, "error", err.Error())
+		return false
+	}
+	q.mark(s, names)
+	return true
+}
+
+// sameSlice reports whether a and b are the same slice (same backing array
+// and length).
+func sameSlice(a, b []string) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
 // take swaps the queued records for spare (emptied) and returns them;
@@ -105,23 +185,20 @@ func (w *Writer) waitForRoom(need int) {
 	}
 }
 
-// sampleHash is FNV-1a of the inference id, or a random number when there
-// is none.
-func sampleHash(id string) uint64 {
-	if id == "" {
+// sampleHash picks the records SamplePercent keeps: a keyed hash (a
+// per-Writer random seed no caller knows) of the server's request id and
+// the inference id. A caller therefore cannot pick ids that keep its rows
+// out of the lake, while a shadow variant's record and the live one it
+// shadows (same request and inference id) are kept or left out together.
+// Records with neither id get a random number.
+func (w *Writer) sampleHash(r *leadscore.Record) uint64 {
+	if r.RequestID == "" && r.InferenceID == "" {
 		return randv2.Uint64() //nolint:gosec // G404: sampling needs spread, not secrecy
 	}
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= 1099511628211
-	}
-	// FNV's low bits mix poorly for short keys; finish with a multiply
-	// and shift (splitmix64's finaliser).
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
+	var h maphash.Hash
+	h.SetSeed(w.sampleSeed)
+	_, _ = h.WriteString(r.RequestID)
+	_ = h.WriteByte(0)
+	_, _ = h.WriteString(r.InferenceID)
+	return h.Sum64()
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"container/list"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -119,18 +120,36 @@ func (s *Server) authenticate(r *http.Request) (key *APIKey, presented bool) {
 }
 
 // limiters holds the token buckets: one per configured key, and one per
-// client address for anonymous requests (bounded, idle ones dropped).
+// client address for anonymous requests, at most maxAnonymous of them.
 type limiters struct {
 	limit rate.Limit
 	burst int
 	keys  map[string]*rate.Limiter // read-only after construction
 
-	mu  sync.Mutex
-	ips map[string]*rate.Limiter
+	mu sync.Mutex
+	// ips holds the per-address buckets, in lru (most recently used at the
+	// front) to find idle ones.
+	ips map[string]*list.Element // of *addrBucket
+	lru list.List
+	// overflow is one bucket shared by new addresses while every tracked
+	// address is still refilling its own (the table is full of addresses
+	// in use, as when a client cycles through many).
+	overflow *rate.Limiter
+	max      int
+}
+
+// addrBucket is one client address's bucket.
+type addrBucket struct {
+	host string
+	lim  *rate.Limiter
 }
 
 // maxAnonymous bounds the per-address buckets kept in memory.
 const maxAnonymous = 10000
+
+// evictScan is how many of the least recently used buckets a new address
+// looks at for an idle one to replace.
+const evictScan = 16
 
 func newLimiters(perSecond float64, burst int, keys []APIKey) *limiters {
 	if perSecond <= 0 {
@@ -140,7 +159,8 @@ func newLimiters(perSecond float64, burst int, keys []APIKey) *limiters {
 		burst = int(math.Ceil(perSecond))
 	}
 	l := &limiters{limit: rate.Limit(perSecond), burst: burst,
-		keys: make(map[string]*rate.Limiter, len(keys)), ips: make(map[string]*rate.Limiter)}
+		keys: make(map[string]*rate.Limiter, len(keys)), ips: make(map[string]*list.Element),
+		overflow: rate.NewLimiter(rate.Limit(perSecond), burst), max: maxAnonymous}
 	for _, k := range keys {
 		l.keys[k.Name] = rate.NewLimiter(l.limit, burst)
 	}
@@ -163,6 +183,12 @@ func (l *limiters) allow(key *APIKey, remoteAddr string, now time.Time) (bool, t
 	return false, time.Duration(wait * float64(time.Second))
 }
 
+// anonymous returns the bucket of the client address. A new address, when
+// maxAnonymous are tracked, takes the place of an idle one (a full
+// bucket: forgetting it changes nothing); when none of the least recently
+// used is idle, it shares the overflow bucket. A bucket that still holds
+// a debt is never dropped, so a client cycling through addresses cannot
+// reset another's limit, only crowd new addresses into one shared bucket.
 func (l *limiters) anonymous(remoteAddr string, now time.Time) *rate.Limiter {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
@@ -170,20 +196,28 @@ func (l *limiters) anonymous(remoteAddr string, now time.Time) *rate.Limiter {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if lim, ok := l.ips[host]; ok {
-		return lim
+	if e, ok := l.ips[host]; ok {
+		l.lru.MoveToFront(e)
+		return e.Value.(*addrBucket).lim
 	}
-	if len(l.ips) >= maxAnonymous {
-		for k, lim := range l.ips {
-			if lim.TokensAt(now) >= float64(l.burst) {
-				delete(l.ips, k) // full bucket: idle, nothing to remember
+	if len(l.ips) >= l.max {
+		e := l.lru.Back()
+		for range evictScan {
+			if e == nil {
+				break
 			}
+			if b := e.Value.(*addrBucket); b.lim.TokensAt(now) >= float64(l.burst) {
+				delete(l.ips, b.host)
+				l.lru.Remove(e)
+				break
+			}
+			e = e.Prev()
 		}
-		if len(l.ips) >= maxAnonymous {
-			clear(l.ips)
+		if len(l.ips) >= l.max {
+			return l.overflow
 		}
 	}
-	lim := rate.NewLimiter(l.limit, l.burst)
-	l.ips[strings.Clone(host)] = lim
-	return lim
+	b := &addrBucket{host: strings.Clone(host), lim: rate.NewLimiter(l.limit, l.burst)}
+	l.ips[b.host] = l.lru.PushFront(b)
+	return b.lim
 }

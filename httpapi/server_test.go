@@ -398,24 +398,71 @@ func TestAnonymousBucketsBounded(t *testing.T) {
 	for i := 0; i < maxAnonymous+10; i++ {
 		l.allow(nil, "10.1."+strconv.Itoa(i/250)+"."+strconv.Itoa(i%250)+":1", now)
 	}
-	if len(l.ips) > maxAnonymous {
-		t.Fatalf("%d buckets kept", len(l.ips))
+	if len(l.ips) > maxAnonymous || l.lru.Len() != len(l.ips) {
+		t.Fatalf("%d buckets kept (%d in the LRU list)", len(l.ips), l.lru.Len())
 	}
-	// Idle buckets (full again) are dropped first.
+	// Idle buckets (full again) make room for new addresses.
 	l = newLimiters(1000, 1, nil)
 	for i := 0; i < maxAnonymous; i++ {
 		l.allow(nil, "10.2."+strconv.Itoa(i/250)+"."+strconv.Itoa(i%250)+":1", now)
 	}
 	later := now.Add(time.Second)
-	l.allow(nil, "10.3.0.1:1", later)
-	if len(l.ips) != 1 {
-		t.Fatalf("%d buckets after sweeping idle ones", len(l.ips))
+	for i := range 100 {
+		if ok, _ := l.allow(nil, "10.3.0."+strconv.Itoa(i)+":1", later); !ok {
+			t.Fatalf("new address %d after the others went idle: limited", i)
+		}
+	}
+	if _, ok := l.ips["10.3.0.99"]; !ok || len(l.ips) != maxAnonymous {
+		t.Fatalf("new addresses not tracked in place of idle ones (%d buckets)", len(l.ips))
 	}
 	if newLimiters(0, 5, nil) != nil {
 		t.Error("zero rate builds limiters")
 	}
 	if l := newLimiters(2.5, 0, nil); l.burst != 3 {
 		t.Errorf("default burst %d", l.burst)
+	}
+}
+
+// TestAnonymousBucketsCannotBeReset is issue 10, finding 6: once 10,000
+// addresses were tracked the limiter cleared every bucket, so a client
+// cycling through addresses reset everyone's limit (its own included). A
+// bucket in debt is now never dropped: the victim stays limited, and the
+// cycling client's new addresses share one overflow bucket.
+func TestAnonymousBucketsCannotBeReset(t *testing.T) {
+	s, _ := testServer(t, 1, func(c *Config) {
+		c.RateLimit = 0.01 // one token every 100 s: nothing refills during the test
+		c.RateBurst = 2
+	})
+	send := func(addr string) int {
+		r := newRequest("POST", "/score", "application/json", "[[1]]")
+		r.RemoteAddr = addr
+		return record(s, r).Code
+	}
+	const victim = "192.0.2.7:4000"
+	for range 2 {
+		if code := send(victim); code != 200 {
+			t.Fatalf("victim within its burst: %d", code)
+		}
+	}
+	if code := send(victim); code != 429 {
+		t.Fatalf("victim over its limit: %d", code)
+	}
+	// The attacker cycles through more addresses than the table holds,
+	// each sending its burst.
+	limited := 0
+	for i := range maxAnonymous + 500 {
+		addr := "10." + strconv.Itoa(i/65536) + "." + strconv.Itoa(i/256%256) + "." + strconv.Itoa(i%256) + ":1"
+		for range 2 {
+			if send(addr) == 429 {
+				limited++
+			}
+		}
+	}
+	if code := send(victim); code != 429 {
+		t.Fatalf("after %d addresses cycled, the victim's bucket was reset: %d", maxAnonymous+500, code)
+	}
+	if limited < 500 {
+		t.Errorf("the addresses beyond the table were limited %d times; want them to share one bucket", limited)
 	}
 }
 

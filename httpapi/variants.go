@@ -429,10 +429,12 @@ func (s *Server) runShadow(job shadowJob, out []leadscore.Result) []leadscore.Re
 			continue
 		}
 		name := job.vs.specs[j].Name
-		// The model serving the variant now (a reload may have replaced it).
+		// The model serving the variant now (a reload may have replaced
+		// it), as long as it reads the live rows' feature order; else the
+		// one it served when the request came.
 		m := job.vs.models[j]
 		if cur := s.variants.Load(); cur != nil {
-			if k, ok := cur.byName[name]; ok {
+			if k, ok := cur.byName[name]; ok && slices.Equal(cur.models[k].schema.names, m.schema.names) {
 				m = cur.models[k]
 			}
 		}
@@ -458,7 +460,7 @@ func (s *Server) runShadow(job shadowJob, out []leadscore.Result) []leadscore.Re
 			l := &job.live[i]
 			recs[i] = leadscore.Record{
 				Time: now, RequestID: l.RequestID, InferenceID: l.InferenceID, LeadID: l.LeadID,
-				Model: m.info.Name, ModelVersion: m.info.Version, Features: l.Features,
+				Model: m.info.Name, ModelVersion: m.info.Version, Features: l.Features, FeatureNames: l.FeatureNames,
 				Margin: out[i].Margin, Probability: out[i].Probability, Tier: out[i].Score, LatencyMS: ms,
 				Variant: name, Shadow: true,
 			}

@@ -2,12 +2,14 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 // TestNDCG checks Model Monitor's formula on a small ranking.
@@ -40,7 +42,7 @@ func liveAttribution(t *testing.T, n int, modify func(names []string, row []floa
 	}
 	d := loadDemo(t, "leads_10k.csv")
 	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
-		Explain: bd.Forest().Contributions, SampleShare: 1, Queue: n, MinRows: n}})
+		Explain: bd.Forest().Contributions, SampleShare: 1, MaxPerSecond: -1, Queue: n, MinRows: n}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,30 +56,25 @@ func liveAttribution(t *testing.T, n int, modify func(names []string, row []floa
 	go func() { defer close(done); _ = m.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	m.Capture(recs)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		r := m.Evaluate()
+	var r *Report
+	testutil.EventuallyState(t, 2*time.Minute, fmt.Sprintf("%d leads explained", n), func() (bool, string) {
+		r = m.Evaluate()
 		if r.Attribution == nil {
 			t.Fatal("no attribution section")
 		}
-		if r.Attribution.Samples >= int64(n) {
-			if r.Attribution.Shed != 0 || r.Attribution.Explained != int64(n) {
-				t.Errorf("explained %d, shed %d of %d", r.Attribution.Explained, r.Attribution.Shed, n)
-			}
-			var found bool
-			for _, v := range r.ConstraintViolations.Violations {
-				found = found || v.ConstraintCheckType == CheckAttribution
-			}
-			if found != (r.Attribution.Status == StatusViolation) {
-				t.Errorf("status %s, violation listed: %v", r.Attribution.Status, found)
-			}
-			return *r.Attribution
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d leads explained", r.Attribution.Samples, n)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return r.Attribution.Samples >= int64(n), fmt.Sprintf("%d explained", r.Attribution.Samples)
+	})
+	if r.Attribution.Shed != 0 || r.Attribution.Explained != int64(n) {
+		t.Errorf("explained %d, shed %d of %d", r.Attribution.Explained, r.Attribution.Shed, n)
 	}
+	var found bool
+	for _, v := range r.ConstraintViolations.Violations {
+		found = found || v.ConstraintCheckType == CheckAttribution
+	}
+	if found != (r.Attribution.Status == StatusViolation) {
+		t.Errorf("status %s, violation listed: %v", r.Attribution.Status, found)
+	}
+	return *r.Attribution
 }
 
 // TestAttributionDrift: the demo leads rank the features as the baseline
@@ -116,7 +113,7 @@ func TestAttributionSheds(t *testing.T) {
 	}
 	d := loadDemo(t, "leads_10k.csv")
 	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
-		Explain: bd.Forest().Contributions, SampleShare: 0.1, Queue: 2}})
+		Explain: bd.Forest().Contributions, SampleShare: 0.1, MaxPerSecond: -1, Queue: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,5 +121,41 @@ func TestAttributionSheds(t *testing.T) {
 	r := m.Evaluate().Attribution
 	if r.SampleShare != 0.1 || r.Explained != 0 || r.Shed != 98 || r.Status != StatusInsufficient {
 		t.Errorf("share %v, explained %d, shed %d (want 100 sampled, 2 queued), status %s", r.SampleShare, r.Explained, r.Shed, r.Status)
+	}
+}
+
+// TestAttributionRateCap: however many leads are sampled at once, at most
+// MaxPerSecond are taken for explaining; the rest are counted as rate
+// limited, neither queued nor shed.
+func TestAttributionRateCap(t *testing.T) {
+	bd, err := bundle.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := ReadBaseline(bd.ReadBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := loadDemo(t, "leads_10k.csv")
+	// One lead per 1,000 s: the first sampled lead is taken, the others
+	// of this burst are over the cap.
+	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
+		Explain: bd.Forest().Contributions, SampleShare: 0.1, MaxPerSecond: 0.001, Queue: 256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Capture(records(d, 0, 1000, "c-", time.Now())) // Run is not running: nothing is explained
+	r := m.Evaluate().Attribution
+	if r.MaxPerSecond != 0.001 || r.RateLimited != 99 || r.Shed != 0 || r.Explained != 0 {
+		t.Errorf("max %v/s: rate limited %d (want 99 of 100 sampled), shed %d, explained %d", r.MaxPerSecond, r.RateLimited, r.Shed, r.Explained)
+	}
+	// The default caps at DefaultAttributionRate.
+	m, err = New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
+		Explain: bd.Forest().Contributions}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Evaluate().Attribution.MaxPerSecond; got != DefaultAttributionRate {
+		t.Errorf("default max per second %v, want %v", got, DefaultAttributionRate)
 	}
 }

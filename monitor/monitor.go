@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,10 +109,13 @@ type Monitor struct {
 
 	received, dropped, rejected atomic.Int64
 
-	mu   sync.Mutex // guards win, bias, attr
-	win  *window
-	bias *biasState
-	attr *attributor
+	mu sync.Mutex // guards win, bias, attr, seenNames
+	// seenNames is the last Record.FeatureNames slice found equal to
+	// cfg.Features (a pointer compare settles most records).
+	seenNames []string
+	win       *window
+	bias      *biasState
+	attr      *attributor
 	// attrChanged is closed when Rebase replaces attr.
 	attrChanged chan struct{}
 
@@ -256,8 +260,8 @@ func (m *Monitor) apply(recs []leadscore.Record) {
 	bad := 0
 	m.mu.Lock()
 	for i := range recs {
-		if len(recs[i].Features) != m.nf {
-			bad++
+		if len(recs[i].Features) != m.nf || !m.sameFeatures(recs[i].FeatureNames) {
+			bad++ // scored by a model with another feature list (a reload)
 			continue
 		}
 		m.win.push(&recs[i], now)
@@ -267,6 +271,19 @@ func (m *Monitor) apply(recs []leadscore.Record) {
 		m.rejected.Add(int64(bad))
 		m.met.rejected.Add(float64(bad))
 	}
+}
+
+// sameFeatures reports whether names (a record's FeatureNames) is the
+// feature list in force; nil names are taken to be. Callers hold mu.
+func (m *Monitor) sameFeatures(names []string) bool {
+	if names == nil || (len(names) == len(m.seenNames) && len(names) > 0 && &names[0] == &m.seenNames[0]) {
+		return true
+	}
+	if !slices.Equal(names, m.cfg.Features) {
+		return false
+	}
+	m.seenNames = names
+	return true
 }
 
 // drain applies what is queued now, at most the queue's capacity of

@@ -63,6 +63,7 @@ func (m *Monitor) Rebase(r Rebase) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cfg.Features = append([]string(nil), r.Features...)
+	m.seenNames = nil
 	m.cfg.Model = r.Model
 	m.base, m.checks, m.tiers, m.nf = r.Baseline, checks, tiers, len(r.Features)
 	m.static = m.matchFeatures()

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,5 +81,32 @@ func TestRebase(t *testing.T) {
 	}
 	if !strings.Contains(r.Model.Name, "lead") {
 		t.Errorf("model %+v", r.Model)
+	}
+}
+
+// TestRejectsOtherFeatureOrder is issue 10, finding 5 at the monitor:
+// records the old model scored while a reload was published (the same
+// features in another order) name their feature list and are kept out of
+// the window rather than counted under the wrong features.
+func TestRejectsOtherFeatureOrder(t *testing.T) {
+	t.Parallel()
+	base := loadDemo(t, "leads_10k.csv")
+	m := newMonitor(t, Config{Baseline: baselineOf(t, base, 0, base.t.Rows), Features: base.names,
+		Model: ModelRef{Name: "lead", Version: "1"}})
+	same := append([]string(nil), base.names...)
+	reversed := append([]string(nil), base.names...)
+	slices.Reverse(reversed)
+	recs := records(base, 0, 300, "a", t0)
+	for i := range recs {
+		switch i % 3 {
+		case 0:
+			recs[i].FeatureNames = same
+		case 1:
+			recs[i].FeatureNames = reversed
+		}
+	}
+	m.Capture(recs)
+	if r := m.Evaluate(); r.Window.Rows != 200 || r.Window.Rejected != 100 {
+		t.Fatalf("window %d rows, %d rejected; want 200 and 100 (the other order)", r.Window.Rows, r.Window.Rejected)
 	}
 }

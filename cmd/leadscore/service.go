@@ -22,6 +22,7 @@ import (
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/capture"
+	"github.com/leadscore/leadscore/forest"
 	"github.com/leadscore/leadscore/httpapi"
 	"github.com/leadscore/leadscore/monitor"
 	"github.com/leadscore/leadscore/variant"
@@ -315,15 +316,12 @@ func (s *service) buildServer(ctx context.Context) error {
 		loaded.Store(b)
 		return sc, err
 	}
-	// A reloaded model that passed the server's checks: the lake writes
-	// its columns to new files, and the drift monitor compares with its
-	// baseline.
+	// A reloaded model that passed the server's checks: the drift monitor
+	// compares with its baseline. The lake needs no call: each record
+	// names the features of the model that scored it, and capture files
+	// it under them (new files when they change), so rows the old model
+	// scores while the reload is published keep their own columns.
 	onReload := func(sc leadscore.Scorer) {
-		if s.lake != nil {
-			if err := s.lake.SetFeatures(featureNames(sc.Info())); err != nil {
-				s.log.Warn("data lake: keeping the old columns", "error", err.Error())
-			}
-		}
 		if s.mon != nil {
 			c.monitor.rebase(s.mon, loaded.Load(), sc.Info(), s.log)
 		}
@@ -539,6 +537,7 @@ func (s *service) shutdown() error {
 
 // serve builds the service, runs it until ctx is done, then drains it.
 func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals func()) error {
+	forest.SetExplainTableBytes(int64(c.explainTableBytes))
 	logs := newLogSink(stdout)
 	defer logs.Close()
 	s := newService(c, logs)
