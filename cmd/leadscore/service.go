@@ -364,6 +364,8 @@ func (s *service) buildServer(ctx context.Context) error {
 		MaxInFlight:    maxInFlight,
 		APIKeys:        c.apiKeys,
 		RequireAPIKey:  c.requireAPIKey,
+		// MetricsRequireKey: /metrics behind a key (SECURITY.md).
+		MetricsRequireKey: c.metricsRequireKey,
 		RateLimit:      c.rateLimit,
 		RateBurst:      c.rateBurst,
 		Version:        version,
@@ -401,7 +403,7 @@ func (s *service) buildDebug(context.Context) error {
 	if s.c.debugListen == "" {
 		return nil
 	}
-	stopDebug, err := startDebug(s.c.debugListen, s.log)
+	stopDebug, err := startDebug(s.c.debugListen, s.c.debugListenRemote, s.log)
 	if err != nil {
 		return err
 	}
@@ -417,6 +419,7 @@ func (s *service) buildTracing(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	tr.forwardedFor = s.c.traceForwardedFor
 	s.onClose("tracing", func(time.Time) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
