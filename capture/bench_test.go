@@ -2,8 +2,13 @@ package capture
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,4 +135,82 @@ func BenchmarkRowBuild(b *testing.B) {
 		}
 		cb.add(s, &recs[i%len(recs)])
 	}
+}
+
+// demoRecords reads the demo model's 10,000 leads (testdata/lead-demo) as
+// records shaped as the service captures them: one inference id and
+// request id per lead, a lead id, margins and tiers.
+func demoRecords(tb testing.TB) ([]string, []leadscore.Record) {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("..", "testdata", "lead-demo", "leads_10k.csv"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	features := rows[0]
+	if features[len(features)-1] == "converted" || features[len(features)-1] == "label" {
+		features = features[:len(features)-1]
+	}
+	start := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)
+	recs := make([]leadscore.Record, 0, len(rows)-1)
+	for i, row := range rows[1:] {
+		vals := make([]float32, len(features))
+		for j := range vals {
+			v, err := strconv.ParseFloat(row[j], 32)
+			if err != nil {
+				v = math.NaN()
+			}
+			vals[j] = float32(v)
+		}
+		recs = append(recs, leadscore.Record{
+			Time: start.Add(time.Duration(i) * 50 * time.Microsecond), RequestID: fmt.Sprintf("01JF%022d", i),
+			InferenceID: fmt.Sprintf("01JF%022d", i), LeadID: fmt.Sprintf("lead-%07d", i*7919%1000003),
+			Model: "lead-demo", ModelVersion: "1", Features: vals,
+			Margin: float64(i%200)/50 - 2, Probability: float64(i%997) / 997, Tier: 1 + i%5, LatencyMS: 0.08,
+		})
+	}
+	return features, recs
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkLakeCPU is the whole capture pipeline's CPU per record on the
+// demo model's real leads: Capture in batches of 100, the journal with
+// its group commit and the Parquet files, to closed files. cpu-ns/record
+// is the process's CPU time (getrusage) over the records, the figure that
+// issue 13 point 1 compares with scoring; bytes/record is the lake's size.
+func BenchmarkLakeCPU(b *testing.B) {
+	features, recs := demoRecords(b)
+	w, err := New(Config{Dir: b.TempDir()}, features, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := cpuTime(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 100 {
+		j := i % (len(recs) - 100)
+		w.Capture(recs[j : j+min(100, b.N-i)])
+	}
+	if err := w.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	cpu := cpuTime(b) - cpu0
+	s := w.Stats()
+	if s.Written != uint64(b.N) {
+		b.Fatalf("wrote %d of %d records (%+v)", s.Written, b.N, s.Dropped)
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/record")
+	b.ReportMetric(float64(s.Bytes)/float64(b.N), "bytes/record")
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -45,8 +46,26 @@ func TestCaptureRecords(t *testing.T) {
 	if a.LeadID != `a"1` || b.LeadID != "7" || c.LeadID != "" {
 		t.Errorf("lead ids %q %q %q", a.LeadID, b.LeadID, c.LeadID)
 	}
-	if a.InferenceID == b.InferenceID || a.RequestID != b.RequestID || a.RequestID == "" || c.InferenceID != "inf-9" {
+	if a.InferenceID != a.RequestID+"-0" || b.InferenceID != a.RequestID+"-1" || a.RequestID != b.RequestID || a.RequestID == "" || c.InferenceID != "inf-9" {
 		t.Errorf("ids: %+v %+v %+v", a, b, c)
+	}
+	// A one-row request with a lead id, and a batch whose later rows have
+	// none.
+	w = do(s, "POST", "/score", "application/json",
+		`{"leads":[{"id":"x\u00e9","features":{"f0":1,"f1":2}}]}`, "X-Amzn-SageMaker-Inference-Id", "inf-10")
+	if w.Code != 200 || len(sink.recs) != 4 || sink.recs[3].LeadID != "xé" || sink.recs[3].InferenceID != "inf-10" {
+		t.Fatalf("one lead with an id: %d %s %+v", w.Code, w.Body, sink.recs[len(sink.recs)-1])
+	}
+	w = do(s, "POST", "/score", "application/json",
+		`{"leads":[{"id":"p","features":{"f0":1,"f1":2}},{"features":{"f0":1,"f1":2}},{"id":"q","features":{"f0":1,"f1":2}}]}`)
+	if w.Code != 200 || len(sink.recs) != 7 {
+		t.Fatalf("three leads: %d %s", w.Code, w.Body)
+	}
+	if got := []string{sink.recs[4].LeadID, sink.recs[5].LeadID, sink.recs[6].LeadID}; got[0] != "p" || got[1] != "" || got[2] != "q" {
+		t.Errorf("lead ids of three leads %q", got)
+	}
+	if !strings.HasSuffix(sink.recs[6].InferenceID, "-2") {
+		t.Errorf("third inference id %q", sink.recs[6].InferenceID)
 	}
 	if a.Model != "fake" || a.ModelVersion != "1" || a.Time.IsZero() || a.Time.Location().String() != "UTC" {
 		t.Errorf("record %+v", a)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // CheckAttribution is the constraint check type of feature attribution
@@ -30,6 +31,11 @@ const (
 	DefaultAttributionThreshold = 0.9
 	// DefaultAttributionShare is the share of scored leads explained live.
 	DefaultAttributionShare = 0.01
+	// DefaultAttributionRate is the most leads explained per second: the
+	// share alone would let explaining (a few hundred microseconds of CPU
+	// per lead) grow with traffic until it costs more than scoring. At
+	// 20/s the 2,000-lead average turns over in under two minutes.
+	DefaultAttributionRate = 20
 	// DefaultAttributionQueue bounds the leads waiting to be explained;
 	// beyond it they are shed and counted.
 	DefaultAttributionQueue = 256
@@ -202,6 +208,10 @@ type AttributionReport struct {
 	WindowRows  int     `json:"window_rows"`
 	Explained   int64   `json:"explained"`
 	Shed        int64   `json:"shed"`
+	// MaxPerSecond is the most leads explained per second (0: no cap);
+	// RateLimited counts since start the sampled leads left out by it.
+	MaxPerSecond float64 `json:"max_per_second"`
+	RateLimited  int64   `json:"rate_limited"`
 	// NDCG compares the rankings (1: unchanged); Threshold is the value
 	// below which it is a violation. NaN until MinRows leads are explained.
 	NDCG      Float   `json:"ndcg"`
@@ -244,7 +254,7 @@ func compareAttribution(base, cur map[string]float64, samples int64, threshold f
 		curRank[n] = i + 1
 	}
 	var sb, sc float64
-	for _, n := range names {
+	for _, n := range byBase { // a fixed order: the same values give the same bits
 		sb += base[n]
 		sc += cur[n]
 	}
@@ -295,6 +305,11 @@ type AttributionConfig struct {
 	// SampleShare of the scored leads are explained (default 0.01: one
 	// lead in 100, taken evenly).
 	SampleShare float64
+	// MaxPerSecond caps the leads explained per second, whatever the
+	// traffic (default 20; negative: no cap), so that the explainer's CPU
+	// stays a small, fixed cost; sampled leads over the cap are counted
+	// (rate_limited).
+	MaxPerSecond float64
 	// Queue bounds the leads waiting for the explainer (default 256);
 	// beyond it they are shed and counted.
 	Queue int
@@ -317,8 +332,14 @@ type attributor struct {
 	every uint64 // explain one lead in every
 	seen  atomic.Uint64
 	queue chan []float32
+	// gap is the least time between two explained leads in nanoseconds
+	// (0: no cap); nextAt the earliest time, in nanoseconds since start,
+	// the next sampled lead may be taken.
+	gap    int64
+	nextAt atomic.Int64
+	start  time.Time
 
-	explained, shed atomic.Int64
+	explained, shed, limited atomic.Int64
 
 	mu    sync.Mutex
 	ring  []float32 // WindowRows rows of len(names) |SHAP|
@@ -336,6 +357,18 @@ func newAttributor(cfg AttributionConfig, names []string) (*attributor, error) {
 	}
 	if !(cfg.SampleShare > 0 && cfg.SampleShare <= 1) {
 		return nil, fmt.Errorf("attribution: sample share %v is not in (0, 1]", cfg.SampleShare)
+	}
+	if cfg.MaxPerSecond == 0 {
+		cfg.MaxPerSecond = DefaultAttributionRate
+	}
+	if math.IsNaN(cfg.MaxPerSecond) {
+		return nil, errors.New("attribution: max per second is NaN")
+	}
+	var gap int64
+	if cfg.MaxPerSecond > 0 {
+		gap = int64(math.Max(1, math.Round(1e9/cfg.MaxPerSecond)))
+	} else {
+		cfg.MaxPerSecond = 0
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = DefaultAttributionQueue
@@ -368,8 +401,9 @@ func newAttributor(cfg AttributionConfig, names []string) (*attributor, error) {
 		cfg: cfg, base: base, names: names,
 		every: uint64(math.Max(1, math.Round(1/cfg.SampleShare))),
 		queue: make(chan []float32, cfg.Queue),
-		ring:  make([]float32, cfg.WindowRows*len(names)),
-		sum:   make([]float64, len(names)),
+		gap:   gap, start: time.Now(),
+		ring: make([]float32, cfg.WindowRows*len(names)),
+		sum:  make([]float64, len(names)),
 	}, nil
 }
 
@@ -379,6 +413,16 @@ func newAttributor(cfg AttributionConfig, names []string) (*attributor, error) {
 func (a *attributor) offer(row []float32) {
 	if a.seen.Add(1)%a.every != 0 {
 		return
+	}
+	if a.gap > 0 {
+		// One lead per gap: the first sampled lead at or after nextAt
+		// takes the turn; a lead losing the race is left out too.
+		now := int64(time.Since(a.start))
+		next := a.nextAt.Load()
+		if now < next || !a.nextAt.CompareAndSwap(next, now+a.gap) {
+			a.limited.Add(1)
+			return
+		}
 	}
 	select {
 	case a.queue <- row:
@@ -439,5 +483,6 @@ func (a *attributor) report() (AttributionReport, []Violation) {
 	r, vs := compareAttribution(a.base, cur, int64(n), a.cfg.Threshold, a.cfg.MinRows)
 	r.SampleShare, r.WindowRows = 1/float64(a.every), a.cfg.WindowRows
 	r.Explained, r.Shed = a.explained.Load(), a.shed.Load()
+	r.MaxPerSecond, r.RateLimited = a.cfg.MaxPerSecond, a.limited.Load()
 	return r, vs
 }

@@ -40,7 +40,7 @@ func liveAttribution(t *testing.T, n int, modify func(names []string, row []floa
 	}
 	d := loadDemo(t, "leads_10k.csv")
 	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
-		Explain: bd.Forest().Contributions, SampleShare: 1, Queue: n, MinRows: n}})
+		Explain: bd.Forest().Contributions, SampleShare: 1, MaxPerSecond: -1, Queue: n, MinRows: n}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestAttributionSheds(t *testing.T) {
 	}
 	d := loadDemo(t, "leads_10k.csv")
 	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
-		Explain: bd.Forest().Contributions, SampleShare: 0.1, Queue: 2}})
+		Explain: bd.Forest().Contributions, SampleShare: 0.1, MaxPerSecond: -1, Queue: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,5 +124,41 @@ func TestAttributionSheds(t *testing.T) {
 	r := m.Evaluate().Attribution
 	if r.SampleShare != 0.1 || r.Explained != 0 || r.Shed != 98 || r.Status != StatusInsufficient {
 		t.Errorf("share %v, explained %d, shed %d (want 100 sampled, 2 queued), status %s", r.SampleShare, r.Explained, r.Shed, r.Status)
+	}
+}
+
+// TestAttributionRateCap: however many leads are sampled at once, at most
+// MaxPerSecond are taken for explaining; the rest are counted as rate
+// limited, neither queued nor shed.
+func TestAttributionRateCap(t *testing.T) {
+	bd, err := bundle.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := ReadBaseline(bd.ReadBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := loadDemo(t, "leads_10k.csv")
+	// One lead per 1,000 s: the first sampled lead is taken, the others
+	// of this burst are over the cap.
+	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
+		Explain: bd.Forest().Contributions, SampleShare: 0.1, MaxPerSecond: 0.001, Queue: 256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Capture(records(d, 0, 1000, "c-", time.Now())) // Run is not running: nothing is explained
+	r := m.Evaluate().Attribution
+	if r.MaxPerSecond != 0.001 || r.RateLimited != 99 || r.Shed != 0 || r.Explained != 0 {
+		t.Errorf("max %v/s: rate limited %d (want 99 of 100 sampled), shed %d, explained %d", r.MaxPerSecond, r.RateLimited, r.Shed, r.Explained)
+	}
+	// The default caps at DefaultAttributionRate.
+	m, err = New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
+		Explain: bd.Forest().Contributions}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Evaluate().Attribution.MaxPerSecond; got != DefaultAttributionRate {
+		t.Errorf("default max per second %v, want %v", got, DefaultAttributionRate)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 
 	"github.com/leadscore/leadscore"
 )
@@ -305,59 +304,151 @@ func preTraining(d, a *confusion) map[string]float64 {
 	return m
 }
 
-// cddpl is the conditional demographic disparity in predicted labels of
-// the rows in group (in[i]) among the rows with a facet value (has[i]),
-// stratified by groupBy (NaN is its own stratum).
-func cddpl(in, has []bool, pred []bool, groupBy []float64) float64 {
-	type stratum struct{ n, acc, accD, rej, rejD int64 }
-	strata := map[string]*stratum{}
-	var accAll, rejAll int64
-	for i := range in {
-		if !has[i] {
+// MaxBiasStrata bounds the distinct group-by values CDDPL is stratified
+// by; a group-by feature with more (a continuous feature, not a category)
+// leaves CDDPL as insufficient data rather than growing without bound.
+const MaxBiasStrata = 10000
+
+// stratum counts the rows of one group-by value: all rows with a facet
+// value, the accepted and rejected ones, and per facet group those of the
+// group (facet d).
+type stratum struct {
+	n, acc, rej int64
+	accD, rejD  []int64
+}
+
+// facetCounts are one facet's counts: per group the group's (d) and the
+// rest's (a) confusion, and the CDDPL strata.
+type facetCounts struct {
+	groups   []leadscore.FacetGroup
+	d, a     []confusion
+	strata   map[float64]*stratum
+	nan      *stratum // the rows whose group-by value is missing
+	overflow bool     // more than MaxBiasStrata strata
+}
+
+// biasCounts accumulates the rows of a bias computation one at a time, so
+// that a lake's rows need no memory per row: the live window and
+// `leadscore monitor` compute the metrics through it alike. Pre-training
+// counts (no predictions) keep only labelled rows.
+type biasCounts struct {
+	s       *biasSettings
+	pre     bool
+	groupBy bool
+	facets  []facetCounts
+}
+
+func newBiasCounts(s *biasSettings, pre, groupBy bool) *biasCounts {
+	c := &biasCounts{s: s, pre: pre, groupBy: groupBy && !pre}
+	for i := range s.cfg.Facets {
+		gs := s.cfg.Facets[i].FacetGroups()
+		c.facets = append(c.facets, facetCounts{groups: gs, d: make([]confusion, len(gs)), a: make([]confusion, len(gs)),
+			strata: map[float64]*stratum{}})
+	}
+	return c
+}
+
+// add counts one row: its facet features' values (NaN: missing, the row
+// is not counted for that facet), its group-by value, whether the
+// prediction is positive and the outcome (-1 unknown, 0, 1).
+func (c *biasCounts) add(facets []float64, groupBy float64, pred bool, label int8) {
+	if c.pre {
+		if label < 0 {
+			return
+		}
+		pred = false
+	}
+	for fi := range c.facets {
+		fc := &c.facets[fi]
+		x := facets[fi]
+		if math.IsNaN(x) {
 			continue
 		}
-		key := "NaN"
-		if !math.IsNaN(groupBy[i]) {
-			key = strconv.FormatFloat(groupBy[i], 'g', -1, 64)
+		var st *stratum
+		if c.groupBy && !fc.overflow {
+			st = fc.stratum(groupBy)
 		}
-		s := strata[key]
-		if s == nil {
-			s = &stratum{}
-			strata[key] = s
-		}
-		s.n++
-		if pred[i] {
-			s.acc++
-			accAll++
-			if in[i] {
-				s.accD++
-			}
-		} else {
-			s.rej++
-			rejAll++
-			if in[i] {
-				s.rejD++
+		if st != nil {
+			st.n++
+			if pred {
+				st.acc++
+			} else {
+				st.rej++
 			}
 		}
+		for gi := range fc.groups {
+			if fc.groups[gi].Contains(x) {
+				fc.d[gi].add(pred, label)
+				if st != nil && pred {
+					st.accD[gi]++
+				} else if st != nil {
+					st.rejD[gi]++
+				}
+			} else {
+				fc.a[gi].add(pred, label)
+			}
+		}
+	}
+}
+
+// stratum returns the stratum of group-by value v, nil once there are
+// too many.
+func (fc *facetCounts) stratum(v float64) *stratum {
+	if math.IsNaN(v) {
+		if fc.nan == nil {
+			fc.nan = &stratum{accD: make([]int64, len(fc.groups)), rejD: make([]int64, len(fc.groups))}
+		}
+		return fc.nan
+	}
+	st := fc.strata[v]
+	if st == nil {
+		if len(fc.strata) >= MaxBiasStrata {
+			fc.overflow, fc.strata, fc.nan = true, nil, nil
+			return nil
+		}
+		st = &stratum{accD: make([]int64, len(fc.groups)), rejD: make([]int64, len(fc.groups))}
+		fc.strata[v] = st
+	}
+	return st
+}
+
+// cddpl is the conditional demographic disparity in predicted labels of
+// group gi among the rows with a facet value, stratified by the group-by
+// feature: the row-weighted mean over the strata of n̂_d(0)/n̂(0) -
+// n̂_d(1)/n̂(1). NaN when it cannot be computed.
+func (fc *facetCounts) cddpl(gi int) float64 {
+	if fc.overflow {
+		return math.NaN()
+	}
+	keys := make([]float64, 0, len(fc.strata))
+	for k := range fc.strata {
+		keys = append(keys, k)
+	}
+	sort.Float64s(keys) // a fixed order of the sum: the same data gives the same bits
+	all := make([]*stratum, 0, len(keys)+1)
+	for _, k := range keys {
+		all = append(all, fc.strata[k])
+	}
+	if fc.nan != nil {
+		all = append(all, fc.nan)
+	}
+	var accAll, rejAll int64
+	for _, s := range all {
+		accAll += s.acc
+		rejAll += s.rej
 	}
 	if accAll == 0 || rejAll == 0 {
 		return math.NaN() // Clarify: no positive (or negative) predictions
 	}
-	keys := make([]string, 0, len(strata))
-	for k := range strata {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // a fixed order of the sum: the same data gives the same bits
 	var sum float64
 	var n int64
-	for _, k := range keys {
-		s := strata[k]
+	for _, s := range all {
 		var a, d float64
 		if s.acc > 0 {
-			a = float64(s.accD) / float64(s.acc)
+			a = float64(s.accD[gi]) / float64(s.acc)
 		}
 		if s.rej > 0 {
-			d = float64(s.rejD) / float64(s.rej)
+			d = float64(s.rejD[gi]) / float64(s.rej)
 		}
 		sum += float64(s.n) * (d - a)
 		n += s.n
@@ -371,56 +462,61 @@ func cddpl(in, has []bool, pred []bool, groupBy []float64) float64 {
 // (key facet, facet value, metric). It returns the facet reports and the
 // violations.
 func computeBias(s *biasSettings, rows BiasRows, base map[[3]string]float64) ([]FacetBias, []Violation) {
+	c := newBiasCounts(s, rows.Predicted == nil, rows.GroupBy != nil)
+	vals := make([]float64, len(rows.Facets))
+	n := len(rows.Labels)
+	if rows.Predicted != nil {
+		n = len(rows.Predicted)
+	}
+	for i := range n {
+		for fi := range vals {
+			vals[fi] = rows.Facets[fi][i]
+		}
+		g, pred, label := math.NaN(), false, int8(-1)
+		if rows.GroupBy != nil {
+			g = rows.GroupBy[i]
+		}
+		if rows.Predicted != nil {
+			pred = rows.Predicted[i]
+		}
+		if rows.Labels != nil {
+			label = rows.Labels[i]
+		}
+		c.add(vals, g, pred, label)
+	}
+	return c.finish(base)
+}
+
+// finish computes the metrics of the counted rows; base as computeBias's.
+func (c *biasCounts) finish(base map[[3]string]float64) ([]FacetBias, []Violation) {
 	var out []FacetBias
 	var vs []Violation
-	pre := rows.Predicted == nil
+	s := c.s
 	for fi, facet := range s.cfg.Facets {
-		vals := rows.Facets[fi]
-		groups := facet.FacetGroups()
-		for gi := range groups {
-			g := &groups[gi]
-			var d, a confusion
-			in := make([]bool, len(vals))
-			has := make([]bool, len(vals))
-			for i, x := range vals {
-				if math.IsNaN(x) {
-					continue
-				}
-				has[i] = true
-				pred := false
-				if !pre {
-					pred = rows.Predicted[i]
-				}
-				if pre && rows.Labels[i] < 0 {
-					continue
-				}
-				if g.Contains(x) {
-					in[i] = true
-					d.add(pred, rows.Labels[i])
-				} else {
-					a.add(pred, rows.Labels[i])
-				}
-			}
+		fc := &c.facets[fi]
+		for gi := range fc.groups {
+			g := &fc.groups[gi]
+			d, a := fc.d[gi], fc.a[gi]
 			d.finish()
 			a.finish()
 			fb := FacetBias{Facet: facet.Feature, FacetValue: g.Value, Rows: d.n, RestRows: a.n,
 				Labeled: d.labeled, RestLabeled: a.labeled}
 			var values map[string]float64
 			names := PostTrainingMetrics
-			if pre {
+			if c.pre {
 				names = PreTrainingMetrics
 				if d.labeled >= s.minRows && a.labeled >= s.minRows {
 					values = preTraining(&d, &a)
 				}
 			} else {
 				cdd := math.NaN()
-				if rows.GroupBy != nil {
-					cdd = cddpl(in, has, rows.Predicted, rows.GroupBy)
+				if c.groupBy {
+					cdd = fc.cddpl(gi)
 				}
 				values = postTraining(&d, &a, cdd)
 			}
 			for _, name := range names {
-				if name == MetricCDDPL && rows.GroupBy == nil {
+				if name == MetricCDDPL && !c.groupBy {
 					continue
 				}
 				info := metricInfos[name]

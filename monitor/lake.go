@@ -33,6 +33,33 @@ type LakeQuery struct {
 	From, To time.Time
 	// Model, when set, keeps only the rows whose model_name is Model.
 	Model string
+	// Bias, when set, adds Clarify's bias metrics of its facets over the
+	// rows (predicted labels from the probability column) and, joined with
+	// the ground truth, the outcome metrics; nil: the facets of the
+	// baseline's bias.json, if it has one.
+	Bias *leadscore.BiasConfig
+	// Attribution, when its Explain is set and the baseline has global
+	// attributions (attribution.json), adds attribution drift over a
+	// sample of the rows.
+	Attribution LakeAttribution
+}
+
+// LakeAttribution configures feature-attribution drift over a lake:
+// TreeSHAP on a uniform sample of at most Rows of the selected rows
+// (reservoir sampling with a fixed seed, so that the same lake gives the
+// same sample), their mean |SHAP| ranked against the baseline's by NDCG.
+type LakeAttribution struct {
+	// Explain computes a row's contributions; Features are its features
+	// in order (the model's), each a baseline feature.
+	Explain  Explainer
+	Features []string
+	// Rows bounds the sample (default 2000, at most MaxWindowRows);
+	// MinRows is the fewest sampled rows before the rankings are compared
+	// (default 100); Threshold the NDCG below which attribution has
+	// drifted (default 0.9).
+	Rows      int
+	MinRows   int
+	Threshold float64
 }
 
 // LakeResult is a batch check of the lake.
@@ -83,6 +110,15 @@ func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, 
 		return nil, err
 	}
 	acc := newLakeAccumulator(base, tiers)
+	if acc.bias, err = newBiasState(q.Bias, base, base.Features()); err != nil {
+		return nil, fmt.Errorf("lake: %w", err)
+	}
+	if acc.bias != nil {
+		acc.biasCounts, acc.biasBuf = acc.bias.counts(), make([]float64, len(acc.bias.facetIx))
+	}
+	if acc.attr, err = newLakeSampler(q.Attribution, base); err != nil {
+		return nil, fmt.Errorf("lake: %w", err)
+	}
 	if len(gtFiles) > 0 {
 		acc.truth = newOutcomeIndex()
 		acc.labeled = []labeled{}
@@ -125,6 +161,19 @@ func CheckLake(ctx context.Context, q LakeQuery, base *Baseline, checks Checks, 
 		}
 	}
 	assemble(r, base, ck, tiers, static, acc.cols, acc.prob, acc.tierCounts, acc.labeled)
+	if acc.bias != nil {
+		br, vs := acc.bias.result(acc.biasCounts)
+		r.Bias = br
+		r.ConstraintViolations.Violations = append(r.ConstraintViolations.Violations, vs...)
+	}
+	if acc.attr != nil {
+		ar, vs, err := acc.attr.report(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.Attribution = &ar
+		r.ConstraintViolations.Violations = append(r.ConstraintViolations.Violations, vs...)
+	}
 	stats := &Statistics{Dataset: Dataset{ItemCount: acc.rows}}
 	for i, c := range acc.cols {
 		if c != nil {
@@ -196,6 +245,12 @@ type lakeAccumulator struct {
 	// collects the rows they label.
 	truth   *outcomeIndex
 	labeled []labeled
+	// bias counts the rows for the bias section (nil: no facets).
+	bias       *biasState
+	biasCounts *biasCounts
+	biasBuf    []float64
+	// attr samples rows for attribution drift (nil: off).
+	attr *lakeSampler
 }
 
 func newLakeAccumulator(base *Baseline, tiers leadscore.Tiers) *lakeAccumulator {
@@ -375,10 +430,21 @@ func (a *lakeAccumulator) addRow(row parquet.Row, roles []lakeRole, q LakeQuery)
 	if a.prob != nil {
 		a.prob.add(prob)
 	}
+	label := int8(-1)
 	if a.truth != nil && !math.IsNaN(prob) {
 		if pos, ok := a.truth.lookup(infID, leadID); ok {
 			a.labeled = append(a.labeled, labeled{p: prob, pos: pos})
+			label = 0
+			if pos {
+				label = 1
+			}
 		}
+	}
+	if a.bias != nil && !math.IsNaN(prob) {
+		addBiasRow(a.bias, a.biasCounts, a.biasBuf, a.vals, prob, label, a.tiers)
+	}
+	if a.attr != nil {
+		a.attr.offer(a.vals)
 	}
 	if tier < 1 || tier > 5 {
 		if math.IsNaN(prob) {

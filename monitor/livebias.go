@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/leadscore/leadscore"
 )
@@ -47,34 +48,50 @@ func newBiasState(cfg *leadscore.BiasConfig, base *Baseline, features []string) 
 	return st, nil
 }
 
-// report computes the bias section over rows of nf features with their
-// probabilities and labels.
-func (st *biasState) report(feats []float32, nf int, probs []float64, labels []int8, tiers leadscore.Tiers) (*BiasReport, []Violation) {
-	n := len(probs)
-	rows := BiasRows{Predicted: make([]bool, n), Labels: labels}
-	for _, j := range st.facetIx {
-		col := make([]float64, n)
-		for i := range col {
-			col[i] = float64(feats[i*nf+j])
-		}
-		rows.Facets = append(rows.Facets, col)
+// counts starts counting rows for the bias section.
+func (st *biasState) counts() *biasCounts {
+	return newBiasCounts(&st.s, false, st.groupIx >= 0)
+}
+
+// addBiasRow counts one row: row holds the features (in the order st was
+// made for), prob the probability, label the outcome (-1 unknown, 0, 1);
+// buf holds len(st.facetIx) values.
+func addBiasRow[T float32 | float64](st *biasState, c *biasCounts, buf []float64, row []T, prob float64, label int8, tiers leadscore.Tiers) {
+	for k, j := range st.facetIx {
+		buf[k] = float64(row[j])
 	}
+	g := math.NaN()
 	if st.groupIx >= 0 {
-		rows.GroupBy = make([]float64, n)
-		for i := range rows.GroupBy {
-			rows.GroupBy[i] = float64(feats[i*nf+st.groupIx])
-		}
+		g = float64(row[st.groupIx])
 	}
-	for i, p := range probs {
-		rows.Predicted[i] = st.s.cfg.Positive.Predicted(p, tiers)
-	}
-	facets, vs := computeBias(&st.s, rows, st.baseVals)
+	c.add(buf, g, st.s.cfg.Positive.Predicted(prob, tiers), label)
+}
+
+// result is the bias section of the counted rows and its violations.
+func (st *biasState) result(c *biasCounts) (*BiasReport, []Violation) {
+	facets, vs := c.finish(st.baseVals)
 	r := &BiasReport{Positive: st.s.cfg.Positive.String(), GroupBy: st.s.cfg.GroupBy, MinGroupRows: int(st.s.minRows),
 		Tolerance: st.s.tolerance, Facets: facets, PreTraining: st.pre}
 	if r.Facets == nil {
 		r.Facets = []FacetBias{}
 	}
 	return r, vs
+}
+
+// report computes the bias section over rows of nf features with their
+// probabilities and labels.
+func (st *biasState) report(feats []float32, nf int, probs []float64, labels []int8, tiers leadscore.Tiers) (*BiasReport, []Violation) {
+	c := st.counts()
+	buf := make([]float64, len(st.facetIx))
+	for i, p := range probs {
+		row := feats[i*nf : (i+1)*nf]
+		label := int8(-1)
+		if labels != nil {
+			label = labels[i]
+		}
+		addBiasRow(st, c, buf, row, p, label, tiers)
+	}
+	return st.result(c)
 }
 
 // addBias adds the bias section of a window snapshot to r.

@@ -22,7 +22,7 @@ type metrics struct {
 	bias                       *prometheus.GaugeVec
 	ndcg                       prometheus.Gauge
 	attribution                *prometheus.GaugeVec
-	explained, shed            prometheus.Gauge
+	explained, shed, limited   prometheus.Gauge
 }
 
 // register registers every collector on reg.
@@ -74,10 +74,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"Mean |SHAP| of a feature over the latest explained leads (margin units)."),
 		explained: gauge("leadscore_monitor_attribution_explained", "Scored leads explained for attribution drift since start."),
 		shed:      gauge("leadscore_monitor_attribution_shed", "Sampled leads shed because the explainer was busy, since start."),
+		limited: gauge("leadscore_monitor_attribution_rate_limited",
+			"Sampled leads left unexplained by the cap on leads explained per second, since start."),
 	}
 	err := register(reg, m.records, m.dropped, m.rejected, m.windowRows, m.distance, m.psi, m.completeness,
 		m.outOfRange, m.predDistance, m.predPSI, m.violations, m.auc, m.labeled, m.feedback, m.evaluations, m.lastEval,
-		m.bias, m.ndcg, m.attribution, m.explained, m.shed)
+		m.bias, m.ndcg, m.attribution, m.explained, m.shed, m.limited)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +129,7 @@ func (m *metrics) observe(r *Report) {
 		m.ndcg.Set(float64(a.NDCG))
 		m.explained.Set(float64(a.Explained))
 		m.shed.Set(float64(a.Shed))
+		m.limited.Set(float64(a.RateLimited))
 		for _, f := range a.Features {
 			m.attribution.WithLabelValues(f.Name).Set(float64(f.Current))
 		}

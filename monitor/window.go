@@ -1,6 +1,8 @@
 package monitor
 
 import (
+	"hash/maphash"
+	"math/bits"
 	"time"
 
 	"github.com/leadscore/leadscore"
@@ -22,9 +24,61 @@ type window struct {
 	label []int8 // -1 unknown, 0 not converted, 1 converted
 
 	start, next uint64 // sequence numbers of the oldest row and the next one
-	byInf       map[string]uint64
-	byLead      map[string]uint64
+	byInf       idIndex
+	byLead      idIndex
 	version     uint64 // changes whenever the rows or labels change
+}
+
+// idIndex finds the newest window row holding an id. It is a hash table
+// chained through the ring's slots, so that adding and evicting a row
+// neither allocates nor rehashes (a Go map churned by ten thousand ids a
+// second spent more time in its inserts than the rest of the window): a
+// row's slot is pushed at the head of its bucket's chain, and an evicted
+// row, the oldest, is the tail of its chain.
+type idIndex struct {
+	seed maphash.Seed
+	mask uint64
+	head []int32 // bucket -> slot+1 of its newest row (0: empty)
+	next []int32 // slot -> slot+1 of the next older row of its bucket (0: none)
+}
+
+func newIDIndex(capacity int) idIndex {
+	buckets := 1 << bits.Len(uint(max(capacity, 2)-1)) // a power of two >= capacity
+	return idIndex{seed: maphash.MakeSeed(), mask: uint64(buckets - 1),
+		head: make([]int32, buckets), next: make([]int32, capacity)}
+}
+
+func (x *idIndex) bucket(id string) int { return int(maphash.String(x.seed, id) & x.mask) } // #nosec G115 -- masked
+
+// add indexes slot, which holds id.
+func (x *idIndex) add(slot int, id string) {
+	b := x.bucket(id)
+	x.next[slot] = x.head[b]
+	x.head[b] = int32(slot + 1) // #nosec G115 -- slots < MaxWindowRows
+}
+
+// remove unindexes slot, which holds id and is the oldest row of its
+// bucket.
+func (x *idIndex) remove(slot int, id string) {
+	link := &x.head[x.bucket(id)]
+	for *link != 0 {
+		if int(*link-1) == slot {
+			*link = x.next[slot]
+			x.next[slot] = 0
+			return
+		}
+		link = &x.next[*link-1]
+	}
+}
+
+// find returns the slot of the newest row whose ids[slot] is id.
+func (x *idIndex) find(id string, ids []string) (int, bool) {
+	for s := x.head[x.bucket(id)]; s != 0; s = x.next[s-1] {
+		if ids[s-1] == id {
+			return int(s - 1), true
+		}
+	}
+	return 0, false
 }
 
 func newWindow(nf, capacity int, maxAge time.Duration) *window {
@@ -32,7 +86,7 @@ func newWindow(nf, capacity int, maxAge time.Duration) *window {
 		nf: nf, capacity: capacity, maxAge: maxAge,
 		feats: make([]float32, capacity*nf), prob: make([]float64, capacity), at: make([]int64, capacity),
 		inf: make([]string, capacity), lead: make([]string, capacity), label: make([]int8, capacity),
-		byInf: make(map[string]uint64), byLead: make(map[string]uint64),
+		byInf: newIDIndex(capacity), byLead: newIDIndex(capacity),
 	}
 }
 
@@ -54,10 +108,10 @@ func (w *window) push(r *leadscore.Record, now time.Time) {
 	}
 	w.prob[s], w.at[s], w.inf[s], w.lead[s], w.label[s] = r.Probability, t.UnixNano(), r.InferenceID, r.LeadID, -1
 	if r.InferenceID != "" {
-		w.byInf[r.InferenceID] = w.next
+		w.byInf.add(s, r.InferenceID)
 	}
 	if r.LeadID != "" {
-		w.byLead[r.LeadID] = w.next
+		w.byLead.add(s, r.LeadID)
 	}
 	w.next++
 	w.version++
@@ -66,11 +120,11 @@ func (w *window) push(r *leadscore.Record, now time.Time) {
 // evict drops the oldest row.
 func (w *window) evict() {
 	s := w.slot(w.start)
-	if id := w.inf[s]; id != "" && w.byInf[id] == w.start {
-		delete(w.byInf, id)
+	if id := w.inf[s]; id != "" {
+		w.byInf.remove(s, id)
 	}
-	if id := w.lead[s]; id != "" && w.byLead[id] == w.start {
-		delete(w.byLead, id)
+	if id := w.lead[s]; id != "" {
+		w.byLead.remove(s, id)
 	}
 	w.inf[s], w.lead[s] = "", ""
 	w.start++
@@ -92,12 +146,12 @@ func (w *window) expire(now time.Time) {
 // inference id, else by lead id (the latest row of that lead); it reports
 // whether a row matched.
 func (w *window) setLabel(fb *Feedback) bool {
-	seq, ok := uint64(0), false
+	slot, ok := 0, false
 	if fb.InferenceID != "" {
-		seq, ok = w.byInf[fb.InferenceID]
+		slot, ok = w.byInf.find(fb.InferenceID, w.inf)
 	}
 	if !ok && fb.LeadID != "" {
-		seq, ok = w.byLead[fb.LeadID]
+		slot, ok = w.byLead.find(fb.LeadID, w.lead)
 	}
 	if !ok {
 		return false
@@ -106,7 +160,7 @@ func (w *window) setLabel(fb *Feedback) bool {
 	if fb.Converted {
 		v = 1
 	}
-	w.label[w.slot(seq)] = v
+	w.label[slot] = v
 	w.version++
 	return true
 }

@@ -36,7 +36,20 @@ like a SageMaker Model Monitor data quality job, and writes to --out:
 When the lake has ground truth (DIR/groundtruth/dt=.../hour=.../, written
 by serve from POST /v1/feedback), outcomes are joined to the rows by
 inference id, else lead id, and the report has a quality section
-(binary_classification_metrics). An s3:// lake is listed with
+(binary_classification_metrics).
+
+With facets (the bundle's manifest "bias", its baseline's bias.json, or
+--facet), the report has a bias section: SageMaker Clarify's metrics of
+each facet group against the rest, DPPL, DI and CDDPL from the predicted
+labels of every row, and DCA, DCR, RD, DAR, DRR, AD and TE from the rows
+the ground truth labels, each checked against its allowed range (widened
+around the baseline's value) as a bias_drift_check, or "insufficient_data"
+below --min-group-rows rows. With a bundle whose baseline has
+attribution.json, the report has an attribution section: TreeSHAP on a
+uniform sample of at most --attribution-rows rows, the features' mean
+|SHAP| ranked against the baseline's by NDCG; below 0.9 is a
+feature_attribution_drift_check violation naming the features that moved
+most. An s3:// lake is listed with
 ListObjectsV2 and its files are downloaded one at a time into a temporary
 directory; credentials come from LEADSCORE_LAKE_S3_ACCESS_KEY_ID,
 _SECRET_ACCESS_KEY and _SESSION_TOKEN, else the AWS default chain. The exit
@@ -65,6 +78,9 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 	webhook := fs.String("monitor-webhook-url", "", "post violations to this Slack-compatible webhook `URL` (a secret: prefer the environment variable)")
 	asJSON := fs.Bool("json", false, "print the report (monitoring.json) on stdout instead of a summary")
 	failOn := fs.Bool("fail-on-violation", false, "exit with status 3 when a constraint is violated")
+	attrRows := fs.Int("attribution-rows", monitor.DefaultAttributionRows, "explain (TreeSHAP) a uniform sample of at most this many `rows` for attribution drift; 0: off")
+	var bf biasFlags
+	bf.addFlags(fs.FlagSet)
 	fs.deprecate("lake-s3-region", "s3-region")
 	fs.deprecate("lake-s3-endpoint", "s3-endpoint")
 	fs.deprecate("lake-s3-path-style", "s3-path-style")
@@ -86,13 +102,28 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 		}
 		to = t.UTC()
 	}
-	base, tiers, err := openBaseline(*basePath)
+	if *attrRows < 0 || *attrRows > monitor.MaxWindowRows {
+		return fmt.Errorf("%w: --attribution-rows %d: want 0 to %d", errUsage, *attrRows, monitor.MaxWindowRows)
+	}
+	base, tiers, b, err := openBaseline(*basePath)
+	if err != nil {
+		return err
+	}
+	biasCfg, err := bf.config(base.Features())
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	q := monitor.LakeQuery{Dir: *lake, From: to.Add(-*since), To: to, Model: *model}
+	q := monitor.LakeQuery{Dir: *lake, From: to.Add(-*since), To: to, Model: *model, Bias: biasCfg}
+	if b != nil {
+		if q.Bias == nil {
+			q.Bias = b.Manifest().Bias
+		}
+		if *attrRows > 0 {
+			q.Attribution = monitor.LakeAttribution{Explain: b.Forest().Contributions, Features: b.FeatureNames(), Rows: *attrRows}
+		}
+	}
 	if strings.Contains(*lake, "://") {
 		store, err := openLakeS3(ctx, *lake, *s3Region, *s3Endpoint, *s3PathStyle)
 		if err != nil {
@@ -138,27 +169,28 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 
 // openBaseline reads a baseline directory, or a bundle's baseline ("" is
 // the embedded demo bundle). tiers are the bundle's cut-offs, zero for a
-// bare baseline directory.
-func openBaseline(path string) (*monitor.Baseline, leadscore.Tiers, error) {
+// bare baseline directory; b is the bundle, nil for a bare baseline
+// directory.
+func openBaseline(path string) (base *monitor.Baseline, tiers leadscore.Tiers, b *bundle.Bundle, err error) {
 	if path == "demo" {
 		path = ""
 	}
 	if path != "" && !fileExists(filepath.Join(path, bundle.ManifestFile)) {
 		base, err := monitor.LoadBaseline(path)
 		if err != nil {
-			return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %w", errInput, err)
+			return nil, leadscore.Tiers{}, nil, fmt.Errorf("%w: baseline: %w", errInput, err)
 		}
-		return base, leadscore.Tiers{}, nil
+		return base, leadscore.Tiers{}, nil, nil
 	}
-	b, err := bundle.Open(path)
+	b, err = bundle.Open(path)
 	if err != nil {
-		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline: %w", errInput, err)
+		return nil, leadscore.Tiers{}, nil, fmt.Errorf("%w: baseline: %w", errInput, err)
 	}
-	base, err := monitor.ReadBaseline(b.ReadBaseline)
+	base, err = monitor.ReadBaseline(b.ReadBaseline)
 	if err != nil {
-		return nil, leadscore.Tiers{}, fmt.Errorf("%w: baseline of %s: %w", errInput, b.Source(), err)
+		return nil, leadscore.Tiers{}, nil, fmt.Errorf("%w: baseline of %s: %w", errInput, b.Source(), err)
 	}
-	return base, b.Manifest().Tiers, nil
+	return base, b.Manifest().Tiers, b, nil
 }
 
 func fileExists(path string) bool {
@@ -215,6 +247,31 @@ func printMonitor(w io.Writer, res *monitor.LakeResult, lake string, written []s
 		fmt.Fprintf(&sb, "joined %s of %s: %d labelled rows", counted(len(res.GroundTruthFiles), "groundtruth file"), lake, q.LabeledRows)
 		if m := q.BinaryClassificationMetrics; m != nil {
 			fmt.Fprintf(&sb, ", AUC %.4f", float64(m.AUC.Value))
+		}
+		sb.WriteString("\n")
+	}
+	if br := r.Bias; br != nil {
+		var ok, bad, short int
+		for _, f := range br.Facets {
+			for _, m := range f.Metrics {
+				switch m.Status {
+				case monitor.StatusViolation:
+					bad++
+				case monitor.StatusInsufficient:
+					short++
+				default:
+					ok++
+				}
+			}
+		}
+		fmt.Fprintf(&sb, "bias: %s, positive %s: %d metrics within range, %d outside, %d with insufficient data\n",
+			counted(len(br.Facets), "facet group"), br.Positive, ok, bad, short)
+	}
+	if a := r.Attribution; a != nil {
+		fmt.Fprintf(&sb, "attribution: TreeSHAP on %d sampled rows, NDCG %.4f (threshold %.2g), %s", a.Samples,
+			float64(a.NDCG), a.Threshold, a.Status)
+		if a.Status == monitor.StatusViolation {
+			fmt.Fprintf(&sb, "; moved most: %s", strings.Join(a.MovedMost, ", "))
 		}
 		sb.WriteString("\n")
 	}

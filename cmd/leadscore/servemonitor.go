@@ -33,6 +33,7 @@ type monitorConfig struct {
 	psiLimit   float64
 	queue      int
 	attrShare  float64
+	attrRate   float64
 	attrQueue  int
 	attrRows   int
 	snsTopic   string
@@ -74,6 +75,7 @@ func (m *monitorConfig) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&m.outcomes.MaxAge, "max-outcome-age", monitor.DefaultMaxOutcomeAge, "oldest outcome time /v1/feedback accepts, a `duration` before its receipt; older is a\n422 invalid_value naming the field (outcomes are partitioned by the time received)")
 	fs.DurationVar(&m.outcomes.MaxSkew, "max-outcome-skew", monitor.DefaultMaxOutcomeSkew, "how far after its receipt (a `duration`) an outcome time may lie, for senders' clocks\nahead; later is a 422 invalid_value naming the field")
 	fs.Float64Var(&m.attrShare, "monitor-attribution-share", monitor.DefaultAttributionShare, "share of scored leads explained (TreeSHAP, off the request path) for attribution drift; 0: off")
+	fs.Float64Var(&m.attrRate, "monitor-attribution-rate", monitor.DefaultAttributionRate, "most leads explained per second for attribution drift, whatever the traffic, so that explaining stays a small fixed CPU cost (0: no cap)")
 	fs.IntVar(&m.attrQueue, "monitor-attribution-queue", monitor.DefaultAttributionQueue, "sampled leads waiting to be explained; beyond it they are shed and counted")
 	fs.IntVar(&m.attrRows, "monitor-attribution-rows", monitor.DefaultAttributionRows, "attribution drift averages the latest this many explained leads")
 }
@@ -83,8 +85,8 @@ func (m *monitorConfig) validate() error {
 	if m.windowRows < 1 || m.windowRows > 1<<20 || m.windowAge < 0 || m.interval <= 0 || m.minRows < 1 || m.queue < 1 || m.cooldown < 0 {
 		return fmt.Errorf("%w: --monitor-window-rows must be in [1, 1048576]; --monitor-interval, -min-rows and -queue positive; ages and cool-down not negative", errUsage)
 	}
-	if !(m.attrShare >= 0 && m.attrShare <= 1) || m.attrQueue < 1 || m.attrRows < 1 || m.attrRows > 1<<20 {
-		return fmt.Errorf("%w: --monitor-attribution-share must be in [0, 1], --monitor-attribution-queue positive, --monitor-attribution-rows in [1, 1048576]", errUsage)
+	if !(m.attrShare >= 0 && m.attrShare <= 1) || !(m.attrRate >= 0) || m.attrQueue < 1 || m.attrRows < 1 || m.attrRows > 1<<20 {
+		return fmt.Errorf("%w: --monitor-attribution-share must be in [0, 1], --monitor-attribution-rate not negative, --monitor-attribution-queue positive, --monitor-attribution-rows in [1, 1048576]", errUsage)
 	}
 	if m.outcomes.MaxAge <= 0 || m.outcomes.MaxSkew <= 0 {
 		return fmt.Errorf("%w: --max-outcome-age and --max-outcome-skew must be positive", errUsage)
@@ -174,8 +176,12 @@ func (m *monitorConfig) attribution(b *bundle.Bundle) monitor.AttributionConfig 
 	if m.attrShare == 0 {
 		return monitor.AttributionConfig{}
 	}
+	rate := m.attrRate
+	if rate == 0 {
+		rate = -1 // the flag's 0 is no cap; the library's 0 is its default
+	}
 	return monitor.AttributionConfig{Explain: b.Forest().Contributions, SampleShare: m.attrShare,
-		Queue: m.attrQueue, WindowRows: m.attrRows}
+		MaxPerSecond: rate, Queue: m.attrQueue, WindowRows: m.attrRows}
 }
 
 // rebase points mon at a reloaded model's baseline. A model without one
