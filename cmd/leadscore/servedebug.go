@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -49,13 +48,13 @@ func startDebug(addr string, remote bool, log *slog.Logger) (stop func(), err er
 	}, nil
 }
 
-// redactedCmdline answers /debug/pprof/cmdline with the program's base
-// name alone: pprof's own handler prints every argument, and flags such as
+// redactedCmdline answers /debug/pprof/cmdline with the program's name
+// alone: pprof's own handler prints every argument, and flags such as
 // --monitor-webhook-url or --api-keys carry secrets.
 func redactedCmdline(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = fmt.Fprint(w, filepath.Base(os.Args[0]))
+	_, _ = io.WriteString(w, "leadscore")
 }
 
 // loopbackAddr reports whether host:port names a loopback address

@@ -366,9 +366,9 @@ func (s *service) buildServer(ctx context.Context) error {
 		RequireAPIKey:  c.requireAPIKey,
 		// MetricsRequireKey: /metrics behind a key (SECURITY.md).
 		MetricsRequireKey: c.metricsRequireKey,
-		RateLimit:      c.rateLimit,
-		RateBurst:      c.rateBurst,
-		Version:        version,
+		RateLimit:         c.rateLimit,
+		RateBurst:         c.rateBurst,
+		Version:           version,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errInput, err) // the model would not load
