@@ -40,7 +40,7 @@ mkdir -p bin
 CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
 CGO_ENABLED=0 go build -trimpath -o bin/bare ./bench/bare
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { "$PY" -c 'import json,sys; d=json.load(sys.stdin)

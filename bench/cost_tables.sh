@@ -71,7 +71,7 @@ for ((r = 0; r < REPEATS; r++)); do
 done
 
 # 3. Service: leads per CPU-second against batch size, beside bare.
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 LPORT=$(free_port)

@@ -43,3 +43,10 @@ stop_pids() {
 		kill -KILL "$pid" 2>/dev/null || true
 	done
 }
+
+# free_port: prints a port on 127.0.0.1 that nothing listens on now (the
+# kernel's choice of an ephemeral port), so that scripts never collide on
+# a fixed port with another run or another engineer's server.
+free_port() {
+	"${PYTHON:-/usr/bin/python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}

@@ -41,7 +41,7 @@
 #   PROBE_RATE=20      curl probe requests/s during the overload (0: none)
 #   LAKE=on            prediction capture (the serve default) into $OUT/lake;
 #                      LAKE=off measures the HTTP service alone
-#   PORT=18480         listen port on 127.0.0.1
+#   PORT               listen port on 127.0.0.1 (default: a free ephemeral port)
 #   OUT                folder for logs and JSON (default: a new temporary
 #                      folder, kept)
 #
@@ -64,12 +64,12 @@ DURATION=${DURATION:-30s}
 RECOVERY=${RECOVERY:-5s}
 PROBE_RATE=${PROBE_RATE:-20}
 LAKE=${LAKE:-on}
-PORT=${PORT:-18480}
 OUT=${OUT:-$(mktemp -d /tmp/overload.XXXXXX)}
 mkdir -p "$OUT"
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+PORT=${PORT:-$(free_port)}
 for tool in go curl jq; do
 	command -v "$tool" >/dev/null || die "$tool is needed"
 done

@@ -31,7 +31,8 @@
 #   P99_RATE=10000       single-lead rate for the p99 check (0 skips it)
 #   P99_DURATION=5s
 #   CONNECTIONS=64       load generator connections
-#   LEADSCORE_PORT=18080 PEER_PORT=18090 BARE_PORT=18070   listen ports on 127.0.0.1
+#   LEADSCORE_PORT PEER_PORT BARE_PORT   listen ports on 127.0.0.1 (default: free
+#                        ephemeral ports the kernel picks)
 #   PEER_MODEL           model for the peer (default
 #                        ../shared/models/lead-demo/model.json, the model
 #                        leadscore embeds as its demo)
@@ -57,9 +58,6 @@ FIXED_DURATION=${FIXED_DURATION:-5s}
 P99_RATE=${P99_RATE:-10000}
 P99_DURATION=${P99_DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-64}
-LEADSCORE_PORT=${LEADSCORE_PORT:-18080}
-PEER_PORT=${PEER_PORT:-18090}
-BARE_PORT=${BARE_PORT:-18070}
 PEER_MODEL=${PEER_MODEL:-$REPO/../shared/models/lead-demo/model.json}
 PEER_WORKERS=${PEER_WORKERS:-2}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -69,6 +67,9 @@ export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the work tree
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+LEADSCORE_PORT=${LEADSCORE_PORT:-$(free_port)}
+PEER_PORT=${PEER_PORT:-$(free_port)}
+BARE_PORT=${BARE_PORT:-$(free_port)}
 
 command -v curl >/dev/null || die "curl is needed"
 [ -f "$PEER_MODEL" ] || die "peer model $PEER_MODEL not found (set PEER_MODEL)"

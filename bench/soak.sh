@@ -33,7 +33,7 @@
 #   RSS_TOLERANCE_MIB=8 GOROUTINE_TOLERANCE=10
 #   LAKE=on            prediction capture (the serve default) into $OUT/lake;
 #                      LAKE=off measures the HTTP service alone
-#   PORT=18490         listen port on 127.0.0.1
+#   PORT               listen port on 127.0.0.1 (default: a free ephemeral port)
 #   OUT                folder for the CSV, logs and JSON (default: a new
 #                      temporary folder, kept)
 #
@@ -57,12 +57,12 @@ CAPACITY=${CAPACITY:-}
 RSS_TOLERANCE_MIB=${RSS_TOLERANCE_MIB:-8}
 GOROUTINE_TOLERANCE=${GOROUTINE_TOLERANCE:-10}
 LAKE=${LAKE:-on}
-PORT=${PORT:-18490}
 OUT=${OUT:-$(mktemp -d /tmp/soak.XXXXXX)}
 mkdir -p "$OUT"
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+PORT=${PORT:-$(free_port)}
 for tool in go curl jq; do
 	command -v "$tool" >/dev/null || die "$tool is needed"
 done

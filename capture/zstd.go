@@ -7,8 +7,9 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// zstdCodec is the lake's Parquet compression: zstd at the default level,
-// like parquet.Zstd, but with a 1 MiB window and one encoder kept for the
+// zstdCodec is the lake's Parquet compression: zstd at its fastest level
+// (on the demo leads 10% less of the writer's CPU than the default level
+// for 3% more bytes, BenchmarkLakeCPU), with a 1 MiB window and one encoder kept for the
 // life of the process. parquet.Zstd's pooled encoders each hold an 8 MiB
 // window twice over, and a pool emptied by the garbage collector makes new
 // ones: tens of MiB of a server's memory for pages of a few hundred KiB.
@@ -26,7 +27,7 @@ var lakeZstd = &zstdCodec{}
 func (c *zstdCodec) init() {
 	c.once.Do(func() {
 		c.enc, c.err = zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
 			zstd.WithEncoderConcurrency(1),
 			zstd.WithWindowSize(1<<20),
 			zstd.WithLowerEncoderMem(true),

@@ -1,6 +1,9 @@
 package forest
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+)
 
 // Fast TreeSHAP: precomputed per-leaf tables.
 //
@@ -45,11 +48,29 @@ import "math"
 // number (a zero cover), or an infinite leaf, keeps XGBoost's recursive
 // algorithm, which reproduces XGBoost's arithmetic on those.
 
-// ExplainTableBytes bounds the memory of the precomputed TreeSHAP tables of
-// one model (4 bytes per leaf and subset of its path's features). Trees
-// beyond it are explained with the slower recursive algorithm, with the
-// same results. The demo model (300 trees of depth 6) needs 2.6 MB.
-const ExplainTableBytes = 64 << 20
+// DefaultExplainTableBytes is the default bound on the memory of the
+// precomputed TreeSHAP tables of one model (4 bytes per leaf and subset of
+// its path's features). Trees beyond it are explained with the slower
+// recursive algorithm, with the same results. The demo model (300 trees of
+// depth 6) needs 2.6 MB; 1,000 trees of depth 8 about 60 MB.
+const DefaultExplainTableBytes = 64 << 20
+
+// explainTableBytes is the bound in force; see SetExplainTableBytes.
+var explainTableBytes atomic.Int64
+
+func init() { explainTableBytes.Store(DefaultExplainTableBytes) }
+
+// SetExplainTableBytes sets the bound on each model's TreeSHAP tables for
+// the models explained from now on (a model's tables are built on its
+// first explanation and kept): 0 tables no tree, so every explanation uses
+// the recursive algorithm. The results are the same either way; a larger
+// bound trades memory for faster explanations of deep or large models.
+// Negative values count as 0. `leadscore serve --explain-table-bytes` sets it.
+func SetExplainTableBytes(n int64) { explainTableBytes.Store(max(n, 0)) }
+
+// ExplainTableBytes is the bound SetExplainTableBytes set (default
+// DefaultExplainTableBytes).
+func ExplainTableBytes() int64 { return explainTableBytes.Load() }
 
 const (
 	// maxTableDepth bounds d for one leaf's table (2^d entries).
@@ -309,6 +330,6 @@ const phiCopies = 4
 
 // explainTables returns the forest's TreeSHAP tables, built on first use.
 func (f *Forest) explainTables() *shapTables {
-	f.shapOnce.Do(func() { f.shap = f.buildShapTables(ExplainTableBytes) })
+	f.shapOnce.Do(func() { f.shap = f.buildShapTables(int(min(ExplainTableBytes(), math.MaxInt))) })
 	return f.shap
 }

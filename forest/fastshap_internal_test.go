@@ -121,6 +121,29 @@ func TestTableBudget(t *testing.T) {
 			t.Fatalf("feature %d: all tabled %v, partly %v", j, all[j], part[j])
 		}
 	}
+
+	// SetExplainTableBytes(0): models explained from then on table no
+	// tree, with the same contributions.
+	defer SetExplainTableBytes(ExplainTableBytes())
+	SetExplainTableBytes(0)
+	h, _ := New(s)
+	none := make([]float32, 7)
+	if err := h.Contributions(row, none); err != nil {
+		t.Fatal(err)
+	}
+	for i := range h.shap.trees {
+		if h.shap.trees[i].tabled {
+			t.Fatalf("with a zero budget tree %d is tabled", i)
+		}
+	}
+	for j := range all {
+		if math.Abs(float64(all[j]-none[j])) > 1e-5 {
+			t.Fatalf("feature %d: all tabled %v, none %v", j, all[j], none[j])
+		}
+	}
+	if SetExplainTableBytes(-5); ExplainTableBytes() != 0 {
+		t.Errorf("a negative bound reads back as %d, want 0", ExplainTableBytes())
+	}
 }
 
 // TestUntableable checks that a zero cover (NaN fractions) and an infinite

@@ -20,6 +20,7 @@ import (
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/forest"
 	"github.com/leadscore/leadscore/httpapi"
 )
 
@@ -65,6 +66,9 @@ Flags:
 // environment and the config file are merged.
 type serveConfig struct {
 	requestSettings
+	// explainTableBytes bounds each model's TreeSHAP tables
+	// (forest.SetExplainTableBytes).
+	explainTableBytes byteSize
 	listen            string
 	model             string
 	maxInFlight       int
@@ -101,7 +105,8 @@ func parseServeConfig(args []string, getenv func(string) (string, bool), out io.
 // parseServeSettings is parseServeConfig with the help on stdout and
 // warnings (deprecated names) on stderr.
 func parseServeSettings(args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) (*serveConfig, error) {
-	c := &serveConfig{requestSettings: requestSettings{maxBody: httpapi.DefaultMaxBody, logLevel: slog.LevelInfo}}
+	c := &serveConfig{requestSettings: requestSettings{maxBody: httpapi.DefaultMaxBody, logLevel: slog.LevelInfo},
+		explainTableBytes: forest.DefaultExplainTableBytes}
 	var apiKeys, logLevel string
 	fs := newCommand("serve", serveUsage, stdout, stderr)
 	fs.getenv = getenv
@@ -110,6 +115,7 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	fs.IntVar(&c.maxBatch, "max-batch", httpapi.DefaultMaxBatch, "most `rows` (leads) in one request; more is a 413")
 	fs.IntVar(&c.maxExplainRows, "max-explain-rows", httpapi.DefaultMaxExplainRows, "most `rows` one request may ask reasons for with ?explain; more is a 413")
 	fs.Var(&c.maxBody, "max-body", "largest request body `size`; larger is a 413")
+	fs.Var(&c.explainTableBytes, "explain-table-bytes", "memory `size` for each model's precomputed TreeSHAP tables (?explain and attribution drift);\ntrees beyond it are explained by the recursive algorithm, 5-10x slower, with the same results (0: none)")
 	c.addIDFlags(fs)
 	fs.IntVar(&c.maxInFlight, "max-in-flight", httpapi.DefaultMaxInFlight, "scoring `requests` served at once; excess gets a fast 503 with Retry-After (0: no cap)")
 	fs.BoolVar(&c.requireAPIKey, "require-api-key", false, "refuse scoring requests without a valid API key (401)")

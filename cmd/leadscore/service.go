@@ -22,6 +22,7 @@ import (
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/capture"
+	"github.com/leadscore/leadscore/forest"
 	"github.com/leadscore/leadscore/httpapi"
 	"github.com/leadscore/leadscore/monitor"
 	"github.com/leadscore/leadscore/variant"
@@ -536,6 +537,7 @@ func (s *service) shutdown() error {
 
 // serve builds the service, runs it until ctx is done, then drains it.
 func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals func()) error {
+	forest.SetExplainTableBytes(int64(c.explainTableBytes))
 	logs := newLogSink(stdout)
 	defer logs.Close()
 	s := newService(c, logs)
