@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/internal/testutil"
 	"github.com/leadscore/leadscore/variant"
 )
 
@@ -234,13 +235,8 @@ func TestVariantsFeatureListsMustMatch(t *testing.T) {
 	}
 }
 
+// eventually is testutil.Eventually with this package's timeout.
 func eventually(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "the condition", cond)
 }

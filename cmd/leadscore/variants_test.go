@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 // variantLead is one held-out lead of testdata/lead-demo/leads_10k.csv.
@@ -165,17 +167,11 @@ func testServeVariants(t *testing.T, bin string) {
 		t.Fatalf("feedback: %d %s", r.status, r.body)
 	}
 	var rep variantsReport
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testutil.EventuallyState(t, 30*time.Second, "the shadows to catch up", func() (bool, string) {
 		send(t, client, "GET", s.url+"/v1/variants", "", "").json(t, &rep)
-		if len(rep.Comparisons) == 3 && rep.Comparisons[1].Leads >= len(leads) && rep.Comparisons[2].Leads >= len(leads) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("shadows never caught up: %+v", rep)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(rep.Comparisons) == 3 && rep.Comparisons[1].Leads >= len(leads) && rep.Comparisons[2].Leads >= len(leads),
+			fmt.Sprintf("%+v", rep)
+	})
 	verdicts := map[string]string{}
 	for _, c := range rep.Comparisons {
 		verdicts[c.Challenger] = c.Verdict
@@ -329,13 +325,10 @@ func testServeVariantsRegistry(t *testing.T, bin string) {
 	if code, _, errOut := runCLI(t, "", "model", "promote", "lead-demo", "2", "--stage", "prod", "--registry", root, "--by", "ci"); code != 0 {
 		t.Fatalf("promote: %s", errOut)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for versions()["champion"] != "2" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the champion still serves %v after promoting 2 to prod", versions())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.EventuallyState(t, 20*time.Second, "the champion to serve 2 after promoting it to prod", func() (bool, string) {
+		v := versions()
+		return v["champion"] == "2", fmt.Sprint(v)
+	})
 	r := send(t, nil, "POST", s.url+"/score", "application/json", `{"leads":[{"id":"x","features":{"company_size_log":3}}]}`)
 	if r.status != 200 || !strings.Contains(string(r.body), `"version":"2","variant":"champion"`) {
 		t.Fatalf("after promotion: %d %s", r.status, r.body)
