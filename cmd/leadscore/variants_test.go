@@ -140,8 +140,34 @@ func testServeVariants(t *testing.T, bin string) {
 			t.Fatalf("lead %d moved from %s to %s", i, answered[i], v)
 		}
 	}
+	// A batch: each lead lands on the variant it gets alone (the batch is
+	// split across variants, answered in order, each result naming its
+	// variant; the header names one only when all leads went to one).
+	var batch []string
+	for _, l := range leads[:300] {
+		batch = append(batch, l.json)
+	}
+	r := send(t, client, "POST", s.url+"/score", "application/json", `{"leads":[`+strings.Join(batch, ",")+`]}`)
+	var br struct {
+		Results []struct {
+			ID      string `json:"id"`
+			Variant string `json:"variant"`
+		} `json:"results"`
+	}
+	r.json(t, &br)
+	if r.status != 200 || len(br.Results) != 300 || r.header.Get("X-Amzn-Invoked-Production-Variant") != "" {
+		t.Fatalf("batch of 300: %d, %d results, header %q", r.status, len(br.Results), r.header.Get("X-Amzn-Invoked-Production-Variant"))
+	}
+	inBatch := map[string]int{}
+	for i, res := range br.Results {
+		if res.ID != fmt.Sprintf("lead-%d", i) || res.Variant != answered[i] {
+			t.Fatalf("batch result %d: id %s on %s, want lead-%d on %s (its variant alone)", i, res.ID, res.Variant, i, answered[i])
+		}
+		inBatch[res.Variant]++
+	}
+	t.Logf("a batch of 300 leads split %v", inBatch)
 	// The override header, and an unknown variant.
-	r := send(t, client, "POST", s.url+"/score", "application/json", `{"leads":[`+leads[0].json+`]}`, "X-Amzn-SageMaker-Target-Variant", "better")
+	r = send(t, client, "POST", s.url+"/score", "application/json", `{"leads":[`+leads[0].json+`]}`, "X-Amzn-SageMaker-Target-Variant", "better")
 	if r.status != 200 || r.header.Get("X-Amzn-Invoked-Production-Variant") != "better" || !strings.Contains(string(r.body), `"version":"1.0.0"`) {
 		t.Fatalf("override: %d %v %s", r.status, r.header, r.body)
 	}
