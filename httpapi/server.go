@@ -82,6 +82,12 @@ type Config struct {
 	// with the admin role.
 	APIKeys       []APIKey
 	RequireAPIKey bool
+	// MetricsRequireKey puts GET /metrics behind a valid key (any key's
+	// role), as scoring is: its drift and model-quality figures are those
+	// of /v1/monitoring. Off, /metrics is open to whoever reaches the port
+	// (Prometheus scrapers usually hold no key), and the port must then be
+	// private (SECURITY.md).
+	MetricsRequireKey bool
 	// RateLimit is each key's sustained requests per second, and RateBurst
 	// its bucket size (default: RateLimit rounded up). Requests without a
 	// key share a bucket per client address. Zero RateLimit: no limit.
@@ -159,6 +165,7 @@ type Server struct {
 	keys        []APIKey
 	hasAdmin    bool
 	requireKey  bool
+	metricsKey  bool // /metrics needs a valid key
 	limits      *limiters
 	version     string
 	sink        leadscore.Sink
@@ -259,9 +266,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("httpapi: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT %q: want one of %s", a, strings.Join(invocationAccepts, ", "))
 		}
 	}
-	if s.requireKey && len(s.keys) == 0 {
+	if (s.requireKey || cfg.MetricsRequireKey) && len(s.keys) == 0 {
 		return nil, errors.New("httpapi: API keys are required but none is configured")
 	}
+	s.metricsKey = cfg.MetricsRequireKey
 	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 		return nil, errors.New("httpapi: rate limit and burst must not be negative")
 	}
@@ -574,7 +582,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeHealthz:
 		s.serveHealthz(ex, r)
 	case routeProm:
-		if s.allowMethod(ex, r, http.MethodGet) {
+		if s.allowMethod(ex, r, http.MethodGet) && s.admitMetrics(ex, r) {
 			s.metricsHTTP.ServeHTTP(&ex.w, r)
 		}
 	case routeReload:
@@ -796,6 +804,28 @@ func (s *Server) admit(ex *exchange, r *http.Request) bool {
 	}
 	ex.key = key
 	return !s.rateLimited(ex, key, r)
+}
+
+// admitMetrics lets a /metrics scrape through: always, unless
+// MetricsRequireKey asks for a valid key (a wrong or missing one is
+// charged to the client address's bucket, then refused with 401).
+func (s *Server) admitMetrics(ex *exchange, r *http.Request) bool {
+	if !s.metricsKey {
+		return true
+	}
+	key, presented := s.authenticate(r)
+	if key != nil {
+		return true
+	}
+	if s.rateLimited(ex, nil, r) {
+		return false
+	}
+	if presented {
+		s.unauthorized(ex, "invalid API key")
+	} else {
+		s.unauthorized(ex, "/metrics needs an API key (--metrics-require-key): send Authorization: Bearer KEY or X-API-Key: KEY")
+	}
+	return false
 }
 
 // rateLimited takes a token from key's bucket (the client address's when

@@ -365,9 +365,11 @@ func (s *service) buildServer(ctx context.Context) error {
 		MaxInFlight:    maxInFlight,
 		APIKeys:        c.apiKeys,
 		RequireAPIKey:  c.requireAPIKey,
-		RateLimit:      c.rateLimit,
-		RateBurst:      c.rateBurst,
-		Version:        version,
+		// MetricsRequireKey: /metrics behind a key (SECURITY.md).
+		MetricsRequireKey: c.metricsRequireKey,
+		RateLimit:         c.rateLimit,
+		RateBurst:         c.rateBurst,
+		Version:           version,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errInput, err) // the model would not load
@@ -402,7 +404,7 @@ func (s *service) buildDebug(context.Context) error {
 	if s.c.debugListen == "" {
 		return nil
 	}
-	stopDebug, err := startDebug(s.c.debugListen, s.log)
+	stopDebug, err := startDebug(s.c.debugListen, s.c.debugListenRemote, s.log)
 	if err != nil {
 		return err
 	}
@@ -418,6 +420,7 @@ func (s *service) buildTracing(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	tr.forwardedFor = s.c.traceForwardedFor
 	s.onClose("tracing", func(time.Time) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
