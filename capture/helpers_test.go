@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 var testFeatures = []string{"age", "income", "visits"}
@@ -97,23 +97,8 @@ func testTuning() tuning {
 	return t
 }
 
-// logBuffer collects log output for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// logBuffer collects log output for assertions; goroutine-safe.
+type logBuffer = testutil.Buffer
 
 func newTestWriter(t *testing.T, cfg Config, logs io.Writer) *Writer {
 	t.Helper()
@@ -252,14 +237,8 @@ func checkRows(t *testing.T, rows []lakeRow, want []leadscore.Record) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually is testutil.Eventually with this package's timeout.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, what, cond)
 }

@@ -1,108 +1,95 @@
 package loadgen
 
 import (
+	"fmt"
+	"io"
 	"math"
-	"math/bits"
-	"sync/atomic"
+	"sync"
 	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// The histogram is log-linear, as in HdrHistogram: values below
-// 2^(subBits+1) nanoseconds have a bucket each; above that, each power of two
-// is split into 2^subBits equal buckets, so any recorded value is known to
-// within 1/2^subBits (0.78%) of itself.
+// Range and precision of a Histogram: nanoseconds from 0 to an hour, three
+// significant digits (HdrHistogram keeps every value within 1/1024 of
+// itself at that setting).
 const (
-	subBits    = 7
-	subCount   = 1 << subBits     // buckets per power of two
-	linearTop  = 2 * subCount     // values below this are exact
-	maxExp     = 63 - subBits - 1 // largest shift for a non-negative int64
-	numBuckets = linearTop + maxExp*subCount
+	histMax     = int64(time.Hour)
+	histSigFigs = 3
+	// histRelErr bounds how far above the true value a percentile may be
+	// reported.
+	histRelErr = 1.0 / 1024
 )
 
-// Histogram records durations in fixed memory (about 60 KB) with a relative
-// error under 0.8%. The zero value is ready to use and it is safe for
-// concurrent use: Record only does atomic adds, so many workers can share
-// one.
+// Histogram records durations in an HdrHistogram
+// (github.com/HdrHistogram/hdrhistogram-go), so that a run's latency
+// distribution can be written in the standard .hgrm form that HdrHistogram's
+// plotters read (WritePercentiles). Max and Mean are kept exactly beside it.
+// The zero value is ready to use and it is safe for concurrent use.
 type Histogram struct {
-	counts [numBuckets]atomic.Uint64
-	total  atomic.Uint64
-	sum    atomic.Uint64 // nanoseconds, wraps after ~584 years of latency
-	max    atomic.Int64
+	mu  sync.Mutex
+	h   *hdrhistogram.Histogram // nil until the first Record
+	sum int64                   // nanoseconds; clamped values count as histMax
+	max int64                   // exact, not clamped
 }
 
-// bucketOf returns the bucket index of v nanoseconds (v >= 0).
-func bucketOf(v int64) int {
-	if v < linearTop {
-		return int(v)
-	}
-	shift := bits.Len64(uint64(v)) - (subBits + 1) // >= 1
-	mant := int(v >> shift)                        // in [subCount, 2*subCount)
-	return linearTop + (shift-1)*subCount + (mant - subCount)
-}
-
-// bucketBounds returns the smallest and largest value that fall in bucket i.
-func bucketBounds(i int) (lo, hi int64) {
-	if i < linearTop {
-		return int64(i), int64(i)
-	}
-	shift := (i-linearTop)/subCount + 1
-	mant := int64(subCount + (i-linearTop)%subCount)
-	lo = mant << shift
-	hi = lo + (int64(1) << shift) - 1
-	return lo, hi
-}
-
-// Record adds one observation. Negative durations count as zero.
+// Record adds one observation. Negative durations count as zero; durations
+// over an hour count as an hour in the percentiles (Max stays exact).
 func (h *Histogram) Record(d time.Duration) {
-	v := int64(d)
-	if v < 0 {
-		v = 0
+	v := max(int64(d), 0)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.h == nil {
+		h.h = hdrhistogram.New(1, histMax, histSigFigs)
 	}
-	h.counts[bucketOf(v)].Add(1)
-	h.total.Add(1)
-	h.sum.Add(uint64(v))
-	storeMax(&h.max, v)
+	clamped := min(v, histMax)
+	_ = h.h.RecordValue(clamped) // in range by construction
+	h.sum += clamped
+	h.max = max(h.max, v)
 }
 
 // Count returns the number of observations.
-func (h *Histogram) Count() uint64 { return h.total.Load() }
+func (h *Histogram) Count() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.h == nil {
+		return 0
+	}
+	return uint64(h.h.TotalCount()) // #nosec G115 -- a count is never negative
+}
 
 // Max returns the largest observation, exactly.
-func (h *Histogram) Max() time.Duration { return time.Duration(h.max.Load()) }
+func (h *Histogram) Max() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return time.Duration(h.max)
+}
 
 // Mean returns the mean observation, or 0 when there is none.
 func (h *Histogram) Mean() time.Duration {
-	n := h.total.Load()
-	if n == 0 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.h == nil || h.h.TotalCount() == 0 {
 		return 0
 	}
-	return time.Duration(h.sum.Load() / n) // #nosec G115 -- a mean of int64 values fits an int64
+	return time.Duration(h.sum / h.h.TotalCount())
 }
 
-// Quantile returns the value at quantile q in [0, 1]: the largest value of
-// the bucket holding the ceil(q*n)-th smallest observation, capped at Max. It
-// never understates a percentile by more than the bucket width. It returns 0
-// when the histogram is empty.
+// Quantile returns the value at quantile q in [0, 1], as HdrHistogram
+// reports it (the highest value equivalent to the one at that rank),
+// capped at Max: never below the true value, never above it by more than
+// 1/1024. It returns 0 when the histogram is empty.
 func (h *Histogram) Quantile(q float64) time.Duration {
-	n := h.total.Load()
-	if n == 0 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.h == nil || h.h.TotalCount() == 0 {
 		return 0
 	}
 	q = math.Min(math.Max(q, 0), 1)
-	rank := uint64(math.Ceil(q * float64(n)))
-	if rank == 0 {
-		rank = 1
-	}
-	maxV := h.max.Load()
-	var seen uint64
-	for i := range h.counts {
-		seen += h.counts[i].Load()
-		if seen >= rank {
-			_, hi := bucketBounds(i)
-			return time.Duration(min(hi, maxV))
-		}
-	}
-	return time.Duration(maxV)
+	// At least the first observation: HdrHistogram's quantile 0 is the
+	// bottom of the range, not the smallest value.
+	pct := math.Max(q*100, 100/float64(h.h.TotalCount()))
+	return time.Duration(min(h.h.ValueAtQuantile(pct), h.max))
 }
 
 // Percentiles is the latency summary of a run.
@@ -120,4 +107,23 @@ func (h *Histogram) Summary() Percentiles {
 		Max:  h.Max(),
 		Mean: h.Mean(),
 	}
+}
+
+// WritePercentiles writes the distribution in HdrHistogram's percentile
+// form (.hgrm), values in milliseconds: a header line, one row per
+// reported percentile (value, percentile, total count, 1/(1-percentile)),
+// five rows per halving of the distance to 100%, and the #[Mean ...],
+// #[Max ...] and #[Buckets ...] footer. HdrHistogram's plotter and the
+// tools built on its format read it.
+func (h *Histogram) WritePercentiles(w io.Writer) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	hh := h.h
+	if hh == nil {
+		hh = hdrhistogram.New(1, histMax, histSigFigs)
+	}
+	if _, err := hh.PercentilesPrint(w, 5, float64(time.Millisecond)); err != nil {
+		return fmt.Errorf("write percentiles: %w", err)
+	}
+	return nil
 }

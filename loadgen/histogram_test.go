@@ -6,35 +6,27 @@ import (
 	"time"
 )
 
-func TestBucketBounds(t *testing.T) {
-	prev := -1
-	for _, v := range []int64{0, 1, 127, 255, 256, 257, 511, 512, 1000, 1 << 20, 123456789, 1<<62 + 12345, 1<<63 - 1} {
-		i := bucketOf(v)
-		if i < 0 || i >= numBuckets {
-			t.Fatalf("bucketOf(%d) = %d, out of [0, %d)", v, i, numBuckets)
-		}
-		if i < prev {
-			t.Errorf("bucketOf(%d) = %d, below the previous value's %d", v, i, prev)
-		}
-		prev = i
-		lo, hi := bucketBounds(i)
-		if v < lo || v > hi {
-			t.Errorf("value %d in bucket %d = [%d, %d]", v, i, lo, hi)
-		}
-		if float64(hi-lo) > float64(lo)/subCount {
-			t.Errorf("bucket %d = [%d, %d] is wider than 1/%d of its value", i, lo, hi, subCount)
-		}
-		if bucketOf(lo) != i || bucketOf(hi) != i {
-			t.Errorf("bucket %d bounds [%d, %d] map to %d and %d", i, lo, hi, bucketOf(lo), bucketOf(hi))
+// TestHistogramPrecision: a percentile is never below the true value and
+// never above it by more than histRelErr, from nanoseconds to an hour;
+// longer values count as an hour in the percentiles, exactly in Max.
+func TestHistogramPrecision(t *testing.T) {
+	for _, v := range []time.Duration{1, 127, 2047, 2048, 2049, 1_000_007, 123_456_789, 59 * time.Minute} {
+		var h Histogram
+		h.Record(v)
+		h.Record(2 * v) // so that the cap at Max does not hide the error
+		got := h.Quantile(0.5)
+		if got < v || float64(got-v) > float64(v)*histRelErr {
+			t.Errorf("median of {%d, %d} = %d, want %d within 1/1024 above", v, 2*v, got, v)
 		}
 	}
-	// Buckets tile the number line: each starts right after the last.
-	for i := 1; i < numBuckets; i++ {
-		_, prevHi := bucketBounds(i - 1)
-		lo, _ := bucketBounds(i)
-		if lo != prevHi+1 {
-			t.Fatalf("bucket %d starts at %d, previous ends at %d", i, lo, prevHi)
-		}
+	var h Histogram
+	h.Record(2 * time.Hour)
+	h.Record(3 * time.Hour)
+	if got := h.Quantile(0.5); got < time.Hour || float64(got-time.Hour) > float64(time.Hour)*histRelErr {
+		t.Errorf("median of {2h, 3h} = %v, want an hour (the top of the range)", got)
+	}
+	if h.Max() != 3*time.Hour {
+		t.Errorf("Max = %v, want exactly 3h", h.Max())
 	}
 }
 
@@ -57,10 +49,10 @@ func TestHistogramQuantiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := h.Quantile(tt.q)
-		// Never below the true value, never above it by more than a
-		// bucket's width.
-		if got < tt.want || float64(got-tt.want) > float64(tt.want)/subCount {
-			t.Errorf("Quantile(%v) = %v, want %v within 1/%d above", tt.q, got, tt.want, subCount)
+		// Never below the true value, never above it by more than
+		// HdrHistogram's precision.
+		if got < tt.want || float64(got-tt.want) > float64(tt.want)*histRelErr {
+			t.Errorf("Quantile(%v) = %v, want %v within 1/1024 above", tt.q, got, tt.want)
 		}
 	}
 	s := h.Summary()
@@ -86,7 +78,7 @@ func TestHistogramEdgeCases(t *testing.T) {
 	if got := h.Quantile(0.5); got != 0 {
 		t.Errorf("median of {0, 3s} = %v, want 0", got)
 	}
-	// The top bucket's upper bound is capped at the exact maximum.
+	// The top value's bucket is capped at the exact maximum.
 	if got := h.Quantile(0.99); got != 3*time.Second {
 		t.Errorf("p99 of {0, 3s} = %v, want 3s", got)
 	}

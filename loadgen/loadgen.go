@@ -113,6 +113,9 @@ type Report struct {
 	// Latency is from due time (or the worker's wake-up, see the package
 	// doc) to the end of the response body, over 2xx responses only.
 	Latency Percentiles
+	// LatencyHistogram is the distribution Latency summarises, for
+	// Histogram.WritePercentiles (the .hgrm file).
+	LatencyHistogram *Histogram
 	// Lag is from due time to the moment the request was sent, over all
 	// sent requests: how far behind schedule requests left, because every
 	// worker was busy or the timer overslept.
@@ -315,16 +318,17 @@ func (r *runner) run(ctx context.Context) Report {
 	wg.Wait()
 
 	rep := Report{
-		URL:         r.cfg.URL,
-		Rate:        r.cfg.Rate,
-		Batch:       r.cfg.Batch,
-		Connections: r.cfg.Connections,
-		Scheduled:   r.plan.slots,
-		Errors:      map[string]int64{},
-		Elapsed:     time.Duration(r.lastDone.Load()),
-		Latency:     r.hist.Summary(),
-		Lag:         r.lag.Summary(),
-		Canceled:    ctx.Err() != nil,
+		URL:              r.cfg.URL,
+		Rate:             r.cfg.Rate,
+		Batch:            r.cfg.Batch,
+		Connections:      r.cfg.Connections,
+		Scheduled:        r.plan.slots,
+		Errors:           map[string]int64{},
+		Elapsed:          time.Duration(r.lastDone.Load()),
+		Latency:          r.hist.Summary(),
+		LatencyHistogram: r.hist,
+		Lag:              r.lag.Summary(),
+		Canceled:         ctx.Err() != nil,
 	}
 	for _, t := range tallies {
 		rep.Sent += t.sent

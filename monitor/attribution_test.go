@@ -2,12 +2,14 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 // TestNDCG checks Model Monitor's formula on a small ranking.
@@ -54,30 +56,25 @@ func liveAttribution(t *testing.T, n int, modify func(names []string, row []floa
 	go func() { defer close(done); _ = m.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	m.Capture(recs)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		r := m.Evaluate()
+	var r *Report
+	testutil.EventuallyState(t, 2*time.Minute, fmt.Sprintf("%d leads explained", n), func() (bool, string) {
+		r = m.Evaluate()
 		if r.Attribution == nil {
 			t.Fatal("no attribution section")
 		}
-		if r.Attribution.Samples >= int64(n) {
-			if r.Attribution.Shed != 0 || r.Attribution.Explained != int64(n) {
-				t.Errorf("explained %d, shed %d of %d", r.Attribution.Explained, r.Attribution.Shed, n)
-			}
-			var found bool
-			for _, v := range r.ConstraintViolations.Violations {
-				found = found || v.ConstraintCheckType == CheckAttribution
-			}
-			if found != (r.Attribution.Status == StatusViolation) {
-				t.Errorf("status %s, violation listed: %v", r.Attribution.Status, found)
-			}
-			return *r.Attribution
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d leads explained", r.Attribution.Samples, n)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return r.Attribution.Samples >= int64(n), fmt.Sprintf("%d explained", r.Attribution.Samples)
+	})
+	if r.Attribution.Shed != 0 || r.Attribution.Explained != int64(n) {
+		t.Errorf("explained %d, shed %d of %d", r.Attribution.Explained, r.Attribution.Shed, n)
 	}
+	var found bool
+	for _, v := range r.ConstraintViolations.Violations {
+		found = found || v.ConstraintCheckType == CheckAttribution
+	}
+	if found != (r.Attribution.Status == StatusViolation) {
+		t.Errorf("status %s, violation listed: %v", r.Attribution.Status, found)
+	}
+	return *r.Attribution
 }
 
 // TestAttributionDrift: the demo leads rank the features as the baseline

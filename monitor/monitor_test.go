@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	testbuf "github.com/leadscore/leadscore/internal/testutil"
+
 	"github.com/leadscore/leadscore"
 )
 
@@ -304,10 +306,9 @@ func TestRunMetricsAlerts(t *testing.T) {
 	}))
 	defer srv.Close()
 	reg := prometheus.NewRegistry()
-	var logs strings.Builder
-	var logMu sync.Mutex
+	var logs testbuf.Buffer
 	m := newMonitor(t, Config{Baseline: b, Features: d.names, Registerer: reg, QueueBatches: 2,
-		Logger:       slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil)),
+		Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
 		EvalInterval: 20 * time.Millisecond, Model: ModelRef{Name: "lead-demo", Version: "1.0.0"},
 		Alerts: AlertConfig{WebhookURL: srv.URL, Backoff: time.Millisecond}})
 	// Not running yet: two batches fit, the third is dropped.
@@ -345,11 +346,9 @@ func TestRunMetricsAlerts(t *testing.T) {
 		t.Errorf("second alert for the same violations: %s", body)
 	default:
 	}
-	logMu.Lock()
 	if !strings.Contains(logs.String(), "records dropped") {
 		t.Errorf("no warning of the drop in %q", logs.String())
 	}
-	logMu.Unlock()
 	if got := testutil.ToFloat64(m.met.windowRows); got != 2100 {
 		t.Errorf("window rows gauge %v", got)
 	}
@@ -468,16 +467,4 @@ func TestHandlers(t *testing.T) {
 	if q := m.Evaluate().Quality; q.LabeledRows != 2 {
 		t.Errorf("labelled rows %d", q.LabeledRows)
 	}
-}
-
-// lockedWriter serialises writes to w.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

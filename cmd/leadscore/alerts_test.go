@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 // alertSink counts what the webhook and the SNS stand-in receive.
@@ -101,19 +103,15 @@ var (
 // least want.
 func waitMetric(t *testing.T, url string, re *regexp.Regexp, want int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("%s >= %d in /metrics", re, want), func() bool {
 		r := send(t, nil, "GET", url+"/metrics", "", "")
 		if m := re.FindSubmatch(r.body); m != nil {
 			if n, _ := strconv.Atoi(string(m[1])); n >= want {
-				return
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s >= %d in /metrics", re, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // postedChecks maps each check (the text of a message line before its

@@ -4,42 +4,14 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/monitor"
 )
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// testBinary builds the leadscore binary once per test run.
-func testBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	binOnce.Do(func() {
-		binPath = filepath.Join(os.TempDir(), "leadscore-test-"+strconv.Itoa(os.Getpid()), "leadscore")
-		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-			binErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("go build: %v", binErr)
-	}
-	return binPath
-}
 
 const demoModel = "../../testdata/lead-demo/model.json"
 

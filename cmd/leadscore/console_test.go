@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/leadscore/leadscore/httpapi"
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 // The console's budgets (issue 15).
@@ -256,21 +257,12 @@ func get[T any](ctx context.Context, t *testing.T, a chromedp.Action[T]) T {
 // last returned from report.
 func eventually(ctx context.Context, t *testing.T, what string, within time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, last := cond()
-		if ok {
-			return
+	testutil.EventuallyState(t, within, what, func() (bool, string) {
+		if err := ctx.Err(); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %s", what, within, last)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+		return cond()
+	})
 }
 
 // demoLeads reads the demo leads CSV into score request bodies of batch
@@ -422,10 +414,7 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Skip("builds the binary and runs Chromium")
 	}
 	br := newBrowser(t)
-	bin := filepath.Join(t.TempDir(), "leadscore")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testBinary(t)
 	art := artifactsDir(t)
 	t.Run("Live", func(t *testing.T) { testConsoleLive(t, br, bin, art) })
 	t.Run("Keys", func(t *testing.T) { testConsoleKeys(t, br, bin) })

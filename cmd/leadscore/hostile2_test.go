@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,10 +20,7 @@ func TestHostileRound2(t *testing.T) {
 	}
 	bin := os.Getenv("LEADSCORE_TEST_BIN")
 	if bin == "" {
-		bin = filepath.Join(t.TempDir(), "leadscore")
-		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil { //nolint:gosec // G702: the test's own temp path
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
+		bin = testBinary(t)
 	}
 	for _, tc := range []struct {
 		name string
@@ -35,6 +30,7 @@ func TestHostileRound2(t *testing.T) {
 		{"WrongKeysRateLimited", testHostileWrongKeysRateLimited},
 		{"OutcomeWindow", testHostileOutcomeWindow},
 		{"MemoryBound", testHostileMemoryBound},
+		{"CaptureCrashMatrix", testHostileCaptureCrashMatrix},
 		{"ReloadRace", testHostileReloadRace},
 		{"SmallItems", testHostileSmallItems},
 	} {

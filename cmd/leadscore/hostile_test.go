@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -103,13 +102,7 @@ type rawCase struct {
 // requests must all succeed with a bounded p99, the server's resident
 // memory must stay bounded, and the server must still be healthy after.
 func TestServeHostile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "leadscore")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testBinary(t)
 	f := loadFixture(t)
 	const crmKey, opsKey = "hostile-test-crm", "hostile-test-ops"
 	// Settings the test does not exercise go through the environment, which
@@ -261,10 +254,7 @@ func TestServeOverload(t *testing.T) {
 	if os.Getenv("LEADSCORE_LONG") != "1" {
 		t.Skip("set LEADSCORE_LONG=1 to run (about 20 s of load)")
 	}
-	bin := filepath.Join(t.TempDir(), "leadscore")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testBinary(t)
 	// Prediction capture is off: this test is about shedding in the HTTP
 	// service. The lake's memory under overload is measured by
 	// bench/overload.sh (LAKE=on, its default) and reported in

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 // ---- settings ----
@@ -306,20 +307,13 @@ func rieFreePort(t *testing.T) int {
 type rie struct {
 	url  string
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
+	out  testutil.Buffer // the emulator's and the function's output
 	done chan struct{}
 }
 
-func (r *rie) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.out.Write(p)
-}
+func (r *rie) Write(p []byte) (int, error) { return r.out.Write(p) }
 
 func (r *rie) output() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	return r.out.String()
 }
 
@@ -354,23 +348,20 @@ func startRIE(t *testing.T, bin, dir string) *rie {
 			t.Logf("emulator output:\n%s", r.output())
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testutil.EventuallyState(t, 30*time.Second, "aws-lambda-rie to listen", func() (bool, string) {
 		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(emu), time.Second)
 		if err == nil {
 			_ = c.Close()
-			return r
+			return true, ""
 		}
 		select {
 		case <-r.done:
 			t.Fatalf("aws-lambda-rie exited:\n%s", r.output())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("aws-lambda-rie did not listen:\n%s", r.output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false, r.output()
+	})
+	return r
 }
 
 // invoke posts one event and returns the function's response payload.
@@ -533,11 +524,10 @@ func TestLambdaUnderRIE(t *testing.T) {
 
 	// One EMF line per invocation reached stdout.
 	var emf []map[string]any
-	deadline := time.Now().Add(5 * time.Second)
-	for len(emf) < 4 && time.Now().Before(deadline) {
+	testutil.EventuallyState(t, 5*time.Second, "4 EMF lines", func() (bool, string) {
 		emf = emfLines(r.output())
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(emf) >= 4, r.output()
+	})
 	if len(emf) != 4 {
 		t.Fatalf("%d EMF lines, want 4", len(emf))
 	}

@@ -58,6 +58,7 @@ type loadtestOptions struct {
 	json        bool
 	search      bool
 	maxP99      time.Duration
+	hgrm        string
 }
 
 // runLoadtest implements `leadscore loadtest`.
@@ -109,6 +110,9 @@ func runLoadtest(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := writeHgrm(opts.hgrm, rep.LatencyHistogram); err != nil {
+		return err
+	}
 	if rep.Sent > 0 && rep.OK == 0 {
 		return fmt.Errorf("no request succeeded (%s)", errorSummary(rep))
 	}
@@ -131,6 +135,7 @@ func parseLoadtestFlags(args []string, stdout, stderr io.Writer) (loadtestOption
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&o.search, "search", false, "search for the highest sustained rate instead of one run")
 	fs.DurationVar(&o.maxP99, "max-p99", 25*time.Millisecond, "with --search, the highest p99 latency a sustained rate may have")
+	fs.StringVar(&o.hgrm, "hgrm", "", "also write the latency distribution of 2xx responses to `FILE` in HdrHistogram's\npercentile format (.hgrm, milliseconds), which its plotters read; with --search,\nthat of the highest sustained rate")
 	fs.deprecate("input", "data")
 	if err := fs.parse(args); err != nil {
 		return o, err
@@ -215,6 +220,21 @@ func loadtestSearch(ctx context.Context, cfg loadgen.Config, opts loadtestOption
 	}
 	if res.Best < 0 {
 		return fmt.Errorf("no rate tried was sustained with p99 within %v", opts.maxP99)
+	}
+	return writeHgrm(opts.hgrm, res.Steps[res.Best].Report.LatencyHistogram)
+}
+
+// writeHgrm writes h to path in HdrHistogram's percentile format; nothing
+// when path is empty.
+func writeHgrm(path string, h *loadgen.Histogram) error {
+	if path == "" {
+		return nil
+	}
+	if h == nil {
+		h = new(loadgen.Histogram)
+	}
+	if err := writeFileAtomic(path, h.WritePercentiles); err != nil {
+		return fmt.Errorf("--hgrm %s: %w", path, err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,5 +246,131 @@ func TestLoadtestExitStatus(t *testing.T) {
 	errw.Reset()
 	if got := run([]string{"loadtest", "-h"}, nil, &out, &errw); got != 0 || !strings.Contains(out.String(), "open loop") {
 		t.Errorf("exit status %d for -h, want 0 and the usage on stdout, got %q", got, out.String())
+	}
+}
+
+// histRelErrTest is loadgen's histogram precision: values within 1/1024.
+const histRelErrTest = 1.0 / 1024
+
+// hgrmFile is a parsed HdrHistogram percentile file (.hgrm).
+type hgrmFile struct {
+	rows []hgrmRow
+	// The footer: #[Mean ...], #[Max ..., Total count ...].
+	mean, stdDev, max float64
+	total             int64
+}
+
+type hgrmRow struct {
+	value, percentile float64
+	count             int64
+}
+
+// parseHgrm reads the format HdrHistogram's plotters read: the header
+// line, a blank line, rows of value, percentile, total count and
+// 1/(1-percentile) ("inf" on the last), and the three #[...] footer lines.
+func parseHgrm(t *testing.T, text string) hgrmFile {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(lines) < 6 || strings.Join(strings.Fields(lines[0]), " ") != "Value Percentile TotalCount 1/(1-Percentile)" || lines[1] != "" {
+		t.Fatalf("no .hgrm header:\n%s", text)
+	}
+	var f hgrmFile
+	body, footer := lines[2:len(lines)-3], lines[len(lines)-3:]
+	for i, line := range body {
+		fs := strings.Fields(line)
+		if len(fs) != 4 {
+			t.Fatalf("row %d: %q: want 4 fields", i, line)
+		}
+		var r hgrmRow
+		var err1, err2, err3 error
+		r.value, err1 = strconv.ParseFloat(fs[0], 64)
+		r.percentile, err2 = strconv.ParseFloat(fs[1], 64)
+		r.count, err3 = strconv.ParseInt(fs[2], 10, 64)
+		if err := errors.Join(err1, err2, err3); err != nil || r.percentile < 0 || r.percentile > 1 {
+			t.Fatalf("row %d: %q: %v", i, line, err)
+		}
+		if inv := fs[3]; (r.percentile == 1) != (inv == "inf") {
+			t.Errorf("row %d: %q: 1/(1-percentile) is %s", i, line, inv)
+		} else if inv != "inf" {
+			// The percentile is printed to 6 decimals: allow for that.
+			if v, err := strconv.ParseFloat(inv, 64); err != nil || math.Abs(v-1/(1-r.percentile)) > 0.01+v*v*1e-6 {
+				t.Errorf("row %d: %q: 1/(1-percentile) is %s", i, line, inv)
+			}
+		}
+		if n := len(f.rows); n > 0 {
+			if p := f.rows[n-1]; r.value < p.value || r.percentile < p.percentile || r.count < p.count {
+				t.Errorf("row %d: %q goes down", i, line)
+			}
+		}
+		f.rows = append(f.rows, r)
+	}
+	var buckets, subBuckets int
+	_, err1 := fmt.Sscanf(footer[0], "#[Mean = %f, StdDeviation = %f]", &f.mean, &f.stdDev)
+	_, err2 := fmt.Sscanf(footer[1], "#[Max = %f, Total count = %d]", &f.max, &f.total)
+	_, err3 := fmt.Sscanf(footer[2], "#[Buckets = %d, SubBuckets = %d]", &buckets, &subBuckets)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatalf("footer %q: %v", footer, err)
+	}
+	return f
+}
+
+// TestLoadtestHgrm: --hgrm writes the 2xx latency distribution as an
+// .hgrm file that parses (header, percentile rows, footer), covers every
+// 2xx response, and agrees with the printed percentiles: the row at 50% is
+// the printed p50, and the printed p99 lies between the rows either side
+// of the 99th percentile's rank by their TotalCount (the rows are at
+// HdrHistogram's reporting ticks, not at 99% itself).
+func TestLoadtestHgrm(t *testing.T) {
+	srv := newLoadtestServer(t, 180)
+	file := filepath.Join(t.TempDir(), "latency.hgrm")
+	stdout, stderr, err := runLoadtestArgs(t, "--url", srv.URL, "--rate", "2000", "--max-requests", "200",
+		"--connections", "8", "--api-key", "k1", "--json", "--hgrm", file)
+	if err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, stderr)
+	}
+	var got runJSON
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("stdout: %v\n%s", err, stdout)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := parseHgrm(t, string(raw))
+	last := h.rows[len(h.rows)-1]
+	if got.OK != 180 || h.total != got.OK || last.count != got.OK || last.percentile != 1 {
+		t.Fatalf("ok %d, file total %d, last row %+v; want 180 everywhere", got.OK, h.total, last)
+	}
+	const tol = 0.0011 // ms: the file rounds to µs, the JSON truncates
+	lat := got.LatencyMS
+	if math.Abs(h.max-lat.Max) > lat.Max*histRelErrTest+tol || math.Abs(h.mean-lat.Mean) > lat.Mean*histRelErrTest+tol {
+		t.Errorf("file max %v mean %v, printed max %v mean %v", h.max, h.mean, lat.Max, lat.Mean)
+	}
+	// The 99th percentile is the value of rank 0.99*OK, rounded one way or
+	// the other: a row with fewer responses is at or below it, a row with
+	// at least that many at or above it.
+	lo, hi := int64(math.Floor(0.99*float64(got.OK))), int64(math.Ceil(0.99*float64(got.OK)))
+	var p50 *hgrmRow
+	below, above := h.rows[0], last
+	for i := range h.rows {
+		r := h.rows[i]
+		if r.percentile == 0.5 && p50 == nil {
+			p50 = &h.rows[i]
+		}
+		if r.count < lo {
+			below = r
+		} else if r.count >= hi && above == last {
+			above = r
+		}
+	}
+	if p50 == nil {
+		t.Fatal("no row at 50%")
+	}
+	if want := math.Min(p50.value, lat.Max); math.Abs(lat.P50-want) > tol {
+		t.Errorf("printed p50 %v ms, the file's 50%% row %v ms", lat.P50, p50.value)
+	}
+	if lat.P99 < below.value-tol || lat.P99 > above.value+tol {
+		t.Errorf("printed p99 %v ms is not between the file's rows of %d (%v ms) and %d (%v ms) responses",
+			lat.P99, below.count, below.value, above.count, above.value)
 	}
 }

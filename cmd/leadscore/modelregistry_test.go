@@ -22,6 +22,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/leadscore/leadscore/httpapi"
+	"github.com/leadscore/leadscore/internal/testutil"
 	"github.com/leadscore/leadscore/registry"
 )
 
@@ -321,13 +322,10 @@ func TestServeFollowsRegistry(t *testing.T) {
 	}()
 	waitVersion := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for srv.Model().Version != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("still serving %s, want %s", srv.Model().Version, want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testutil.EventuallyState(t, 20*time.Second, "version "+want, func() (bool, string) {
+			v := srv.Model().Version
+			return v == want, "serving " + v
+		})
 	}
 	waitVersion("1.0.0")
 	mustRun(t, "model", "promote", "lead-demo", "1.1.0", "--stage", "prod", "--registry", root)

@@ -29,8 +29,27 @@ import (
 // margin, probability, tier and latency_ms, zstd-compressed.
 func writeLakeFile(t *testing.T, path, csvName string, lo, hi int, start time.Time) {
 	t.Helper()
+	writeLakeFileWith(t, path, csvName, lo, hi, start, nil)
+}
+
+// writeLakeFileWith is writeLakeFile with each row's features changed by
+// modify (when not nil) before the demo model scores them, as an upstream
+// fault would.
+func writeLakeFileWith(t *testing.T, path, csvName string, lo, hi int, start time.Time, modify func(names []string, row []float32)) {
+	t.Helper()
 	b, tab, probs := scoredLeads(t, csvName)
 	names := b.FeatureNames()
+	if modify != nil {
+		vals := append([]float32(nil), tab.Values...)
+		for i := range tab.Rows {
+			modify(names, vals[i*len(names):(i+1)*len(names)])
+		}
+		probs = make([]float32, tab.Rows)
+		if err := b.Forest().Predict(vals, probs); err != nil {
+			t.Fatal(err)
+		}
+		tab = &tabular.Table{Rows: tab.Rows, Values: vals}
+	}
 	g := parquet.Group{
 		"event_time": parquet.Timestamp(parquet.Millisecond), "request_id": parquet.String(), "inference_id": parquet.String(),
 		"lead_id": parquet.Optional(parquet.String()), "model_name": parquet.String(), "model_version": parquet.String(),

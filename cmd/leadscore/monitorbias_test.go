@@ -3,14 +3,21 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/leadscore/leadscore/monitor"
 )
@@ -128,6 +135,41 @@ func checkFixtureMetrics(t *testing.T, exp fixtureExpected, model string, got []
 	}
 }
 
+// monitorRun is a `leadscore monitor` run: its report and output folder.
+type monitorRun struct {
+	monitor.Report
+	out string
+}
+
+// runMonitorBinary runs the binary's `leadscore monitor` with args and a
+// fresh --out, and returns the report and the combined output.
+func runMonitorBinary(t *testing.T, bin string, args ...string) (monitorRun, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out")
+	stdout, err := exec.Command(bin, append([]string{"monitor", "--out", out}, args...)...).CombinedOutput() //nolint:gosec // G204: the binary this test built
+	if err != nil {
+		t.Fatalf("monitor: %v\n%s", err, stdout)
+	}
+	r, _ := readReport(t, out)
+	return monitorRun{Report: r, out: out}, string(stdout)
+}
+
+// reportSection returns the <section id="id"> of out/report.html.
+func reportSection(t *testing.T, out, id string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(raw)
+	i := strings.Index(page, `<section id="`+id+`">`)
+	if i < 0 {
+		t.Fatalf("report.html has no %s section", id)
+	}
+	j := strings.Index(page[i:], "</section>")
+	return page[i : i+j]
+}
+
 // TestMonitorLakeBias runs issue 17's facet test through the real binary:
 // `bundle init` makes a bundle of the fair model with the facets from
 // flags (its bias.json has the labels' pre-training metrics, matched with
@@ -166,16 +208,9 @@ func TestMonitorLakeBias(t *testing.T) {
 	checkFixtureMetrics(t, exp, "fair", base.Bias.PreTraining, true)
 	checkFixtureMetrics(t, exp, "fair", base.Bias.PostTraining, false)
 
-	monitorLake := func(t *testing.T, lake string, extra ...string) (monitor.Report, string) {
+	monitorLake := func(t *testing.T, lake string, extra ...string) (monitorRun, string) {
 		t.Helper()
-		out := filepath.Join(t.TempDir(), "out")
-		args := append([]string{"monitor", "--lake", lake, "--baseline", bundles["fair"], "--out", out}, extra...)
-		stdout, err := exec.Command(bin, args...).CombinedOutput() //nolint:gosec // G204: the binary this test built
-		if err != nil {
-			t.Fatalf("monitor: %v\n%s", err, stdout)
-		}
-		r, _ := readReport(t, out)
-		return r, string(stdout)
+		return runMonitorBinary(t, bin, append([]string{"--lake", lake, "--baseline", bundles["fair"]}, extra...)...)
 	}
 	for _, model := range []string{"biased", "fair"} {
 		t.Run(model, func(t *testing.T) {
@@ -217,6 +252,22 @@ func TestMonitorLakeBias(t *testing.T) {
 			if !strings.Contains(stdout, "bias_drift_check") {
 				t.Errorf("stdout lists no bias violation:\n%s", stdout)
 			}
+			// The HTML report's bias section shows the figures.
+			page := reportSection(t, r.out, "bias")
+			page, _, _ = strings.Cut(page, "Pre-training") // the lake's metrics, not the baseline's
+			for _, f := range r.Bias.Facets {
+				if !strings.Contains(page, html.EscapeString(f.Facet+" "+f.FacetValue)) {
+					t.Errorf("report.html: no facet group %s %s", f.Facet, f.FacetValue)
+				}
+				for _, m := range f.Metrics {
+					if want := ">" + strconv.FormatFloat(float64(*m.Value), 'g', 4, 64) + "<"; !strings.Contains(page, want) {
+						t.Errorf("report.html: no %s of %s %s (%s)", m.Name, f.Facet, f.FacetValue, want)
+					}
+				}
+			}
+			if n := strings.Count(page, `<td class="violation">violation</td>`); n != len(got) {
+				t.Errorf("report.html: %d violated metrics, want %d", n, len(got))
+			}
 
 			// Groups smaller than --min-group-rows: no value, no violation.
 			r, _ = monitorLake(t, lake, "--min-group-rows", "5000", "--facet", "region=1;2,3", "--positive", "probability>=0.3")
@@ -234,4 +285,93 @@ func TestMonitorLakeBias(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMonitorLakeAttribution: `leadscore monitor` explains a sample of
+// the lake's rows with the bundle's TreeSHAP. A lake of the demo leads
+// ranks the features as the baseline does (NDCG 1, in the monitor-clean
+// golden output); a lake where an upstream fault swapped two columns
+// (intent score arriving as 30-day page views and back) drops NDCG below
+// 0.9, a feature_attribution_drift_check violation naming the two
+// features first. The HTML report shows both sections with the report's
+// figures, in headless Chromium too.
+func TestMonitorLakeAttribution(t *testing.T) {
+	bin := testBinary(t)
+	lake := t.TempDir()
+	writeLakeFileWith(t, filepath.Join(lake, "dt=2025-06-01", "hour=10", "part-0.parquet"), "leads_10k.csv", 0, 3000,
+		time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC), func(names []string, row []float32) {
+			i, j := slices.Index(names, "pages_viewed_30d"), slices.Index(names, "intent_score_3p")
+			row[i], row[j] = row[j], row[i]
+		})
+	r, stdout := runMonitorBinary(t, bin, "--lake", lake, "--until", "2025-06-01T11:00:00Z", "--since", "1h")
+	a := r.Attribution
+	if a == nil {
+		t.Fatalf("no attribution section:\n%s", stdout)
+	}
+	t.Logf("swapped columns: NDCG %.4f over %d sampled rows; moved most %v", float64(a.NDCG), a.Samples, a.MovedMost)
+	if a.Status != monitor.StatusViolation || float64(a.NDCG) >= 0.9 || a.Samples != 2000 || a.Explained != 2000 {
+		t.Fatalf("attribution %s, NDCG %v, %d samples", a.Status, a.NDCG, a.Samples)
+	}
+	if len(a.MovedMost) < 2 || !slices.Contains(a.MovedMost[:2], "intent_score_3p") || !slices.Contains(a.MovedMost[:2], "pages_viewed_30d") {
+		t.Errorf("moved most: %v", a.MovedMost)
+	}
+	var listed bool
+	for _, v := range r.ConstraintViolations.Violations {
+		listed = listed || (v.ConstraintCheckType == monitor.CheckAttribution && strings.Contains(v.Description, "intent_score_3p"))
+	}
+	if !listed {
+		t.Errorf("no feature_attribution_drift_check violation naming the features: %+v", r.ConstraintViolations.Violations)
+	}
+	line := fmt.Sprintf("attribution: TreeSHAP on 2000 sampled rows, NDCG %.4f (threshold 0.9), violation; moved most: %s",
+		float64(a.NDCG), strings.Join(a.MovedMost, ", "))
+	if !strings.Contains(stdout, line) {
+		t.Errorf("stdout lacks %q:\n%s", line, stdout)
+	}
+	// The same run again gives the same sample and figures.
+	again, _ := runMonitorBinary(t, bin, "--lake", lake, "--until", "2025-06-01T11:00:00Z", "--since", "1h")
+	if again.Attribution.NDCG != a.NDCG {
+		t.Errorf("a second run: NDCG %v, then %v", a.NDCG, again.Attribution.NDCG)
+	}
+
+	ndcg := strconv.FormatFloat(float64(a.NDCG), 'f', 4, 64)
+	page := reportSection(t, r.out, "attribution")
+	for _, want := range []string{`NDCG <b class="violation">` + ndcg + "</b>", "<b>" + a.MovedMost[0] + "</b>", "<svg", ">pages_viewed_30d<"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report.html: the attribution section lacks %q", want)
+		}
+	}
+	if r.Bias == nil || len(r.Bias.Facets) == 0 {
+		t.Fatal("the demo bundle's facet gives no bias section")
+	}
+	dppl := r.Bias.Facets[0].Metrics[0]
+	if dppl.Name != "DPPL" || dppl.Value == nil {
+		t.Fatalf("first bias metric %+v", dppl)
+	}
+	dpplText := strconv.FormatFloat(float64(*dppl.Value), 'g', 4, 64)
+
+	// What a reader sees, in headless Chromium: the page loads nothing
+	// (no failed or remote request, no error) and shows the figures.
+	br := newBrowser(t)
+	ctx := br.tab(nil)
+	cdp(ctx, t, chromedp.Navigate("file://"+filepath.Join(r.out, "report.html")), chromedp.WaitVisible(chromedp.CSS(`#attribution`)))
+	text := get(ctx, t, chromedp.Evaluate[[]string](`['#bias', '#attribution'].map((s) => document.querySelector(s).innerText)`))
+	for _, want := range []string{"Bias", "country_tier 1", "DPPL", dpplText, "Positive prediction: tier>=4"} {
+		if !strings.Contains(text[0], want) {
+			t.Errorf("Chromium: the bias section lacks %q:\n%s", want, text[0])
+		}
+	}
+	for _, want := range []string{"Feature attribution", "NDCG " + ndcg + " violation", "Moved most: " + a.MovedMost[0] + ", " + a.MovedMost[1],
+		"intent_score_3p"} {
+		if !strings.Contains(text[1], want) {
+			t.Errorf("Chromium: the attribution section lacks %q:\n%s", want, text[1])
+		}
+	}
+	if !regexp.MustCompile(`[+]\d+\.\d\d pp`).MatchString(text[1]) {
+		t.Errorf("Chromium: no positive share change shown:\n%s", text[1])
+	}
+	svgs := get(ctx, t, chromedp.Evaluate[int](`document.querySelectorAll('#attribution svg rect').length`))
+	if svgs != 20 { // ten features, baseline and current
+		t.Errorf("Chromium: %d bars in the attribution chart", svgs)
+	}
+	br.check()
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/leadscore/leadscore/internal/testutil"
 	"github.com/leadscore/leadscore/lake"
 )
 
@@ -174,13 +175,10 @@ func testHostileReloadRace(t *testing.T, bin string) {
 		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for version() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("reload %d: still serving %q, want %q", i, version(), want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testutil.EventuallyState(t, 20*time.Second, fmt.Sprintf("reload %d to serve %q", i, want), func() (bool, string) {
+			v := version()
+			return v == want, "serving " + v
+		})
 		time.Sleep(30 * time.Millisecond)
 	}
 	stop.Store(true)
@@ -193,9 +191,10 @@ func testHostileReloadRace(t *testing.T, bin string) {
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for version() != "b" {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.EventuallyState(t, 20*time.Second, `the last reload to serve "b"`, func() (bool, string) {
+		v := version()
+		return v == "b", "serving " + v
+	})
 	checkScores("b", fx.B)
 
 	metrics := string(send(t, nil, "GET", s.url+"/metrics", "", "").body)

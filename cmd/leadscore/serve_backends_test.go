@@ -12,6 +12,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/leadscore/leadscore/internal/testutil"
 	"github.com/leadscore/leadscore/tabular"
 )
 
@@ -86,16 +87,9 @@ func testServeRegistry(t *testing.T, bin string) {
 	if code, _, errOut := runCLI(t, "", "model", "promote", "lead-demo", "2", "--stage", "prod", "--registry", root, "--by", "ci"); code != 0 {
 		t.Fatalf("promote: %s", errOut)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if got := checkScores(t, s.url, f); got.Model.Version == "2" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still not serving version 2:\n%s", s.output())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Eventually(t, 20*time.Second, "version 2 to serve", func() bool {
+		return checkScores(t, s.url, f).Model.Version == "2"
+	})
 }
 
 // testServeMonitoring scores drifted leads and checks that GET
@@ -143,18 +137,14 @@ func testServeMonitoring(t *testing.T, bin string) {
 			} `json:"violations"`
 		} `json:"constraint_violations"`
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testutil.EventuallyState(t, 20*time.Second, "2000 rows in the monitoring window", func() (bool, string) {
 		resp := send(t, nil, "GET", s.url+"/v1/monitoring", "", "")
 		if resp.status != 200 {
 			t.Fatalf("monitoring: %d %s", resp.status, resp.body)
 		}
 		resp.json(t, &report)
-		if report.Window.Rows >= 2000 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return report.Window.Rows >= 2000, fmt.Sprintf("%d rows", report.Window.Rows)
+	})
 	drifted := false
 	for _, v := range report.Violations.Violations {
 		drifted = drifted || (v.Feature == "company_size_log" && v.Check == "baseline_drift_check")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leadscore/leadscore/capture"
+	"github.com/leadscore/leadscore/internal/testutil"
 )
 
 // openFDs counts the process's open file descriptors (files, sockets).
@@ -29,19 +31,15 @@ func openFDs(t *testing.T) int {
 // most the given counts, and fails naming what was left otherwise.
 func settled(t *testing.T, what string, fds, goroutines int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.EventuallyState(t, 10*time.Second, what+" to release what it opened", func() (bool, string) {
 		f, g := openFDs(t), runtime.NumGoroutine()
 		if f <= fds && g <= goroutines {
-			return
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%s: %d descriptors open (had %d), %d goroutines (had %d); goroutines:\n%s", what, f, fds, g, goroutines, buf)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		return false, fmt.Sprintf("%d descriptors open (had %d), %d goroutines (had %d); goroutines:\n%s", f, fds, g, goroutines, buf)
+	})
 }
 
 // TestServiceBuildFailures makes each build step of the service fail in

@@ -1,6 +1,20 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/leadscore/leadscore/httpapi"
+)
 
 // testHostileSmallItems holds finding 6's smaller items (issue 10) that
 // need the binary, each a subtest.
@@ -8,7 +22,108 @@ func testHostileSmallItems(t *testing.T, bin string) {
 	for _, tc := range []struct {
 		name string
 		test func(*testing.T, string)
-	}{} {
+	}{
+		{"MetricsRequireKey", testHostileMetricsKey},
+		{"DebugListen", testHostileDebugListen},
+	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
+}
+
+// testHostileMetricsKey: /metrics carries the drift and AUC figures that
+// /v1/monitoring keeps behind a key. It stays open by default (scrapers
+// hold no key; SECURITY.md says to keep the port private), and
+// --metrics-require-key puts it behind a valid key.
+func testHostileMetricsKey(t *testing.T, bin string) {
+	const secret = "scrape-secret"
+	keys := "prom:" + httpapi.HashKey(secret)
+	open := startServer(t, bin, nil, "--api-keys", keys)
+	if r := send(t, nil, "GET", open.url+"/metrics", "", ""); r.status != 200 || !strings.Contains(string(r.body), "leadscore_") {
+		t.Errorf("/metrics by default: %d", r.status)
+	}
+	s := startServer(t, bin, nil, "--api-keys", keys, "--metrics-require-key")
+	for _, h := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"X-API-Key", "wrong"}} {
+		r := send(t, nil, "GET", s.url+"/metrics", "", "", h...)
+		var e apiErrorBody
+		if r.status != 401 || json.Unmarshal(r.body, &e) != nil || e.Error.Code != "unauthorized" || strings.Contains(string(r.body), "leadscore_") {
+			t.Errorf("/metrics with %v under --metrics-require-key: %d %s", h, r.status, firstLine(r.body))
+		}
+	}
+	for _, h := range [][]string{{"Authorization", "Bearer " + secret}, {"X-API-Key", secret}} {
+		if r := send(t, nil, "GET", s.url+"/metrics", "", "", h...); r.status != 200 || !strings.Contains(string(r.body), "leadscore_") {
+			t.Errorf("/metrics with a valid key: %d", r.status)
+		}
+	}
+	code, stderr := serveExit(t, bin, nil, "--metrics-require-key")
+	if code != 2 || !strings.Contains(stderr, "--metrics-require-key needs --api-keys") {
+		t.Errorf("--metrics-require-key without keys: exit %d, %q", code, stderr)
+	}
+}
+
+// testHostileDebugListen: --debug-listen accepted any address, and
+// /debug/pprof/cmdline printed every flag (a webhook URL among them). A
+// non-loopback address is now refused unless --debug-listen-remote, and
+// cmdline shows the program's name only.
+func testHostileDebugListen(t *testing.T, bin string) {
+	for _, addr := range []string{"0.0.0.0:6060", ":6060", "[::]:6060", "192.0.2.1:6060", "example.com:6060"} {
+		code, stderr := serveExit(t, bin, nil, "--debug-listen", addr)
+		if code != 2 || !strings.Contains(stderr, "not a loopback address") || !strings.Contains(stderr, "--debug-listen-remote") {
+			t.Errorf("--debug-listen %s: exit %d, %q; want 2 naming --debug-listen-remote", addr, code, stderr)
+		}
+	}
+	const hook = "http://127.0.0.1:9/hooks/T000/B000/webhook-secret-token"
+	s := startServer(t, bin, nil, "--debug-listen", "127.0.0.1:0", "--monitor-webhook-url", hook, "--api-keys", "ops:"+httpapi.HashKey("k"))
+	defer s.stop(syscall.SIGTERM)
+	var addr string
+	for _, line := range strings.Split(s.output(), "\n") {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "profiler listening" {
+			addr = rec.Addr
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no profiler line:\n%s", s.output())
+	}
+	resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(body), "secret") || strings.Contains(string(body), "--") || string(body) != "leadscore" {
+		t.Errorf("/debug/pprof/cmdline: %d %q, want the program name alone", resp.StatusCode, body)
+	}
+	// The profiles themselves are still served.
+	resp, err = http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("goroutine profile: %d", resp.StatusCode)
+	}
+}
+
+// serveExit runs `leadscore serve args` expecting it to exit before
+// listening, and returns its exit code and stderr.
+func serveExit(t *testing.T, bin string, env []string, args ...string) (int, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...) //nolint:gosec // G702: the binary this test built
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(dir, "none"),
+		"LEADSCORE_LAKE_DIR=" + filepath.Join(dir, "lake")}, env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), stderr.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stderr.String()
 }

@@ -32,15 +32,36 @@ func (s *Buffer) String() string {
 	return s.b.String()
 }
 
-// Eventually polls cond every few milliseconds until it holds, and fails
-// the test naming what it waited for after timeout.
+// Eventually polls cond until it holds, and fails the test naming what it
+// waited for after timeout. It polls every 2 ms at first, backing off to
+// every 100 ms, so that a condition met at once costs nothing and one that
+// sends a request to a server does not flood it.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	EventuallyState(t, timeout, what, func() (bool, string) { return cond(), "" })
+}
+
+// EventuallyState is Eventually for a condition that also reports what it
+// saw (a status, a count, a server's output): on timeout the test fails
+// with the last report.
+func EventuallyState(t testing.TB, timeout time.Duration, what string, cond func() (ok bool, state string)) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	interval := 2 * time.Millisecond
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
 		if time.Now().After(deadline) {
+			if state != "" {
+				t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, state)
+			}
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(interval)
+		interval = min(2*interval, maxInterval)
 	}
 }
+
+const maxInterval = 100 * time.Millisecond

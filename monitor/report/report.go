@@ -21,7 +21,7 @@ var files embed.FS
 // page is the parsed template; parsing an embedded, fixed template cannot
 // fail at run time once the tests pass.
 var page = template.Must(template.New("page.html.tmpl").Funcs(template.FuncMap{
-	"num": num, "pct": pct, "fix": fix,
+	"num": num, "pct": pct, "fix": fix, "signed": signed, "violated": violated,
 }).ParseFS(files, "page.html.tmpl"))
 
 // Chart geometry, in SVG user units.
@@ -65,7 +65,13 @@ type view struct {
 	Tiers      []monitor.TierShare
 	TierChart  *chart
 	Counts     map[string]int
+	// AttrChart draws the baseline and current attribution of the top
+	// features by baseline attribution.
+	AttrChart *chart
 }
+
+// attrChartFeatures is how many features the attribution chart draws.
+const attrChartFeatures = 10
 
 // Write renders r as HTML to w.
 func Write(w io.Writer, r *monitor.Report) error {
@@ -83,6 +89,9 @@ func Write(w io.Writer, r *monitor.Report) error {
 		v.Prediction = &card{FeatureReport: p.FeatureReport, Chart: bucketChart(p.Buckets), Violations: byFeature[p.Name]}
 		v.Tiers = p.Tiers
 		v.TierChart = tierChart(p.Tiers)
+	}
+	if a := r.Attribution; a != nil && len(a.Features) > 0 {
+		v.AttrChart = attributionChart(a.Features)
 	}
 	if err := page.Execute(w, v); err != nil {
 		return fmt.Errorf("render report: %w", err)
@@ -106,6 +115,22 @@ func bucketChart(bs []monitor.BucketShare) *chart {
 	}
 	c := bars(base, cur, titles)
 	c.Lo, c.Hi = num(bs[0].LowerBound), num(bs[len(bs)-1].UpperBound)
+	return c
+}
+
+// attributionChart draws the mean |SHAP| of the features of largest
+// baseline attribution, baseline and current.
+func attributionChart(fs []monitor.FeatureAttribution) *chart {
+	fs = fs[:min(len(fs), attrChartFeatures)]
+	base := make([]float64, len(fs))
+	cur := make([]float64, len(fs))
+	titles := make([]string, len(fs))
+	for i, f := range fs {
+		base[i], cur[i] = finite(float64(f.Baseline)), finite(float64(f.Current))
+		titles[i] = fmt.Sprintf("%s: baseline %s (rank %d), current %s", f.Name, num(f.Baseline), f.BaselineRank, num(f.Current))
+	}
+	c := bars(base, cur, titles)
+	c.Lo, c.Hi = fs[0].Name, fs[len(fs)-1].Name
 	return c
 }
 
@@ -165,6 +190,11 @@ func num(v any) string {
 		f = x
 	case monitor.Float:
 		f = float64(x)
+	case *monitor.Float:
+		if x == nil {
+			return "–"
+		}
+		f = float64(*x)
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case int:
@@ -185,6 +215,30 @@ func fix(v monitor.Float) string {
 		return "–"
 	}
 	return strconv.FormatFloat(f, 'f', 4, 64)
+}
+
+// signed formats a change with its sign, as a percentage of points; NaN
+// as a dash.
+func signed(v monitor.Float) string {
+	f := float64(v)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "–"
+	}
+	s := strconv.FormatFloat(100*f, 'f', 2, 64) + " pp"
+	if f > 0 {
+		s = "+" + s
+	}
+	return s
+}
+
+// violated reports whether a facet group has a metric out of range.
+func violated(ms []monitor.BiasMetric) bool {
+	for _, m := range ms {
+		if m.Status == monitor.StatusViolation {
+			return true
+		}
+	}
+	return false
 }
 
 // pct formats a share as a percentage; NaN as a dash.

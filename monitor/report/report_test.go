@@ -101,3 +101,58 @@ func TestFormat(t *testing.T) {
 		t.Error("finite")
 	}
 }
+
+// TestWriteBiasAttribution renders the bias and attribution sections with
+// their figures, escaped, and the attribution chart.
+func TestWriteBiasAttribution(t *testing.T) {
+	r := sample(t)
+	f := func(v float64) *monitor.Float { x := monitor.Float(v); return &x }
+	r.Bias = &monitor.BiasReport{Positive: "tier>=4", GroupBy: "industry_code", MinGroupRows: 100, Tolerance: 0.1,
+		Facets: []monitor.FacetBias{{Facet: "country_tier", FacetValue: "<1>", Rows: 1500, RestRows: 2500, Labeled: 900, RestLabeled: 1200,
+			Metrics: []monitor.BiasMetric{
+				{Name: "DPPL", Value: f(0.444399), Status: monitor.StatusViolation, Allowed: [2]monitor.Float{-0.1, 0.1003}, Baseline: f(0.0003)},
+				{Name: "RD", Status: monitor.StatusInsufficient, Allowed: [2]monitor.Float{-0.1, 0.1}},
+			}}},
+		PreTraining: []monitor.FacetBias{{Facet: "country_tier", FacetValue: "2,3", Metrics: []monitor.BiasMetric{
+			{Name: "CI", Value: f(-0.0166), Status: monitor.StatusOK, Allowed: [2]monitor.Float{-0.1, 0.1}}}}},
+	}
+	r.Attribution = &monitor.AttributionReport{Method: "tree_shap", Samples: 2000, SampleShare: 0.5, NDCG: 0.81234,
+		Threshold: 0.9, MinRows: 100, Status: monitor.StatusViolation, MovedMost: []string{"intent_score_3p", "pages_viewed_30d"},
+		Features: []monitor.FeatureAttribution{
+			{Name: "pages_viewed_30d", Baseline: 0.34, Current: 0.02, BaselineRank: 1, CurrentRank: 3, ShareChange: -0.31},
+			{Name: "intent_score_3p", Baseline: 0.17, Current: 0.5, BaselineRank: 2, CurrentRank: 1, ShareChange: 0.29},
+			{Name: "demo_requested", Baseline: 0.1, Current: 0.1, BaselineRank: 3, CurrentRank: 2, ShareChange: 0.02},
+		}}
+	var buf bytes.Buffer
+	if err := Write(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	bias := page[strings.Index(page, `<section id="bias">`):]
+	bias = bias[:strings.Index(bias, "</section>")]
+	for _, want := range []string{"Positive prediction: tier&gt;=4", "stratified by industry_code", "country_tier &lt;1&gt;", "1500 rows vs 2500",
+		">DPPL<", ">0.4444<", "[-0.1, 0.1003]", ">0.0003<", `class="violation"`, ">RD<", "insufficient_data", "Pre-training", ">-0.0166<"} {
+		if !strings.Contains(bias, want) {
+			t.Errorf("the bias section lacks %q", want)
+		}
+	}
+	attr := page[strings.Index(page, `<section id="attribution">`):]
+	attr = attr[:strings.Index(attr, "</section>")]
+	for _, want := range []string{"NDCG <b class=\"violation\">0.8123</b>", "below 0.9", "2000 rows explained", "50.0%",
+		"Moved most: <b>intent_score_3p</b>, <b>pages_viewed_30d</b>", "<svg", ">-31.00 pp<", "43;29.00 pp<"} {
+		if !strings.Contains(attr, want) {
+			t.Errorf("the attribution section lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<1>") {
+		t.Error("a facet value is not escaped")
+	}
+	if got := strings.Count(page, "<svg"); got != 5 { // two features, probability, tiers, attribution
+		t.Errorf("%d charts", got)
+	}
+	for _, bad := range []string{"<script", "<link", "src=", "url("} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page contains %q", bad)
+		}
+	}
+}

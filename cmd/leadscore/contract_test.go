@@ -4,19 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -24,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,280 +27,6 @@ import (
 	"github.com/leadscore/leadscore/internal/testutil"
 	"github.com/leadscore/leadscore/lake"
 )
-
-// ---- settings: flags, environment, config file ----
-
-func mapEnv(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
-
-func TestServeConfigDefaults(t *testing.T) {
-	c, err := parseServeConfig(nil, mapEnv(map[string]string{"SM_MODEL_DIR": filepath.Join(t.TempDir(), "none")}), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.listen != ":8080" || c.model != "" || c.maxBatch != 1000 || c.maxExplainRows != 100 || c.maxBody != 6<<20 || c.maxInFlight != 1024 ||
-		c.requireAPIKey || c.rateLimit != 0 || c.shutdownTimeout != 25*time.Second || c.watchInterval != 2*time.Second ||
-		!c.accessLog || c.sagemaker || c.readTimeout != 10*time.Second || c.writeTimeout != 30*time.Second {
-		t.Errorf("defaults: %+v", c)
-	}
-}
-
-func TestServeConfigPrecedence(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "serve.json")
-	hash := httpapi.HashKey("k1")
-	file := `{"listen": "127.0.0.1:9001", "max_batch": 7, "max-body": "2MiB", "rate_limit": 2.5, "read_timeout": 3,
-		"write_timeout": "4s", "access_log": false, "model": null,
-		"api_keys": [{"name": "crm", "sha256": "` + hash + `"}, {"name": "ops", "sha256": "` + hash + `", "admin": true}, "etl:` + hash + `"]}`
-	if err := os.WriteFile(cfgPath, []byte(file), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"LEADSCORE_CONFIG":    cfgPath,
-		"LEADSCORE_MAX_BATCH": "8",
-		"LEADSCORE_LOG_LEVEL": "debug",
-		"SM_MODEL_DIR":        filepath.Join(dir, "none"),
-	}
-	c, err := parseServeConfig([]string{"--listen", "127.0.0.1:9002"}, mapEnv(env), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.listen != "127.0.0.1:9002" {
-		t.Errorf("flag should beat file: listen %q", c.listen)
-	}
-	if c.maxBatch != 8 {
-		t.Errorf("env should beat file: max batch %d", c.maxBatch)
-	}
-	if c.maxBody != 2<<20 || c.rateLimit != 2.5 || c.readTimeout != 3*time.Second || c.writeTimeout != 4*time.Second || c.accessLog {
-		t.Errorf("file values: %+v", c)
-	}
-	if len(c.apiKeys) != 3 || c.apiKeys[0].Name != "crm" || c.apiKeys[0].Admin || !c.apiKeys[1].Admin || c.apiKeys[2].Name != "etl" {
-		t.Errorf("api keys %+v", c.apiKeys)
-	}
-	if c.logLevel.String() != "DEBUG" {
-		t.Errorf("log level %v", c.logLevel)
-	}
-	// --config on the command line beats LEADSCORE_CONFIG.
-	other := filepath.Join(dir, "other.json")
-	if err := os.WriteFile(other, []byte(`{"max_in_flight": 3}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err = parseServeConfig([]string{"--config", other}, mapEnv(env), io.Discard)
-	if err != nil || c.maxInFlight != 3 || c.listen != ":8080" {
-		t.Errorf("--config: %+v %v", c, err)
-	}
-}
-
-func TestServeConfigErrors(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	none := filepath.Join(dir, "none")
-	tests := []struct {
-		name string
-		args []string
-		env  map[string]string
-	}{
-		{"unknown flag", []string{"--nope"}, nil},
-		{"argument", []string{"extra"}, nil},
-		{"bad int env", nil, map[string]string{"LEADSCORE_MAX_BATCH": "many"}},
-		{"bad bool env", nil, map[string]string{"LEADSCORE_ACCESS_LOG": "maybe"}},
-		{"zero batch", []string{"--max-batch", "0"}, nil},
-		{"zero explain rows", []string{"--max-explain-rows", "0"}, nil},
-		{"zero body", []string{"--max-body", "0"}, nil},
-		{"bad size unit", []string{"--max-body", "6XB"}, nil},
-		{"bad size", []string{"--max-body", "lots"}, nil},
-		{"negative in-flight", []string{"--max-in-flight", "-1"}, nil},
-		{"negative rate", []string{"--rate-limit", "-1"}, nil},
-		{"negative duration", []string{"--read-timeout", "-1s"}, nil},
-		{"bad level", []string{"--log-level", "loud"}, nil},
-		{"bad key", []string{"--api-keys", "crm:nothex"}, nil},
-		{"required without keys", []string{"--require-api-key"}, nil},
-		{"cert without key", []string{"--tls-cert", "c.pem"}, nil},
-		{"missing config", []string{"--config", filepath.Join(dir, "missing.json")}, nil},
-		{"config not json", []string{"--config", write("bad.json", "{")}, nil},
-		{"config unknown key", []string{"--config", write("unknown.json", `{"colour": "red"}`)}, nil},
-		{"config nested config", []string{"--config", write("nested.json", `{"config": "x"}`)}, nil},
-		{"config object value", []string{"--config", write("obj.json", `{"listen": {}}`)}, nil},
-		{"config bad key object", []string{"--config", write("keyobj.json", `{"api_keys": [{"name": "a", "hash": "b"}]}`)}, nil},
-		{"config bad value", []string{"--config", write("badval.json", `{"max_batch": "x"}`)}, nil},
-		{"queue smaller than a batch", []string{"--lake-queue-depth", "100", "--max-batch", "1000"}, nil},
-		{"negative queue wait", []string{"--lake-queue-wait", "-1s"}, nil},
-		{"bad memory limit", []string{"--memory-limit", "lots"}, nil},
-		{"tiny memory limit", []string{"--memory-limit", "1MiB"}, nil},
-		{"config bad keys array", []string{"--config", write("badarr.json", `{"api_keys": [1`)}, nil},
-		{"zero outcome age", []string{"--max-outcome-age", "0"}, nil},
-		{"negative outcome skew env", nil, map[string]string{"LEADSCORE_MAX_OUTCOME_SKEW": "-1h"}},
-	}
-	for _, tt := range tests {
-		env := map[string]string{"SM_MODEL_DIR": none}
-		for k, v := range tt.env {
-			env[k] = v
-		}
-		_, err := parseServeConfig(tt.args, mapEnv(env), io.Discard)
-		if !errors.Is(err, errUsage) {
-			t.Errorf("%s: err %v, want a usage error", tt.name, err)
-		}
-	}
-	var help bytes.Buffer
-	if _, err := parseServeConfig([]string{"--help"}, mapEnv(nil), &help); !errors.Is(err, errHelp) {
-		t.Errorf("--help: %v", err)
-	}
-}
-
-// TestServeHelp checks that --help documents every setting with its
-// environment variable, against a golden file (go test -run ServeHelp
-// -update-serve-help rewrites it).
-func TestServeHelp(t *testing.T) {
-	var out bytes.Buffer
-	if code := run([]string{"serve", "--help"}, strings.NewReader(""), &out, io.Discard); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
-	golden := filepath.Join("testdata", "serve", "help.golden")
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Errorf("--help differs from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", golden, out.String())
-	}
-	for _, name := range []string{"config", "listen", "model", "max-batch", "max-explain-rows", "max-body", "max-in-flight", "require-api-key",
-		"api-keys", "rate-limit", "rate-burst", "tls-cert", "tls-key", "read-timeout", "read-header-timeout",
-		"write-timeout", "idle-timeout", "shutdown-timeout", "watch-interval", "log-level", "access-log", "log-lead-ids"} {
-		if !strings.Contains(out.String(), "--"+name) || !strings.Contains(out.String(), envName(name)) {
-			t.Errorf("--help lacks --%s or %s", name, envName(name))
-		}
-	}
-}
-
-func TestByteSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		str  string
-	}{
-		{"6MiB", 6 << 20, "6MiB"}, {"6MB", 6 << 20, "6MiB"}, {"512 KiB", 512 << 10, "512KiB"}, {"1g", 1 << 30, "1GiB"},
-		{"100", 100, "100"}, {"100b", 100, "100"}, {"1536", 1536, "1536"}, {"3072", 3072, "3KiB"},
-	}
-	for _, tt := range tests {
-		var b byteSize
-		if err := b.Set(tt.in); err != nil || int64(b) != tt.want || b.String() != tt.str {
-			t.Errorf("Set(%q) = %d %q %v", tt.in, int64(b), b.String(), err)
-		}
-	}
-	for _, bad := range []string{"", "MiB", "-1", "1.5MiB", "1TiB", "99999999999GiB"} {
-		var b byteSize
-		if err := b.Set(bad); err == nil {
-			t.Errorf("Set(%q) succeeded", bad)
-		}
-	}
-}
-
-func TestSageMakerDetection(t *testing.T) {
-	dir := t.TempDir()
-	bundleDir := filepath.Join(dir, "bundle")
-	fileDir := filepath.Join(dir, "file")
-	oneFile := filepath.Join(dir, "onefile")
-	emptyDir := filepath.Join(dir, "empty")
-	for _, d := range []string{bundleDir, fileDir, oneFile, emptyDir} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	touch := func(p string) {
-		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	touch(filepath.Join(bundleDir, "manifest.json"))
-	touch(filepath.Join(fileDir, "xgboost-model"))
-	touch(filepath.Join(fileDir, "notes.txt"))
-	touch(filepath.Join(oneFile, "model.ubj"))
-	tests := []struct {
-		name      string
-		env       map[string]string
-		args      []string
-		sagemaker bool
-		listen    string
-		model     string
-	}{
-		{"not sagemaker", map[string]string{"SM_MODEL_DIR": filepath.Join(dir, "none")}, nil, false, ":8080", ""},
-		{"port only", map[string]string{"SM_MODEL_DIR": filepath.Join(dir, "none"), "SAGEMAKER_BIND_TO_PORT": "9090"}, nil, true, "0.0.0.0:9090", ""},
-		{"bundle dir", map[string]string{"SM_MODEL_DIR": bundleDir}, nil, true, "0.0.0.0:8080", bundleDir},
-		{"built-in artifact", map[string]string{"SM_MODEL_DIR": fileDir, "SAGEMAKER_BIND_TO_PORT": "7000"}, nil, true, "0.0.0.0:7000", filepath.Join(fileDir, "xgboost-model")},
-		{"one model file", map[string]string{"SM_MODEL_DIR": oneFile}, nil, true, "0.0.0.0:8080", filepath.Join(oneFile, "model.ubj")},
-		{"empty dir", map[string]string{"SM_MODEL_DIR": emptyDir}, nil, true, "0.0.0.0:8080", emptyDir},
-		{"flags win", map[string]string{"SM_MODEL_DIR": bundleDir, "SAGEMAKER_BIND_TO_PORT": "7000"}, []string{"--listen", ":1", "--model", "m"}, true, ":1", "m"},
-		{"env wins", map[string]string{"SM_MODEL_DIR": bundleDir, "LEADSCORE_LISTEN": ":2"}, nil, true, ":2", bundleDir},
-	}
-	for _, tt := range tests {
-		c, err := parseServeConfig(tt.args, mapEnv(tt.env), io.Discard)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		if c.sagemaker != tt.sagemaker || c.listen != tt.listen || c.model != tt.model {
-			t.Errorf("%s: sagemaker %v listen %q model %q", tt.name, c.sagemaker, c.listen, c.model)
-		}
-	}
-}
-
-func TestLogSink(t *testing.T) {
-	var out bytes.Buffer
-	var mu sync.Mutex
-	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
-	l := newLogSink(w)
-	_, _ = l.Write([]byte("a\n"))
-	mu.Lock()
-	if out.Len() != 0 {
-		t.Error("written before a flush")
-	}
-	mu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { l.FlushEvery(ctx, time.Millisecond); close(done) }()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		mu.Lock()
-		n := out.Len()
-		mu.Unlock()
-		if n == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("FlushEvery did not flush")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	<-done
-	big := bytes.Repeat([]byte("x"), logSinkSize+1)
-	_, _ = l.Write(big)
-	_, _ = l.Write(bytes.Repeat([]byte("y"), logSinkSize-10))
-	_, _ = l.Write([]byte("0123456789abc")) // does not fit: flushes first
-	l.Close()
-	want := "a\n" + string(big) + strings.Repeat("y", logSinkSize-10) + "0123456789abc"
-	if out.String() != want {
-		t.Errorf("sink wrote %d bytes, want %d", out.Len(), len(want))
-	}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-// syncBuffer is the shared goroutine-safe test buffer.
-type syncBuffer = testutil.Buffer
 
 // TestServeInProcess runs serve itself (not the binary): start, score,
 // reload on a model change, drain on cancel.
@@ -327,19 +44,15 @@ func TestServeInProcess(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, c, &out, func() {}) }()
 	var addr string
-	deadline := time.Now().Add(20 * time.Second)
-	for addr == "" {
+	testutil.EventuallyState(t, 20*time.Second, "serve to listen", func() (bool, string) {
 		for _, line := range strings.Split(out.String(), "\n") {
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
 				addr = rec.Addr
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not listening: %s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return addr != "", out.String()
+	})
 	body := "[[" + strings.TrimSuffix(strings.Repeat("0,", 50), ",") + "]]"
 	if r := send(t, nil, "POST", "http://"+addr+"/score", "application/json", body); r.status != 200 {
 		t.Fatalf("score: %d %s", r.status, r.body)
@@ -349,12 +62,9 @@ func TestServeInProcess(t *testing.T) {
 	if err := os.Chtimes(model, later, later); err != nil {
 		t.Fatal(err)
 	}
-	for !strings.Contains(out.String(), `"trigger":"file changed"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload: %s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.EventuallyState(t, 20*time.Second, "a reload", func() (bool, string) {
+		return strings.Contains(out.String(), `"trigger":"file changed"`), out.String()
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
@@ -364,18 +74,10 @@ func TestServeInProcess(t *testing.T) {
 	}
 }
 
-// ---- the real binary ----
-
-// TestServeBinary builds the command once and checks every contract of
+// TestServeBinary checks every contract of
 // `leadscore serve` against the running binary on 127.0.0.1.
 func TestServeBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "leadscore")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testBinary(t)
 	for _, tc := range []struct {
 		name string
 		test func(*testing.T, string)
@@ -398,278 +100,11 @@ func TestServeBinary(t *testing.T) {
 		{"ReloadLake", testServeReloadLake},
 		{"Variants", testServeVariants},
 		{"VariantsRegistry", testServeVariantsRegistry},
+		{"VariantsDriftReload", testServeVariantsDriftReload},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
 }
-
-// server is a running `leadscore serve`.
-type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	mu   sync.Mutex
-	logs bytes.Buffer
-	done chan struct{}
-	err  error
-}
-
-// startServer runs the binary bin with args and env and waits for its
-// "listening" log line. It listens on 127.0.0.1:0 unless args or env say
-// otherwise.
-func startServer(t *testing.T, bin string, env []string, args ...string) *server {
-	t.Helper()
-	full := append([]string{"serve"}, args...)
-	hasListen := false
-	for _, a := range args {
-		hasListen = hasListen || a == "--listen"
-	}
-	for _, e := range env {
-		hasListen = hasListen || strings.HasPrefix(e, "LEADSCORE_LISTEN=") || strings.HasPrefix(e, "SAGEMAKER_BIND_TO_PORT=")
-	}
-	if !hasListen {
-		full = append(full, "--listen", "127.0.0.1:0")
-	}
-	cmd := exec.Command(bin, full...) //nolint:gosec // G702: the binary this test built, with the test's own arguments
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(t.TempDir(), "none"),
-		"LEADSCORE_LAKE_DIR=" + filepath.Join(t.TempDir(), "lake")}, env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, cmd: cmd, done: make(chan struct{})}
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.logs.Write(p) })
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.logs.WriteString(line + "\n")
-			s.mu.Unlock()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-				TLS  bool   `json:"tls"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				scheme := "http://"
-				if rec.TLS {
-					scheme = "https://"
-				}
-				host := strings.Replace(rec.Addr, "0.0.0.0", "127.0.0.1", 1)
-				host = strings.Replace(host, "[::]", "127.0.0.1", 1)
-				addr <- scheme + host
-			}
-		}
-		s.err = cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", s.output())
-		}
-	})
-	select {
-	case s.url = <-addr:
-	case <-s.done:
-		t.Fatalf("server exited before listening: %v\n%s", s.err, s.output())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not start:\n%s", s.output())
-	}
-	return s
-}
-
-func (s *server) output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logs.String()
-}
-
-// waitLog waits until the output contains want.
-func (s *server) waitLog(want string) {
-	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(s.output(), want) {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("no %q in the output:\n%s", want, s.output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop sends sig and returns the exit code.
-func (s *server) stop(sig os.Signal) int {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatal(err)
-	}
-	return s.wait()
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (s *server) wait() int {
-	s.t.Helper()
-	select {
-	case <-s.done:
-	case <-time.After(40 * time.Second):
-		s.t.Fatal("server did not exit")
-	}
-	var ee *exec.ExitError
-	if errors.As(s.err, &ee) {
-		return ee.ExitCode()
-	}
-	if s.err != nil {
-		s.t.Fatal(s.err)
-	}
-	return 0
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r response) json(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("status %d body %q: %v", r.status, r.body, err)
-	}
-}
-
-func send(t *testing.T, client *http.Client, method, url, contentType, body string, headers ...string) response {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body)) //nolint:gosec // G704: tests call the server they started on 127.0.0.1
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req) //nolint:gosec // G704: as above
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{resp.StatusCode, resp.Header, b}
-}
-
-// fixture is testdata/serve/scoring.json: demo rows and XGBoost's own
-// predictions for them (see make_fixture.py).
-type fixture struct {
-	Names      []string     `json:"feature_names"`
-	Rows       [][]*float64 `json:"rows"`
-	Prediction []float64    `json:"prediction"`
-}
-
-func loadFixture(t *testing.T) fixture {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "serve", "scoring.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f fixture
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func (f fixture) rowsJSON(rows [][]*float64) string {
-	b, _ := json.Marshal(rows)
-	return string(b)
-}
-
-func (f fixture) leadsJSON(ids bool) string {
-	type lead struct {
-		ID       string              `json:"id,omitempty"`
-		Features map[string]*float64 `json:"features"`
-	}
-	var leads []lead
-	for i, r := range f.Rows {
-		l := lead{Features: map[string]*float64{}}
-		if ids {
-			l.ID = "lead-" + strconv.Itoa(i)
-		}
-		for j, v := range r {
-			if v != nil { // absent means missing
-				l.Features[f.Names[j]] = v
-			}
-		}
-		leads = append(leads, l)
-	}
-	b, _ := json.Marshal(map[string]any{"leads": leads})
-	return string(b)
-}
-
-func (f fixture) csv() string {
-	var sb strings.Builder
-	for _, r := range f.Rows {
-		for j, v := range r {
-			if j > 0 {
-				sb.WriteByte(',')
-			}
-			if v != nil {
-				sb.WriteString(strconv.FormatFloat(*v, 'g', -1, 64))
-			}
-		}
-		sb.WriteByte('\n')
-	}
-	return sb.String()
-}
-
-type scoreResponse struct {
-	RequestID string `json:"request_id"`
-	Model     struct {
-		Name    string `json:"name"`
-		Version string `json:"version"`
-	} `json:"model"`
-	Results []struct {
-		Score       int     `json:"score"`
-		Probability float64 `json:"probability"`
-		ID          string  `json:"id"`
-		Reasons     []struct {
-			Feature      string   `json:"feature"`
-			Value        *float64 `json:"value"`
-			Contribution float64  `json:"contribution"`
-			Direction    string   `json:"direction"`
-		} `json:"reasons"`
-	} `json:"results"`
-	Latency map[string]float64 `json:"latency"`
-}
-
-type errorResponse struct {
-	Error struct {
-		Code    string  `json:"code"`
-		Message string  `json:"message"`
-		Row     *int    `json:"row"`
-		Feature *string `json:"feature"`
-	} `json:"error"`
-}
-
-// closeTo compares a served probability with XGBoost's (float32 math).
-func closeTo(got, want float64) bool { return math.Abs(got-want) <= 1e-6 }
 
 func testServeScoreContract(t *testing.T, bin string) {
 	f := loadFixture(t)
@@ -1050,64 +485,25 @@ func testServeInFlightCap(t *testing.T, bin string) {
 	// A request whose body is still arriving is in flight.
 	conn := stallRequest(t, s.url)
 	defer func() { _ = conn.Close() }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.EventuallyState(t, 5*time.Second, "a request to be shed", func() (bool, string) {
 		start := time.Now()
 		r := send(t, nil, "POST", s.url+"/score", "application/json", "[[1]]")
-		if r.status == 503 {
-			if r.header.Get("Retry-After") == "" || time.Since(start) > time.Second {
-				t.Errorf("shed without Retry-After or slowly (%v)", time.Since(start))
-			}
-			var e errorResponse
-			r.json(t, &e)
-			if e.Error.Code != "overloaded" {
-				t.Errorf("code %q", e.Error.Code)
-			}
-			break
+		if r.status != 503 {
+			return false, fmt.Sprintf("status %d", r.status)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never shed: last status %d", r.status)
+		if r.header.Get("Retry-After") == "" || time.Since(start) > time.Second {
+			t.Errorf("shed without Retry-After or slowly (%v)", time.Since(start))
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		var e errorResponse
+		r.json(t, &e)
+		if e.Error.Code != "overloaded" {
+			t.Errorf("code %q", e.Error.Code)
+		}
+		return true, ""
+	})
 	if r := send(t, nil, "GET", s.url+"/ping", "", ""); r.status != 200 {
 		t.Errorf("ping while full: %d", r.status)
 	}
-}
-
-// demoBundleCopy copies the demo bundle (with its baseline, if asked) to a
-// new folder and returns it with a function that rewrites its manifest
-// with another version, which a watching server reloads.
-func demoBundleCopy(t *testing.T, baseline bool) (string, func(version string)) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "bundle")
-	demo := filepath.Join("..", "..", "bundle", "demo")
-	if err := os.MkdirAll(filepath.Join(dir, "baseline"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, filepath.Join(demo, "model.ubj"), filepath.Join(dir, "model.ubj"))
-	if baseline {
-		for _, f := range []string{"statistics.json", "constraints.json", "scores.json"} {
-			copyFile(t, filepath.Join(demo, "baseline", f), filepath.Join(dir, "baseline", f))
-		}
-	}
-	manifest, err := os.ReadFile(filepath.Join(demo, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	setVersion := func(v string) {
-		var m map[string]any
-		if err := json.Unmarshal(manifest, &m); err != nil {
-			t.Fatal(err)
-		}
-		m["version"] = v
-		b, _ := json.Marshal(m)
-		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setVersion("1.0.0")
-	return dir, setVersion
 }
 
 func testServeReload(t *testing.T, bin string) {
@@ -1123,13 +519,10 @@ func testServeReload(t *testing.T, bin string) {
 	}
 	waitVersion := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for version() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("version %q, want %q:\n%s", version(), want, s.output())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testutil.EventuallyState(t, 20*time.Second, "version "+want, func() (bool, string) {
+			v := version()
+			return v == want, "version " + v
+		})
 	}
 	if v := version(); v != "1.0.0" {
 		t.Fatalf("version %q", v)
@@ -1220,91 +613,6 @@ func testServeGracefulShutdown(t *testing.T, bin string) {
 	}
 }
 
-// stallRequest opens a /score request whose body never completes.
-func stallRequest(t *testing.T, url string) net.Conn {
-	t.Helper()
-	conn, _ := stallRequestBody(t, url, "[[1]]")
-	return conn
-}
-
-// stallRequestBody sends the headers and the first byte of body and
-// returns the connection and the rest of the body.
-func stallRequestBody(t *testing.T, url, body string) (net.Conn, string) {
-	t.Helper()
-	host := strings.TrimPrefix(url, "http://")
-	conn, err := net.Dial("tcp", host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head := fmt.Sprintf("POST /score HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", host, len(body), body[:1])
-	if _, err := conn.Write([]byte(head)); err != nil {
-		t.Fatal(err)
-	}
-	return conn, body[1:]
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := to + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, to); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
-
-// selfSignedCert writes a certificate for 127.0.0.1 and its key.
-func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "leadscore test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
 // testServeProfiler checks --debug-listen (Go's profiler on its own
 // listener, not on the scoring port) and the memory limit's log line.
 func testServeProfiler(t *testing.T, bin string) {
@@ -1369,13 +677,10 @@ func testServeReloadMonitor(t *testing.T, bin string) {
 	if r := send(t, nil, "POST", s.url+"/score", "application/json", body); r.status != 200 {
 		t.Fatalf("score: %d", r.status)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for r := monitoring(); r.Model.Version != "1.0.0" || r.Window.Rows != 5; r = monitoring() {
-		if time.Now().After(deadline) {
-			t.Fatalf("monitoring before the reload: %+v", r)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.EventuallyState(t, 10*time.Second, "version 1.0.0 with 5 rows before the reload", func() (bool, string) {
+		r := monitoring()
+		return r.Model.Version == "1.0.0" && r.Window.Rows == 5, fmt.Sprintf("%+v", r)
+	})
 	setVersion("2.0.0")
 	s.waitLog("drift monitor follows the reloaded model")
 	if r := monitoring(); r.Model.Version != "2.0.0" || r.Window.Rows != 0 {
