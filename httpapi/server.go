@@ -142,6 +142,19 @@ type Config struct {
 	// the cores are busy with live work, and shadow scoring would slow it
 	// down (default GOMAXPROCS; negative: never shed for load).
 	ShadowMaxLive int
+	// ShadowMaxCPULoad sheds (and counts) shadow jobs while the process's
+	// CPU load over the last 20 ms is above it: the time its threads ran
+	// plus the time they waited for a core, over GOMAXPROCS cores' wall
+	// time (Linux's per-thread scheduler statistics). Past about 1 live
+	// requests queue for the cores (default DefaultShadowMaxCPULoad;
+	// negative: never).
+	ShadowMaxCPULoad float64
+	// ShadowMaxCPUWaitShare sheds (and counts) shadow jobs while the
+	// process's threads spent more than this share of the time they
+	// wanted a CPU waiting for one, over the last 20 ms: the machine's
+	// cores are contended (default DefaultShadowMaxCPUWaitShare;
+	// negative: never).
+	ShadowMaxCPUWaitShare float64
 	// Comparison, when set, is the live comparison GET /v1/variants and
 	// /metrics report (fed through Sink and the feedback route).
 	Comparison *variant.Live
@@ -199,6 +212,8 @@ type Server struct {
 	closeOnce     sync.Once
 	shadowErrLog  atomic.Int64
 	shadowMaxLive int64
+	shadowPending atomic.Int64 // jobs queued or being scored
+	cpuLoad       *cpuLoad     // nil: never shed for CPU load
 	reportCache   atomic.Pointer[cachedReport]
 }
 
@@ -329,6 +344,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 				s.shadowMaxLive = math.MaxInt64
 			default:
 				s.shadowMaxLive = int64(cfg.ShadowMaxLive)
+			}
+			load, wait := cfg.ShadowMaxCPULoad, cfg.ShadowMaxCPUWaitShare
+			if load == 0 {
+				load = DefaultShadowMaxCPULoad
+			}
+			if wait == 0 {
+				wait = DefaultShadowMaxCPUWaitShare
+			}
+			if load > 0 || wait > 0 {
+				s.cpuLoad = newCPULoad(load, wait)
 			}
 			s.startShadows(q, w)
 		}
