@@ -91,8 +91,8 @@ func newMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) (*metrics, er
 	}, []string{"variant"})
 	m.shadowShed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "leadscore_variant_shadow_shed_total",
-		Help: "Leads not shadow-scored because the shadow queue was full, by variant.",
-	}, []string{"variant"})
+		Help: "Leads not shadow-scored, by variant and reason: queue_full (the shadow queue was full) or no_spare_cpu (live work was waiting for the cores).",
+	}, []string{"variant", "reason"})
 	m.shadowFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "leadscore_variant_shadow_failures_total",
 		Help: "Leads a shadow scoring failed on, by variant (live answers are unaffected).",

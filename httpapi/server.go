@@ -82,6 +82,12 @@ type Config struct {
 	// with the admin role.
 	APIKeys       []APIKey
 	RequireAPIKey bool
+	// MetricsRequireKey puts GET /metrics behind a valid key (any key's
+	// role), as scoring is: its drift and model-quality figures are those
+	// of /v1/monitoring. Off, /metrics is open to whoever reaches the port
+	// (Prometheus scrapers usually hold no key), and the port must then be
+	// private (SECURITY.md).
+	MetricsRequireKey bool
 	// RateLimit is each key's sustained requests per second, and RateBurst
 	// its bucket size (default: RateLimit rounded up). Requests without a
 	// key share a bucket per client address. Zero RateLimit: no limit.
@@ -136,6 +142,19 @@ type Config struct {
 	// the cores are busy with live work, and shadow scoring would slow it
 	// down (default GOMAXPROCS; negative: never shed for load).
 	ShadowMaxLive int
+	// ShadowMaxCPULoad sheds (and counts) shadow jobs while the process's
+	// CPU load over the last 20 ms is above it: the time its threads ran
+	// plus the time they waited for a core, over GOMAXPROCS cores' wall
+	// time (Linux's per-thread scheduler statistics). Past about 1 live
+	// requests queue for the cores (default DefaultShadowMaxCPULoad;
+	// negative: never).
+	ShadowMaxCPULoad float64
+	// ShadowMaxCPUWaitShare sheds (and counts) shadow jobs while the
+	// process's threads spent more than this share of the time they
+	// wanted a CPU waiting for one, over the last 20 ms: the machine's
+	// cores are contended (default DefaultShadowMaxCPUWaitShare;
+	// negative: never).
+	ShadowMaxCPUWaitShare float64
 	// Comparison, when set, is the live comparison GET /v1/variants and
 	// /metrics report (fed through Sink and the feedback route).
 	Comparison *variant.Live
@@ -159,6 +178,7 @@ type Server struct {
 	keys        []APIKey
 	hasAdmin    bool
 	requireKey  bool
+	metricsKey  bool // /metrics needs a valid key
 	limits      *limiters
 	version     string
 	sink        leadscore.Sink
@@ -192,6 +212,8 @@ type Server struct {
 	closeOnce     sync.Once
 	shadowErrLog  atomic.Int64
 	shadowMaxLive int64
+	shadowPending atomic.Int64 // jobs queued or being scored
+	cpuLoad       *cpuLoad     // nil: never shed for CPU load
 	reportCache   atomic.Pointer[cachedReport]
 }
 
@@ -259,9 +281,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("httpapi: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT %q: want one of %s", a, strings.Join(invocationAccepts, ", "))
 		}
 	}
-	if s.requireKey && len(s.keys) == 0 {
+	if (s.requireKey || cfg.MetricsRequireKey) && len(s.keys) == 0 {
 		return nil, errors.New("httpapi: API keys are required but none is configured")
 	}
+	s.metricsKey = cfg.MetricsRequireKey
 	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 		return nil, errors.New("httpapi: rate limit and burst must not be negative")
 	}
@@ -321,6 +344,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 				s.shadowMaxLive = math.MaxInt64
 			default:
 				s.shadowMaxLive = int64(cfg.ShadowMaxLive)
+			}
+			load, wait := cfg.ShadowMaxCPULoad, cfg.ShadowMaxCPUWaitShare
+			if load == 0 {
+				load = DefaultShadowMaxCPULoad
+			}
+			if wait == 0 {
+				wait = DefaultShadowMaxCPUWaitShare
+			}
+			if load > 0 || wait > 0 {
+				s.cpuLoad = newCPULoad(load, wait)
 			}
 			s.startShadows(q, w)
 		}
@@ -574,7 +607,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeHealthz:
 		s.serveHealthz(ex, r)
 	case routeProm:
-		if s.allowMethod(ex, r, http.MethodGet) {
+		if s.allowMethod(ex, r, http.MethodGet) && s.admitMetrics(ex, r) {
 			s.metricsHTTP.ServeHTTP(&ex.w, r)
 		}
 	case routeReload:
@@ -796,6 +829,28 @@ func (s *Server) admit(ex *exchange, r *http.Request) bool {
 	}
 	ex.key = key
 	return !s.rateLimited(ex, key, r)
+}
+
+// admitMetrics lets a /metrics scrape through: always, unless
+// MetricsRequireKey asks for a valid key (a wrong or missing one is
+// charged to the client address's bucket, then refused with 401).
+func (s *Server) admitMetrics(ex *exchange, r *http.Request) bool {
+	if !s.metricsKey {
+		return true
+	}
+	key, presented := s.authenticate(r)
+	if key != nil {
+		return true
+	}
+	if s.rateLimited(ex, nil, r) {
+		return false
+	}
+	if presented {
+		s.unauthorized(ex, "invalid API key")
+	} else {
+		s.unauthorized(ex, "/metrics needs an API key (--metrics-require-key): send Authorization: Bearer KEY or X-API-Key: KEY")
+	}
+	return false
 }
 
 // rateLimited takes a token from key's bucket (the client address's when

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net/http"
-	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -54,7 +52,7 @@ type variantSet struct {
 
 // variantState is the per-variant counters kept across reconfigurations.
 type variantState struct {
-	shed, failed, shadowScored atomic.Int64
+	shed, shedCPU, failed, shadowScored atomic.Int64
 }
 
 // shadowJob is one request's leads to be scored by the variants that did
@@ -201,6 +199,21 @@ func (s *Server) VariantModel(name string) (leadscore.ModelInfo, bool) {
 	return vs.models[i].info, true
 }
 
+// VariantScorer is the model a variant serves now (the Scorer its loader
+// returned), for whoever keeps per-variant state beside it, such as a
+// drift monitor's baseline.
+func (s *Server) VariantScorer(name string) (leadscore.Scorer, bool) {
+	vs := s.variants.Load()
+	if vs == nil {
+		return nil, false
+	}
+	i, ok := vs.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return vs.models[i].scorer, true
+}
+
 // ReloadVariant reloads one variant's model (its registry stage moved, or
 // its file changed); the others keep theirs.
 func (s *Server) ReloadVariant(ctx context.Context, name, reason string) error {
@@ -295,8 +308,9 @@ func variantNames(vs *variantSet) string {
 // shadow queues the request's leads for the variants that did not answer
 // it: every shadow variant (on its sampled share), and the champion when
 // a weighted challenger answered (so that every challenger has paired
-// scores). When the queue is full the job is shed and counted; the live
-// request never waits.
+// scores). When the queue is full, or the process has no spare CPU
+// (noSpareCPU), the job is shed and counted; the live request never
+// waits.
 func (s *Server) shadow(ex *exchange, live []leadscore.Record, feats []float32) {
 	vs := ex.vs
 	if vs == nil || ex.vidx < 0 || s.shadowQ == nil {
@@ -332,10 +346,17 @@ func (s *Server) shadow(ex *exchange, live []leadscore.Record, feats []float32) 
 	if targets == 0 {
 		return
 	}
+	job := shadowJob{vs: vs, targets: targets, live: live, feats: feats}
+	if s.cpuLoad.Busy(time.Now()) { // shed here, without waking a worker
+		s.shedJob(job, shedNoSpareCPU)
+		return
+	}
+	s.shadowPending.Add(1)
 	select {
-	case s.shadowQ <- shadowJob{vs: vs, targets: targets, live: live, feats: feats}:
+	case s.shadowQ <- job:
 	default:
-		s.shedJob(shadowJob{vs: vs, targets: targets, live: live})
+		s.shadowPending.Add(-1)
+		s.shedJob(job, shedQueueFull)
 	}
 }
 
@@ -350,36 +371,34 @@ func (s *Server) variantState(name string) *variantState {
 	return st
 }
 
-// shadowYieldLimit is how long a shadow worker may wait for the CPU after
-// yielding it: longer means other goroutines (live requests) were queued
-// for the cores, and the shadow job is shed.
-const shadowYieldLimit = 100 * time.Microsecond
+// Reasons a shadow job is shed, the reason label of
+// leadscore_variant_shadow_shed_total.
+const (
+	shedQueueFull  = "queue_full"   // the shadow queue was full
+	shedNoSpareCPU = "no_spare_cpu" // live work was waiting for the cores
+)
 
-// cpuBusy reports whether live work leaves no spare CPU for shadow
-// scoring: more live requests in flight than ShadowMaxLive, or, after the
-// worker yields its core, other goroutines kept it waiting longer than
-// shadowYieldLimit (the Go scheduler would otherwise run a freshly woken
-// shadow worker ahead of queued live requests).
-func (s *Server) cpuBusy() bool {
-	if s.shadowMaxLive == math.MaxInt64 { // never shed for load
-		return false
-	}
-	if s.inFlight.Load() > s.shadowMaxLive {
-		return true
-	}
-	t := time.Now()
-	runtime.Gosched()
-	return time.Since(t) > shadowYieldLimit
+// noSpareCPU reports whether live work leaves no spare CPU for shadow
+// scoring: the process's CPU load or CPU wait share (cpuLoad) is above
+// its limit, or more live requests than ShadowMaxLive are in flight. The Go scheduler has no
+// priorities, so a shadow worker that ran then would take its CPU from
+// live requests; it sheds instead.
+func (s *Server) noSpareCPU(now time.Time) bool {
+	return s.cpuLoad.Busy(now) || s.inFlight.Load() > s.shadowMaxLive
 }
 
 // shedJob counts a job's leads as shed for each of its variants.
-func (s *Server) shedJob(job shadowJob) {
+func (s *Server) shedJob(job shadowJob, reason string) {
 	n := int64(len(job.live))
 	for j := range job.vs.specs {
 		if job.targets&(1<<j) != 0 {
 			name := job.vs.specs[j].Name
-			s.variantState(name).shed.Add(n)
-			s.metrics.shadowShed.WithLabelValues(name).Add(float64(n))
+			st := s.variantState(name)
+			st.shed.Add(n)
+			if reason == shedNoSpareCPU {
+				st.shedCPU.Add(n)
+			}
+			s.metrics.shadowShed.WithLabelValues(name, reason).Add(float64(n))
 		}
 	}
 }
@@ -393,11 +412,12 @@ func (s *Server) startShadows(queue, workers int) {
 			defer s.shadowWG.Done()
 			var out []leadscore.Result
 			for job := range s.shadowQ {
-				if s.cpuBusy() {
-					s.shedJob(job)
-					continue
+				if s.noSpareCPU(time.Now()) {
+					s.shedJob(job, shedNoSpareCPU)
+				} else {
+					out = s.runShadow(job, out)
 				}
-				out = s.runShadow(job, out)
+				s.shadowPending.Add(-1)
 			}
 		}()
 	}
@@ -412,6 +432,7 @@ func (s *Server) Close() {
 			close(s.shadowQ)
 			s.shadowWG.Wait()
 		}
+		s.cpuLoad.Close()
 	})
 }
 
@@ -482,10 +503,16 @@ func scoreSafely(sc leadscore.Scorer, rows []float32, out []leadscore.Result) (e
 	return sc.Score(ctx, rows, 0, out)
 }
 
-// shadowQueueState is the shadow queue's capacity and length now.
-func (s *Server) shadowQueueState() (capacity, length int) {
+// shadowQueueState is the shadow queue's capacity and length now, and
+// the jobs queued or being scored.
+func (s *Server) shadowQueueState() (capacity, length, pending int) {
 	if s.shadowQ == nil {
-		return 0, 0
+		return 0, 0, 0
 	}
-	return cap(s.shadowQ), len(s.shadowQ)
+	return cap(s.shadowQ), len(s.shadowQ), int(s.shadowPending.Load())
 }
+
+// ShadowPending is how many shadow jobs are queued or being scored: 0
+// once every job handed to the shadow workers so far has been scored (its
+// records given to the sink) or shed. Tests and benchmarks wait for it.
+func (s *Server) ShadowPending() int { return int(s.shadowPending.Load()) }

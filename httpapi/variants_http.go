@@ -51,8 +51,12 @@ type VariantJSON struct {
 	ConfiguredShare float64   `json:"configured_share"`
 	Sample          float64   `json:"sample,omitempty"`
 	Model           ModelJSON `json:"model"`
-	ShadowShed      int64     `json:"shadow_shed"`
-	ShadowFailed    int64     `json:"shadow_failed"`
+	// ShadowShed is the leads this variant did not shadow-score, for
+	// either reason; ShadowShedNoSpareCPU those of them shed because live
+	// work was waiting for the cores (the rest found the queue full).
+	ShadowShed           int64 `json:"shadow_shed"`
+	ShadowShedNoSpareCPU int64 `json:"shadow_shed_no_spare_cpu"`
+	ShadowFailed         int64 `json:"shadow_failed"`
 }
 
 // ModelJSON names a model version.
@@ -63,9 +67,20 @@ type ModelJSON struct {
 
 // ShadowJSON is the shadow queue now.
 type ShadowJSON struct {
-	Capacity int   `json:"capacity"`
-	Length   int   `json:"length"`
-	Dropped  int64 `json:"comparison_dropped"`
+	Capacity int `json:"capacity"`
+	Length   int `json:"length"`
+	// Pending is the jobs queued or being scored (0: drained).
+	Pending int   `json:"pending"`
+	Dropped int64 `json:"comparison_dropped"`
+	// CPULoad is the process's CPU load the last time shadow scoring
+	// looked (time its threads ran or waited for a core, over GOMAXPROCS
+	// cores' time; 0 when unknown), CPUWaitShare the share of that time
+	// they waited; past MaxCPULoad or MaxCPUWaitShare shadow scoring is
+	// shed (0: never).
+	CPULoad         float64 `json:"cpu_load"`
+	CPUWaitShare    float64 `json:"cpu_wait_share"`
+	MaxCPULoad      float64 `json:"max_cpu_load"`
+	MaxCPUWaitShare float64 `json:"max_cpu_wait_share"`
 }
 
 type cachedReport struct {
@@ -96,7 +111,13 @@ func (s *Server) VariantsReport() *VariantsJSON {
 	}
 	out.Enabled = true
 	out.Champion = vs.specs[vs.champion].Name
-	out.Shadow.Capacity, out.Shadow.Length = s.shadowQueueState()
+	out.Shadow.Capacity, out.Shadow.Length, out.Shadow.Pending = s.shadowQueueState()
+	if s.cpuLoad != nil {
+		out.Shadow.CPULoad = math.Round(s.cpuLoad.Load()*1000) / 1000
+		out.Shadow.CPUWaitShare = math.Round(s.cpuLoad.WaitShare()*1000) / 1000
+		out.Shadow.MaxCPULoad = max(s.cpuLoad.limit, 0)
+		out.Shadow.MaxCPUWaitShare = max(s.cpuLoad.waitLimit, 0)
+	}
 	rep := s.report()
 	byName := map[string]variant.Stats{}
 	if rep != nil {
@@ -126,7 +147,7 @@ func (s *Server) VariantsReport() *VariantsJSON {
 		info := vs.models[i].info
 		out.Variants = append(out.Variants, VariantJSON{
 			Stats: vr, Source: sp.Source, Weight: sp.Weight, ConfiguredShare: vs.shares[i], Sample: sp.Sample,
-			Model: ModelJSON{Name: info.Name, Version: info.Version}, ShadowShed: st.shed.Load(), ShadowFailed: st.failed.Load(),
+			Model: ModelJSON{Name: info.Name, Version: info.Version}, ShadowShed: st.shed.Load(), ShadowShedNoSpareCPU: st.shedCPU.Load(), ShadowFailed: st.failed.Load(),
 		})
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,9 @@ func variantServer(t *testing.T, sink leadscore.Sink) (*Server, map[string]*fake
 		sinks = append(sinks, sink)
 	}
 	s, err := New(context.Background(), Config{Variants: vars, Sink: sinks, Comparison: live, Registerer: prometheus.NewRegistry(),
-		ShadowMaxLive: -1, // every shadow job scored, however busy the test machine
-		APIKeys:       []APIKey{{Name: "ops", Hash: sha256.Sum256([]byte("secret")), Admin: true}}})
+		// Every shadow job scored, however busy the test machine.
+		ShadowMaxLive: -1, ShadowMaxCPULoad: -1, ShadowMaxCPUWaitShare: -1,
+		APIKeys: []APIKey{{Name: "ops", Hash: sha256.Sum256([]byte("secret")), Admin: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,18 +120,25 @@ func TestVariantShadowPairsAndReport(t *testing.T) {
 			t.Fatal(w.Body)
 		}
 	}
-	eventually(t, func() bool {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		shadows := 0
-		for _, r := range rec.recs {
-			if r.Shadow {
-				shadows++
-			}
+	// Every job handed to the shadow workers is scored (shedding is off)
+	// once they have drained: then, and not before, the counts are exact.
+	eventually(t, func() bool { return s.ShadowPending() == 0 })
+	rec.mu.Lock()
+	shadows, byChallenger := 0, 0
+	for _, r := range rec.recs {
+		switch {
+		case r.Shadow:
+			shadows++
+		case r.Variant == "challenger":
+			byChallenger++
 		}
-		// every lead: one shadow; leads of the challenger: also the champion.
-		return shadows >= 300
-	})
+	}
+	rec.mu.Unlock()
+	// Every lead: one shadow row; leads the challenger answered: also the
+	// champion's.
+	if shadows != 300+byChallenger {
+		t.Fatalf("%d shadow rows, want 300 + %d (the challenger's leads)", shadows, byChallenger)
+	}
 	rec.mu.Lock()
 	live := map[string]leadscore.Record{}
 	for _, r := range rec.recs {
@@ -156,7 +165,7 @@ func TestVariantShadowPairsAndReport(t *testing.T) {
 			t.Errorf("comparison %+v", c)
 		}
 	}
-	if rep.Variants[2].Shadow < 300 || rep.Variants[0].Leads == 0 {
+	if rep.Variants[2].Shadow != 300 || rep.Variants[2].ShadowShed != 0 || rep.Variants[0].Leads == 0 {
 		t.Errorf("variants %+v", rep.Variants)
 	}
 	w := do(s, "GET", "/v1/variants", "", "")
@@ -239,4 +248,92 @@ func TestVariantsFeatureListsMustMatch(t *testing.T) {
 func eventually(t *testing.T, cond func() bool) {
 	t.Helper()
 	testutil.Eventually(t, 10*time.Second, "the condition", cond)
+}
+
+// TestCPULoad: the load is about the cores' worth of threads wanting a
+// CPU: high while GOMAXPROCS goroutines spin, low once they stop.
+func TestCPULoad(t *testing.T) {
+	c := newCPULoad(0.5, -1)
+	defer c.Close()
+	if c.Busy(time.Now()); c.off.Load() {
+		t.Skip("no per-thread scheduler statistics here (/proc/self/task/*/schedstat)")
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	n := runtime.GOMAXPROCS(0)
+	for range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			x := 0
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					x++
+				}
+			}
+		}()
+	}
+	eventually(t, func() bool { return c.Busy(time.Now()) })
+	if c.Load() <= 0.5 {
+		t.Errorf("busy at load %v", c.Load())
+	}
+	close(stop)
+	for range n {
+		<-done
+	}
+	eventually(t, func() bool { return !c.Busy(time.Now()) })
+	if c.Load() > 0.5 {
+		t.Errorf("idle at load %v", c.Load())
+	}
+}
+
+// TestShadowShedWithoutSpareCPU: past the CPU load limit shadow jobs are
+// shed and counted as no_spare_cpu, and live answers are unaffected.
+func TestShadowShedWithoutSpareCPU(t *testing.T) {
+	var vars []Variant
+	for _, sp := range []variant.Spec{
+		{Name: "champion", Source: "a", Role: variant.Weighted, Weight: 1},
+		{Name: "shadow", Source: "c", Role: variant.Shadow, Sample: 1},
+	} {
+		f := newFake(2)
+		vars = append(vars, Variant{Spec: sp, Loader: func() (leadscore.Scorer, error) { return f, nil }})
+	}
+	s, err := New(context.Background(), Config{Variants: vars, Sink: &recordingSink{}, Registerer: prometheus.NewRegistry(),
+		ShadowMaxLive: -1, ShadowMaxCPULoad: 1e-9, ShadowMaxCPUWaitShare: -1}) // any work at all is "no spare CPU"
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if s.cpuLoad.Busy(time.Now()); s.cpuLoad.off.Load() {
+		t.Skip("no per-thread scheduler statistics here (/proc/self/task/*/schedstat)")
+	}
+	i := 0
+	eventually(t, func() bool {
+		for range 20 {
+			i++
+			if w := do(s, "POST", "/score", "application/json", fmt.Sprintf(`{"leads":[{"id":"z%d","features":{"f0":1,"f1":0}}]}`, i)); w.Code != 200 {
+				t.Fatalf("live request: %d %s", w.Code, w.Body)
+			}
+		}
+		return s.variantState("shadow").shedCPU.Load() > 0
+	})
+	eventually(t, func() bool { return s.ShadowPending() == 0 })
+	st := s.variantState("shadow")
+	if got := st.shed.Load() + st.shadowScored.Load(); got != int64(i) {
+		t.Errorf("shed %d + scored %d = %d, want every lead (%d)", st.shed.Load(), st.shadowScored.Load(), got, i)
+	}
+	w := do(s, "GET", "/v1/variants", "", "")
+	var rep VariantsJSON
+	if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if v := rep.Variants[1]; v.ShadowShedNoSpareCPU == 0 || v.ShadowShedNoSpareCPU != v.ShadowShed || rep.Shadow.MaxCPULoad != 1e-9 {
+		t.Errorf("/v1/variants: %+v %+v", v, rep.Shadow)
+	}
+	w = do(s, "GET", "/metrics", "", "")
+	if !strings.Contains(w.Body.String(), `leadscore_variant_shadow_shed_total{reason="no_spare_cpu",variant="shadow"}`) {
+		t.Error("/metrics lacks the no_spare_cpu shed count")
+	}
 }

@@ -100,6 +100,7 @@ func TestServeBinary(t *testing.T) {
 		{"ReloadLake", testServeReloadLake},
 		{"Variants", testServeVariants},
 		{"VariantsRegistry", testServeVariantsRegistry},
+		{"VariantsDriftReload", testServeVariantsDriftReload},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}

@@ -30,6 +30,7 @@ func TestHostileRound2(t *testing.T) {
 		{"WrongKeysRateLimited", testHostileWrongKeysRateLimited},
 		{"OutcomeWindow", testHostileOutcomeWindow},
 		{"MemoryBound", testHostileMemoryBound},
+		{"CaptureCrashMatrix", testHostileCaptureCrashMatrix},
 		{"ReloadRace", testHostileReloadRace},
 		{"SmallItems", testHostileSmallItems},
 	} {

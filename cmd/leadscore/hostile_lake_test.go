@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -485,44 +487,69 @@ func checkHostileLake(t *testing.T, lake string, rounds []hostileRound) {
 		len(out.Files), out.Predictions.Rows, out.Predictions.LeadIDs, out.GroundTruth.Rows)
 }
 
-// leadIDCounts counts the rows under dir by lead id ("" for rows without
-// one).
+// leadIDCounts counts the rows of the Parquet files under dir by lead id
+// ("" for rows without one).
 func leadIDCounts(t *testing.T, dir string) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
 	walkParquet(t, dir, func(p string, pf *parquet.File) {
-		col, ok := pf.Schema().Lookup("lead_id")
-		if !ok {
-			t.Fatalf("%s has no lead_id column", p)
-		}
-		for _, rg := range pf.RowGroups() {
-			pages := rg.ColumnChunks()[col.ColumnIndex].Pages()
-			vals := make([]parquet.Value, 4096)
-			for {
-				pg, err := pages.ReadPage()
-				if err != nil {
-					break
-				}
-				rd := pg.Values()
-				for {
-					n, err := rd.ReadValues(vals)
-					for _, v := range vals[:n] {
-						if v.IsNull() {
-							counts[""]++
-						} else {
-							counts[string(v.ByteArray())]++
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				parquet.Release(pg)
-			}
-			_ = pages.Close()
+		for id, n := range leadIDsOf(t, p, pf) {
+			counts[id] += n
 		}
 	})
 	return counts
+}
+
+// leadIDsOf counts one Parquet file's rows by lead id ("" for rows
+// without one).
+func leadIDsOf(t *testing.T, name string, pf *parquet.File) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	col, ok := pf.Schema().Lookup("lead_id")
+	if !ok {
+		t.Fatalf("%s has no lead_id column", name)
+	}
+	vals := make([]parquet.Value, 4096)
+	for _, rg := range pf.RowGroups() {
+		pages := rg.ColumnChunks()[col.ColumnIndex].Pages()
+		for {
+			pg, err := pages.ReadPage()
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Fatalf("%s: %v", name, err)
+				}
+				break
+			}
+			rd := pg.Values()
+			for {
+				n, err := rd.ReadValues(vals)
+				for _, v := range vals[:n] {
+					if v.IsNull() {
+						counts[""]++
+					} else {
+						counts[string(v.ByteArray())]++
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+			parquet.Release(pg)
+		}
+		_ = pages.Close()
+	}
+	if total := sumCounts(counts); int64(total) != pf.NumRows() {
+		t.Fatalf("%s: read %d lead ids of %d rows", name, total, pf.NumRows())
+	}
+	return counts
+}
+
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // lakeCount is lakecheck/count.mjs's answer.

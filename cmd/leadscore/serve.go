@@ -84,7 +84,10 @@ type serveConfig struct {
 	sagemaker         bool
 	otlpEndpoint      string
 	traceSample       float64
+	traceForwardedFor bool
 	debugListen       string
+	debugListenRemote bool
+	metricsRequireKey bool
 	memoryLimit       memoryLimit
 	backend           backendConfig
 	monitor           monitorConfig
@@ -119,6 +122,7 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	c.addIDFlags(fs)
 	fs.IntVar(&c.maxInFlight, "max-in-flight", httpapi.DefaultMaxInFlight, "scoring `requests` served at once; excess gets a fast 503 with Retry-After (0: no cap)")
 	fs.BoolVar(&c.requireAPIKey, "require-api-key", false, "refuse scoring requests without a valid API key (401)")
+	fs.BoolVar(&c.metricsRequireKey, "metrics-require-key", false, "refuse GET /metrics without a valid API key (401); its drift and AUC figures are\nthose of /v1/monitoring. Off, keep the port private (SECURITY.md)")
 	fs.StringVar(&apiKeys, "api-keys", "", "accepted API `keys`, comma-separated name:sha256hex or name:sha256hex:admin, where sha256hex is\nthe key's SHA-256 (printf %s KEY | sha256sum) and admin allows POST /admin/reload;\nclients send Authorization: Bearer KEY or X-API-Key: KEY")
 	fs.Float64Var(&c.rateLimit, "rate-limit", 0, "`requests` per second allowed per API key (per client address without a key);\nexcess gets 429 with Retry-After (0: no limit)")
 	fs.IntVar(&c.rateBurst, "rate-burst", 0, "token-bucket `size` of the rate limit (0: the rate rounded up)")
@@ -138,7 +142,9 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	fs.configKey("variants", "variant")
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing;\nOTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the service)")
 	fs.Var(&c.memoryLimit, "memory-limit", "soft memory `limit` of the Go runtime (GOMEMLIMIT): a size, off, or auto, which is\n64MiB or, for large models, twice the heap after start-up plus 32MiB; an explicit\nGOMEMLIMIT in the environment wins over auto")
-	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\nkeep it on 127.0.0.1 (default: off)")
+	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\na loopback address unless --debug-listen-remote (default: off)")
+	fs.BoolVar(&c.debugListenRemote, "debug-listen-remote", false, "allow --debug-listen on an address other than loopback (profiles reveal internals)")
+	fs.BoolVar(&c.traceForwardedFor, "trace-forwarded-for", false, "let trace spans take the client address from X-Forwarded-For (only behind a proxy\nthat sets it); otherwise the header is ignored")
 	fs.Float64Var(&c.traceSample, "trace-sample", 1, "share of requests traced when --otlp-endpoint is set, 0..1 (callers' sampled\ntrace context is always followed)")
 	fs.BoolVar(&c.logLeadIDs, "log-lead-ids", false, "add the ids of the leads scored to the access log (they may identify people)")
 	fs.BoolVar(&c.console, "console", true, consoleHelp+"; off by default under AWS Lambda")
@@ -159,6 +165,11 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	switch {
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return nil, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	case c.metricsRequireKey && len(c.apiKeys) == 0:
+		return nil, fmt.Errorf("%w: --metrics-require-key needs --api-keys", errUsage)
+	case c.debugListen != "" && !c.debugListenRemote && !loopbackAddr(c.debugListen):
+		return nil, fmt.Errorf("%w: --debug-listen %q is not a loopback address: the profiler reveals internals; "+
+			"use 127.0.0.1:PORT, or add --debug-listen-remote to serve it on that address", errUsage, c.debugListen)
 	case c.maxInFlight < 0:
 		return nil, fmt.Errorf("%w: --max-in-flight must not be negative", errUsage)
 	case !(c.traceSample >= 0 && c.traceSample <= 1):

@@ -116,6 +116,8 @@ type variantConfig struct {
 	shadowQueue   int
 	shadowWorkers int
 	shadowMaxLive int
+	shadowCPULoad float64
+	shadowCPUWait float64
 	window        int
 	// file is the config file the specs came from, re-read on SIGHUP; ""
 	// when they came from the command line or the environment.
@@ -129,6 +131,8 @@ func (v *variantConfig) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&v.shadowQueue, "shadow-queue", httpapi.DefaultShadowQueue, "requests that may wait for shadow scoring; beyond it they are shed and counted")
 	fs.IntVar(&v.shadowWorkers, "shadow-workers", httpapi.DefaultShadowWorkers, "goroutines scoring shadow variants off the request path")
 	fs.IntVar(&v.shadowMaxLive, "shadow-max-live", 0, "shed (and count) shadow scoring while more than this many live `requests` are in flight:\nthe cores are busy with live work (0: GOMAXPROCS; negative: never shed for load)")
+	fs.Float64Var(&v.shadowCPULoad, "shadow-max-cpu-load", httpapi.DefaultShadowMaxCPULoad, "shed (and count) shadow scoring while the process's CPU `load` over the last 20ms exceeds this:\nthe time its threads ran or waited for a core, over GOMAXPROCS cores' time (Linux; 0: never shed for it)")
+	fs.Float64Var(&v.shadowCPUWait, "shadow-max-cpu-wait-share", httpapi.DefaultShadowMaxCPUWaitShare, "shed (and count) shadow scoring while the process's threads spent more than this `share`\nof the time they wanted a CPU waiting for one over the last 20ms: the machine's cores are\ncontended (Linux; 0: never shed for it)")
 	fs.IntVar(&v.window, "variant-window", variant.DefaultWindow, "latest `leads` the live comparison of variants (GET /v1/variants) is over")
 }
 
@@ -162,15 +166,24 @@ type variantServing struct {
 	mu        sync.Mutex
 	followers map[string]*registry.Follower // by source
 	bundles   map[string]*atomic.Pointer[bundle.Bundle]
-	monitors  map[string]*monitor.Monitor
+	monitors  map[string]*monitor.Monitor // built once, before serving
 	live      *variant.Live
+	// monMu guards based: the bundle each monitor's baseline came from,
+	// and mc, the monitor settings rebases use.
+	monMu sync.Mutex
+	based map[string]*bundle.Bundle
+	mc    *monitorConfig
+	// fileSigs is each file-sourced variant's source and files'
+	// signature as last loaded (read and written by the file watch only,
+	// after the start).
+	fileSigs  map[string]string
 	first     leadscore.Scorer // the champion's first load, handed over once
 	firstUsed atomic.Bool
 }
 
 func newVariantServing(ctx context.Context, c *variantConfig, watchInterval time.Duration, log *slog.Logger) (*variantServing, error) {
 	vs := &variantServing{log: log, followers: map[string]*registry.Follower{}, bundles: map[string]*atomic.Pointer[bundle.Bundle]{},
-		monitors: map[string]*monitor.Monitor{}, live: variant.NewLive(c.specs, variant.LiveConfig{Window: c.window})}
+		monitors: map[string]*monitor.Monitor{}, based: map[string]*bundle.Bundle{}, live: variant.NewLive(c.specs, variant.LiveConfig{Window: c.window})}
 	for _, sp := range c.specs {
 		if registry.IsRef(sp.Source) {
 			opts, err := registry.OptionsFromEnv(os.Getenv)
@@ -271,7 +284,7 @@ func (vs *variantServing) variants(ctx context.Context, specs []variant.Spec) ([
 
 // watch follows every registry source: a promotion reloads the variants
 // serving it. It returns when ctx is done.
-func (vs *variantServing) watch(ctx context.Context, srv *httpapi.Server, mc *monitorConfig) {
+func (vs *variantServing) watch(ctx context.Context, srv *httpapi.Server) {
 	var wg sync.WaitGroup
 	started := map[string]bool{}
 	tick := time.NewTicker(time.Second)
@@ -288,8 +301,8 @@ func (vs *variantServing) watch(ctx context.Context, srv *httpapi.Server, mc *mo
 				defer wg.Done()
 				_ = f.Watch(ctx, func(reason string) {
 					for _, sp := range srv.Variants() {
-						if sp.Source == src && srv.ReloadVariant(ctx, sp.Name, reason) == nil {
-							vs.rebase(mc, srv, sp.Name)
+						if sp.Source == src {
+							_ = srv.ReloadVariant(ctx, sp.Name, reason) // logs the outcome; the publish rebases the monitor
 						}
 					}
 				})
@@ -312,6 +325,9 @@ func (vs *variantServing) watch(ctx context.Context, srv *httpapi.Server, mc *mo
 func (vs *variantServing) buildMonitors(ctx context.Context, specs []variant.Spec, mc *monitorConfig, champion *monitor.Monitor,
 	outcomes monitor.FeedbackSink, reg prometheus.Registerer, log *slog.Logger) error {
 	ci := variant.Champion(specs)
+	vs.monMu.Lock()
+	vs.mc = mc
+	vs.monMu.Unlock()
 	for i, sp := range specs {
 		var mon *monitor.Monitor
 		if i == ci {
@@ -335,19 +351,37 @@ func (vs *variantServing) buildMonitors(ctx context.Context, specs []variant.Spe
 		}
 		if mon != nil {
 			vs.monitors[sp.Name] = mon
+			vs.monMu.Lock()
+			vs.based[sp.Name] = vs.bundle(sp.Name)
+			vs.monMu.Unlock()
 		}
 	}
 	return nil
 }
 
-// rebase points a variant's drift monitor at its reloaded bundle.
-func (vs *variantServing) rebase(mc *monitorConfig, srv *httpapi.Server, name string) {
-	mon := vs.monitors[name]
-	info, ok := srv.VariantModel(name)
-	if mon == nil || !ok {
-		return
+// rebaseChanged points each variant's drift monitor at the model the
+// variant serves now, when that is not the bundle its baseline came from.
+// The server calls it (OnVariants) each time it publishes its variants:
+// a file-watch or SIGHUP reload of every variant, a registry promotion
+// reloading one, a change of weights, roles or sources. A monitor is
+// tied to its variant's name; the model behind the name may change.
+func (vs *variantServing) rebaseChanged(srv *httpapi.Server) {
+	vs.monMu.Lock()
+	defer vs.monMu.Unlock()
+	for name, mon := range vs.monitors {
+		sc, ok := srv.VariantScorer(name)
+		if !ok {
+			continue // no longer served: its monitor keeps its last report
+		}
+		b, _ := sc.(*bundle.Bundle)
+		if b == nil || vs.based[name] == b {
+			continue
+		}
+		vs.based[name] = b
+		vs.mc.rebase(mon, b, sc.Info(), vs.log)
+		vs.log.Info("drift monitor follows the variant's reloaded model", "variant", name,
+			"model", sc.Info().Name, "version", sc.Info().Version)
 	}
-	mc.rebase(mon, vs.bundle(name), info, vs.log)
 }
 
 // Capture feeds each variant's monitor its own records.
@@ -483,6 +517,43 @@ func reconfigureVariants(ctx context.Context, srv *httpapi.Server, vs *variantSe
 	}
 }
 
+// fileSignature is a file-sourced variant's source and its files'
+// signature, "" for a registry source or files that cannot be read.
+func fileSignature(sp variant.Spec) string {
+	if registry.IsRef(sp.Source) {
+		return ""
+	}
+	sig, err := bundle.Signature(sp.Source)
+	if err != nil {
+		return ""
+	}
+	return sp.Source + "\n" + sig
+}
+
+// rememberFiles records each file-sourced variant's signature now.
+func (vs *variantServing) rememberFiles(specs []variant.Spec) {
+	vs.fileSigs = map[string]string{}
+	for _, sp := range specs {
+		vs.fileSigs[sp.Name] = fileSignature(sp)
+	}
+}
+
+// reloadChanged reloads the variants whose model file or bundle changed
+// since they were last loaded, and only those: the others keep their
+// model and their drift monitor's window. Each publish rebases the
+// reloaded variant's monitor (rebaseChanged).
+func (vs *variantServing) reloadChanged(ctx context.Context, srv *httpapi.Server, reason string) {
+	for _, sp := range srv.Variants() {
+		sig := fileSignature(sp)
+		if sig == "" || vs.fileSigs[sp.Name] == sig {
+			continue
+		}
+		if srv.ReloadVariant(ctx, sp.Name, reason) == nil { // logs the outcome
+			vs.fileSigs[sp.Name] = sig
+		}
+	}
+}
+
 // variantFileSignature is the signature of every variant's model file or
 // bundle directory (registry sources are followed by their own watch).
 func variantFileSignature(specs []variant.Spec) (string, error) {
@@ -498,4 +569,14 @@ func variantFileSignature(specs []variant.Spec) (string, error) {
 		sb.WriteString(sp.Name + "\n" + sig + "\n")
 	}
 	return sb.String(), nil
+}
+
+// shadowLimit maps --shadow-max-cpu-load and --shadow-max-cpu-wait-share
+// onto httpapi's settings, where 0 means the default: the flag's 0 (or
+// less) turns the check off.
+func shadowLimit(v float64) float64 {
+	if !(v > 0) {
+		return -1
+	}
+	return v
 }

@@ -80,7 +80,7 @@ type buildStep struct {
 }
 
 func newService(c *serveConfig, logs *logSink) *service {
-	return &service{c: c, logs: logs, log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: c.logLevel}))}
+	return &service{c: c, logs: logs, log: newLogger(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: c.logLevel}))}
 }
 
 // onClose registers how to close a part just opened.
@@ -171,6 +171,7 @@ func (s *service) buildModel(ctx context.Context) error {
 		// The variants' files' signature before loading them, so the
 		// watch sees any change made from here on.
 		s.variantSig, _ = variantFileSignature(c.variants.specs)
+		vars.rememberFiles(c.variants.specs)
 	} else {
 		src, err := openModelSource(ctx, c.model, c.watchInterval, c.registryOptions, s.log)
 		if err != nil {
@@ -260,7 +261,14 @@ func (s *service) buildMonitor(ctx context.Context) error {
 		return err
 	}
 	c.monitor.ids = c.ids()
-	mon, err := c.monitor.build(firstBundle, s.outcomes, s.reg, s.log)
+	var reg prometheus.Registerer = s.reg
+	if s.vars != nil {
+		// Every variant's monitor registers the same metrics: each is
+		// labelled with its variant, the champion's too.
+		champ := c.variants.specs[variant.Champion(c.variants.specs)].Name
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"variant": champ}, s.reg)
+	}
+	mon, err := c.monitor.build(firstBundle, s.outcomes, reg, s.log)
 	if err != nil {
 		return err
 	}
@@ -322,7 +330,7 @@ func (s *service) buildServer(ctx context.Context) error {
 	// it under them (new files when they change), so rows the old model
 	// scores while the reload is published keep their own columns.
 	onReload := func(sc leadscore.Scorer) {
-		if s.mon != nil {
+		if s.mon != nil && s.vars == nil { // with variants, rebaseChanged follows every variant's model
 			c.monitor.rebase(s.mon, loaded.Load(), sc.Info(), s.log)
 		}
 	}
@@ -333,41 +341,51 @@ func (s *service) buildServer(ctx context.Context) error {
 	var comparison *variant.Live
 	var onVariants func([]variant.Spec)
 	if s.vars != nil {
-		comparison, onVariants = s.vars.live, s.vars.live.SetSpecs
+		comparison = s.vars.live
+		onVariants = func(specs []variant.Spec) {
+			s.vars.live.SetSpecs(specs)
+			if s.srv != nil { // nil while New publishes the first set
+				s.vars.rebaseChanged(s.srv)
+			}
+		}
 	}
 	maxInFlight := c.maxInFlight
 	if maxInFlight == 0 {
 		maxInFlight = -1 // httpapi: negative is no cap, zero its default
 	}
 	srv, err := httpapi.New(ctx, httpapi.Config{
-		Console:        console,
-		Source:         s.src.describe,
-		Variants:       s.variants,
-		ShadowQueue:    c.variants.shadowQueue,
-		ShadowWorkers:  c.variants.shadowWorkers,
-		ShadowMaxLive:  c.variants.shadowMaxLive,
-		Comparison:     comparison,
-		OnVariants:     onVariants,
-		Sink:           leadscore.MultiSink(s.sinks...),
-		Monitoring:     s.monitoring,
-		Feedback:       s.feedback,
-		Loader:         c.backend.wrap(ctx, serverLoader, s.log),
-		OnReload:       onReload,
-		Logger:         s.log,
-		AccessLog:      c.accessLog,
-		LogLeadIDs:     c.logLeadIDs,
-		Registerer:     s.reg,
-		Gatherer:       s.reg,
-		MaxBatch:       c.maxBatch,
-		MaxExplainRows: c.maxExplainRows,
-		IDs:            c.ids(),
-		MaxBody:        int64(c.maxBody),
-		MaxInFlight:    maxInFlight,
-		APIKeys:        c.apiKeys,
-		RequireAPIKey:  c.requireAPIKey,
-		RateLimit:      c.rateLimit,
-		RateBurst:      c.rateBurst,
-		Version:        version,
+		Console:               console,
+		Source:                s.src.describe,
+		Variants:              s.variants,
+		ShadowQueue:           c.variants.shadowQueue,
+		ShadowWorkers:         c.variants.shadowWorkers,
+		ShadowMaxLive:         c.variants.shadowMaxLive,
+		ShadowMaxCPULoad:      shadowLimit(c.variants.shadowCPULoad),
+		ShadowMaxCPUWaitShare: shadowLimit(c.variants.shadowCPUWait),
+		Comparison:            comparison,
+		OnVariants:            onVariants,
+		Sink:                  leadscore.MultiSink(s.sinks...),
+		Monitoring:            s.monitoring,
+		Feedback:              s.feedback,
+		Loader:                c.backend.wrap(ctx, serverLoader, s.log),
+		OnReload:              onReload,
+		Logger:                s.log,
+		AccessLog:             c.accessLog,
+		LogLeadIDs:            c.logLeadIDs,
+		Registerer:            s.reg,
+		Gatherer:              s.reg,
+		MaxBatch:              c.maxBatch,
+		MaxExplainRows:        c.maxExplainRows,
+		IDs:                   c.ids(),
+		MaxBody:               int64(c.maxBody),
+		MaxInFlight:           maxInFlight,
+		APIKeys:               c.apiKeys,
+		RequireAPIKey:         c.requireAPIKey,
+		// MetricsRequireKey: /metrics behind a key (SECURITY.md).
+		MetricsRequireKey: c.metricsRequireKey,
+		RateLimit:         c.rateLimit,
+		RateBurst:         c.rateBurst,
+		Version:           version,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errInput, err) // the model would not load
@@ -402,7 +420,7 @@ func (s *service) buildDebug(context.Context) error {
 	if s.c.debugListen == "" {
 		return nil
 	}
-	stopDebug, err := startDebug(s.c.debugListen, s.log)
+	stopDebug, err := startDebug(s.c.debugListen, s.c.debugListenRemote, s.log)
 	if err != nil {
 		return err
 	}
@@ -418,6 +436,7 @@ func (s *service) buildTracing(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	tr.forwardedFor = s.c.traceForwardedFor
 	s.onClose("tracing", func(time.Time) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -497,8 +516,8 @@ func (s *service) startBackground() {
 	s.wg.Go(func() { s.src.watch(bg, srv.Reload) })
 	if s.vars != nil && c.watchInterval > 0 {
 		files := bundle.NewPollWatcher(s.variantSig, c.watchInterval, func() (string, error) { return variantFileSignature(srv.Variants()) }, s.log)
-		s.wg.Go(func() { s.vars.watch(bg, srv, &c.monitor) })
-		s.wg.Go(func() { _ = files.Watch(bg, func(reason string) { _ = srv.Reload(bg, reason) }) })
+		s.wg.Go(func() { s.vars.watch(bg, srv) })
+		s.wg.Go(func() { _ = files.Watch(bg, func(reason string) { s.vars.reloadChanged(bg, srv, reason) }) })
 	}
 	s.wg.Go(func() { s.logs.FlushEvery(bg, 100*time.Millisecond) })
 	s.wg.Go(func() { srv.SampleStats(bg) }) // rates and latency history for /v1/stats

@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/leadscore/leadscore/httpapi"
 )
 
 // tracing wraps handlers in OpenTelemetry HTTP spans exported over OTLP
@@ -22,6 +24,11 @@ import (
 // on the collector. Incoming W3C trace context is honoured.
 type tracing struct {
 	provider *sdktrace.TracerProvider
+	// forwardedFor lets spans take the client address from
+	// X-Forwarded-For (--trace-forwarded-for: a trusted proxy sets it);
+	// otherwise the header is hidden from otelhttp, which would record
+	// whatever a caller wrote there.
+	forwardedFor bool
 }
 
 // tracingFromEnv reports whether OpenTelemetry's standard environment asks
@@ -75,13 +82,46 @@ func newTracing(ctx context.Context, endpoint string, sample float64) (*tracing,
 	return &tracing{provider: tp}, nil
 }
 
-// wrap returns h with a server span per request, named by route.
+// wrap returns h with a server span per request, named by method and
+// route label (httpapi.RouteName: a fixed set, so a caller cannot create
+// span names by varying the path). Unless forwardedFor, a request's
+// X-Forwarded-For and Forwarded headers are hidden from the span (and
+// from h, which does not use them) so that the span's client address is
+// the connection's, not one a caller claims.
 func (t *tracing) wrap(h http.Handler) http.Handler {
-	return otelhttp.NewHandler(h, "leadscore",
+	traced := otelhttp.NewHandler(h, "leadscore",
 		otelhttp.WithTracerProvider(t.provider),
 		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+		otelhttp.WithSpanNameFormatter(spanName),
 	)
+	if t.forwardedFor {
+		return traced
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, xff := r.Header["X-Forwarded-For"]
+		_, fwd := r.Header["Forwarded"]
+		if xff || fwd {
+			r2 := *r
+			r2.Header = r.Header.Clone()
+			delete(r2.Header, "X-Forwarded-For")
+			delete(r2.Header, "Forwarded")
+			r = &r2
+		}
+		traced.ServeHTTP(w, r)
+	})
+}
+
+// spanName names a server span: the method (or "HTTP" for one outside
+// the standard set) and the route label.
+func spanName(_ string, r *http.Request) string {
+	m := r.Method
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	default:
+		m = "HTTP"
+	}
+	return m + " " + httpapi.RouteName(r.URL.Path)
 }
 
 // shutdown flushes the spans still queued.

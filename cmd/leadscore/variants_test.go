@@ -113,7 +113,7 @@ func testServeVariants(t *testing.T, bin string) {
 	// better challenger; the weak model's twin is the same model.
 	writeConfig(90, 10)
 	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lake}, "--config", config, "--access-log=false",
-		"--shadow-queue", "100000", "--shadow-max-live", "-1", "--watch-interval", "0")
+		"--shadow-queue", "100000", "--shadow-max-live", "-1", "--shadow-max-cpu-load", "0", "--shadow-max-cpu-wait-share", "0", "--watch-interval", "0")
 	leads := loadVariantLeads(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 
@@ -332,5 +332,59 @@ func testServeVariantsRegistry(t *testing.T, bin string) {
 	r := send(t, nil, "POST", s.url+"/score", "application/json", `{"leads":[{"id":"x","features":{"company_size_log":3}}]}`)
 	if r.status != 200 || !strings.Contains(string(r.body), `"version":"2","variant":"champion"`) {
 		t.Fatalf("after promotion: %d %s", r.status, r.body)
+	}
+}
+
+// testServeVariantsDriftReload: a file-watch reload of a non-champion
+// variant points its drift monitor at the new model (and starts a new
+// window), while the champion, whose files did not change, keeps its
+// model and its monitor's window.
+func testServeVariantsDriftReload(t *testing.T, bin string) {
+	champDir, _ := demoBundleCopy(t, true)
+	chalDir, setChal := demoBundleCopy(t, true)
+	s := startServer(t, bin, nil, "--watch-interval", "50ms", "--access-log=false",
+		"--variant", "champion="+champDir, "--variant", "challenger="+chalDir+":shadow",
+		"--shadow-max-live", "-1", "--shadow-max-cpu-load", "0", "--shadow-max-cpu-wait-share", "0")
+	defer s.stop(syscall.SIGTERM)
+	type report struct {
+		Model  struct{ Version string } `json:"model"`
+		Window struct{ Rows int64 }     `json:"window"`
+	}
+	monitoring := func(name string) report {
+		var r report
+		resp := send(t, nil, "GET", s.url+"/v1/monitoring?variant="+name, "", "")
+		if resp.status != 200 {
+			t.Fatalf("GET /v1/monitoring?variant=%s: %d %s", name, resp.status, resp.body)
+		}
+		resp.json(t, &r)
+		return r
+	}
+	for _, l := range loadVariantLeads(t)[:5] {
+		if r := send(t, nil, "POST", s.url+"/score", "application/json", `{"leads":[`+l.json+`]}`); r.status != 200 {
+			t.Fatalf("score: %d %s", r.status, r.body)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for monitoring("champion").Window.Rows != 5 || monitoring("challenger").Window.Rows != 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("monitors before the reload: champion %+v, challenger %+v", monitoring("champion"), monitoring("challenger"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v := monitoring("challenger").Model.Version; v != "1.0.0" {
+		t.Fatalf("challenger monitor on %s before the reload", v)
+	}
+	setChal("2.0.0")
+	s.waitLog(`"msg":"drift monitor follows the variant's reloaded model","variant":"challenger"`)
+	if r := monitoring("challenger"); r.Model.Version != "2.0.0" || r.Window.Rows != 0 {
+		t.Fatalf("challenger monitor after its reload: %+v, want version 2.0.0 and a new window", r)
+	}
+	if r := monitoring("champion"); r.Model.Version != "1.0.0" || r.Window.Rows != 5 {
+		t.Fatalf("champion monitor after the challenger's reload: %+v, want 1.0.0 and its 5 rows kept", r)
+	}
+	var rep variantsReport
+	send(t, nil, "GET", s.url+"/v1/variants", "", "").json(t, &rep)
+	if rep.Variants[1].Model.Version != "2.0.0" {
+		t.Fatalf("the challenger serves %s after the reload", rep.Variants[1].Model.Version)
 	}
 }
