@@ -300,8 +300,8 @@ func TestBiasConstraints(t *testing.T) {
 	var dppl int
 	for _, f := range r.Bias.Facets {
 		for _, m := range f.Metrics {
-			switch {
-			case m.Name == MetricDPPL:
+			switch m.Name {
+			case MetricDPPL:
 				if m.Allowed != [2]Float{-0.001, 0.001} {
 					t.Errorf("%s %s DPPL allowed %v", f.Facet, f.FacetValue, m.Allowed)
 				}
@@ -311,7 +311,7 @@ func TestBiasConstraints(t *testing.T) {
 				if m.Status == StatusViolation {
 					dppl++
 				}
-			case m.Name == MetricRD:
+			case MetricRD:
 				if m.Allowed != [2]Float{-0.5, 0.5} {
 					t.Errorf("%s %s RD allowed %v with tolerance 0.5", f.Facet, f.FacetValue, m.Allowed)
 				}
