@@ -201,22 +201,15 @@ func (b *browser) tab(allow *regexp.Regexp) context.Context {
 	}
 	// The recorder works: a console error on a blank page is seen.
 	cdp(ctx, b.t, chromedp.Evaluate[chromedp.Void](`console.error('leadscore-probe')`))
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Eventually(b.t, 5*time.Second, "the browser's console error to be seen", func() bool {
 		b.mu.Lock()
+		defer b.mu.Unlock()
 		seen := len(b.bad) > 0 && strings.Contains(b.bad[len(b.bad)-1], "leadscore-probe")
 		if seen {
 			b.bad = b.bad[:len(b.bad)-1]
 		}
-		b.mu.Unlock()
-		if seen {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatal("the browser's console errors are not seen")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return seen
+	})
 	return ctx
 }
 
@@ -450,7 +443,9 @@ func testConsoleLive(t *testing.T, br *browser, bin, art string) {
 		cdp(ctx, t, chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
 		tm := get(ctx, t, chromedp.Evaluate[timingJS](timingScript))
 		loads = append(loads, fmt.Sprintf("%.0f/%.0f", tm.FCP, tm.Ready))
-		if i == 0 || tm.FCP < timing.FCP {
+		// A load whose paint was not recorded (-1, seen on a loaded
+		// machine) is not the best one.
+		if i == 0 || tm.FCP > 0 && (timing.FCP <= 0 || tm.FCP < timing.FCP) {
 			timing = tm
 		}
 	}
