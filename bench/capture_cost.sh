@@ -82,46 +82,31 @@ for ((r = 0; r < REPEATS; r++)); do
 done
 LOAD_END=$(uptime)
 
-med() { # server batch what
-	local s=$1 b=$2 w=$3 vals=()
-	for ((r = 0; r < REPEATS; r++)); do
-		f="$OUT/${s}_b${b}_r${r}.json"
-		case $w in
-		cpu) vals+=("$(cat "$f.cpu_us")") ;;
-		p99) vals+=("$(field latency_ms.p99 <"$f")") ;;
-		rate) vals+=("$(field ok_rate <"$f")") ;;
-		failed) vals+=("$(field failed <"$f")") ;;
-		esac
-	done
-	printf '%s\n' "${vals[@]}" | median
-}
-all() { # server batch: every repeat's CPU us/request
-	local s=$1 b=$2 out=""
-	for ((r = 0; r < REPEATS; r++)); do out+="$(cat "$OUT/${s}_b${b}_r${r}.json.cpu_us") "; done
-	echo "$out"
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
-
 echo "capture and monitoring cost, median of $REPEATS alternated rounds, $DURATION each, $CONNECTIONS connections"
 echo "load at start: $LOAD_START"
 echo "load at end:   $LOAD_END"
-printf '%-8s %-10s %12s %12s %10s %8s   %s\n' server batch "req/s ok" "CPU us/req" "p99 ms" failed "CPU us/req per round"
-for b in 1 100; do
-	rate=$RATE_1
-	[ "$b" = 100 ] && rate=$RATE_100
-	for s in bare lean full; do
-		printf '%-8s %-10s %12.0f %12.2f %10.2f %8.0f   %s\n' "$s" "$b@$rate/s" "$(med "$s" "$b" rate)" "$(med "$s" "$b" cpu)" \
-			"$(med "$s" "$b" p99)" "$(med "$s" "$b" failed)" "$(all "$s" "$b")"
-	done
-done
-c1f=$(med full 1 cpu) c1l=$(med lean 1 cpu) c1b=$(med bare 1 cpu)
-c100f=$(med full 100 cpu) c100l=$(med lean 100 cpu)
-p99f=$(med full 1 p99) p99b=$(med bare 1 p99)
 hwm=$(awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/${PID[full]}/status")
-echo
-echo "capture+monitor cost, single lead:  full/lean CPU per request = $(ratio "$c1f" "$c1l")  (target <= 1.10)"
-echo "capture+monitor cost, 100 leads:    full/lean CPU per request = $(ratio "$c100f" "$c100l")  (target <= 1.10)"
-echo "full vs bare control, single lead:  bare/full CPU per request = $(ratio "$c1b" "$c1f")  (target >= 0.85)"
-echo "lean vs bare control, single lead:  bare/lean CPU per request = $(ratio "$c1b" "$c1l")"
-echo "p99 at $RATE_1 single-lead req/s:   full ${p99f} ms, bare control ${p99b} ms  (target full <= 2 ms)"
-echo "peak RSS (VmHWM) of full after the mixed load: ${hwm} MB  (target < 100 MB)"
+# One Python summary (a failing command substitution inside printf's
+# arguments went unnoticed by set -e and cut the table short).
+"$PY" - "$OUT" "$REPEATS" "$RATE_1" "$RATE_100" "$hwm" <<'PYEOF'
+import json, statistics, sys
+out, repeats, rate1, rate100, hwm = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+med = statistics.median
+fig = {}
+print(f"{'server':<8} {'batch':<10} {'req/s ok':>10} {'CPU us/req':>11} {'p99 ms':>9} {'failed':>7}   CPU us/req per round")
+for b, rate in ((1, rate1), (100, rate100)):
+    for s in ("bare", "lean", "full"):
+        runs = [json.load(open(f"{out}/{s}_b{b}_r{r}.json")) for r in range(repeats)]
+        cpu = [float(open(f"{out}/{s}_b{b}_r{r}.json.cpu_us").read()) for r in range(repeats)]
+        fig[s, b] = dict(cpu=med(cpu), p99=med(d["latency_ms"]["p99"] for d in runs))
+        print(f"{s:<8} {f'{b}@{rate}/s':<10} {med(d['ok_rate'] for d in runs):10.0f} {med(cpu):11.2f} "
+              f"{fig[s, b]['p99']:9.2f} {med(d['failed'] for d in runs):7.0f}   {' '.join(f'{c:.2f}' for c in cpu)}")
+c = lambda s, b: fig[s, b]["cpu"]
+print()
+print(f"capture+monitor cost, single lead:  full/lean CPU per request = {c('full', 1) / c('lean', 1):.3f}  (target <= 1.10)")
+print(f"capture+monitor cost, 100 leads:    full/lean CPU per request = {c('full', 100) / c('lean', 100):.3f}  (target <= 1.10)")
+print(f"full vs bare control, single lead:  bare/full CPU per request = {c('bare', 1) / c('full', 1):.3f}  (target >= 0.85)")
+print(f"lean vs bare control, single lead:  bare/lean CPU per request = {c('bare', 1) / c('lean', 1):.3f}")
+print(f"p99 at {rate1} single-lead req/s:   full {fig['full', 1]['p99']:.2f} ms, bare control {fig['bare', 1]['p99']:.2f} ms  (target full <= 2 ms)")
+print(f"peak RSS (VmHWM) of full after the mixed load: {hwm} MB  (target < 100 MB)")
+PYEOF

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/xgboost"
 )
 
 // demoInputs returns reference rows and XGBoost 1.7.4's probabilities for
@@ -212,5 +213,34 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Load(garbage); err == nil {
 		t.Error("garbage model loaded")
+	}
+}
+
+// TestModelOverOneGiBRefused: SECURITY.md promises that model files over
+// xgboost.MaxModelBytes (1 GiB) are refused before they are read, as a
+// bare model file and as a bundle's model. The files are sparse: nothing
+// is written or read.
+func TestModelOverOneGiBRefused(t *testing.T) {
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.json")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(xgboost.MaxModelBytes + 1); err != nil {
+		t.Skipf("cannot make a sparse file: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(huge); err == nil || !strings.Contains(err.Error(), "more than the 1073741824 allowed") {
+		t.Errorf("bare model of 1 GiB + 1 byte: %v", err)
+	}
+	manifest := `{"name": "huge", "version": "1", "model": "huge.json"}`
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "more than the 1073741824 allowed") {
+		t.Errorf("bundle with a model of 1 GiB + 1 byte: %v", err)
 	}
 }

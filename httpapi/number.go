@@ -22,11 +22,12 @@ import (
 // clients send, e.g. 0.38040000200271606) have 16 or 17 digits.
 //
 // Why not just strconv.ParseFloat: BenchmarkParseNumber measures both on
-// the demo leads' values (December 2026, 2 shared cores, median of 5):
-// 34 ns against 128 ns a number for float32-as-float64 values, 51 ns
-// against 163 ns for 4-decimal values, about 3.5x; the strconv path also
-// allocates, because its error keeps the string. At 50 numbers a lead that
-// is about 4.5 µs a lead, most of the parse time.
+// the demo leads' values (December 2026, 2 shared cores, medians of 3
+// alternated runs): 59 ns against 193 ns a number for float32-as-float64
+// values, 54 ns against 167 ns for 4-decimal values, 3.1-3.3x (a quieter
+// earlier run: 34 against 128 and 51 against 163 ns, 3.5x); neither
+// allocates on valid numbers. At 50 numbers a lead that is about 6 µs a
+// lead, most of the parse time. docs/architecture.md has the command.
 
 // pow10 holds the powers of ten exactly representable as float64.
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,

@@ -163,6 +163,7 @@ func TestAPIKeys(t *testing.T) {
 		{"required, x-api-key", required, []string{"X-API-Key", "ops-secret"}, 200},
 		{"required, wrong", required, []string{"X-API-Key", "nope"}, 401},
 		{"required, basic auth", required, []string{"Authorization", "Basic Y3JtOmNybQ=="}, 401},
+		{"required, the stored hash as the key", required, []string{"Authorization", "Bearer " + HashKey("crm-secret")}, 401},
 		{"optional, none", optional, nil, 200},
 		{"optional, right", optional, []string{"Authorization", "Bearer crm-secret"}, 200},
 		{"optional, wrong", optional, []string{"Authorization", "Bearer crm-secreT"}, 401},
@@ -383,6 +384,13 @@ func TestRateLimit(t *testing.T) {
 	}
 	if w := send("", "192.0.2.1:6000"); w.Code != 429 {
 		t.Errorf("anonymous over limit: %d", w.Code)
+	}
+	// X-Forwarded-For is not trusted: it does not buy a fresh bucket.
+	xff := newRequest("POST", "/score", "application/json", "[[1]]")
+	xff.RemoteAddr = "192.0.2.1:7000"
+	xff.Header.Set("X-Forwarded-For", "198.51.100.7")
+	if w := record(s, xff); w.Code != 429 {
+		t.Errorf("anonymous over limit behind a forged X-Forwarded-For: %d", w.Code)
 	}
 	if w := send("", "192.0.2.2:5000"); w.Code != 200 {
 		t.Errorf("other address: %d", w.Code)

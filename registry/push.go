@@ -1,14 +1,17 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/leadscore/leadscore/bundle"
 )
@@ -32,6 +35,14 @@ type PushOptions struct {
 // manifest.json last, so a version is visible only once complete. Pushing
 // a version that exists succeeds, changing nothing (created is false), if
 // the content is identical, and fails with ErrVersionExists otherwise.
+//
+// Before any file is written, the push claims the version: it creates
+// <name>/<version>/push-claim.json holding its content digest, only if
+// absent. A concurrent push of other content finds the claim and fails with
+// ErrVersionExists without writing anything, so a version never holds one
+// push's model beside another's manifest; pushes of identical content share
+// the claim (they write the same bytes), and a push of that content can
+// finish what a crashed one began.
 func (r *Registry) Push(ctx context.Context, src string, opts PushOptions) (ev Event, created bool, err error) {
 	s, err := readSource(src, opts.Name, opts.Version)
 	if err != nil {
@@ -49,6 +60,11 @@ func (r *Registry) Push(ctx context.Context, src string, opts PushOptions) (ev E
 	if err := CheckName("version", version); err != nil {
 		return Event{}, false, fmt.Errorf("push %s: %w", src, err)
 	}
+	for _, f := range s.files {
+		if f.rel == ClaimFile || strings.HasPrefix(f.rel, ClaimFile+"/") {
+			return Event{}, false, fmt.Errorf("push %s: %s is a name the registry keeps for itself", src, ClaimFile)
+		}
+	}
 	ev = Event{Action: ActionPush, Name: name, Version: version, By: opts.By, Digest: s.digest(), Note: opts.Note}
 	same, err := r.sameAsStored(ctx, s)
 	switch {
@@ -56,6 +72,9 @@ func (r *Registry) Push(ctx context.Context, src string, opts PushOptions) (ev E
 		return ev, false, err
 	case same:
 		return ev, false, nil
+	}
+	if err := r.claim(ctx, s); err != nil {
+		return ev, false, err
 	}
 	for _, f := range s.files {
 		if f.rel == bundle.ManifestFile {
@@ -86,6 +105,51 @@ func (r *Registry) Push(ctx context.Context, src string, opts PushOptions) (ev E
 		return ev, true, fmt.Errorf("pushed %s %s, but: %w", name, version, err)
 	}
 	return ev, true, nil
+}
+
+// ClaimFile is the object, in a version's folder, by which a push claims
+// the version before writing its files: {"digest": ...} of the content.
+// It is not part of the version (Fetch and the digests leave it out).
+const ClaimFile = "push-claim.json"
+
+// pushClaim is the content of ClaimFile.
+type pushClaim struct {
+	Digest string    `json:"digest"`
+	Time   time.Time `json:"time"`
+}
+
+// claim makes s's push the only one that may write its version's files:
+// it creates the claim object if absent, and otherwise accepts a claim of
+// the same content (a concurrent or crashed push of the same bundle). A
+// claim of other content means another push got there first:
+// ErrVersionExists, whether or not that push has finished.
+func (r *Registry) claim(ctx context.Context, s *source) error {
+	name, version := s.manifest.Name, s.manifest.Version
+	key := versionKey(name, version, ClaimFile)
+	raw, err := json.Marshal(pushClaim{Digest: s.digest(), Time: r.now().UTC()})
+	if err != nil {
+		return err
+	}
+	err = r.store.Put(ctx, key, bytes.NewReader(raw), int64(len(raw)), Cond{IfAbsent: true})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("push %s %s: claim the version: %w", name, version, err)
+	}
+	held, _, err := r.readSmall(ctx, key)
+	if err != nil {
+		return fmt.Errorf("push %s %s: read the version's claim: %w", name, version, err)
+	}
+	var c pushClaim
+	if err := json.Unmarshal(held, &c); err != nil {
+		return fmt.Errorf("push %s %s: the version's claim %s is unreadable: %w", name, version, key, err)
+	}
+	if c.Digest == s.digest() {
+		return nil
+	}
+	return fmt.Errorf("push %s %s to %s: %w: another push of other content (%s, %s) claimed it; versions are immutable: push a new version",
+		name, version, r.store, ErrVersionExists, c.Digest, c.Time.Format(time.RFC3339))
 }
 
 // contentDigest is the digest of a source without its manifest, so that it

@@ -8,6 +8,7 @@
 //	<name>/<version>/manifest.json   the bundle manifest, written last
 //	<name>/<version>/<model file>    as the manifest names it
 //	<name>/<version>/<baseline>/...  the training baseline, if any
+//	<name>/<version>/push-claim.json the claiming push's content digest, written first
 //	<name>/stages.json               current version per stage + history
 //	<name>/audit.log                 one JSON event per line
 //

@@ -10,7 +10,7 @@
 #   fmt      gofmt -l must list nothing
 #   vet      go vet ./...
 #   lint     golangci-lint run ./... (.golangci.yml)
-#   test     go test -race -count=1 -coverprofile=coverage.out ./..., total
+#   test     go test -race -count=1 -timeout 25m -coverprofile=coverage.out ./..., total
 #            coverage, and a per-package coverage floor
 #   fuzz     every Fuzz* target for a bounded time
 #   secrets  gitleaks dir . (.gitleaks.toml)
@@ -182,7 +182,7 @@ gate_test() {
   local json="$WORK/test.json" rc=0
   # go test -json, rendered live: package results, build errors and anything
   # that is not a test's own output; failing tests' output is printed after.
-  go test -race -count=1 -coverprofile=coverage.out -json ./... 2>&1 |
+  go test -race -count=1 -timeout 25m -coverprofile=coverage.out -json ./... 2>&1 |
     tee "$json" |
     jq -R --unbuffered -j '
       . as $line

@@ -153,18 +153,14 @@ func (a *alertSink) texts(t *testing.T) (hook, sns []string) {
 // settle waits until neither channel has received anything for quiet.
 func (a *alertSink) settle(t *testing.T, quiet time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	h, n := a.counts()
 	last := time.Now()
-	for time.Since(last) < quiet {
-		if time.Now().After(deadline) {
-			t.Fatal("the alerts never settle")
-		}
-		time.Sleep(50 * time.Millisecond)
+	testutil.Eventually(t, 30*time.Second, "the alerts to settle", func() bool {
 		if h2, n2 := a.counts(); h2 != h || n2 != n {
 			h, n, last = h2, n2, time.Now()
 		}
-	}
+		return time.Since(last) >= quiet
+	})
 }
 
 // TestAlertsOnceAcrossRestart runs the real binary with a Slack-style

@@ -38,6 +38,13 @@ type benchResult struct {
 	SingleP50us   float64 `json:"single_p50_us"`
 	SingleP99us   float64 `json:"single_p99_us"`
 	SingleMeanus  float64 `json:"single_mean_us"`
+	// ControlP50us and ControlP99us time a control interleaved with the
+	// single-row calls: a fixed loop of arithmetic calibrated to the calls'
+	// median, touching no memory. What the host adds to any few
+	// microseconds of work (preemption, interrupts, frequency changes) shows
+	// in its p99 as in ours; the difference is the model's.
+	ControlP50us float64 `json:"single_control_p50_us"`
+	ControlP99us float64 `json:"single_control_p99_us"`
 	// Explain figures: --explain rows explained one per call on one
 	// goroutine (TreeSHAP, as ?explain does), after a warm-up call that
 	// builds the model's explanation tables.
@@ -98,7 +105,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	res := benchResult{Model: m.source, Rows: *nrows, Batch: *batch, Threads: *threads, Repeats: *repeats}
 	res.RowsPerSec, res.RowsPerCPUSec = throughput(f, rows, *batch, *threads, *repeats)
-	res.SingleP50us, res.SingleP99us, res.SingleMeanus = singleLatency(f, base, *singles)
+	sl := singleLatency(f, base, *singles)
+	res.SingleP50us, res.SingleP99us, res.SingleMeanus = sl.p50, sl.p99, sl.mean
+	res.ControlP50us, res.ControlP99us = sl.controlP50, sl.controlP99
 	if *explain > 0 {
 		res.ExplainRows = *explain
 		res.ExplainUsPerRow, res.ExplainCPUUsPerRow, res.ExplainP99us = explainCost(f, base, *explain)
@@ -112,8 +121,9 @@ throughput         %.0f rows/s, %.0f rows per CPU-second  (%d rows, batch %d, %d
 single-row p50     %.2f us
 single-row p99     %.2f us
 single-row mean    %.2f us
+control p50, p99   %.2f us, %.2f us  (fixed arithmetic as long as a call, interleaved: the host's share of the tail)
 `, res.Model, f.Objective(), f.NumTrees(), f.MaxDepth(), nf, res.RowsPerSec, res.RowsPerCPUSec, res.Rows, res.Batch, res.Threads,
-		res.Repeats, res.SingleP50us, res.SingleP99us, res.SingleMeanus)
+		res.Repeats, res.SingleP50us, res.SingleP99us, res.SingleMeanus, res.ControlP50us, res.ControlP99us)
 	if err == nil && res.ExplainRows > 0 {
 		_, err = fmt.Fprintf(stdout, "explain            %.1f us/row wall, %.1f us/row CPU, p99 %.1f us  (%d rows)\n",
 			res.ExplainUsPerRow, res.ExplainCPUUsPerRow, res.ExplainP99us, res.ExplainRows)
@@ -209,23 +219,70 @@ func throughput(f *forest.Forest, rows []float32, batch, threads, repeats int) (
 	return rates[len(rates)/2], cpuRates[len(cpuRates)/2]
 }
 
-// singleLatency times calls scoring one row each and returns p50, p99 and
-// mean in microseconds.
-func singleLatency(f *forest.Forest, rows []float32, calls int) (p50, p99, mean float64) {
+// latency is singleLatency's result, in microseconds.
+type latency struct {
+	p50, p99, mean         float64
+	controlP50, controlP99 float64
+}
+
+// singleLatency times calls scoring one row each, after a warm-up of
+// 1,000 untimed calls, interleaved with a control: spin, calibrated to
+// last as long as a call's median.
+func singleLatency(f *forest.Forest, rows []float32, calls int) latency {
 	nf, g := f.NumFeature(), f.NumGroup()
 	n := len(rows) / nf
 	out := make([]float32, g)
-	lat := make([]float64, calls)
-	for i := range lat {
+	call := func(i int) float64 {
 		row := rows[(i%n)*nf : (i%n+1)*nf]
 		start := time.Now()
 		_ = f.Predict(row, out)
-		lat[i] = float64(time.Since(start).Nanoseconds()) / 1e3
+		return float64(time.Since(start).Nanoseconds()) / 1e3
+	}
+	warm := make([]float64, 1000)
+	for i := range warm {
+		warm[i] = call(i)
+	}
+	slices.Sort(warm)
+	// Calibrate: the spin count whose median time matches the calls'.
+	const probe = 1 << 12
+	spins := make([]float64, 200)
+	for i := range spins {
+		start := time.Now()
+		spin(probe)
+		spins[i] = float64(time.Since(start).Nanoseconds()) / 1e3
+	}
+	slices.Sort(spins)
+	iters := max(1, int(float64(probe)*warm[len(warm)/2]/max(spins[len(spins)/2], 1e-3)))
+
+	lat := make([]float64, calls)
+	ctl := make([]float64, calls)
+	for i := range lat {
+		lat[i] = call(i)
+		start := time.Now()
+		spin(iters)
+		ctl[i] = float64(time.Since(start).Nanoseconds()) / 1e3
 	}
 	sum := 0.0
 	for _, l := range lat {
 		sum += l
 	}
 	slices.Sort(lat)
-	return lat[calls/2], lat[calls*99/100], sum / float64(calls)
+	slices.Sort(ctl)
+	return latency{p50: lat[calls/2], p99: lat[calls*99/100], mean: sum / float64(calls),
+		controlP50: ctl[calls/2], controlP99: ctl[calls*99/100]}
+}
+
+// spinSink keeps spin's result observable so that the loop is not
+// optimized away.
+var spinSink uint64
+
+// spin runs n steps of a xorshift generator: arithmetic on registers only.
+func spin(n int) {
+	x := spinSink | 1
+	for range n {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	spinSink = x
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -201,22 +202,15 @@ func (b *browser) tab(allow *regexp.Regexp) context.Context {
 	}
 	// The recorder works: a console error on a blank page is seen.
 	cdp(ctx, b.t, chromedp.Evaluate[chromedp.Void](`console.error('leadscore-probe')`))
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Eventually(b.t, 5*time.Second, "the browser's console error to be seen", func() bool {
 		b.mu.Lock()
+		defer b.mu.Unlock()
 		seen := len(b.bad) > 0 && strings.Contains(b.bad[len(b.bad)-1], "leadscore-probe")
 		if seen {
 			b.bad = b.bad[:len(b.bad)-1]
 		}
-		b.mu.Unlock()
-		if seen {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatal("the browser's console errors are not seen")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return seen
+	})
 	return ctx
 }
 
@@ -450,7 +444,9 @@ func testConsoleLive(t *testing.T, br *browser, bin, art string) {
 		cdp(ctx, t, chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
 		tm := get(ctx, t, chromedp.Evaluate[timingJS](timingScript))
 		loads = append(loads, fmt.Sprintf("%.0f/%.0f", tm.FCP, tm.Ready))
-		if i == 0 || tm.FCP < timing.FCP {
+		// A load whose paint was not recorded (-1, seen on a loaded
+		// machine) is not the best one.
+		if i == 0 || tm.FCP > 0 && (timing.FCP <= 0 || tm.FCP < timing.FCP) {
 			timing = tm
 		}
 	}
@@ -502,6 +498,56 @@ func testConsoleLive(t *testing.T, br *browser, bin, art string) {
 	if txt := get(ctx, t, chromedp.Text(chromedp.CSS(`#fair-attribution`))); !strings.Contains(txt, "NDCG") {
 		t.Errorf("attribution drift: %q", txt)
 	}
+	// Bias (issue 17): the embedded demo bundle declares country_tier as a
+	// facet, so a fresh serve's drift panel has a bias table with the
+	// figures of /v1/monitoring (once the page has polled it again).
+	eventually(ctx, t, "the bias table shows /v1/monitoring's bias figures", 20*time.Second, func() (bool, string) {
+		var mon struct {
+			Bias *struct {
+				Facets []struct {
+					Facet      string `json:"facet"`
+					FacetValue string `json:"facet_value"`
+					Metrics    []struct {
+						Name  string   `json:"name"`
+						Value *float64 `json:"value"`
+					} `json:"metrics"`
+				} `json:"facets"`
+			} `json:"bias"`
+		}
+		send(t, nil, "GET", s.url+"/v1/monitoring", "", "").json(t, &mon)
+		if mon.Bias == nil || len(mon.Bias.Facets) != 2 {
+			return false, fmt.Sprintf("the demo bundle's /v1/monitoring bias section: %+v", mon.Bias)
+		}
+		cells, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll('#bias-table tr')).map((r) => Array.from(r.cells).map((c) => c.innerText.trim()))`))
+		if err != nil || len(cells) != 3 {
+			return false, fmt.Sprintf("bias table rows %q %v", cells, err)
+		}
+		values := 0
+		for _, f := range mon.Bias.Facets {
+			row := slices.IndexFunc(cells, func(r []string) bool { return len(r) > 0 && r[0] == f.Facet+" = "+f.FacetValue })
+			if row < 0 {
+				return false, fmt.Sprintf("no row %s = %s in %q", f.Facet, f.FacetValue, cells)
+			}
+			for _, m := range f.Metrics {
+				col := slices.Index(cells[0], m.Name)
+				if col < 0 {
+					return false, fmt.Sprintf("no column %s in %q", m.Name, cells[0])
+				}
+				got := cells[row][col]
+				if m.Value == nil {
+					if got != "–" {
+						return false, fmt.Sprintf("%s %s: %q for no value", f.FacetValue, m.Name, got)
+					}
+					continue
+				}
+				values++
+				if x, err := strconv.ParseFloat(got, 64); err != nil || math.Abs(x-*m.Value) > 0.0006 {
+					return false, fmt.Sprintf("%s %s: %q, /v1/monitoring %v", f.FacetValue, m.Name, got, *m.Value)
+				}
+			}
+		}
+		return values >= 6, fmt.Sprintf("%d figures (DPPL, DI, CDDPL of two groups expected)", values)
+	})
 	errs := get(ctx, t, chromedp.Text(chromedp.CSS(`#errors`)))
 	if !strings.Contains(errs, "wrong_feature_count") {
 		t.Errorf("errors by class: %q, want wrong_feature_count", errs)

@@ -434,7 +434,9 @@ func testServeSecurity(t *testing.T, bin string) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSignedCert(t, dir)
 	keys := "crm:" + httpapi.HashKey("crm-secret") + ",ops:" + httpapi.HashKey("ops-secret") + ":admin"
-	s := startServer(t, bin, []string{"LEADSCORE_API_KEYS=" + keys, "LEADSCORE_REQUIRE_API_KEY=true"},
+	// The webhook URL is a secret: it must not reach the output either.
+	const hook = "http://127.0.0.1:1/services/webhook-secret-path-5e1d"
+	s := startServer(t, bin, []string{"LEADSCORE_API_KEYS=" + keys, "LEADSCORE_REQUIRE_API_KEY=true", "LEADSCORE_MONITOR_WEBHOOK_URL=" + hook},
 		"--tls-cert", certFile, "--tls-key", keyFile, "--rate-limit", "0.2", "--rate-burst", "2")
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("not TLS: %s", s.url)
@@ -477,6 +479,29 @@ func testServeSecurity(t *testing.T, bin string) {
 	}
 	if strings.Contains(s.output(), "crm-secret") {
 		t.Error("logs contain a key")
+	}
+	if strings.Contains(s.output(), "webhook-secret-path") {
+		t.Error("logs contain the webhook URL")
+	}
+	// The startup log counts the keys, and names none.
+	if out := s.output(); !strings.Contains(out, `"api_keys":2`) || strings.Contains(out, httpapi.HashKey("crm-secret")) {
+		t.Errorf("the startup log should count 2 keys and print no hash:\n%s", firstLine([]byte(out)))
+	}
+	// TLS 1.2 at least: a client that offers at most TLS 1.1 gets no
+	// connection. HTTP/2 is negotiated.
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}}} //nolint:gosec // G402: the test checks that the server refuses old TLS
+	if resp, err := old.Get(s.url + "/healthz"); err == nil {
+		_ = resp.Body.Close()
+		t.Errorf("a TLS 1.1 client was served: %s", resp.Proto)
+	}
+	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}}
+	resp, err := h2.Get(s.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
+		t.Errorf("over TLS: %s, TLS version %#x; want HTTP/2 over TLS 1.2 or later", resp.Proto, resp.TLS.Version)
 	}
 }
 

@@ -544,6 +544,7 @@ func testHostileCaptureCrashMatrix(t *testing.T, bin string) {
 			}
 			c.start()
 			p.run(t, c)
+			checkLakeModes(t, c.lake) // journal segments and open files, as the kill left them
 			c.restartAndStop()
 			c.check()
 			if p.after != nil {

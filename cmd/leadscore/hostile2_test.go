@@ -31,6 +31,8 @@ func TestHostileRound2(t *testing.T) {
 		{"OutcomeWindow", testHostileOutcomeWindow},
 		{"MemoryBound", testHostileMemoryBound},
 		{"CaptureCrashMatrix", testHostileCaptureCrashMatrix},
+		{"LakeOff", testHostileLakeOff},
+		{"IdleTimeout", testHostileIdleTimeout},
 		{"ReloadRace", testHostileReloadRace},
 		{"SmallItems", testHostileSmallItems},
 	} {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -434,6 +436,7 @@ func testHostileMemoryBound(t *testing.T, bin string) {
 	if code := s.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+	checkLakeModes(t, lake)
 	checkHostileLake(t, lake, rounds)
 }
 
@@ -597,4 +600,103 @@ func runLakeCount(t *testing.T, lake string) (lakeCount, bool) {
 		t.Fatalf("lakecheck/count.mjs: %v %v\n%s%s", err, jerr, raw, stderr.String())
 	}
 	return out, true
+}
+
+// checkLakeModes checks the modes SECURITY.md promises for the local lake:
+// directories at most 0750, journal files (segments, the lock) at most
+// 0600, Parquet files at most 0640 (the umask may take more away, never
+// add). The lake's root is the test's own directory and is skipped.
+func checkLakeModes(t *testing.T, lake string) {
+	t.Helper()
+	var dirs, journal, files int
+	err := filepath.WalkDir(lake, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == lake {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := info.Mode().Perm()
+		rel, _ := filepath.Rel(lake, p)
+		var most fs.FileMode
+		switch {
+		case d.IsDir():
+			most = 0o750
+			dirs++
+		case strings.HasPrefix(rel, "_journal"+string(filepath.Separator)):
+			most = 0o600
+			journal++
+		case strings.HasSuffix(p, ".parquet") || strings.HasSuffix(p, ".parquet.tmp"):
+			most = 0o640
+			files++
+		default:
+			return nil
+		}
+		if mode&^most != 0 {
+			t.Errorf("%s has mode %#o, want at most %#o", rel, mode, most)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dirs == 0 || journal+files == 0 {
+		t.Errorf("checked %d directories, %d journal and %d Parquet files: nothing to check", dirs, journal, files)
+	}
+}
+
+// testHostileLakeOff: SECURITY.md tells operators who need no lead ids in
+// a lake to turn capture off. With --lake=false nothing reaches the lake
+// directory, scored leads nor outcomes, and /v1/feedback says the outcomes
+// were not stored.
+func testHostileLakeOff(t *testing.T, bin string) {
+	lake := filepath.Join(t.TempDir(), "lake")
+	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lake}, "--lake=false")
+	if r := send(t, nil, "POST", s.url+"/score", "application/json", `{"leads":[{"id":"lake-off-1","features":{"demo_requested":1}}]}`); r.status != 200 {
+		t.Fatalf("score: %d %s", r.status, r.body)
+	}
+	r := send(t, nil, "POST", s.url+"/v1/feedback", "application/json", `{"lead_id":"lake-off-1","converted":1}`)
+	var res struct {
+		Stored bool `json:"stored"`
+	}
+	if r.json(t, &res); r.status != 200 || res.Stored {
+		t.Errorf("feedback with the lake off: %d %s, want 200 with stored false", r.status, r.body)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if _, err := os.Stat(lake); !os.IsNotExist(err) {
+		t.Errorf("--lake=false: the lake directory exists (%v)", err)
+	}
+}
+
+// testHostileIdleTimeout: --idle-timeout closes a keep-alive connection
+// left idle, so idle clients cannot hold connections open (SECURITY.md,
+// "Limits against abuse").
+func testHostileIdleTimeout(t *testing.T, bin string) {
+	s := startServer(t, bin, nil, "--idle-timeout", "300ms")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := rd.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the idle connection: %v, want the server to close it", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("closed after %v idle, with --idle-timeout 300ms", d)
+	}
 }

@@ -55,6 +55,11 @@ const (
 const (
 	hostileIDSentinel      = "pii-sentinel-lead-4b1d"
 	hostileFeatureSentinel = "pii_sentinel_feature_9c2e"
+	// hostileValueSentinel is a feature value sent as a string where a
+	// number belongs (error messages must not quote it), and
+	// hostileNumberSentinel one sent in a valid lead.
+	hostileValueSentinel  = "pii-sentinel-value-7f3a"
+	hostileNumberSentinel = "42424242.25"
 )
 
 // hostileCase is one malformed or abusive request sent with net/http's
@@ -169,6 +174,9 @@ func TestServeHostile(t *testing.T) {
 				t.Errorf("status %d, want %d: %s", status, tc.status, body)
 			}
 			checkErrorShape(t, tc.path, status, ctype, body, tc.code)
+			if bytes.Contains(body, []byte(hostileValueSentinel)) || bytes.Contains(body, []byte(hostileNumberSentinel)) {
+				t.Errorf("the error quotes a feature value: %s", body)
+			}
 		})
 	}
 	for _, rc := range raw {
@@ -213,7 +221,7 @@ func TestServeHostile(t *testing.T) {
 		t.Errorf("/healthz after the hostile set: %d", r.status)
 	}
 	if r := send(t, nil, "POST", s.url+"/score", "application/json",
-		`{"leads":[{"id":"`+hostileIDSentinel+`","features":{"demo_requested":1}}]}`); r.status != 200 {
+		`{"leads":[{"id":"`+hostileIDSentinel+`","features":{"demo_requested":1,"annual_revenue_log":`+hostileNumberSentinel+`}}]}`); r.status != 200 {
 		t.Errorf("valid lead after the hostile set: %d %s", r.status, r.body)
 	}
 	metrics := send(t, nil, "GET", s.url+"/metrics", "", "")
@@ -234,7 +242,7 @@ func TestServeHostile(t *testing.T) {
 			t.Errorf("p99 of valid requests in the server %v, want at most %v", p99, hostileServerP99)
 		}
 	}
-	for _, bad := range []string{"panic", hostileIDSentinel, hostileFeatureSentinel} {
+	for _, bad := range []string{"panic", hostileIDSentinel, hostileFeatureSentinel, hostileValueSentinel, hostileNumberSentinel} {
 		if strings.Contains(logs, bad) {
 			t.Errorf("the server's output contains %q", bad)
 		}
@@ -486,6 +494,8 @@ func hostileCases(f fixture, crmKey string) []hostileCase {
 		{name: "duplicate_feature", path: "/score", ctype: j, body: lead(`{"demo_requested":1,"demo_requested":0}`), status: 422, code: "duplicate_feature"},
 		{name: "duplicate_feature_escaped", path: "/score", ctype: j, body: lead(`{"demo_requested":1,"demo\u005frequested":0}`), status: 422, code: "duplicate_feature"},
 		{name: "unknown_feature", path: "/score", ctype: j, body: `{"leads":[{"id":"` + hostileIDSentinel + `","features":{"` + hostileFeatureSentinel + `":1}}]}`, status: 422, code: "unknown_feature"},
+		{name: "feature_value_string", path: "/score", ctype: j, body: `{"leads":[{"id":"` + hostileIDSentinel + `","features":{"demo_requested":"` + hostileValueSentinel + `"}}]}`, status: 422, code: "invalid_value"},
+		{name: "feature_value_string_csv", path: "/invocations", ctype: "text/csv", body: hostileNumberSentinel + "," + hostileValueSentinel + "\n", status: 422, code: "invalid_value"},
 		{name: "unknown_feature_100KB_name", path: "/score", ctype: j, body: lead(`{"` + strings.Repeat("x", 100<<10) + `":1}`), status: 422, code: "unknown_feature"},
 		{name: "lead_without_features", path: "/score", ctype: j, body: `{"leads":[{"id":"l1"}]}`, status: 422, code: "missing_features"},
 		{name: "features_twice", path: "/score", ctype: j, body: `{"leads":[{"features":{},"features":{}}]}`, status: 400, code: "bad_request"},

@@ -138,7 +138,7 @@ func runLambda(args []string, stdout, stderr io.Writer) error {
 // newLambdaHandler builds the HTTP service as serve does and wraps it for
 // API Gateway events, with EMF metrics on stdout when enabled.
 func newLambdaHandler(ctx context.Context, c *lambdaConfig, stdout io.Writer, getenv func(string) string) (*awslambda.Handler, error) {
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: c.logLevel}))
+	log := newLogger(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: c.logLevel}))
 	reg := prometheus.NewRegistry()
 	console, err := consoleHandler(c.console)
 	if err != nil {

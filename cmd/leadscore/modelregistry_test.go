@@ -252,6 +252,7 @@ func TestModelRegistryCLIS3(t *testing.T) {
 	}
 	want := []string{
 		"leadscore/lead-demo/2.0.0/manifest.json", "leadscore/lead-demo/2.0.0/model.ubj",
+		"leadscore/lead-demo/2.0.0/push-claim.json", // the push's claim (docs/deploy.md)
 		"leadscore/lead-demo/audit.log", "leadscore/lead-demo/stages.json",
 	}
 	if !slices.Equal(keys, want) {

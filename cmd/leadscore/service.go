@@ -80,7 +80,7 @@ type buildStep struct {
 }
 
 func newService(c *serveConfig, logs *logSink) *service {
-	return &service{c: c, logs: logs, log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: c.logLevel}))}
+	return &service{c: c, logs: logs, log: newLogger(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: c.logLevel}))}
 }
 
 // onClose registers how to close a part just opened.

@@ -25,6 +25,7 @@ func testHostileSmallItems(t *testing.T, bin string) {
 	}{
 		{"MetricsRequireKey", testHostileMetricsKey},
 		{"DebugListen", testHostileDebugListen},
+		{"LogsBounded", testHostileLogsBounded},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
@@ -104,6 +105,49 @@ func testHostileDebugListen(t *testing.T, bin string) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("goroutine profile: %d", resp.StatusCode)
+	}
+}
+
+// testHostileLogsBounded: a warning printed a caller's 64 KB inference
+// id. Long caller strings in every place a request can carry them (ids,
+// headers, path, query, key, variant, feedback) never reach the log: no
+// line holds them, and no line is longer than a few KiB.
+func testHostileLogsBounded(t *testing.T, bin string) {
+	s := startServer(t, bin, nil, "--api-keys", "crm:"+httpapi.HashKey("k"), "--log-level", "debug")
+	f := loadFixture(t)
+	row := f.rowsJSON(f.Rows[:1])
+	long := strings.Repeat("Z", 32<<10)
+	lead := `{"leads":[{"id":"` + long + `","features":` + row[1:len(row)-1] + `}]}`
+	const j = "application/json"
+	for _, tc := range []struct {
+		method, path, ctype, body string
+		headers                   []string
+	}{
+		{"POST", "/score", j, row, []string{"X-Amzn-SageMaker-Inference-Id", long}},
+		{"POST", "/invocations", "text/csv", "1,2\n", []string{"X-Amzn-SageMaker-Inference-Id", long}},
+		{"POST", "/score", j, row, []string{"X-Request-Id", long}},
+		{"POST", "/score", j, lead, nil},
+		{"POST", "/score", j, row, []string{"Authorization", "Bearer " + long}},
+		{"POST", "/score", j, row, []string{"X-Amzn-SageMaker-Target-Variant", long}},
+		{"POST", "/score?explain=" + long[:4096], j, row, nil},
+		{"GET", "/" + long[:4096], "", "", nil},
+		{"POST", "/v1/feedback", j, `{"inference_id":"` + long + `","converted":1}`, nil},
+		{"POST", "/v1/feedback", j, `{"lead_id":"` + long + `","converted":1}`, nil},
+		{"POST", "/v2/models/lead-demo/infer", j, `{"id":"` + long + `","inputs":[]}`, nil},
+		{"POST", "/v2/models/" + long[:4096] + "/infer", j, `{"inputs":[]}`, nil},
+	} {
+		r := send(t, nil, tc.method, s.url+tc.path, tc.ctype, tc.body, tc.headers...)
+		if r.status >= 500 { // refused (4xx), or the header ignored (an X-Request-Id is replaced)
+			t.Errorf("%s %.40s: %d", tc.method, tc.path, r.status)
+		}
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for i, line := range strings.Split(s.output(), "\n") {
+		if strings.Contains(line, "ZZZZZZZZZZZZZZZZ") || len(line) > 4096 {
+			t.Errorf("log line %d (%d bytes) carries a caller's string: %.300s", i, len(line), line)
+		}
 	}
 }
 

@@ -390,13 +390,10 @@ func testServeVariantsDriftReload(t *testing.T, bin string) {
 			t.Fatalf("score: %d %s", r.status, r.body)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for monitoring("champion").Window.Rows != 5 || monitoring("challenger").Window.Rows != 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("monitors before the reload: champion %+v, challenger %+v", monitoring("champion"), monitoring("challenger"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.EventuallyState(t, 10*time.Second, "5 rows in each monitor before the reload", func() (bool, string) {
+		c, ch := monitoring("champion"), monitoring("challenger")
+		return c.Window.Rows == 5 && ch.Window.Rows == 5, fmt.Sprintf("champion %+v, challenger %+v", c, ch)
+	})
 	if v := monitoring("challenger").Model.Version; v != "1.0.0" {
 		t.Fatalf("challenger monitor on %s before the reload", v)
 	}
