@@ -481,6 +481,10 @@ func (lk *lake) open(g *lakeGen, pf *partFile) error {
 	pf.w = parquet.NewGenericWriter[any](&pf.cw, g.gen.schema.schema,
 		parquet.Compression(lakeZstd),
 		parquet.MaxRowsPerRowGroup(int64(lk.w.cfg.RowGroupRows)),
+		// The column index and the chunk statistics still hold every page's
+		// bounds for readers to skip by; the same bounds repeated in each page
+		// header cost a second pass over every page.
+		parquet.DataPageStatistics(false),
 	)
 	pf.cb = colBuilder{cols: make([][]parquet.Value, g.gen.schema.columns())}
 	for i := range pf.cb.cols {
