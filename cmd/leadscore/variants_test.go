@@ -175,6 +175,15 @@ func testServeVariants(t *testing.T, bin string) {
 	if r.status != 400 || !strings.Contains(string(r.body), `nobody`) || !strings.Contains(string(r.body), "unknown_variant") {
 		t.Fatalf("unknown variant: %d %s", r.status, r.body)
 	}
+	// Outcomes match the leads the live comparison holds: wait until the
+	// records of every live answer (10,000 + 200 sticky + 300 in a batch)
+	// have reached it, as they do asynchronously, before sending them.
+	var rep variantsReport
+	testutil.EventuallyState(t, 30*time.Second, "the live comparison to see every live answer", func() (bool, string) {
+		send(t, client, "GET", s.url+"/v1/variants", "", "").json(t, &rep)
+		return len(rep.Variants) == 4 && rep.Variants[0].Leads+rep.Variants[1].Leads >= int64(len(leads)+len(leads)/50+300),
+			fmt.Sprintf("%+v", rep.Variants)
+	})
 	// Outcomes for every lead, by lead id.
 	var fb strings.Builder
 	fb.WriteByte('[')
@@ -192,7 +201,6 @@ func testServeVariants(t *testing.T, bin string) {
 	if r := send(t, client, "POST", s.url+"/v1/feedback", "application/json", fb.String()); r.status != 200 {
 		t.Fatalf("feedback: %d %s", r.status, r.body)
 	}
-	var rep variantsReport
 	testutil.EventuallyState(t, 30*time.Second, "the shadows to catch up", func() (bool, string) {
 		send(t, client, "GET", s.url+"/v1/variants", "", "").json(t, &rep)
 		return len(rep.Comparisons) == 3 && rep.Comparisons[1].Leads >= len(leads) && rep.Comparisons[2].Leads >= len(leads),
