@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,13 @@ func TestCaptureRecords(t *testing.T) {
 	}
 	if want := 1 / (1 + math.Exp(-1)); math.Abs(a.Probability-want) > 1e-9 || a.Margin != 1 || a.Tier != 4 {
 		t.Errorf("scores %+v", a)
+	}
+	// Each record names the features of the model that scored it (issue
+	// 10, finding 5), every record of a model with one shared slice.
+	for i, r := range sink.recs {
+		if !slices.Equal(r.FeatureNames, []string{"f0", "f1"}) || &r.FeatureNames[0] != &a.FeatureNames[0] {
+			t.Errorf("record %d names features %q", i, r.FeatureNames)
+		}
 	}
 }
 

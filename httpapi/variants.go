@@ -106,6 +106,9 @@ func (s *Server) newVariantSet(ctx context.Context, vars []Variant, prev *varian
 				specs[i].Name, m.info.Name, m.info.Version, describeFeatures(m.schema.names),
 				specs[vs.champion].Name, champ.info.Name, champ.info.Version, describeFeatures(champ.schema.names))
 		}
+		// One slice for the shared list: records name their features with
+		// it (Record.FeatureNames), and sinks compare by pointer first.
+		m.schema.names = champ.schema.names
 	}
 	return vs, nil
 }
@@ -240,6 +243,9 @@ func (s *Server) ReloadVariant(ctx context.Context, name, reason string) error {
 					err = fmt.Errorf("its features %s differ from variant %s's", describeFeatures(m.schema.names), cur.specs[j].Name)
 				}
 			}
+		}
+		if err == nil && i != cur.champion {
+			next.models[i].schema.names = cur.models[cur.champion].schema.names // one slice for the shared list
 		}
 		if err == nil {
 			if i == cur.champion && s.onReload != nil {

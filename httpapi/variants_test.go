@@ -155,6 +155,13 @@ func TestVariantShadowPairsAndReport(t *testing.T) {
 			t.Fatalf("shadow %+v has no live pair (%+v)", r, l)
 		}
 	}
+	// Every variant's records, live and shadow, name the shared feature
+	// list with one slice, so that the lake's pointer compare holds.
+	for _, r := range rec.recs {
+		if len(r.FeatureNames) != 2 || &r.FeatureNames[0] != &rec.recs[0].FeatureNames[0] {
+			t.Fatalf("%s record (shadow %v) names features %q apart from the others", r.Variant, r.Shadow, r.FeatureNames)
+		}
+	}
 	rec.mu.Unlock()
 	rep := s.VariantsReport()
 	if !rep.Enabled || rep.Champion != "champion" || len(rep.Variants) != 3 || len(rep.Comparisons) != 2 {

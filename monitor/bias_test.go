@@ -288,3 +288,46 @@ func TestParseFacetFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestBiasConstraints: a metric's range in Constraints replaces the
+// default band (and the baseline widening); Tolerance widens the others.
+func TestBiasConstraints(t *testing.T) {
+	fx := loadBiasFixture(t, "fair")
+	cfg := biasFixtureConfig(fx.exp.Cutoff)
+	cfg.Constraints = map[string][2]float64{MetricDPPL: {-0.001, 0.001}}
+	cfg.Tolerance = 0.5
+	r := liveBiasReport(t, fx, cfg)
+	var dppl int
+	for _, f := range r.Bias.Facets {
+		for _, m := range f.Metrics {
+			switch m.Name {
+			case MetricDPPL:
+				if m.Allowed != [2]Float{-0.001, 0.001} {
+					t.Errorf("%s %s DPPL allowed %v", f.Facet, f.FacetValue, m.Allowed)
+				}
+				if v := float64(*m.Value); (v < -0.001 || v > 0.001) != (m.Status == StatusViolation) {
+					t.Errorf("%s %s DPPL %v: %s", f.Facet, f.FacetValue, v, m.Status)
+				}
+				if m.Status == StatusViolation {
+					dppl++
+				}
+			case MetricRD:
+				if m.Allowed != [2]Float{-0.5, 0.5} {
+					t.Errorf("%s %s RD allowed %v with tolerance 0.5", f.Facet, f.FacetValue, m.Allowed)
+				}
+			}
+		}
+	}
+	var listed int
+	for _, v := range r.ConstraintViolations.Violations {
+		if v.ConstraintCheckType == CheckBias {
+			if v.MetricName != MetricDPPL {
+				t.Errorf("tolerance 0.5: %+v", v)
+			}
+			listed++
+		}
+	}
+	if dppl == 0 || listed != dppl {
+		t.Errorf("%d DPPL violations, %d listed", dppl, listed)
+	}
+}

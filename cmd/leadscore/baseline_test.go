@@ -161,3 +161,46 @@ func TestBaselineErrors(t *testing.T) {
 		t.Error("quality figures without a label")
 	}
 }
+
+// TestBaselineFacets: `leadscore baseline` takes the facets from flags
+// and writes bias.json with Clarify's pre-training metrics of the labels
+// (CI, DPL, KL, JS, KS) and the model's post-training metrics on the data,
+// matching numpy's values of the facet fixture within 1e-9.
+func TestBaselineFacets(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "baseline")
+	args := append([]string{"baseline", "--model", filepath.Join(biasFixtureDir, "biased.json"),
+		"--data", filepath.Join(biasFixtureDir, "leads.csv"), "--out", out, "--attribution-rows", "0"}, biasFacetFlags...)
+	code, stdout, stderr := runCLI(t, "", args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "bias: 4 facet groups, positive probability>=0.3") {
+		t.Errorf("stdout: %s", stdout)
+	}
+	raw, err := os.ReadFile(filepath.Join(biasFixtureDir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp fixtureExpected
+	if err := json.Unmarshal(raw, &exp); err != nil {
+		t.Fatal(err)
+	}
+	base, err := monitor.LoadBaseline(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.Bias == nil || base.Bias.Config.GroupBy != "industry" || len(base.Bias.Config.Facets) != 2 {
+		t.Fatalf("bias.json config %+v", base.Bias)
+	}
+	checkFixtureMetrics(t, exp, "biased", base.Bias.PreTraining, true)
+	checkFixtureMetrics(t, exp, "biased", base.Bias.PostTraining, false)
+
+	for _, bad := range [][]string{{"--facet", "no_such=1"}, {"--facet", "region=1", "--positive", "tier>=9"}, {"--facet", "region<x"},
+		{"--facet", "region=1", "--group-by", "no_such"}} {
+		args := append([]string{"baseline", "--model", filepath.Join(biasFixtureDir, "biased.json"),
+			"--data", filepath.Join(biasFixtureDir, "leads.csv"), "--out", t.TempDir()}, bad...)
+		if code, _, stderr := runCLI(t, "", args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage): %s", bad, code, stderr)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -497,6 +498,56 @@ func testConsoleLive(t *testing.T, br *browser, bin, art string) {
 	if txt := get(ctx, t, chromedp.Text(chromedp.CSS(`#fair-attribution`))); !strings.Contains(txt, "NDCG") {
 		t.Errorf("attribution drift: %q", txt)
 	}
+	// Bias (issue 17): the embedded demo bundle declares country_tier as a
+	// facet, so a fresh serve's drift panel has a bias table with the
+	// figures of /v1/monitoring (once the page has polled it again).
+	eventually(ctx, t, "the bias table shows /v1/monitoring's bias figures", 20*time.Second, func() (bool, string) {
+		var mon struct {
+			Bias *struct {
+				Facets []struct {
+					Facet      string `json:"facet"`
+					FacetValue string `json:"facet_value"`
+					Metrics    []struct {
+						Name  string   `json:"name"`
+						Value *float64 `json:"value"`
+					} `json:"metrics"`
+				} `json:"facets"`
+			} `json:"bias"`
+		}
+		send(t, nil, "GET", s.url+"/v1/monitoring", "", "").json(t, &mon)
+		if mon.Bias == nil || len(mon.Bias.Facets) != 2 {
+			return false, fmt.Sprintf("the demo bundle's /v1/monitoring bias section: %+v", mon.Bias)
+		}
+		cells, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll('#bias-table tr')).map((r) => Array.from(r.cells).map((c) => c.innerText.trim()))`))
+		if err != nil || len(cells) != 3 {
+			return false, fmt.Sprintf("bias table rows %q %v", cells, err)
+		}
+		values := 0
+		for _, f := range mon.Bias.Facets {
+			row := slices.IndexFunc(cells, func(r []string) bool { return len(r) > 0 && r[0] == f.Facet+" = "+f.FacetValue })
+			if row < 0 {
+				return false, fmt.Sprintf("no row %s = %s in %q", f.Facet, f.FacetValue, cells)
+			}
+			for _, m := range f.Metrics {
+				col := slices.Index(cells[0], m.Name)
+				if col < 0 {
+					return false, fmt.Sprintf("no column %s in %q", m.Name, cells[0])
+				}
+				got := cells[row][col]
+				if m.Value == nil {
+					if got != "–" {
+						return false, fmt.Sprintf("%s %s: %q for no value", f.FacetValue, m.Name, got)
+					}
+					continue
+				}
+				values++
+				if x, err := strconv.ParseFloat(got, 64); err != nil || math.Abs(x-*m.Value) > 0.0006 {
+					return false, fmt.Sprintf("%s %s: %q, /v1/monitoring %v", f.FacetValue, m.Name, got, *m.Value)
+				}
+			}
+		}
+		return values >= 6, fmt.Sprintf("%d figures (DPPL, DI, CDDPL of two groups expected)", values)
+	})
 	errs := get(ctx, t, chromedp.Text(chromedp.CSS(`#errors`)))
 	if !strings.Contains(errs, "wrong_feature_count") {
 		t.Errorf("errors by class: %q, want wrong_feature_count", errs)
