@@ -276,12 +276,18 @@ func (c *crashRun) check() {
 		held := "nothing"
 		if win.to > win.from {
 			held = fmt.Sprintf("%d row(s), %s to %s, answered %v to %v before the kill", win.to-win.from, c.acked[win.from], c.acked[win.to-1],
-				win.at.Sub(c.ackedAt[win.from]).Round(time.Millisecond), win.at.Sub(c.ackedAt[win.to-1]).Round(time.Millisecond))
+				before(win.at, c.ackedAt[win.from]), before(win.at, c.ackedAt[win.to-1]))
 		}
 		c.t.Logf("%s: kill %q: the last sync window held %s; %d of them lost %v", c.name, win.point, held, len(lostIn[win]), lostIn[win])
 	}
 	c.t.Logf("%s: %d rows acknowledged, %d in the lake (%d unanswered sent at a kill, %d of them landed), %d lost in sync windows",
 		c.name, len(c.acked), total, len(c.unanswered), landed, lost)
+}
+
+// before is how long before the kill at an answer came, 0 for an answer
+// read while the kill was being sent.
+func before(at, answered time.Time) time.Duration {
+	return max(0, at.Sub(answered)).Round(time.Millisecond)
 }
 
 // gatedS3 is an S3 stand-in (gofakes3 on 127.0.0.1) whose PUTs can be
