@@ -264,3 +264,44 @@ func TestAlertsOnceAcrossRestart(t *testing.T) {
 	}
 	once("after a restart")
 }
+
+// TestMonitorAlertsSNS: the batch `leadscore monitor` posts the lake's
+// violations to the webhook and to SNS (through the real SDK, to the
+// stand-in), once per run; with --monitor-alert-state, a second run over
+// the same violations posts nothing.
+func TestMonitorAlertsSNS(t *testing.T) {
+	lake := testLake(t)
+	sink := newAlertSink(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	state := filepath.Join(t.TempDir(), "state.json")
+	run := func(extra ...string) {
+		t.Helper()
+		args := append([]string{"monitor", "--lake", lake, "--until", "2025-06-01T12:00:00Z", "--since", "1h", "--out", t.TempDir(),
+			"--monitor-webhook-url", sink.hookSrv.URL, "--monitor-sns-topic-arn", "arn:aws:sns:eu-west-1:123456789012:leadscore-alerts",
+			"--monitor-sns-endpoint", sink.snsSrv.URL}, extra...)
+		if code, _, stderr := runCLI(t, "", args...); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	}
+	run("--monitor-alert-state", state)
+	hook, sns := sink.texts(t)
+	if len(hook) != 1 || len(sns) != 1 || hook[0] != sns[0] {
+		t.Fatalf("first run: webhook %q, sns %q", hook, sns)
+	}
+	if !strings.HasPrefix(hook[0], "leadscore monitor "+lake+": 9 new monitoring violations") ||
+		!strings.Contains(hook[0], "country_tier baseline_drift_check") {
+		t.Errorf("message %s", hook[0])
+	}
+	run("--monitor-alert-state", state)
+	if h, n := sink.counts(); h != 1 || n != 1 {
+		t.Errorf("a second run with the alert state: webhook %d, sns %d posts, want still 1", h, n)
+	}
+	run()
+	if h, n := sink.counts(); h != 2 || n != 2 {
+		t.Errorf("a run without alert state: webhook %d, sns %d posts, want 2", h, n)
+	}
+}

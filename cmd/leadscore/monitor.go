@@ -20,6 +20,7 @@ import (
 	lakes3 "github.com/leadscore/leadscore/lake/s3"
 	"github.com/leadscore/leadscore/monitor"
 	"github.com/leadscore/leadscore/monitor/report"
+	"github.com/leadscore/leadscore/monitor/sns"
 )
 
 const monitorUsage = `Usage: leadscore monitor --lake DIR|s3://BUCKET/PREFIX [flags]
@@ -52,7 +53,11 @@ feature_attribution_drift_check violation naming the features that moved
 most. An s3:// lake is listed with
 ListObjectsV2 and its files are downloaded one at a time into a temporary
 directory; credentials come from LEADSCORE_LAKE_S3_ACCESS_KEY_ID,
-_SECRET_ACCESS_KEY and _SESSION_TOKEN, else the AWS default chain. The exit
+_SECRET_ACCESS_KEY and _SESSION_TOKEN, else the AWS default chain. Violations
+go to --monitor-webhook-url and --monitor-sns-topic-arn when given; with
+--monitor-alert-state, a violation that lasts from run to run is posted
+once, and one that clears and returns within an hour is not posted again.
+The exit
 status is 0 whether or not constraints are violated, unless
 --fail-on-violation is given: then it is 3 when one is.
 
@@ -76,6 +81,10 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model-name", "", "check only the rows of this model_name")
 	out := fs.String("out", "monitoring", "directory to write the results to")
 	webhook := fs.String("monitor-webhook-url", "", "post violations to this Slack-compatible webhook `URL` (a secret: prefer the environment variable)")
+	snsTopic := fs.String("monitor-sns-topic-arn", "", "Amazon SNS topic `ARN` that also receives the violations (credentials: the AWS default chain)")
+	snsRegion := fs.String("monitor-sns-region", "", "the SNS topic's `region` (default: the ARN's)")
+	snsURL := fs.String("monitor-sns-endpoint", "", "SNS endpoint `URL` (a VPC endpoint or a stand-in; default AWS's)")
+	alertState := fs.String("monitor-alert-state", "", "keep the alert state in this `file` between runs, so that a violation that lasts is posted once, not at every run (default: none)")
 	asJSON := fs.Bool("json", false, "print the report (monitoring.json) on stdout instead of a summary")
 	failOn := fs.Bool("fail-on-violation", false, "exit with status 3 when a constraint is violated")
 	attrRows := fs.Int("attribution-rows", monitor.DefaultAttributionRows, "explain (TreeSHAP) a uniform sample of at most this many `rows` for attribution drift; 0: off")
@@ -151,14 +160,25 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	vs := res.Report.ConstraintViolations.Violations
-	if *webhook != "" && len(vs) > 0 {
-		title := "leadscore monitor " + *lake
-		a, err := monitor.NewAlerter(monitor.AlertConfig{WebhookURL: *webhook, Title: title}, prometheus.NewRegistry())
-		if err != nil {
-			return fmt.Errorf("%w: --monitor-webhook-url: %w", errUsage, err)
+	if *webhook != "" || *snsTopic != "" {
+		cfg := monitor.AlertConfig{WebhookURL: *webhook, Title: "leadscore monitor " + *lake, StatePath: *alertState}
+		if *snsTopic != "" {
+			p, err := sns.New(ctx, sns.Config{TopicARN: *snsTopic, Region: *snsRegion, Endpoint: *snsURL})
+			if err != nil {
+				return fmt.Errorf("%w: --monitor-sns-topic-arn: %w", errUsage, err)
+			}
+			cfg.Notifiers = []monitor.Notifier{p}
 		}
-		if err := a.Update(ctx, time.Now(), vs); err != nil {
-			return err
+		a, err := monitor.NewAlerter(cfg, prometheus.NewRegistry())
+		if err != nil {
+			return fmt.Errorf("%w: alerts: %w", errUsage, err)
+		}
+		// With a state file, a run without violations clears the checks
+		// that were violated, so that their return is posted again.
+		if len(vs) > 0 || *alertState != "" {
+			if err := a.Update(ctx, time.Now(), vs); err != nil {
+				return err
+			}
 		}
 	}
 	if *failOn && len(vs) > 0 {
