@@ -16,12 +16,13 @@ import (
 // they may use, so live requests are queueing for them.
 const DefaultShadowMaxCPULoad = 0.9
 
-// DefaultShadowMaxCPUWaitShare is the share of the time the process's
-// threads want a CPU that they may spend waiting for one before shadow
+// DefaultShadowMaxCPUWait is how long, on average, the process's threads
+// may wait for a core each time they become runnable before shadow
 // scoring is shed: past it the machine's cores are contended (other
 // processes, a container's CPU quota), and CPU a shadow takes now is CPU
-// live requests lose, now or when the kernel evens out its shares.
-const DefaultShadowMaxCPUWaitShare = 0.25
+// live requests lose, now or when the kernel evens out its shares. A
+// thread woken on a machine with idle cores waits tens of microseconds.
+const DefaultShadowMaxCPUWait = 500 * time.Microsecond
 
 // cpuLoadInterval is how often the threads' scheduler statistics are
 // read; the verdict holds until the next read.
@@ -29,7 +30,7 @@ const cpuLoadInterval = 20 * time.Millisecond
 
 // taskDir lists the process's threads; each has a schedstat file of three
 // numbers: nanoseconds on a CPU, nanoseconds runnable but waiting for a
-// CPU, and time slices (Linux, CONFIG_SCHED_INFO).
+// CPU, and how many times it ran (Linux, CONFIG_SCHED_INFO).
 const taskDir = "/proc/self/task"
 
 // cpuLoad tells whether the process has spare CPU, from the kernel's
@@ -40,12 +41,13 @@ const taskDir = "/proc/self/task"
 //     waiting for one, over the wall time of the GOMAXPROCS cores Go may
 //     run on. About 1 when the process's own work fills its cores (a
 //     saturated server's threads are runnable all the time).
-//   - wait share: the time they spent waiting for a CPU over the time
-//     they wanted one (ran or waited). High when the machine's cores are
-//     contended by other processes or a container's quota, whether or
-//     not the process's own work would fill them: then any CPU a shadow
-//     takes is CPU live requests lose, now or when the kernel evens out
-//     its shares.
+//   - mean wait: the time they spent waiting for a CPU over the number
+//     of times they ran. Tens of microseconds when a woken thread finds
+//     an idle core; milliseconds when the machine's cores are contended
+//     by other processes or a container's quota, whether or not the
+//     process's own work would fill them: then any CPU a shadow takes is
+//     CPU live requests lose, now or when the kernel evens out its
+//     shares.
 //
 // Unlike the Go scheduler's latency histogram (sampled, one wake-up in
 // eight, blind to goroutines the network poller has not yet woken) these
@@ -56,12 +58,12 @@ const taskDir = "/proc/self/task"
 // cheap. Where /proc/self/task/*/schedstat cannot be read (not Linux) the
 // load is never high. Safe for concurrent use.
 type cpuLoad struct {
-	limit     float64 // load limit; <= 0: never busy for load
-	waitLimit float64 // wait share limit; <= 0: never busy for waiting
+	limit     float64       // load limit; <= 0: never busy for load
+	waitLimit time.Duration // mean wait limit; <= 0: never busy for waiting
 	busy      atomic.Bool
 	next      atomic.Int64  // unix nanoseconds of the next read
 	last      atomic.Uint64 // math.Float64bits of the last load, for /v1/variants
-	lastW     atomic.Uint64 // and of the last wait share
+	lastW     atomic.Int64  // and the last mean wait, in nanoseconds
 	off       atomic.Bool   // the statistics cannot be read here
 
 	mu      sync.Mutex // one reader at a time (TryLock); guards the rest
@@ -75,12 +77,13 @@ type cpuLoad struct {
 type threadStat struct {
 	f         *os.File
 	run, wait int64 // nanoseconds on a CPU, and waiting for one
+	slices    int64 // times run on a CPU
 	seen      bool  // read at least once
 }
 
-// newCPULoad is busy past a load of limit or a wait share of waitLimit
+// newCPULoad is busy past a load of limit or a mean wait of waitLimit
 // (either <= 0: not that check).
-func newCPULoad(limit, waitLimit float64) *cpuLoad {
+func newCPULoad(limit float64, waitLimit time.Duration) *cpuLoad {
 	return &cpuLoad{limit: limit, waitLimit: waitLimit, threads: map[int]*threadStat{}}
 }
 
@@ -106,13 +109,13 @@ func (c *cpuLoad) Load() float64 {
 	return math.Float64frombits(c.last.Load())
 }
 
-// WaitShare is the share of the time the threads wanted a CPU that they
-// spent waiting for one, at the last read.
-func (c *cpuLoad) WaitShare() float64 {
+// MeanWait is how long the threads waited for a core, on average, each
+// time they ran, at the last read.
+func (c *cpuLoad) MeanWait() time.Duration {
 	if c == nil {
 		return 0
 	}
-	return math.Float64frombits(c.lastW.Load())
+	return time.Duration(c.lastW.Load())
 }
 
 // read takes one reading of every thread and sets the verdict from the
@@ -128,9 +131,9 @@ func (c *cpuLoad) read(now time.Time) {
 		}
 		c.listed = now
 	}
-	var run, wait int64
+	var run, wait, slices int64
 	for tid, t := range c.threads {
-		r, w, ok := c.readThread(t)
+		r, w, n, ok := c.readThread(t)
 		if !ok { // the thread exited
 			_ = t.f.Close()
 			delete(c.threads, tid)
@@ -139,20 +142,21 @@ func (c *cpuLoad) read(now time.Time) {
 		if t.seen {
 			run += r - t.run
 			wait += w - t.wait
+			slices += n - t.slices
 		}
-		t.run, t.wait, t.seen = r, w, true
+		t.run, t.wait, t.slices, t.seen = r, w, n, true
 	}
 	if !c.at.IsZero() {
 		wall := now.Sub(c.at).Nanoseconds() * int64(runtime.GOMAXPROCS(0))
 		if wall > 0 {
 			load := float64(run+wait) / float64(wall)
-			share := 0.0
-			if run+wait > 0 {
-				share = float64(wait) / float64(run+wait)
+			var mean time.Duration
+			if slices > 0 {
+				mean = time.Duration(wait / slices)
 			}
 			c.last.Store(math.Float64bits(load))
-			c.lastW.Store(math.Float64bits(share))
-			c.busy.Store(c.limit > 0 && load > c.limit || c.waitLimit > 0 && share > c.waitLimit)
+			c.lastW.Store(int64(mean))
+			c.busy.Store(c.limit > 0 && load > c.limit || c.waitLimit > 0 && mean > c.waitLimit)
 		}
 	}
 	c.at = now
@@ -185,29 +189,31 @@ func (c *cpuLoad) list() bool {
 	}
 	// A first reading to check the format.
 	for _, t := range c.threads {
-		if _, _, ok := c.readThread(t); ok {
+		if _, _, _, ok := c.readThread(t); ok {
 			return true
 		}
 	}
 	return false
 }
 
-// readThread reads a thread's nanoseconds on a CPU and waiting for one.
-func (c *cpuLoad) readThread(t *threadStat) (run, wait int64, ok bool) {
+// readThread reads a thread's nanoseconds on a CPU and waiting for one,
+// and how many times it ran.
+func (c *cpuLoad) readThread(t *threadStat) (run, wait, slices int64, ok bool) {
 	n, err := t.f.ReadAt(c.buf[:], 0)
 	if n == 0 && err != nil {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	fields := bytes.Fields(c.buf[:n])
-	if len(fields) < 2 {
-		return 0, 0, false
+	if len(fields) < 3 {
+		return 0, 0, 0, false
 	}
 	run, err1 := strconv.ParseInt(string(fields[0]), 10, 64)
 	wait, err2 := strconv.ParseInt(string(fields[1]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, 0, false
+	slices, err3 := strconv.ParseInt(string(fields[2]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, 0, 0, false
 	}
-	return run, wait, true
+	return run, wait, slices, true
 }
 
 func (c *cpuLoad) closeAll() {

@@ -150,12 +150,11 @@ type Config struct {
 	// requests queue for the cores (default DefaultShadowMaxCPULoad;
 	// negative: never).
 	ShadowMaxCPULoad float64
-	// ShadowMaxCPUWaitShare sheds (and counts) shadow jobs while the
-	// process's threads spent more than this share of the time they
-	// wanted a CPU waiting for one, over the last 20 ms: the machine's
-	// cores are contended (default DefaultShadowMaxCPUWaitShare;
-	// negative: never).
-	ShadowMaxCPUWaitShare float64
+	// ShadowMaxCPUWait sheds (and counts) shadow jobs while the
+	// process's threads waited longer than this for a core, on average
+	// each time they ran, over the last 20 ms: the machine's cores are
+	// contended (default DefaultShadowMaxCPUWait; negative: never).
+	ShadowMaxCPUWait time.Duration
 	// Comparison, when set, is the live comparison GET /v1/variants and
 	// /metrics report (fed through Sink and the feedback route).
 	Comparison *variant.Live
@@ -346,12 +345,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			default:
 				s.shadowMaxLive = int64(cfg.ShadowMaxLive)
 			}
-			load, wait := cfg.ShadowMaxCPULoad, cfg.ShadowMaxCPUWaitShare
+			load, wait := cfg.ShadowMaxCPULoad, cfg.ShadowMaxCPUWait
 			if load == 0 {
 				load = DefaultShadowMaxCPULoad
 			}
 			if wait == 0 {
-				wait = DefaultShadowMaxCPUWaitShare
+				wait = DefaultShadowMaxCPUWait
 			}
 			if load > 0 || wait > 0 {
 				s.cpuLoad = newCPULoad(load, wait)

@@ -474,8 +474,8 @@ const (
 )
 
 // noSpareCPU reports whether live work leaves no spare CPU for shadow
-// scoring: the process's CPU load or CPU wait share (cpuLoad) is above
-// its limit, or more live requests than ShadowMaxLive are in flight. The Go scheduler has no
+// scoring: the process's CPU load or its threads' mean wait for a core
+// (cpuLoad) is above its limit, or more live requests than ShadowMaxLive are in flight. The Go scheduler has no
 // priorities, so a shadow worker that ran then would take its CPU from
 // live requests; it sheds instead.
 func (s *Server) noSpareCPU(now time.Time) bool {

@@ -74,13 +74,13 @@ type ShadowJSON struct {
 	Dropped int64 `json:"comparison_dropped"`
 	// CPULoad is the process's CPU load the last time shadow scoring
 	// looked (time its threads ran or waited for a core, over GOMAXPROCS
-	// cores' time; 0 when unknown), CPUWaitShare the share of that time
-	// they waited; past MaxCPULoad or MaxCPUWaitShare shadow scoring is
-	// shed (0: never).
-	CPULoad         float64 `json:"cpu_load"`
-	CPUWaitShare    float64 `json:"cpu_wait_share"`
-	MaxCPULoad      float64 `json:"max_cpu_load"`
-	MaxCPUWaitShare float64 `json:"max_cpu_wait_share"`
+	// cores' time; 0 when unknown), CPUWaitMS how long they waited for a
+	// core on average each time they ran; past MaxCPULoad or
+	// MaxCPUWaitMS shadow scoring is shed (0: never).
+	CPULoad      float64 `json:"cpu_load"`
+	CPUWaitMS    float64 `json:"cpu_wait_ms"`
+	MaxCPULoad   float64 `json:"max_cpu_load"`
+	MaxCPUWaitMS float64 `json:"max_cpu_wait_ms"`
 }
 
 type cachedReport struct {
@@ -118,9 +118,9 @@ func (s *Server) VariantsReport() *VariantsJSON {
 	out.Shadow.Capacity, out.Shadow.Length, out.Shadow.Pending = s.shadowQueueState()
 	if s.cpuLoad != nil {
 		out.Shadow.CPULoad = math.Round(s.cpuLoad.Load()*1000) / 1000
-		out.Shadow.CPUWaitShare = math.Round(s.cpuLoad.WaitShare()*1000) / 1000
+		out.Shadow.CPUWaitMS = float64(s.cpuLoad.MeanWait().Microseconds()) / 1000
 		out.Shadow.MaxCPULoad = max(s.cpuLoad.limit, 0)
-		out.Shadow.MaxCPUWaitShare = max(s.cpuLoad.waitLimit, 0)
+		out.Shadow.MaxCPUWaitMS = float64(max(s.cpuLoad.waitLimit, 0).Microseconds()) / 1000
 	}
 	rep := s.report()
 	byName := map[string]variant.Stats{}

@@ -41,7 +41,7 @@ func variantServer(t *testing.T, sink leadscore.Sink) (*Server, map[string]*fake
 	}
 	s, err := New(context.Background(), Config{Variants: vars, Sink: sinks, Comparison: live, Registerer: prometheus.NewRegistry(),
 		// Every shadow job scored, however busy the test machine.
-		ShadowMaxLive: -1, ShadowMaxCPULoad: -1, ShadowMaxCPUWaitShare: -1,
+		ShadowMaxLive: -1, ShadowMaxCPULoad: -1, ShadowMaxCPUWait: -1,
 		APIKeys: []APIKey{{Name: "ops", Hash: sha256.Sum256([]byte("secret")), Admin: true}}})
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +308,7 @@ func TestShadowShedWithoutSpareCPU(t *testing.T) {
 		vars = append(vars, Variant{Spec: sp, Loader: func() (leadscore.Scorer, error) { return f, nil }})
 	}
 	s, err := New(context.Background(), Config{Variants: vars, Sink: &recordingSink{}, Registerer: prometheus.NewRegistry(),
-		ShadowMaxLive: -1, ShadowMaxCPULoad: 1e-9, ShadowMaxCPUWaitShare: -1}) // any work at all is "no spare CPU"
+		ShadowMaxLive: -1, ShadowMaxCPULoad: 1e-9, ShadowMaxCPUWait: -1}) // any work at all is "no spare CPU"
 	if err != nil {
 		t.Fatal(err)
 	}

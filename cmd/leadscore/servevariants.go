@@ -117,7 +117,7 @@ type variantConfig struct {
 	shadowWorkers int
 	shadowMaxLive int
 	shadowCPULoad float64
-	shadowCPUWait float64
+	shadowCPUWait time.Duration
 	window        int
 	// file is the config file the specs came from, re-read on SIGHUP; ""
 	// when they came from the command line or the environment.
@@ -132,7 +132,7 @@ func (v *variantConfig) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&v.shadowWorkers, "shadow-workers", httpapi.DefaultShadowWorkers, "goroutines scoring shadow variants off the request path")
 	fs.IntVar(&v.shadowMaxLive, "shadow-max-live", 0, "shed (and count) shadow scoring while more than this many live `requests` are in flight:\nthe cores are busy with live work (0: GOMAXPROCS; negative: never shed for load)")
 	fs.Float64Var(&v.shadowCPULoad, "shadow-max-cpu-load", httpapi.DefaultShadowMaxCPULoad, "shed (and count) shadow scoring while the process's CPU `load` over the last 20ms exceeds this:\nthe time its threads ran or waited for a core, over GOMAXPROCS cores' time (Linux; 0: never shed for it)")
-	fs.Float64Var(&v.shadowCPUWait, "shadow-max-cpu-wait-share", httpapi.DefaultShadowMaxCPUWaitShare, "shed (and count) shadow scoring while the process's threads spent more than this `share`\nof the time they wanted a CPU waiting for one over the last 20ms: the machine's cores are\ncontended (Linux; 0: never shed for it)")
+	fs.DurationVar(&v.shadowCPUWait, "shadow-max-cpu-wait", httpapi.DefaultShadowMaxCPUWait, "shed (and count) shadow scoring while the process's threads waited longer than this\nfor a core, on average each time they ran, over the last 20ms: the machine's cores are\ncontended (Linux; 0: never shed for it)")
 	fs.IntVar(&v.window, "variant-window", variant.DefaultWindow, "latest `leads` the live comparison of variants (GET /v1/variants) is over")
 }
 
@@ -571,10 +571,10 @@ func variantFileSignature(specs []variant.Spec) (string, error) {
 	return sb.String(), nil
 }
 
-// shadowLimit maps --shadow-max-cpu-load and --shadow-max-cpu-wait-share
-// onto httpapi's settings, where 0 means the default: the flag's 0 (or
-// less) turns the check off.
-func shadowLimit(v float64) float64 {
+// shadowLimit maps --shadow-max-cpu-load and --shadow-max-cpu-wait onto
+// httpapi's settings, where 0 means the default: the flag's 0 (or less)
+// turns the check off.
+func shadowLimit[T float64 | time.Duration](v T) T {
 	if !(v > 0) {
 		return -1
 	}

@@ -113,7 +113,7 @@ func testServeVariants(t *testing.T, bin string) {
 	// better challenger; the weak model's twin is the same model.
 	writeConfig(90, 10)
 	s := startServer(t, bin, []string{"LEADSCORE_LAKE_DIR=" + lake}, "--config", config, "--access-log=false",
-		"--shadow-queue", "100000", "--shadow-max-live", "-1", "--shadow-max-cpu-load", "0", "--shadow-max-cpu-wait-share", "0", "--watch-interval", "0")
+		"--shadow-queue", "100000", "--shadow-max-live", "-1", "--shadow-max-cpu-load", "0", "--shadow-max-cpu-wait", "0", "--watch-interval", "0")
 	leads := loadVariantLeads(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 
@@ -378,7 +378,7 @@ func testServeVariantsDriftReload(t *testing.T, bin string) {
 	chalDir, setChal := demoBundleCopy(t, true)
 	s := startServer(t, bin, nil, "--watch-interval", "50ms", "--access-log=false",
 		"--variant", "champion="+champDir, "--variant", "challenger="+chalDir+":shadow",
-		"--shadow-max-live", "-1", "--shadow-max-cpu-load", "0", "--shadow-max-cpu-wait-share", "0")
+		"--shadow-max-live", "-1", "--shadow-max-cpu-load", "0", "--shadow-max-cpu-wait", "0")
 	defer s.stop(syscall.SIGTERM)
 	type report struct {
 		Model  struct{ Version string } `json:"model"`
