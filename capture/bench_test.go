@@ -66,6 +66,30 @@ func BenchmarkCapture(b *testing.B) {
 			w.Capture(recs[j : j+10])
 		}
 	})
+	// As leadscore serve sends them: each record names its model's
+	// feature list (one shared slice), which the queue follows.
+	named := append([]leadscore.Record(nil), recs...)
+	for i := range named {
+		named[i].FeatureNames = features
+	}
+	b.Run("enqueue-named", func(b *testing.B) {
+		schema, err := newLakeSchema(append([]string(nil), features...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := &Writer{cfg: Config{QueueDepth: DefaultQueueDepth, MaxLocalBytes: DefaultMaxLocalBytes}, counters: newCounters()}
+		w.queue.init(DefaultQueueDepth, schema)
+		w.queue.records = make([]leadscore.Record, 0, DefaultQueueDepth)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i += 10 {
+			if len(w.queue.records) > DefaultQueueDepth-10 {
+				w.queue.records = w.queue.records[:0]
+			}
+			j := i % (len(named) - 10)
+			w.Capture(named[j : j+10])
+		}
+	})
 	b.Run("running", func(b *testing.B) {
 		w, err := New(Config{Dir: b.TempDir()}, features, nil, nil)
 		if err != nil {

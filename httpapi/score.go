@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/variant"
 )
 
 // serveScore answers POST /score.
@@ -88,7 +90,12 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 	res := ex.results[:n]
 	clear(res)
 	t0 := time.Now()
-	err := m.scorer.Score(r.Context(), ex.batch.rows[:n*m.schema.nf()], explain, res)
+	var err error
+	if ex.split {
+		err = s.scoreSplit(r.Context(), ex, m.schema.nf(), explain, res)
+	} else {
+		err = m.scorer.Score(r.Context(), ex.batch.rows[:n*m.schema.nf()], explain, res)
+	}
 	took := time.Since(t0)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -98,7 +105,18 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 		return nil, took, newError(http.StatusInternalServerError, codeScoringFailed, "the model failed to score the batch")
 	}
 	s.metrics.scored(res, took.Seconds())
-	if ex.vidx >= 0 {
+	switch {
+	case ex.split:
+		var per [variant.MaxVariants]int
+		for _, k := range ex.vrows[:n] {
+			per[k]++
+		}
+		for k, c := range per {
+			if c > 0 {
+				s.metrics.variantLeads.WithLabelValues(ex.vs.specs[k].Name).Add(float64(c))
+			}
+		}
+	case ex.vidx >= 0:
 		s.metrics.variantLeads.WithLabelValues(m.variant).Add(float64(n))
 	}
 	ex.rows = n
@@ -126,19 +144,60 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 	recs := make([]leadscore.Record, n)
 	live := ex.vidx >= 0
 	ids := recordIDs(base, n, &ex.batch)
+	rm := m
 	for i := range recs {
+		if ex.split {
+			rm = ex.vs.models[ex.vrows[i]]
+		}
 		recs[i] = leadscore.Record{
 			Time: now, RequestID: ex.reqID, InferenceID: ids.inference(i),
-			Model: m.info.Name, ModelVersion: m.info.Version,
-			Features: feats[i*nf : (i+1)*nf : (i+1)*nf], FeatureNames: m.schema.names,
+			Model: rm.info.Name, ModelVersion: rm.info.Version,
+			Features: feats[i*nf : (i+1)*nf : (i+1)*nf], FeatureNames: rm.schema.names,
 			Margin: res[i].Margin, Probability: res[i].Probability, Tier: res[i].Score, LatencyMS: ms,
-			Variant: m.variant, LeadID: ids.lead(i),
+			Variant: rm.variant, LeadID: ids.lead(i),
 		}
 	}
 	s.sink.Capture(recs)
-	if live {
-		s.shadow(ex, recs, feats)
+	switch {
+	case ex.split:
+		s.shadowSplit(ex.vs, ex.vrows[:n], recs, feats)
+	case live:
+		s.shadow(ex.vs, ex.vidx, recs, feats)
 	}
+}
+
+// scoreSplit scores a batch split across variants (routeLeads): each
+// variant scores its own leads, gathered into one block, and the results
+// go back to their rows, so the answer keeps the request's order.
+func (s *Server) scoreSplit(ctx context.Context, ex *exchange, nf, explain int, res []leadscore.Result) error {
+	n := ex.batch.n
+	var done uint32
+	for r0, k := range ex.vrows[:n] {
+		if done&(1<<k) != 0 {
+			continue
+		}
+		done |= 1 << k
+		rows, idx := ex.splitRows[:0], ex.splitIdx[:0]
+		for r := r0; r < n; r++ {
+			if ex.vrows[r] == k {
+				rows = append(rows, ex.batch.rows[r*nf:(r+1)*nf]...)
+				idx = append(idx, r)
+			}
+		}
+		ex.splitRows, ex.splitIdx = rows, idx
+		if cap(ex.splitRes) < len(idx) {
+			ex.splitRes = make([]leadscore.Result, len(idx), max(len(idx), n))
+		}
+		out := ex.splitRes[:len(idx)]
+		clear(out)
+		if err := ex.vs.models[k].scorer.Score(ctx, rows, explain, out); err != nil {
+			return fmt.Errorf("variant %s: %w", ex.vs.specs[k].Name, err)
+		}
+		for j, r := range idx {
+			res[r] = out[j]
+		}
+	}
+	return nil
 }
 
 // batchIDs are the inference ids and lead ids of a captured batch, all
@@ -280,7 +339,11 @@ func (s *Server) scoreAndRespond(ex *exchange, r *http.Request, m *served, expla
 	if ex.batch.hasIDs {
 		ids = ex.batch.ids
 	}
-	ex.out = appendScoreResponse(ex.out[:0], ex.reqID, m, res, ids, explain > 0, total, took)
+	var rv *rowVariants
+	if ex.vidx >= 0 {
+		rv = &rowVariants{vs: ex.vs, m: m, split: ex.split, rows: ex.vrows}
+	}
+	ex.out = appendScoreResponse(ex.out[:0], ex.reqID, m, rv, res, ids, explain > 0, total, took)
 	s.write(ex, http.StatusOK, ctJSON, ex.out)
 }
 
@@ -303,12 +366,16 @@ func appendMillis(dst []byte, d time.Duration) []byte {
 //
 //	{"request_id":..., "model":{"name","version"}, "results":[{"score",
 //	"probability", "id"?, "reasons"?}], "latency":{"total_ms","model_ms"}}
-func appendScoreResponse(dst []byte, reqID string, m *served, res []leadscore.Result, ids [][]byte,
+func appendScoreResponse(dst []byte, reqID string, m *served, rv *rowVariants, res []leadscore.Result, ids [][]byte,
 	explain bool, total, model time.Duration) []byte {
 	dst = append(dst, `{"request_id":`...)
 	dst = appendJSONString(dst, reqID)
 	dst = append(dst, `,"model":`...)
-	dst = append(dst, m.modelJSON...)
+	if rv != nil && rv.split {
+		dst = rv.appendModels(dst, len(res))
+	} else {
+		dst = append(dst, m.modelJSON...)
+	}
 	dst = append(dst, `,"results":[`...)
 	for i := range res {
 		if i > 0 {
@@ -321,6 +388,10 @@ func appendScoreResponse(dst []byte, reqID string, m *served, res []leadscore.Re
 		if ids != nil && ids[i] != nil {
 			dst = append(dst, `,"id":`...)
 			dst = append(dst, ids[i]...)
+		}
+		if rv != nil {
+			dst = append(dst, `,"variant":`...)
+			dst = appendJSONString(dst, rv.name(i))
 		}
 		if explain {
 			dst = append(dst, `,"reasons":`...)
@@ -412,4 +483,40 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// rowVariants names the variant of each row of a /score answer when
+// variants are served: the one that answered them all, or, for a batch
+// split across variants, each row's own.
+type rowVariants struct {
+	vs    *variantSet
+	m     *served // the variant that answered (the first lead's when split)
+	split bool
+	rows  []int32
+}
+
+func (rv *rowVariants) name(i int) string {
+	if rv.split {
+		return rv.vs.specs[rv.rows[i]].Name
+	}
+	return rv.m.variant
+}
+
+// appendModels writes a split batch's "model": {"variants": [...]}, the
+// model of each variant that answered some of its n leads, in the order
+// of their first lead.
+func (rv *rowVariants) appendModels(dst []byte, n int) []byte {
+	dst = append(dst, `{"variants":[`...)
+	var done uint32
+	for _, k := range rv.rows[:n] {
+		if done&(1<<k) != 0 {
+			continue
+		}
+		if done != 0 {
+			dst = append(dst, ',')
+		}
+		done |= 1 << k
+		dst = append(dst, rv.vs.models[k].modelJSON...)
+	}
+	return append(dst, "]}"...)
 }

@@ -131,7 +131,8 @@ type Config struct {
 	// (champion/challenger, docs/variants.md) instead of Loader's one:
 	// weighted variants share live traffic, shadows score on the side.
 	Variants []Variant
-	// ShadowQueue is how many requests may wait for their shadow scoring
+	// ShadowQueue is how many shadow jobs (a request's leads for the
+	// variants that did not answer them) may wait to be scored
 	// (default 1024); beyond it they are shed and counted. ShadowWorkers
 	// score them (default 1). Shadows score only when Sink is set (their
 	// scores go nowhere else).
@@ -496,6 +497,14 @@ type exchange struct {
 	// (vidx -1 with one model).
 	vs   *variantSet
 	vidx int
+	// split is set when a batch's leads went to more than one variant;
+	// vrows then holds each row's (routeLeads), and vidx the first's.
+	split bool
+	vrows []int32
+	// splitRows, splitIdx and splitRes are scoreSplit's buffers.
+	splitRows []float32
+	splitIdx  []int
+	splitRes  []leadscore.Result
 	// force is the variant a V2 request addressed by name, -1 for none.
 	force int
 
@@ -515,7 +524,11 @@ const (
 func (ex *exchange) release() {
 	ex.w.ResponseWriter = nil
 	ex.key = nil
-	ex.vs, ex.vidx, ex.force = nil, -1, -1
+	ex.vs, ex.vidx, ex.force, ex.split = nil, -1, -1, false
+	clear(ex.splitRes) // results hold reasons
+	if cap(ex.splitRows) > maxPooledFloats {
+		ex.splitRows, ex.splitIdx, ex.splitRes = nil, nil, nil
+	}
 	if cap(ex.body) > maxPooledBytes {
 		ex.body = nil
 	}

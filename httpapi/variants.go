@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -265,8 +266,12 @@ func (s *Server) ReloadVariant(ctx context.Context, name, reason string) error {
 }
 
 // route picks the variant that answers a parsed request: the one named by
-// X-Amzn-SageMaker-Target-Variant, else by the first lead's id (sticky),
-// else at random. m is returned unchanged with one model.
+// X-Amzn-SageMaker-Target-Variant (or a V2 model name), else each lead's
+// own by its id (sticky; a batch may be split across variants, see
+// routeLeads), else one at random for the whole request. It returns the
+// (first lead's) variant's model, and m unchanged with one model. The
+// X-Amzn-Invoked-Production-Variant header is set when one variant
+// answers every lead.
 func (s *Server) route(ex *exchange, r *http.Request, m *served) (*served, *apiError) {
 	vs := s.variants.Load()
 	ex.vs, ex.vidx = vs, -1
@@ -283,14 +288,50 @@ func (s *Server) route(ex *exchange, r *http.Request, m *served) (*served, *apiE
 				truncateName(target[0]), variantNames(vs))
 		}
 		i = j
-	} else if ex.batch.hasIDs && ex.batch.n > 0 && ex.batch.ids[0] != nil {
-		i = vs.router.PickID(leadID(ex.batch.ids[0]))
+	} else if ex.batch.hasIDs && ex.batch.n > 0 {
+		i = routeLeads(ex, vs)
 	} else {
 		i = vs.router.Pick(rand.Float64()) //nolint:gosec // traffic split, not security
 	}
 	ex.vidx = i
-	ex.w.Header()[invokedVariantHeader] = vs.header[i]
+	if !ex.split {
+		ex.w.Header()[invokedVariantHeader] = vs.header[i]
+	}
 	return vs.models[i], nil
+}
+
+// routeLeads routes each lead of a batch with ids to its own sticky
+// variant (by its id; at random for a row without one) and returns the
+// first lead's. When the leads go to more than one variant ex.split is
+// set and ex.vrows holds each row's variant.
+func routeLeads(ex *exchange, vs *variantSet) int {
+	b := &ex.batch
+	pick := func(r int) int32 {
+		if r < len(b.ids) && b.ids[r] != nil {
+			return int32(vs.router.Pick(leadPoint(b.ids[r]))) // #nosec G115 -- at most MaxVariants
+		}
+		return int32(vs.router.Pick(rand.Float64())) //nolint:gosec // traffic split, not security
+	}
+	first := pick(0)
+	if b.n == 1 {
+		return int(first)
+	}
+	ex.vrows = append(ex.vrows[:0], first)
+	for r := 1; r < b.n; r++ {
+		k := pick(r)
+		ex.vrows = append(ex.vrows, k)
+		ex.split = ex.split || k != first
+	}
+	return int(first)
+}
+
+// leadPoint is variant.Point of a lead id kept as its raw JSON token,
+// without building the string when the token has no escapes.
+func leadPoint(tok []byte) float64 {
+	if len(tok) >= 2 && tok[0] == '"' && bytes.IndexByte(tok, '\\') < 0 {
+		return variant.PointBytes(tok[1 : len(tok)-1])
+	}
+	return variant.Point(leadID(tok))
 }
 
 func truncateName(s string) string {
@@ -311,48 +352,96 @@ func variantNames(vs *variantSet) string {
 	return out
 }
 
-// shadow queues the request's leads for the variants that did not answer
-// it: every shadow variant (on its sampled share), and the champion when
-// a weighted challenger answered (so that every challenger has paired
-// scores). When the queue is full, or the process has no spare CPU
-// (noSpareCPU), the job is shed and counted; the live request never
-// waits.
-func (s *Server) shadow(ex *exchange, live []leadscore.Record, feats []float32) {
-	vs := ex.vs
-	if vs == nil || ex.vidx < 0 || s.shadowQ == nil {
+// shadow queues leads that variant answered answered for the variants
+// that did not answer them: every shadow (on its sampled share, sticky by
+// lead id), and the champion when a weighted challenger answered (so that
+// every challenger has paired scores). When the queue is full, or the
+// process has no spare CPU (noSpareCPU), a job is shed and counted; the
+// live request never waits.
+func (s *Server) shadow(vs *variantSet, answered int, live []leadscore.Record, feats []float32) {
+	if vs == nil || answered < 0 || s.shadowQ == nil || len(live) == 0 {
 		return
 	}
-	var targets uint32
-	var u float64
-	hasU := false
+	var all uint32 // variants scoring every lead: one job
 	for j, sp := range vs.specs {
-		if j == ex.vidx {
+		if j == answered {
 			continue
 		}
 		switch {
-		case sp.Role == variant.Shadow:
-			if sp.Sample < 1 {
-				if !hasU {
-					if id := live[0].LeadID; id != "" {
-						u = variant.SamplePoint(id)
-					} else {
-						u = rand.Float64() //nolint:gosec // sampling, not security
-					}
-					hasU = true
-				}
-				if !variant.Sampled(sp.Sample, u) {
-					continue
-				}
+		case sp.Role == variant.Shadow && sp.Sample < 1:
+			sub, subFeats := sampleLeads(sp.Sample, live, feats)
+			switch {
+			case len(sub) == len(live):
+				all |= 1 << j
+			case len(sub) > 0: // a job of its own, with its sampled leads
+				s.enqueueShadow(shadowJob{vs: vs, targets: 1 << j, live: sub, feats: subFeats})
 			}
-			targets |= 1 << j
-		case j == vs.champion && vs.specs[ex.vidx].Role == variant.Weighted:
-			targets |= 1 << j
+		case sp.Role == variant.Shadow, j == vs.champion && vs.specs[answered].Role == variant.Weighted:
+			all |= 1 << j
 		}
 	}
-	if targets == 0 {
-		return
+	if all != 0 {
+		s.enqueueShadow(shadowJob{vs: vs, targets: all, live: live, feats: feats})
 	}
-	job := shadowJob{vs: vs, targets: targets, live: live, feats: feats}
+}
+
+// shadowSplit queues the shadow jobs of a batch split across variants:
+// each variant's leads go to the variants that did not answer them.
+func (s *Server) shadowSplit(vs *variantSet, vrows []int32, live []leadscore.Record, feats []float32) {
+	nf := len(feats) / len(live)
+	var done uint32
+	for _, k := range vrows {
+		if done&(1<<k) != 0 {
+			continue
+		}
+		done |= 1 << k
+		var sub []leadscore.Record
+		var subFeats []float32
+		for i, v := range vrows {
+			if v == k {
+				sub = append(sub, live[i])
+				subFeats = append(subFeats, feats[i*nf:(i+1)*nf]...)
+			}
+		}
+		s.shadow(vs, int(k), sub, subFeats)
+	}
+}
+
+// sampleLeads returns the leads a shadow with share sample scores, with
+// their rows: a lead is in when its SamplePoint (random without an id)
+// falls below the share, so a lead is always in or always out. It returns
+// live and feats themselves when every lead is in.
+func sampleLeads(sample float64, live []leadscore.Record, feats []float32) ([]leadscore.Record, []float32) {
+	in := func(l *leadscore.Record) bool {
+		u := rand.Float64() //nolint:gosec // sampling, not security
+		if l.LeadID != "" {
+			u = variant.SamplePoint(l.LeadID)
+		}
+		return variant.Sampled(sample, u)
+	}
+	if len(live) == 1 {
+		if in(&live[0]) {
+			return live, feats
+		}
+		return nil, nil
+	}
+	nf := len(feats) / len(live)
+	var sub []leadscore.Record
+	var subFeats []float32
+	for i := range live {
+		if in(&live[i]) {
+			sub = append(sub, live[i])
+			subFeats = append(subFeats, feats[i*nf:(i+1)*nf]...)
+		}
+	}
+	if len(sub) == len(live) {
+		return live, feats
+	}
+	return sub, subFeats
+}
+
+// enqueueShadow hands a job to the shadow workers, or sheds it.
+func (s *Server) enqueueShadow(job shadowJob) {
 	if s.cpuLoad.Busy(time.Now()) { // shed here, without waking a worker
 		s.shedJob(job, shedNoSpareCPU)
 		return

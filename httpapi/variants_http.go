@@ -84,21 +84,25 @@ type ShadowJSON struct {
 }
 
 type cachedReport struct {
-	at time.Time
-	r  *variant.Report
+	at        time.Time
+	feedbacks uint64 // the comparison's Feedbacks when computed
+	r         *variant.Report
 }
 
 // report returns the live comparison, computed at most once a second
-// (/metrics scrapes and GET /v1/variants share it).
+// (/metrics scrapes and GET /v1/variants share it), and again at once
+// after outcomes arrive: a verdict read right after POST /v1/feedback
+// counts them.
 func (s *Server) report() *variant.Report {
 	if s.comparison == nil {
 		return nil
 	}
-	if c := s.reportCache.Load(); c != nil && time.Since(c.at) < time.Second {
+	fb := s.comparison.Feedbacks()
+	if c := s.reportCache.Load(); c != nil && c.feedbacks == fb && time.Since(c.at) < time.Second {
 		return c.r
 	}
 	r := s.comparison.Report()
-	s.reportCache.Store(&cachedReport{at: time.Now(), r: r})
+	s.reportCache.Store(&cachedReport{at: time.Now(), feedbacks: fb, r: r})
 	return r
 }
 

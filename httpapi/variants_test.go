@@ -344,3 +344,99 @@ func TestShadowShedWithoutSpareCPU(t *testing.T) {
 		t.Error("/metrics lacks the no_spare_cpu shed count")
 	}
 }
+
+// TestVariantBatchSplit: each lead of a batch goes to its own sticky
+// variant, the one it gets alone; the batch is split, scored by each
+// variant and answered in the request's order, naming each lead's variant;
+// the lake rows name each lead's variant and model, and every lead gets its
+// shadow score.
+func TestVariantBatchSplit(t *testing.T) {
+	rec := &recordingSink{}
+	s, _ := variantServer(t, rec)
+	alone := map[string]string{}
+	var leads []string
+	for i := range 200 {
+		id := fmt.Sprintf("batch-%d", i)
+		body := fmt.Sprintf(`{"leads":[{"id":%q,"features":{"f0":%d,"f1":0}}]}`, id, i%7-3)
+		w := do(s, "POST", "/score", "application/json", body, "X-Amzn-SageMaker-Inference-Id", "alone-"+id)
+		if w.Code != 200 {
+			t.Fatal(w.Body)
+		}
+		alone[id] = w.Header().Get("X-Amzn-Invoked-Production-Variant")
+		leads = append(leads, fmt.Sprintf(`{"id":%q,"features":{"f0":%d,"f1":0}}`, id, i%7-3))
+	}
+	w := do(s, "POST", "/score", "application/json", `{"leads":[`+strings.Join(leads, ",")+`]}`, "X-Amzn-SageMaker-Inference-Id", "batch")
+	if w.Code != 200 {
+		t.Fatal(w.Body)
+	}
+	if h := w.Header().Get("X-Amzn-Invoked-Production-Variant"); h != "" {
+		t.Errorf("a split batch names one variant in its header: %q", h)
+	}
+	var resp struct {
+		Model struct {
+			Variants []struct{ Name, Version, Variant string } `json:"variants"`
+		} `json:"model"`
+		Results []struct {
+			ID      string `json:"id"`
+			Variant string `json:"variant"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for i, r := range resp.Results {
+		id := fmt.Sprintf("batch-%d", i)
+		if r.ID != id || r.Variant != alone[id] {
+			t.Fatalf("result %d: id %q variant %q, want %q on %q (its variant alone)", i, r.ID, r.Variant, id, alone[id])
+		}
+		per[r.Variant]++
+	}
+	if len(resp.Results) != 200 || per["champion"] == 0 || per["challenger"] == 0 || per["shadow"] != 0 {
+		t.Fatalf("%d results, per variant %v: want both weighted variants and no shadow", len(resp.Results), per)
+	}
+	if len(resp.Model.Variants) != 2 || resp.Model.Variants[0].Variant != alone["batch-0"] {
+		t.Errorf("model of a split batch: %+v", resp.Model)
+	}
+	eventually(t, func() bool { return s.ShadowPending() == 0 })
+	rec.mu.Lock()
+	shadowed := map[string]int{}
+	liveRows := 0
+	for _, r := range rec.recs {
+		if !strings.HasPrefix(r.InferenceID, "batch-") {
+			continue
+		}
+		if r.Shadow {
+			shadowed[r.LeadID]++
+			continue
+		}
+		liveRows++
+		if r.Variant != alone[r.LeadID] || r.ModelVersion != r.Variant+"-v" {
+			t.Errorf("lake row %+v: want variant %s and its model", r, alone[r.LeadID])
+		}
+	}
+	if liveRows != 200 {
+		t.Errorf("%d live lake rows of the batch, want 200", liveRows)
+	}
+	for id, v := range alone {
+		want := 1 // the shadow
+		if v == "challenger" {
+			want = 2 // and the champion beside the challenger
+		}
+		if shadowed[id] != want {
+			t.Errorf("lead %s (%s) has %d shadow rows, want %d", id, v, shadowed[id], want)
+		}
+	}
+	rec.mu.Unlock()
+	// A batch whose leads all go to one variant is answered as before.
+	var same []string
+	for i := range 200 {
+		if id := fmt.Sprintf("batch-%d", i); alone[id] == "champion" && len(same) < 5 {
+			same = append(same, leads[i])
+		}
+	}
+	w = do(s, "POST", "/score", "application/json", `{"leads":[`+strings.Join(same, ",")+`]}`)
+	if w.Code != 200 || w.Header().Get("X-Amzn-Invoked-Production-Variant") != "champion" || !strings.Contains(w.Body.String(), `"model":{"name":"fake","version":"champion-v","variant":"champion"}`) {
+		t.Errorf("one-variant batch: %d %q %s", w.Code, w.Header().Get("X-Amzn-Invoked-Production-Variant"), w.Body)
+	}
+}

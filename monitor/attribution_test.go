@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/internal/testutil"
 )
@@ -41,11 +44,13 @@ func liveAttribution(t *testing.T, n int, modify func(names []string, row []floa
 		t.Fatal(err)
 	}
 	d := loadDemo(t, "leads_10k.csv")
-	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
+	reg := prometheus.NewRegistry()
+	m, err := New(Config{Baseline: base, Features: d.names, Registerer: reg, Attribution: AttributionConfig{
 		Explain: bd.Forest().Contributions, SampleShare: 1, MaxPerSecond: -1, Queue: n, MinRows: n}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { checkAttributionGauges(t, m, reg) }()
 	recs := records(d, 2000, 2000+n, "a-", time.Now())
 	for i := range recs {
 		recs[i].Features = append([]float32(nil), recs[i].Features...)
@@ -157,5 +162,26 @@ func TestAttributionRateCap(t *testing.T) {
 	}
 	if got := m.Evaluate().Attribution.MaxPerSecond; got != DefaultAttributionRate {
 		t.Errorf("default max per second %v, want %v", got, DefaultAttributionRate)
+	}
+}
+
+// checkAttributionGauges: the /metrics gauges of attribution drift hold
+// the report's NDCG, explained count and each feature's attribution.
+func checkAttributionGauges(t *testing.T, m *Monitor, reg *prometheus.Registry) {
+	t.Helper()
+	a := m.Evaluate().Attribution
+	if got := promtest.ToFloat64(m.met.ndcg); got != float64(a.NDCG) {
+		t.Errorf("leadscore_monitor_attribution_ndcg %v, report %v", got, a.NDCG)
+	}
+	if got := promtest.ToFloat64(m.met.explained); got != float64(a.Explained) {
+		t.Errorf("leadscore_monitor_attribution_explained %v, report %v", got, a.Explained)
+	}
+	for _, f := range a.Features {
+		if got := promtest.ToFloat64(m.met.attribution.WithLabelValues(f.Name)); got != float64(f.Current) {
+			t.Errorf("leadscore_monitor_feature_attribution{feature=%q} %v, report %v", f.Name, got, f.Current)
+		}
+	}
+	if n, err := promtest.GatherAndCount(reg, "leadscore_monitor_feature_attribution"); err != nil || n != len(a.Features) {
+		t.Errorf("%d feature attribution gauges for %d features: %v", n, len(a.Features), err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/tabular"
 	"github.com/leadscore/leadscore/xgboost"
@@ -150,13 +152,19 @@ func TestBiasKnownAnswers(t *testing.T) {
 // outcomes as feedback and returns the report.
 func liveBiasReport(t *testing.T, fx *biasFixture, cfg leadscore.BiasConfig) *Report {
 	t.Helper()
+	return liveBiasReportOn(t, fx, cfg, nil)
+}
+
+// liveBiasReportOn is liveBiasReport with the monitor's metrics on reg.
+func liveBiasReportOn(t *testing.T, fx *biasFixture, cfg leadscore.BiasConfig, reg prometheus.Registerer) *Report {
+	t.Helper()
 	in := BaselineInput{Names: fx.names, Values: fx.tab.Values, Rows: fx.tab.Rows, Probabilities: fx.probs,
 		Labels: fx.labels, Tiers: leadscore.Tiers{0.1, 0.2, 0.5, 0.8}}
 	base, err := ComputeBaseline(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(Config{Baseline: base, Features: fx.names, Bias: &cfg, WindowRows: fx.tab.Rows})
+	m, err := New(Config{Baseline: base, Features: fx.names, Bias: &cfg, WindowRows: fx.tab.Rows, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,5 +337,43 @@ func TestBiasConstraints(t *testing.T) {
 	}
 	if dppl == 0 || listed != dppl {
 		t.Errorf("%d DPPL violations, %d listed", dppl, listed)
+	}
+}
+
+// TestBiasGauges: every bias metric of the window is a
+// leadscore_monitor_bias_metric gauge in /metrics, NaN when insufficient.
+func TestBiasGauges(t *testing.T) {
+	fx := loadBiasFixture(t, "biased")
+	reg := prometheus.NewRegistry()
+	r := liveBiasReportOn(t, fx, biasFixtureConfig(fx.exp.Cutoff), reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "leadscore_monitor_bias_metric" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			got[l["facet"]+" "+l["facet_value"]+" "+l["metric"]] = m.GetGauge().GetValue()
+		}
+	}
+	n := 0
+	for _, f := range r.Bias.Facets {
+		for _, m := range f.Metrics {
+			n++
+			g, ok := got[f.Facet+" "+f.FacetValue+" "+m.Name]
+			if !ok || float64(*m.Value) != g {
+				t.Errorf("%s %s %s: gauge %v (%v), report %v", f.Facet, f.FacetValue, m.Name, g, ok, *m.Value)
+			}
+		}
+	}
+	if n != 40 || len(got) != n {
+		t.Errorf("%d metrics, %d gauges", n, len(got))
 	}
 }

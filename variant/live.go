@@ -52,6 +52,9 @@ type Live struct {
 	next     int
 	byLead   map[string]string // lead id -> latest inference id
 	matched  int64
+	// feedbacks counts Feedback calls, so that a cached report can tell
+	// it is older than the latest outcomes.
+	feedbacks atomic.Uint64
 }
 
 type liveTraffic struct {
@@ -256,8 +259,13 @@ func (l *Live) Feedback(outcomes []leadscore.Outcome) int {
 		n++
 	}
 	l.matched += int64(n)
+	l.feedbacks.Add(1)
 	return n
 }
+
+// Feedbacks is how many times outcomes were joined so far: a report
+// computed before the count last changed lacks some outcomes.
+func (l *Live) Feedbacks() uint64 { return l.feedbacks.Load() }
 
 // CaptureFeedback is Feedback for monitor.FeedbackSink.
 func (l *Live) CaptureFeedback(outcomes []leadscore.Outcome) { l.Feedback(outcomes) }

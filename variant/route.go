@@ -55,12 +55,16 @@ func (r *Router) PickID(id string) int { return r.Pick(Point(id)) }
 // similar ids clustered in the high bits), top 53 bits as a fraction.
 func Point(id string) float64 { return point(id, 0) }
 
+// PointBytes is Point of an id held as bytes (the same point for the
+// same bytes), without converting it to a string.
+func PointBytes(id []byte) float64 { return point(id, 0) }
+
 // SamplePoint maps a lead id to [0, 1) like Point but independently of
 // it, for a shadow's sampled share: sampling on Point would pick the same
 // leads as the first weighted variant's range.
 func SamplePoint(id string) float64 { return point(id, 0x9e3779b97f4a7c15) }
 
-func point(id string, seed uint64) float64 {
+func point[T string | []byte](id T, seed uint64) float64 {
 	const (
 		offset = 14695981039346656037
 		prime  = 1099511628211

@@ -128,7 +128,7 @@ func (v *variantConfig) addFlags(fs *flag.FlagSet) {
 	fs.Var(&v.specs, "variant", "serve several models at once: `NAME=SOURCE[:ROLE]`, repeated; SOURCE is a model file, bundle\n"+
 		"directory or registry:ROOT#NAME@STAGE; ROLE is weight=W (default 1), shadow or shadow=SHARE.\n"+
 		"The first weighted variant is the champion (docs/variants.md)")
-	fs.IntVar(&v.shadowQueue, "shadow-queue", httpapi.DefaultShadowQueue, "requests that may wait for shadow scoring; beyond it they are shed and counted")
+	fs.IntVar(&v.shadowQueue, "shadow-queue", httpapi.DefaultShadowQueue, "shadow `jobs` (a request's leads for the variants that did not answer them) that may wait\nto be scored; beyond it they are shed and counted")
 	fs.IntVar(&v.shadowWorkers, "shadow-workers", httpapi.DefaultShadowWorkers, "goroutines scoring shadow variants off the request path")
 	fs.IntVar(&v.shadowMaxLive, "shadow-max-live", 0, "shed (and count) shadow scoring while more than this many live `requests` are in flight:\nthe cores are busy with live work (0: GOMAXPROCS; negative: never shed for load)")
 	fs.Float64Var(&v.shadowCPULoad, "shadow-max-cpu-load", httpapi.DefaultShadowMaxCPULoad, "shed (and count) shadow scoring while the process's CPU `load` over the last 20ms exceeds this:\nthe time its threads ran or waited for a core, over GOMAXPROCS cores' time (Linux; 0: never shed for it)")

@@ -140,8 +140,34 @@ func testServeVariants(t *testing.T, bin string) {
 			t.Fatalf("lead %d moved from %s to %s", i, answered[i], v)
 		}
 	}
+	// A batch: each lead lands on the variant it gets alone (the batch is
+	// split across variants, answered in order, each result naming its
+	// variant; the header names one only when all leads went to one).
+	var batch []string
+	for _, l := range leads[:300] {
+		batch = append(batch, l.json)
+	}
+	r := send(t, client, "POST", s.url+"/score", "application/json", `{"leads":[`+strings.Join(batch, ",")+`]}`)
+	var br struct {
+		Results []struct {
+			ID      string `json:"id"`
+			Variant string `json:"variant"`
+		} `json:"results"`
+	}
+	r.json(t, &br)
+	if r.status != 200 || len(br.Results) != 300 || r.header.Get("X-Amzn-Invoked-Production-Variant") != "" {
+		t.Fatalf("batch of 300: %d, %d results, header %q", r.status, len(br.Results), r.header.Get("X-Amzn-Invoked-Production-Variant"))
+	}
+	inBatch := map[string]int{}
+	for i, res := range br.Results {
+		if res.ID != fmt.Sprintf("lead-%d", i) || res.Variant != answered[i] {
+			t.Fatalf("batch result %d: id %s on %s, want lead-%d on %s (its variant alone)", i, res.ID, res.Variant, i, answered[i])
+		}
+		inBatch[res.Variant]++
+	}
+	t.Logf("a batch of 300 leads split %v", inBatch)
 	// The override header, and an unknown variant.
-	r := send(t, client, "POST", s.url+"/score", "application/json", `{"leads":[`+leads[0].json+`]}`, "X-Amzn-SageMaker-Target-Variant", "better")
+	r = send(t, client, "POST", s.url+"/score", "application/json", `{"leads":[`+leads[0].json+`]}`, "X-Amzn-SageMaker-Target-Variant", "better")
 	if r.status != 200 || r.header.Get("X-Amzn-Invoked-Production-Variant") != "better" || !strings.Contains(string(r.body), `"version":"1.0.0"`) {
 		t.Fatalf("override: %d %v %s", r.status, r.header, r.body)
 	}
@@ -149,6 +175,15 @@ func testServeVariants(t *testing.T, bin string) {
 	if r.status != 400 || !strings.Contains(string(r.body), `nobody`) || !strings.Contains(string(r.body), "unknown_variant") {
 		t.Fatalf("unknown variant: %d %s", r.status, r.body)
 	}
+	// Outcomes match the leads the live comparison holds: wait until the
+	// records of every live answer (10,000 + 200 sticky + 300 in a batch)
+	// have reached it, as they do asynchronously, before sending them.
+	var rep variantsReport
+	testutil.EventuallyState(t, 30*time.Second, "the live comparison to see every live answer", func() (bool, string) {
+		send(t, client, "GET", s.url+"/v1/variants", "", "").json(t, &rep)
+		return len(rep.Variants) == 4 && rep.Variants[0].Leads+rep.Variants[1].Leads >= int64(len(leads)+len(leads)/50+300),
+			fmt.Sprintf("%+v", rep.Variants)
+	})
 	// Outcomes for every lead, by lead id.
 	var fb strings.Builder
 	fb.WriteByte('[')
@@ -166,7 +201,6 @@ func testServeVariants(t *testing.T, bin string) {
 	if r := send(t, client, "POST", s.url+"/v1/feedback", "application/json", fb.String()); r.status != 200 {
 		t.Fatalf("feedback: %d %s", r.status, r.body)
 	}
-	var rep variantsReport
 	testutil.EventuallyState(t, 30*time.Second, "the shadows to catch up", func() (bool, string) {
 		send(t, client, "GET", s.url+"/v1/variants", "", "").json(t, &rep)
 		return len(rep.Comparisons) == 3 && rep.Comparisons[1].Leads >= len(leads) && rep.Comparisons[2].Leads >= len(leads),
