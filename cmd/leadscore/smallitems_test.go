@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/leadscore/leadscore/httpapi"
 )
@@ -66,7 +68,9 @@ func testHostileMetricsKey(t *testing.T, bin string) {
 // non-loopback address is now refused unless --debug-listen-remote, and
 // cmdline shows the program's name only.
 func testHostileDebugListen(t *testing.T, bin string) {
-	for _, addr := range []string{"0.0.0.0:6060", ":6060", "[::]:6060", "192.0.2.1:6060", "example.com:6060"} {
+	// Ephemeral ports: a binary that does not refuse them (the code before
+	// the fix) binds one briefly, and serveExit stops it.
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:0", "example.com:0"} {
 		code, stderr := serveExit(t, bin, nil, "--debug-listen", addr)
 		if code != 2 || !strings.Contains(stderr, "not a loopback address") || !strings.Contains(stderr, "--debug-listen-remote") {
 			t.Errorf("--debug-listen %s: exit %d, %q; want 2 naming --debug-listen-remote", addr, code, stderr)
@@ -152,17 +156,23 @@ func testHostileLogsBounded(t *testing.T, bin string) {
 }
 
 // serveExit runs `leadscore serve args` expecting it to exit before
-// listening, and returns its exit code and stderr.
+// listening, and returns its exit code and stderr; one still running after
+// 10 s is killed (exit -1).
 func serveExit(t *testing.T, bin string, env []string, args ...string) (int, string) {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...) //nolint:gosec // G702: the binary this test built
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...) //nolint:gosec // G702: the binary this test built
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SM_MODEL_DIR=" + filepath.Join(dir, "none"),
 		"LEADSCORE_LAKE_DIR=" + filepath.Join(dir, "lake")}, env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
+	if ctx.Err() != nil {
+		return -1, "still running after 10 s: " + stderr.String()
+	}
 	if errors.As(err, &ee) {
 		return ee.ExitCode(), stderr.String()
 	}
