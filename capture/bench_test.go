@@ -48,24 +48,7 @@ func benchRecords(n int) ([]string, []leadscore.Record) {
 // this machine's cores, which drops what it cannot keep up with (%dropped).
 func BenchmarkCapture(b *testing.B) {
 	features, recs := benchRecords(4096)
-	b.Run("enqueue", func(b *testing.B) {
-		schema, err := newLakeSchema(features)
-		if err != nil {
-			b.Fatal(err)
-		}
-		w := &Writer{cfg: Config{QueueDepth: DefaultQueueDepth, MaxLocalBytes: DefaultMaxLocalBytes}, counters: newCounters()}
-		w.queue.init(DefaultQueueDepth, schema)
-		w.queue.records = make([]leadscore.Record, 0, DefaultQueueDepth)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i += 10 {
-			if len(w.queue.records) > DefaultQueueDepth-10 {
-				w.queue.records = w.queue.records[:0]
-			}
-			j := i % (len(recs) - 10)
-			w.Capture(recs[j : j+10])
-		}
-	})
+	b.Run("enqueue", func(b *testing.B) { benchEnqueue(b, features, recs) })
 	// As leadscore serve sends them: each record names its model's
 	// feature list (one shared slice), which the queue follows.
 	named := append([]leadscore.Record(nil), recs...)
@@ -73,22 +56,7 @@ func BenchmarkCapture(b *testing.B) {
 		named[i].FeatureNames = features
 	}
 	b.Run("enqueue-named", func(b *testing.B) {
-		schema, err := newLakeSchema(append([]string(nil), features...))
-		if err != nil {
-			b.Fatal(err)
-		}
-		w := &Writer{cfg: Config{QueueDepth: DefaultQueueDepth, MaxLocalBytes: DefaultMaxLocalBytes}, counters: newCounters()}
-		w.queue.init(DefaultQueueDepth, schema)
-		w.queue.records = make([]leadscore.Record, 0, DefaultQueueDepth)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i += 10 {
-			if len(w.queue.records) > DefaultQueueDepth-10 {
-				w.queue.records = w.queue.records[:0]
-			}
-			j := i % (len(named) - 10)
-			w.Capture(named[j : j+10])
-		}
+		benchEnqueue(b, append([]string(nil), features...), named)
 	})
 	b.Run("running", func(b *testing.B) {
 		w, err := New(Config{Dir: b.TempDir()}, features, nil, nil)
@@ -237,4 +205,25 @@ func BenchmarkLakeCPU(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/record")
 	b.ReportMetric(float64(s.Bytes)/float64(b.N), "bytes/record")
+}
+
+// benchEnqueue measures Capture alone on a Writer whose queue has the
+// schema of features, emptying the queue between rounds of 10 records.
+func benchEnqueue(b *testing.B, features []string, recs []leadscore.Record) {
+	schema, err := newLakeSchema(features)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &Writer{cfg: Config{QueueDepth: DefaultQueueDepth, MaxLocalBytes: DefaultMaxLocalBytes}, counters: newCounters()}
+	w.queue.init(DefaultQueueDepth, schema)
+	w.queue.records = make([]leadscore.Record, 0, DefaultQueueDepth)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 10 {
+		if len(w.queue.records) > DefaultQueueDepth-10 {
+			w.queue.records = w.queue.records[:0]
+		}
+		j := i % (len(recs) - 10)
+		w.Capture(recs[j : j+10])
+	}
 }

@@ -45,12 +45,7 @@ func TestServeInProcess(t *testing.T) {
 	go func() { done <- serve(ctx, c, &out, func() {}) }()
 	var addr string
 	testutil.EventuallyState(t, 20*time.Second, "serve to listen", func() (bool, string) {
-		for _, line := range strings.Split(out.String(), "\n") {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				addr = rec.Addr
-			}
-		}
+		addr = logAddr(out.String(), "listening")
 		return addr != "", out.String()
 	})
 	body := "[[" + strings.TrimSuffix(strings.Repeat("0,", 50), ",") + "]]"
@@ -643,16 +638,7 @@ func testServeGracefulShutdown(t *testing.T, bin string) {
 func testServeProfiler(t *testing.T, bin string) {
 	s := startServer(t, bin, nil, "--debug-listen", "127.0.0.1:0", "--memory-limit", "96MiB")
 	defer s.stop(syscall.SIGTERM)
-	var addr string
-	for _, line := range strings.Split(s.output(), "\n") {
-		var rec struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "profiler listening" {
-			addr = rec.Addr
-		}
-	}
+	addr := logAddr(s.output(), "profiler listening")
 	if addr == "" {
 		t.Fatalf("no profiler listening line:\n%s", s.output())
 	}

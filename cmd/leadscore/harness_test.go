@@ -168,6 +168,19 @@ func (s *server) output() string {
 	return s.logs.String()
 }
 
+// logAddr returns the "addr" of the last JSON log line in out whose msg
+// is msg, or "" when there is none.
+func logAddr(out, msg string) string {
+	var addr string
+	for _, line := range strings.Split(out, "\n") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == msg {
+			addr = rec.Addr
+		}
+	}
+	return addr
+}
+
 // waitLog waits until the output contains want.
 func (s *server) waitLog(want string) {
 	s.t.Helper()

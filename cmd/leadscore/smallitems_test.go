@@ -79,16 +79,7 @@ func testHostileDebugListen(t *testing.T, bin string) {
 	const hook = "http://127.0.0.1:9/hooks/T000/B000/webhook-secret-token"
 	s := startServer(t, bin, nil, "--debug-listen", "127.0.0.1:0", "--monitor-webhook-url", hook, "--api-keys", "ops:"+httpapi.HashKey("k"))
 	defer s.stop(syscall.SIGTERM)
-	var addr string
-	for _, line := range strings.Split(s.output(), "\n") {
-		var rec struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "profiler listening" {
-			addr = rec.Addr
-		}
-	}
+	addr := logAddr(s.output(), "profiler listening")
 	if addr == "" {
 		t.Fatalf("no profiler line:\n%s", s.output())
 	}
