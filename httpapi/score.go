@@ -171,12 +171,7 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 // go back to their rows, so the answer keeps the request's order.
 func (s *Server) scoreSplit(ctx context.Context, ex *exchange, nf, explain int, res []leadscore.Result) error {
 	n := ex.batch.n
-	var done uint32
-	for r0, k := range ex.vrows[:n] {
-		if done&(1<<k) != 0 {
-			continue
-		}
-		done |= 1 << k
+	return eachVariant(ex.vrows[:n], func(r0 int, k int32) error {
 		rows, idx := ex.splitRows[:0], ex.splitIdx[:0]
 		for r := r0; r < n; r++ {
 			if ex.vrows[r] == k {
@@ -196,8 +191,8 @@ func (s *Server) scoreSplit(ctx context.Context, ex *exchange, nf, explain int, 
 		for j, r := range idx {
 			res[r] = out[j]
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // batchIDs are the inference ids and lead ids of a captured batch, all
@@ -507,16 +502,12 @@ func (rv *rowVariants) name(i int) string {
 // of their first lead.
 func (rv *rowVariants) appendModels(dst []byte, n int) []byte {
 	dst = append(dst, `{"variants":[`...)
-	var done uint32
-	for _, k := range rv.rows[:n] {
-		if done&(1<<k) != 0 {
-			continue
-		}
-		if done != 0 {
+	_ = eachVariant(rv.rows[:n], func(first int, k int32) error {
+		if first > 0 {
 			dst = append(dst, ',')
 		}
-		done |= 1 << k
 		dst = append(dst, rv.vs.models[k].modelJSON...)
-	}
+		return nil
+	})
 	return append(dst, "]}"...)
 }

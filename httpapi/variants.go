@@ -389,12 +389,7 @@ func (s *Server) shadow(vs *variantSet, answered int, live []leadscore.Record, f
 // each variant's leads go to the variants that did not answer them.
 func (s *Server) shadowSplit(vs *variantSet, vrows []int32, live []leadscore.Record, feats []float32) {
 	nf := len(feats) / len(live)
-	var done uint32
-	for _, k := range vrows {
-		if done&(1<<k) != 0 {
-			continue
-		}
-		done |= 1 << k
+	_ = eachVariant(vrows, func(_ int, k int32) error {
 		var sub []leadscore.Record
 		var subFeats []float32
 		for i, v := range vrows {
@@ -404,7 +399,8 @@ func (s *Server) shadowSplit(vs *variantSet, vrows []int32, live []leadscore.Rec
 			}
 		}
 		s.shadow(vs, int(k), sub, subFeats)
-	}
+		return nil
+	})
 }
 
 // sampleLeads returns the leads a shadow with share sample scores, with
@@ -611,3 +607,20 @@ func (s *Server) shadowQueueState() (capacity, length, pending int) {
 // once every job handed to the shadow workers so far has been scored (its
 // records given to the sink) or shed. Tests and benchmarks wait for it.
 func (s *Server) ShadowPending() int { return int(s.shadowPending.Load()) }
+
+// eachVariant calls f once for each variant index in rows (a batch's
+// variant per row), in the order of the variant's first row, with that
+// row; it stops at f's first error.
+func eachVariant(rows []int32, f func(first int, k int32) error) error {
+	var done uint32
+	for r, k := range rows {
+		if done&(1<<k) != 0 {
+			continue
+		}
+		done |= 1 << k
+		if err := f(r, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
