@@ -132,7 +132,8 @@ type tuning struct {
 	pendingRows    int           // records gathered before they go to the column writers
 	journalBufSize int
 	// linger is how long the journal lets records gather after the first
-	// arrives (see journaler.linger); 0 takes each arrival at once.
+	// arrives (see journaler.linger), at most SyncInterval; 0 takes each
+	// arrival at once.
 	linger time.Duration
 	// Fault injection for tests: wrap the files of journal segments and
 	// lake files (nil: no wrapping).
@@ -149,6 +150,6 @@ func defaultTuning() tuning {
 		maxOpenFiles:   48,
 		pendingRows:    256,
 		journalBufSize: 256 << 10,
-		linger:         2 * time.Millisecond,
+		linger:         10 * time.Millisecond,
 	}
 }
