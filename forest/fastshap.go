@@ -3,6 +3,7 @@ package forest
 import (
 	"math"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Fast TreeSHAP: precomputed per-leaf tables.
@@ -311,18 +312,98 @@ func (st *shapTables) tabledContributions(t *Tree, tr *shapTree, row []float32, 
 	}
 	// Consecutive leaves (siblings) add to the same features: alternating
 	// between phiCopies copies of phi keeps those additions from waiting on
-	// each other.
+	// each other. Indexes are checked at build time (fill, addLeaf): every
+	// leaf's elements and 2^d table entries are in st.elems and st.tab, its
+	// features are below stride, and a mask has at most d bits, so the
+	// loop reads through unsafe.Add without bounds checks.
+	tabBase := unsafe.Pointer(unsafe.SliceData(st.tab))  // #nosec G103 -- see above
+	elBase := unsafe.Pointer(unsafe.SliceData(st.elems)) // #nosec G103 -- see above
+	phiBase := unsafe.Pointer(unsafe.SliceData(phi))     // #nosec G103 -- see above
 	for i := range tr.leaves {
 		lf := &tr.leaves[i]
 		m := mask[lf.node]
-		els := st.elems[lf.el : lf.el+lf.d]
-		tab := st.tab[lf.tab : int(lf.tab)+1<<lf.d]
-		p := phi[(i%phiCopies)*stride:]
-		for k := range els {
-			e := &els[k]
-			p[e.feature] += float64(e.coef[m>>k&1] * tab[m&^(1<<k)])
+		tab := unsafe.Add(tabBase, uintptr(lf.tab)<<2)                     // #nosec G103 -- see above
+		el := unsafe.Add(elBase, uintptr(lf.el)*unsafe.Sizeof(shapElem{})) // #nosec G103 -- see above
+		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3)         // #nosec G103 -- see above
+		for k := uint32(0); k < uint32(lf.d); k++ {
+			e := (*shapElem)(unsafe.Add(el, uintptr(k)*unsafe.Sizeof(shapElem{}))) // #nosec G103 -- see above
+			h := *(*float32)(unsafe.Add(tab, uintptr(m&^(1<<(k&31)))<<2))          // #nosec G103 -- see above
+			acc := (*float64)(unsafe.Add(p, uintptr(e.feature)<<3))                // #nosec G103 -- see above
+			*acc += float64(e.coef[m>>(k&31)&1] * h)
 		}
 	}
+}
+
+// tabledBlock is tabledContributions for the n rows of a block, leaf by
+// leaf: cols holds the rows' values column-major (value j of row r at
+// j*n+r) and phi the accumulators output-major (copy c, output j, row r
+// at (c*stride+j)*n+r); mask is scratch for maxNodes*n masks. Each row's
+// accumulators receive exactly the additions, in the same order, that
+// tabledContributions makes for it alone, so the results are identical;
+// but the innermost loop runs over the rows with the leaf's table,
+// feature and coefficients fixed, so its iterations do not wait on each
+// other and the tree's tables are read from the nearest cache.
+func (st *shapTables) tabledBlock(t *Tree, tr *shapTree, cols []float32, n int, phi []float64, stride int, mask []uint32) {
+	clear(mask[:n])
+	for i := range tr.inner {
+		in := &tr.inner[i]
+		src := mask[int(in.node)*n:][:n]
+		ml := mask[int(in.left)*n:][:n]
+		mr := mask[int(in.right)*n:][:n]
+		vals := cols[int(in.feature)*n:][:n]
+		if in.categorical {
+			nd := &t.Nodes[in.node]
+			for r, v := range vals {
+				m := src[r] | in.newBit
+				if nd.next(v) == nd.Right {
+					ml[r], mr[r] = m&^in.bit, m
+				} else {
+					ml[r], mr[r] = m, m&^in.bit
+				}
+			}
+			continue
+		}
+		// goLeft is all ones when the row goes left: missing values by
+		// the default direction, others by value < cond.
+		var nanLeft uint32
+		if in.defaultLeft {
+			nanLeft = ^uint32(0)
+		}
+		for r, v := range vals {
+			m := src[r] | in.newBit
+			goLeft := nanLeft
+			if v == v {
+				goLeft = -b2u(v < in.cond)
+			}
+			ml[r] = m &^ (in.bit &^ goLeft)
+			mr[r] = m &^ (in.bit & goLeft)
+		}
+	}
+	tabBase := unsafe.Pointer(unsafe.SliceData(st.tab)) // #nosec G103 -- see above
+	for i := range tr.leaves {
+		lf := &tr.leaves[i]
+		ms := mask[int(lf.node)*n:][:n]
+		tab := unsafe.Add(tabBase, uintptr(lf.tab)<<2) // #nosec G103 -- see tabledContributions
+		base := (i % phiCopies) * stride
+		for k, e := range st.elems[lf.el : lf.el+lf.d] {
+			coef := e.coef
+			bit := uint32(1) << (k & 31)
+			sh := uint32(k & 31)
+			acc := phi[(base+int(e.feature))*n:][:n]
+			for r, m := range ms {
+				h := *(*float32)(unsafe.Add(tab, uintptr(m&^bit)<<2)) // #nosec G103 -- see tabledContributions
+				acc[r] += float64(coef[m>>sh&1] * h)
+			}
+		}
+	}
+}
+
+// b2u is 1 for true and 0 for false.
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // phiCopies is the number of interleaved accumulators.

@@ -83,6 +83,74 @@ func TestTabledMatchesRecursive(t *testing.T) {
 	}
 }
 
+// TestBatchMatchesRows checks that ContributionsBatch gives every row
+// exactly the values Contributions gives it alone, for batches of 2 to
+// more than a block, on random trees (repeated features, missing values,
+// categorical splits) some of which are too large for the table budget
+// and keep the recursive algorithm.
+func TestBatchMatchesRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const nf = 7
+	s := &Spec{Booster: GBTree, Objective: "multi:softprob", NumFeature: nf, NumGroup: 2, BaseScore: []float32{0.5}}
+	for i := 0; i < 24; i++ {
+		tr := randomCoverTree(r, 1+i%9, nf)
+		if i%5 == 0 {
+			n := &tr.Nodes[0]
+			n.Categorical, n.Categories = true, []uint32{1, 3}
+		}
+		s.Trees = append(s.Trees, tr)
+		s.TreeGroup = append(s.TreeGroup, int32(i%2))
+	}
+	f, err := New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.shapOnce.Do(func() { f.shap = f.buildShapTables(16 << 10) })
+	var tabled int
+	for i := range f.shap.trees {
+		if f.shap.trees[i].tabled {
+			tabled++
+		}
+	}
+	if tabled == 0 || tabled == len(s.Trees) {
+		t.Fatalf("tabled %d of %d trees, want some but not all", tabled, len(s.Trees))
+	}
+	w := 2 * (nf + 1)
+	for _, n := range []int{2, 5, ExplainBlockRows, ExplainBlockRows + 7, 3*ExplainBlockRows + 1} {
+		rows := make([]float32, n*nf)
+		for i := range rows {
+			rows[i] = float32(r.NormFloat64())
+			switch r.IntN(6) {
+			case 0:
+				rows[i] = float32(math.NaN())
+			case 1:
+				rows[i] = float32(r.IntN(5))
+			}
+		}
+		batch := make([]float32, n*w)
+		if err := f.ContributionsBatch(rows, batch); err != nil {
+			t.Fatal(err)
+		}
+		one := make([]float32, w)
+		for i := 0; i < n; i++ {
+			if err := f.Contributions(rows[i*nf:(i+1)*nf], one); err != nil {
+				t.Fatal(err)
+			}
+			for j, c := range one {
+				if b := batch[i*w+j]; math.Float32bits(b) != math.Float32bits(c) {
+					t.Fatalf("batch of %d, row %d, value %d: batch %v, one row %v", n, i, j, b, c)
+				}
+			}
+		}
+	}
+	if err := f.ContributionsBatch(make([]float32, nf+1), make([]float32, w)); err == nil {
+		t.Error("a partial row was accepted")
+	}
+	if err := f.ContributionsBatch(make([]float32, 2*nf), make([]float32, w)); err == nil {
+		t.Error("an output for one row was accepted for two")
+	}
+}
+
 // TestTableBudget checks that trees beyond the budget fall back and still
 // give the same contributions.
 func TestTableBudget(t *testing.T) {

@@ -35,6 +35,9 @@ type VariantsJSON struct {
 	Variants    []VariantJSON        `json:"variants"`
 	Comparisons []variant.Comparison `json:"comparisons"`
 	Shadow      ShadowJSON           `json:"shadow_queue"`
+	// PendingOutcomes is the outcomes posted before their lead's score
+	// reached the comparison, waiting for it (--variant-pending-outcomes).
+	PendingOutcomes variant.PendingStats `json:"pending_outcomes"`
 	// Window is how many latest leads the comparison is over.
 	Window    int       `json:"window_leads"`
 	Generated time.Time `json:"generated_at"`
@@ -135,6 +138,7 @@ func (s *Server) VariantsReport() *VariantsJSON {
 		}
 		out.Shadow.Dropped = s.comparison.Dropped()
 		out.Window = s.comparison.Window()
+		out.PendingOutcomes = s.comparison.Pending()
 	}
 	for i, sp := range vs.specs {
 		vr, ok := byName[sp.Name]
@@ -248,6 +252,7 @@ type comparisonCollector struct {
 	s                                             *Server
 	share, latency, tiers, auc, rho, agree, shift *prometheus.Desc
 	aucDiff, ciLow, ciHigh, verdict, paired       *prometheus.Desc
+	pending, pendingJoined, pendingEvicted        *prometheus.Desc
 }
 
 func newComparisonCollector(s *Server) *comparisonCollector {
@@ -268,11 +273,17 @@ func newComparisonCollector(s *Server) *comparisonCollector {
 		ciHigh:  d("auc_difference_ci95_high", "High end of the 95% DeLong interval of the AUC difference.", "challenger"),
 		verdict: d("verdict", "1 for the challenger's current verdict.", "challenger", "verdict"),
 		paired:  d("paired_leads", "Leads both challenger and champion scored in the window.", "challenger"),
+		pending: d("pending_outcomes", "Outcomes posted before their lead's score reached the live comparison, waiting for it."),
+		pendingJoined: d("pending_outcomes_joined_total",
+			"Outcomes attached to their lead when its score arrived after them."),
+		pendingEvicted: d("pending_outcomes_evicted_total",
+			"Waiting outcomes evicted because the pending store (--variant-pending-outcomes) was full."),
 	}
 }
 
 func (c *comparisonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.share, c.latency, c.tiers, c.auc, c.rho, c.agree, c.shift, c.aucDiff, c.ciLow, c.ciHigh, c.verdict, c.paired} {
+	for _, d := range []*prometheus.Desc{c.share, c.latency, c.tiers, c.auc, c.rho, c.agree, c.shift, c.aucDiff, c.ciLow, c.ciHigh, c.verdict, c.paired,
+		c.pending, c.pendingJoined, c.pendingEvicted} {
 		ch <- d
 	}
 }
@@ -285,6 +296,10 @@ func (c *comparisonCollector) Collect(ch chan<- prometheus.Metric) {
 	if rep == nil {
 		return
 	}
+	p := c.s.comparison.Pending()
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(p.Pending))
+	ch <- prometheus.MustNewConstMetric(c.pendingJoined, prometheus.CounterValue, float64(p.Joined))
+	ch <- prometheus.MustNewConstMetric(c.pendingEvicted, prometheus.CounterValue, float64(p.Evicted))
 	gauge := func(d *prometheus.Desc, v variant.Num, labels ...string) {
 		if f := float64(v); !math.IsNaN(f) && !math.IsInf(f, 0) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, f, labels...)

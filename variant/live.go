@@ -13,6 +13,11 @@ const (
 	DefaultWindow    = 50000
 	DefaultLatencies = 4096
 	DefaultQueue     = 4096
+	// DefaultPendingOutcomes is how many outcomes that arrived before
+	// their lead's score are kept waiting for it.
+	DefaultPendingOutcomes = 10000
+	// MaxPendingOutcomes bounds LiveConfig.PendingOutcomes.
+	MaxPendingOutcomes = 10_000_000
 	// maxSlots bounds the variant names a Live keeps scores for: a
 	// reconfiguration may rename variants, and each name seen takes a slot
 	// until the window forgets it.
@@ -30,6 +35,14 @@ type LiveConfig struct {
 	// Queue is how many captured batches may wait; beyond it batches are
 	// dropped and counted (default 4,096).
 	Queue int
+	// PendingOutcomes is how many outcomes that joined no lead in the
+	// window are kept, waiting for the lead's score record to arrive
+	// (feedback can race the capture pipeline, and a shadow's score comes
+	// after the live answer): when the record arrives the outcome is
+	// attached to it. Beyond the bound the oldest waiting outcome is
+	// evicted and counted (PendingEvicted). 0: the default (10,000);
+	// negative: none kept, an outcome that finds no lead is not joined.
+	PendingOutcomes int
 }
 
 // Live compares variants on live traffic. It is a leadscore.Sink (fed the
@@ -52,9 +65,29 @@ type Live struct {
 	next     int
 	byLead   map[string]string // lead id -> latest inference id
 	matched  int64
-	// feedbacks counts Feedback calls, so that a cached report can tell
-	// it is older than the latest outcomes.
+	// feedbacks counts Feedback calls (and late joins of pending
+	// outcomes), so that a cached report can tell it is older than the
+	// latest outcomes.
 	feedbacks atomic.Uint64
+
+	// pending holds outcomes that joined no lead yet (a ring of
+	// cfg.PendingOutcomes, oldest evicted), found by inference id and by
+	// lead id; guarded by mu.
+	pending     []pendingOutcome
+	pendNext    int
+	pendLive    int
+	pendByInf   map[string]int
+	pendByLead  map[string]int
+	pendEvicted atomic.Int64
+	pendJoined  atomic.Int64
+	pendCount   atomic.Int64 // pendLive, for readers without mu
+}
+
+// pendingOutcome is an outcome waiting for its lead's score record.
+type pendingOutcome struct {
+	inference, lead string
+	converted       bool
+	live            bool // still waiting (not joined, superseded or evicted)
 }
 
 type liveTraffic struct {
@@ -82,10 +115,19 @@ func NewLive(specs []Spec, cfg LiveConfig) *Live {
 	if cfg.Queue <= 0 {
 		cfg.Queue = DefaultQueue
 	}
+	switch {
+	case cfg.PendingOutcomes == 0:
+		cfg.PendingOutcomes = DefaultPendingOutcomes
+	case cfg.PendingOutcomes < 0:
+		cfg.PendingOutcomes = 0
+	case cfg.PendingOutcomes > MaxPendingOutcomes:
+		cfg.PendingOutcomes = MaxPendingOutcomes
+	}
 	l := &Live{
 		cfg: cfg, queue: make(chan []leadscore.Record, cfg.Queue),
 		traffic: map[string]*liveTraffic{}, leads: map[string]*liveLead{}, byLead: map[string]string{},
-		order: make([]string, cfg.Window),
+		order:     make([]string, cfg.Window),
+		pendByInf: map[string]int{}, pendByLead: map[string]int{},
 	}
 	l.SetSpecs(specs)
 	return l
@@ -234,11 +276,124 @@ func (l *Live) admit(inference, lead string) *liveLead {
 	if lead != "" {
 		l.byLead[lead] = inference
 	}
+	l.joinPending(inference, lead, ld)
 	return ld
+}
+
+// joinPending attaches the outcome waiting for a lead just admitted, by
+// its inference id, else its lead id. Callers hold mu.
+func (l *Live) joinPending(inference, lead string, ld *liveLead) {
+	if l.pendLive == 0 {
+		return
+	}
+	i, ok := l.pendByInf[inference]
+	if !ok && lead != "" {
+		i, ok = l.pendByLead[lead]
+	}
+	if !ok {
+		return
+	}
+	p := &l.pending[i]
+	ld.outcome = 0
+	if p.converted {
+		ld.outcome = 1
+	}
+	l.dropPending(i)
+	l.matched++
+	l.pendJoined.Add(1)
+	l.feedbacks.Add(1) // a cached report lacks this outcome
+}
+
+// dropPending forgets the waiting outcome in ring slot i. Callers hold
+// mu.
+func (l *Live) dropPending(i int) {
+	p := &l.pending[i]
+	if !p.live {
+		return
+	}
+	p.live = false
+	if j, ok := l.pendByInf[p.inference]; ok && j == i {
+		delete(l.pendByInf, p.inference)
+	}
+	if j, ok := l.pendByLead[p.lead]; ok && j == i {
+		delete(l.pendByLead, p.lead)
+	}
+	l.pendLive--
+	l.pendCount.Store(int64(l.pendLive))
+}
+
+// addPending keeps an outcome that joined no lead until its lead's
+// record arrives, evicting (and counting) the oldest waiting one when the
+// store is full. A later outcome for the same inference or lead id
+// replaces an earlier one. Callers hold mu.
+func (l *Live) addPending(o leadscore.Outcome) {
+	if l.cfg.PendingOutcomes == 0 || o.InferenceID == "" && o.LeadID == "" {
+		return
+	}
+	if l.pending == nil {
+		l.pending = make([]pendingOutcome, 0, min(l.cfg.PendingOutcomes, 1024))
+	}
+	// An outcome for an id already waiting replaces it in its slot.
+	i, byInf := l.pendByInf[o.InferenceID]
+	byInf = byInf && o.InferenceID != ""
+	j, byLead := l.pendByLead[o.LeadID]
+	byLead = byLead && o.LeadID != ""
+	switch {
+	case byInf && byLead && i != j:
+		l.dropPending(j)
+		l.dropPending(i)
+	case byInf:
+		l.dropPending(i)
+	case byLead:
+		l.dropPending(j)
+		i = j
+	}
+	switch {
+	case byInf || byLead: // reuse the slot
+	case len(l.pending) < l.cfg.PendingOutcomes:
+		l.pending = append(l.pending, pendingOutcome{})
+		i = len(l.pending) - 1
+	default:
+		i = l.pendNext
+		l.pendNext = (l.pendNext + 1) % len(l.pending)
+		if l.pending[i].live {
+			l.dropPending(i)
+			l.pendEvicted.Add(1)
+		}
+	}
+	l.pending[i] = pendingOutcome{inference: o.InferenceID, lead: o.LeadID, converted: o.Converted, live: true}
+	if o.InferenceID != "" {
+		l.pendByInf[o.InferenceID] = i
+	}
+	if o.LeadID != "" {
+		l.pendByLead[o.LeadID] = i
+	}
+	l.pendLive++
+	l.pendCount.Store(int64(l.pendLive))
+}
+
+// PendingStats is the store of outcomes waiting for their lead's score.
+type PendingStats struct {
+	// Pending is how many wait now, Limit how many may wait.
+	Pending int64 `json:"pending"`
+	Limit   int   `json:"limit"`
+	// Joined counts outcomes attached when their lead's record arrived,
+	// Evicted those dropped from a full store before it did.
+	Joined  int64 `json:"joined_late"`
+	Evicted int64 `json:"evicted"`
+}
+
+// Pending reports the outcomes waiting for their lead's score.
+func (l *Live) Pending() PendingStats {
+	return PendingStats{Pending: l.pendCount.Load(), Limit: l.cfg.PendingOutcomes,
+		Joined: l.pendJoined.Load(), Evicted: l.pendEvicted.Load()}
 }
 
 // Feedback joins outcomes to the leads in the window, by inference id,
 // else by lead id (its latest prediction); it returns how many joined.
+// An outcome that joins no lead is kept (up to PendingOutcomes) and
+// joined when its lead's score record arrives: feedback can race the
+// capture pipeline.
 func (l *Live) Feedback(outcomes []leadscore.Outcome) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -250,6 +405,7 @@ func (l *Live) Feedback(outcomes []leadscore.Outcome) int {
 			ld = l.leads[l.byLead[o.LeadID]]
 		}
 		if ld == nil {
+			l.addPending(o)
 			continue
 		}
 		ld.outcome = 0

@@ -289,3 +289,99 @@ func TestLiveWindowAndQueue(t *testing.T) {
 		t.Errorf("matched %d, want 1 (l0 left the window)", n)
 	}
 }
+
+// TestLiveEarlyOutcomes: outcomes posted before the comparison has seen
+// their leads' score records (feedback racing the capture pipeline, a
+// shadow's score arriving after the live answer) wait in a bounded store
+// and are attached when the records arrive, so the verdict counts them;
+// a full store evicts the oldest and counts it.
+func TestLiveEarlyOutcomes(t *testing.T) {
+	specs := []Spec{{Name: "champion", Role: Weighted, Weight: 1}, {Name: "challenger", Role: Shadow, Sample: 1}}
+	tiers := leadscore.Tiers{0.2, 0.4, 0.6, 0.8}
+	rng := rand.New(rand.NewPCG(3, 5))
+	const n = 2000
+	type lead struct {
+		conv   bool
+		pc, pn float64
+	}
+	leads := make([]lead, n)
+	var outs []leadscore.Outcome
+	for i := range leads {
+		conv := rng.Float64() < 0.3
+		sig := 0.0
+		if conv {
+			sig = 1
+		}
+		leads[i] = lead{conv, sigmoid(sig + rng.NormFloat64()), sigmoid(sig*2.5 + rng.NormFloat64())}
+		if i%2 == 0 {
+			outs = append(outs, leadscore.Outcome{InferenceID: fmt.Sprintf("inf-%d", i), Converted: conv})
+		} else {
+			outs = append(outs, leadscore.Outcome{LeadID: fmt.Sprint(i), Converted: conv})
+		}
+	}
+	l := NewLive(specs, LiveConfig{})
+	// Every outcome first: none joins yet, all wait.
+	if m := l.Feedback(outs); m != 0 {
+		t.Fatalf("matched %d outcomes before any record", m)
+	}
+	if p := l.Pending(); p.Pending != n || p.Limit != DefaultPendingOutcomes || p.Evicted != 0 {
+		t.Fatalf("pending %+v, want %d waiting", p, n)
+	}
+	fb := l.Feedbacks()
+	// Then the live records, and later the shadow's.
+	for i, ld := range leads {
+		id := fmt.Sprintf("inf-%d", i)
+		l.Capture([]leadscore.Record{{InferenceID: id, LeadID: fmt.Sprint(i), Variant: "champion", Probability: ld.pc, Tier: tiers.Tier(ld.pc), LatencyMS: 1}})
+	}
+	for i, ld := range leads {
+		id := fmt.Sprintf("inf-%d", i)
+		l.Capture([]leadscore.Record{{InferenceID: id, LeadID: fmt.Sprint(i), Variant: "challenger", Shadow: true, Probability: ld.pn, Tier: tiers.Tier(ld.pn), LatencyMS: 2}})
+	}
+	r := l.Report()
+	if p := l.Pending(); p.Pending != 0 || p.Joined != n {
+		t.Fatalf("after the records: pending %+v, want all %d joined", p, n)
+	}
+	if l.Feedbacks() == fb {
+		t.Error("late joins did not invalidate cached reports (Feedbacks unchanged)")
+	}
+	c := r.Comparisons[0]
+	if c.AUC == nil || c.AUC.Leads != n || c.Verdict != Better {
+		t.Fatalf("verdict %q (%s): the early outcomes were not counted", c.Verdict, c.Summary)
+	}
+
+	// A bound of 3: of 5 early outcomes the 2 oldest are evicted and
+	// counted; a repeated id replaces its outcome without evicting.
+	l = NewLive(specs, LiveConfig{PendingOutcomes: 3})
+	for i := range 5 {
+		l.Feedback([]leadscore.Outcome{{LeadID: fmt.Sprint("l", i), Converted: true}})
+	}
+	l.Feedback([]leadscore.Outcome{{LeadID: "l4", Converted: false}})
+	if p := l.Pending(); p.Pending != 3 || p.Evicted != 2 {
+		t.Fatalf("pending %+v, want 3 waiting and 2 evicted", p)
+	}
+	for i := range 5 {
+		l.Capture([]leadscore.Record{{InferenceID: fmt.Sprint("x", i), LeadID: fmt.Sprint("l", i), Variant: "champion", Probability: 0.5, Tier: 3}})
+	}
+	l.Report()
+	l.mu.Lock()
+	got := []int8{}
+	for i := range 5 {
+		got = append(got, l.leads[fmt.Sprint("x", i)].outcome)
+	}
+	l.mu.Unlock()
+	if fmt.Sprint(got) != "[-1 -1 1 1 0]" {
+		t.Errorf("outcomes %v, want [-1 -1 1 1 0] (l0, l1 evicted; l4's replaced)", got)
+	}
+	if p := l.Pending(); p.Pending != 0 || p.Joined != 3 || p.Evicted != 2 {
+		t.Errorf("pending %+v", p)
+	}
+
+	// Negative: nothing kept.
+	l = NewLive(specs, LiveConfig{PendingOutcomes: -1})
+	l.Feedback([]leadscore.Outcome{{LeadID: "a", Converted: true}})
+	l.Capture([]leadscore.Record{{InferenceID: "i", LeadID: "a", Variant: "champion"}})
+	l.Report()
+	if p := l.Pending(); p.Pending != 0 || p.Joined != 0 || l.leads["i"].outcome != -1 {
+		t.Errorf("with no pending store: %+v", p)
+	}
+}

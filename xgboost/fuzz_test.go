@@ -52,6 +52,16 @@ func checkLoad(t *testing.T, data []byte) {
 	if err := f.Contributions(rows[nf:2*nf], contrib); err != nil {
 		t.Fatalf("contributions on a valid model: %v", err)
 	}
+	// The batch path gives every row its one-row result.
+	batch := make([]float32, 3*len(contrib))
+	if err := f.ContributionsBatch(rows, batch); err != nil {
+		t.Fatalf("batch contributions on a valid model: %v", err)
+	}
+	for j, c := range contrib {
+		if b := batch[len(contrib)+j]; math.Float32bits(b) != math.Float32bits(c) && !(b != b && c != c) {
+			t.Fatalf("contribution %d: batch %v, one row %v", j, b, c)
+		}
+	}
 }
 
 func FuzzReadJSON(f *testing.F) {

@@ -96,6 +96,7 @@ func TestServeBinary(t *testing.T) {
 		{"Variants", testServeVariants},
 		{"VariantsRegistry", testServeVariantsRegistry},
 		{"VariantsDriftReload", testServeVariantsDriftReload},
+		{"VariantsDriftAddRemove", testServeVariantsDriftAddRemove},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}

@@ -184,7 +184,7 @@ func (m *monitorConfig) attribution(b *bundle.Bundle) monitor.AttributionConfig 
 	if rate == 0 {
 		rate = -1 // the flag's 0 is no cap; the library's 0 is its default
 	}
-	return monitor.AttributionConfig{Explain: b.Forest().Contributions, SampleShare: m.attrShare,
+	return monitor.AttributionConfig{Explain: b.Forest().ContributionsBatch, SampleShare: m.attrShare,
 		MaxPerSecond: rate, Queue: m.attrQueue, WindowRows: m.attrRows}
 }
 

@@ -119,6 +119,9 @@ type variantConfig struct {
 	shadowCPULoad float64
 	shadowCPUWait time.Duration
 	window        int
+	// pendingOutcomes bounds the outcomes waiting for their lead's score
+	// (0: none kept).
+	pendingOutcomes int
 	// file is the config file the specs came from, re-read on SIGHUP; ""
 	// when they came from the command line or the environment.
 	file string
@@ -134,6 +137,8 @@ func (v *variantConfig) addFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&v.shadowCPULoad, "shadow-max-cpu-load", httpapi.DefaultShadowMaxCPULoad, "shed (and count) shadow scoring while the process's CPU `load` over the last 20ms exceeds this:\nthe time its threads ran or waited for a core, over GOMAXPROCS cores' time (Linux; 0: never shed for it)")
 	fs.DurationVar(&v.shadowCPUWait, "shadow-max-cpu-wait", httpapi.DefaultShadowMaxCPUWait, "shed (and count) shadow scoring while the process's threads waited longer than this\nfor a core, on average each time they ran, over the last 20ms: the machine's cores are\ncontended (Linux; 0: never shed for it)")
 	fs.IntVar(&v.window, "variant-window", variant.DefaultWindow, "latest `leads` the live comparison of variants (GET /v1/variants) is over")
+	fs.IntVar(&v.pendingOutcomes, "variant-pending-outcomes", variant.DefaultPendingOutcomes, "`outcomes` posted to /v1/feedback before the live comparison has seen their lead's score,\n"+
+		"kept until it arrives; beyond it the oldest are evicted and counted (0: none kept)")
 }
 
 func (v *variantConfig) validate(model string) error {
@@ -151,8 +156,9 @@ func (v *variantConfig) validate(model string) error {
 			return fmt.Errorf("%w: --variant %s: no model source", errUsage, sp.Name)
 		}
 	}
-	if v.shadowQueue < 1 || v.shadowWorkers < 1 || v.shadowWorkers > 64 || v.window < 100 || v.window > 10_000_000 {
-		return fmt.Errorf("%w: --shadow-queue must be positive, --shadow-workers in [1, 64], --variant-window in [100, 10000000]", errUsage)
+	if v.shadowQueue < 1 || v.shadowWorkers < 1 || v.shadowWorkers > 64 || v.window < 100 || v.window > 10_000_000 ||
+		v.pendingOutcomes < 0 || v.pendingOutcomes > variant.MaxPendingOutcomes {
+		return fmt.Errorf("%w: --shadow-queue must be positive, --shadow-workers in [1, 64], --variant-window in [100, 10000000], --variant-pending-outcomes in [0, 10000000]", errUsage)
 	}
 	return nil
 }
@@ -166,13 +172,23 @@ type variantServing struct {
 	mu        sync.Mutex
 	followers map[string]*registry.Follower // by source
 	bundles   map[string]*atomic.Pointer[bundle.Bundle]
-	monitors  map[string]*monitor.Monitor // built once, before serving
 	live      *variant.Live
-	// monMu guards based: the bundle each monitor's baseline came from,
-	// and mc, the monitor settings rebases use.
+	// monitors is each variant's drift monitor now (immutable; replaced
+	// whole), read on the request path by Capture.
+	monitors atomic.Pointer[monitorSet]
+	// monMu guards the rest of the monitors' state: runs, the monitor of
+	// each variant served (started when the variant appears, stopped when
+	// it goes), noBase, mc and monCtx.
 	monMu sync.Mutex
-	based map[string]*bundle.Bundle
-	mc    *monitorConfig
+	runs  map[string]*variantMonitor
+	// noBase is the bundle each variant without a monitor was last found
+	// to have no baseline in (so a publish does not read it again).
+	noBase map[string]*bundle.Bundle
+	mc     *monitorConfig
+	monCtx context.Context
+	// outcomes and reg are what runtime-built monitors are given.
+	outcomes monitor.FeedbackSink
+	reg      prometheus.Registerer
 	// fileSigs is each file-sourced variant's source and files'
 	// signature as last loaded (read and written by the file watch only,
 	// after the start).
@@ -183,7 +199,7 @@ type variantServing struct {
 
 func newVariantServing(ctx context.Context, c *variantConfig, watchInterval time.Duration, log *slog.Logger) (*variantServing, error) {
 	vs := &variantServing{log: log, followers: map[string]*registry.Follower{}, bundles: map[string]*atomic.Pointer[bundle.Bundle]{},
-		monitors: map[string]*monitor.Monitor{}, based: map[string]*bundle.Bundle{}, live: variant.NewLive(c.specs, variant.LiveConfig{Window: c.window})}
+		runs: map[string]*variantMonitor{}, noBase: map[string]*bundle.Bundle{}, live: variant.NewLive(c.specs, variant.LiveConfig{Window: c.window, PendingOutcomes: pendingOutcomes(c.pendingOutcomes)})}
 	for _, sp := range c.specs {
 		if registry.IsRef(sp.Source) {
 			opts, err := registry.OptionsFromEnv(os.Getenv)
@@ -201,6 +217,7 @@ func newVariantServing(ctx context.Context, c *variantConfig, watchInterval time
 		}
 	}
 	champ := c.specs[variant.Champion(c.specs)]
+	vs.monitors.Store(&monitorSet{champion: champ.Name})
 	first, err := vs.load(champ)
 	if err != nil {
 		return nil, fmt.Errorf("%w: variant %s: %w", errInput, champ.Name, err)
@@ -316,102 +333,6 @@ func (vs *variantServing) watch(ctx context.Context, srv *httpapi.Server) {
 		case <-tick.C: // pick up registry sources added by a reconfiguration
 		}
 	}
-}
-
-// buildMonitors starts a drift monitor for each variant whose bundle has
-// a baseline (the champion's is built by serve): drift monitoring runs
-// per variant, each fed only its variant's records, with its metrics
-// labelled variant="NAME".
-func (vs *variantServing) buildMonitors(ctx context.Context, specs []variant.Spec, mc *monitorConfig, champion *monitor.Monitor,
-	outcomes monitor.FeedbackSink, reg prometheus.Registerer, log *slog.Logger) error {
-	ci := variant.Champion(specs)
-	vs.monMu.Lock()
-	vs.mc = mc
-	vs.monMu.Unlock()
-	for i, sp := range specs {
-		var mon *monitor.Monitor
-		if i == ci {
-			mon = champion
-		} else {
-			var err error
-			b := vs.bundle(sp.Name)
-			if b == nil { // not loaded yet: the server loads it next
-				if _, err := vs.load(sp); err != nil {
-					return fmt.Errorf("%w: variant %s: %v", errInput, sp.Name, err)
-				}
-				b = vs.bundle(sp.Name)
-			}
-			mon, err = mc.build(b, outcomes, prometheus.WrapRegistererWith(prometheus.Labels{"variant": sp.Name}, reg), log)
-			if err != nil {
-				return err
-			}
-			if mon != nil {
-				go func() { _ = mon.Run(ctx) }()
-			}
-		}
-		if mon != nil {
-			vs.monitors[sp.Name] = mon
-			vs.monMu.Lock()
-			vs.based[sp.Name] = vs.bundle(sp.Name)
-			vs.monMu.Unlock()
-		}
-	}
-	return nil
-}
-
-// rebaseChanged points each variant's drift monitor at the model the
-// variant serves now, when that is not the bundle its baseline came from.
-// The server calls it (OnVariants) each time it publishes its variants:
-// a file-watch or SIGHUP reload of every variant, a registry promotion
-// reloading one, a change of weights, roles or sources. A monitor is
-// tied to its variant's name; the model behind the name may change.
-func (vs *variantServing) rebaseChanged(srv *httpapi.Server) {
-	vs.monMu.Lock()
-	defer vs.monMu.Unlock()
-	for name, mon := range vs.monitors {
-		sc, ok := srv.VariantScorer(name)
-		if !ok {
-			continue // no longer served: its monitor keeps its last report
-		}
-		b, _ := sc.(*bundle.Bundle)
-		if b == nil || vs.based[name] == b {
-			continue
-		}
-		vs.based[name] = b
-		vs.mc.rebase(mon, b, sc.Info(), vs.log)
-		vs.log.Info("drift monitor follows the variant's reloaded model", "variant", name,
-			"model", sc.Info().Name, "version", sc.Info().Version)
-	}
-}
-
-// Capture feeds each variant's monitor its own records.
-func (vs *variantServing) Capture(recs []leadscore.Record) {
-	if len(recs) == 0 {
-		return
-	}
-	if mon := vs.monitors[recs[0].Variant]; mon != nil {
-		mon.Capture(recs) // one request's records share a variant
-	}
-}
-
-// monitoringHandler serves GET /v1/monitoring for the champion, or for
-// ?variant=NAME.
-func (vs *variantServing) monitoringHandler(champion string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.URL.Query().Get("variant")
-		if name == "" {
-			name = champion
-		}
-		mon := vs.monitors[name]
-		if mon == nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			msg, _ := json.Marshal(fmt.Sprintf("no drift monitor for variant %q: unknown, or its model has no baseline", name))
-			_, _ = fmt.Fprintf(w, `{"error":{"code":"not_found","message":%s,"row":null,"feature":"variant"}}`+"\n", msg)
-			return
-		}
-		mon.ReportHandler().ServeHTTP(w, r)
-	})
 }
 
 // feedbackTee hands outcomes to several sinks (the lake and the live
@@ -541,7 +462,7 @@ func (vs *variantServing) rememberFiles(specs []variant.Spec) {
 // reloadChanged reloads the variants whose model file or bundle changed
 // since they were last loaded, and only those: the others keep their
 // model and their drift monitor's window. Each publish rebases the
-// reloaded variant's monitor (rebaseChanged).
+// reloaded variant's monitor (syncMonitors).
 func (vs *variantServing) reloadChanged(ctx context.Context, srv *httpapi.Server, reason string) {
 	for _, sp := range srv.Variants() {
 		sig := fileSignature(sp)
@@ -579,4 +500,13 @@ func shadowLimit[T float64 | time.Duration](v T) T {
 		return -1
 	}
 	return v
+}
+
+// pendingOutcomes maps --variant-pending-outcomes onto
+// variant.LiveConfig, where 0 means the default: the flag's 0 keeps none.
+func pendingOutcomes(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }

@@ -244,7 +244,14 @@ func (s *service) buildMonitor(ctx context.Context) error {
 	monCtx, stop := context.WithCancel(context.Background())
 	var running sync.WaitGroup
 	s.monCtx = monCtx
-	s.onClose("monitor", func(time.Time) error { stop(); running.Wait(); return nil })
+	s.onClose("monitor", func(time.Time) error {
+		stop()
+		running.Wait()
+		if s.vars != nil {
+			s.vars.waitMonitors()
+		}
+		return nil
+	})
 	if s.vars != nil {
 		// Outcomes also reach the live comparison of variants.
 		tee := feedbackTee{s.vars.live}
@@ -262,11 +269,13 @@ func (s *service) buildMonitor(ctx context.Context) error {
 	}
 	c.monitor.ids = c.ids()
 	var reg prometheus.Registerer = s.reg
+	var champReg *trackedRegisterer
 	if s.vars != nil {
 		// Every variant's monitor registers the same metrics: each is
-		// labelled with its variant, the champion's too.
-		champ := c.variants.specs[variant.Champion(c.variants.specs)].Name
-		reg = prometheus.WrapRegistererWith(prometheus.Labels{"variant": champ}, s.reg)
+		// labelled with its variant, the champion's too, and unregistered
+		// when its variant is removed.
+		champReg = variantRegisterer(s.reg, c.variants.specs[variant.Champion(c.variants.specs)].Name)
+		reg = champReg
 	}
 	mon, err := c.monitor.build(firstBundle, s.outcomes, reg, s.log)
 	if err != nil {
@@ -281,27 +290,26 @@ func (s *service) buildMonitor(ctx context.Context) error {
 		}
 		running.Go(func() { watchLake(monCtx, s.lake, alert, 10*time.Second, s.log) })
 	}
-	if mon != nil {
-		s.mon = mon
-		s.monitoring, s.feedback = mon.ReportHandler(), mon.FeedbackHandler()
-		running.Go(func() { _ = mon.Run(monCtx) })
-	}
 	if s.vars == nil {
 		if mon != nil {
+			s.mon = mon
+			s.monitoring, s.feedback = mon.ReportHandler(), mon.FeedbackHandler()
+			running.Go(func() { _ = mon.Run(monCtx) })
 			s.sinks = append(s.sinks, mon)
 		}
 		return nil
 	}
-	// Drift runs per variant: each monitor sees its variant's records.
-	if err := s.vars.buildMonitors(monCtx, c.variants.specs, &c.monitor, mon, s.outcomes, s.reg, s.log); err != nil {
+	// Drift runs per variant: each monitor sees its variant's records;
+	// the variants' monitors (the champion's too) run, and stop, with
+	// their variant.
+	s.mon = mon
+	if err := s.vars.buildMonitors(monCtx, c.variants.specs, &c.monitor, mon, champReg, s.outcomes, s.reg); err != nil {
 		return err
 	}
 	s.sinks = append(s.sinks, s.vars, s.vars.live)
 	running.Go(func() { s.vars.live.Run(monCtx.Done()) })
-	s.monitoring = s.vars.monitoringHandler(c.variants.specs[variant.Champion(c.variants.specs)].Name)
-	if s.feedback == nil {
-		s.feedback = feedbackHandler(s.outcomes, s.lake != nil, c.ids(), c.monitor.outcomes)
-	}
+	s.monitoring = s.vars.monitoringHandler()
+	s.feedback = s.vars.feedbackRoute(feedbackHandler(s.outcomes, s.lake != nil, c.ids(), c.monitor.outcomes))
 	if s.variants, err = s.vars.variants(ctx, c.variants.specs); err != nil {
 		return err
 	}
@@ -330,7 +338,7 @@ func (s *service) buildServer(ctx context.Context) error {
 	// it under them (new files when they change), so rows the old model
 	// scores while the reload is published keep their own columns.
 	onReload := func(sc leadscore.Scorer) {
-		if s.mon != nil && s.vars == nil { // with variants, rebaseChanged follows every variant's model
+		if s.mon != nil && s.vars == nil { // with variants, syncMonitors follows every variant's model
 			c.monitor.rebase(s.mon, loaded.Load(), sc.Info(), s.log)
 		}
 	}
@@ -345,7 +353,7 @@ func (s *service) buildServer(ctx context.Context) error {
 		onVariants = func(specs []variant.Spec) {
 			s.vars.live.SetSpecs(specs)
 			if s.srv != nil { // nil while New publishes the first set
-				s.vars.rebaseChanged(s.srv)
+				s.vars.syncMonitors(s.srv, false)
 			}
 		}
 	}
@@ -391,6 +399,11 @@ func (s *service) buildServer(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", errInput, err) // the model would not load
 	}
 	s.srv, s.handler = srv, srv
+	if s.vars != nil {
+		// The monitors take the models the server loaded as theirs (the
+		// same files, loaded moments ago).
+		s.vars.syncMonitors(srv, true)
+	}
 	// Shadow scores still queued reach the lake, which closes after.
 	s.onClose("server", func(time.Time) error { srv.Close(); return nil })
 	c.memoryLimit.apply(s.log)

@@ -419,3 +419,179 @@ func testServeVariantsDriftReload(t *testing.T, bin string) {
 		t.Fatalf("the challenger serves %s after the reload", rep.Variants[1].Model.Version)
 	}
 }
+
+// testServeVariantsDriftAddRemove: a variant added at runtime (SIGHUP on
+// the config file) gets a drift monitor of its own (its bundle's
+// baseline, its metrics labelled variant="NAME", GET
+// /v1/monitoring?variant=NAME), fed its records; removed, its monitor
+// stops (no goroutine of it left) and its metrics go. Outcomes posted
+// before their leads are scored wait and are counted when the scores
+// arrive.
+func testServeVariantsDriftAddRemove(t *testing.T, bin string) {
+	champDir, _ := demoBundleCopy(t, true)
+	secondDir, setSecond := demoBundleCopy(t, true)
+	setSecond("2.0.0")
+	config := filepath.Join(t.TempDir(), "serve.json")
+	writeConfig := func(second bool) {
+		body := fmt.Sprintf(`{"variants":[{"name":"champion","source":%q,"weight":1}`, champDir)
+		if second {
+			body += fmt.Sprintf(`,{"name":"second","source":%q,"weight":1}`, secondDir)
+		}
+		if err := os.WriteFile(config, []byte(body+"]}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig(false)
+	s := startServer(t, bin, nil, "--config", config, "--watch-interval", "0", "--access-log=false", "--monitor-interval", "100ms",
+		"--debug-listen", "127.0.0.1:0", "--shadow-max-live", "-1", "--shadow-max-cpu-load", "0", "--shadow-max-cpu-wait", "0")
+	debug := logAddr(s.output(), "profiler listening")
+	if debug == "" {
+		t.Fatalf("no profiler line:\n%s", s.output())
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	// monitorGoroutines counts the goroutines running drift monitor code.
+	monitorGoroutines := func() int {
+		r := send(t, client, "GET", "http://"+debug+"/debug/pprof/goroutine?debug=2", "", "")
+		n := 0
+		for _, g := range strings.Split(string(r.body), "\n\n") {
+			if strings.Contains(g, "leadscore/monitor.") {
+				n++
+			}
+		}
+		return n
+	}
+	hup := func(n int) {
+		t.Helper()
+		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		// Each SIGHUP applies the config, then reloads every variant.
+		testutil.Eventually(t, 20*time.Second, fmt.Sprintf("SIGHUP %d applied", n), func() bool {
+			out := s.output()
+			return strings.Count(out, `"msg":"variants changed"`) >= n && strings.Count(out, `"msg":"variants reloaded"`) >= n
+		})
+	}
+	type report struct {
+		Model  struct{ Version string } `json:"model"`
+		Window struct{ Rows int64 }     `json:"window"`
+	}
+	monitoring := func(name string) (int, report) {
+		var rep report
+		r := send(t, client, "GET", s.url+"/v1/monitoring?variant="+name, "", "")
+		if r.status == 200 {
+			r.json(t, &rep)
+		}
+		return r.status, rep
+	}
+	metrics := func() string { return string(send(t, client, "GET", s.url+"/metrics", "", "").body) }
+	var rep struct {
+		Pending struct {
+			Pending, Joined, Evicted int64
+		} `json:"pending_outcomes"`
+	}
+	pending := func() {
+		var raw struct {
+			P struct {
+				Pending int64 `json:"pending"`
+				Joined  int64 `json:"joined_late"`
+				Evicted int64 `json:"evicted"`
+			} `json:"pending_outcomes"`
+		}
+		send(t, client, "GET", s.url+"/v1/variants", "", "").json(t, &raw)
+		rep.Pending.Pending, rep.Pending.Joined, rep.Pending.Evicted = raw.P.Pending, raw.P.Joined, raw.P.Evicted
+	}
+
+	leads := loadVariantLeads(t)
+	before := monitorGoroutines()
+	if code, _ := monitoring("second"); code != 404 {
+		t.Fatalf("monitoring of a variant not served: %d", code)
+	}
+	if before == 0 {
+		t.Fatal("no goroutine of the champion's monitor found: the count is broken")
+	}
+	// Outcomes for 20 leads not scored yet: they wait.
+	var fb []string
+	for i := range 20 {
+		fb = append(fb, fmt.Sprintf(`{"lead_id":"lead-%d","converted":%d}`, i, i%2))
+	}
+	if r := send(t, client, "POST", s.url+"/v1/feedback", "application/json", "["+strings.Join(fb, ",")+"]"); r.status != 200 {
+		t.Fatalf("feedback: %d %s", r.status, r.body)
+	}
+	if pending(); rep.Pending.Pending != 20 || rep.Pending.Joined != 0 {
+		t.Fatalf("pending outcomes %+v, want 20 waiting", rep.Pending)
+	}
+
+	// Add a variant at runtime.
+	writeConfig(true)
+	hup(1)
+	s.waitLog(`"msg":"drift monitor started","variant":"second","model":"lead-demo","version":"2.0.0"`)
+	for i, l := range leads[:30] {
+		r := send(t, client, "POST", s.url+"/score", "application/json", `{"leads":[`+l.json+`]}`, "X-Amzn-SageMaker-Target-Variant", "second")
+		if r.status != 200 || r.header.Get("X-Amzn-Invoked-Production-Variant") != "second" {
+			t.Fatalf("lead %d: %d %s", i, r.status, r.body)
+		}
+	}
+	testutil.EventuallyState(t, 10*time.Second, "the added variant's drift in /v1/monitoring and /metrics", func() (bool, string) {
+		code, r := monitoring("second")
+		m := metrics()
+		return code == 200 && r.Model.Version == "2.0.0" && r.Window.Rows == 30 &&
+				strings.Contains(m, `leadscore_monitor_records_total{variant="second"} 30`) &&
+				strings.Contains(m, `leadscore_monitor_window_rows{variant="second"} 30`),
+			fmt.Sprintf("%d %+v; metrics: %v", code, r, grepLines(m, `variant="second"`, "leadscore_monitor_window_rows", "leadscore_monitor_records_total"))
+	})
+	if m := metrics(); !strings.Contains(m, `leadscore_monitor_feature_distance{feature="company_size_log",variant="second"}`) {
+		t.Errorf("no per-feature drift of the added variant: %v", grepLines(m, `variant="second"`))
+	}
+	if code, r := monitoring("champion"); code != 200 || r.Model.Version != "1.0.0" {
+		t.Errorf("champion's monitor: %d %+v", code, r)
+	}
+	with := monitorGoroutines()
+	if with <= before {
+		t.Errorf("%d goroutines of drift monitors with the added variant, %d before", with, before)
+	}
+	// The early outcomes joined their leads when they were scored.
+	testutil.EventuallyState(t, 10*time.Second, "the early outcomes to join", func() (bool, string) {
+		pending()
+		return rep.Pending.Pending == 0 && rep.Pending.Joined == 20, fmt.Sprintf("%+v", rep.Pending)
+	})
+
+	// Remove it.
+	writeConfig(false)
+	hup(2)
+	s.waitLog(`"msg":"drift monitor stopped: the variant is no longer served","variant":"second"`)
+	if code, _ := monitoring("second"); code != 404 {
+		t.Errorf("monitoring of the removed variant: %d", code)
+	}
+	if m := metrics(); strings.Contains(m, `variant="second"`) && len(grepLines(m, `variant="second"`, "leadscore_monitor_")) > 0 {
+		t.Errorf("the removed variant's drift metrics remain: %v", grepLines(m, `variant="second"`, "leadscore_monitor_"))
+	}
+	testutil.EventuallyState(t, 10*time.Second, "the removed variant's monitor goroutines to end", func() (bool, string) {
+		n := monitorGoroutines()
+		return n == before, fmt.Sprintf("%d goroutines of drift monitors, %d before the variant was added", n, before)
+	})
+	if code, _ := monitoring("champion"); code != 200 {
+		t.Errorf("champion's monitor after the removal: %d", code)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// grepLines returns the lines of text containing want and any of prefixes
+// (or every line with want when none are given).
+func grepLines(text, want string, prefixes ...string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.Contains(l, want) {
+			continue
+		}
+		ok := len(prefixes) == 0
+		for _, p := range prefixes {
+			ok = ok || strings.HasPrefix(l, p)
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
