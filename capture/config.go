@@ -132,7 +132,8 @@ type tuning struct {
 	pendingRows    int           // records written to a lake file between two checks of its size
 	journalBufSize int
 	// linger is how long the journal lets records gather after the first
-	// arrives (see journaler.linger); 0 takes each arrival at once.
+	// arrives (see journaler.linger), at most SyncInterval; 0 takes each
+	// arrival at once.
 	linger time.Duration
 	// Fault injection for tests: wrap the files of journal segments and
 	// lake files (nil: no wrapping).
@@ -153,6 +154,6 @@ func defaultTuning() tuning {
 		maxOpenFiles:   48,
 		pendingRows:    64,
 		journalBufSize: 256 << 10,
-		linger:         2 * time.Millisecond,
+		linger:         10 * time.Millisecond,
 	}
 }
