@@ -37,7 +37,7 @@ const cpuLoadInterval = 20 * time.Millisecond
 // CPU.
 const (
 	calmShare  = 0.75
-	cpuCalmFor = 200 * time.Millisecond
+	cpuCalmFor = 100 * time.Millisecond
 )
 
 // taskDir lists the process's threads; each has a schedstat file of three
