@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/leadscore/leadscore"
 )
@@ -111,7 +114,7 @@ func BenchmarkLakeThroughput(b *testing.B) {
 }
 
 // BenchmarkRowBuild is the per-record cost of gathering a record's values
-// into the lake's columns (50 features).
+// into parquet.Values (50 features), what the lake did before predWriter.
 func BenchmarkRowBuild(b *testing.B) {
 	features, recs := benchRecords(1024)
 	s, err := newLakeSchema(features)
@@ -182,9 +185,39 @@ func cpuTime(tb testing.TB) time.Duration {
 // its group commit and the Parquet files, to closed files. cpu-ns/record
 // is the process's CPU time (getrusage) over the records, the figure that
 // issue 13 point 1 compares with scoring; bytes/record is the lake's size.
+// "predWriter" is the lake as it is; "parquet-go" the same pipeline with
+// the writer it replaced (parquet-go's GenericWriter, zstd), for the side
+// by side figures in bench/RESULTS.md. Single leads: every record has its
+// own request id; batch100: a request id per 100 records, one timestamp
+// and latency per request, as leadscore serve captures a 100-lead request.
 func BenchmarkLakeCPU(b *testing.B) {
 	features, recs := demoRecords(b)
-	w, err := New(Config{Dir: b.TempDir()}, features, nil, nil)
+	batched := append([]leadscore.Record(nil), recs...)
+	for i := range batched {
+		r := &batched[i]
+		r.RequestID = recs[i/100*100].RequestID
+		r.Time = recs[i/100*100].Time
+		r.LatencyMS = float64(i/100%37) / 16
+	}
+	for _, writer := range []struct {
+		name string
+		new  func(io.Writer, *lakeSchema, int) lakeFileWriter
+	}{{"predWriter", nil}, {"parquet-go", newLibraryWriter}} {
+		for _, set := range []struct {
+			name string
+			recs []leadscore.Record
+		}{{"single", recs}, {"batch100", batched}} {
+			b.Run(writer.name+"/"+set.name, func(b *testing.B) {
+				benchLakeCPU(b, features, set.recs, writer.new)
+			})
+		}
+	}
+}
+
+func benchLakeCPU(b *testing.B, features []string, recs []leadscore.Record, newFile func(io.Writer, *lakeSchema, int) lakeFileWriter) {
+	tune := defaultTuning()
+	tune.newFileWriter = newFile
+	w, err := newWriter(Config{Dir: b.TempDir()}, features, nil, nil, tune)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -205,6 +238,66 @@ func BenchmarkLakeCPU(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/record")
 	b.ReportMetric(float64(s.Bytes)/float64(b.N), "bytes/record")
+}
+
+// BenchmarkFileWriter is the Parquet writer alone, one goroutine (so
+// ns/op is CPU per record): the demo leads into files of 8192-row row
+// groups, rolled every 100,000 records, old (parquet-go) and new
+// (predWriter) side by side.
+func BenchmarkFileWriter(b *testing.B) {
+	features, recs := demoRecords(b)
+	s, err := newLakeSchema(features)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pred := func(out io.Writer, s *lakeSchema, rows int) lakeFileWriter { return newPredWriter(out, s, rows, 0) }
+	for _, writer := range []struct {
+		name  string
+		new   func(io.Writer, *lakeSchema, int) lakeFileWriter
+		codec format.CompressionCodec // of PLAIN strings and timestamps
+	}{
+		{"predWriter", pred, plainCodec},
+		{"parquet-go", newLibraryWriter, plainCodec},
+		// the alternatives docs/lake.md's table compares
+		{"predWriter-plain-zstd", pred, format.Zstd},
+		{"predWriter-plain-uncompressed", pred, format.Uncompressed},
+	} {
+		b.Run(writer.name, func(b *testing.B) {
+			defer func(c format.CompressionCodec) { plainCodec = c }(plainCodec)
+			plainCodec = writer.codec
+			var out countWriter
+			out.w = io.Discard
+			var fw lakeFileWriter
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if fw == nil {
+					fw = writer.new(&out, s, DefaultRowGroupRows)
+				}
+				fw.add(&recs[i%len(recs)])
+				if fw.buffered() == DefaultRowGroupRows {
+					if err := fw.flushRowGroup(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if i%100_000 == 99_999 {
+					if err := fw.close(); err != nil {
+						b.Fatal(err)
+					}
+					fw = nil
+				}
+			}
+			if fw != nil {
+				if err := fw.close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
+			b.ReportMetric(float64(out.n)/float64(b.N), "bytes/record")
+		})
+	}
 }
 
 // benchEnqueue measures Capture alone on a Writer whose queue has the

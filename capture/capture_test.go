@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -115,12 +116,31 @@ func TestSchema(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("schema\n got %q\nwant %q", got, want)
 	}
+	// Encodings and compression as docs/lake.md says: a dictionary
+	// (uncompressed) where a chunk's values fit one, else PLAIN, with
+	// Snappy for strings and timestamps and nothing for floats.
 	for _, rg := range f.Metadata().RowGroups {
 		for _, c := range rg.Columns {
-			if c.MetaData.Codec.String() != "ZSTD" {
-				t.Fatalf("column %v compressed with %v, want ZSTD", c.MetaData.PathInSchema, c.MetaData.Codec)
+			m := c.MetaData
+			dict := slices.Contains(m.Encoding, format.RLEDictionary)
+			want := format.Uncompressed
+			if !dict && (m.Type == format.ByteArray || m.Type == format.Int64) {
+				want = format.Snappy
+			}
+			if m.Codec != want || (dict && m.DictionaryPageOffset == 0) {
+				t.Fatalf("column %v: encodings %v, codec %v, want %v", m.PathInSchema, m.Encoding, m.Codec, want)
 			}
 		}
+	}
+	// 10 distinct inference ids fit a dictionary; 2,000 do not.
+	dir = t.TempDir()
+	w = newTestWriter(t, Config{Dir: dir}, nil)
+	w.Capture(makeRecords(2000, t0, time.Millisecond))
+	closeWriter(t, w)
+	f = openLakeFile(t, filepath.Join(dir, lakeFiles(t, dir)[0]))
+	m := f.Metadata().RowGroups[0].Columns[2].MetaData
+	if m.PathInSchema[0] != "inference_id" || !slices.Equal(m.Encoding, []format.Encoding{format.Plain}) || m.Codec != format.Snappy {
+		t.Fatalf("column %v: encodings %v, codec %v, want PLAIN and SNAPPY", m.PathInSchema, m.Encoding, m.Codec)
 	}
 }
 

@@ -129,14 +129,19 @@ type tuning struct {
 	uploadTimeout  time.Duration // one upload attempt
 	logEvery       time.Duration // least time between two repeated warnings
 	maxOpenFiles   int           // open files in one generation before it rolls
-	pendingRows    int           // records gathered before they go to the column writers
+	pendingRows    int           // records written to a lake file between two checks of its size
 	journalBufSize int
 	// linger is how long the journal lets records gather after the first
-	// arrives (see journaler.linger); 0 takes each arrival at once.
+	// arrives (see journaler.linger), at most SyncInterval; 0 takes each
+	// arrival at once.
 	linger time.Duration
 	// Fault injection for tests: wrap the files of journal segments and
 	// lake files (nil: no wrapping).
 	wrapJournal, wrapLake func(io.Writer) io.Writer
+	// newFileWriter makes the writer of a prediction file (nil: the
+	// lake's predWriter); BenchmarkLakeCPU plugs parquet-go's own writer
+	// in to compare the two.
+	newFileWriter func(out io.Writer, s *lakeSchema, rowGroupRows int) lakeFileWriter
 }
 
 func defaultTuning() tuning {
@@ -147,8 +152,8 @@ func defaultTuning() tuning {
 		uploadTimeout:  5 * time.Minute,
 		logEvery:       10 * time.Second,
 		maxOpenFiles:   48,
-		pendingRows:    256,
+		pendingRows:    64,
 		journalBufSize: 256 << 10,
-		linger:         2 * time.Millisecond,
+		linger:         10 * time.Millisecond,
 	}
 }

@@ -79,11 +79,10 @@ type partFile struct {
 	f     *os.File
 	bw    *bufio.Writer
 	cw    countWriter
-	w     *parquet.GenericWriter[any]
-	cb    colBuilder // records gathered, not yet given to w
-	// inGroup counts the rows of w's current row group: the lake ends row
-	// groups itself, as it writes columns directly.
-	inGroup int
+	w     lakeFileWriter
+	// sinceRoll counts the rows added since the file's size was last
+	// compared with RollBytes.
+	sinceRoll int
 	// written counts rows given to w; unjournaled those of them that are
 	// not in the journal (lost if the file fails).
 	written, unjournaled int64
@@ -328,13 +327,18 @@ func (lk *lake) write(g *lakeGen, recs []leadscore.Record, journaled bool) int {
 			}
 			continue
 		}
-		pf.cb.add(g.gen.schema, r)
+		pf.w.add(r)
+		pf.written++
 		if !journaled {
 			pf.unjournaled++
 		}
 		n++
-		if pf.cb.n == lk.w.tune.pendingRows || pf.inGroup+pf.cb.n == lk.w.cfg.RowGroupRows {
+		pf.sinceRoll++
+		if pf.w.buffered() == lk.w.cfg.RowGroupRows {
 			lk.flushRows(g, pf)
+		}
+		if pf.sinceRoll == lk.w.tune.pendingRows {
+			pf.sinceRoll = 0
 			lk.rollFile(g, pf)
 		}
 	}
@@ -478,58 +482,24 @@ func (lk *lake) open(g *lakeGen, pf *partFile) error {
 	}
 	pf.bw = bufio.NewWriterSize(out, 256<<10)
 	pf.cw.w = pf.bw
-	pf.w = parquet.NewGenericWriter[any](&pf.cw, g.gen.schema.schema,
-		parquet.Compression(lakeZstd),
-		parquet.MaxRowsPerRowGroup(int64(lk.w.cfg.RowGroupRows)),
-		// The column index and the chunk statistics still hold every page's
-		// bounds for readers to skip by; the same bounds repeated in each page
-		// header cost a second pass over every page.
-		parquet.DataPageStatistics(false),
-	)
-	pf.cb = colBuilder{cols: make([][]parquet.Value, g.gen.schema.columns())}
-	for i := range pf.cb.cols {
-		pf.cb.cols[i] = make([]parquet.Value, 0, lk.w.tune.pendingRows)
+	if nw := lk.w.tune.newFileWriter; nw != nil {
+		pf.w = nw(&pf.cw, g.gen.schema, lk.w.cfg.RowGroupRows)
+	} else {
+		pf.w = newPredWriter(&pf.cw, g.gen.schema, lk.w.cfg.RowGroupRows, 0)
 	}
 	return nil
 }
 
-// flushRows gives pf's gathered records to the parquet writer, column by
-// column, and ends the row group once it holds RowGroupRows rows.
+// flushRows writes pf's buffered rows as a row group.
 func (lk *lake) flushRows(g *lakeGen, pf *partFile) {
-	if pf.cb.n == 0 || pf.err != nil {
+	if pf.err != nil || pf.w.buffered() == 0 {
 		return
 	}
-	n := pf.cb.n
-	err := lk.writeColumns(pf)
-	pf.cb.reset()
-	if err == nil {
-		pf.written += int64(n)
-		pf.inGroup += n
-		if pf.inGroup >= lk.w.cfg.RowGroupRows {
-			err = pf.w.Flush()
-			pf.inGroup = 0
-		}
-	}
-	if err != nil {
+	if err := pf.w.flushRowGroup(); err != nil {
 		lk.failFile(g, pf, opParquetWrite, fmt.Errorf("write %s: %w", pf.tmp, err))
 		return
 	}
 	lk.w.counters.lakeOK.Store(true)
-}
-
-// writeColumns hands each column's values to its ColumnWriter (which cuts
-// pages as its buffer fills).
-func (lk *lake) writeColumns(pf *partFile) error {
-	cws := pf.w.ColumnWriters()
-	if len(cws) != len(pf.cb.cols) {
-		return fmt.Errorf("parquet writer has %d columns, the lake schema %d", len(cws), len(pf.cb.cols))
-	}
-	for i, vals := range pf.cb.cols {
-		if _, err := cws[i].WriteRowValues(vals); err != nil {
-			return fmt.Errorf("column %d: %w", i, err)
-		}
-	}
-	return nil
 }
 
 // failFile abandons a file after an error. Its journaled records stay in
@@ -562,7 +532,7 @@ func (lk *lake) closeFile(g *lakeGen, pf *partFile) (closedFile, error) {
 	if pf.err != nil {
 		return closedFile{}, pf.err
 	}
-	err := pf.w.Close()
+	err := pf.w.close()
 	if err == nil {
 		err = pf.bw.Flush()
 	}

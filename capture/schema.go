@@ -1,13 +1,12 @@
 package capture
 
 import (
+	"bytes"
 	"fmt"
-	"math"
 
-	"github.com/parquet-go/parquet-go"
-
-	"github.com/leadscore/leadscore"
 	lakefmt "github.com/leadscore/leadscore/lake"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // nLead and nTail count the fixed columns of a prediction file before and
@@ -17,16 +16,15 @@ const (
 	nTail = len(lakefmt.TailColumns)
 )
 
-// Values of the role column.
-var (
-	roleLive   = []byte(lakefmt.RoleLive)
-	roleShadow = []byte(lakefmt.RoleShadow)
-)
-
 // lakeSchema is the Parquet schema for one feature list.
 type lakeSchema struct {
 	features []string
 	schema   *parquet.Schema
+	names    []string // leaf column names, in order
+	// footer holds what parquet-go writes in a file's metadata for this
+	// schema (version, schema elements, created_by, column orders), which
+	// predWriter repeats: the files' schema is the library's own.
+	footer format.FileMetaData
 }
 
 // validateFeatures checks that names can be column names of the lake and
@@ -44,85 +42,35 @@ func newLakeSchema(features []string) (*lakeSchema, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lakeSchema{features: features, schema: s}, nil
+	ls := &lakeSchema{features: features, schema: s}
+	for _, col := range s.Columns() {
+		ls.names = append(ls.names, col[len(col)-1])
+	}
+	if ls.footer, err = libraryFooter(s); err != nil {
+		return nil, err
+	}
+	if len(ls.names) != ls.columns() {
+		return nil, fmt.Errorf("parquet schema: %d leaf columns, want %d", len(ls.names), ls.columns())
+	}
+	return ls, nil
+}
+
+// libraryFooter is the metadata of an empty file parquet-go writes for s.
+func libraryFooter(s *parquet.Schema) (format.FileMetaData, error) {
+	var buf bytes.Buffer
+	if err := parquet.NewGenericWriter[any](&buf, s).Close(); err != nil {
+		return format.FileMetaData{}, fmt.Errorf("parquet schema: %w", err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		return format.FileMetaData{}, fmt.Errorf("parquet schema: %w", err)
+	}
+	m := *f.Metadata()
+	if len(m.ColumnOrders) == 0 {
+		return format.FileMetaData{}, fmt.Errorf("parquet schema: parquet-go wrote no column orders")
+	}
+	return format.FileMetaData{Version: m.Version, Schema: m.Schema, CreatedBy: m.CreatedBy, ColumnOrders: m.ColumnOrders}, nil
 }
 
 // columns is the number of leaf columns.
 func (s *lakeSchema) columns() int { return nLead + len(s.features) + nTail }
-
-// colBuilder gathers records column by column, ready for each column's
-// ColumnWriter.WriteRowValues: no row assembly, no per-row splitting by
-// the writer. Strings are copied into a reusable arena, so that adding a
-// record does not allocate once the buffers have grown.
-type colBuilder struct {
-	cols  [][]parquet.Value // one slice per leaf column, one value per record
-	arena []byte
-	n     int // records added since the last reset
-}
-
-func (b *colBuilder) bytes(s string) []byte {
-	start := len(b.arena)
-	b.arena = append(b.arena, s...)
-	return b.arena[start:len(b.arena):len(b.arena)]
-}
-
-// reset forgets the records added; their values are invalid after.
-func (b *colBuilder) reset() {
-	for i := range b.cols {
-		b.cols[i] = b.cols[i][:0]
-	}
-	b.arena = b.arena[:0]
-	b.n = 0
-}
-
-// val sets v's definition level (what parquet-go's optional columns read)
-// and appends it to column col.
-func (b *colBuilder) val(col int, v parquet.Value, def int) {
-	v.SetDefinitionLevel(def)
-	b.cols[col] = append(b.cols[col], v)
-}
-
-// add appends r's values, one to each column. r.Features must have
-// len(s.features) values.
-func (b *colBuilder) add(s *lakeSchema, r *leadscore.Record) {
-	if len(b.cols) != s.columns() {
-		b.cols = make([][]parquet.Value, s.columns())
-	}
-	b.val(0, parquet.Int64Value(r.Time.UnixMicro()), 0)
-	b.val(1, parquet.ByteArrayValue(b.bytes(r.RequestID)), 0)
-	b.val(2, parquet.ByteArrayValue(b.bytes(r.InferenceID)), 0)
-	if r.LeadID == "" {
-		b.val(3, parquet.NullValue(), 0)
-	} else {
-		b.val(3, parquet.ByteArrayValue(b.bytes(r.LeadID)), 1)
-	}
-	b.val(4, parquet.ByteArrayValue(b.bytes(r.Model)), 0)
-	b.val(5, parquet.ByteArrayValue(b.bytes(r.ModelVersion)), 0)
-	for i, v := range r.Features {
-		if v != v { // NaN: missing
-			b.val(nLead+i, parquet.NullValue(), 0)
-		} else {
-			b.val(nLead+i, parquet.FloatValue(v), 1)
-		}
-	}
-	c := nLead + len(s.features)
-	tier := r.Tier
-	if tier > math.MaxInt32 || tier < math.MinInt32 {
-		tier = 0
-	}
-	b.val(c, parquet.DoubleValue(r.Margin), 0)
-	b.val(c+1, parquet.DoubleValue(r.Probability), 0)
-	b.val(c+2, parquet.Int32Value(int32(tier)), 0) //nolint:gosec // clamped above
-	b.val(c+3, parquet.DoubleValue(r.LatencyMS), 0)
-	if r.Variant == "" {
-		b.val(c+4, parquet.NullValue(), 0)
-	} else {
-		b.val(c+4, parquet.ByteArrayValue(b.bytes(r.Variant)), 1)
-	}
-	role := roleLive
-	if r.Shadow {
-		role = roleShadow
-	}
-	b.val(c+5, parquet.ByteArrayValue(role), 0)
-	b.n++
-}

@@ -95,10 +95,42 @@ func benchContributions(b *testing.B, f *forest.Forest) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	c0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		r := i % n
 		if err := f.Contributions(rows[r*nf:(r+1)*nf], out); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N), "cpu-ns/row")
+}
+
+func BenchmarkDemoContributionsBatch(b *testing.B) {
+	benchContributionsBatch(b, loadModel(b, "lead-demo", "model.ubj"))
+}
+
+func Benchmark1000x8ContributionsBatch(b *testing.B) {
+	benchContributionsBatch(b, loadModel(b, "xgboost", "bench_1000x8", "model.json"))
+}
+
+// benchContributionsBatch explains 256 demo leads in one call; ns/op is
+// per call, ns/row per lead.
+func benchContributionsBatch(b *testing.B, f *forest.Forest) {
+	const n = 256
+	rows := leads(b, f, n)
+	nf := f.NumFeature()
+	out := make([]float32, n*f.NumGroup()*(nf+1))
+	if err := f.ContributionsBatch(rows, out); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if err := f.ContributionsBatch(rows, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N*n), "cpu-ns/row")
 }

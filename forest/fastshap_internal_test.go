@@ -83,6 +83,138 @@ func TestTabledMatchesRecursive(t *testing.T) {
 	}
 }
 
+// closeTo reports whether a and b agree within tol, relative to their
+// size above 1.
+func closeTo(a, b float32, tol float64) bool {
+	return math.Abs(float64(a)-float64(b)) <= tol*math.Max(1, math.Abs(float64(b)))
+}
+
+// TestLinearMatchesRecursive checks the polynomial form (Linear TreeSHAP
+// with Gauss-Legendre points) tree by tree against XGBoost's recursive
+// algorithm, on random trees of depth 1 to 16 (1 to 8 points: the
+// unrolled 3- and 4-point kernels and the general loop), with repeated
+// features, missing values and categorical splits.
+func TestLinearMatchesRecursive(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for depth := 1; depth <= 16; depth++ {
+		const nf = 6
+		s := &Spec{Booster: GBTree, Objective: "reg:squarederror", NumFeature: nf, NumGroup: 1, BaseScore: []float32{0.5}}
+		for i := 0; i < 3; i++ {
+			tr := randomCoverTree(r, depth, nf)
+			if i == 1 && len(tr.Nodes) > 1 {
+				tr.Nodes[0].Categorical, tr.Nodes[0].Categories = true, []uint32{0, 2}
+			}
+			s.Trees = append(s.Trees, tr)
+			s.TreeGroup = append(s.TreeGroup, 0)
+		}
+		f, err := New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lin := f.explainLinear()
+		sc := newLinScratch(lin)
+		d := f.maxDeep + 2
+		path := make([]pathElement, d*(d+1)/2)
+		row := make([]float32, nf)
+		for k := 0; k < 20; k++ {
+			for j := range row {
+				row[j] = float32(r.NormFloat64())
+				switch r.IntN(5) {
+				case 0:
+					row[j] = float32(math.NaN())
+				case 1:
+					row[j] = float32(r.IntN(3))
+				}
+			}
+			for ti := range f.trees {
+				lt := &lin.trees[ti]
+				if !lt.ok {
+					t.Fatalf("depth %d tree %d: no polynomial form", depth, ti)
+				}
+				fast := make([]float64, nf+1)
+				lt.contributions(&f.trees[ti], row, fast, &sc)
+				slow := make([]float32, nf+1)
+				f.treeContributions(ti, row, slow, path)
+				for j := 0; j < nf; j++ {
+					if !closeTo(float32(fast[j]), slow[j], 1e-5) {
+						t.Fatalf("depth %d (%d points) tree %d row %d feature %d: polynomial %v, recursive %v",
+							depth, lt.k, ti, k, j, fast[j], slow[j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestBatchMatchesRows checks that ContributionsBatch gives every row
+// the values Contributions gives it alone (within 1e-6: one row takes
+// the polynomial form for deep trees, the batch the tables), for batches of 2 to
+// more than a block, on random trees (repeated features, missing values,
+// categorical splits) some of which are too large for the table budget
+// and keep the recursive algorithm.
+func TestBatchMatchesRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const nf = 7
+	s := &Spec{Booster: GBTree, Objective: "multi:softprob", NumFeature: nf, NumGroup: 2, BaseScore: []float32{0.5}}
+	for i := 0; i < 24; i++ {
+		tr := randomCoverTree(r, 1+i%9, nf)
+		if i%5 == 0 {
+			n := &tr.Nodes[0]
+			n.Categorical, n.Categories = true, []uint32{1, 3}
+		}
+		s.Trees = append(s.Trees, tr)
+		s.TreeGroup = append(s.TreeGroup, int32(i%2))
+	}
+	f, err := New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.shapOnce.Do(func() { f.shap = f.buildShapTables(16 << 10) })
+	var tabled int
+	for i := range f.shap.trees {
+		if f.shap.trees[i].tabled {
+			tabled++
+		}
+	}
+	if tabled == 0 || tabled == len(s.Trees) {
+		t.Fatalf("tabled %d of %d trees, want some but not all", tabled, len(s.Trees))
+	}
+	w := 2 * (nf + 1)
+	for _, n := range []int{2, 5, ExplainBlockRows, ExplainBlockRows + 7, 3*ExplainBlockRows + 1} {
+		rows := make([]float32, n*nf)
+		for i := range rows {
+			rows[i] = float32(r.NormFloat64())
+			switch r.IntN(6) {
+			case 0:
+				rows[i] = float32(math.NaN())
+			case 1:
+				rows[i] = float32(r.IntN(5))
+			}
+		}
+		batch := make([]float32, n*w)
+		if err := f.ContributionsBatch(rows, batch); err != nil {
+			t.Fatal(err)
+		}
+		one := make([]float32, w)
+		for i := 0; i < n; i++ {
+			if err := f.Contributions(rows[i*nf:(i+1)*nf], one); err != nil {
+				t.Fatal(err)
+			}
+			for j, c := range one {
+				if b := batch[i*w+j]; !closeTo(b, c, 1e-6) {
+					t.Fatalf("batch of %d, row %d, value %d: batch %v, one row %v", n, i, j, b, c)
+				}
+			}
+		}
+	}
+	if err := f.ContributionsBatch(make([]float32, nf+1), make([]float32, w)); err == nil {
+		t.Error("a partial row was accepted")
+	}
+	if err := f.ContributionsBatch(make([]float32, 2*nf), make([]float32, w)); err == nil {
+		t.Error("an output for one row was accepted for two")
+	}
+}
+
 // TestTableBudget checks that trees beyond the budget fall back and still
 // give the same contributions.
 func TestTableBudget(t *testing.T) {

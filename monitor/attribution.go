@@ -75,10 +75,16 @@ type GlobalAttribution struct {
 	ExpectedValue    float64            `json:"expected_value"`
 }
 
-// Explainer computes TreeSHAP contributions of one row: len(row) feature
-// values in, len(row)+1 contributions out (the last is the bias), as
-// forest.(*Forest).Contributions does. It must be safe for concurrent use.
-type Explainer func(row, out []float32) error
+// Explainer computes the TreeSHAP contributions of whole rows: rows holds
+// n rows of the model's features (row-major), out receives n rows of one
+// contribution per feature and the bias, as
+// forest.(*Forest).ContributionsBatch does; explaining several rows in one
+// call is much cheaper per row than one by one. It must be safe for
+// concurrent use.
+type Explainer func(rows, out []float32) error
+
+// explainBlock is the most rows the monitor explains in one call.
+const explainBlock = 64
 
 // ComputeAttribution averages |SHAP| over rows rows of len(names) values,
 // explaining at most maxRows of them, evenly spaced (0: all).
@@ -94,16 +100,24 @@ func ComputeAttribution(names []string, values []float32, rows, maxRows int, exp
 	}
 	sum := make([]float64, nf)
 	var bias float64
-	out := make([]float32, nf+1)
-	for k := range n {
-		i := int(float64(k) * step)
-		if err := explain(values[i*nf:(i+1)*nf], out); err != nil {
-			return nil, fmt.Errorf("attribution: row %d: %w", i, err)
+	block := make([]float32, min(n, explainBlock)*nf)
+	out := make([]float32, min(n, explainBlock)*(nf+1))
+	for k0 := 0; k0 < n; k0 += explainBlock {
+		m := min(explainBlock, n-k0)
+		for k := range m {
+			i := int(float64(k0+k) * step)
+			copy(block[k*nf:(k+1)*nf], values[i*nf:(i+1)*nf])
 		}
-		for j := range nf {
-			sum[j] += math.Abs(float64(out[j]))
+		if err := explain(block[:m*nf], out[:m*(nf+1)]); err != nil {
+			return nil, fmt.Errorf("attribution: rows %d to %d: %w", int(float64(k0)*step), int(float64(k0+m-1)*step), err)
 		}
-		bias += float64(out[nf])
+		for k := range m {
+			o := out[k*(nf+1) : (k+1)*(nf+1)]
+			for j := range nf {
+				sum[j] += math.Abs(float64(o[j]))
+			}
+			bias += float64(o[nf])
+		}
 	}
 	g := GlobalAttribution{GlobalSHAPValues: make(map[string]float64, nf), ExpectedValue: bias / float64(n)}
 	for j, name := range names {
@@ -433,42 +447,71 @@ func (a *attributor) offer(row []float32) {
 	}
 }
 
-// explain explains one queued row and adds it to the ring.
-func (a *attributor) explain(row, out []float32) {
+// explain explains queued rows (n of them, concatenated in rows) in one
+// call and adds them to the ring.
+func (a *attributor) explain(rows, out []float32, n int) {
 	nf := len(a.names)
-	if len(row) != nf || a.cfg.Explain(row, out) != nil {
+	if n == 0 || a.cfg.Explain(rows[:n*nf], out[:n*(nf+1)]) != nil {
 		return
 	}
 	a.mu.Lock()
-	slot := a.ring[a.next*nf : (a.next+1)*nf]
-	if a.count == a.cfg.WindowRows {
-		for j, v := range slot {
-			a.sum[j] -= float64(v)
+	for i := range n {
+		slot := a.ring[a.next*nf : (a.next+1)*nf]
+		if a.count == a.cfg.WindowRows {
+			for j, v := range slot {
+				a.sum[j] -= float64(v)
+			}
+		} else {
+			a.count++
 		}
-	} else {
-		a.count++
+		for j := range nf {
+			v := float32(math.Abs(float64(out[i*(nf+1)+j])))
+			slot[j] = v
+			a.sum[j] += float64(v)
+		}
+		a.next = (a.next + 1) % a.cfg.WindowRows
 	}
-	for j := range nf {
-		v := float32(math.Abs(float64(out[j])))
-		slot[j] = v
-		a.sum[j] += float64(v)
-	}
-	a.next = (a.next + 1) % a.cfg.WindowRows
 	a.mu.Unlock()
-	a.explained.Add(1)
+	a.explained.Add(int64(n))
 }
 
-// run explains queued rows until done is closed.
+// run explains queued rows until done is closed. It takes a row as soon
+// as one is queued and, with it, whatever else is already waiting (up to
+// explainBlock rows), so that a backlog is explained in batches, which
+// cost less per row, while no row waits for company.
 func (a *attributor) run(done <-chan struct{}) {
-	out := make([]float32, len(a.names)+1)
+	nf := len(a.names)
+	rows := make([]float32, explainBlock*nf)
+	out := make([]float32, explainBlock*(nf+1))
 	for {
 		select {
 		case row := <-a.queue:
-			a.explain(row, out)
+			n := a.take(rows, 0, row)
+		more:
+			for n < explainBlock {
+				select {
+				case row := <-a.queue:
+					n = a.take(rows, n, row)
+				default:
+					break more
+				}
+			}
+			a.explain(rows, out, n)
 		case <-done:
 			return
 		}
 	}
+}
+
+// take copies a queued row into slot n of rows, skipping a row of the
+// wrong width, and returns the rows held.
+func (a *attributor) take(rows []float32, n int, row []float32) int {
+	nf := len(a.names)
+	if len(row) != nf {
+		return n
+	}
+	copy(rows[n*nf:(n+1)*nf], row)
+	return n + 1
 }
 
 // report compares the explained leads with the baseline.

@@ -46,7 +46,7 @@ func liveAttribution(t *testing.T, n int, modify func(names []string, row []floa
 	d := loadDemo(t, "leads_10k.csv")
 	reg := prometheus.NewRegistry()
 	m, err := New(Config{Baseline: base, Features: d.names, Registerer: reg, Attribution: AttributionConfig{
-		Explain: bd.Forest().Contributions, SampleShare: 1, MaxPerSecond: -1, Queue: n, MinRows: n}})
+		Explain: bd.Forest().ContributionsBatch, SampleShare: 1, MaxPerSecond: -1, Queue: n, MinRows: n}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestAttributionSheds(t *testing.T) {
 	}
 	d := loadDemo(t, "leads_10k.csv")
 	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
-		Explain: bd.Forest().Contributions, SampleShare: 0.1, MaxPerSecond: -1, Queue: 2}})
+		Explain: bd.Forest().ContributionsBatch, SampleShare: 0.1, MaxPerSecond: -1, Queue: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestAttributionRateCap(t *testing.T) {
 	// One lead per 1,000 s: the first sampled lead is taken, the others
 	// of this burst are over the cap.
 	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
-		Explain: bd.Forest().Contributions, SampleShare: 0.1, MaxPerSecond: 0.001, Queue: 256}})
+		Explain: bd.Forest().ContributionsBatch, SampleShare: 0.1, MaxPerSecond: 0.001, Queue: 256}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestAttributionRateCap(t *testing.T) {
 	}
 	// The default caps at DefaultAttributionRate.
 	m, err = New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
-		Explain: bd.Forest().Contributions}})
+		Explain: bd.Forest().ContributionsBatch}})
 	if err != nil {
 		t.Fatal(err)
 	}

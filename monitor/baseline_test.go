@@ -272,7 +272,7 @@ func TestEmbeddedBaseline(t *testing.T) {
 	// the manifest's facets and the model's TreeSHAP.
 	extra, err := ComputeBaseline(BaselineInput{Names: d.names, Values: d.t.Values, Rows: d.t.Rows,
 		Probabilities: d.probs, Labels: d.labels, Tiers: d.tiers, Bias: bd.Manifest().Bias,
-		Explain: bd.Forest().Contributions})
+		Explain: bd.Forest().ContributionsBatch})
 	if err != nil {
 		t.Fatal(err)
 	}

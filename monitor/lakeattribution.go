@@ -91,16 +91,19 @@ func (s *lakeSampler) offer(vals []float64) {
 func (s *lakeSampler) report(ctx context.Context) (AttributionReport, []Violation, error) {
 	nf := len(s.ix)
 	sum := make([]float64, nf)
-	out := make([]float32, nf+1)
-	for k := range s.kept {
-		if k%64 == 0 && ctx.Err() != nil {
+	out := make([]float32, explainBlock*(nf+1))
+	for k := 0; k < s.kept; k += explainBlock {
+		if ctx.Err() != nil {
 			return AttributionReport{}, nil, ctx.Err()
 		}
-		if err := s.cfg.Explain(s.rows[k*nf:(k+1)*nf], out); err != nil {
+		m := min(explainBlock, s.kept-k)
+		if err := s.cfg.Explain(s.rows[k*nf:(k+m)*nf], out[:m*(nf+1)]); err != nil {
 			return AttributionReport{}, nil, fmt.Errorf("attribution: %w", err)
 		}
-		for j := range nf {
-			sum[j] += math.Abs(float64(out[j]))
+		for i := range m {
+			for j := range nf {
+				sum[j] += math.Abs(float64(out[i*(nf+1)+j]))
+			}
 		}
 	}
 	cur := make(map[string]float64, nf)

@@ -126,19 +126,6 @@ func newAttribution(cfg AttributionConfig, base *Baseline, features []string) (*
 	return a, nil
 }
 
-// sample offers the records to the attribution sampler.
-func (m *Monitor) sample(recs []leadscore.Record) {
-	m.mu.Lock()
-	a := m.attr
-	m.mu.Unlock()
-	if a == nil {
-		return
-	}
-	for i := range recs {
-		a.offer(recs[i].Features)
-	}
-}
-
 // explainLoop explains sampled leads until ctx is done, following the
 // sampler a Rebase installs.
 func (m *Monitor) explainLoop(ctx context.Context) {

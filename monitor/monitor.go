@@ -33,6 +33,9 @@ const (
 	DefaultWindowRows   = 10000
 	DefaultQueueBatches = 1024
 	DefaultEvalInterval = 30 * time.Second
+	// DefaultDrainInterval is how long the monitor's goroutine lets
+	// captured batches gather before adding them to the window.
+	DefaultDrainInterval = 20 * time.Millisecond
 	// MaxWindowRows bounds the window's memory (about 4 bytes per feature
 	// and 60 bytes of bookkeeping per row).
 	MaxWindowRows = 1 << 20
@@ -60,6 +63,14 @@ type Config struct {
 	// goroutine; beyond that records are dropped and counted (default
 	// 1024).
 	QueueBatches int
+	// DrainInterval is how long records may wait in the queue before the
+	// monitor's goroutine adds them to the window (default 20ms; the
+	// goroutine also starts as soon as half the queue is taken). One
+	// wake-up then serves every batch captured meanwhile, where a wake-up
+	// per batch would cost the request path a futex pair each. Reports,
+	// Evaluate and Feedback add what is queued first, so they never miss
+	// a record for it.
+	DrainInterval time.Duration
 	// EvalInterval is how often Run evaluates the checks, updating the
 	// gauges and alerts (default 30s).
 	EvalInterval time.Duration
@@ -101,7 +112,7 @@ type Monitor struct {
 	nf      int
 	modelIx []int       // per baseline feature: its index in Features, or -1
 	static  []Violation // missing and extra columns: they never change
-	queue   chan []leadscore.Record
+	queue   batchQueue
 	met     *metrics
 	alerter *Alerter
 	log     *slog.Logger
@@ -154,6 +165,12 @@ func New(cfg Config) (*Monitor, error) {
 	if cfg.EvalInterval <= 0 {
 		cfg.EvalInterval = DefaultEvalInterval
 	}
+	if cfg.DrainInterval < 0 {
+		return nil, fmt.Errorf("monitor: drain interval %v is negative", cfg.DrainInterval)
+	}
+	if cfg.DrainInterval == 0 {
+		cfg.DrainInterval = DefaultDrainInterval
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -179,7 +196,7 @@ func New(cfg Config) (*Monitor, error) {
 	}
 	m := &Monitor{
 		cfg: cfg, checks: checks, base: cfg.Baseline, tiers: tiers, nf: len(cfg.Features),
-		queue: make(chan []leadscore.Record, cfg.QueueBatches),
+		queue: newBatchQueue(cfg.QueueBatches),
 		log:   cfg.Logger, now: cfg.Now,
 		win:         newWindow(len(cfg.Features), cfg.WindowRows, cfg.WindowAge),
 		attrChanged: make(chan struct{}),
@@ -245,26 +262,27 @@ func (m *Monitor) Capture(recs []leadscore.Record) {
 	n := int64(len(recs))
 	m.received.Add(n)
 	m.met.records.Add(float64(n))
-	m.sample(recs)
-	select {
-	case m.queue <- recs:
-	default:
+	if !m.queue.put(recs) {
 		m.dropped.Add(n)
 		m.met.dropped.Add(float64(n))
 	}
 }
 
-// apply adds queued records to the window.
-func (m *Monitor) apply(recs []leadscore.Record) {
-	now := m.now()
+// apply adds queued records to the window and offers them to the
+// attribution sampler.
+func (m *Monitor) apply(recs []leadscore.Record, now time.Time) {
 	bad := 0
 	m.mu.Lock()
+	a := m.attr
 	for i := range recs {
 		if len(recs[i].Features) != m.nf || !m.sameFeatures(recs[i].FeatureNames) {
 			bad++ // scored by a model with another feature list (a reload)
 			continue
 		}
 		m.win.push(&recs[i], now)
+		if a != nil {
+			a.offer(recs[i].Features)
+		}
 	}
 	m.mu.Unlock()
 	if bad > 0 {
@@ -286,17 +304,20 @@ func (m *Monitor) sameFeatures(names []string) bool {
 	return true
 }
 
-// drain applies what is queued now, at most the queue's capacity of
-// batches so that a busy producer cannot keep it going.
+// drain applies what is queued now, in the order it was captured: one
+// take of the queue, so that a busy producer cannot keep it going.
 func (m *Monitor) drain() {
-	for range cap(m.queue) {
-		select {
-		case recs := <-m.queue:
-			m.apply(recs)
-		default:
-			return
-		}
+	m.queue.drainMu.Lock()
+	defer m.queue.drainMu.Unlock()
+	batches := m.queue.take()
+	if len(batches) == 0 {
+		return
 	}
+	now := m.now()
+	for _, recs := range batches {
+		m.apply(recs, now)
+	}
+	m.queue.recycle(batches)
 }
 
 // Run processes captured records and, every EvalInterval, evaluates the
@@ -329,10 +350,22 @@ func (m *Monitor) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	linger := time.NewTimer(m.cfg.DrainInterval)
+	linger.Stop()
 	for {
 		select {
-		case recs := <-m.queue:
-			m.apply(recs)
+		case <-m.queue.ready:
+			// Let batches gather for DrainInterval (less when half the
+			// queue is taken: put signals again), then take them all.
+			linger.Reset(m.cfg.DrainInterval)
+			select {
+			case <-linger.C:
+			case <-m.queue.ready:
+				linger.Stop()
+			case <-ctx.Done():
+				linger.Stop()
+			}
+			m.drain()
 		case <-ctx.Done():
 			wg.Wait()
 			m.drain()

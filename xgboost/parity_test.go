@@ -143,8 +143,17 @@ func checkParity(t *testing.T, path string, fx *fixture, rows []float32) {
 	if fx.Contribs == nil || filepath.Base(path) != "model.json" {
 		return
 	}
+	// The batch path (blocks of forest.ExplainBlockRows rows, tree by
+	// tree, from the tables) must give every row its one-row result
+	// within 1e-6 (one row takes the polynomial form for deep trees):
+	// 48 rows make a full block and a partial one.
 	n = min(n, 48)
-	contrib := make([]float32, g*(fx.NumFeature+1))
+	w := g * (fx.NumFeature + 1)
+	batch := make([]float32, n*w)
+	if err := f.ContributionsBatch(rows[:n*fx.NumFeature], batch); err != nil {
+		t.Fatal(err)
+	}
+	contrib := make([]float32, w)
 	bad = 0
 	for i := 0; i < n; i++ {
 		if err := f.Contributions(rows[i*fx.NumFeature:(i+1)*fx.NumFeature], contrib); err != nil {
@@ -154,6 +163,10 @@ func checkParity(t *testing.T, path string, fx *fixture, rows []float32) {
 			if !within(c, fx.Contribs[i][j], 1e-5) && bad < 5 {
 				bad++
 				t.Errorf("row %d contribution %d: %v, XGBoost %v", i, j, c, fx.Contribs[i][j])
+			}
+			if b := batch[i*w+j]; (!within(b, number(c), 1e-6) || !within(b, fx.Contribs[i][j], 1e-5)) && bad < 5 {
+				bad++
+				t.Errorf("row %d contribution %d: batch %v, one row %v, XGBoost %v", i, j, b, c, fx.Contribs[i][j])
 			}
 		}
 	}

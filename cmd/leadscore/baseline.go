@@ -100,7 +100,7 @@ func runBaseline(args []string, stdout, stderr io.Writer) error {
 		in.Bias = cfg
 	}
 	if *attrRows > 0 {
-		in.Explain, in.AttributionRows = m.forest.Contributions, *attrRows
+		in.Explain, in.AttributionRows = m.forest.ContributionsBatch, *attrRows
 	}
 	if *label != "" {
 		if labels, ok := t.Extra[*label]; ok {

@@ -54,6 +54,12 @@ type benchResult struct {
 	// getrusage) per explained row: steadier than wall time on a busy host.
 	ExplainCPUUsPerRow float64 `json:"explain_cpu_us_per_row,omitempty"`
 	ExplainP99us       float64 `json:"explain_p99_us,omitempty"`
+	// Batch explain figures: the same --explain rows explained
+	// --explain-batch rows per ContributionsBatch call (as pred_contribs on
+	// a DMatrix, or ?explain on a multi-lead request).
+	ExplainBatch            int     `json:"explain_batch,omitempty"`
+	ExplainBatchUsPerRow    float64 `json:"explain_batch_us_per_row,omitempty"`
+	ExplainBatchCPUUsPerRow float64 `json:"explain_batch_cpu_us_per_row,omitempty"`
 }
 
 // runBench implements `leadscore bench`.
@@ -68,13 +74,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	repeats := fs.Int("repeats", 5, "throughput runs; the median is reported")
 	singles := fs.Int("single", 20000, "single-row calls timed for latency")
 	explain := fs.Int("explain", 0, "also time TreeSHAP explanations of this many rows, one per call (0: skip)")
+	explainBatch := fs.Int("explain-batch", 0, "also time the --explain rows explained this many `rows` per call (0: skip)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.deprecate("input", "data")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *nrows < 1 || *batch < 1 || *threads < 1 || *repeats < 1 || *singles < 1 || *explain < 0 {
-		return fmt.Errorf("%w: --rows, --batch, --threads, --repeats and --single must be positive, --explain not negative", errUsage)
+	if *nrows < 1 || *batch < 1 || *threads < 1 || *repeats < 1 || *singles < 1 || *explain < 0 || *explainBatch < 0 {
+		return fmt.Errorf("%w: --rows, --batch, --threads, --repeats and --single must be positive, --explain and --explain-batch not negative", errUsage)
 	}
 	m, err := openModel(*modelPath)
 	if err != nil {
@@ -111,6 +118,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *explain > 0 {
 		res.ExplainRows = *explain
 		res.ExplainUsPerRow, res.ExplainCPUUsPerRow, res.ExplainP99us = explainCost(f, base, *explain)
+		if *explainBatch > 0 {
+			res.ExplainBatch = *explainBatch
+			res.ExplainBatchUsPerRow, res.ExplainBatchCPUUsPerRow = explainBatchCost(f, base, *explain, *explainBatch)
+		}
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
@@ -127,6 +138,10 @@ control p50, p99   %.2f us, %.2f us  (fixed arithmetic as long as a call, interl
 	if err == nil && res.ExplainRows > 0 {
 		_, err = fmt.Fprintf(stdout, "explain            %.1f us/row wall, %.1f us/row CPU, p99 %.1f us  (%d rows)\n",
 			res.ExplainUsPerRow, res.ExplainCPUUsPerRow, res.ExplainP99us, res.ExplainRows)
+	}
+	if err == nil && res.ExplainBatch > 0 {
+		_, err = fmt.Fprintf(stdout, "explain, batches   %.1f us/row wall, %.1f us/row CPU  (%d rows, %d per call)\n",
+			res.ExplainBatchUsPerRow, res.ExplainBatchCPUUsPerRow, res.ExplainRows, res.ExplainBatch)
 	}
 	return err
 }
@@ -153,6 +168,30 @@ func explainCost(f *forest.Forest, rows []float32, n int) (wall, cpu, p99 float6
 	cpu = (processCPU() - cpu0).Seconds() * 1e6 / float64(n)
 	slices.Sort(lat)
 	return wall, cpu, lat[min(n-1, n*99/100)]
+}
+
+// explainBatchCost explains n rows (rows repeated to fill) batch rows per
+// ContributionsBatch call and returns the wall and process CPU time per
+// row, in microseconds. A first, untimed call builds the tables.
+func explainBatchCost(f *forest.Forest, rows []float32, n, batch int) (wall, cpu float64) {
+	nf := f.NumFeature()
+	w := f.NumGroup() * (nf + 1)
+	in := make([]float32, n*nf)
+	for i := 0; i < len(in); i += len(rows) {
+		copy(in[i:], rows)
+	}
+	batch = min(batch, n)
+	out := make([]float32, batch*w)
+	_ = f.ContributionsBatch(in[:nf], out[:w])
+	cpu0 := processCPU()
+	start := time.Now()
+	for i := 0; i < n; i += batch {
+		m := min(batch, n-i)
+		_ = f.ContributionsBatch(in[i*nf:(i+m)*nf], out[:m*w])
+	}
+	wall = float64(time.Since(start).Nanoseconds()) / 1e3 / float64(n)
+	cpu = (processCPU() - cpu0).Seconds() * 1e6 / float64(n)
+	return wall, cpu
 }
 
 // generateRows makes n rows uniform in each feature's expected range (or

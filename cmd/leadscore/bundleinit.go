@@ -160,7 +160,7 @@ func runBundleInit(args []string, stdout, stderr io.Writer) error {
 	}
 	in := monitor.BaselineInput{Names: ld.names, Values: ld.table.Values, Rows: ld.table.Rows, Probabilities: probs,
 		Tiers: tiers, Model: monitor.ModelRef{Name: *name, Version: *version},
-		Bias: biasCfg, Explain: f.Contributions}
+		Bias: biasCfg, Explain: f.ContributionsBatch}
 	if ld.labels != nil {
 		in.Labels, in.LabelName = ld.labels, ld.labelName
 	}

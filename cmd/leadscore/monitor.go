@@ -130,7 +130,7 @@ func runMonitor(args []string, stdout, stderr io.Writer) error {
 			q.Bias = b.Manifest().Bias
 		}
 		if *attrRows > 0 {
-			q.Attribution = monitor.LakeAttribution{Explain: b.Forest().Contributions, Features: b.FeatureNames(), Rows: *attrRows}
+			q.Attribution = monitor.LakeAttribution{Explain: b.Forest().ContributionsBatch, Features: b.FeatureNames(), Rows: *attrRows}
 		}
 	}
 	if strings.Contains(*lake, "://") {

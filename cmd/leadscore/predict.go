@@ -125,7 +125,10 @@ func writePredictions(w *bufio.Writer, m *loadedModel, t *tabular.Table, output 
 	nf, g := f.NumFeature(), f.NumGroup()
 	const chunk = 4096
 	buf := make([]float32, chunk*g)
-	contrib := make([]float32, g*(nf+1))
+	var contrib []float32
+	if output == "contribs" {
+		contrib = make([]float32, chunk*g*(nf+1))
+	}
 	var line []byte
 	if err := w.WriteByte('['); err != nil {
 		return err
@@ -139,6 +142,8 @@ func writePredictions(w *bufio.Writer, m *loadedModel, t *tabular.Table, output 
 			err = f.PredictMargin(rows, buf)
 		case "prediction", "tier":
 			err = f.Predict(rows, buf)
+		case "contribs":
+			err = f.ContributionsBatch(rows, contrib[:(end-start)*g*(nf+1)])
 		}
 		if err != nil {
 			return err
@@ -158,10 +163,8 @@ func writePredictions(w *bufio.Writer, m *loadedModel, t *tabular.Table, output 
 			case "tier":
 				line = strconv.AppendInt(line, int64(m.tiers.Tier(float64(buf[k]))), 10)
 			case "contribs":
-				if err := f.Contributions(t.Row(i), contrib); err != nil {
-					return err
-				}
-				line = appendArray(line, contrib)
+				w := g * (nf + 1)
+				line = appendArray(line, contrib[k*w:(k+1)*w])
 			}
 			if _, err := w.Write(line); err != nil {
 				return err

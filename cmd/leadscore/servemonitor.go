@@ -32,6 +32,7 @@ type monitorConfig struct {
 	outOfRange float64
 	psiLimit   float64
 	queue      int
+	drain      time.Duration
 	attrShare  float64
 	attrRate   float64
 	attrQueue  int
@@ -66,6 +67,7 @@ func (m *monitorConfig) addFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&m.outOfRange, "monitor-out-of-range", 0.05, "share of values outside the baseline's range that is a violation (negative: off)")
 	fs.Float64Var(&m.psiLimit, "monitor-psi-threshold", 0, "PSI above which a feature is a violation (0: PSI is reported, not checked)")
 	fs.IntVar(&m.queue, "monitor-queue", 1024, "scored batches waiting for the monitor; beyond it they are dropped from the window and counted")
+	fs.DurationVar(&m.drain, "monitor-drain-interval", monitor.DefaultDrainInterval, "longest time scored leads wait in the queue before the monitor adds them to its window\n(one wake-up serves all of them; reports and feedback add what is queued first)")
 	fs.StringVar(&m.webhookURL, "monitor-webhook-url", "", "Slack-compatible incoming webhook `URL` for violation alerts (a secret: prefer the environment variable)")
 	fs.DurationVar(&m.cooldown, "monitor-alert-cooldown", time.Hour, "least time between two alerts for the same check")
 	fs.StringVar(&m.snsTopic, "monitor-sns-topic-arn", "", "Amazon SNS topic `ARN` that also receives violation alerts (credentials: the AWS default chain)")
@@ -82,8 +84,9 @@ func (m *monitorConfig) addFlags(fs *flag.FlagSet) {
 
 // validate checks the monitoring settings.
 func (m *monitorConfig) validate() error {
-	if m.windowRows < 1 || m.windowRows > 1<<20 || m.windowAge < 0 || m.interval <= 0 || m.minRows < 1 || m.queue < 1 || m.cooldown < 0 {
-		return fmt.Errorf("%w: --monitor-window-rows must be in [1, 1048576]; --monitor-interval, -min-rows and -queue positive; ages and cool-down not negative", errUsage)
+	if m.windowRows < 1 || m.windowRows > 1<<20 || m.windowAge < 0 || m.interval <= 0 || m.minRows < 1 || m.queue < 1 || m.cooldown < 0 ||
+		m.drain <= 0 || m.drain > time.Second {
+		return fmt.Errorf("%w: --monitor-window-rows must be in [1, 1048576]; --monitor-interval, -min-rows and -queue positive; --monitor-drain-interval in (0, 1s]; ages and cool-down not negative", errUsage)
 	}
 	if !(m.attrShare >= 0 && m.attrShare <= 1) || !(m.attrRate >= 0) || m.attrQueue < 1 || m.attrRows < 1 || m.attrRows > 1<<20 {
 		return fmt.Errorf("%w: --monitor-attribution-share must be in [0, 1], --monitor-attribution-rate not negative, --monitor-attribution-queue positive, --monitor-attribution-rows in [1, 1048576]", errUsage)
@@ -116,23 +119,24 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 	checks := monitor.Checks{MinRows: m.minRows, OutOfRangeThreshold: m.outOfRange, PSIThreshold: m.psiLimit}
 	info := b.Info()
 	return monitor.New(monitor.Config{
-		Baseline:     base,
-		Features:     b.FeatureNames(),
-		Tiers:        info.Tiers,
-		Model:        monitor.ModelRef{Name: info.Name, Version: info.Version},
-		WindowRows:   m.windowRows,
-		WindowAge:    m.windowAge,
-		QueueBatches: m.queue,
-		EvalInterval: m.interval,
-		Checks:       checks,
-		Registerer:   reg,
-		Alerts:       m.alertConfig("", suffix),
-		Logger:       log,
-		FeedbackSink: outcomes,
-		Bias:         b.Manifest().Bias,
-		Attribution:  m.attribution(b),
-		IDs:          m.ids,
-		Outcomes:     m.outcomes,
+		Baseline:      base,
+		Features:      b.FeatureNames(),
+		Tiers:         info.Tiers,
+		Model:         monitor.ModelRef{Name: info.Name, Version: info.Version},
+		WindowRows:    m.windowRows,
+		WindowAge:     m.windowAge,
+		QueueBatches:  m.queue,
+		DrainInterval: m.drain,
+		EvalInterval:  m.interval,
+		Checks:        checks,
+		Registerer:    reg,
+		Alerts:        m.alertConfig("", suffix),
+		Logger:        log,
+		FeedbackSink:  outcomes,
+		Bias:          b.Manifest().Bias,
+		Attribution:   m.attribution(b),
+		IDs:           m.ids,
+		Outcomes:      m.outcomes,
 	})
 }
 
@@ -180,7 +184,7 @@ func (m *monitorConfig) attribution(b *bundle.Bundle) monitor.AttributionConfig 
 	if rate == 0 {
 		rate = -1 // the flag's 0 is no cap; the library's 0 is its default
 	}
-	return monitor.AttributionConfig{Explain: b.Forest().Contributions, SampleShare: m.attrShare,
+	return monitor.AttributionConfig{Explain: b.Forest().ContributionsBatch, SampleShare: m.attrShare,
 		MaxPerSecond: rate, Queue: m.attrQueue, WindowRows: m.attrRows}
 }
 

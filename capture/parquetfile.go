@@ -1,0 +1,1127 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/parquet-go/parquet-go/encoding/rle"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/leadscore/leadscore"
+	lakefmt "github.com/leadscore/leadscore/lake"
+)
+
+// lakeFileWriter writes one prediction file: add buffers a record,
+// flushRowGroup writes the buffered rows as a row group (the lake calls it
+// every RowGroupRows rows), close writes the rest and the footer, Size is
+// the file's size with its buffered rows, what RollBytes is compared with.
+type lakeFileWriter interface {
+	add(r *leadscore.Record)
+	buffered() int
+	flushRowGroup() error
+	close() error
+	Size() int64
+}
+
+// predWriter writes one prediction file (lakefmt.PredictionSchema) straight
+// from leadscore.Records: each record's values are appended to typed,
+// per-column buffers (no parquet.Value, no row assembly), and a row group
+// is encoded column by column when it is full. The file is what parquet-go
+// writes for the same schema (its schema elements, created_by and column
+// orders are taken from parquet-go itself, see lakeSchema.footer), with
+// these encodings, chosen by BenchmarkLakeCPU and BenchmarkPredWriter
+// (docs/lake.md, "Encodings"):
+//
+//   - every column chunk first tries a dictionary (RLE_DICTIONARY data
+//     pages, a PLAIN dictionary page, uncompressed: the bit-packed indices
+//     are smaller than zstd of the values for the low-cardinality features,
+//     model names, roles, tiers and a batch's shared request id); a chunk
+//     whose dictionary passes dictMaxEntries values is written PLAIN, and
+//     that column skips the dictionary for the rest of the file;
+//   - PLAIN chunks of FLOAT and DOUBLE are not compressed (measured: zstd
+//     saves 2% of random floats' bytes at 1.2 ns a byte); PLAIN strings
+//     (ids) and timestamps are compressed with plainCodec;
+//   - data pages are DATA_PAGE_V2 (levels outside the compressed values),
+//     definition levels RLE/bit-packed (parquet-go's rle package), chunk
+//     statistics (min, max, null count) and the column and offset indexes
+//     (one entry per page), as parquet-go writes them.
+//
+// Thrift structures are parquet-go's format package, encoded by its thrift
+// codec. A predWriter is not safe for concurrent use.
+type predWriter struct {
+	out      io.Writer
+	offset   int64 // bytes written so far
+	err      error // sticky write error
+	schema   *lakeSchema
+	groupMax int // rows per row group
+	pageMax  int // rows per data page
+
+	rows    int // rows buffered in the row group
+	capRows int // rows each feature column in feats can hold
+	stride  int // distance between two feature columns in feats
+
+	times []int64
+	strs  [nStrCols]strColumn
+	// feats holds the feature columns one after another, stride values
+	// each, as float32 bits (NaN: missing, written as null).
+	feats  []uint32
+	margin []uint64
+	prob   []uint64
+	tier   []uint32
+	lat    []uint64
+
+	noDict []bool // by leaf column: its dictionary overflowed in this file
+
+	rowGroups []format.RowGroup
+	colIndex  [][]format.ColumnIndex // by row group, by column
+	offIndex  [][]format.OffsetIndex
+	total     int64 // rows in finished row groups
+	// raw bytes of the row groups written, and what they encoded to
+	rawFlushed, encFlushed int64
+
+	enc encScratch
+}
+
+// The string columns of a prediction file, in strs.
+const (
+	sRequest = iota
+	sInference
+	sLead
+	sModel
+	sVersion
+	sVariant
+	sRole
+	nStrCols
+)
+
+const (
+	// dictMaxEntries bounds a chunk's dictionary (10-bit indices); a
+	// column with more distinct values in a row group is written PLAIN.
+	dictMaxEntries = 1024
+	// defaultPageRows bounds the rows of one data page.
+	defaultPageRows = 8192
+)
+
+// plainCodec compresses PLAIN string and timestamp chunks.
+var plainCodec = format.Snappy
+
+func newPredWriter(out io.Writer, s *lakeSchema, groupRows, pageRows int) *predWriter {
+	w := &predWriter{out: out, schema: s, groupMax: groupRows, pageMax: pageRows}
+	if w.pageMax <= 0 {
+		w.pageMax = defaultPageRows
+	}
+	for i := range w.strs {
+		w.strs[i].optional = i == sLead || i == sVariant
+	}
+	w.noDict = make([]bool, s.columns())
+	w.write([]byte("PAR1"))
+	return w
+}
+
+func (w *predWriter) write(p []byte) {
+	if w.err != nil {
+		return
+	}
+	n, err := w.out.Write(p)
+	w.offset += int64(n)
+	if err != nil {
+		w.err = err
+	}
+}
+
+// add appends one record to the row group. The caller flushes the row
+// group (flushRowGroup) when rows reaches groupMax.
+func (w *predWriter) add(r *leadscore.Record) {
+	nf := len(w.schema.features)
+	if w.rows == w.capRows {
+		w.growFeatures(nf)
+	}
+	w.times = append(w.times, r.Time.UnixMicro())
+	w.strs[sRequest].add(r.RequestID)
+	w.strs[sInference].add(r.InferenceID)
+	w.strs[sLead].add(r.LeadID)
+	w.strs[sModel].add(r.Model)
+	w.strs[sVersion].add(r.ModelVersion)
+	feats := w.feats[w.rows:]
+	vals := r.Features
+	if len(vals) > nf {
+		vals = vals[:nf]
+	}
+	for i, v := range vals {
+		feats[i*w.stride] = math.Float32bits(v)
+	}
+	for i := len(vals); i < nf; i++ { // never with the queue's checks
+		feats[i*w.stride] = nanBits32
+	}
+	w.margin = append(w.margin, math.Float64bits(r.Margin))
+	w.prob = append(w.prob, math.Float64bits(r.Probability))
+	tier := r.Tier
+	if tier > math.MaxInt32 || tier < math.MinInt32 {
+		tier = 0
+	}
+	w.tier = append(w.tier, uint32(int32(tier))) //nolint:gosec // clamped above
+	w.lat = append(w.lat, math.Float64bits(r.LatencyMS))
+	w.strs[sVariant].add(r.Variant)
+	if r.Shadow {
+		w.strs[sRole].add(lakefmt.RoleShadow)
+	} else {
+		w.strs[sRole].add(lakefmt.RoleLive)
+	}
+	w.rows++
+}
+
+const nanBits32 = 0x7fc00000
+
+// growFeatures doubles the rows each feature column can hold (up to the
+// row group's size), moving the columns already buffered.
+func (w *predWriter) growFeatures(nf int) {
+	capRows := min(max(2*w.capRows, 256), w.groupMax)
+	if capRows <= w.rows {
+		capRows = w.rows + 1
+	}
+	// Columns a power of two apart would share the cache's sets (every
+	// record stores one value in each); 16 values (a cache line) more
+	// spreads them.
+	stride := capRows + 16
+	feats := make([]uint32, nf*stride)
+	for i := 0; i < nf; i++ {
+		copy(feats[i*stride:i*stride+w.rows], w.feats[i*w.stride:i*w.stride+w.rows])
+	}
+	w.feats, w.stride, w.capRows = feats, stride, capRows
+}
+
+// Size is the file's size so far plus an estimate of the buffered row
+// group, what RollBytes is compared with: its raw column bytes, scaled by
+// what the file's earlier row groups encoded to (dictionaries make them
+// several times smaller).
+func (w *predWriter) Size() int64 {
+	raw := w.rawBytes()
+	if w.rawFlushed > 0 {
+		raw = raw * w.encFlushed / w.rawFlushed
+	}
+	return w.offset + raw
+}
+
+// rawBytes is the size of the buffered rows' values.
+func (w *predWriter) rawBytes() int64 {
+	n := int64(w.rows) * int64(8+8*3+4+4*len(w.schema.features))
+	for i := range w.strs {
+		n += int64(w.strs[i].rawBytes)
+	}
+	return n
+}
+
+// buffered is the number of rows in the row group being built.
+func (w *predWriter) buffered() int { return w.rows }
+
+// ---- string columns -----------------------------------------------------------
+
+// strColumn buffers a BYTE_ARRAY column. While its values fit a dictionary
+// they are kept as dictionary indices (the previous value is checked first,
+// so a batch's shared id or a constant model name costs a comparison); past
+// dictMaxEntries the column turns PLAIN for the rest of the file.
+type strColumn struct {
+	optional bool
+	plain    bool
+	defs     []uint8 // optional columns: 1 present, 0 null ("")
+	nulls    int
+	rawBytes int
+
+	// dictionary mode
+	dict    []string
+	byValue map[string]int32
+	idx     []int32
+	last    string
+	lastIdx int32
+
+	// plain mode: PLAIN-encoded values, and how many
+	data   []byte
+	plainN int
+}
+
+func (c *strColumn) add(s string) {
+	if c.optional {
+		if s == "" {
+			c.defs = append(c.defs, 0)
+			c.nulls++
+			return
+		}
+		c.defs = append(c.defs, 1)
+	}
+	c.rawBytes += 4 + len(s)
+	if c.plain {
+		c.addPlain(s)
+		return
+	}
+	if len(c.idx) > 0 && s == c.last {
+		c.idx = append(c.idx, c.lastIdx)
+		return
+	}
+	i, ok := c.byValue[s]
+	if !ok {
+		if len(c.dict) == dictMaxEntries {
+			c.toPlain()
+			c.addPlain(s)
+			return
+		}
+		if c.byValue == nil {
+			c.byValue = make(map[string]int32)
+		}
+		i = int32(len(c.dict)) //nolint:gosec // <= dictMaxEntries
+		s = string([]byte(s))  // not a view of a larger request body
+		c.dict = append(c.dict, s)
+		c.byValue[s] = i
+	}
+	c.last, c.lastIdx = s, i
+	c.idx = append(c.idx, i)
+}
+
+func (c *strColumn) addPlain(s string) {
+	c.plainN++
+	c.data = binary.LittleEndian.AppendUint32(c.data, uint32(len(s)))
+	c.data = append(c.data, s...)
+}
+
+// toPlain rewrites the values gathered as dictionary indices as PLAIN
+// values; the column stays PLAIN until the file ends.
+func (c *strColumn) toPlain() {
+	c.plain = true
+	c.data, c.plainN = c.data[:0], 0
+	for _, i := range c.idx {
+		c.addPlain(c.dict[i])
+	}
+	c.resetDict()
+}
+
+func (c *strColumn) resetDict() {
+	c.dict = c.dict[:0]
+	clear(c.byValue)
+	c.idx = c.idx[:0]
+	c.last, c.lastIdx = "", 0
+}
+
+func (c *strColumn) reset() {
+	c.resetDict()
+	c.defs = c.defs[:0]
+	c.nulls, c.rawBytes = 0, 0
+	c.data, c.plainN = c.data[:0], 0
+}
+
+// ---- encoding a row group -------------------------------------------------------
+
+// encScratch holds the buffers reused for every chunk.
+type encScratch struct {
+	levels  []uint8
+	defs    []byte
+	values  []byte
+	comp    []byte
+	rle     []byte
+	idx     []int32
+	dict32  dictTable[uint32]
+	dict64  dictTable[uint64]
+	plain32 []uint32
+	plain64 []uint64
+	thrift  thrift.CompactProtocol
+}
+
+// chunk is what one column chunk's encoder reports.
+type chunk struct {
+	meta   format.ColumnMetaData
+	ci     format.ColumnIndex
+	oi     format.OffsetIndex
+	offset int64 // of its first page
+}
+
+// flushRowGroup encodes the buffered rows as one row group.
+func (w *predWriter) flushRowGroup() error {
+	if w.err != nil || w.rows == 0 {
+		w.resetRows()
+		return w.err
+	}
+	start := w.offset
+	n := w.rows
+	raw := w.rawBytes()
+	s := w.schema
+	ncol := s.columns()
+	cols := make([]format.ColumnChunk, ncol)
+	cis := make([]format.ColumnIndex, ncol)
+	ois := make([]format.OffsetIndex, ncol)
+	var totalUncompressed int64
+	emit := func(col int, c *chunk) {
+		c.meta.PathInSchema = thrift.Slice[string]{s.names[col]}
+		cols[col] = format.ColumnChunk{FileOffset: c.offset, MetaData: c.meta}
+		cis[col], ois[col] = c.ci, c.oi
+		totalUncompressed += c.meta.TotalUncompressedSize
+	}
+	col := 0
+	emit(col, w.fixed64Chunk(col, format.Int64, kindInt64, w.times64(), plainCodec))
+	col++
+	for i := sRequest; i <= sVersion; i++ {
+		emit(col, w.stringChunk(col, &w.strs[i]))
+		col++
+	}
+	for i := range s.features {
+		emit(col, w.fixed32Chunk(col, w.feats[i*w.stride:i*w.stride+n], true))
+		col++
+	}
+	emit(col, w.fixed64Chunk(col, format.Double, kindDouble, w.margin, format.Uncompressed))
+	col++
+	emit(col, w.fixed64Chunk(col, format.Double, kindDouble, w.prob, format.Uncompressed))
+	col++
+	emit(col, w.fixed32Chunk(col, w.tier, false))
+	col++
+	emit(col, w.fixed64Chunk(col, format.Double, kindDouble, w.lat, format.Uncompressed))
+	col++
+	emit(col, w.stringChunk(col, &w.strs[sVariant]))
+	col++
+	emit(col, w.stringChunk(col, &w.strs[sRole]))
+	if w.err != nil {
+		return w.err
+	}
+	w.rowGroups = append(w.rowGroups, format.RowGroup{
+		Columns:             cols,
+		TotalByteSize:       totalUncompressed,
+		NumRows:             int64(n),
+		FileOffset:          start,
+		TotalCompressedSize: w.offset - start,
+		Ordinal:             int16(len(w.rowGroups)), //nolint:gosec // a file closes long before 32k row groups
+	})
+	w.colIndex = append(w.colIndex, cis)
+	w.offIndex = append(w.offIndex, ois)
+	w.total += int64(n)
+	w.rawFlushed += raw
+	w.encFlushed += w.offset - start
+	w.resetRows()
+	return nil
+}
+
+func (w *predWriter) resetRows() {
+	w.rows = 0
+	w.times = w.times[:0]
+	for i := range w.strs {
+		w.strs[i].reset()
+	}
+	w.margin, w.prob, w.tier, w.lat = w.margin[:0], w.prob[:0], w.tier[:0], w.lat[:0]
+}
+
+// times64 views the timestamps as the uint64 bits the encoder takes.
+func (w *predWriter) times64() []uint64 {
+	out := w.enc.plain64[:0]
+	for _, t := range w.times {
+		out = append(out, uint64(t)) //nolint:gosec // bit pattern
+	}
+	w.enc.plain64 = out
+	return out
+}
+
+// value kinds for statistics
+type numKind uint8
+
+const (
+	kindFloat numKind = iota
+	kindInt32
+	kindDouble
+	kindInt64
+)
+
+// pageRanges returns the row bounds of the pages of n rows.
+func (w *predWriter) pageRanges(n int) int { return (n + w.pageMax - 1) / w.pageMax }
+
+// fixed32Chunk encodes a FLOAT column (optional: NaN is null) or the INT32
+// tier column (required).
+func (w *predWriter) fixed32Chunk(col int, vals []uint32, optional bool) *chunk {
+	e := &w.enc
+	n := len(vals)
+	kind, typ := kindInt32, format.Int32
+	if optional {
+		kind, typ = kindFloat, format.Float
+	}
+	var levels []uint8
+	if optional {
+		levels = growU8(e.levels, n)
+		e.levels = levels
+	}
+	// One pass for the levels and the dictionary; a column whose
+	// dictionary overflows takes a second for the PLAIN values.
+	var dict []uint32
+	var idx []int32
+	nulls := 0
+	present := vals
+	ok := false
+	if !w.noDict[col] {
+		dict, idx, nulls, ok = e.dict32.build(vals, levels, &e.idx)
+		if !ok {
+			w.noDict[col] = true
+			dict, idx = nil, nil
+		}
+	}
+	if !ok && optional {
+		nulls = 0
+		p := growU32(e.plain32, n)
+		k := 0
+		for i, b := range vals {
+			if b&0x7fffffff > 0x7f800000 { // NaN: missing
+				levels[i] = 0
+				nulls++
+				continue
+			}
+			levels[i] = 1
+			p[k] = b
+			k++
+		}
+		e.plain32 = p
+		present = p[:k]
+	} else if ok {
+		present = vals[:n-nulls] // only its length is used
+	}
+	c := &chunk{}
+	c.meta.Type = typ
+	c.meta.NumValues = int64(n)
+	if dict != nil {
+		c.meta.Codec = format.Uncompressed
+		w.writeDict32(c, dict)
+	} else {
+		c.meta.Codec = format.Uncompressed
+	}
+	w.pages(c, levels, nulls, len(present), func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
+		var mn, mx []byte
+		if dict != nil {
+			mn, mx = minMax32(kind, dict, idx[va:vb], w.pageRanges(n) == 1)
+			return w.dictIndexes(len(dict), idx[va:vb]), mn, mx, format.RLEDictionary
+		}
+		mn, mx = minMax32(kind, present[va:vb], nil, true)
+		e.values = appendU32(e.values[:0], present[va:vb])
+		return e.values, mn, mx, format.Plain
+	})
+	return c
+}
+
+// fixed64Chunk encodes a required INT64 or DOUBLE column.
+func (w *predWriter) fixed64Chunk(col int, typ format.Type, kind numKind, vals []uint64, codec format.CompressionCodec) *chunk {
+	e := &w.enc
+	n := len(vals)
+	var dict []uint64
+	var idx []int32
+	if !w.noDict[col] {
+		var ok bool
+		dict, idx, _, ok = e.dict64.build(vals, nil, &e.idx)
+		if !ok {
+			w.noDict[col] = true
+			dict, idx = nil, nil
+		}
+	}
+	c := &chunk{}
+	c.meta.Type = typ
+	c.meta.NumValues = int64(n)
+	if dict != nil {
+		c.meta.Codec = format.Uncompressed
+		w.writeDict64(c, dict)
+	} else {
+		c.meta.Codec = codec
+	}
+	w.pages(c, nil, 0, n, func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
+		var mn, mx []byte
+		if dict != nil {
+			mn, mx = minMax64(kind, dict, idx[va:vb], w.pageRanges(n) == 1)
+			return w.dictIndexes(len(dict), idx[va:vb]), mn, mx, format.RLEDictionary
+		}
+		mn, mx = minMax64(kind, vals[va:vb], nil, true)
+		e.values = appendU64(e.values[:0], vals[va:vb])
+		return e.values, mn, mx, format.Plain
+	})
+	return c
+}
+
+// stringChunk encodes a BYTE_ARRAY column.
+func (w *predWriter) stringChunk(col int, s *strColumn) *chunk {
+	e := &w.enc
+	n := len(s.idx) + s.plainN + s.nulls
+	c := &chunk{}
+	c.meta.Type = format.ByteArray
+	c.meta.NumValues = int64(n)
+	dictMode := !s.plain
+	if dictMode {
+		c.meta.Codec = format.Uncompressed
+		e.values = e.values[:0]
+		for _, v := range s.dict {
+			e.values = binary.LittleEndian.AppendUint32(e.values, uint32(len(v))) //nolint:gosec // ids are bounded far below 4 GiB
+			e.values = append(e.values, v...)
+		}
+		w.writeDictPage(c, e.values, len(s.dict))
+	} else {
+		c.meta.Codec = plainCodec
+		w.noDict[col] = true
+	}
+	present := n - s.nulls
+	var levels []uint8
+	if s.optional {
+		levels = s.defs
+	}
+	pos := 0 // in s.data, of the next page's values
+	w.pages(c, levels, s.nulls, present, func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
+		if dictMode {
+			mn, mx := minMaxStr(s.dict, s.idx[va:vb], w.pageRanges(n) == 1)
+			return w.dictIndexes(len(s.dict), s.idx[va:vb]), mn, mx, format.RLEDictionary
+		}
+		lo := pos
+		if va == 0 && vb == present {
+			pos = len(s.data)
+		} else {
+			for k := va; k < vb; k++ {
+				pos += 4 + int(binary.LittleEndian.Uint32(s.data[pos:]))
+			}
+		}
+		page := s.data[lo:pos]
+		mn, mx := minMaxPlainStr(page)
+		return page, mn, mx, format.Plain
+	})
+	// rawBytes counts 4 bytes of length before each value
+	c.meta.SizeStatistics.UnencodedByteArrayDataBytes = int64(s.rawBytes - 4*present)
+	return c
+}
+
+// pages writes a chunk's data pages: levels (nil for a required column)
+// cut by rows, the values by their non-null count; values returns the
+// encoded values of non-null values [va, vb), their min and max (nil when
+// none) and the encoding. It fills c's metadata, statistics and indexes.
+func (w *predWriter) pages(c *chunk, levels []uint8, nulls, present int,
+	values func(va, vb int) (enc, mn, mx []byte, encoding format.Encoding)) {
+	e := &w.enc
+	n := int(c.meta.NumValues)
+	if c.meta.DictionaryPageOffset == 0 {
+		c.offset = w.offset
+	}
+	c.meta.DataPageOffset = w.offset
+	encs := map[format.Encoding]bool{}
+	if levels != nil {
+		encs[format.RLE] = true
+	}
+	if c.meta.DictionaryPageOffset != 0 {
+		encs[format.Plain] = true
+	}
+	var stats format.Statistics
+	stats.NullCount = int64(nulls)
+	va := 0
+	pagesWritten := int32(0)
+	var pageEnc format.Encoding
+	for ra := 0; ra < n; ra += w.pageMax {
+		rb := min(ra+w.pageMax, n)
+		pageNulls := 0
+		e.defs = e.defs[:0]
+		if levels != nil {
+			if ra == 0 && rb == n {
+				pageNulls = nulls
+			} else {
+				for _, l := range levels[ra:rb] {
+					pageNulls += int(1 - l)
+				}
+			}
+			var err error
+			e.defs, err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(e.defs, levels[ra:rb])
+			if err != nil && w.err == nil {
+				w.err = err
+			}
+		}
+		vb := va + (rb - ra) - pageNulls
+		enc, mn, mx, encoding := values(va, vb)
+		pageEnc = encoding
+		encs[encoding] = true
+		body := enc
+		compressed := false
+		if c.meta.Codec != format.Uncompressed && len(enc) > 0 {
+			body = w.compress(c.meta.Codec, enc)
+			compressed = true
+		}
+		hdr := format.PageHeader{
+			Type:                 format.DataPageV2,
+			UncompressedPageSize: int32(len(e.defs) + len(enc)),  //nolint:gosec // pages are far below 2 GiB
+			CompressedPageSize:   int32(len(e.defs) + len(body)), //nolint:gosec // idem
+		}
+		hdr.DataPageHeaderV2.Valid = true
+		hdr.DataPageHeaderV2.V = format.DataPageHeaderV2{
+			NumValues:                  int32(rb - ra), //nolint:gosec // <= pageMax
+			NumNulls:                   int32(pageNulls),
+			NumRows:                    int32(rb - ra), //nolint:gosec // <= pageMax
+			Encoding:                   encoding,
+			DefinitionLevelsByteLength: int32(len(e.defs)), //nolint:gosec // idem
+		}
+		hdr.DataPageHeaderV2.V.IsCompressed = thrift.Null[bool]{V: compressed, Valid: true}
+		pageOffset := w.offset
+		hsize := w.writePage(&hdr, e.defs, body)
+		c.meta.TotalUncompressedSize += hsize + int64(len(e.defs)+len(enc))
+		c.meta.TotalCompressedSize += hsize + int64(len(e.defs)+len(body))
+		c.oi.PageLocations = append(c.oi.PageLocations, format.PageLocation{
+			Offset: pageOffset, CompressedPageSize: int32(hsize) + hdr.CompressedPageSize, //nolint:gosec // idem
+			FirstRowIndex: int64(ra),
+		})
+		allNull := vb == va
+		c.ci.NullPages = append(c.ci.NullPages, allNull)
+		c.ci.NullCounts = append(c.ci.NullCounts, int64(pageNulls))
+		if allNull {
+			c.ci.MinValues = append(c.ci.MinValues, []byte{})
+			c.ci.MaxValues = append(c.ci.MaxValues, []byte{})
+		} else {
+			if mn == nil { // only NaN (a required DOUBLE): no order to tell
+				mn, mx = nanOf(c.meta.Type), nanOf(c.meta.Type)
+				c.ci.MinValues = append(c.ci.MinValues, mn)
+				c.ci.MaxValues = append(c.ci.MaxValues, mx)
+			} else {
+				c.ci.MinValues = append(c.ci.MinValues, mn)
+				c.ci.MaxValues = append(c.ci.MaxValues, mx)
+				if stats.MinValue == nil || w.less(c.meta.Type, mn, stats.MinValue) {
+					stats.MinValue = mn
+				}
+				if stats.MaxValue == nil || w.less(c.meta.Type, stats.MaxValue, mx) {
+					stats.MaxValue = mx
+				}
+			}
+		}
+		pagesWritten++
+		va = vb
+	}
+	if va != present && w.err == nil {
+		w.err = fmt.Errorf("column %v: %d values paged, %d present", c.meta.PathInSchema, va, present)
+	}
+	c.ci.BoundaryOrder = format.Unordered
+	c.meta.Statistics = stats
+	c.meta.EncodingStats = append(c.meta.EncodingStats, format.PageEncodingStats{
+		PageType: format.DataPageV2, Encoding: pageEnc, Count: pagesWritten,
+	})
+	for _, enc := range []format.Encoding{format.Plain, format.RLE, format.RLEDictionary} {
+		if encs[enc] {
+			c.meta.Encoding = append(c.meta.Encoding, enc)
+		}
+	}
+}
+
+// nanOf is the PLAIN bytes of a NaN of a floating type t.
+func nanOf(t format.Type) []byte {
+	if t == format.Float {
+		return binary.LittleEndian.AppendUint32(nil, nanBits32)
+	}
+	return binary.LittleEndian.AppendUint64(nil, math.Float64bits(math.NaN()))
+}
+
+// less compares two PLAIN-encoded statistics values of type t.
+func (w *predWriter) less(t format.Type, a, b []byte) bool {
+	switch t {
+	case format.Float:
+		return math.Float32frombits(binary.LittleEndian.Uint32(a)) < math.Float32frombits(binary.LittleEndian.Uint32(b))
+	case format.Int32:
+		return int32(binary.LittleEndian.Uint32(a)) < int32(binary.LittleEndian.Uint32(b)) //nolint:gosec // bit pattern
+	case format.Double:
+		return math.Float64frombits(binary.LittleEndian.Uint64(a)) < math.Float64frombits(binary.LittleEndian.Uint64(b))
+	case format.Int64:
+		return int64(binary.LittleEndian.Uint64(a)) < int64(binary.LittleEndian.Uint64(b)) //nolint:gosec // bit pattern
+	default:
+		return bytes.Compare(a, b) < 0
+	}
+}
+
+func (w *predWriter) compress(codec format.CompressionCodec, src []byte) []byte {
+	e := &w.enc
+	switch codec {
+	case format.Snappy:
+		e.comp = s2.EncodeSnappy(e.comp[:cap(e.comp)], src)
+	case format.Zstd:
+		var err error
+		e.comp, err = lakeZstd.Encode(e.comp, src)
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+	default:
+		panic(fmt.Sprintf("capture: codec %v", codec))
+	}
+	return e.comp
+}
+
+// writeDict32 writes the dictionary page of a 4-byte column.
+func (w *predWriter) writeDict32(c *chunk, dict []uint32) {
+	w.enc.values = appendU32(w.enc.values[:0], dict)
+	w.writeDictPage(c, w.enc.values, len(dict))
+}
+
+func (w *predWriter) writeDict64(c *chunk, dict []uint64) {
+	w.enc.values = appendU64(w.enc.values[:0], dict)
+	w.writeDictPage(c, w.enc.values, len(dict))
+}
+
+// writeDictPage writes an uncompressed PLAIN dictionary page.
+func (w *predWriter) writeDictPage(c *chunk, plain []byte, n int) {
+	c.offset = w.offset
+	c.meta.DictionaryPageOffset = w.offset
+	hdr := format.PageHeader{
+		Type:                 format.DictionaryPage,
+		UncompressedPageSize: int32(len(plain)), //nolint:gosec // <= dictMaxEntries values
+		CompressedPageSize:   int32(len(plain)), //nolint:gosec // idem
+	}
+	hdr.DictionaryPageHeader.Valid = true
+	hdr.DictionaryPageHeader.V = format.DictionaryPageHeader{NumValues: int32(n), Encoding: format.Plain} //nolint:gosec // idem
+	hsize := w.writePage(&hdr, nil, plain)
+	c.meta.TotalUncompressedSize += hsize + int64(len(plain))
+	c.meta.TotalCompressedSize += hsize + int64(len(plain))
+	c.meta.EncodingStats = append(c.meta.EncodingStats, format.PageEncodingStats{
+		PageType: format.DictionaryPage, Encoding: format.Plain, Count: 1,
+	})
+}
+
+// writePage writes a page header and its body parts; it returns the
+// header's size.
+func (w *predWriter) writePage(hdr *format.PageHeader, parts ...[]byte) int64 {
+	b, err := thrift.Marshal(&w.enc.thrift, hdr)
+	if err != nil {
+		if w.err == nil {
+			w.err = fmt.Errorf("page header: %w", err)
+		}
+		return 0
+	}
+	w.write(b)
+	for _, p := range parts {
+		if len(p) > 0 {
+			w.write(p)
+		}
+	}
+	return int64(len(b))
+}
+
+// close flushes the last row group and writes the page indexes and the
+// footer. The file is complete when it returns nil.
+func (w *predWriter) close() error {
+	if err := w.flushRowGroup(); err != nil {
+		return err
+	}
+	for g := range w.rowGroups {
+		for c := range w.rowGroups[g].Columns {
+			b, err := thrift.Marshal(&w.enc.thrift, &w.colIndex[g][c])
+			if err != nil {
+				return fmt.Errorf("column index: %w", err)
+			}
+			cc := &w.rowGroups[g].Columns[c]
+			cc.ColumnIndexOffset, cc.ColumnIndexLength = w.offset, int32(len(b)) //nolint:gosec // small
+			w.write(b)
+		}
+	}
+	for g := range w.rowGroups {
+		for c := range w.rowGroups[g].Columns {
+			b, err := thrift.Marshal(&w.enc.thrift, &w.offIndex[g][c])
+			if err != nil {
+				return fmt.Errorf("offset index: %w", err)
+			}
+			cc := &w.rowGroups[g].Columns[c]
+			cc.OffsetIndexOffset, cc.OffsetIndexLength = w.offset, int32(len(b)) //nolint:gosec // small
+			w.write(b)
+		}
+	}
+	ft := w.schema.footer
+	meta := format.FileMetaData{
+		Version:      ft.Version,
+		Schema:       ft.Schema,
+		NumRows:      w.total,
+		RowGroups:    w.rowGroups,
+		CreatedBy:    ft.CreatedBy,
+		ColumnOrders: ft.ColumnOrders,
+	}
+	b, err := thrift.Marshal(&w.enc.thrift, &meta)
+	if err != nil {
+		return fmt.Errorf("footer: %w", err)
+	}
+	w.write(b)
+	w.write(binary.LittleEndian.AppendUint32(nil, uint32(len(b)))) //nolint:gosec // footers are small
+	w.write([]byte("PAR1"))
+	return w.err
+}
+
+// ---- dictionaries -----------------------------------------------------------------
+
+// dictTable builds a chunk's dictionary of fixed-size values (their bits:
+// -0 and +0, and every NaN payload, are distinct entries, so values read
+// back bit for bit). Open addressing, linear probing; slot holds index+1.
+type dictTable[K uint32 | uint64] struct {
+	keys   []K
+	slots  []int32
+	values []K
+}
+
+const dictTableBits = 11 // 2048 slots for at most dictMaxEntries values
+
+// build returns the dictionary of vals and each non-null value's index,
+// or false when vals has more than dictMaxEntries distinct values. With
+// levels (an optional FLOAT column), it sets each value's definition level
+// (0 for NaN, which is null) and counts the nulls.
+func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []int32, int, bool) {
+	if t.slots == nil {
+		t.keys = make([]K, 1<<dictTableBits)
+		t.slots = make([]int32, 1<<dictTableBits)
+	} else {
+		clear(t.slots)
+	}
+	t.values = t.values[:0]
+	idx := growI32(*idxBuf, len(vals))
+	*idxBuf = idx
+	const mask = 1<<dictTableBits - 1
+	k, nulls := 0, 0
+	if levels != nil {
+		levels = levels[:len(vals)]
+	}
+	for i, v := range vals {
+		if levels != nil {
+			if uint64(v)&0x7fffffff > 0x7f800000 { // NaN: missing
+				levels[i] = 0
+				nulls++
+				continue
+			}
+			levels[i] = 1
+		}
+		h := (uint64(v) * 0x9E3779B97F4A7C15) >> (64 - dictTableBits)
+		for {
+			s := t.slots[h]
+			if s == 0 {
+				if len(t.values) == dictMaxEntries {
+					return nil, nil, 0, false
+				}
+				t.values = append(t.values, v)
+				t.keys[h] = v
+				t.slots[h] = int32(len(t.values)) //nolint:gosec // <= dictMaxEntries
+				idx[k] = int32(len(t.values) - 1) //nolint:gosec // idem
+				break
+			}
+			if t.keys[h] == v {
+				idx[k] = s - 1
+				break
+			}
+			h = (h + 1) & mask
+		}
+		k++
+	}
+	return t.values, idx[:k], nulls, true
+}
+
+// dictIndexes encodes dictionary indexes as RLE_DICTIONARY data: the bit
+// width of the dictionary's largest index, then the RLE/bit-packed hybrid
+// (parquet-go's rle encoder).
+func (w *predWriter) dictIndexes(dictLen int, idx []int32) []byte {
+	e := &w.enc
+	width := bits.Len32(uint32(max(dictLen-1, 0))) //nolint:gosec // <= dictMaxEntries
+	// Room for the width byte and the worst case (every value bit-packed
+	// at 32 bits, plus run headers), so that the encoder appends in place
+	// after the width byte.
+	if need := 1 + 5*len(idx) + 16; cap(e.rle) < need {
+		e.rle = make([]byte, 0, need)
+	}
+	e.rle = append(e.rle[:0], byte(width))
+	out, err := (&rle.Encoding{BitWidth: width}).EncodeInt32(e.rle[1:1], idx)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	if len(out) > 0 && &out[0] == &e.rle[:2][1] {
+		return e.rle[:1+len(out)]
+	}
+	e.values = append(append(e.values[:0], byte(width)), out...) // the encoder grew its own buffer
+	return e.values
+}
+
+// ---- statistics -------------------------------------------------------------------
+
+// minMax32 returns the PLAIN bytes of the least and greatest values of
+// vals (or of dict[idx] when idx is not nil; with whole, of every dict
+// entry, which are exactly the chunk's values), ignoring NaN; nil when
+// there are none. Zeros follow the Parquet rule: a min of zero is -0, a
+// max of zero is +0.
+func minMax32(kind numKind, vals []uint32, idx []int32, whole bool) ([]byte, []byte) {
+	if !whole && idx != nil {
+		sel := make([]uint32, len(idx))
+		for k, i := range idx {
+			sel[k] = vals[i]
+		}
+		vals = sel
+	}
+	var have bool
+	var mnb, mxb uint32
+	if kind == kindFloat {
+		var mn, mx float32
+		for _, b := range vals {
+			if b&0x7fffffff > 0x7f800000 {
+				continue
+			}
+			f := math.Float32frombits(b)
+			if !have {
+				mn, mx, mnb, mxb, have = f, f, b, b, true
+				continue
+			}
+			if f < mn {
+				mn, mnb = f, b
+			}
+			if f > mx {
+				mx, mxb = f, b
+			}
+		}
+		if mnb&0x7fffffff == 0 {
+			mnb = 0x80000000
+		}
+		if mxb&0x7fffffff == 0 {
+			mxb = 0
+		}
+	} else {
+		var mn, mx int32
+		for _, b := range vals {
+			v := int32(b) //nolint:gosec // bit pattern
+			if !have {
+				mn, mx, mnb, mxb, have = v, v, b, b, true
+				continue
+			}
+			if v < mn {
+				mn, mnb = v, b
+			}
+			if v > mx {
+				mx, mxb = v, b
+			}
+		}
+	}
+	if !have {
+		return nil, nil
+	}
+	return binary.LittleEndian.AppendUint32(nil, mnb), binary.LittleEndian.AppendUint32(nil, mxb)
+}
+
+func minMax64(kind numKind, vals []uint64, idx []int32, whole bool) ([]byte, []byte) {
+	var have bool
+	var mnb, mxb uint64
+	consider := func(b uint64) {
+		if kind == kindDouble {
+			f := math.Float64frombits(b)
+			if f != f {
+				return
+			}
+			if !have || f < math.Float64frombits(mnb) {
+				mnb = b
+			}
+			if !have || f > math.Float64frombits(mxb) {
+				mxb = b
+			}
+		} else {
+			v := int64(b) //nolint:gosec // bit pattern
+			if !have || v < int64(mnb) {
+				mnb = b
+			}
+			if !have || v > int64(mxb) {
+				mxb = b
+			}
+		}
+		have = true
+	}
+	if idx == nil || whole {
+		for _, b := range vals {
+			consider(b)
+		}
+	} else {
+		for _, i := range idx {
+			consider(vals[i])
+		}
+	}
+	if !have {
+		return nil, nil
+	}
+	if kind == kindDouble {
+		if mnb&0x7fffffffffffffff == 0 {
+			mnb = 0x8000000000000000
+		}
+		if mxb&0x7fffffffffffffff == 0 {
+			mxb = 0
+		}
+	}
+	return binary.LittleEndian.AppendUint64(nil, mnb), binary.LittleEndian.AppendUint64(nil, mxb)
+}
+
+// minMaxStr is minMax32 for a string dictionary: the bytes of the least
+// and greatest strings (unsigned byte order).
+func minMaxStr(dict []string, idx []int32, whole bool) ([]byte, []byte) {
+	var mn, mx string
+	have := false
+	consider := func(s string) {
+		if !have || s < mn {
+			mn = s
+		}
+		if !have || s > mx {
+			mx = s
+		}
+		have = true
+	}
+	if whole {
+		for _, s := range dict {
+			consider(s)
+		}
+	} else {
+		for _, i := range idx {
+			consider(dict[i])
+		}
+	}
+	if !have {
+		return nil, nil
+	}
+	return []byte(mn), []byte(mx)
+}
+
+// minMaxPlainStr is the least and greatest values of PLAIN BYTE_ARRAY data.
+func minMaxPlainStr(data []byte) ([]byte, []byte) {
+	var mn, mx []byte
+	have := false
+	for len(data) >= 4 {
+		n := binary.LittleEndian.Uint32(data)
+		v := data[4 : 4+n]
+		data = data[4+n:]
+		if !have || bytes.Compare(v, mn) < 0 {
+			mn = v
+		}
+		if !have || bytes.Compare(v, mx) > 0 {
+			mx = v
+		}
+		have = true
+	}
+	if !have {
+		return nil, nil
+	}
+	return bytes.Clone(mn), bytes.Clone(mx)
+}
+
+// ---- buffers ----------------------------------------------------------------------
+
+func growU8(b []uint8, n int) []uint8 {
+	if cap(b) < n {
+		return make([]uint8, n)
+	}
+	return b[:n]
+}
+
+func growU32(b []uint32, n int) []uint32 {
+	if cap(b) < n {
+		return make([]uint32, n)
+	}
+	return b[:n]
+}
+
+func growI32(b []int32, n int) []int32 {
+	if cap(b) < n {
+		return make([]int32, n)
+	}
+	return b[:n]
+}
+
+func appendU32(dst []byte, vals []uint32) []byte {
+	for _, v := range vals {
+		dst = binary.LittleEndian.AppendUint32(dst, v)
+	}
+	return dst
+}
+
+func appendU64(dst []byte, vals []uint64) []byte {
+	for _, v := range vals {
+		dst = binary.LittleEndian.AppendUint64(dst, v)
+	}
+	return dst
+}
