@@ -615,8 +615,12 @@ func (w *predWriter) pages(c *chunk, levels []uint8, nulls, present int,
 		pageNulls := 0
 		e.defs = e.defs[:0]
 		if levels != nil {
-			for _, l := range levels[ra:rb] {
-				pageNulls += int(1 - l)
+			if ra == 0 && rb == n {
+				pageNulls = nulls
+			} else {
+				for _, l := range levels[ra:rb] {
+					pageNulls += int(1 - l)
+				}
 			}
 			var err error
 			e.defs, err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(e.defs, levels[ra:rb])
@@ -904,12 +908,21 @@ func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []
 func (w *predWriter) dictIndexes(dictLen int, idx []int32) []byte {
 	e := &w.enc
 	width := bits.Len32(uint32(max(dictLen-1, 0))) //nolint:gosec // <= dictMaxEntries
-	var err error
-	e.rle, err = (&rle.Encoding{BitWidth: width}).EncodeInt32(e.rle, idx)
+	// Room for the width byte and the worst case (every value bit-packed
+	// at 32 bits, plus run headers), so that the encoder appends in place
+	// after the width byte.
+	if need := 1 + 5*len(idx) + 16; cap(e.rle) < need {
+		e.rle = make([]byte, 0, need)
+	}
+	e.rle = append(e.rle[:0], byte(width))
+	out, err := (&rle.Encoding{BitWidth: width}).EncodeInt32(e.rle[1:1], idx)
 	if err != nil && w.err == nil {
 		w.err = err
 	}
-	e.values = append(append(e.values[:0], byte(width)), e.rle...)
+	if len(out) > 0 && &out[0] == &e.rle[:2][1] {
+		return e.rle[:1+len(out)]
+	}
+	e.values = append(append(e.values[:0], byte(width)), out...) // the encoder grew its own buffer
 	return e.values
 }
 

@@ -37,7 +37,7 @@ const f64 = (v) => {
 
 const out = [];
 for (const file of files) {
-  const source = `read_parquet(${literal(file)}, file_row_number = true)`;
+  const source = `read_parquet(${literal(file)}, file_row_number = true, hive_partitioning = false)`;
   const columns = (await query(`DESCRIBE SELECT * EXCLUDE (file_row_number) FROM ${source}`))
     .map((r) => ({ name: r.column_name, type: r.column_type }));
   const select = columns.map((c) => {
