@@ -171,9 +171,14 @@ col() { cut -d' ' -f"$2" "$work/$1.runs" | median; }
 phase() {
 	local title=$1 mode=$2 gencpus=$3 name
 	for name in bare control shadow; do : >"$work/$name.runs"; done
+	local order
 	for i in $(seq "$RUNS"); do
 		log "$title: round $i/$RUNS"
-		for name in bare control shadow; do run "$name" "$mode" "$gencpus" >>"$work/$name.runs"; done
+		# Alternate the order (bare control shadow, then shadow control
+		# bare) so that a drift in the machine's load favours neither.
+		order="bare control shadow"
+		[ $((i % 2)) = 0 ] && order="shadow control bare"
+		for name in $order; do run "$name" "$mode" "$gencpus" >>"$work/$name.runs"; done
 	done
 	printf '\n%s: %s runs of %s per server, alternated (medians)\n' "$title" "$RUNS" "$DURATION"
 	printf '  %-8s %11s %9s %9s %11s %14s %12s %14s\n' server "live req/s" "p50 ms" "p99 ms" "CPU us/req" "shadow scored" "shadow shed" "no spare CPU"
@@ -185,6 +190,9 @@ phase() {
 	printf '  per-round ratios shadow/control:'
 	paste -d' ' <(cut -d' ' -f1 "$work/control.runs") <(cut -d' ' -f1 "$work/shadow.runs") |
 		awk '{printf " %.3f", $2 / $1}'
+	printf '\n  median of the per-round ratios: %s   CPU us/request shadow/control (medians): %s' \
+		"$(paste -d' ' <(cut -d' ' -f1 "$work/control.runs") <(cut -d' ' -f1 "$work/shadow.runs") | awk '{printf "%.3f\n", $2 / $1}' | median)" \
+		"$(awk -v s="$(col shadow 4)" -v c="$(col control 4)" 'BEGIN {printf "%.3f", s / c}')"
 	printf '\n  live throughput with the shadow / without (medians): %s   (control/bare: %s)\n' \
 		"$(awk -v s="$(col shadow 1)" -v c="$(col control 1)" 'BEGIN {printf "%.3f", s / c}')" \
 		"$(awk -v c="$(col control 1)" -v b="$(col bare 1)" 'BEGIN {printf "%.3f", c / b}')"

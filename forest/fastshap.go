@@ -51,9 +51,10 @@ import (
 
 // DefaultExplainTableBytes is the default bound on the memory of the
 // precomputed TreeSHAP tables of one model (4 bytes per leaf and subset of
-// its path's features). Trees beyond it are explained with the slower
-// recursive algorithm, with the same results. The demo model (300 trees of
-// depth 6) needs 2.6 MB; 1,000 trees of depth 8 about 60 MB.
+// its path's features). Trees beyond it are explained with the polynomial
+// form (Linear TreeSHAP), slower in batches, with the same results to
+// 1e-6. The demo model (300 trees of depth 6) needs 2.6 MB; 1,000 trees
+// of depth 8 about 14 MB.
 const DefaultExplainTableBytes = 64 << 20
 
 // explainTableBytes is the bound in force; see SetExplainTableBytes.
@@ -64,8 +65,9 @@ func init() { explainTableBytes.Store(DefaultExplainTableBytes) }
 // SetExplainTableBytes sets the bound on each model's TreeSHAP tables for
 // the models explained from now on (a model's tables are built on its
 // first explanation and kept): 0 tables no tree, so every explanation uses
-// the recursive algorithm. The results are the same either way; a larger
-// bound trades memory for faster explanations of deep or large models.
+// the polynomial form (or, for trees it cannot take, the recursive
+// algorithm). The results are the same either way; a larger bound trades
+// memory for faster explanations of batches and of shallow trees.
 // Negative values count as 0. `leadscore serve --explain-table-bytes` sets it.
 func SetExplainTableBytes(n int64) { explainTableBytes.Store(max(n, 0)) }
 
@@ -109,6 +111,7 @@ type shapElem struct {
 type shapTree struct {
 	inner   []shapInner
 	leaves  []shapLeaf
+	width   int32 // the most distinct features on a path
 	nodes   int
 	tabled  bool
 	rootVal float64 // the tree's expected value times its weight
@@ -212,6 +215,7 @@ func (st *shapTables) fill(t *Tree, tr *shapTree, w float64) {
 		n := &t.Nodes[it.id]
 		if n.IsLeaf() {
 			st.addLeaf(tr, it.id, it.feats, it.zs, float64(n.Value)*w)
+			tr.width = max(tr.width, int32(len(it.feats)))
 			continue
 		}
 		slot := len(it.feats)

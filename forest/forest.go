@@ -40,7 +40,11 @@ type Forest struct {
 	// shap holds the TreeSHAP tables, built on the first explanation.
 	shap     *shapTables
 	shapOnce sync.Once
-	blocks   sync.Pool // *[]float32, transposed row blocks
+	// lin is the polynomial (Linear TreeSHAP) form for one-row
+	// explanations, built on the first one.
+	lin     *linForest
+	linOnce sync.Once
+	blocks  sync.Pool // *[]float32, transposed row blocks
 }
 
 // New validates s and compiles it into a Forest.

@@ -22,6 +22,7 @@ type shapScratch struct {
 	cols  []float32
 	bmask []uint32
 	bphi  []float64
+	lin   linScratch // one-row scratch of the polynomial form
 }
 
 // Contributions writes TreeSHAP feature contributions for one row to out,
@@ -93,12 +94,15 @@ func (f *Forest) explain(rows, out []float32, n int) {
 		}
 		return
 	}
-	st := f.explainTables()
 	s := f.scratch()
 	defer f.pool.Put(s)
 	if n == 1 {
-		f.explainRow(st, s, rows, out)
+		f.explainRow(s, rows, out)
 		return
+	}
+	st := f.explainTables()
+	if s.mask == nil {
+		s.mask = make([]uint32, st.maxNodes)
 	}
 	if s.cols == nil {
 		s.cols = make([]float32, nf*ExplainBlockRows)
@@ -124,6 +128,23 @@ func (f *Forest) explain(rows, out []float32, n int) {
 			}
 			continue
 		}
+		// Beyond the tables' budget: the polynomial form, row by row.
+		lin := f.explainLinear()
+		if lt := &lin.trees[ti]; lt.ok {
+			if s.lin.mask == nil {
+				s.lin = newLinScratch(lin)
+			}
+			one := s.phi[:nf+1]
+			for r := 0; r < n; r++ {
+				clear(one)
+				lt.contributions(&f.trees[ti], rows[r*nf:(r+1)*nf], one, &s.lin)
+				for j, v := range one {
+					phi[(k*(nf+1)+j)*n+r] += v
+				}
+				phi[(k*(nf+1)+nf)*n+r] += lt.rootVal
+			}
+			continue
+		}
 		f.recursiveTree(ti, rows, out, n, s)
 	}
 	for r := 0; r < n; r++ {
@@ -141,22 +162,37 @@ func (f *Forest) explain(rows, out []float32, n int) {
 	}
 }
 
-// explainRow is explain for one row.
-func (f *Forest) explainRow(st *shapTables, s *shapScratch, row, out []float32) {
+// explainRow is explain for one row. Each tree takes the faster of two
+// exact algorithms for a single row: its FastTreeSHAP tables when its
+// paths have at most rowTableWidth distinct features (a leaf's table is
+// then at most 64 values, 4 cache lines, so its d reads are cheap), and
+// the polynomial form (Linear TreeSHAP, linearshap.go) for deeper trees,
+// whose tables of 2^d values per leaf make every read a cache miss. Trees
+// neither can take keep the recursion.
+func (f *Forest) explainRow(s *shapScratch, row, out []float32) {
 	nf, g := f.numFeature, f.numGroup
 	stride := g * (nf + 1)
+	st, lin := f.explainTables(), f.explainLinear()
+	if s.mask == nil {
+		s.mask = make([]uint32, st.maxNodes)
+	}
+	if s.lin.mask == nil {
+		s.lin = newLinScratch(lin)
+	}
 	phi := s.phi
 	clear(phi)
 	for ti := range f.trees {
-		k := int(f.group[ti])
-		tr := &st.trees[ti]
-		if tr.tabled {
-			p := phi[k*(nf+1):]
-			st.tabledContributions(&f.trees[ti], tr, row, p, stride, s.mask)
-			p[nf] += tr.rootVal
-			continue
+		p := phi[int(f.group[ti])*(nf+1):]
+		switch tt, lt := &st.trees[ti], &lin.trees[ti]; {
+		case tt.tabled && tt.width <= rowTableWidth:
+			st.tabledContributions(&f.trees[ti], tt, row, p, stride, s.mask)
+			p[nf] += tt.rootVal
+		case lt.ok:
+			lt.contributions(&f.trees[ti], row, p, &s.lin)
+			p[nf] += lt.rootVal
+		default:
+			f.recursiveTree(ti, row, out, 1, s)
 		}
-		f.recursiveTree(ti, row, out, 1, s)
 	}
 	for j := range out {
 		sum := phi[j]
@@ -169,6 +205,10 @@ func (f *Forest) explainRow(st *shapTables, s *shapScratch, row, out []float32) 
 		out[k*(nf+1)+nf] += f.base[k]
 	}
 }
+
+// rowTableWidth is the most distinct features on a path of a tree that
+// one-row explanations read from tables.
+const rowTableWidth = 6
 
 // recursiveTree adds untabled tree ti's contributions to each of n rows'
 // out with XGBoost's recursive algorithm and float32 arithmetic.
@@ -201,7 +241,6 @@ func (f *Forest) scratch() *shapScratch {
 		path:    make([]pathElement, d*(d+1)/2),
 		contrib: make([]float32, f.numFeature+1),
 		phi:     make([]float64, phiCopies*f.numGroup*(f.numFeature+1)),
-		mask:    make([]uint32, f.shap.maxNodes),
 	}
 }
 

@@ -28,6 +28,18 @@ const DefaultShadowMaxCPUWait = 500 * time.Microsecond
 // read; the verdict holds until the next read.
 const cpuLoadInterval = 20 * time.Millisecond
 
+// Hysteresis: once past a limit the process stays "busy" (shadow work is
+// shed) until both figures have stayed below calmShare of their limits
+// for cpuCalmFor. A saturated server's load dips below its limit for a
+// window now and then (a burst of requests answered, the load generator
+// descheduled); admitting shadow work in such a dip takes CPU from the
+// live requests that arrive a moment later. Only a lasting lull is spare
+// CPU.
+const (
+	calmShare  = 0.75
+	cpuCalmFor = 100 * time.Millisecond
+)
+
 // taskDir lists the process's threads; each has a schedstat file of three
 // numbers: nanoseconds on a CPU, nanoseconds runnable but waiting for a
 // CPU, and how many times it ran (Linux, CONFIG_SCHED_INFO).
@@ -70,7 +82,10 @@ type cpuLoad struct {
 	threads map[int]*threadStat
 	listed  time.Time // when taskDir was last listed
 	at      time.Time // time of the previous read
-	buf     [128]byte
+	// calmSince is when the figures last went below calmShare of their
+	// limits and stayed there (zero: they are not below).
+	calmSince time.Time
+	buf       [128]byte
 }
 
 // threadStat is one thread's open schedstat file and its last reading.
@@ -87,8 +102,10 @@ func newCPULoad(limit float64, waitLimit time.Duration) *cpuLoad {
 	return &cpuLoad{limit: limit, waitLimit: waitLimit, threads: map[int]*threadStat{}}
 }
 
-// Busy reports whether the load exceeded the limit at the last read,
-// reading again first when that read is older than cpuLoadInterval.
+// Busy reports whether the process has no spare CPU: a figure went past
+// its limit and they have not since stayed low for cpuCalmFor (see
+// judge). It reads the statistics again first when the last read is
+// older than cpuLoadInterval.
 func (c *cpuLoad) Busy(now time.Time) bool {
 	if c == nil || c.limit <= 0 && c.waitLimit <= 0 || c.off.Load() {
 		return false
@@ -156,10 +173,34 @@ func (c *cpuLoad) read(now time.Time) {
 			}
 			c.last.Store(math.Float64bits(load))
 			c.lastW.Store(int64(mean))
-			c.busy.Store(c.limit > 0 && load > c.limit || c.waitLimit > 0 && mean > c.waitLimit)
+			c.judge(c.at, now, load, mean)
 		}
 	}
 	c.at = now
+}
+
+// judge sets the verdict from the figures of the window [from, now]:
+// busy at once past either limit; back to not busy only once both have
+// stayed below calmShare of their limits for cpuCalmFor. Callers hold
+// mu.
+func (c *cpuLoad) judge(from, now time.Time, load float64, mean time.Duration) {
+	over := c.limit > 0 && load > c.limit || c.waitLimit > 0 && mean > c.waitLimit
+	calm := (c.limit <= 0 || load < calmShare*c.limit) &&
+		(c.waitLimit <= 0 || float64(mean) < calmShare*float64(c.waitLimit))
+	switch {
+	case over:
+		c.busy.Store(true)
+		c.calmSince = time.Time{}
+	case !calm:
+		c.calmSince = time.Time{} // between: stay as it is
+	default:
+		if c.calmSince.IsZero() {
+			c.calmSince = from
+		}
+		if now.Sub(c.calmSince) >= cpuCalmFor {
+			c.busy.Store(false)
+		}
+	}
 }
 
 // list opens the schedstat file of threads not yet followed.

@@ -182,6 +182,7 @@ type Server struct {
 	limits      *limiters
 	version     string
 	sink        leadscore.Sink
+	sinkCopies  bool // sink is a leadscore.SliceCopier: records go in ex.recs
 	monitoring  http.Handler
 	feedback    http.Handler
 	ids         leadscore.IDLimits
@@ -237,6 +238,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		requireKey:  cfg.RequireAPIKey,
 		version:     cfg.Version,
 		sink:        cfg.Sink,
+		sinkCopies:  leadscore.CopiesRecords(cfg.Sink),
 		monitoring:  cfg.Monitoring,
 		feedback:    cfg.Feedback,
 		ids:         cfg.IDs.WithDefaults(),
@@ -511,6 +513,9 @@ type exchange struct {
 	batch   batch
 	results []leadscore.Result
 	out     []byte
+	// recs holds the captured records of the request when the sink copies
+	// them (Server.sinkCopies).
+	recs []leadscore.Record
 }
 
 // Buffers larger than these are dropped after a request rather than kept
@@ -518,6 +523,8 @@ type exchange struct {
 const (
 	maxPooledBytes  = 1 << 20
 	maxPooledFloats = 256 << 10
+	// maxPooledRecords keeps the captured records of a 1,000-lead batch.
+	maxPooledRecords = 1 << 10
 )
 
 func (ex *exchange) release() {
@@ -539,6 +546,12 @@ func (ex *exchange) release() {
 		ex.results = nil
 	}
 	clear(ex.batch.ids[:cap(ex.batch.ids)]) // drop references into old bodies
+	if n := min(ex.rows, cap(ex.recs)); n > 0 {
+		clear(ex.recs[:n]) // the records' features and ids belong to the sinks now
+	}
+	if cap(ex.recs) > maxPooledRecords {
+		ex.recs = nil
+	}
 	res := ex.results[:cap(ex.results)]
 	for i := range res {
 		res[i].Reasons = nil

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/variant"
 )
@@ -49,6 +51,12 @@ type variantSet struct {
 	byName   map[string]int
 	header   [][]string // X-Amzn-Invoked-Production-Variant value of each
 	shares   []float64
+	// states and shed are each variant's counters and its
+	// leadscore_variant_shadow_shed_total series (queue_full,
+	// no_spare_cpu), looked up once at publish: a saturated server sheds
+	// on every request.
+	states []*variantState
+	shed   [][2]prometheus.Counter
 }
 
 // variantState is the per-variant counters kept across reconfigurations.
@@ -139,18 +147,18 @@ func (m *served) withVariant(name string) *served {
 // publish makes vs the variants served; the champion answers the routes
 // that know of one model only (health, V2 metadata, Model).
 func (s *Server) publish(vs *variantSet) {
+	vs.states = make([]*variantState, len(vs.specs))
+	vs.shed = make([][2]prometheus.Counter, len(vs.specs))
+	for i, sp := range vs.specs {
+		vs.states[i] = s.variantState(sp.Name)
+		vs.shed[i] = [2]prometheus.Counter{s.metrics.shadowShed.WithLabelValues(sp.Name, shedQueueFull),
+			s.metrics.shadowShed.WithLabelValues(sp.Name, shedNoSpareCPU)}
+	}
 	s.variants.Store(vs)
 	champ := vs.models[vs.champion]
 	s.model.Store(champ)
 	s.metrics.setModel(champ.info)
 	s.metrics.setVariants(vs)
-	s.stateMu.Lock()
-	for _, sp := range vs.specs {
-		if s.states[sp.Name] == nil {
-			s.states[sp.Name] = &variantState{}
-		}
-	}
-	s.stateMu.Unlock()
 	if s.onVariants != nil {
 		s.onVariants(vs.specs)
 	}
@@ -481,15 +489,18 @@ func (s *Server) noSpareCPU(now time.Time) bool {
 // shedJob counts a job's leads as shed for each of its variants.
 func (s *Server) shedJob(job shadowJob, reason string) {
 	n := int64(len(job.live))
+	k := 0
+	if reason == shedNoSpareCPU {
+		k = 1
+	}
 	for j := range job.vs.specs {
 		if job.targets&(1<<j) != 0 {
-			name := job.vs.specs[j].Name
-			st := s.variantState(name)
+			st := job.vs.states[j]
 			st.shed.Add(n)
-			if reason == shedNoSpareCPU {
+			if k == 1 {
 				st.shedCPU.Add(n)
 			}
-			s.metrics.shadowShed.WithLabelValues(name, reason).Add(float64(n))
+			job.vs.shed[j][k].Add(float64(n))
 		}
 	}
 }

@@ -296,6 +296,58 @@ func TestCPULoad(t *testing.T) {
 	}
 }
 
+// TestCPULoadHysteresis: past a limit the process is busy at once; a
+// dip below the limit for a window or two (a saturated server between
+// bursts) keeps it busy, as does a load between the limits; only both
+// figures below calmShare of their limits for cpuCalmFor make it spare
+// again.
+func TestCPULoadHysteresis(t *testing.T) {
+	c := newCPULoad(0.9, 500*time.Microsecond)
+	t0 := time.Unix(1000, 0)
+	at := t0
+	step := func(load float64, wait time.Duration) bool {
+		next := at.Add(cpuLoadInterval)
+		c.judge(at, next, load, wait)
+		at = next
+		return c.busy.Load()
+	}
+	if step(0.5, 50*time.Microsecond) {
+		t.Fatal("busy at load 0.5")
+	}
+	if !step(0.95, 50*time.Microsecond) {
+		t.Fatal("not busy past the load limit")
+	}
+	for i, l := range []float64{0.3, 0.3, 0.95, 0.85, 0.8, 0.3, 0.85} {
+		if !step(l, 50*time.Microsecond) {
+			t.Fatalf("step %d (load %v): a dip freed the CPU for shadows", i, l)
+		}
+	}
+	// A long wait for a core is busy too, and a wait between the limits
+	// keeps it busy.
+	for i, w := range []time.Duration{time.Millisecond, 400 * time.Microsecond, 100 * time.Microsecond} {
+		if !step(0.2, w) {
+			t.Fatalf("wait step %d (%v): not busy", i, w)
+		}
+	}
+	// Calm: free once both stayed low for cpuCalmFor.
+	calm := int(cpuCalmFor / cpuLoadInterval)
+	for i := range calm - 2 { // the previous step was calm already
+		if !step(0.2, 100*time.Microsecond) {
+			t.Fatalf("free after %d calm windows, want %d", i+2, calm)
+		}
+	}
+	if step(0.2, 100*time.Microsecond) {
+		t.Fatalf("still busy after %v of calm", cpuCalmFor)
+	}
+	// An idle server's first read covers a long calm window.
+	c = newCPULoad(0.9, 500*time.Microsecond)
+	c.judge(t0, t0.Add(cpuLoadInterval), 1.2, 0)
+	c.judge(t0.Add(cpuLoadInterval), t0.Add(time.Second), 0.01, 0)
+	if c.busy.Load() {
+		t.Error("busy after a second idle")
+	}
+}
+
 // TestShadowShedWithoutSpareCPU: past the CPU load limit shadow jobs are
 // shed and counted as no_spare_cpu, and live answers are unaffected.
 func TestShadowShedWithoutSpareCPU(t *testing.T) {
@@ -439,4 +491,25 @@ func TestVariantBatchSplit(t *testing.T) {
 	if w.Code != 200 || w.Header().Get("X-Amzn-Invoked-Production-Variant") != "champion" || !strings.Contains(w.Body.String(), `"model":{"name":"fake","version":"champion-v","variant":"champion"}`) {
 		t.Errorf("one-variant batch: %d %q %s", w.Code, w.Header().Get("X-Amzn-Invoked-Production-Variant"), w.Body)
 	}
+}
+
+// BenchmarkScore1Shadow is BenchmarkScore1 served as a champion with a
+// shadow and the live comparison, on a server with no spare CPU (every
+// shadow job shed): what a saturated server pays per request for a
+// shadow it cannot afford. Compare with BenchmarkScore1.
+func BenchmarkScore1Shadow(b *testing.B) {
+	live := variant.NewLive([]variant.Spec{
+		{Name: "champion", Role: variant.Weighted, Weight: 1}, {Name: "shadow", Role: variant.Shadow, Sample: 1},
+	}, variant.LiveConfig{})
+	done := make(chan struct{})
+	defer close(done)
+	go live.Run(done)
+	benchmarkScore(b, benchRows(1), "/score", func(c *Config) {
+		c.Variants = []Variant{
+			{Spec: variant.Spec{Name: "champion", Source: "a", Role: variant.Weighted, Weight: 1}, Loader: c.Loader},
+			{Spec: variant.Spec{Name: "shadow", Source: "b", Role: variant.Shadow, Sample: 1}, Loader: c.Loader},
+		}
+		c.Comparison, c.Sink = live, live
+		c.ShadowMaxLive, c.ShadowMaxCPULoad, c.ShadowMaxCPUWait = -1, 1e-9, -1
+	})
 }

@@ -1,9 +1,11 @@
 package variant
 
 import (
+	"hash/maphash"
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/leadscore/leadscore"
 )
@@ -52,6 +54,7 @@ type LiveConfig struct {
 type Live struct {
 	cfg   LiveConfig
 	queue chan []leadscore.Record
+	wake  chan struct{} // Run: the queue is half full
 	// Dropped counts records dropped because the queue was full.
 	dropped atomic.Int64
 
@@ -60,11 +63,17 @@ type Live struct {
 	champion string
 	slots    []string // variant name of each slot
 	traffic  map[string]*liveTraffic
-	leads    map[string]*liveLead // by inference id
-	order    []string             // inference ids, a ring of cfg.Window
-	next     int
-	byLead   map[string]string // lead id -> latest inference id
-	matched  int64
+	// leads is the window, a ring of cfg.Window leads (next is the
+	// oldest), found by the hash of their inference id (index) or lead id
+	// (byLead: its latest). Free of pointers, so the collector need not
+	// scan it, and nothing is allocated per lead.
+	leads   []liveLead
+	next    int
+	count   int
+	index   map[uint64]int32
+	byLead  map[uint64]int32
+	seed    maphash.Seed
+	matched int64
 	// feedbacks counts Feedback calls (and late joins of pending
 	// outcomes), so that a cached report can tell it is older than the
 	// latest outcomes.
@@ -98,10 +107,11 @@ type liveTraffic struct {
 }
 
 type liveLead struct {
-	lead    string
-	prob    [maxSlots]float32
-	tier    [maxSlots]int8
-	outcome int8
+	inference, lead uint64 // hashes of the ids (lead 0: none)
+	prob            [maxSlots]float32
+	tier            [maxSlots]int8
+	outcome         int8
+	used            bool
 }
 
 // NewLive builds a Live comparison of specs.
@@ -124,9 +134,9 @@ func NewLive(specs []Spec, cfg LiveConfig) *Live {
 		cfg.PendingOutcomes = MaxPendingOutcomes
 	}
 	l := &Live{
-		cfg: cfg, queue: make(chan []leadscore.Record, cfg.Queue),
-		traffic: map[string]*liveTraffic{}, leads: map[string]*liveLead{}, byLead: map[string]string{},
-		order:     make([]string, cfg.Window),
+		cfg: cfg, queue: make(chan []leadscore.Record, cfg.Queue), wake: make(chan struct{}, 1),
+		traffic: map[string]*liveTraffic{},
+		index:   map[uint64]int32{}, byLead: map[uint64]int32{}, seed: maphash.MakeSeed(),
 		pendByInf: map[string]int{}, pendByLead: map[string]int{},
 	}
 	l.SetSpecs(specs)
@@ -168,8 +178,8 @@ func (l *Live) slot(name string) int {
 		}
 		if !declared {
 			l.slots[i] = name
-			for _, ld := range l.leads {
-				ld.prob[i], ld.tier[i] = float32(math.NaN()), 0
+			for k := range l.leads {
+				l.leads[k].prob[i], l.leads[k].tier[i] = float32(math.NaN()), 0
 			}
 			return i
 		}
@@ -177,13 +187,25 @@ func (l *Live) slot(name string) int {
 	return -1
 }
 
+// applyInterval is how often Run applies the queued records: batching
+// them spares the request path a goroutine wake-up per request (the
+// comparison lags by at most this; Report and Feedback apply what is
+// queued first).
+const applyInterval = 20 * time.Millisecond
+
 // Capture queues records; when the queue is full they are dropped and
-// counted.
+// counted. Run is woken early when the queue is half full.
 func (l *Live) Capture(recs []leadscore.Record) {
 	select {
 	case l.queue <- recs:
 	default:
 		l.dropped.Add(int64(len(recs)))
+	}
+	if len(l.queue) >= cap(l.queue)/2 {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -193,23 +215,28 @@ func (l *Live) Window() int { return l.cfg.Window }
 // Dropped reports the records dropped because the queue was full.
 func (l *Live) Dropped() int64 { return l.dropped.Load() }
 
-// Run applies queued records until done is closed.
+// Run applies queued records every applyInterval (or sooner when the
+// queue fills) until done is closed.
 func (l *Live) Run(done <-chan struct{}) {
+	t := time.NewTicker(applyInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-done:
 			return
-		case recs := <-l.queue:
-			l.mu.Lock()
-			l.apply(recs)
-			l.mu.Unlock()
+		case <-t.C:
+		case <-l.wake:
 		}
+		l.mu.Lock()
+		l.drain()
+		l.mu.Unlock()
 	}
 }
 
-// drain applies what is queued. Callers hold mu.
+// drain applies what is queued, at most the queue's capacity of batches
+// so that a busy producer cannot keep it going. Callers hold mu.
 func (l *Live) drain() {
-	for {
+	for range cap(l.queue) {
 		select {
 		case recs := <-l.queue:
 			l.apply(recs)
@@ -249,7 +276,7 @@ func (l *Live) apply(recs []leadscore.Record) {
 				tr.latNext = (tr.latNext + 1) % len(tr.lat)
 			}
 		}
-		ld := l.leads[r.InferenceID]
+		ld := l.find(r.InferenceID)
 		if ld == nil {
 			ld = l.admit(r.InferenceID, r.LeadID)
 		}
@@ -258,23 +285,64 @@ func (l *Live) apply(recs []leadscore.Record) {
 	}
 }
 
+// hash is the window's key of an id: 64 bits of maphash (a collision
+// among a window's leads is about as likely as 1 in 10^10).
+func (l *Live) hash(id string) uint64 {
+	h := maphash.String(l.seed, id)
+	if h == 0 {
+		h = 1 // 0 is "no lead id"
+	}
+	return h
+}
+
+// find returns the window's lead of an inference id, nil when it is not
+// in the window. Callers hold mu.
+func (l *Live) find(inference string) *liveLead {
+	if i, ok := l.index[l.hash(inference)]; ok {
+		return &l.leads[i]
+	}
+	return nil
+}
+
+// findLead returns the window's latest lead of a lead id. Callers hold
+// mu.
+func (l *Live) findLead(lead string) *liveLead {
+	if lead == "" {
+		return nil
+	}
+	if i, ok := l.byLead[l.hash(lead)]; ok {
+		return &l.leads[i]
+	}
+	return nil
+}
+
 // admit adds a lead to the window, evicting the oldest. Callers hold mu.
 func (l *Live) admit(inference, lead string) *liveLead {
-	if old := l.order[l.next]; old != "" {
-		if ol := l.leads[old]; ol != nil && ol.lead != "" && l.byLead[ol.lead] == old {
-			delete(l.byLead, ol.lead)
-		}
-		delete(l.leads, old)
+	if len(l.leads) < l.cfg.Window { // filling up: grows as leads come
+		l.leads = append(l.leads, liveLead{})
+		l.next = len(l.leads) - 1
 	}
-	l.order[l.next] = inference
-	l.next = (l.next + 1) % len(l.order)
-	ld := &liveLead{lead: lead, outcome: -1}
+	pos := int32(l.next) // #nosec G115 -- the window is at most 10^7
+	ld := &l.leads[pos]
+	if ld.used {
+		if i, ok := l.index[ld.inference]; ok && i == pos {
+			delete(l.index, ld.inference)
+		}
+		if i, ok := l.byLead[ld.lead]; ok && ld.lead != 0 && i == pos {
+			delete(l.byLead, ld.lead)
+		}
+	} else {
+		l.count++
+	}
+	l.next = (l.next + 1) % l.cfg.Window
+	*ld = liveLead{inference: l.hash(inference), outcome: -1, used: true}
 	for i := range ld.prob {
 		ld.prob[i] = float32(math.NaN())
 	}
-	l.leads[inference] = ld
+	l.index[ld.inference] = pos
 	if lead != "" {
-		l.byLead[lead] = inference
+		ld.lead = l.hash(lead)
+		l.byLead[ld.lead] = pos
 	}
 	l.joinPending(inference, lead, ld)
 	return ld
@@ -400,9 +468,9 @@ func (l *Live) Feedback(outcomes []leadscore.Outcome) int {
 	l.drain()
 	n := 0
 	for _, o := range outcomes {
-		ld := l.leads[o.InferenceID]
-		if ld == nil && o.LeadID != "" {
-			ld = l.leads[l.byLead[o.LeadID]]
+		ld := l.find(o.InferenceID)
+		if ld == nil {
+			ld = l.findLead(o.LeadID)
 		}
 		if ld == nil {
 			l.addPending(o)
@@ -445,8 +513,12 @@ func (l *Live) Report() *Report {
 		}
 		t.Traffic = append(t.Traffic, tr)
 	}
-	t.Leads = make([]Lead, 0, len(l.leads))
-	for _, ld := range l.leads {
+	t.Leads = make([]Lead, 0, l.count)
+	for k := range l.leads {
+		ld := &l.leads[k]
+		if !ld.used {
+			continue
+		}
 		lead := Lead{Prob: make([]float64, len(l.specs)), Tier: make([]int, len(l.specs)), Outcome: ld.outcome}
 		for i, s := range slotOf {
 			lead.Prob[i] = math.NaN()

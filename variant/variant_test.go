@@ -282,7 +282,7 @@ func TestLiveWindowAndQueue(t *testing.T) {
 		l.Capture([]leadscore.Record{{InferenceID: fmt.Sprint("x", i), LeadID: fmt.Sprint("l", i), Variant: "a"}})
 		l.Report() // drains
 	}
-	if n := len(l.leads); n != 3 {
+	if n := l.count; n != 3 {
 		t.Errorf("window holds %d leads, want 3", n)
 	}
 	if n := l.Feedback([]leadscore.Outcome{{LeadID: "l0"}, {LeadID: "l4"}}); n != 1 {
@@ -366,7 +366,7 @@ func TestLiveEarlyOutcomes(t *testing.T) {
 	l.mu.Lock()
 	got := []int8{}
 	for i := range 5 {
-		got = append(got, l.leads[fmt.Sprint("x", i)].outcome)
+		got = append(got, l.find(fmt.Sprint("x", i)).outcome)
 	}
 	l.mu.Unlock()
 	if fmt.Sprint(got) != "[-1 -1 1 1 0]" {
@@ -381,7 +381,7 @@ func TestLiveEarlyOutcomes(t *testing.T) {
 	l.Feedback([]leadscore.Outcome{{LeadID: "a", Converted: true}})
 	l.Capture([]leadscore.Record{{InferenceID: "i", LeadID: "a", Variant: "champion"}})
 	l.Report()
-	if p := l.Pending(); p.Pending != 0 || p.Joined != 0 || l.leads["i"].outcome != -1 {
+	if p := l.Pending(); p.Pending != 0 || p.Joined != 0 || l.find("i").outcome != -1 {
 		t.Errorf("with no pending store: %+v", p)
 	}
 }

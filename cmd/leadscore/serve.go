@@ -118,7 +118,7 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	fs.IntVar(&c.maxBatch, "max-batch", httpapi.DefaultMaxBatch, "most `rows` (leads) in one request; more is a 413")
 	fs.IntVar(&c.maxExplainRows, "max-explain-rows", httpapi.DefaultMaxExplainRows, "most `rows` one request may ask reasons for with ?explain; more is a 413")
 	fs.Var(&c.maxBody, "max-body", "largest request body `size`; larger is a 413")
-	fs.Var(&c.explainTableBytes, "explain-table-bytes", "memory `size` for each model's precomputed TreeSHAP tables (?explain and attribution drift);\ntrees beyond it are explained by the recursive algorithm, 5-10x slower, with the same results (0: none)")
+	fs.Var(&c.explainTableBytes, "explain-table-bytes", "memory `size` for each model's precomputed TreeSHAP tables (?explain and attribution drift);\ntrees beyond it are explained by the polynomial form (Linear TreeSHAP), slower in batches, with the same results (0: none)")
 	c.addIDFlags(fs)
 	fs.IntVar(&c.maxInFlight, "max-in-flight", httpapi.DefaultMaxInFlight, "scoring `requests` served at once; excess gets a fast 503 with Retry-After (0: no cap)")
 	fs.BoolVar(&c.requireAPIKey, "require-api-key", false, "refuse scoring requests without a valid API key (401)")
