@@ -194,3 +194,20 @@ type Outcome struct {
 type Sink interface {
 	Capture(recs []Record)
 }
+
+// A SliceCopier is a Sink that keeps no reference to the recs slice once
+// Capture returns: it copies the records it keeps (their Features and
+// strings, which belong to the records, it may keep). A caller whose sink
+// is one may reuse the slice for its next batch instead of allocating
+// one per request. MultiSink's result is one when all its sinks are.
+type SliceCopier interface {
+	Sink
+	// CopiesRecords reports whether Capture keeps nothing of recs itself.
+	CopiesRecords() bool
+}
+
+// CopiesRecords reports whether s is a SliceCopier that copies.
+func CopiesRecords(s Sink) bool {
+	c, ok := s.(SliceCopier)
+	return ok && c.CopiesRecords()
+}

@@ -34,3 +34,14 @@ func (m multiSink) Capture(recs []Record) {
 		s.Capture(recs)
 	}
 }
+
+// CopiesRecords reports whether every sink copies the records it keeps
+// (see SliceCopier).
+func (m multiSink) CopiesRecords() bool {
+	for _, s := range m {
+		if !CopiesRecords(s) {
+			return false
+		}
+	}
+	return true
+}

@@ -26,3 +26,33 @@ func TestMultiSink(t *testing.T) {
 		t.Errorf("nested fan-out not flattened: %d sinks", n)
 	}
 }
+
+type copySink struct {
+	countSink
+	copies bool
+}
+
+func (c *copySink) CopiesRecords() bool { return c.copies }
+
+// TestMultiSinkCopiesRecords: a fan-out copies only when every sink does.
+func TestMultiSinkCopiesRecords(t *testing.T) {
+	yes, yes2, no := &copySink{copies: true}, &copySink{copies: true}, &copySink{}
+	for _, tc := range []struct {
+		name string
+		s    Sink
+		want bool
+	}{
+		{"none", MultiSink(), false},
+		{"plain sink", &countSink{}, false},
+		{"copier", yes, true},
+		{"copier saying no", no, false},
+		{"copiers", MultiSink(yes, yes2), true},
+		{"nested copiers", MultiSink(yes, MultiSink(yes2, yes)), true},
+		{"one plain", MultiSink(yes, &countSink{}), false},
+		{"one saying no", MultiSink(yes, no), false},
+	} {
+		if got := CopiesRecords(tc.s); got != tc.want {
+			t.Errorf("%s: CopiesRecords %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,6 +86,27 @@ func TestDemoScores(t *testing.T) {
 		j := indexOf(b.FeatureNames(), r.Feature)
 		if j < 0 || (r.Value != nil && float32(*r.Value) != rows[j]) {
 			t.Errorf("reason %+v does not match the lead", r)
+		}
+	}
+	// A multi-lead request is explained in one batch call: each lead's
+	// reasons are those it gets alone.
+	k := min(n, 40)
+	many := make([]leadscore.Result, k)
+	if err := b.Score(context.Background(), slices.Clone(rows[:k*50]), 3, many); err != nil {
+		t.Fatal(err)
+	}
+	for i := range many {
+		if err := b.Score(context.Background(), slices.Clone(rows[i*50:(i+1)*50]), 3, one); err != nil {
+			t.Fatal(err)
+		}
+		got, alone := many[i].Reasons, one[0].Reasons
+		if len(got) != len(alone) {
+			t.Fatalf("lead %d: %d reasons in the batch, %d alone", i, len(got), len(alone))
+		}
+		for j := range got {
+			if got[j].Feature != alone[j].Feature || math.Abs(got[j].Contribution-alone[j].Contribution) > 1e-6 {
+				t.Errorf("lead %d reason %d: %+v in the batch, %+v alone", i, j, got[j], alone[j])
+			}
 		}
 	}
 	if b.Format() != "ubjson" || !strings.HasPrefix(b.Source(), "embedded") || b.Forest() == nil || b.Manifest().Model != "model.ubj" {

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -318,5 +319,107 @@ func benchEnqueue(b *testing.B, features []string, recs []leadscore.Record) {
 		}
 		j := i % (len(recs) - 10)
 		w.Capture(recs[j : j+10])
+	}
+}
+
+// BenchmarkColumnCodecs is the table behind the lake's encodings
+// (docs/lake.md): for each kind of column of the demo leads (8,192 rows,
+// one row group), the CPU per value and the bytes per value of PLAIN
+// values uncompressed, Snappy, zstd (the lake's fastest level) and of a
+// dictionary with bit-packed indexes (predWriter's, which gives up past
+// dictMaxEntries distinct values: "overflow").
+func BenchmarkColumnCodecs(b *testing.B) {
+	features, recs := demoRecords(b)
+	recs = recs[:DefaultRowGroupRows]
+	s, err := newLakeSchema(features)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Feature columns split by how many distinct values they hold.
+	var low, high [][]uint32
+	for j := range features {
+		col := make([]uint32, 0, len(recs))
+		seen := map[uint32]bool{}
+		for i := range recs {
+			v := recs[i].Features[j]
+			if v == v {
+				col = append(col, math.Float32bits(v))
+				seen[math.Float32bits(v)] = true
+			}
+		}
+		if len(seen) > dictMaxEntries {
+			high = append(high, col)
+		} else {
+			low = append(low, col)
+		}
+	}
+	var idData, tsData, probData []byte
+	for i := range recs {
+		r := &recs[i]
+		idData = binary.LittleEndian.AppendUint32(idData, uint32(len(r.InferenceID))) //nolint:gosec // short
+		idData = append(idData, r.InferenceID...)
+		tsData = binary.LittleEndian.AppendUint64(tsData, uint64(r.Time.UnixMicro())) //nolint:gosec // bits
+		probData = binary.LittleEndian.AppendUint64(probData, math.Float64bits(r.Probability))
+	}
+	plain32 := func(cols [][]uint32) ([]byte, int) {
+		var out []byte
+		n := 0
+		for _, c := range cols {
+			out = appendU32(out, c)
+			n += len(c)
+		}
+		return out, n
+	}
+	lowData, lowN := plain32(low)
+	highData, highN := plain32(high)
+	kinds := []struct {
+		name   string
+		data   []byte
+		values int
+		cols   [][]uint32 // for the dictionary
+	}{
+		{fmt.Sprintf("features-low-cardinality-%dcols", len(low)), lowData, lowN, low},
+		{fmt.Sprintf("features-high-cardinality-%dcols", len(high)), highData, highN, high},
+		{"inference-id", idData, len(recs), nil},
+		{"event-time", tsData, len(recs), nil},
+		{"probability", probData, len(recs), nil},
+	}
+	w := newPredWriter(io.Discard, s, DefaultRowGroupRows, 0)
+	for _, k := range kinds {
+		for _, codec := range []string{"none", "snappy", "zstd", "dictionary"} {
+			if codec == "dictionary" && k.cols == nil {
+				continue
+			}
+			b.Run(k.name+"/"+codec, func(b *testing.B) {
+				var size int
+				overflow := false
+				for i := 0; i < b.N; i++ {
+					switch codec {
+					case "none":
+						size = len(k.data)
+					case "snappy":
+						size = len(w.compress(format.Snappy, k.data))
+					case "zstd":
+						size = len(w.compress(format.Zstd, k.data))
+					case "dictionary":
+						size = 0
+						for _, c := range k.cols {
+							dict, idx, _, ok := w.enc.dict32.build(c, nil, &w.enc.idx)
+							if !ok {
+								overflow = true
+								break
+							}
+							size += 4*len(dict) + len(w.dictIndexes(len(dict), idx))
+						}
+					}
+				}
+				if overflow {
+					b.Skip("overflow: more distinct values than a dictionary holds")
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(k.values), "ns/value")
+				b.ReportMetric(float64(size)/float64(k.values), "bytes/value")
+				b.ReportMetric(float64(len(k.data))/float64(k.values), "plain-bytes/value")
+			})
+		}
 	}
 }

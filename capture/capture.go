@@ -122,8 +122,8 @@ type Writer struct {
 	closeErr  error
 }
 
-// Compile-time check that a Writer is a leadscore.Sink.
-var _ leadscore.Sink = (*Writer)(nil)
+// Compile-time check that a Writer is a leadscore.Sink that copies.
+var _ leadscore.SliceCopier = (*Writer)(nil)
 
 // New opens (creating it if needed) the lake in cfg.Dir for records whose
 // Features follow features, replays journal segments left by a previous
@@ -328,6 +328,11 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 		w.counters.drop(dropSchemaMismatch, mismatch)
 	}
 }
+
+// CopiesRecords reports true: Capture copies the records it queues, so
+// the caller may reuse recs (leadscore.SliceCopier); their Features are
+// kept until written.
+func (w *Writer) CopiesRecords() bool { return true }
 
 // SetFeatures switches the lake to a new feature list for records that
 // do not name their features (Record.FeatureNames nil): records captured

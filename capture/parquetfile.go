@@ -390,7 +390,7 @@ func (w *predWriter) flushRowGroup() error {
 		NumRows:             int64(n),
 		FileOffset:          start,
 		TotalCompressedSize: w.offset - start,
-		Ordinal:             int16(len(w.rowGroups)), //nolint:gosec // a file closes long before 32k row groups
+		Ordinal:             int16(len(w.rowGroups)), //nolint:gosec // wraps past 32k row groups, as parquet-go's; readers use it only to decrypt
 	})
 	w.colIndex = append(w.colIndex, cis)
 	w.offIndex = append(w.offIndex, ois)

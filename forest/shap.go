@@ -352,4 +352,3 @@ func (t *Tree) shap(row, phi []float32, id int32, depth int, parent []pathElemen
 	t.shap(row, phi, hot, depth+1, path, hotZero*inZero, inOne, n.Feature, condFraction)
 	t.shap(row, phi, cold, depth+1, path, coldZero*inZero, 0, n.Feature, condFraction)
 }
-

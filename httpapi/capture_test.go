@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,4 +108,94 @@ func TestMonitoringRoutes(t *testing.T) {
 	if w := do(s, "POST", "/v1/feedback", "application/json", "[]", "Authorization", "Bearer secret"); w.Code != http.StatusAccepted {
 		t.Errorf("feedback: %d", w.Code)
 	}
+}
+
+// copyingSink is recordingSink declaring that it copies (a
+// leadscore.SliceCopier); it also keeps the slices it was given, to
+// check which the server reused.
+type copyingSink struct {
+	recordingSink
+	slices [][]leadscore.Record
+}
+
+func (s *copyingSink) Capture(recs []leadscore.Record) {
+	s.recordingSink.Capture(recs)
+	s.mu.Lock()
+	s.slices = append(s.slices, recs)
+	s.mu.Unlock()
+}
+
+func (s *copyingSink) CopiesRecords() bool { return true }
+
+// TestCaptureReusesRecordsForCopiers: a sink that copies the records
+// (capture.Writer, monitor.Monitor) gets the exchange's pooled slice,
+// request after request, and what it copied stays intact while later
+// requests reuse the slice; any other sink gets a slice of its own per
+// request, as before.
+func TestCaptureReusesRecordsForCopiers(t *testing.T) {
+	body := func(i int) string {
+		return `{"leads":[{"id":"a` + strconv.Itoa(i) + `","features":{"f0":` + strconv.Itoa(i) + `,"f1":1}},{"id":"b` + strconv.Itoa(i) + `","features":{"f0":-` + strconv.Itoa(i) + `,"f1":2}}]}`
+	}
+	const n = 50
+	for _, copies := range []bool{true, false} {
+		var sink leadscore.Sink
+		cs := &copyingSink{}
+		rs := &recordingSink{}
+		var keep [][]leadscore.Record
+		if copies {
+			sink = cs
+		} else {
+			sink = sliceKeeper{rs, &keep}
+		}
+		s, _ := testServer(t, 2, func(c *Config) { c.Sink = sink })
+		for i := 1; i <= n; i++ {
+			if w := do(s, "POST", "/score", "application/json", body(i)); w.Code != 200 {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+		got := rs.recs
+		if copies {
+			got = cs.recs
+			// The pool gives the serial requests the same slice back
+			// (mostly: under -race sync.Pool drops some of what is put).
+			arrays := map[*leadscore.Record]bool{}
+			for _, recs := range cs.slices {
+				arrays[&recs[0]] = true
+			}
+			if len(arrays) > n/2 {
+				t.Errorf("a copying sink got %d slices for %d requests", len(arrays), n)
+			}
+		} else if &keep[0][0] == &keep[n-1][0] {
+			t.Fatalf("a sink that does not copy got a reused slice")
+		}
+		if len(got) != 2*n {
+			t.Fatalf("copies=%v: %d records, want %d", copies, len(got), 2*n)
+		}
+		for i := 1; i <= n; i++ {
+			a, b := got[2*i-2], got[2*i-1]
+			if a.LeadID != "a"+strconv.Itoa(i) || b.LeadID != "b"+strconv.Itoa(i) || a.Features[0] != float32(i) || b.Features[0] != -float32(i) ||
+				a.RequestID != b.RequestID || a.InferenceID != a.RequestID+"-0" || b.InferenceID != a.RequestID+"-1" {
+				t.Fatalf("copies=%v: request %d's records changed: %+v %+v", copies, i, a, b)
+			}
+		}
+		if !copies {
+			// What a keeping sink holds is intact too.
+			for i, recs := range keep {
+				if recs[0].LeadID != "a"+strconv.Itoa(i+1) {
+					t.Fatalf("kept slice %d: lead %q", i, recs[0].LeadID)
+				}
+			}
+		}
+	}
+}
+
+// sliceKeeper keeps the slices it is given (and copies into rs).
+type sliceKeeper struct {
+	rs   *recordingSink
+	keep *[][]leadscore.Record
+}
+
+func (k sliceKeeper) Capture(recs []leadscore.Record) {
+	k.rs.Capture(recs)
+	*k.keep = append(*k.keep, recs)
 }

@@ -141,8 +141,19 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 	}
 	now := time.Now().UTC()
 	ms := float64(took.Microseconds()) / 1000
-	recs := make([]leadscore.Record, n)
 	live := ex.vidx >= 0
+	var recs []leadscore.Record
+	if s.sinkCopies && !live && !ex.split {
+		// The sinks copy what they keep: the exchange's buffer serves
+		// request after request (shadows would keep it, hence one model
+		// only).
+		if cap(ex.recs) < n {
+			ex.recs = make([]leadscore.Record, n)
+		}
+		recs = ex.recs[:n]
+	} else {
+		recs = make([]leadscore.Record, n)
+	}
 	ids := recordIDs(base, n, &ex.batch)
 	rm := m
 	for i := range recs {

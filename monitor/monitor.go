@@ -140,7 +140,11 @@ type Monitor struct {
 // GET /v1/monitoring calls do not each evaluate.
 const reportMaxAge = time.Second
 
-var _ leadscore.Sink = (*Monitor)(nil)
+var _ leadscore.SliceCopier = (*Monitor)(nil)
+
+// CopiesRecords reports true: Capture copies the records into its queue,
+// so the caller may reuse recs (leadscore.SliceCopier).
+func (m *Monitor) CopiesRecords() bool { return true }
 
 // New checks cfg and returns a Monitor; call Run to start it.
 func New(cfg Config) (*Monitor, error) {
@@ -252,9 +256,10 @@ func (m *Monitor) matchFeatures() []Violation {
 	return vs
 }
 
-// Capture queues records for the window without blocking; when the queue
-// is full they are dropped and counted. The monitor reads recs and their
-// Features later: the caller must not modify them after the call.
+// Capture queues copies of the records for the window without blocking;
+// when the queue is full they are dropped and counted. The monitor reads
+// the records' Features later: the caller must not modify them after the
+// call (it may reuse the recs slice itself).
 func (m *Monitor) Capture(recs []leadscore.Record) {
 	if len(recs) == 0 {
 		return
@@ -309,15 +314,12 @@ func (m *Monitor) sameFeatures(names []string) bool {
 func (m *Monitor) drain() {
 	m.queue.drainMu.Lock()
 	defer m.queue.drainMu.Unlock()
-	batches := m.queue.take()
-	if len(batches) == 0 {
+	recs := m.queue.take()
+	if len(recs) == 0 {
 		return
 	}
-	now := m.now()
-	for _, recs := range batches {
-		m.apply(recs, now)
-	}
-	m.queue.recycle(batches)
+	m.apply(recs, m.now())
+	m.queue.recycle(recs)
 }
 
 // Run processes captured records and, every EvalInterval, evaluates the

@@ -276,6 +276,20 @@ func TestBench(t *testing.T) {
 	if code, _, _ := runCLI(t, "", "bench", "--explain", "-1"); code != 2 {
 		t.Error("--explain -1 accepted")
 	}
+	code, out, errOut = runCLI(t, "", "bench", "--rows", "100", "--repeats", "1", "--single", "10", "--explain", "7", "--explain-batch", "3", "--json")
+	if code != 0 {
+		t.Fatalf("--explain-batch: exit %d: %s", code, errOut)
+	}
+	r = benchResult{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.ExplainRows != 7 || r.ExplainBatch != 3 || r.ExplainBatchUsPerRow <= 0 || r.ExplainBatchCPUUsPerRow < 0 {
+		t.Errorf("--explain-batch result %+v", r)
+	}
+	if code, _, _ := runCLI(t, "", "bench", "--explain", "5", "--explain-batch", "-1"); code != 2 {
+		t.Error("--explain-batch -1 accepted")
+	}
 }
 
 func TestVersionAndHelp(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leadscore/leadscore/bundle"
 )
 
 // serveCostRows are demo leads as a Python client sends them (float32
@@ -83,6 +85,14 @@ func benchServe(b *testing.B, args []string, body []byte) {
 	}
 	for range 200 { // warm the pools, the model's first calls
 		serveOne()
+	}
+	if bd, ok := s.first.(*bundle.Bundle); ok {
+		// Build the TreeSHAP tables the attribution sampler explains with
+		// now: once per model in a server's life, not per request.
+		nf := len(bd.Info().Features)
+		if err := bd.Forest().Contributions(make([]float32, nf), make([]float32, nf+1)); err != nil {
+			b.Fatal(err)
+		}
 	}
 	runtime.GC()
 	b.ReportAllocs()
