@@ -11,8 +11,11 @@
 #   shadow   --variant champion=bundle/demo --variant shadow=bundle/demo:shadow
 # The shadow is the demo model itself, so it costs as much as the live
 # scoring, and its scores are captured too. Two phases, each RUNS rounds of
-# DURATION per server, alternated (bare, control, shadow, bare, ...), medians
-# reported:
+# DURATION per server, alternated (bare, control, shadow, then shadow,
+# control, bare, ...), medians reported, with the median of the per-round
+# shadow/control ratios (rounds next to each other in time see the same
+# load from other jobs) and the ratio of CPU per request (counted while the
+# generator runs, from /proc):
 #   spare CPU   the servers on both cores, GOMAXPROCS=2, offered RATE_SPARE
 #               single-lead requests/s open loop (`leadscore loadtest`, well
 #               below capacity): achieved live rate, p50/p99, CPU per request
@@ -131,10 +134,13 @@ run() {
 	url=$(eval echo "\$URL_$name")
 	pid=$(eval echo "\$PID_$name")
 	local t0 s0 d0 c0 t1 s1 d1 c1 ok rate p50 p99
-	t0=$(cpu_ticks "$pid")
 	s0=$(metric "$url" leadscore_variant_shadow_scored_total)
 	d0=$(metric "$url" leadscore_variant_shadow_shed_total)
 	c0=$(metric "$url" leadscore_variant_shadow_shed_total no_spare_cpu)
+	# CPU is counted while the generator runs only: a scrape of /metrics
+	# or a GET /v1/variants computes the live comparison over its whole
+	# window (milliseconds), which would be charged to the requests.
+	t0=$(cpu_ticks "$pid")
 	if [ "$mode" = spare ]; then
 		local out
 		out=$(taskset -c "$gencpus" "$bin" loadtest --url "$url/score" --rate "$RATE_SPARE" --duration "$DURATION" \
@@ -150,12 +156,12 @@ run() {
 		ok=$((n - bad - err))
 		rate=$(awk -v ok="$ok" -v d="$dur" 'BEGIN {printf "%.1f", ok / (d / 1e6)}')
 	fi
+	t1=$(cpu_ticks "$pid")
 	# The shadow counters move until the queue drains: wait for it.
 	for _ in $(seq 50); do
 		[ "$(curl -sf "$url/v1/variants" 2>/dev/null | jq -r '.shadow_queue.length // 0' 2>/dev/null || echo 0)" = 0 ] && break
 		sleep 0.1
 	done
-	t1=$(cpu_ticks "$pid")
 	s1=$(metric "$url" leadscore_variant_shadow_scored_total)
 	d1=$(metric "$url" leadscore_variant_shadow_shed_total)
 	c1=$(metric "$url" leadscore_variant_shadow_shed_total no_spare_cpu)

@@ -127,6 +127,12 @@ func (q *recordQueue) take(spare []leadscore.Record) ([]leadscore.Record, []sche
 		return nil, nil, false
 	}
 	recs, marks := q.records, q.marks
+	if spare == nil {
+		// No buffer came back from the lake yet: size a new one for a
+		// take like this one, rather than growing it step by step
+		// under the lock on the request path.
+		spare = make([]leadscore.Record, 0, len(recs))
+	}
 	q.records, q.marks = spare[:0], nil
 	if q.room != nil {
 		close(q.room)

@@ -193,18 +193,17 @@ func (tr *linTree) fill(t *Tree, w float64) {
 // node of A (top-down products), E (edge factors) and D (bottom-up sums),
 // and a path mask per node.
 type linScratch struct {
-	a, e, d    []float64
-	a3, e3, d3 []vec3
-	a4, e4, d4 []vec4
-	mask       []uint32
+	a, e, d []float64 // the general loop's, K values per node
+	a3, d3  []vec3    // the unrolled kernels' (edge factors recomputed)
+	a4, d4  []vec4
+	mask    []uint32
 }
 
 // newLinScratch sizes scratch for lf.
 func newLinScratch(lf *linForest) linScratch {
 	n, sz := lf.maxNodes, lf.maxNodes*lf.maxK
 	return linScratch{a: make([]float64, sz), e: make([]float64, sz), d: make([]float64, sz),
-		a3: make([]vec3, n), e3: make([]vec3, n), d3: make([]vec3, n),
-		a4: make([]vec4, n), e4: make([]vec4, n), d4: make([]vec4, n),
+		a3: make([]vec3, n), d3: make([]vec3, n), a4: make([]vec4, n), d4: make([]vec4, n),
 		mask: make([]uint32, n)}
 }
 

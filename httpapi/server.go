@@ -57,6 +57,16 @@ type Config struct {
 	// latency, rows; never feature values, and lead ids only with
 	// LogLeadIDs).
 	AccessLog bool
+	// AccessLogTo, when set, receives the access log lines directly, one
+	// Write per line, in the shape log/slog's JSONHandler gives them
+	// ({"time","level","msg":"request", then the attributes}), instead of
+	// going through Logger's handler: about a microsecond less per
+	// request. Logger still decides whether the level is enabled. Set it
+	// only when Logger is a JSON handler writing to the same place with
+	// no attributes or groups of its own. Lines that hold anything but
+	// plain printable ASCII, and lines with lead ids, still go through
+	// Logger.
+	AccessLogTo io.Writer
 	// LogLeadIDs adds the ids of the leads scored to the access log, for
 	// tracing one lead through systems; off by default, since ids may
 	// identify people.
@@ -170,6 +180,7 @@ type Server struct {
 	onReload    func(leadscore.Scorer)
 	log         *slog.Logger
 	accessLog   bool
+	accessTo    io.Writer // Config.AccessLogTo
 	logLeadIDs  bool
 	maxBatch    int
 	maxExplain  int
@@ -229,6 +240,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		onReload:    cfg.OnReload,
 		log:         cfg.Logger,
 		accessLog:   cfg.AccessLog,
+		accessTo:    cfg.AccessLogTo,
 		logLeadIDs:  cfg.LogLeadIDs,
 		maxBatch:    cfg.MaxBatch,
 		maxExplain:  cfg.MaxExplainRows,
@@ -737,6 +749,9 @@ func (s *Server) logAccess(r *http.Request, ex *exchange, status int, elapsed ti
 	if !h.Enabled(r.Context(), level) {
 		return
 	}
+	if s.accessTo != nil && s.writeAccessLine(r, ex, level, status, elapsed) {
+		return
+	}
 	rec := slog.NewRecord(ex.start.Add(elapsed), level, "request", 0)
 	// Few attributes: slog's JSON encoding costs about 0.2 µs for each.
 	rec.AddAttrs(
@@ -757,6 +772,69 @@ func (s *Server) logAccess(r *http.Request, ex *exchange, status int, elapsed ti
 		rec.AddAttrs(slog.Any("lead_ids", leadIDs(ex.batch.ids[:ex.batch.n])))
 	}
 	_ = h.Handle(r.Context(), rec) // a failing log sink must not fail the request
+}
+
+// writeAccessLine writes the access log line to AccessLogTo itself, as
+// slog's JSONHandler would write the record logAccess builds, and reports
+// whether it did: it leaves to slog the lines with lead ids or with
+// strings that are not plain printable ASCII (which slog escapes its own
+// way). The line is built in the exchange's output buffer: the response
+// has been written.
+func (s *Server) writeAccessLine(r *http.Request, ex *exchange, level slog.Level, status int, elapsed time.Duration) bool {
+	keyName := ""
+	if ex.key != nil {
+		keyName = ex.key.Name
+	}
+	if s.logLeadIDs && ex.batch.hasIDs && ex.rows > 0 ||
+		!plainLogString(ex.reqID) || !plainLogString(r.RemoteAddr) || !plainLogString(keyName) || !plainLogString(ex.errCode) {
+		return false
+	}
+	b := append(ex.out[:0], `{"time":"`...)
+	b = ex.start.Add(elapsed).AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"`...)
+	b = append(b, level.String()...)
+	b = append(b, `","msg":"request","request_id":"`...)
+	b = append(b, ex.reqID...)
+	b = append(b, `","route":"`...)
+	b = append(b, routeNames[ex.route]...)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, `,"latency_us":`...)
+	b = strconv.AppendInt(b, elapsed.Microseconds(), 10)
+	b = append(b, `,"rows":`...)
+	b = strconv.AppendInt(b, int64(ex.rows), 10)
+	b = append(b, `,"remote":"`...)
+	b = append(b, r.RemoteAddr...)
+	b = append(b, '"')
+	if ex.key != nil {
+		b = append(b, `,"key":"`...)
+		b = append(b, keyName...)
+		b = append(b, '"')
+	}
+	if ex.errCode != "" {
+		b = append(b, `,"error":"`...)
+		b = append(b, ex.errCode...)
+		b = append(b, '"')
+	}
+	b = append(b, "}\n"...)
+	ex.out = b
+	_, _ = s.accessTo.Write(b) // a failing log sink must not fail the request
+	return true
+}
+
+// plainLogString reports whether s needs no escaping in JSON, by slog's
+// rules or ours (printable ASCII but '"' and '\\'), and is short enough
+// that no log bound cuts it.
+func plainLogString(s string) bool {
+	if len(s) > 1024 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // leadIDs renders raw JSON id tokens as a JSON array for the log.

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"math"
+	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -579,5 +583,80 @@ func TestRouteNames(t *testing.T) {
 			t.Errorf("routes %d and %d are both named %q", prev, r, name)
 		}
 		seen[name] = r
+	}
+}
+
+// TestAccessLogTo: the access log lines written directly (AccessLogTo)
+// are those slog's JSONHandler writes for the same requests, byte for
+// byte but the time and the latency; lines slog must escape, and lines
+// with lead ids, still go through the Logger.
+func TestAccessLogTo(t *testing.T) {
+	key, _ := NewAPIKey("crm", HashKey("crm-secret"), false)
+	viaSlog, direct, directSlog := &logBuffer{}, &logBuffer{}, &logBuffer{}
+	a, _ := testServer(t, 2, func(c *Config) {
+		c.Logger, c.AccessLog, c.APIKeys = viaSlog.logger(), true, []APIKey{key}
+	})
+	b, _ := testServer(t, 2, func(c *Config) {
+		c.Logger, c.AccessLog, c.APIKeys, c.AccessLogTo = directSlog.logger(), true, []APIKey{key}, direct
+	})
+	requests := []struct{ target, body, reqID, key string }{
+		{"/score", `[[1,2]]`, "req-1", ""},
+		{"/score", `[[1,2],[3,4]]`, "req-2", "crm-secret"},
+		{"/score", `[[1]]`, "req-3", ""},           // 422 with an error code
+		{"/nowhere", ``, "req-4", ""},              // 404
+		{"/score", `[[1,2]]`, "weird\u2028id", ""}, // replaced by a generated id: plain
+		{"/score", `{"leads":[{"id":"x","features":[1,2]}]}`, "req-6", ""},
+	}
+	for _, s := range []http.Handler{a, b} {
+		for _, rq := range requests {
+			h := []string{"X-Request-Id", rq.reqID}
+			if rq.key != "" {
+				h = append(h, "X-API-Key", rq.key)
+			}
+			do(s, "POST", rq.target, "application/json", rq.body, h...)
+		}
+	}
+	norm := regexp.MustCompile(`"time":"[^"]*"|"latency_us":\d+|"request_id":"[0-9a-f]{8}-[0-9a-f]{16}"`)
+	want := norm.ReplaceAllString(viaSlog.String(), "")
+	if n := strings.Count(want, "\n"); n != len(requests) {
+		t.Fatalf("slog wrote %d lines for %d requests", n, len(requests))
+	}
+	got := norm.ReplaceAllString(direct.String(), "")
+	if got != want {
+		t.Errorf("direct access log lines differ from slog's:\ndirect:\n%s\nslog:\n%s", got, want)
+	}
+	if directSlog.String() != "" {
+		t.Errorf("plain lines went through the Logger: %s", directSlog.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(direct.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("direct line is not JSON: %s", line)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, rec["time"].(string)); err != nil {
+			t.Errorf("time %v: %v", rec["time"], err)
+		}
+	}
+	// Lead ids and strings slog would escape go through the Logger.
+	viaLogger, direct2 := &logBuffer{}, &logBuffer{}
+	c, _ := testServer(t, 1, func(c *Config) {
+		c.Logger, c.AccessLog, c.LogLeadIDs, c.AccessLogTo = viaLogger.logger(), true, true, direct2
+	})
+	do(c, "POST", "/score", "application/json", `{"leads":[{"id":"a-1","features":[1]}]}`)
+	r := newRequest("POST", "/score", "application/json", `[[1]]`)
+	r.RemoteAddr = "caf\u00e9:1"
+	record(c, r)
+	if !strings.Contains(viaLogger.String(), `"lead_ids":["a-1"]`) || !strings.Contains(viaLogger.String(), `"remote":"café:1"`) || direct2.String() != "" {
+		t.Errorf("lines slog must write went elsewhere:\nLogger: %s\ndirect: %s", viaLogger.String(), direct2.String())
+	}
+	// Levels the Logger leaves out are left out.
+	quiet := &logBuffer{}
+	d, _ := testServer(t, 1, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		c.AccessLog, c.AccessLogTo = true, quiet
+	})
+	do(d, "POST", "/score", "application/json", `[[1]]`)
+	if quiet.String() != "" {
+		t.Errorf("info line written below the Logger's level: %s", quiet.String())
 	}
 }

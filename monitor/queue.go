@@ -63,7 +63,13 @@ func (q *batchQueue) take() []leadscore.Record {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	out := q.records
-	q.records, q.batches = q.spare[:0], 0
+	spare := q.spare
+	if spare == nil {
+		// The first take, or one after a burst: size the next buffer for
+		// a take like this one rather than growing it on the request path.
+		spare = make([]leadscore.Record, 0, min(len(out), maxSpareRecords))
+	}
+	q.records, q.batches = spare, 0
 	q.spare = nil
 	return out
 }

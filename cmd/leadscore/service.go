@@ -379,6 +379,7 @@ func (s *service) buildServer(ctx context.Context) error {
 		OnReload:         onReload,
 		Logger:           s.log,
 		AccessLog:        c.accessLog,
+		AccessLogTo:      s.accessLogTo(),
 		LogLeadIDs:       c.logLeadIDs,
 		Registerer:       s.reg,
 		Gatherer:         s.reg,
@@ -408,6 +409,16 @@ func (s *service) buildServer(ctx context.Context) error {
 	s.onClose("server", func(time.Time) error { srv.Close(); return nil })
 	c.memoryLimit.apply(s.log)
 	return nil
+}
+
+// accessLogTo is where the server writes access log lines itself: the
+// log sink, which the service's JSON logger writes to (line-atomic,
+// flushed every 100 ms and at shutdown).
+func (s *service) accessLogTo() io.Writer {
+	if s.logs == nil {
+		return nil
+	}
+	return s.logs
 }
 
 func (s *service) buildListener(context.Context) error {
