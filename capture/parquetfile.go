@@ -483,11 +483,9 @@ func (w *predWriter) fixed32Chunk(col int, vals []uint32, optional bool) *chunk 
 	c := &chunk{}
 	c.meta.Type = typ
 	c.meta.NumValues = int64(n)
+	c.meta.Codec = format.Uncompressed // 4-byte values: see docs/lake.md, Encodings
 	if dict != nil {
-		c.meta.Codec = format.Uncompressed
 		w.writeDict32(c, dict)
-	} else {
-		c.meta.Codec = format.Uncompressed
 	}
 	w.pages(c, levels, nulls, len(present), func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
 		var mn, mx []byte
