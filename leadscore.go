@@ -211,3 +211,21 @@ func CopiesRecords(s Sink) bool {
 	c, ok := s.(SliceCopier)
 	return ok && c.CopiesRecords()
 }
+
+// A FeatureCopier is a Sink that reads no record's Features values once
+// Capture returns: it copies the values it keeps into storage of its own
+// (or never reads them). A caller whose sink is one may hand it Features
+// in a buffer it reuses for its next batch. MultiSink's result is one
+// when all its sinks are.
+type FeatureCopier interface {
+	Sink
+	// CopiesFeatures reports whether Capture reads nothing of the
+	// records' Features after it returns.
+	CopiesFeatures() bool
+}
+
+// CopiesFeatures reports whether s is a FeatureCopier that copies.
+func CopiesFeatures(s Sink) bool {
+	c, ok := s.(FeatureCopier)
+	return ok && c.CopiesFeatures()
+}

@@ -45,3 +45,14 @@ func (m multiSink) CopiesRecords() bool {
 	}
 	return true
 }
+
+// CopiesFeatures reports whether every sink copies the features of the
+// records it keeps (see FeatureCopier).
+func (m multiSink) CopiesFeatures() bool {
+	for _, s := range m {
+		if !CopiesFeatures(s) {
+			return false
+		}
+	}
+	return true
+}

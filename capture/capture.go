@@ -93,8 +93,8 @@ type Writer struct {
 	registry    prometheus.Registerer // where metrics are registered; nil: none
 	metrics     []prometheus.Collector
 
-	toLake       chan item               // journal -> lake
-	spareBatches chan []leadscore.Record // lake -> journal, emptied batch buffers
+	toLake       chan item     // journal -> lake
+	spareBatches chan batchBuf // lake -> journal, emptied batch buffers
 	rollRequest  atomic.Pointer[generation]
 	// segmentBytes rolls a generation once its journal segment is this
 	// large, bounding the journal and a replay.
@@ -185,7 +185,7 @@ func newWriter(cfg Config, features []string, reg prometheus.Registerer, log *sl
 		dirLock:      lock,
 		counters:     newCounters(),
 		toLake:       make(chan item, 1),
-		spareBatches: make(chan []leadscore.Record, 2),
+		spareBatches: make(chan batchBuf, 2),
 		uploads:      newUploadQueue(),
 		stop:         make(chan struct{}),
 		kill:         make(chan struct{}),
@@ -307,7 +307,7 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 			mismatch++
 			continue
 		}
-		q.records = append(q.records, *r)
+		q.put(r)
 		queued++
 	}
 	q.mu.Unlock()
@@ -330,9 +330,16 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 }
 
 // CopiesRecords reports true: Capture copies the records it queues, so
-// the caller may reuse recs (leadscore.SliceCopier); their Features are
-// kept until written.
+// the caller may reuse recs (leadscore.SliceCopier).
 func (w *Writer) CopiesRecords() bool { return true }
+
+var _ leadscore.FeatureCopier = (*Writer)(nil)
+
+// CopiesFeatures reports true: Capture copies the records' Features into
+// the queue's own storage, recycled once the journal and the lake are
+// done with a batch, so the caller may reuse them too
+// (leadscore.FeatureCopier).
+func (w *Writer) CopiesFeatures() bool { return true }
 
 // SetFeatures switches the lake to a new feature list for records that
 // do not name their features (Record.FeatureNames nil): records captured

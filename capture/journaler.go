@@ -26,9 +26,9 @@ type generation struct {
 type item struct {
 	gen       *generation
 	recs      []leadscore.Record
-	journaled bool               // recs are in the segment
-	end       bool               // gen is complete: close its files
-	buf       []leadscore.Record // batch buffer to recycle once recs are written
+	journaled bool     // recs are in the segment
+	end       bool     // gen is complete: close its files
+	buf       batchBuf // batch buffers to recycle once recs are written
 }
 
 // countWriter counts the bytes written through it.
@@ -146,12 +146,12 @@ const lingerBatch = 256
 // drain journals everything queued and hands it to the lake goroutine. It
 // returns false when the Writer was abandoned.
 func (j *journaler) drain() bool {
-	var spare []leadscore.Record
+	var spare batchBuf
 	select {
 	case spare = <-j.w.spareBatches:
 	default:
 	}
-	recs, marks, ok := j.w.queue.take(spare)
+	recs, buf, marks, ok := j.w.queue.take(spare)
 	if !ok {
 		select {
 		case j.w.spareBatches <- spare:
@@ -164,13 +164,14 @@ func (j *journaler) drain() bool {
 	}
 	start := 0
 	for _, m := range marks {
-		if !j.write(recs[start:m.pos], nil) || !j.endGen() {
+		if !j.write(recs[start:m.pos], batchBuf{}) || !j.endGen() {
 			return false
 		}
 		j.schema = m.schema
 		start = m.pos
 	}
-	return j.write(recs[start:], recs)
+	buf.recs = recs // groupBySchema may have moved them
+	return j.write(recs[start:], buf)
 }
 
 // groupBySchema reorders one take of the queue so that records of one
@@ -224,9 +225,10 @@ func groupBySchema(recs []leadscore.Record, marks []schemaMark, cur *lakeSchema)
 	return out, outMarks
 }
 
-// write journals recs and passes them on; buf, when not nil, is recycled
-// by the lake goroutine once done with.
-func (j *journaler) write(recs, buf []leadscore.Record) bool {
+// write journals recs and passes them on; buf, when not empty, is
+// recycled by the lake goroutine once done with (the records and their
+// features: nothing reads them after that).
+func (j *journaler) write(recs []leadscore.Record, buf batchBuf) bool {
 	if len(recs) == 0 {
 		return true
 	}
@@ -290,12 +292,8 @@ func (j *journaler) write(recs, buf []leadscore.Record) bool {
 		recs = recs[:kept]
 	}
 	if len(recs) == 0 {
-		if buf != nil {
-			select {
-			case j.w.spareBatches <- buf[:0]:
-			default:
-			}
-		}
+		// buf is not recycled here: records of its earlier schema
+		// groups may still be in the lake goroutine's hands.
 		return true
 	}
 	g := j.gen

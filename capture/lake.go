@@ -249,10 +249,12 @@ func (lk *lake) handle(it item) {
 		lk.write(g, it.recs, it.journaled)
 		lk.rollFiles(g)
 	}
-	if it.buf != nil {
-		clear(it.buf)
+	if it.buf.recs != nil {
+		// Every record of the take is written (items come in order), and
+		// the Parquet writer copied their values: the buffers are free.
+		clear(it.buf.recs)
 		select {
-		case lk.w.spareBatches <- it.buf[:0]:
+		case lk.w.spareBatches <- batchBuf{recs: it.buf.recs[:0], feats: it.buf.feats[:0]}:
 		default:
 		}
 	}

@@ -22,6 +22,11 @@ type recordQueue struct {
 	mu sync.Mutex
 	// records wait here for the journal goroutine, at most depth of them.
 	records []leadscore.Record
+	// feats holds the queued records' Features, copied in by put: the
+	// caller's slices are not kept. Only appended to; a take hands it
+	// over with records, and it comes back (spareBatches) once the lake
+	// goroutine has written every record of that take.
+	feats []float32
 	// marks are the feature list switches among records, in order (a
 	// record naming another list, or SetFeatures).
 	marks []schemaMark
@@ -118,27 +123,53 @@ func sameSlice(a, b []string) bool {
 	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
-// take swaps the queued records for spare (emptied) and returns them;
-// false when there is nothing (spare is not used then).
-func (q *recordQueue) take(spare []leadscore.Record) ([]leadscore.Record, []schemaMark, bool) {
+// batchBuf is the storage of one take of the queue: the records and
+// their features.
+type batchBuf struct {
+	recs  []leadscore.Record
+	feats []float32
+}
+
+// put queues a copy of r whose Features are copied into q.feats. Callers
+// hold mu.
+func (q *recordQueue) put(r *leadscore.Record) {
+	start := len(q.feats)
+	// When append moves feats, the records queued before keep the old
+	// array, which nothing writes again.
+	q.feats = append(q.feats, r.Features...)
+	c := *r
+	c.Features = q.feats[start:len(q.feats):len(q.feats)]
+	q.records = append(q.records, c)
+}
+
+// take swaps the queued records and their features for spare (emptied)
+// and returns them: buf is to be recycled (spareBatches) once nothing
+// reads the records any more. False when there is nothing (spare is not
+// used then).
+func (q *recordQueue) take(spare batchBuf) (recs []leadscore.Record, buf batchBuf, marks []schemaMark, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.records) == 0 && len(q.marks) == 0 {
-		return nil, nil, false
+		return nil, batchBuf{}, nil, false
 	}
-	recs, marks := q.records, q.marks
-	if spare == nil {
-		// No buffer came back from the lake yet: size a new one for a
-		// take like this one, rather than growing it step by step
-		// under the lock on the request path.
-		spare = make([]leadscore.Record, 0, len(recs))
+	recs, marks = q.records, q.marks
+	buf = batchBuf{recs: recs, feats: q.feats}
+	// A spare smaller than this take (or none: none came back from the
+	// lake yet) is replaced by one with room for half as much again,
+	// rather than grown step by step under the lock on the request path:
+	// the buffers in circulation settle at the size of the largest takes.
+	if cap(spare.recs) < len(recs) {
+		spare.recs = make([]leadscore.Record, 0, len(recs)+len(recs)/2)
 	}
-	q.records, q.marks = spare[:0], nil
+	if cap(spare.feats) < len(q.feats) {
+		spare.feats = make([]float32, 0, len(q.feats)+len(q.feats)/2)
+	}
+	q.records, q.feats, q.marks = spare.recs[:0], spare.feats[:0], nil
 	if q.room != nil {
 		close(q.room)
 		q.room = nil
 	}
-	return recs, marks, true
+	return recs, buf, marks, true
 }
 
 func (q *recordQueue) close() {

@@ -199,3 +199,89 @@ func (k sliceKeeper) Capture(recs []leadscore.Record) {
 	k.rs.Capture(recs)
 	*k.keep = append(*k.keep, recs)
 }
+
+// featureCopyingSink copies each record and its features (a
+// leadscore.FeatureCopier, as capture.Writer and monitor.Monitor are);
+// it also keeps the Features slices it was given, to check that the
+// server handed it the request's own rows.
+type featureCopyingSink struct {
+	recordingSink
+	given [][]float32
+}
+
+func (s *featureCopyingSink) Capture(recs []leadscore.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		s.given = append(s.given, r.Features)
+		r.Features = slices.Clone(r.Features)
+		s.recs = append(s.recs, r)
+	}
+}
+
+func (s *featureCopyingSink) CopiesRecords() bool  { return true }
+func (s *featureCopyingSink) CopiesFeatures() bool { return true }
+
+// TestCaptureFeaturesForFeatureCopiers: concurrent requests with
+// distinct features; a sink that copies the features gets each record's
+// own values (the server lends it the request's rows, reused by later
+// requests), and a sink that keeps them (not a FeatureCopier) gets
+// features of their own that later requests never overwrite.
+func TestCaptureFeaturesForFeatureCopiers(t *testing.T) {
+	body := func(i int) string {
+		return `{"leads":[{"id":"a` + strconv.Itoa(i) + `","features":{"f0":` + strconv.Itoa(i) + `,"f1":1}},{"id":"b` + strconv.Itoa(i) + `","features":{"f0":-` + strconv.Itoa(i) + `,"f1":2}}]}`
+	}
+	const callers, each = 4, 40
+	for _, copies := range []bool{true, false} {
+		fs := &featureCopyingSink{}
+		rs := &recordingSink{}
+		var sink leadscore.Sink = rs
+		if copies {
+			sink = fs
+		}
+		s, _ := testServer(t, 2, func(c *Config) { c.Sink = sink })
+		var wg sync.WaitGroup
+		for g := range callers {
+			wg.Go(func() {
+				for k := range each {
+					if w := do(s, "POST", "/score", "application/json", body(1+g*each+k)); w.Code != 200 {
+						t.Errorf("status %d: %s", w.Code, w.Body)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		got := rs.recs
+		if copies {
+			got = fs.recs
+		}
+		if len(got) != 2*callers*each {
+			t.Fatalf("copies=%v: %d records, want %d", copies, len(got), 2*callers*each)
+		}
+		for _, r := range got {
+			i, err := strconv.Atoi(r.LeadID[1:])
+			if err != nil {
+				t.Fatalf("lead id %q", r.LeadID)
+			}
+			want := []float32{float32(i), 1}
+			if r.LeadID[0] == 'b' {
+				want = []float32{-float32(i), 2}
+			}
+			if !slices.Equal(r.Features, want) {
+				t.Fatalf("copies=%v: lead %s has features %v, want %v", copies, r.LeadID, r.Features, want)
+			}
+		}
+		if copies {
+			// The rows lent are the exchanges' own, reused: fewer arrays
+			// than requests (a copy per request would make one each;
+			// under -race sync.Pool drops a quarter of what is put).
+			arrays := map[*float32]bool{}
+			for _, f := range fs.given {
+				arrays[&f[0]] = true
+			}
+			if len(arrays) > callers*each*3/4 {
+				t.Errorf("a feature-copying sink got %d arrays for %d requests", len(arrays), callers*each)
+			}
+		}
+	}
+}

@@ -133,17 +133,26 @@ func (s *Server) score(ex *exchange, r *http.Request, m *served, explain int) ([
 // one row.
 func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took time.Duration) {
 	n, nf := len(res), m.schema.nf()
-	feats := make([]float32, n*nf)
-	copy(feats, ex.batch.rows[:n*nf])
+	live := ex.vidx >= 0
+	own := !live && !ex.split // no shadow job keeps the records
+	var feats []float32
+	if own && s.sinkCopiesFeats {
+		// The sinks read the features only before Capture returns
+		// (leadscore.FeatureCopier): the records may point at the
+		// request's rows, reused by the next request.
+		feats = ex.batch.rows[: n*nf : n*nf]
+	} else {
+		feats = make([]float32, n*nf)
+		copy(feats, ex.batch.rows[:n*nf])
+	}
 	base := ex.infID
 	if base == "" {
 		base = ex.reqID
 	}
 	now := time.Now().UTC()
 	ms := float64(took.Microseconds()) / 1000
-	live := ex.vidx >= 0
 	var recs []leadscore.Record
-	if s.sinkCopies && !live && !ex.split {
+	if own && s.sinkCopies {
 		// The sinks copy what they keep: the exchange's buffer serves
 		// request after request (shadows would keep it, hence one model
 		// only).

@@ -194,13 +194,16 @@ type Server struct {
 	version     string
 	sink        leadscore.Sink
 	sinkCopies  bool // sink is a leadscore.SliceCopier: records go in ex.recs
-	monitoring  http.Handler
-	feedback    http.Handler
-	ids         leadscore.IDLimits
-	console     http.Handler
-	source      func() string
-	stats       statsRecorder
-	sagemaker   SageMaker
+	// sinkCopiesFeats: the sink is a leadscore.FeatureCopier too, so the
+	// records' Features may be the request's own rows.
+	sinkCopiesFeats bool
+	monitoring      http.Handler
+	feedback        http.Handler
+	ids             leadscore.IDLimits
+	console         http.Handler
+	source          func() string
+	stats           statsRecorder
+	sagemaker       SageMaker
 
 	model    atomic.Pointer[served]
 	reloadMu sync.Mutex
@@ -236,30 +239,31 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.New("httpapi: Config.Loader is required")
 	}
 	s := &Server{
-		loader:      cfg.Loader,
-		onReload:    cfg.OnReload,
-		log:         cfg.Logger,
-		accessLog:   cfg.AccessLog,
-		accessTo:    cfg.AccessLogTo,
-		logLeadIDs:  cfg.LogLeadIDs,
-		maxBatch:    cfg.MaxBatch,
-		maxExplain:  cfg.MaxExplainRows,
-		maxBody:     cfg.MaxBody,
-		maxInFlight: int64(cfg.MaxInFlight),
-		keys:        append([]APIKey(nil), cfg.APIKeys...),
-		requireKey:  cfg.RequireAPIKey,
-		version:     cfg.Version,
-		sink:        cfg.Sink,
-		sinkCopies:  leadscore.CopiesRecords(cfg.Sink),
-		monitoring:  cfg.Monitoring,
-		feedback:    cfg.Feedback,
-		ids:         cfg.IDs.WithDefaults(),
-		console:     cfg.Console,
-		source:      cfg.Source,
-		sagemaker:   cfg.SageMaker,
-		comparison:  cfg.Comparison,
-		onVariants:  cfg.OnVariants,
-		states:      map[string]*variantState{},
+		loader:          cfg.Loader,
+		onReload:        cfg.OnReload,
+		log:             cfg.Logger,
+		accessLog:       cfg.AccessLog,
+		accessTo:        cfg.AccessLogTo,
+		logLeadIDs:      cfg.LogLeadIDs,
+		maxBatch:        cfg.MaxBatch,
+		maxExplain:      cfg.MaxExplainRows,
+		maxBody:         cfg.MaxBody,
+		maxInFlight:     int64(cfg.MaxInFlight),
+		keys:            append([]APIKey(nil), cfg.APIKeys...),
+		requireKey:      cfg.RequireAPIKey,
+		version:         cfg.Version,
+		sink:            cfg.Sink,
+		sinkCopies:      leadscore.CopiesRecords(cfg.Sink),
+		sinkCopiesFeats: leadscore.CopiesFeatures(cfg.Sink),
+		monitoring:      cfg.Monitoring,
+		feedback:        cfg.Feedback,
+		ids:             cfg.IDs.WithDefaults(),
+		console:         cfg.Console,
+		source:          cfg.Source,
+		sagemaker:       cfg.SageMaker,
+		comparison:      cfg.Comparison,
+		onVariants:      cfg.OnVariants,
+		states:          map[string]*variantState{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

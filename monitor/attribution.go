@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -441,7 +442,8 @@ func (a *attributor) offer(row []float32) {
 		}
 	}
 	select {
-	case a.queue <- row:
+	// A copy: row is in the monitor queue's storage, reused once applied.
+	case a.queue <- slices.Clone(row):
 	default:
 		a.shed.Add(1)
 	}

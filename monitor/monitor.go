@@ -146,6 +146,12 @@ var _ leadscore.SliceCopier = (*Monitor)(nil)
 // so the caller may reuse recs (leadscore.SliceCopier).
 func (m *Monitor) CopiesRecords() bool { return true }
 
+var _ leadscore.FeatureCopier = (*Monitor)(nil)
+
+// CopiesFeatures reports true: Capture copies the records' Features into
+// the queue's own storage too (leadscore.FeatureCopier).
+func (m *Monitor) CopiesFeatures() bool { return true }
+
 // New checks cfg and returns a Monitor; call Run to start it.
 func New(cfg Config) (*Monitor, error) {
 	if cfg.Baseline == nil {

@@ -12,11 +12,16 @@ import (
 // has just reached half its limit, so that the goroutine wakes once per
 // DrainInterval under load, not once per request (each wake-up is a futex
 // pair). Records are copied in, so the caller may reuse its slice
-// (leadscore.SliceCopier); the copies' buffer is recycled from one take
-// to the next.
+// (leadscore.SliceCopier), and so are their Features, so the caller may
+// reuse those too (leadscore.FeatureCopier); the copies' buffers are
+// recycled from one take to the next, once applied.
 type batchQueue struct {
 	mu      sync.Mutex
 	records []leadscore.Record
+	// feats holds the queued records' Features, copied in by put (the
+	// caller's slices are not kept); only appended to until a take hands
+	// it over. The taken array comes back with recycle.
+	feats   []float32
 	batches int // Capture calls whose records are in records
 	limit   int
 	ready   chan struct{} // one token: the goroutine has work to take
@@ -24,13 +29,19 @@ type batchQueue struct {
 	// drainMu serialises the takers (the goroutine, Evaluate, Feedback),
 	// so that records reach the window in the order they were captured;
 	// spare is the emptied buffer of the last take, reused by the next.
-	drainMu sync.Mutex
-	spare   []leadscore.Record
+	drainMu    sync.Mutex
+	spare      []leadscore.Record
+	spareFeats []float32
+	// taken is the feature array of the last take, recycled with it.
+	taken []float32
 }
 
 // maxSpareRecords bounds the buffer kept for the next take, so that one
 // burst does not pin its memory.
 const maxSpareRecords = 16 << 10
+
+// maxSpareFeatures bounds the feature array kept for the next take.
+const maxSpareFeatures = 1 << 20
 
 func newBatchQueue(limit int) batchQueue {
 	return batchQueue{limit: limit, ready: make(chan struct{}, 1)}
@@ -45,7 +56,15 @@ func (q *batchQueue) put(recs []leadscore.Record) bool {
 		q.mu.Unlock()
 		return false
 	}
-	q.records = append(q.records, recs...)
+	for i := range recs {
+		start := len(q.feats)
+		// When append moves feats, the records queued before keep the
+		// old array, which nothing writes again.
+		q.feats = append(q.feats, recs[i].Features...)
+		c := recs[i]
+		c.Features = q.feats[start:len(q.feats):len(q.feats)]
+		q.records = append(q.records, c)
+	}
 	q.batches++
 	q.mu.Unlock()
 	if n == 0 || n+1 == (q.limit+1)/2 {
@@ -63,14 +82,20 @@ func (q *batchQueue) take() []leadscore.Record {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	out := q.records
+	// A spare smaller than this take (or none) is replaced by one with
+	// room for half as much again, rather than grown step by step on the
+	// request path: the buffers settle at the size of the largest takes.
 	spare := q.spare
-	if spare == nil {
-		// The first take, or one after a burst: size the next buffer for
-		// a take like this one rather than growing it on the request path.
-		spare = make([]leadscore.Record, 0, min(len(out), maxSpareRecords))
+	if n := len(out); cap(spare) < n {
+		spare = make([]leadscore.Record, 0, min(n+n/2, maxSpareRecords))
 	}
-	q.records, q.batches = spare, 0
-	q.spare = nil
+	spareFeats := q.spareFeats
+	if n := len(q.feats); cap(spareFeats) < n {
+		spareFeats = make([]float32, 0, min(n+n/2, maxSpareFeatures))
+	}
+	q.taken = q.feats
+	q.records, q.feats, q.batches = spare, spareFeats, 0
+	q.spare, q.spareFeats = nil, nil
 	return out
 }
 
@@ -81,4 +106,8 @@ func (q *batchQueue) recycle(recs []leadscore.Record) {
 	if cap(recs) <= maxSpareRecords {
 		q.spare = recs[:0]
 	}
+	if cap(q.taken) <= maxSpareFeatures {
+		q.spareFeats = q.taken[:0]
+	}
+	q.taken = nil
 }

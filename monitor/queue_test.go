@@ -2,10 +2,12 @@ package monitor
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/internal/testutil"
 )
 
@@ -116,4 +118,63 @@ func atoiTest(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestQueueCopiesFeatures: put copies the records' features into the
+// queue's own storage, recycled from take to take: concurrent callers
+// that overwrite their feature buffer right after Capture (as the HTTP
+// server does) while takes and recycles go on still leave every record
+// with its own features.
+func TestQueueCopiesFeatures(t *testing.T) {
+	q := newBatchQueue(1 << 20)
+	const callers, requests, rows, nf = 6, 200, 9, 4
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Go(func() {
+			feats := make([]float32, rows*nf)
+			recs := make([]leadscore.Record, rows)
+			for k := range requests {
+				for j := range rows {
+					f := feats[j*nf : (j+1)*nf : (j+1)*nf]
+					for i := range f {
+						f[i] = float32(g*1_000_000 + k*100 + j)
+					}
+					recs[j] = leadscore.Record{InferenceID: strconv.Itoa(g*1_000_000 + k*100 + j), Features: f}
+				}
+				if !q.put(recs) {
+					t.Error("queue full")
+				}
+				clear(feats) // the caller reuses its buffer at once
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	total := 0
+	check := func(recs []leadscore.Record) {
+		for _, r := range recs {
+			id, _ := strconv.Atoi(r.InferenceID)
+			for _, v := range r.Features {
+				if v != float32(id) {
+					t.Fatalf("record %s has features %v", r.InferenceID, r.Features)
+				}
+			}
+		}
+		total += len(recs)
+	}
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		q.drainMu.Lock()
+		recs := q.take()
+		check(recs)
+		q.recycle(recs)
+		q.drainMu.Unlock()
+	}
+	if total != callers*requests*rows {
+		t.Fatalf("%d records, want %d", total, callers*requests*rows)
+	}
 }

@@ -52,9 +52,16 @@ type LiveConfig struct {
 // with Feedback. Capture never blocks: batches queue and are applied by
 // Run, or by Report. Safe for concurrent use.
 type Live struct {
-	cfg   LiveConfig
-	queue chan []leadscore.Record
-	wake  chan struct{} // Run: the queue is half full
+	cfg LiveConfig
+	// queue holds copies of the parts of captured records Live uses, of
+	// at most cfg.Queue batches (Capture calls): the caller may reuse its
+	// slice (leadscore.SliceCopier). spare is the buffer of the last
+	// drain, reused by the next.
+	qmu      sync.Mutex
+	queue    []liveRec
+	qbatches int
+	spare    []liveRec
+	wake     chan struct{} // Run: the queue is half full
 	// Dropped counts records dropped because the queue was full.
 	dropped atomic.Int64
 
@@ -134,7 +141,7 @@ func NewLive(specs []Spec, cfg LiveConfig) *Live {
 		cfg.PendingOutcomes = MaxPendingOutcomes
 	}
 	l := &Live{
-		cfg: cfg, queue: make(chan []leadscore.Record, cfg.Queue), wake: make(chan struct{}, 1),
+		cfg: cfg, wake: make(chan struct{}, 1),
 		traffic: map[string]*liveTraffic{},
 		index:   map[uint64]int32{}, byLead: map[uint64]int32{}, seed: maphash.MakeSeed(),
 		pendByInf: map[string]int{}, pendByLead: map[string]int{},
@@ -196,18 +203,53 @@ const applyInterval = 20 * time.Millisecond
 // Capture queues records; when the queue is full they are dropped and
 // counted. Run is woken early when the queue is half full.
 func (l *Live) Capture(recs []leadscore.Record) {
-	select {
-	case l.queue <- recs:
-	default:
+	l.qmu.Lock()
+	full := l.qbatches >= l.cfg.Queue
+	if !full {
+		for i := range recs {
+			r := &recs[i]
+			l.queue = append(l.queue, liveRec{
+				variant: r.Variant, inference: r.InferenceID, lead: r.LeadID,
+				prob: r.Probability, lat: r.LatencyMS, tier: r.Tier, shadow: r.Shadow,
+			})
+		}
+		l.qbatches++
+	}
+	half := l.qbatches >= l.cfg.Queue/2
+	l.qmu.Unlock()
+	if full {
 		l.dropped.Add(int64(len(recs)))
 	}
-	if len(l.queue) >= cap(l.queue)/2 {
+	if half {
 		select {
 		case l.wake <- struct{}{}:
 		default:
 		}
 	}
 }
+
+// liveRec is what Live keeps of a captured record.
+type liveRec struct {
+	variant, inference, lead string
+	prob, lat                float64
+	tier                     int
+	shadow                   bool
+}
+
+// maxSpareRecs bounds the buffer kept for the next drain.
+const maxSpareRecs = 16 << 10
+
+var _ leadscore.SliceCopier = (*Live)(nil)
+
+// CopiesRecords reports true: Capture copies what it keeps of the
+// records (leadscore.SliceCopier), so the caller may reuse recs.
+func (l *Live) CopiesRecords() bool { return true }
+
+var _ leadscore.FeatureCopier = (*Live)(nil)
+
+// CopiesFeatures reports true: Live never reads the records' Features
+// (leadscore.FeatureCopier), so the caller may reuse them.
+func (l *Live) CopiesFeatures() bool { return true }
 
 // Window is how many latest leads the comparison keeps.
 func (l *Live) Window() int { return l.cfg.Window }
@@ -236,52 +278,65 @@ func (l *Live) Run(done <-chan struct{}) {
 // drain applies what is queued, at most the queue's capacity of batches
 // so that a busy producer cannot keep it going. Callers hold mu.
 func (l *Live) drain() {
-	for range cap(l.queue) {
-		select {
-		case recs := <-l.queue:
-			l.apply(recs)
-		default:
-			return
-		}
+	l.qmu.Lock()
+	recs := l.queue
+	spare := l.spare
+	if n := len(recs); cap(spare) < n { // room to settle, not grow per Capture
+		spare = make([]liveRec, 0, min(n+n/2, maxSpareRecs))
+	}
+	l.queue, l.qbatches, l.spare = spare[:0], 0, nil
+	l.qmu.Unlock()
+	if len(recs) == 0 {
+		l.qmu.Lock()
+		l.spare = recs
+		l.qmu.Unlock()
+		return
+	}
+	l.apply(recs)
+	clear(recs)
+	if cap(recs) <= maxSpareRecs {
+		l.qmu.Lock()
+		l.spare = recs[:0]
+		l.qmu.Unlock()
 	}
 }
 
 // apply adds records. Callers hold mu.
-func (l *Live) apply(recs []leadscore.Record) {
+func (l *Live) apply(recs []liveRec) {
 	for i := range recs {
 		r := &recs[i]
-		if r.Variant == "" || r.InferenceID == "" {
+		if r.variant == "" || r.inference == "" {
 			continue
 		}
-		s := l.slot(r.Variant)
+		s := l.slot(r.variant)
 		if s < 0 {
 			continue
 		}
-		tr := l.traffic[r.Variant]
+		tr := l.traffic[r.variant]
 		if tr == nil {
 			tr = &liveTraffic{lat: make([]float64, 0, l.cfg.Latencies)}
-			l.traffic[r.Variant] = tr
+			l.traffic[r.variant] = tr
 		}
-		if r.Shadow {
+		if r.shadow {
 			tr.shadow++
 		} else {
 			tr.leads++
-			if r.Tier >= 1 && r.Tier <= 5 {
-				tr.tiers[r.Tier-1]++
+			if r.tier >= 1 && r.tier <= 5 {
+				tr.tiers[r.tier-1]++
 			}
 			if len(tr.lat) < cap(tr.lat) {
-				tr.lat = append(tr.lat, r.LatencyMS)
+				tr.lat = append(tr.lat, r.lat)
 			} else {
-				tr.lat[tr.latNext] = r.LatencyMS
+				tr.lat[tr.latNext] = r.lat
 				tr.latNext = (tr.latNext + 1) % len(tr.lat)
 			}
 		}
-		ld := l.find(r.InferenceID)
+		ld := l.find(r.inference)
 		if ld == nil {
-			ld = l.admit(r.InferenceID, r.LeadID)
+			ld = l.admit(r.inference, r.lead)
 		}
-		ld.prob[s] = float32(r.Probability)
-		ld.tier[s] = int8(min(max(r.Tier, 0), 5)) //nolint:gosec // clamped to 0..5
+		ld.prob[s] = float32(r.prob)
+		ld.tier[s] = int8(min(max(r.tier, 0), 5)) //nolint:gosec // clamped to 0..5
 	}
 }
 

@@ -267,6 +267,14 @@ func (vs *variantServing) Capture(recs []leadscore.Record) {
 	}
 }
 
+// CopiesRecords reports true: the monitors copy what they keep
+// (leadscore.SliceCopier).
+func (vs *variantServing) CopiesRecords() bool { return true }
+
+// CopiesFeatures reports true: the monitors copy the features they keep
+// (leadscore.FeatureCopier).
+func (vs *variantServing) CopiesFeatures() bool { return true }
+
 // monitoringHandler serves GET /v1/monitoring for the champion, or for
 // ?variant=NAME.
 func (vs *variantServing) monitoringHandler() http.Handler {
