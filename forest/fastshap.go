@@ -110,6 +110,7 @@ type shapPair shapLeaf
 // shapElem is one distinct feature of a leaf's path.
 type shapElem struct {
 	feature int32
+	bit     uint32     // 1 << its slot
 	coef    [2]float32 // by whether the row satisfies it: -1, (1-z)/z
 }
 
@@ -277,9 +278,9 @@ func (st *shapTables) addPair(tr *shapTree, left int32, feats []int32, zl, zr []
 	d := len(feats)
 	p := shapPair{node: left, d: int32(d), el: int32(len(st.elems)), tab: int32(len(st.tab))}
 	for k, fe := range feats[:d-1] {
-		st.elems = append(st.elems, shapElem{feature: fe, coef: [2]float32{-1, float32((1 - zl[k]) / zl[k])}})
+		st.elems = append(st.elems, shapElem{feature: fe, bit: 1 << k, coef: [2]float32{-1, float32((1 - zl[k]) / zl[k])}})
 	}
-	st.elems = append(st.elems, shapElem{feature: feats[d-1]})
+	st.elems = append(st.elems, shapElem{feature: feats[d-1], bit: 1 << (d - 1)})
 	hl, hr := leafTable(zl, vl), leafTable(zr, vr)
 	half := 1 << (d - 1)
 	cl, cr := (1-zl[d-1])/zl[d-1], (1-zr[d-1])/zr[d-1]
@@ -301,7 +302,7 @@ func (st *shapTables) addLeaf(tr *shapTree, id int32, feats []int32, zs []float6
 	d := len(feats)
 	lf := shapLeaf{node: id, d: int32(d), el: int32(len(st.elems)), tab: int32(len(st.tab))}
 	for k, fe := range feats {
-		st.elems = append(st.elems, shapElem{feature: fe, coef: [2]float32{-1, float32((1 - zs[k]) / zs[k])}})
+		st.elems = append(st.elems, shapElem{feature: fe, bit: 1 << k, coef: [2]float32{-1, float32((1 - zs[k]) / zs[k])}})
 	}
 	h := leafTable(zs, v)
 	if d > 0 {
@@ -388,39 +389,47 @@ func (st *shapTables) tabledContributions(t *Tree, tr *shapTree, row []float32, 
 	tabBase := unsafe.Pointer(unsafe.SliceData(st.tab))  // #nosec G103 -- see above
 	elBase := unsafe.Pointer(unsafe.SliceData(st.elems)) // #nosec G103 -- see above
 	phiBase := unsafe.Pointer(unsafe.SliceData(phi))     // #nosec G103 -- see above
+	maskBase := unsafe.Pointer(unsafe.SliceData(mask))   // #nosec G103 -- see above
+	const elSize = unsafe.Sizeof(shapElem{})
 	for i := range tr.pairs {
 		pr := &tr.pairs[i]
-		// The left leaf's mask holds the parent's element d-1 when the
-		// row goes left; without it, it is the parent's path mask.
-		last := uint32(pr.d-1) & 31
-		ml := mask[pr.node]
-		m := ml &^ (1 << last)
-		dir := (ml>>last&1 ^ 1) << last                                    // 0 left, 2^(d-1) right
-		g := unsafe.Add(tabBase, uintptr(pr.tab+int32(dir))<<2)            // #nosec G103 -- see above
-		el := unsafe.Add(elBase, uintptr(pr.el)*unsafe.Sizeof(shapElem{})) // #nosec G103 -- see above
-		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3)         // #nosec G103 -- see above
-		for k := uint32(0); k < last; k++ {
-			e := (*shapElem)(unsafe.Add(el, uintptr(k)*unsafe.Sizeof(shapElem{}))) // #nosec G103 -- see above
-			h := *(*float32)(unsafe.Add(g, uintptr(m&^(1<<k))<<2))                 // #nosec G103 -- see above
-			acc := (*float64)(unsafe.Add(p, uintptr(e.feature)<<3))                // #nosec G103 -- see above
-			*acc += float64(e.coef[m>>k&1] * h)
-		}
-		e := (*shapElem)(unsafe.Add(el, uintptr(last)*unsafe.Sizeof(shapElem{}))) // #nosec G103 -- see above
-		f := *(*float32)(unsafe.Add(g, (uintptr(m)+uintptr(2)<<last)<<2))         // #nosec G103 -- see above
-		*(*float64)(unsafe.Add(p, uintptr(e.feature)<<3)) += float64(f)           // #nosec G103 -- see above
+		// The left leaf's mask holds the parent's element d-1 (bit last)
+		// when the row goes left; without it, it is the parent's path mask.
+		ml := *(*uint32)(unsafe.Add(maskBase, uintptr(pr.node)<<2)) // #nosec G103 -- see above
+		last := uint32(1) << ((pr.d - 1) & 31)
+		m := ml &^ last
+		dir := ml&last ^ last                                      // 0 left, 2^(d-1) right
+		g := unsafe.Add(tabBase, uintptr(uint32(pr.tab)+dir)<<2)   // #nosec G103 -- see above
+		el := unsafe.Add(elBase, uintptr(pr.el)*elSize)            // #nosec G103 -- see above
+		end := unsafe.Add(el, uintptr(pr.d-1)*elSize)              // #nosec G103 -- see above
+		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3) // #nosec G103 -- see above
+		addElems(p, g, el, end, m)
+		f := *(*float32)(unsafe.Add(g, (uintptr(m)+uintptr(last)*2)<<2))               // #nosec G103 -- see above
+		*(*float64)(unsafe.Add(p, uintptr((*shapElem)(end).feature)<<3)) += float64(f) // #nosec G103 -- see above
 	}
 	for i := range tr.leaves {
 		lf := &tr.leaves[i]
-		m := mask[lf.node]
-		tab := unsafe.Add(tabBase, uintptr(lf.tab)<<2)                     // #nosec G103 -- see above
-		el := unsafe.Add(elBase, uintptr(lf.el)*unsafe.Sizeof(shapElem{})) // #nosec G103 -- see above
-		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3)         // #nosec G103 -- see above
-		for k := uint32(0); k < uint32(lf.d); k++ {
-			e := (*shapElem)(unsafe.Add(el, uintptr(k)*unsafe.Sizeof(shapElem{}))) // #nosec G103 -- see above
-			h := *(*float32)(unsafe.Add(tab, uintptr(m&^(1<<(k&31)))<<2))          // #nosec G103 -- see above
-			acc := (*float64)(unsafe.Add(p, uintptr(e.feature)<<3))                // #nosec G103 -- see above
-			*acc += float64(e.coef[m>>(k&31)&1] * h)
-		}
+		m := *(*uint32)(unsafe.Add(maskBase, uintptr(lf.node)<<2)) // #nosec G103 -- see above
+		tab := unsafe.Add(tabBase, uintptr(lf.tab)<<2)             // #nosec G103 -- see above
+		el := unsafe.Add(elBase, uintptr(lf.el)*elSize)            // #nosec G103 -- see above
+		end := unsafe.Add(el, uintptr(lf.d)*elSize)                // #nosec G103 -- see above
+		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3) // #nosec G103 -- see above
+		addElems(p, tab, el, end, m)
+	}
+}
+
+// addElems adds, for each element from el to end, its coefficient times
+// the table tab's value at the mask m without the element (m itself when
+// the row fails it) to its feature's accumulator in p. It is its own
+// small function so that its loop keeps every value in a register.
+//
+//go:noinline
+func addElems(p, tab, el, end unsafe.Pointer, m uint32) {
+	for ; el != end; el = unsafe.Add(el, unsafe.Sizeof(shapElem{})) { // #nosec G103 -- see tabledContributions
+		e := (*shapElem)(el)
+		h := *(*float32)(unsafe.Add(tab, uintptr(m&^e.bit)<<2)) // #nosec G103 -- see tabledContributions
+		acc := (*float64)(unsafe.Add(p, uintptr(e.feature)<<3)) // #nosec G103 -- see tabledContributions
+		*acc += float64(e.coef[b2u(m&e.bit != 0)] * h)
 	}
 }
 
