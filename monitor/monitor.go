@@ -37,7 +37,7 @@ const (
 	// captured batches gather before adding them to the window.
 	DefaultDrainInterval = 20 * time.Millisecond
 	// MaxWindowRows bounds the window's memory (about 4 bytes per feature
-	// and 60 bytes of bookkeeping per row).
+	// and 80 bytes of bookkeeping per row).
 	MaxWindowRows = 1 << 20
 )
 
@@ -65,7 +65,8 @@ type Config struct {
 	QueueBatches int
 	// DrainInterval is how long records may wait in the queue before the
 	// monitor's goroutine adds them to the window (default 20ms; the
-	// goroutine also starts as soon as half the queue is taken). One
+	// goroutine also starts as soon as half the queue is taken or 8,192
+	// records wait). One
 	// wake-up then serves every batch captured meanwhile, where a wake-up
 	// per batch would cost the request path a futex pair each. Reports,
 	// Evaluate and Feedback add what is queued first, so they never miss
