@@ -101,17 +101,25 @@ type shapLeaf struct {
 	tab  int32 // into shapTables.tab: 2^d values
 }
 
+// shapPair is two sibling leaves whose parent tests a feature new to
+// their path (see pairTables): node is the left leaf's mask slot, d the
+// distinct features of either leaf's path (the parent's is element d-1),
+// el its d elements and tab its 4 tables of 2^(d-1) values.
+type shapPair shapLeaf
+
 // shapElem is one distinct feature of a leaf's path.
 type shapElem struct {
 	feature int32
+	bit     uint32     // 1 << its slot
 	coef    [2]float32 // by whether the row satisfies it: -1, (1-z)/z
 }
 
 // shapTree is the precomputed form of one tree.
 type shapTree struct {
 	inner   []shapInner
-	leaves  []shapLeaf
-	width   int32 // the most distinct features on a path
+	pairs   []shapPair
+	leaves  []shapLeaf // those not in pairs
+	width   int32      // the most distinct features on a path
 	nodes   int
 	tabled  bool
 	rootVal float64 // the tree's expected value times its weight
@@ -210,12 +218,15 @@ func (st *shapTables) fill(t *Tree, tr *shapTree, w float64) {
 		zs    []float64
 	}
 	queue := []item{{id: 0}}
+	paired := map[int32]bool{}
 	for q := 0; q < len(queue); q++ {
 		it := queue[q]
 		n := &t.Nodes[it.id]
 		if n.IsLeaf() {
-			st.addLeaf(tr, it.id, it.feats, it.zs, float64(n.Value)*w)
 			tr.width = max(tr.width, int32(len(it.feats)))
+			if !paired[it.id] {
+				st.addLeaf(tr, it.id, it.feats, it.zs, float64(n.Value)*w)
+			}
 			continue
 		}
 		slot := len(it.feats)
@@ -231,14 +242,59 @@ func (st *shapTables) fill(t *Tree, tr *shapTree, w float64) {
 			in.newBit = 1 << slot
 		}
 		tr.inner = append(tr.inner, in)
-		for _, c := range [2]int32{n.Left, n.Right} {
+		var kids [2]item
+		for side, c := range [2]int32{n.Left, n.Right} {
 			z := float64(t.Nodes[c].Cover) / float64(n.Cover)
 			feats := append(append([]int32(nil), it.feats...), n.Feature)[:max(slot+1, len(it.feats))]
 			zs := append(append([]float64(nil), it.zs...), 1)[:len(feats)]
 			zs[slot] *= z
-			queue = append(queue, item{id: c, feats: feats, zs: zs})
+			kids[side] = item{id: c, feats: feats, zs: zs}
+			queue = append(queue, kids[side])
+		}
+		l, r := &t.Nodes[n.Left], &t.Nodes[n.Right]
+		if in.newBit != 0 && l.IsLeaf() && r.IsLeaf() {
+			paired[n.Left], paired[n.Right] = true, true
+			st.addPair(tr, kids[0].id, kids[0].feats, kids[0].zs, kids[1].zs, float64(l.Value)*w, float64(r.Value)*w)
 		}
 	}
+}
+
+// addPair tables two sibling leaves whose parent's test is element d-1
+// of both paths, new to them. With m the mask of the parent's path (the
+// first d-1 elements) and the row going left (0) or right (1), the
+// leaves' masks are m|e and m (left) or m and m|e (right), e the last
+// element's bit, and the pair adds
+//
+//	to element k < d-1:  coef_k(m) · G_dir(m or m∖{k}),
+//	  G_0(m) = H_L(m|e) + H_R(m),  G_1(m) = H_L(m) + H_R(m|e),
+//	to element d-1:      F_dir(m),
+//	  F_0(m) = c_L H_L(m) − H_R(m),  F_1(m) = c_R H_R(m) − H_L(m),
+//
+// (c = (1-z)/z of the last element's zero fraction): the prefix elements'
+// coefficients are the same in both leaves, and the leaf the row goes to
+// satisfies the last element, the other fails it. So a pair costs d table
+// reads where its two leaves cost 2d, with the same memory.
+func (st *shapTables) addPair(tr *shapTree, left int32, feats []int32, zl, zr []float64, vl, vr float64) {
+	d := len(feats)
+	p := shapPair{node: left, d: int32(d), el: int32(len(st.elems)), tab: int32(len(st.tab))}
+	for k, fe := range feats[:d-1] {
+		st.elems = append(st.elems, shapElem{feature: fe, bit: 1 << k, coef: [2]float32{-1, float32((1 - zl[k]) / zl[k])}})
+	}
+	st.elems = append(st.elems, shapElem{feature: feats[d-1], bit: 1 << (d - 1)})
+	hl, hr := leafTable(zl, vl), leafTable(zr, vr)
+	half := 1 << (d - 1)
+	cl, cr := (1-zl[d-1])/zl[d-1], (1-zr[d-1])/zr[d-1]
+	tab := make([]float64, 4*half)
+	for m := 0; m < half; m++ {
+		tab[m] = hl[m|half] + hr[m]
+		tab[half+m] = hl[m] + hr[m|half]
+		tab[2*half+m] = cl*hl[m] - hr[m]
+		tab[3*half+m] = cr*hr[m] - hl[m]
+	}
+	for _, x := range tab {
+		st.tab = append(st.tab, float32(x))
+	}
+	tr.pairs = append(tr.pairs, p)
 }
 
 // addLeaf computes one leaf's elements and its table H (see above).
@@ -246,8 +302,22 @@ func (st *shapTables) addLeaf(tr *shapTree, id int32, feats []int32, zs []float6
 	d := len(feats)
 	lf := shapLeaf{node: id, d: int32(d), el: int32(len(st.elems)), tab: int32(len(st.tab))}
 	for k, fe := range feats {
-		st.elems = append(st.elems, shapElem{feature: fe, coef: [2]float32{-1, float32((1 - zs[k]) / zs[k])}})
+		st.elems = append(st.elems, shapElem{feature: fe, bit: 1 << k, coef: [2]float32{-1, float32((1 - zs[k]) / zs[k])}})
 	}
+	h := leafTable(zs, v)
+	if d > 0 {
+		h[len(h)-1] = 0 // never read: some element is always failed or excluded
+	}
+	for _, x := range h {
+		st.tab = append(st.tab, float32(x))
+	}
+	tr.leaves = append(tr.leaves, lf)
+}
+
+// leafTable is H for a leaf of value v whose path elements have the zero
+// fractions zs: H(m) = v Σ_{S ⊆ m} w(|S|) Π_{j ∉ S} z_j, 2^len(zs) values.
+func leafTable(zs []float64, v float64) []float64 {
+	d := len(zs)
 	size := 1 << d
 	h := make([]float64, size)
 	if d > 0 {
@@ -274,12 +344,8 @@ func (st *shapTables) addLeaf(tr *shapTree, id int32, feats []int32, zs []float6
 				}
 			}
 		}
-		h[size-1] = 0 // never read: some element is always failed or excluded
 	}
-	for _, x := range h {
-		st.tab = append(st.tab, float32(x))
-	}
-	tr.leaves = append(tr.leaves, lf)
+	return h
 }
 
 func popcount(x uint32) int {
@@ -323,18 +389,47 @@ func (st *shapTables) tabledContributions(t *Tree, tr *shapTree, row []float32, 
 	tabBase := unsafe.Pointer(unsafe.SliceData(st.tab))  // #nosec G103 -- see above
 	elBase := unsafe.Pointer(unsafe.SliceData(st.elems)) // #nosec G103 -- see above
 	phiBase := unsafe.Pointer(unsafe.SliceData(phi))     // #nosec G103 -- see above
+	maskBase := unsafe.Pointer(unsafe.SliceData(mask))   // #nosec G103 -- see above
+	const elSize = unsafe.Sizeof(shapElem{})
+	for i := range tr.pairs {
+		pr := &tr.pairs[i]
+		// The left leaf's mask holds the parent's element d-1 (bit last)
+		// when the row goes left; without it, it is the parent's path mask.
+		ml := *(*uint32)(unsafe.Add(maskBase, uintptr(pr.node)<<2)) // #nosec G103 -- see above
+		last := uint32(1) << ((pr.d - 1) & 31)
+		m := ml &^ last
+		dir := ml&last ^ last                                      // 0 left, 2^(d-1) right
+		g := unsafe.Add(tabBase, uintptr(uint32(pr.tab)+dir)<<2)   // #nosec G103 -- see above
+		el := unsafe.Add(elBase, uintptr(pr.el)*elSize)            // #nosec G103 -- see above
+		end := unsafe.Add(el, uintptr(pr.d-1)*elSize)              // #nosec G103 -- see above
+		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3) // #nosec G103 -- see above
+		addElems(p, g, el, end, m)
+		f := *(*float32)(unsafe.Add(g, (uintptr(m)+uintptr(last)*2)<<2))               // #nosec G103 -- see above
+		*(*float64)(unsafe.Add(p, uintptr((*shapElem)(end).feature)<<3)) += float64(f) // #nosec G103 -- see above
+	}
 	for i := range tr.leaves {
 		lf := &tr.leaves[i]
-		m := mask[lf.node]
-		tab := unsafe.Add(tabBase, uintptr(lf.tab)<<2)                     // #nosec G103 -- see above
-		el := unsafe.Add(elBase, uintptr(lf.el)*unsafe.Sizeof(shapElem{})) // #nosec G103 -- see above
-		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3)         // #nosec G103 -- see above
-		for k := uint32(0); k < uint32(lf.d); k++ {
-			e := (*shapElem)(unsafe.Add(el, uintptr(k)*unsafe.Sizeof(shapElem{}))) // #nosec G103 -- see above
-			h := *(*float32)(unsafe.Add(tab, uintptr(m&^(1<<(k&31)))<<2))          // #nosec G103 -- see above
-			acc := (*float64)(unsafe.Add(p, uintptr(e.feature)<<3))                // #nosec G103 -- see above
-			*acc += float64(e.coef[m>>(k&31)&1] * h)
-		}
+		m := *(*uint32)(unsafe.Add(maskBase, uintptr(lf.node)<<2)) // #nosec G103 -- see above
+		tab := unsafe.Add(tabBase, uintptr(lf.tab)<<2)             // #nosec G103 -- see above
+		el := unsafe.Add(elBase, uintptr(lf.el)*elSize)            // #nosec G103 -- see above
+		end := unsafe.Add(el, uintptr(lf.d)*elSize)                // #nosec G103 -- see above
+		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3) // #nosec G103 -- see above
+		addElems(p, tab, el, end, m)
+	}
+}
+
+// addElems adds, for each element from el to end, its coefficient times
+// the table tab's value at the mask m without the element (m itself when
+// the row fails it) to its feature's accumulator in p. It is its own
+// small function so that its loop keeps every value in a register.
+//
+//go:noinline
+func addElems(p, tab, el, end unsafe.Pointer, m uint32) {
+	for ; el != end; el = unsafe.Add(el, unsafe.Sizeof(shapElem{})) { // #nosec G103 -- see tabledContributions
+		e := (*shapElem)(el)
+		h := *(*float32)(unsafe.Add(tab, uintptr(m&^e.bit)<<2)) // #nosec G103 -- see tabledContributions
+		acc := (*float64)(unsafe.Add(p, uintptr(e.feature)<<3)) // #nosec G103 -- see tabledContributions
+		*acc += float64(e.coef[b2u(m&e.bit != 0)] * h)
 	}
 }
 
@@ -384,6 +479,32 @@ func (st *shapTables) tabledBlock(t *Tree, tr *shapTree, cols []float32, n int, 
 		}
 	}
 	tabBase := unsafe.Pointer(unsafe.SliceData(st.tab)) // #nosec G103 -- see above
+	for i := range tr.pairs {
+		pr := &tr.pairs[i]
+		ms := mask[int(pr.node)*n:][:n]
+		tab := unsafe.Add(tabBase, uintptr(pr.tab)<<2) // #nosec G103 -- see tabledContributions
+		base := (i % phiCopies) * stride
+		last := uint32(pr.d-1) & 31
+		els := st.elems[pr.el : pr.el+pr.d]
+		for k, e := range els[:last] {
+			coef := e.coef
+			bit := uint32(1) << (k & 31)
+			sh := uint32(k & 31)
+			acc := phi[(base+int(e.feature))*n:][:n]
+			for r, ml := range ms {
+				m := ml &^ (1 << last)
+				g := uintptr(m&^bit) + uintptr(ml>>last&1^1)<<last
+				h := *(*float32)(unsafe.Add(tab, g<<2)) // #nosec G103 -- see tabledContributions
+				acc[r] += float64(coef[m>>sh&1] * h)
+			}
+		}
+		acc := phi[(base+int(els[last].feature))*n:][:n]
+		for r, ml := range ms {
+			m := ml &^ (1 << last)
+			g := uintptr(m) + (uintptr(ml>>last&1^1)+2)<<last
+			acc[r] += float64(*(*float32)(unsafe.Add(tab, g<<2))) // #nosec G103 -- see tabledContributions
+		}
+	}
 	for i := range tr.leaves {
 		lf := &tr.leaves[i]
 		ms := mask[int(lf.node)*n:][:n]

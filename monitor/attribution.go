@@ -431,6 +431,18 @@ func (a *attributor) offer(row []float32) {
 	if a.seen.Add(1)%a.every != 0 {
 		return
 	}
+	a.sample(row)
+}
+
+// untilNext is how many more leads make the next one offer takes: a
+// caller offering a run of leads itself (Monitor.apply) takes that one,
+// then every `every`th, with sample, and adds the run's length to seen.
+// The leads taken are those offer would take.
+func (a *attributor) untilNext() uint64 { return a.every - a.seen.Load()%a.every }
+
+// sample queues a copy of row for explaining, unless the rate cap leaves
+// it out or the queue is full (shed).
+func (a *attributor) sample(row []float32) {
 	if a.gap > 0 {
 		// One lead per gap: the first sampled lead at or after nextAt
 		// takes the turn; a lead losing the race is left out too.
