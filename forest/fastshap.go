@@ -106,7 +106,7 @@ type shapLeaf struct {
 // tree's inner nodes: the pair makes its test itself. node is the
 // parent's mask slot, d the distinct features of either leaf's path (the
 // parent's is element d-1), el its d elements and tab its 4 tables of
-// 2^(d-1) values.
+// 2^(d-1) values, G_0 F_0 G_1 F_1: those a row reads are adjacent.
 type shapPair struct {
 	node, d, el, tab int32
 	feature          int32
@@ -297,10 +297,10 @@ func (st *shapTables) addPair(tr *shapTree, parent *shapInner, feats []int32, zl
 	cl, cr := (1-zl[d-1])/zl[d-1], (1-zr[d-1])/zr[d-1]
 	tab := make([]float64, 4*half)
 	for m := 0; m < half; m++ {
-		tab[m] = hl[m|half] + hr[m]
-		tab[half+m] = hl[m] + hr[m|half]
-		tab[2*half+m] = cl*hl[m] - hr[m]
-		tab[3*half+m] = cr*hr[m] - hl[m]
+		tab[m] = hl[m|half] + hr[m]        // G_0
+		tab[half+m] = cl*hl[m] - hr[m]     // F_0
+		tab[2*half+m] = hl[m] + hr[m|half] // G_1
+		tab[3*half+m] = cr*hr[m] - hl[m]   // F_1
 	}
 	for _, x := range tab {
 		st.tab = append(st.tab, float32(x))
@@ -411,13 +411,13 @@ func (st *shapTables) tabledContributions(t *Tree, tr *shapTree, row []float32, 
 			right = b2u(!pr.defaultLeft)
 		}
 		last := uint32(1) << ((pr.d - 1) & 31)
-		dir := right << ((pr.d - 1) & 31)                          // 0 left, 2^(d-1) right
+		dir := right << (pr.d & 31)                                // 0 left, 2^d right
 		g := unsafe.Add(tabBase, uintptr(uint32(pr.tab)+dir)<<2)   // #nosec G103 -- see above
 		el := unsafe.Add(elBase, uintptr(pr.el)*elSize)            // #nosec G103 -- see above
 		end := unsafe.Add(el, uintptr(pr.d-1)*elSize)              // #nosec G103 -- see above
 		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3) // #nosec G103 -- see above
 		addElems(p, g, el, end, m)
-		f := *(*float32)(unsafe.Add(g, (uintptr(m)+uintptr(last)*2)<<2))               // #nosec G103 -- see above
+		f := *(*float32)(unsafe.Add(g, (uintptr(m)+uintptr(last))<<2))                 // #nosec G103 -- see above
 		*(*float64)(unsafe.Add(p, uintptr((*shapElem)(end).feature)<<3)) += float64(f) // #nosec G103 -- see above
 	}
 	for i := range tr.leaves {
@@ -508,7 +508,7 @@ func (st *shapTables) tabledBlock(t *Tree, tr *shapTree, cols []float32, n int, 
 			if v == v {
 				right = b2u(!(v < pr.cond))
 			}
-			dirs[r] = right << last
+			dirs[r] = right << (last + 1)
 		}
 		els := st.elems[pr.el : pr.el+pr.d]
 		for k, e := range els[:last] {
@@ -523,7 +523,7 @@ func (st *shapTables) tabledBlock(t *Tree, tr *shapTree, cols []float32, n int, 
 		}
 		acc := phi[(base+int(els[last].feature))*n:][:n]
 		for r, m := range ms {
-			g := uintptr(m+dirs[r]) + uintptr(2)<<last
+			g := uintptr(m+dirs[r]) + uintptr(1)<<last
 			acc[r] += float64(*(*float32)(unsafe.Add(tab, g<<2))) // #nosec G103 -- see tabledContributions
 		}
 	}
