@@ -293,6 +293,7 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 			return
 		}
 	}
+	before := len(q.records)
 	for i := range recs {
 		r := &recs[i]
 		if w.sampleBelow != 0 && w.sampleHash(r) >= w.sampleBelow {
@@ -310,9 +311,15 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 		q.put(r)
 		queued++
 	}
+	// The journal goroutine is woken when records arrive in an empty
+	// queue, and again when they pass its batch size (it lingers between
+	// the two): a signal per Capture would end every linger at once.
+	wake := queued > 0 && (before == 0 || (before < q.batch && len(q.records) >= q.batch))
 	q.mu.Unlock()
 	if queued > 0 {
 		w.counters.captured.Add(uint64(queued))
+	}
+	if wake {
 		select {
 		case q.ready <- struct{}{}:
 		default:

@@ -154,6 +154,6 @@ func defaultTuning() tuning {
 		maxOpenFiles:   48,
 		pendingRows:    64,
 		journalBufSize: 256 << 10,
-		linger:         10 * time.Millisecond,
+		linger:         100 * time.Millisecond,
 	}
 }

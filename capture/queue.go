@@ -31,6 +31,10 @@ type recordQueue struct {
 	// record naming another list, or SetFeatures).
 	marks []schemaMark
 	depth int
+	// batch is the queue length that ends the journal's linger: a
+	// quarter of depth, so that Captures never wait for room while the
+	// journal lingers.
+	batch int
 	// tail is the schema of the records at the end of records (the last
 	// mark's, or the one the journal goroutine has); tailNames the
 	// FeatureNames slice last seen equal to it (a pointer compare settles
@@ -52,6 +56,7 @@ type recordQueue struct {
 
 func (q *recordQueue) init(depth int, s *lakeSchema) {
 	q.depth = depth
+	q.batch = max(depth/4, 1)
 	q.tail = s
 	q.recent = []*lakeSchema{s}
 	q.ready = make(chan struct{}, 1)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,6 +104,62 @@ func TestAttributionDrift(t *testing.T) {
 		t.Errorf("moved most: %v", broken.MovedMost)
 	}
 	t.Logf("NDCG %.4f on the demo leads, %.4f with the columns swapped; moved most %v", float64(ok.NDCG), float64(broken.NDCG), broken.MovedMost)
+}
+
+// TestAttributionGather: leads sampled one at a time, as the rate cap
+// spaces them, are gathered for Gather and explained in one call; with
+// Gather negative each is explained alone, as soon as it arrives.
+func TestAttributionGather(t *testing.T) {
+	bd, err := bundle.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := ReadBaseline(bd.ReadBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := loadDemo(t, "leads_10k.csv")
+	nf := len(d.names)
+	for _, tc := range []struct {
+		gather time.Duration
+		calls  int
+	}{{2 * time.Second, 1}, {-1, 5}} {
+		var calls atomic.Int32
+		explain := func(rows, out []float32) error {
+			calls.Add(1)
+			return bd.Forest().ContributionsBatch(rows, out)
+		}
+		a, err := newAttributor(AttributionConfig{Baseline: base.Attribution, Explain: explain,
+			SampleShare: 1, MaxPerSecond: -1, Gather: tc.gather}, d.names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		finished := make(chan struct{})
+		go func() { a.run(done); close(finished) }()
+		const n = 5
+		for i := range n {
+			a.offer(d.t.Values[i*nf : (i+1)*nf])
+			if tc.gather > 0 {
+				time.Sleep(20 * time.Millisecond) // the explainer would have woken for each
+			} else { // each explained before the next arrives
+				for deadline := time.Now().Add(10 * time.Second); a.explained.Load() <= int64(i) && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}
+		for deadline := time.Now().Add(10 * time.Second); a.explained.Load() < n && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		close(done)
+		<-finished
+		if got := a.explained.Load(); got != n {
+			t.Fatalf("gather %v: explained %d of %d", tc.gather, got, n)
+		}
+		if got := int(calls.Load()); got != tc.calls {
+			t.Errorf("gather %v: %d calls for %d leads, want %d", tc.gather, got, n, tc.calls)
+		}
+	}
 }
 
 // TestAttributionBatches: leads waiting in the queue when the explainer

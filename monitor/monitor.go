@@ -281,20 +281,60 @@ func (m *Monitor) Capture(recs []leadscore.Record) {
 
 // apply adds queued records to the window and offers them to the
 // attribution sampler.
-func (m *Monitor) apply(recs []leadscore.Record, now time.Time) {
+func (m *Monitor) apply(b *queueBuf, now time.Time) {
 	bad := 0
 	m.mu.Lock()
+	// Each distinct name list is compared once.
+	b.ok = b.ok[:0]
+	for _, names := range b.names {
+		b.ok = append(b.ok, m.sameFeatures(names))
+	}
 	a := m.attr
-	for i := range recs {
-		if len(recs[i].Features) != m.nf || !m.sameFeatures(recs[i].FeatureNames) {
-			bad++ // scored by a model with another feature list (a reload)
-			continue
+	var left uint64 // leads until the sampler's next
+	if a != nil {
+		left = a.untilNext()
+	}
+	nowNS, nf := now.UnixNano(), m.nf
+	// Runs of records of the model in force go in at once: their
+	// features are one block of the buffer.
+	run, runOff := 0, 0 // the run's first record and its first value
+	flush := func(end int) {
+		if end == run {
+			return
 		}
-		m.win.push(&recs[i], now)
+		m.win.pushRows(b.feats[runOff:runOff+(end-run)*nf], b.recs[run:end], nowNS)
 		if a != nil {
-			a.offer(recs[i].Features)
+			// Of the run's leads, the sampler takes the left-th, then
+			// every every-th: those offer would take one by one.
+			n := uint64(end - run) // #nosec G115 -- a count
+			for k := left; k <= n; k += a.every {
+				a.sample(b.feats[runOff+int(k-1)*nf : runOff+int(k)*nf]) // #nosec G115 -- k <= n
+			}
+			if n < left {
+				left -= n
+			} else {
+				left = a.every - (n-left)%a.every
+			}
+			a.seen.Add(n)
 		}
 	}
+	off := 0
+	for i := range b.recs {
+		e := &b.recs[i]
+		if int(e.nf) != nf || (e.names >= 0 && !b.ok[e.names]) {
+			flush(i)
+			bad++ // scored by a model with another feature list (a reload)
+			off += int(e.nf)
+			run, runOff = i+1, off
+			continue
+		}
+		off += nf
+		if i+1-run == m.win.capacity {
+			flush(i + 1)
+			run, runOff = i+1, off
+		}
+	}
+	flush(len(b.recs))
 	m.mu.Unlock()
 	if bad > 0 {
 		m.rejected.Add(int64(bad))
@@ -303,9 +343,9 @@ func (m *Monitor) apply(recs []leadscore.Record, now time.Time) {
 }
 
 // sameFeatures reports whether names (a record's FeatureNames) is the
-// feature list in force; nil names are taken to be. Callers hold mu.
+// feature list in force. Callers hold mu.
 func (m *Monitor) sameFeatures(names []string) bool {
-	if names == nil || (len(names) == len(m.seenNames) && len(names) > 0 && &names[0] == &m.seenNames[0]) {
+	if len(names) == len(m.seenNames) && len(names) > 0 && &names[0] == &m.seenNames[0] {
 		return true
 	}
 	if !slices.Equal(names, m.cfg.Features) {
@@ -320,12 +360,11 @@ func (m *Monitor) sameFeatures(names []string) bool {
 func (m *Monitor) drain() {
 	m.queue.drainMu.Lock()
 	defer m.queue.drainMu.Unlock()
-	recs := m.queue.take()
-	if len(recs) == 0 {
-		return
+	b := m.queue.take()
+	if len(b.recs) > 0 {
+		m.apply(b, m.now())
 	}
-	m.apply(recs, m.now())
-	m.queue.recycle(recs)
+	m.queue.recycle(b)
 }
 
 // Run processes captured records and, every EvalInterval, evaluates the

@@ -1,50 +1,79 @@
 package monitor
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/leadscore/leadscore"
 )
 
 // batchQueue is the bounded hand-off from Capture (the request path) to
-// the monitor's goroutine: copies of the records of at most limit Capture
-// calls (batches). A put signals ready only when the queue was empty or
-// has just reached half its limit, so that the goroutine wakes once per
-// DrainInterval under load, not once per request (each wake-up is a futex
-// pair). Records are copied in, so the caller may reuse its slice
-// (leadscore.SliceCopier), and so are their Features, so the caller may
-// reuse those too (leadscore.FeatureCopier); the copies' buffers are
-// recycled from one take to the next, once applied.
+// the monitor's goroutine: what the window needs of the records of at
+// most limit Capture calls (batches). A put signals ready only when the
+// queue was empty, has just reached half its limit or holds drainRecords
+// records, so that the goroutine wakes once per DrainInterval under load,
+// not once per request (each wake-up is a futex pair). The records are
+// copied in, so the caller may reuse its slice (leadscore.SliceCopier),
+// and so are their Features, so the caller may reuse those too
+// (leadscore.FeatureCopier).
+//
+// Two buffers take turns: put appends to one while the goroutine applies
+// the other, emptied and handed back for the next take with its capacity
+// kept, so that the steady state allocates nothing.
 type batchQueue struct {
 	mu      sync.Mutex
-	records []leadscore.Record
-	// feats holds the queued records' Features, copied in by put (the
-	// caller's slices are not kept); only appended to until a take hands
-	// it over. The taken array comes back with recycle.
-	feats   []float32
-	batches int // Capture calls whose records are in records
+	fill    *queueBuf // the buffer put appends to
+	batches int       // Capture calls whose records are in fill
 	limit   int
 	ready   chan struct{} // one token: the goroutine has work to take
 
 	// drainMu serialises the takers (the goroutine, Evaluate, Feedback),
 	// so that records reach the window in the order they were captured;
-	// spare is the emptied buffer of the last take, reused by the next.
-	drainMu    sync.Mutex
-	spare      []leadscore.Record
-	spareFeats []float32
-	// taken is the feature array of the last take, recycled with it.
-	taken []float32
+	// spare is the other buffer, empty, which the next take puts in
+	// fill's place (nil while a take is being applied).
+	drainMu sync.Mutex
+	spare   *queueBuf
 }
 
-// maxSpareRecords bounds the buffer kept for the next take, so that one
-// burst does not pin its memory.
-const maxSpareRecords = 16 << 10
+// queued is what the window keeps of a captured record (leadscore.Record
+// is four times the size): a queue copies this and the record's features
+// only.
+type queued struct {
+	prob      float64
+	at        int64 // Record.Time in unix nanoseconds, unless noTime
+	inf, lead string
+	nf        int32 // how many Features: the record's values are the next nf of the buffer's feats
+	names     int32 // the record's FeatureNames: an index into the buffer's names, -1 for nil
+	noTime    bool  // the record's Time is zero: the window takes the time it is applied
+}
 
-// maxSpareFeatures bounds the feature array kept for the next take.
+// queueBuf holds queued records in capture order, their features one
+// after the other in feats.
+type queueBuf struct {
+	recs  []queued
+	feats []float32
+	// names are the distinct FeatureNames slices of recs (a pointer
+	// compare: a model's records all share one slice), in order of first
+	// use; ok is scratch for apply, one verdict per name list.
+	names [][]string
+	ok    []bool
+}
+
+// drainRecords is how many queued records wake the goroutine before the
+// drain interval is over: bursts of large batches are applied in takes
+// of about this size, which the buffers keep (maxSpareRecords), rather
+// than in ever larger ones that would be allocated anew each time.
+const drainRecords = 8 << 10
+
+// maxSpareRecords bounds the records a buffer keeps room for across takes,
+// so that one burst does not pin its memory (64 bytes a record).
+const maxSpareRecords = 2 * drainRecords
+
+// maxSpareFeatures bounds the feature values a buffer keeps room for.
 const maxSpareFeatures = 1 << 20
 
 func newBatchQueue(limit int) batchQueue {
-	return batchQueue{limit: limit, ready: make(chan struct{}, 1)}
+	return batchQueue{limit: limit, ready: make(chan struct{}, 1), fill: &queueBuf{}, spare: &queueBuf{}}
 }
 
 // put queues copies of recs; false when the queue holds limit batches
@@ -56,18 +85,31 @@ func (q *batchQueue) put(recs []leadscore.Record) bool {
 		q.mu.Unlock()
 		return false
 	}
+	b := q.fill
+	before, fo, nfeat := len(b.recs), len(b.feats), 0
 	for i := range recs {
-		start := len(q.feats)
-		// When append moves feats, the records queued before keep the
-		// old array, which nothing writes again.
-		q.feats = append(q.feats, recs[i].Features...)
-		c := recs[i]
-		c.Features = q.feats[start:len(q.feats):len(q.feats)]
-		q.records = append(q.records, c)
+		nfeat += len(recs[i].Features)
+	}
+	// Room for the whole batch first, then each record's fields in place:
+	// appending whole queued values costs twice as much.
+	b.recs = slices.Grow(b.recs, len(recs))[:before+len(recs)]
+	b.feats = slices.Grow(b.feats, nfeat)[:fo+nfeat]
+	for i := range recs {
+		r, e := &recs[i], &b.recs[before+i]
+		fo += copy(b.feats[fo:], r.Features)
+		e.prob, e.inf, e.lead = r.Probability, r.InferenceID, r.LeadID
+		e.nf = int32(len(r.Features)) // #nosec G115 -- a record's features are far fewer than 2^31
+		e.names = b.nameIndex(r.FeatureNames)
+		e.noTime = r.Time.IsZero()
+		e.at = 0
+		if !e.noTime {
+			e.at = r.Time.UnixNano()
+		}
 	}
 	q.batches++
+	after := len(b.recs)
 	q.mu.Unlock()
-	if n == 0 || n+1 == (q.limit+1)/2 {
+	if n == 0 || n+1 == (q.limit+1)/2 || (before < drainRecords && after >= drainRecords) {
 		select {
 		case q.ready <- struct{}{}:
 		default:
@@ -76,38 +118,45 @@ func (q *batchQueue) put(recs []leadscore.Record) bool {
 	return true
 }
 
-// take returns every queued record, in order. Callers hold drainMu and
-// hand the slice back with recycle once applied.
-func (q *batchQueue) take() []leadscore.Record {
+// nameIndex returns the index of names in b.names, adding it if new; -1
+// for nil.
+func (b *queueBuf) nameIndex(names []string) int32 {
+	if names == nil {
+		return -1
+	}
+	// Newest first: a buffer holds one list, or a few around a reload.
+	for i := len(b.names) - 1; i >= 0; i-- {
+		if seen := b.names[i]; len(seen) == len(names) && (len(names) == 0 || &seen[0] == &names[0]) {
+			return int32(i) // #nosec G115 -- a few lists
+		}
+	}
+	b.names = append(b.names, names)
+	return int32(len(b.names) - 1) // #nosec G115 -- as above
+}
+
+// take returns the queued records, in order, and puts the spare buffer in
+// their place. Callers hold drainMu and hand the buffer back with recycle
+// once applied.
+func (q *batchQueue) take() *queueBuf {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := q.records
-	// A spare smaller than this take (or none) is replaced by one with
-	// room for half as much again, rather than grown step by step on the
-	// request path: the buffers settle at the size of the largest takes.
-	spare := q.spare
-	if n := len(out); cap(spare) < n {
-		spare = make([]leadscore.Record, 0, min(n+n/2, maxSpareRecords))
-	}
-	spareFeats := q.spareFeats
-	if n := len(q.feats); cap(spareFeats) < n {
-		spareFeats = make([]float32, 0, min(n+n/2, maxSpareFeatures))
-	}
-	q.taken = q.feats
-	q.records, q.feats, q.batches = spare, spareFeats, 0
-	q.spare, q.spareFeats = nil, nil
+	out := q.fill
+	q.fill, q.spare, q.batches = q.spare, nil, 0
 	return out
 }
 
-// recycle keeps an applied take's buffer for the next take, dropping its
-// references to the records' data. Callers hold drainMu.
-func (q *batchQueue) recycle(recs []leadscore.Record) {
-	clear(recs)
-	if cap(recs) <= maxSpareRecords {
-		q.spare = recs[:0]
+// recycle empties an applied buffer and keeps it as the spare, dropping
+// its references to the records' ids and, when a burst made it larger
+// than the bounds, its arrays. Callers hold drainMu.
+func (q *batchQueue) recycle(b *queueBuf) {
+	clear(b.recs)
+	clear(b.names)
+	b.recs, b.feats, b.names = b.recs[:0], b.feats[:0], b.names[:0]
+	if cap(b.recs) > maxSpareRecords {
+		b.recs = nil
 	}
-	if cap(q.taken) <= maxSpareFeatures {
-		q.spareFeats = q.taken[:0]
+	if cap(b.feats) > maxSpareFeatures {
+		b.feats = nil
 	}
-	q.taken = nil
+	q.spare = b
 }

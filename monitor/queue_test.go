@@ -2,12 +2,15 @@ package monitor
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/internal/testutil"
 )
 
@@ -151,16 +154,22 @@ func TestQueueCopiesFeatures(t *testing.T) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	total := 0
-	check := func(recs []leadscore.Record) {
-		for _, r := range recs {
-			id, _ := strconv.Atoi(r.InferenceID)
-			for _, v := range r.Features {
+	check := func(b *queueBuf) {
+		off := 0
+		for _, e := range b.recs {
+			id, _ := strconv.Atoi(e.inf)
+			f := b.feats[off : off+int(e.nf)]
+			off += int(e.nf)
+			for _, v := range f {
 				if v != float32(id) {
-					t.Fatalf("record %s has features %v", r.InferenceID, r.Features)
+					t.Fatalf("record %s has features %v", e.inf, f)
 				}
 			}
 		}
-		total += len(recs)
+		if off != len(b.feats) {
+			t.Fatalf("%d records of %d features in a buffer, %d values", len(b.recs), nf, len(b.feats))
+		}
+		total += len(b.recs)
 	}
 	for finished := false; !finished; {
 		select {
@@ -169,12 +178,176 @@ func TestQueueCopiesFeatures(t *testing.T) {
 		default:
 		}
 		q.drainMu.Lock()
-		recs := q.take()
-		check(recs)
-		q.recycle(recs)
+		b := q.take()
+		check(b)
+		q.recycle(b)
 		q.drainMu.Unlock()
 	}
 	if total != callers*requests*rows {
 		t.Fatalf("%d records, want %d", total, callers*requests*rows)
+	}
+}
+
+// TestApplyMatchesRecords captures batches of every kind of record
+// (another model's feature list, a wrong width, no feature names, no
+// time, no ids) in takes of changing sizes, so that the queue's reused
+// buffers would leak a previous take's values if any field were left
+// behind, into a window smaller than some takes: after every drain the
+// window holds exactly the latest rows of the model in force, with their
+// own values, ids and times, the rest are rejected, feedback finds the
+// rows by their ids, and the attribution sampler got every third lead,
+// as offering them one by one would.
+func TestApplyMatchesRecords(t *testing.T) {
+	bd, err := bundle.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := ReadBaseline(bd.ReadBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := bd.FeatureNames()
+	nf := len(names)
+	other := slices.Clone(names)
+	other[3] = "renamed"
+	same := slices.Clone(names) // equal, another slice
+	clock := &fixedClock{t: t0}
+	const capacity, every = 7, 3
+	m := newMonitor(t, Config{Baseline: base, Features: names, WindowRows: capacity, Now: clock.Now,
+		Attribution: AttributionConfig{Explain: bd.Forest().ContributionsBatch, SampleShare: 1.0 / every,
+			MaxPerSecond: -1, Queue: 1 << 16}})
+	type row struct {
+		feats     []float32
+		prob      float64
+		at        int64
+		inf, lead string
+		label     int8
+	}
+	var want []row // every accepted record, in order
+	var sampled [][]float32
+	rejected := 0
+	rng := rand.New(rand.NewPCG(7, 13)) // #nosec G404 -- test data
+	seq := 0
+	for round := range 300 {
+		// Batches of 1 to 40 records, their buffers reused like the
+		// server's and overwritten after Capture.
+		n := 1 + rng.IntN(40)
+		if round%10 < 5 {
+			n = 1 + rng.IntN(3)
+		}
+		recs := make([]leadscore.Record, n)
+		var pending []row
+		for i := range recs {
+			seq++
+			r := leadscore.Record{Probability: float64(seq) / 1e6, FeatureNames: names}
+			width := nf
+			switch k := rng.IntN(20); {
+			case k == 0:
+				r.FeatureNames = other
+			case k == 1:
+				width = nf - 1
+				r.FeatureNames = nil
+			case k < 5:
+				r.FeatureNames = nil
+			case k < 8:
+				r.FeatureNames = same
+			}
+			r.Features = make([]float32, width)
+			for j := range r.Features {
+				r.Features[j] = float32(seq*1000 + j)
+			}
+			if rng.IntN(4) != 0 {
+				r.Time = t0.Add(time.Duration(seq) * time.Millisecond)
+			}
+			if rng.IntN(5) != 0 {
+				r.InferenceID = "inf-" + strconv.Itoa(seq)
+			}
+			if rng.IntN(3) == 0 {
+				r.LeadID = "lead-" + strconv.Itoa(seq%17)
+			}
+			recs[i] = r
+			if r.FeatureNames != nil && &r.FeatureNames[0] == &other[0] || width != nf {
+				rejected++
+				continue
+			}
+			pending = append(pending, row{feats: slices.Clone(r.Features), prob: r.Probability, inf: r.InferenceID,
+				lead: r.LeadID, at: r.Time.UnixNano(), label: -1})
+			if r.Time.IsZero() {
+				pending[len(pending)-1].at = -1 // the clock's time when applied
+			}
+		}
+		m.Capture(recs)
+		for i := range recs {
+			clear(recs[i].Features)
+			recs[i] = leadscore.Record{}
+		}
+		want = append(want, pending...)
+		if rng.IntN(3) != 0 && round != 299 {
+			continue
+		}
+		clock.Add(time.Second)
+		now := clock.Now().UnixNano()
+		for i := range want {
+			if want[i].at == -1 {
+				want[i].at = now
+			}
+		}
+		m.drain()
+		m.mu.Lock()
+		w := m.win
+		if got, wantN := w.len(), min(len(want), capacity); got != wantN {
+			m.mu.Unlock()
+			t.Fatalf("round %d: window of %d rows, want %d", round, got, wantN)
+		}
+		for k := range w.len() {
+			s := w.slot(w.start + uint64(k))
+			r := want[len(want)-w.len()+k]
+			if !slices.Equal(w.feats[s*nf:(s+1)*nf], r.feats) || w.prob[s] != r.prob || w.at[s] != r.at ||
+				w.inf[s] != r.inf || w.lead[s] != r.lead || w.label[s] != r.label {
+				m.mu.Unlock()
+				t.Fatalf("round %d: row %d holds %v %v %v %q %q, want %v %v %v %q %q", round, k,
+					w.feats[s*nf], w.prob[s], w.at[s], w.inf[s], w.lead[s], r.feats[0], r.prob, r.at, r.inf, r.lead)
+			}
+		}
+		m.mu.Unlock()
+		for i, r := range want {
+			if (i+1)%every == 0 && (len(sampled) == 0 || i+1 > len(sampled)*every) {
+				sampled = append(sampled, r.feats)
+			}
+		}
+		// Feedback finds the window's newest row of an id, no other.
+		if r := &want[len(want)-1]; r.inf != "" {
+			if res := m.Feedback([]Feedback{{InferenceID: r.inf, Converted: true}}); res.Matched != 1 {
+				t.Fatalf("round %d: feedback for %s: %+v", round, r.inf, res)
+			}
+			r.label = 1
+		}
+		if len(want) > capacity {
+			if r := want[len(want)-capacity-1]; r.inf != "" {
+				if res := m.Feedback([]Feedback{{InferenceID: r.inf}}); res.Matched != 0 {
+					t.Fatalf("round %d: feedback for %s, which left the window: %+v", round, r.inf, res)
+				}
+			}
+		}
+	}
+	if got := m.rejected.Load(); got != int64(rejected) {
+		t.Errorf("rejected %d, want %d", got, rejected)
+	}
+	a := m.attr
+	if got := a.seen.Load(); got != uint64(len(want)) {
+		t.Errorf("the sampler saw %d leads, want %d", got, len(want))
+	}
+	for i, wantRow := range sampled {
+		select {
+		case got := <-a.queue:
+			if !slices.Equal(got, wantRow) {
+				t.Fatalf("sample %d: lead %v, want %v", i, got[0], wantRow[0])
+			}
+		default:
+			t.Fatalf("%d leads sampled, want %d", i, len(sampled))
+		}
+	}
+	if len(a.queue) != 0 {
+		t.Errorf("%d leads sampled beyond the %d wanted", len(a.queue), len(sampled))
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"time"
-
-	"github.com/leadscore/leadscore"
 )
 
 // window is the live sliding window: the last capacity scored rows, fewer
@@ -24,9 +22,14 @@ type window struct {
 	label []int8 // -1 unknown, 0 not converted, 1 converted
 
 	start, next uint64 // sequence numbers of the oldest row and the next one
-	byInf       idIndex
-	byLead      idIndex
-	version     uint64 // changes whenever the rows or labels change
+	// byInf and byLead index the rows before indexed (at least start) by
+	// their ids. Only feedback looks ids up, so rows are indexed when it
+	// does (index), not as they come: a server without feedback never
+	// hashes an id, and one with feedback hashes each row once either way.
+	indexed uint64
+	byInf   idIndex
+	byLead  idIndex
+	version uint64 // changes whenever the rows or labels change
 }
 
 // idIndex finds the newest window row holding an id. It is a hash table
@@ -36,31 +39,33 @@ type window struct {
 // row's slot is pushed at the head of its bucket's chain, and an evicted
 // row, the oldest, is the tail of its chain.
 type idIndex struct {
-	seed maphash.Seed
-	mask uint64
-	head []int32 // bucket -> slot+1 of its newest row (0: empty)
-	next []int32 // slot -> slot+1 of the next older row of its bucket (0: none)
+	seed   maphash.Seed
+	mask   uint64
+	head   []int32 // bucket -> slot+1 of its newest row (0: empty)
+	next   []int32 // slot -> slot+1 of the next older row of its bucket (0: none)
+	bucket []int32 // slot -> its bucket, so that removing a row hashes nothing
 }
 
 func newIDIndex(capacity int) idIndex {
 	buckets := 1 << bits.Len(uint(max(capacity, 2)-1)) // a power of two >= capacity
 	return idIndex{seed: maphash.MakeSeed(), mask: uint64(buckets - 1),
-		head: make([]int32, buckets), next: make([]int32, capacity)}
+		head: make([]int32, buckets), next: make([]int32, capacity), bucket: make([]int32, capacity)}
 }
 
-func (x *idIndex) bucket(id string) int { return int(maphash.String(x.seed, id) & x.mask) } // #nosec G115 -- masked
+func (x *idIndex) bucketOf(id string) int32 { return int32(maphash.String(x.seed, id) & x.mask) } // #nosec G115 -- masked, buckets <= 2*MaxWindowRows
 
 // add indexes slot, which holds id.
 func (x *idIndex) add(slot int, id string) {
-	b := x.bucket(id)
+	b := x.bucketOf(id)
+	x.bucket[slot] = b
 	x.next[slot] = x.head[b]
 	x.head[b] = int32(slot + 1) // #nosec G115 -- slots < MaxWindowRows
 }
 
-// remove unindexes slot, which holds id and is the oldest row of its
+// remove unindexes slot, which is indexed and the oldest row of its
 // bucket.
-func (x *idIndex) remove(slot int, id string) {
-	link := &x.head[x.bucket(id)]
+func (x *idIndex) remove(slot int) {
+	link := &x.head[x.bucket[slot]]
 	for *link != 0 {
 		if int(*link-1) == slot {
 			*link = x.next[slot]
@@ -73,7 +78,7 @@ func (x *idIndex) remove(slot int, id string) {
 
 // find returns the slot of the newest row whose ids[slot] is id.
 func (x *idIndex) find(id string, ids []string) (int, bool) {
-	for s := x.head[x.bucket(id)]; s != 0; s = x.next[s-1] {
+	for s := x.head[x.bucketOf(id)]; s != 0; s = x.next[s-1] {
 		if ids[s-1] == id {
 			return int(s - 1), true
 		}
@@ -94,41 +99,76 @@ func (w *window) slot(seq uint64) int { return int(seq % uint64(w.capacity)) } /
 
 func (w *window) len() int { return int(w.next - w.start) } // #nosec G115 -- at most capacity
 
-// push adds a record whose Features has nf values, evicting the oldest
-// row when full. A zero record time counts as now.
-func (w *window) push(r *leadscore.Record, now time.Time) {
-	if w.len() == w.capacity {
-		w.evict()
+// pushRows adds len(recs) rows, at most capacity, evicting the oldest
+// rows to make room: feats holds their nf values each, one row after the
+// other, and a record without a time takes now (unix nanoseconds).
+func (w *window) pushRows(feats []float32, recs []queued, now int64) {
+	n := len(recs)
+	// The rows the new ones replace leave the window (and the indexes);
+	// their ids are overwritten below.
+	for over := w.len() + n - w.capacity; over > 0; over-- {
+		w.unindexOldest()
+		w.start++
 	}
-	s := w.slot(w.next)
-	copy(w.feats[s*w.nf:(s+1)*w.nf], r.Features)
-	t := r.Time
-	if t.IsZero() {
-		t = now
+	w.indexed = max(w.indexed, w.start)
+	first := w.slot(w.next)
+	s := first
+	for i := range recs {
+		e := &recs[i]
+		at := e.at
+		if e.noTime {
+			at = now
+		}
+		w.prob[s], w.at[s], w.inf[s], w.lead[s], w.label[s] = e.prob, at, e.inf, e.lead, -1
+		if s++; s == w.capacity {
+			s = 0
+		}
 	}
-	w.prob[s], w.at[s], w.inf[s], w.lead[s], w.label[s] = r.Probability, t.UnixNano(), r.InferenceID, r.LeadID, -1
-	if r.InferenceID != "" {
-		w.byInf.add(s, r.InferenceID)
-	}
-	if r.LeadID != "" {
-		w.byLead.add(s, r.LeadID)
-	}
-	w.next++
+	// The features in one copy, or two when the rows wrap around the ring.
+	head := min(n, w.capacity-first)
+	copy(w.feats[first*w.nf:(first+head)*w.nf], feats[:head*w.nf])
+	copy(w.feats[:(n-head)*w.nf], feats[head*w.nf:n*w.nf])
+	w.next += uint64(n) // #nosec G115 -- a count
 	w.version++
+}
+
+// unindexOldest takes the oldest row out of the id indexes, if it is in
+// them.
+func (w *window) unindexOldest() {
+	if w.start >= w.indexed {
+		return
+	}
+	s := w.slot(w.start)
+	if w.inf[s] != "" {
+		w.byInf.remove(s)
+	}
+	if w.lead[s] != "" {
+		w.byLead.remove(s)
+	}
 }
 
 // evict drops the oldest row.
 func (w *window) evict() {
+	w.unindexOldest()
 	s := w.slot(w.start)
-	if id := w.inf[s]; id != "" {
-		w.byInf.remove(s, id)
-	}
-	if id := w.lead[s]; id != "" {
-		w.byLead.remove(s, id)
-	}
 	w.inf[s], w.lead[s] = "", ""
 	w.start++
+	w.indexed = max(w.indexed, w.start)
 	w.version++
+}
+
+// index brings the id indexes up to date with the rows pushed since.
+func (w *window) index() {
+	for seq := w.indexed; seq < w.next; seq++ {
+		s := w.slot(seq)
+		if id := w.inf[s]; id != "" {
+			w.byInf.add(s, id)
+		}
+		if id := w.lead[s]; id != "" {
+			w.byLead.add(s, id)
+		}
+	}
+	w.indexed = w.next
 }
 
 // expire drops rows older than maxAge before now.
@@ -146,6 +186,7 @@ func (w *window) expire(now time.Time) {
 // inference id, else by lead id (the latest row of that lead); it reports
 // whether a row matched.
 func (w *window) setLabel(fb *Feedback) bool {
+	w.index()
 	slot, ok := 0, false
 	if fb.InferenceID != "" {
 		slot, ok = w.byInf.find(fb.InferenceID, w.inf)

@@ -263,3 +263,58 @@ func TestLogSink(t *testing.T) {
 		t.Errorf("sink wrote %d bytes, want %d", len(out.String()), len(want))
 	}
 }
+
+// gatedWriter blocks each Write until gate yields, after saying so on
+// entered.
+type gatedWriter struct {
+	entered chan struct{}
+	gate    chan struct{}
+	out     testutil.Buffer
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.entered <- struct{}{}
+	<-g.gate
+	return g.out.Write(p)
+}
+
+// TestLogSinkWriteNeverWaitsForOutput: while a flush is stuck in the
+// output (a full pipe, a slow disk), Write still returns at once, lines
+// keep their order, and a buffer past logSinkKick wakes FlushEvery before
+// its tick.
+func TestLogSinkWriteNeverWaitsForOutput(t *testing.T) {
+	g := &gatedWriter{entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	l := newLogSink(g)
+	_, _ = l.Write([]byte("1\n"))
+	flushed := make(chan struct{})
+	go func() { l.Flush(); close(flushed) }()
+	<-g.entered // the flush is in the output now
+	wrote := make(chan struct{})
+	go func() {
+		_, _ = l.Write([]byte("2\n"))
+		close(wrote)
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Write waited for the output")
+	}
+	g.gate <- struct{}{}
+	<-flushed
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.FlushEvery(ctx, time.Hour); close(done) }()
+	line := append(bytes.Repeat([]byte("z"), 1023), '\n')
+	for range logSinkKick / len(line) {
+		_, _ = l.Write(line)
+	}
+	<-g.entered // woken by the kick, not the hour's tick
+	g.gate <- struct{}{}
+	cancel()
+	<-done
+	want := "1\n2\n" + strings.Repeat(string(line), logSinkKick/len(line))
+	if got := g.out.String(); got != want {
+		t.Errorf("sink wrote %d bytes, want %d in order", len(got), len(want))
+	}
+}

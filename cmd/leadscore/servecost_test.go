@@ -33,7 +33,8 @@ func serveCostBody(n int) []byte {
 
 // BenchmarkServeCost is what capture and monitoring cost per request in
 // the process, lean (--lake=false --monitor=false) beside full (the
-// defaults: lake, drift monitor with live attribution, access log), on the
+// defaults: lake, drift monitor with live attribution, access log), and
+// monitor (--lake=false: the drift monitor's share alone), on the
 // embedded demo model, through the whole serve handler as `leadscore
 // serve` builds it (no network). Besides ns/op (the request goroutine's
 // wall time) it reports cpu-us/op: the process's CPU time (getrusage, all
@@ -46,11 +47,14 @@ func serveCostBody(n int) []byte {
 func BenchmarkServeCost(b *testing.B) {
 	for _, leads := range []int{1, 100} {
 		body := serveCostBody(leads)
-		for _, mode := range []string{"lean", "full"} {
+		for _, mode := range []string{"lean", "full", "monitor"} {
 			b.Run(mode+"/"+strconv.Itoa(leads), func(b *testing.B) {
 				args := []string{"--listen", "127.0.0.1:0", "--watch-interval", "0", "--lake-dir", filepath.Join(b.TempDir(), "lake")}
-				if mode == "lean" {
+				switch mode {
+				case "lean":
 					args = append(args, "--lake=false", "--monitor=false")
+				case "monitor": // the drift monitor's share alone
+					args = append(args, "--lake=false")
 				}
 				benchServe(b, args, body)
 			})

@@ -36,6 +36,7 @@ type monitorConfig struct {
 	attrShare  float64
 	attrRate   float64
 	attrQueue  int
+	attrGather time.Duration
 	attrRows   int
 	snsTopic   string
 	snsRegion  string
@@ -79,6 +80,7 @@ func (m *monitorConfig) addFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&m.attrShare, "monitor-attribution-share", monitor.DefaultAttributionShare, "share of scored leads explained (TreeSHAP, off the request path) for attribution drift; 0: off")
 	fs.Float64Var(&m.attrRate, "monitor-attribution-rate", monitor.DefaultAttributionRate, "most leads explained per second for attribution drift, whatever the traffic, so that explaining stays a small fixed CPU cost (0: no cap)")
 	fs.IntVar(&m.attrQueue, "monitor-attribution-queue", monitor.DefaultAttributionQueue, "sampled leads waiting to be explained; beyond it they are shed and counted")
+	fs.DurationVar(&m.attrGather, "monitor-attribution-gather", monitor.DefaultAttributionGather, "how long the explainer waits, once a sampled lead arrives, for more to explain in the same\ncall (cheaper per lead: the TreeSHAP tables come into cache once); 0: none")
 	fs.IntVar(&m.attrRows, "monitor-attribution-rows", monitor.DefaultAttributionRows, "attribution drift averages the latest this many explained leads")
 }
 
@@ -88,8 +90,9 @@ func (m *monitorConfig) validate() error {
 		m.drain <= 0 || m.drain > time.Second {
 		return fmt.Errorf("%w: --monitor-window-rows must be in [1, 1048576]; --monitor-interval, -min-rows and -queue positive; --monitor-drain-interval in (0, 1s]; ages and cool-down not negative", errUsage)
 	}
-	if !(m.attrShare >= 0 && m.attrShare <= 1) || !(m.attrRate >= 0) || m.attrQueue < 1 || m.attrRows < 1 || m.attrRows > 1<<20 {
-		return fmt.Errorf("%w: --monitor-attribution-share must be in [0, 1], --monitor-attribution-rate not negative, --monitor-attribution-queue positive, --monitor-attribution-rows in [1, 1048576]", errUsage)
+	if !(m.attrShare >= 0 && m.attrShare <= 1) || !(m.attrRate >= 0) || m.attrQueue < 1 || m.attrRows < 1 || m.attrRows > 1<<20 ||
+		m.attrGather < 0 || m.attrGather > time.Minute {
+		return fmt.Errorf("%w: --monitor-attribution-share must be in [0, 1], --monitor-attribution-rate not negative, --monitor-attribution-queue positive, --monitor-attribution-rows in [1, 1048576], --monitor-attribution-gather in [0, 1m]", errUsage)
 	}
 	if m.outcomes.MaxAge <= 0 || m.outcomes.MaxSkew <= 0 {
 		return fmt.Errorf("%w: --max-outcome-age and --max-outcome-skew must be positive", errUsage)
@@ -184,8 +187,12 @@ func (m *monitorConfig) attribution(b *bundle.Bundle) monitor.AttributionConfig 
 	if rate == 0 {
 		rate = -1 // the flag's 0 is no cap; the library's 0 is its default
 	}
+	gather := m.attrGather
+	if gather == 0 {
+		gather = -1 // the flag's 0 is none; the library's 0 is its default
+	}
 	return monitor.AttributionConfig{Explain: b.Forest().ContributionsBatch, SampleShare: m.attrShare,
-		MaxPerSecond: rate, Queue: m.attrQueue, WindowRows: m.attrRows}
+		MaxPerSecond: rate, Queue: m.attrQueue, Gather: gather, WindowRows: m.attrRows}
 }
 
 // rebase points mon at a reloaded model's baseline. A model without one
