@@ -77,9 +77,9 @@ run() { # server batch rate repeat
 }
 # The order of the servers turns by one each round (bare lean full, then
 # lean full bare, ...), so that no server always runs right after the same
-# one: in a fixed order a position's bias stays in the medians (the same
-# binary run twice in a round, in positions 1 and 3, differed by 10% over
-# 5 rounds on this 2-core host).
+# one: in a fixed order a position's bias stays in the medians (two bare
+# servers in one round, in positions 1 and 3, differed by 10% over 5
+# rounds on this 2-core host, and two lean ones in 2 and 4 by 11%).
 SERVERS=(bare lean full)
 for ((r = 0; r < REPEATS; r++)); do
 	order=("${SERVERS[@]:r%3}" "${SERVERS[@]:0:r%3}")
