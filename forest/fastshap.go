@@ -101,11 +101,18 @@ type shapLeaf struct {
 	tab  int32 // into shapTables.tab: 2^d values
 }
 
-// shapPair is two sibling leaves whose parent tests a feature new to
-// their path (see pairTables): node is the left leaf's mask slot, d the
-// distinct features of either leaf's path (the parent's is element d-1),
-// el its d elements and tab its 4 tables of 2^(d-1) values.
-type shapPair shapLeaf
+// shapPair is two sibling leaves whose parent, a numeric split, tests a
+// feature new to their path (see addPair). The parent is not among the
+// tree's inner nodes: the pair makes its test itself. node is the
+// parent's mask slot, d the distinct features of either leaf's path (the
+// parent's is element d-1), el its d elements and tab its 4 tables of
+// 2^(d-1) values, G_0 F_0 G_1 F_1: those a row reads are adjacent.
+type shapPair struct {
+	node, d, el, tab int32
+	feature          int32
+	cond             float32
+	defaultLeft      bool
+}
 
 // shapElem is one distinct feature of a leaf's path.
 type shapElem struct {
@@ -241,7 +248,11 @@ func (st *shapTables) fill(t *Tree, tr *shapTree, w float64) {
 		if slot == len(it.feats) {
 			in.newBit = 1 << slot
 		}
-		tr.inner = append(tr.inner, in)
+		l, r := &t.Nodes[n.Left], &t.Nodes[n.Right]
+		pair := in.newBit != 0 && !in.categorical && l.IsLeaf() && r.IsLeaf()
+		if !pair {
+			tr.inner = append(tr.inner, in)
+		}
 		var kids [2]item
 		for side, c := range [2]int32{n.Left, n.Right} {
 			z := float64(t.Nodes[c].Cover) / float64(n.Cover)
@@ -251,10 +262,9 @@ func (st *shapTables) fill(t *Tree, tr *shapTree, w float64) {
 			kids[side] = item{id: c, feats: feats, zs: zs}
 			queue = append(queue, kids[side])
 		}
-		l, r := &t.Nodes[n.Left], &t.Nodes[n.Right]
-		if in.newBit != 0 && l.IsLeaf() && r.IsLeaf() {
+		if pair {
 			paired[n.Left], paired[n.Right] = true, true
-			st.addPair(tr, kids[0].id, kids[0].feats, kids[0].zs, kids[1].zs, float64(l.Value)*w, float64(r.Value)*w)
+			st.addPair(tr, &in, kids[0].feats, kids[0].zs, kids[1].zs, float64(l.Value)*w, float64(r.Value)*w)
 		}
 	}
 }
@@ -274,9 +284,10 @@ func (st *shapTables) fill(t *Tree, tr *shapTree, w float64) {
 // coefficients are the same in both leaves, and the leaf the row goes to
 // satisfies the last element, the other fails it. So a pair costs d table
 // reads where its two leaves cost 2d, with the same memory.
-func (st *shapTables) addPair(tr *shapTree, left int32, feats []int32, zl, zr []float64, vl, vr float64) {
+func (st *shapTables) addPair(tr *shapTree, parent *shapInner, feats []int32, zl, zr []float64, vl, vr float64) {
 	d := len(feats)
-	p := shapPair{node: left, d: int32(d), el: int32(len(st.elems)), tab: int32(len(st.tab))}
+	p := shapPair{node: parent.node, d: int32(d), el: int32(len(st.elems)), tab: int32(len(st.tab)),
+		feature: parent.feature, cond: parent.cond, defaultLeft: parent.defaultLeft}
 	for k, fe := range feats[:d-1] {
 		st.elems = append(st.elems, shapElem{feature: fe, bit: 1 << k, coef: [2]float32{-1, float32((1 - zl[k]) / zl[k])}})
 	}
@@ -286,10 +297,10 @@ func (st *shapTables) addPair(tr *shapTree, left int32, feats []int32, zl, zr []
 	cl, cr := (1-zl[d-1])/zl[d-1], (1-zr[d-1])/zr[d-1]
 	tab := make([]float64, 4*half)
 	for m := 0; m < half; m++ {
-		tab[m] = hl[m|half] + hr[m]
-		tab[half+m] = hl[m] + hr[m|half]
-		tab[2*half+m] = cl*hl[m] - hr[m]
-		tab[3*half+m] = cr*hr[m] - hl[m]
+		tab[m] = hl[m|half] + hr[m]        // G_0
+		tab[half+m] = cl*hl[m] - hr[m]     // F_0
+		tab[2*half+m] = hl[m] + hr[m|half] // G_1
+		tab[3*half+m] = cr*hr[m] - hl[m]   // F_1
 	}
 	for _, x := range tab {
 		st.tab = append(st.tab, float32(x))
@@ -393,18 +404,20 @@ func (st *shapTables) tabledContributions(t *Tree, tr *shapTree, row []float32, 
 	const elSize = unsafe.Sizeof(shapElem{})
 	for i := range tr.pairs {
 		pr := &tr.pairs[i]
-		// The left leaf's mask holds the parent's element d-1 (bit last)
-		// when the row goes left; without it, it is the parent's path mask.
-		ml := *(*uint32)(unsafe.Add(maskBase, uintptr(pr.node)<<2)) // #nosec G103 -- see above
+		m := *(*uint32)(unsafe.Add(maskBase, uintptr(pr.node)<<2)) // #nosec G103 -- see above
+		v := row[pr.feature]
+		right := b2u(!(v < pr.cond))
+		if v != v {
+			right = b2u(!pr.defaultLeft)
+		}
 		last := uint32(1) << ((pr.d - 1) & 31)
-		m := ml &^ last
-		dir := ml&last ^ last                                      // 0 left, 2^(d-1) right
+		dir := right << (pr.d & 31)                                // 0 left, 2^d right
 		g := unsafe.Add(tabBase, uintptr(uint32(pr.tab)+dir)<<2)   // #nosec G103 -- see above
 		el := unsafe.Add(elBase, uintptr(pr.el)*elSize)            // #nosec G103 -- see above
 		end := unsafe.Add(el, uintptr(pr.d-1)*elSize)              // #nosec G103 -- see above
 		p := unsafe.Add(phiBase, uintptr((i%phiCopies)*stride)<<3) // #nosec G103 -- see above
 		addElems(p, g, el, end, m)
-		f := *(*float32)(unsafe.Add(g, (uintptr(m)+uintptr(last)*2)<<2))               // #nosec G103 -- see above
+		f := *(*float32)(unsafe.Add(g, (uintptr(m)+uintptr(last))<<2))                 // #nosec G103 -- see above
 		*(*float64)(unsafe.Add(p, uintptr((*shapElem)(end).feature)<<3)) += float64(f) // #nosec G103 -- see above
 	}
 	for i := range tr.leaves {
@@ -479,29 +492,38 @@ func (st *shapTables) tabledBlock(t *Tree, tr *shapTree, cols []float32, n int, 
 		}
 	}
 	tabBase := unsafe.Pointer(unsafe.SliceData(st.tab)) // #nosec G103 -- see above
+	dirs := mask[len(mask)-n:]                          // the pairs' directions, after maxNodes*n masks
 	for i := range tr.pairs {
 		pr := &tr.pairs[i]
 		ms := mask[int(pr.node)*n:][:n]
 		tab := unsafe.Add(tabBase, uintptr(pr.tab)<<2) // #nosec G103 -- see tabledContributions
 		base := (i % phiCopies) * stride
 		last := uint32(pr.d-1) & 31
+		var nanRight uint32
+		if !pr.defaultLeft {
+			nanRight = 1
+		}
+		for r, v := range cols[int(pr.feature)*n:][:n] {
+			right := nanRight
+			if v == v {
+				right = b2u(!(v < pr.cond))
+			}
+			dirs[r] = right << (last + 1)
+		}
 		els := st.elems[pr.el : pr.el+pr.d]
 		for k, e := range els[:last] {
 			coef := e.coef
 			bit := uint32(1) << (k & 31)
 			sh := uint32(k & 31)
 			acc := phi[(base+int(e.feature))*n:][:n]
-			for r, ml := range ms {
-				m := ml &^ (1 << last)
-				g := uintptr(m&^bit) + uintptr(ml>>last&1^1)<<last
-				h := *(*float32)(unsafe.Add(tab, g<<2)) // #nosec G103 -- see tabledContributions
+			for r, m := range ms {
+				h := *(*float32)(unsafe.Add(tab, uintptr(m&^bit+dirs[r])<<2)) // #nosec G103 -- see tabledContributions
 				acc[r] += float64(coef[m>>sh&1] * h)
 			}
 		}
 		acc := phi[(base+int(els[last].feature))*n:][:n]
-		for r, ml := range ms {
-			m := ml &^ (1 << last)
-			g := uintptr(m) + (uintptr(ml>>last&1^1)+2)<<last
+		for r, m := range ms {
+			g := uintptr(m+dirs[r]) + uintptr(1)<<last
 			acc[r] += float64(*(*float32)(unsafe.Add(tab, g<<2))) // #nosec G103 -- see tabledContributions
 		}
 	}

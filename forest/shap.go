@@ -106,7 +106,7 @@ func (f *Forest) explain(rows, out []float32, n int) {
 	}
 	if s.cols == nil {
 		s.cols = make([]float32, nf*ExplainBlockRows)
-		s.bmask = make([]uint32, st.maxNodes*ExplainBlockRows)
+		s.bmask = make([]uint32, (st.maxNodes+1)*ExplainBlockRows) // and the pairs' directions
 		s.bphi = make([]float64, phiCopies*stride*ExplainBlockRows)
 	}
 	cols := s.cols[:nf*n]
