@@ -423,3 +423,17 @@ func BenchmarkColumnCodecs(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJournalFrame is the journal goroutine's encoding of one
+// record frame (the demo model's width), checksum included.
+func BenchmarkJournalFrame(b *testing.B) {
+	_, recs := benchRecords(1024)
+	var e frameEncoder
+	b.SetBytes(int64(len(e.record(&recs[0]))))
+	b.ResetTimer()
+	for i := range b.N {
+		if e.record(&recs[i%len(recs)]) == nil {
+			b.Fatal("no frame")
+		}
+	}
+}

@@ -34,8 +34,12 @@ const (
 	DefaultQueueBatches = 1024
 	DefaultEvalInterval = 30 * time.Second
 	// DefaultDrainInterval is how long the monitor's goroutine lets
-	// captured batches gather before adding them to the window.
-	DefaultDrainInterval = 20 * time.Millisecond
+	// captured batches gather before adding them to the window. Each
+	// wake-up of a background goroutine costs far more than the records
+	// it applies (scheduler hand-offs: on a 2-core VM a 20 ms interval
+	// cost 15% of a 100-lead request at 200 requests/s); Evaluate applies
+	// what is queued first, so reports are never staler for it.
+	DefaultDrainInterval = 100 * time.Millisecond
 	// MaxWindowRows bounds the window's memory (about 4 bytes per feature
 	// and 60 bytes of bookkeeping per row).
 	MaxWindowRows = 1 << 20

@@ -430,6 +430,7 @@ func (s *service) buildListener(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.c.listen, err)
 	}
+	ln = &onceCloseListener{Listener: ln}
 	s.ln = ln
 	s.onClose("listener", func(time.Time) error {
 		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -559,6 +560,9 @@ func (s *service) stopBackground() {
 func (s *service) shutdown() error {
 	c, srv := s.c, s.srv
 	srv.Drain()
+	// New connections are refused from here on, before the log says so
+	// (Shutdown closes the listener too, then waits for the requests).
+	_ = s.ln.Close()
 	s.log.Info("shutting down: draining requests in flight", "in_flight", srv.InFlight(), "timeout", c.shutdownTimeout.String())
 	s.logs.Flush()
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
@@ -588,4 +592,17 @@ func serve(ctx context.Context, c *serveConfig, stdout io.Writer, stopSignals fu
 		return err
 	}
 	return s.run(ctx, stopSignals)
+}
+
+// onceCloseListener closes its listener once: shutdown closes it before
+// http.Server.Shutdown does, which must not then report an error.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }
