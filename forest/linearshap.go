@@ -94,6 +94,14 @@ type linNode struct {
 	categorical bool
 }
 
+// linBottom is an inner node whose children are both leaves, with their
+// values: the 4-point kernel takes these apart, with no top-down
+// products for the leaves and no bottom-up values stored for them.
+type linBottom struct {
+	linNode
+	vl, vr float64
+}
+
 // linLeaf is a leaf: its node index and value (times the dart weight).
 type linLeaf struct {
 	node int32
@@ -104,8 +112,9 @@ type linLeaf struct {
 type linTree struct {
 	nodes   []linNode
 	leaves  []linLeaf
-	k       int  // quadrature points
-	ok      bool // false: the tree keeps the recursive algorithm
+	bottom  []linBottom // 4-point trees: inner nodes with two leaves, apart from nodes
+	k       int         // quadrature points
+	ok      bool        // false: the tree keeps the recursive algorithm
 	rootVal float64
 }
 
@@ -187,6 +196,31 @@ func (tr *linTree) fill(t *Tree, w float64) {
 		tr.nodes = append(tr.nodes, nd)
 	}
 	tr.k = max(1, (depth+1)/2)
+	if tr.k != 4 {
+		return
+	}
+	val := map[int32]float64{}
+	for _, lf := range tr.leaves {
+		val[lf.node] = lf.v
+	}
+	nodes, leaves := tr.nodes[:0:0], tr.leaves[:0:0]
+	inBottom := map[int32]bool{}
+	for _, nd := range tr.nodes {
+		vl, okl := val[nd.left]
+		vr, okr := val[nd.right]
+		if okl && okr && !nd.categorical {
+			tr.bottom = append(tr.bottom, linBottom{linNode: nd, vl: vl, vr: vr})
+			inBottom[nd.left], inBottom[nd.right] = true, true
+			continue
+		}
+		nodes = append(nodes, nd)
+	}
+	for _, lf := range tr.leaves {
+		if !inBottom[lf.node] {
+			leaves = append(leaves, lf)
+		}
+	}
+	tr.nodes, tr.leaves = nodes, leaves
 }
 
 // linScratch is per-call storage for the polynomial form: K values per

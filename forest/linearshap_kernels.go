@@ -155,6 +155,53 @@ func (tr *linTree) contributions4(t *Tree, row []float32, phi []float64, s *linS
 		d[2] = lf.v
 		d[3] = lf.v
 	}
+	// Nodes whose children are both leaves: their bottom-up values and
+	// contributions straight from the leaf values, after every top-down
+	// product and before any node above reads their D.
+	for i := range tr.bottom {
+		b := &tr.bottom[i]
+		nd := &b.linNode
+		m := mask[nd.node] | nd.newBit
+		v := row[nd.feature]
+		var goLeft uint32
+		if v != v {
+			goLeft = -b2u(nd.defaultLeft)
+		} else {
+			goLeft = -b2u(v < nd.cond)
+		}
+		ml, mr := m&^(nd.bit&^goLeft), m&^(nd.bit&goLeft)
+		ol, or := float64(b2u(ml&nd.bit != 0)), float64(b2u(mr&nd.bit != 0))
+		zl, zr := float64(nd.zl), float64(nd.zr)
+		vl, vr := b.vl, b.vr
+		a, dn := &A[nd.node], &D[nd.node]
+		cl, cr := ol-zl, or-zr
+		if nd.newBit != 0 {
+			dn[0] = (zl*u0+ol*t0)*vl + (zr*u0+or*t0)*vr
+			dn[1] = (zl*u1+ol*t1)*vl + (zr*u1+or*t1)*vr
+			dn[2] = (zl*u2+ol*t2)*vl + (zr*u2+or*t2)*vr
+			dn[3] = (zl*u3+ol*t3)*vl + (zr*u3+or*t3)*vr
+			phi[nd.feature] += (a[0] + a[1] + a[2] + a[3]) * (vl*cl + vr*cr)
+			continue
+		}
+		zp, op := float64(nd.zp), float64(b2u(m&nd.bit != 0))
+		c := op - zp
+		inv0 := 1 / (zp*u0 + op*t0)
+		el0, er0 := (zl*u0+ol*t0)*inv0, (zr*u0+or*t0)*inv0
+		dn[0] = el0*vl + er0*vr
+		inv1 := 1 / (zp*u1 + op*t1)
+		el1, er1 := (zl*u1+ol*t1)*inv1, (zr*u1+or*t1)*inv1
+		dn[1] = el1*vl + er1*vr
+		inv2 := 1 / (zp*u2 + op*t2)
+		el2, er2 := (zl*u2+ol*t2)*inv2, (zr*u2+or*t2)*inv2
+		dn[2] = el2*vl + er2*vr
+		inv3 := 1 / (zp*u3 + op*t3)
+		el3, er3 := (zl*u3+ol*t3)*inv3, (zr*u3+or*t3)*inv3
+		dn[3] = el3*vl + er3*vr
+		phi[nd.feature] += a[0]*inv0*(vl*(cl-c*el0)+vr*(cr-c*er0)) +
+			a[1]*inv1*(vl*(cl-c*el1)+vr*(cr-c*er1)) +
+			a[2]*inv2*(vl*(cl-c*el2)+vr*(cr-c*er2)) +
+			a[3]*inv3*(vl*(cl-c*el3)+vr*(cr-c*er3))
+	}
 	for i := len(tr.nodes) - 1; i >= 0; i-- {
 		nd := &tr.nodes[i]
 		ol := float64(b2u(mask[nd.left]&nd.bit != 0))
