@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"slices"
 	"sync"
 
 	"github.com/leadscore/leadscore"
@@ -92,8 +91,8 @@ func (q *batchQueue) put(recs []leadscore.Record) bool {
 	}
 	// Room for the whole batch first, then each record's fields in place:
 	// appending whole queued values costs twice as much.
-	b.recs = slices.Grow(b.recs, len(recs))[:before+len(recs)]
-	b.feats = slices.Grow(b.feats, nfeat)[:fo+nfeat]
+	b.recs = grow(b.recs, len(recs))[:before+len(recs)]
+	b.feats = grow(b.feats, nfeat)[:fo+nfeat]
 	for i := range recs {
 		r, e := &recs[i], &b.recs[before+i]
 		fo += copy(b.feats[fo:], r.Features)
@@ -116,6 +115,19 @@ func (q *batchQueue) put(recs []leadscore.Record) bool {
 		}
 	}
 	return true
+}
+
+// grow returns s with room for n more elements, doubling its capacity
+// when it has not: the buffers settle at the size of the largest takes in
+// a few steps, where append's growth of large slices by a quarter would
+// allocate five times that size on the way.
+func grow[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	out := make([]T, len(s), max(2*cap(s), len(s)+n, 256))
+	copy(out, s)
+	return out
 }
 
 // nameIndex returns the index of names in b.names, adding it if new; -1
