@@ -41,7 +41,7 @@ const (
 	// what is queued first, so reports are never staler for it.
 	DefaultDrainInterval = 100 * time.Millisecond
 	// MaxWindowRows bounds the window's memory (about 4 bytes per feature
-	// and 60 bytes of bookkeeping per row).
+	// and 80 bytes of bookkeeping per row).
 	MaxWindowRows = 1 << 20
 )
 
@@ -68,8 +68,9 @@ type Config struct {
 	// 1024).
 	QueueBatches int
 	// DrainInterval is how long records may wait in the queue before the
-	// monitor's goroutine adds them to the window (default 20ms; the
-	// goroutine also starts as soon as half the queue is taken). One
+	// monitor's goroutine adds them to the window (default 100ms; the
+	// goroutine also starts as soon as half the queue is taken or 8,192
+	// records wait). One
 	// wake-up then serves every batch captured meanwhile, where a wake-up
 	// per batch would cost the request path a futex pair each. Reports,
 	// Evaluate and Feedback add what is queued first, so they never miss

@@ -139,7 +139,7 @@ func (s *Sketch) compact() {
 
 // cdf is the sketch's estimate of the distribution.
 func (s *Sketch) cdf() cdf {
-	var items []weighted
+	items := make([]weighted, 0, s.size)
 	for h, lvl := range s.levels {
 		w := math.Ldexp(1, h)
 		for _, x := range lvl {
