@@ -95,9 +95,19 @@ func walkFlat8(base, xt, leafval unsafe.Pointer, leaf uintptr, depth uint8, val 
 // leaves8 reads the leaf values of eight final nodes: the plan's leaf
 // index plus the node is inside leafval (compile's invariant).
 func leaves8(leafval unsafe.Pointer, leaf uintptr, ix *[blockRows]uintptr, val *[blockRows]float32) {
-	for r := range ix {
-		val[r] = *(*float32)(unsafe.Add(leafval, (leaf+ix[r])<<2)) // #nosec G103 -- see the invariants above
-	}
+	val[0] = leafAt(leafval, leaf+ix[0])
+	val[1] = leafAt(leafval, leaf+ix[1])
+	val[2] = leafAt(leafval, leaf+ix[2])
+	val[3] = leafAt(leafval, leaf+ix[3])
+	val[4] = leafAt(leafval, leaf+ix[4])
+	val[5] = leafAt(leafval, leaf+ix[5])
+	val[6] = leafAt(leafval, leaf+ix[6])
+	val[7] = leafAt(leafval, leaf+ix[7])
+}
+
+// leafAt returns element i of leafval.
+func leafAt(leafval unsafe.Pointer, i uintptr) float32 {
+	return *(*float32)(unsafe.Add(leafval, i<<2)) // #nosec G103 -- see the invariants above
 }
 
 // step1 moves a single row from node i of a tree of the given layout.
