@@ -27,26 +27,87 @@ func at(base unsafe.Pointer, i uint32) *node {
 	return (*node)(unsafe.Add(base, uintptr(i)<<3)) // #nosec G103 -- see the invariants above
 }
 
-// laneKey returns key column col for lane of a transposed block.
-func laneKey(xt unsafe.Pointer, col uint16, lane uintptr) uint32 {
-	return *(*uint32)(unsafe.Add(xt, (uintptr(col)*blockRows+lane)<<2)) // #nosec G103 -- see the invariants above
-}
-
 // rowKey returns key column col of a single row.
 func rowKey(keys unsafe.Pointer, col uint16) uint32 {
 	return *(*uint32)(unsafe.Add(keys, uintptr(col)<<2)) // #nosec G103 -- see the invariants above
 }
 
-// perfectStep8 moves lane from perfect-tree node i to its child.
-func perfectStep8(base unsafe.Pointer, i uint32, xt unsafe.Pointer, lane uintptr) uint32 {
-	nd := at(base, i)
-	return 2*i + 1 + nd.right(laneKey(xt, nd.col, lane))
+// perfectStep8 moves lane from perfect-tree node i to its child. The node
+// is read as one 64-bit word (t in the low half, col above it, on the
+// little-endian targets; see nodeWord), and indexes are uintptr so no step
+// needs a zero extension before addressing.
+func perfectStep8(base unsafe.Pointer, i uintptr, xt unsafe.Pointer, lane uintptr) uintptr {
+	w := nodeWord(base, i)
+	k := *(*uint32)(unsafe.Add(xt, uintptr(w>>(32-5))&(0xffff<<5)+lane*4)) // #nosec G103 -- see the invariants above
+	return 2*i + 1 + uintptr(b2u(k >= uint32(w)))
 }
 
 // flatStep8 moves lane from flat-tree node i to its child.
-func flatStep8(base unsafe.Pointer, i uint32, xt unsafe.Pointer, lane uintptr) uint32 {
-	nd := at(base, i)
-	return uint32(nd.left) + nd.right(laneKey(xt, nd.col, lane))
+func flatStep8(base unsafe.Pointer, i uintptr, xt unsafe.Pointer, lane uintptr) uintptr {
+	nd := (*node)(unsafe.Add(base, i<<3))                                 // #nosec G103 -- see the invariants above
+	k := *(*uint32)(unsafe.Add(xt, uintptr(nd.col)*(blockRows*4)+lane*4)) // #nosec G103 -- see the invariants above
+	return uintptr(nd.left) + uintptr(nd.right(k))
+}
+
+// walkPerfect8 walks the eight lanes of a transposed block down a perfect
+// tree and writes their leaf values (leafval from element leaf on, at the
+// final nodes) to val. The lanes' nodes live in a small array: each step's
+// store orders the compiler's loads, so every lane's step is the dozen
+// instructions of one node and one key load without spills (with eight
+// register chains the scheduler hoisted every lane's loads first and
+// spilled half of them on every level). It is not inlined into block,
+// whose own live values would crowd the registers again.
+//
+//go:noinline
+func walkPerfect8(base, xt, leafval unsafe.Pointer, leaf uintptr, depth uint8, val *[blockRows]float32) {
+	var ix [blockRows]uintptr
+	for d := depth; d > 0; d-- {
+		ix[0] = perfectStep8(base, ix[0], xt, 0)
+		ix[1] = perfectStep8(base, ix[1], xt, 1)
+		ix[2] = perfectStep8(base, ix[2], xt, 2)
+		ix[3] = perfectStep8(base, ix[3], xt, 3)
+		ix[4] = perfectStep8(base, ix[4], xt, 4)
+		ix[5] = perfectStep8(base, ix[5], xt, 5)
+		ix[6] = perfectStep8(base, ix[6], xt, 6)
+		ix[7] = perfectStep8(base, ix[7], xt, 7)
+	}
+	leaves8(leafval, leaf, &ix, val)
+}
+
+// walkFlat8 is walkPerfect8 for a flat tree.
+//
+//go:noinline
+func walkFlat8(base, xt, leafval unsafe.Pointer, leaf uintptr, depth uint8, val *[blockRows]float32) {
+	var ix [blockRows]uintptr
+	for d := depth; d > 0; d-- {
+		ix[0] = flatStep8(base, ix[0], xt, 0)
+		ix[1] = flatStep8(base, ix[1], xt, 1)
+		ix[2] = flatStep8(base, ix[2], xt, 2)
+		ix[3] = flatStep8(base, ix[3], xt, 3)
+		ix[4] = flatStep8(base, ix[4], xt, 4)
+		ix[5] = flatStep8(base, ix[5], xt, 5)
+		ix[6] = flatStep8(base, ix[6], xt, 6)
+		ix[7] = flatStep8(base, ix[7], xt, 7)
+	}
+	leaves8(leafval, leaf, &ix, val)
+}
+
+// leaves8 reads the leaf values of eight final nodes: the plan's leaf
+// index plus the node is inside leafval (compile's invariant).
+func leaves8(leafval unsafe.Pointer, leaf uintptr, ix *[blockRows]uintptr, val *[blockRows]float32) {
+	val[0] = leafAt(leafval, leaf+ix[0])
+	val[1] = leafAt(leafval, leaf+ix[1])
+	val[2] = leafAt(leafval, leaf+ix[2])
+	val[3] = leafAt(leafval, leaf+ix[3])
+	val[4] = leafAt(leafval, leaf+ix[4])
+	val[5] = leafAt(leafval, leaf+ix[5])
+	val[6] = leafAt(leafval, leaf+ix[6])
+	val[7] = leafAt(leafval, leaf+ix[7])
+}
+
+// leafAt returns element i of leafval.
+func leafAt(leafval unsafe.Pointer, i uintptr) float32 {
+	return *(*float32)(unsafe.Add(leafval, i<<2)) // #nosec G103 -- see the invariants above
 }
 
 // step1 moves a single row from node i of a tree of the given layout.
@@ -88,44 +149,42 @@ func (f *Forest) block(rows []float32, xt []uint32, out []float32, nb int) {
 	}
 	xp := unsafe.Pointer(unsafe.SliceData(xt))         // #nosec G103 -- see the invariants above
 	nodes := unsafe.Pointer(unsafe.SliceData(f.nodes)) // #nosec G103
+	lv := unsafe.Pointer(unsafe.SliceData(f.leafval))  // #nosec G103
 	var val [blockRows]float32
+	// A single-group model without tree weights (the common binary or
+	// regression case) sums into acc, rows' margins in one array, with
+	// the same float32 additions in the same order as into out.
+	var acc [blockRows]float32
+	plain := g == 1 && f.weight == nil
+	if plain {
+		copy(acc[:nb], out[:nb])
+	}
 	for ti := range f.plan {
 		p := &f.plan[ti]
 		switch p.layout {
 		case layoutPerfect, layoutFlat:
 			base := unsafe.Add(nodes, uintptr(p.off)<<3) // #nosec G103 -- see the invariants above
-			var i0, i1, i2, i3, i4, i5, i6, i7 uint32
 			if p.layout == layoutPerfect {
-				for d := uint8(0); d < p.depth; d++ {
-					i0 = perfectStep8(base, i0, xp, 0)
-					i1 = perfectStep8(base, i1, xp, 1)
-					i2 = perfectStep8(base, i2, xp, 2)
-					i3 = perfectStep8(base, i3, xp, 3)
-					i4 = perfectStep8(base, i4, xp, 4)
-					i5 = perfectStep8(base, i5, xp, 5)
-					i6 = perfectStep8(base, i6, xp, 6)
-					i7 = perfectStep8(base, i7, xp, 7)
-				}
+				walkPerfect8(base, xp, lv, uintptr(p.leaf), p.depth, &val)
 			} else {
-				for d := uint8(0); d < p.depth; d++ {
-					i0 = flatStep8(base, i0, xp, 0)
-					i1 = flatStep8(base, i1, xp, 1)
-					i2 = flatStep8(base, i2, xp, 2)
-					i3 = flatStep8(base, i3, xp, 3)
-					i4 = flatStep8(base, i4, xp, 4)
-					i5 = flatStep8(base, i5, xp, 5)
-					i6 = flatStep8(base, i6, xp, 6)
-					i7 = flatStep8(base, i7, xp, 7)
-				}
+				walkFlat8(base, xp, lv, uintptr(p.leaf), p.depth, &val)
 			}
-			lv := f.leafval
-			val = [blockRows]float32{lv[p.leafIndex(i0)], lv[p.leafIndex(i1)], lv[p.leafIndex(i2)], lv[p.leafIndex(i3)],
-				lv[p.leafIndex(i4)], lv[p.leafIndex(i5)], lv[p.leafIndex(i6)], lv[p.leafIndex(i7)]}
 		default:
 			t := &f.trees[p.off]
 			for r := 0; r < nb; r++ {
 				val[r] = t.walk(rows[r*nf : (r+1)*nf])
 			}
+		}
+		if plain {
+			acc[0] += val[0]
+			acc[1] += val[1]
+			acc[2] += val[2]
+			acc[3] += val[3]
+			acc[4] += val[4]
+			acc[5] += val[5]
+			acc[6] += val[6]
+			acc[7] += val[7]
+			continue
 		}
 		k := int(p.group)
 		if f.weight != nil {
@@ -137,6 +196,9 @@ func (f *Forest) block(rows []float32, xt []uint32, out []float32, nb int) {
 				out[r*g+k] += val[r]
 			}
 		}
+	}
+	if plain {
+		copy(out[:nb], acc[:nb])
 	}
 }
 

@@ -1,0 +1,13 @@
+//go:build !(386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64 || wasm)
+
+package forest
+
+import "unsafe"
+
+// nodeWord returns node i of the tree at base as one word: t in bits 0-31,
+// col in bits 32-47 and left in bits 48-63, built from the fields on
+// targets whose byte order does not give that layout in memory.
+func nodeWord(base unsafe.Pointer, i uintptr) uint64 {
+	nd := (*node)(unsafe.Add(base, i<<3)) // #nosec G103 -- see the invariants in kernel.go
+	return uint64(nd.t) | uint64(nd.col)<<32 | uint64(nd.left)<<48
+}
