@@ -36,9 +36,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 OUT=${OUT:-$(mktemp -d /tmp/capture_cost.XXXXXX)}
 PY=${PYTHON:-/usr/bin/python3}
 
-mkdir -p bin
-CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
-CGO_ENABLED=0 go build -trimpath -o bin/bare ./bench/bare
+build_servers
 
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }

@@ -31,9 +31,7 @@ OUT=${OUT:-$(mktemp -d /tmp/cost_tables.XXXXXX)}
 MODELS=${MODELS:-/tmp/leadscore-cost-models}
 DURATION=${DURATION:-3s}
 
-mkdir -p bin
-CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
-CGO_ENABLED=0 go build -trimpath -o bin/bare ./bench/bare
+build_servers
 "$PY" bench/gen_cost_models.py --out "$MODELS"
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

@@ -30,9 +30,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 PY=${PYTHON:-/usr/bin/python3}
 OUT=${OUT:-$(mktemp -d /tmp/lean_cost.XXXXXX)}
 
-mkdir -p bin
-CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
-CGO_ENABLED=0 go build -trimpath -o bin/bare ./bench/bare
+build_servers
 
 SERVERS=(bare lean noaccess notimeouts)
 declare -A PORT PID ARGS

@@ -50,3 +50,11 @@ stop_pids() {
 free_port() {
 	"${PYTHON:-/usr/bin/python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# build_servers: builds bin/leadscore and the bare net/http control
+# bin/bare, static, as the scripts measure them.
+build_servers() {
+	mkdir -p bin
+	CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
+	CGO_ENABLED=0 go build -trimpath -o bin/bare ./bench/bare
+}

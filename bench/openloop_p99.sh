@@ -29,9 +29,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 PY=${PYTHON:-/usr/bin/python3}
 OUT=${OUT:-$(mktemp -d /tmp/openloop_p99.XXXXXX)}
 
-mkdir -p bin
-CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
-CGO_ENABLED=0 go build -trimpath -o bin/bare ./bench/bare
+build_servers
 
 declare -A PORT PID
 PORT[bare]=$(free_port)

@@ -27,9 +27,7 @@ DUR=${DUR:-5}
 OUT=${OUT:-$(mktemp -d /tmp/perfstat_cost.XXXXXX)}
 command -v perf >/dev/null || die "perf not found (apt-get install linux-perf)"
 [ $# -gt 0 ] || die "usage: bench/perfstat_cost.sh NAME=COMMAND..."
-mkdir -p bin
-CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
-CGO_ENABLED=0 go build -trimpath -o bin/bare ./bench/bare
+build_servers
 
 names=() pids=() ports=()
 trap 'stop_pids "${pids[@]}"' EXIT

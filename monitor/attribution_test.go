@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/internal/testutil"
 )
 
@@ -36,14 +35,7 @@ func TestNDCG(t *testing.T) {
 // modify, through a live Monitor that explains every lead.
 func liveAttribution(t *testing.T, n int, modify func(names []string, row []float32)) AttributionReport {
 	t.Helper()
-	bd, err := bundle.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := ReadBaseline(bd.ReadBaseline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bd, base := demoBaseline(t)
 	d := loadDemo(t, "leads_10k.csv")
 	reg := prometheus.NewRegistry()
 	m, err := New(Config{Baseline: base, Features: d.names, Registerer: reg, Attribution: AttributionConfig{
@@ -110,14 +102,7 @@ func TestAttributionDrift(t *testing.T) {
 // spaces them, are gathered for Gather and explained in one call; with
 // Gather negative each is explained alone, as soon as it arrives.
 func TestAttributionGather(t *testing.T) {
-	bd, err := bundle.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := ReadBaseline(bd.ReadBaseline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bd, base := demoBaseline(t)
 	d := loadDemo(t, "leads_10k.csv")
 	nf := len(d.names)
 	for _, tc := range []struct {
@@ -166,14 +151,7 @@ func TestAttributionGather(t *testing.T) {
 // wakes are explained together, in calls of at most explainBlock rows,
 // each row getting its own contributions, and none is lost.
 func TestAttributionBatches(t *testing.T) {
-	bd, err := bundle.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := ReadBaseline(bd.ReadBaseline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bd, base := demoBaseline(t)
 	d := loadDemo(t, "leads_10k.csv")
 	nf := len(d.names)
 	var calls, most int
@@ -221,14 +199,7 @@ func TestAttributionBatches(t *testing.T) {
 // TestAttributionSheds: when the explainer cannot keep up, sampled leads
 // are shed and counted, and the request path never waits.
 func TestAttributionSheds(t *testing.T) {
-	bd, err := bundle.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := ReadBaseline(bd.ReadBaseline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bd, base := demoBaseline(t)
 	d := loadDemo(t, "leads_10k.csv")
 	m, err := New(Config{Baseline: base, Features: d.names, Attribution: AttributionConfig{
 		Explain: bd.Forest().ContributionsBatch, SampleShare: 0.1, MaxPerSecond: -1, Queue: 2}})
@@ -246,14 +217,7 @@ func TestAttributionSheds(t *testing.T) {
 // MaxPerSecond are taken for explaining; the rest are counted as rate
 // limited, neither queued nor shed.
 func TestAttributionRateCap(t *testing.T) {
-	bd, err := bundle.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := ReadBaseline(bd.ReadBaseline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bd, base := demoBaseline(t)
 	d := loadDemo(t, "leads_10k.csv")
 	// One lead per 1,000 s: the first sampled lead is taken, the others
 	// of this burst are over the cap.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/leadscore/leadscore"
-	"github.com/leadscore/leadscore/bundle"
 )
 
 // BenchmarkCapture is the request path's cost of feeding the monitor:
@@ -73,14 +72,7 @@ func BenchmarkSketchAdd(b *testing.B) {
 // B/op is the steady state's garbage per batch (0 is the goal).
 func BenchmarkCaptureDrain(b *testing.B) {
 	const batch, drainEvery = 100, 64
-	bd, err := bundle.Demo()
-	if err != nil {
-		b.Fatal(err)
-	}
-	base, err := ReadBaseline(bd.ReadBaseline)
-	if err != nil {
-		b.Fatal(err)
-	}
+	bd, base := demoBaseline(b)
 	d := loadDemo(b, "leads_10k.csv")
 	m, err := New(Config{Baseline: base, Features: d.names, EvalInterval: time.Hour,
 		Attribution: AttributionConfig{Explain: bd.Forest().ContributionsBatch}})

@@ -27,6 +27,20 @@ var (
 	demoCache = map[string]*demoData{}
 )
 
+// demoBaseline returns the embedded demo bundle and its baseline.
+func demoBaseline(t testing.TB) (*bundle.Bundle, *Baseline) {
+	t.Helper()
+	bd, err := bundle.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := ReadBaseline(bd.ReadBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bd, base
+}
+
 // loadDemo reads testdata/lead-demo/<file> and scores it (cached).
 func loadDemo(t testing.TB, file string) *demoData {
 	t.Helper()

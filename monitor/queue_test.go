@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/leadscore/leadscore"
-	"github.com/leadscore/leadscore/bundle"
 	"github.com/leadscore/leadscore/internal/testutil"
 )
 
@@ -198,14 +197,7 @@ func TestQueueCopiesFeatures(t *testing.T) {
 // rows by their ids, and the attribution sampler got every third lead,
 // as offering them one by one would.
 func TestApplyMatchesRecords(t *testing.T) {
-	bd, err := bundle.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := ReadBaseline(bd.ReadBaseline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bd, base := demoBaseline(t)
 	names := bd.FeatureNames()
 	nf := len(names)
 	other := slices.Clone(names)
