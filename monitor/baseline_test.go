@@ -10,8 +10,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/leadscore/leadscore/bundle"
 )
 
 // TestBaselineDemo checks the demo baseline's statistics against a direct
@@ -241,14 +239,7 @@ func get(t *testing.T, v any, path string) any {
 // held-out leads, exactly as `leadscore baseline` makes it today.
 func TestEmbeddedBaseline(t *testing.T) {
 	t.Parallel()
-	bd, err := bundle.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	shipped, err := ReadBaseline(bd.ReadBaseline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bd, shipped := demoBaseline(t)
 	d := loadDemo(t, "leads_10k.csv")
 	fresh := baselineOf(t, d, 0, d.t.Rows)
 	dir := t.TempDir()
