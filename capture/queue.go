@@ -160,14 +160,17 @@ func (q *recordQueue) take(spare batchBuf) (recs []leadscore.Record, buf batchBu
 	recs, marks = q.records, q.marks
 	buf = batchBuf{recs: recs, feats: q.feats}
 	// A spare smaller than this take (or none: none came back from the
-	// lake yet) is replaced by one with room for half as much again,
-	// rather than grown step by step under the lock on the request path:
-	// the buffers in circulation settle at the size of the largest takes.
-	if cap(spare.recs) < len(recs) {
-		spare.recs = make([]leadscore.Record, 0, len(recs)+len(recs)/2)
+	// lake yet) is replaced by one with room for half as much again, and
+	// at least twice the journal's batch, rather than grown step by step
+	// under the lock on the request path: the buffers in circulation
+	// settle at the size of the largest takes.
+	floor := min(2*q.batch, q.depth)
+	if cap(spare.recs) < max(len(recs), floor) {
+		spare.recs = make([]leadscore.Record, 0, max(min(len(recs)+len(recs)/2, q.depth), floor))
 	}
-	if cap(spare.feats) < len(q.feats) {
-		spare.feats = make([]float32, 0, len(q.feats)+len(q.feats)/2)
+	nf := len(q.tail.features)
+	if cap(spare.feats) < max(len(q.feats), floor*nf) {
+		spare.feats = make([]float32, 0, max(len(q.feats)+len(q.feats)/2, floor*nf))
 	}
 	q.records, q.feats, q.marks = spare.recs[:0], spare.feats[:0], nil
 	if q.room != nil {
