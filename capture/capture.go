@@ -94,7 +94,7 @@ type Writer struct {
 	metrics     []prometheus.Collector
 
 	toLake       chan item     // journal -> lake
-	spareBatches chan batchBuf // lake -> journal, emptied batch buffers
+	spareBatches chan batchBuf // lake -> journal, emptied batch buffers (at most spareBatches)
 	rollRequest  atomic.Pointer[generation]
 	// segmentBytes rolls a generation once its journal segment is this
 	// large, bounding the journal and a replay.
@@ -121,6 +121,12 @@ type Writer struct {
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// spareBatches is how many emptied batch buffers wait for the journal
+// goroutine: as many as can be in flight at once (the queue's, the
+// journal's, one in the hand-off to the lake and the lake's), so that
+// none is dropped and allocated anew when the goroutines' turns jitter.
+const spareBatches = 4
 
 // Compile-time check that a Writer is a leadscore.Sink that copies.
 var _ leadscore.SliceCopier = (*Writer)(nil)
@@ -185,7 +191,7 @@ func newWriter(cfg Config, features []string, reg prometheus.Registerer, log *sl
 		dirLock:      lock,
 		counters:     newCounters(),
 		toLake:       make(chan item, 1),
-		spareBatches: make(chan batchBuf, 2),
+		spareBatches: make(chan batchBuf, spareBatches),
 		uploads:      newUploadQueue(),
 		stop:         make(chan struct{}),
 		kill:         make(chan struct{}),

@@ -839,11 +839,16 @@ func (w *predWriter) close() error {
 
 // dictTable builds a chunk's dictionary of fixed-size values (their bits:
 // -0 and +0, and every NaN payload, are distinct entries, so values read
-// back bit for bit). Open addressing, linear probing; slot holds index+1.
+// back bit for bit). Open addressing, linear probing; a slot holds the
+// key beside its index+1 (0: empty), so that a probe reads one place.
 type dictTable[K uint32 | uint64] struct {
-	keys   []K
-	slots  []int32
+	slots  []dictSlot[K]
 	values []K
+}
+
+type dictSlot[K uint32 | uint64] struct {
+	key K
+	n   int32 // index+1; 0: empty
 }
 
 const dictTableBits = 11 // 2048 slots for at most dictMaxEntries values
@@ -854,8 +859,7 @@ const dictTableBits = 11 // 2048 slots for at most dictMaxEntries values
 // (0 for NaN, which is null) and counts the nulls.
 func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []int32, int, bool) {
 	if t.slots == nil {
-		t.keys = make([]K, 1<<dictTableBits)
-		t.slots = make([]int32, 1<<dictTableBits)
+		t.slots = make([]dictSlot[K], 1<<dictTableBits)
 	} else {
 		clear(t.slots)
 	}
@@ -863,6 +867,7 @@ func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []
 	idx := growI32(*idxBuf, len(vals))
 	*idxBuf = idx
 	const mask = 1<<dictTableBits - 1
+	slots := t.slots[: 1<<dictTableBits : 1<<dictTableBits]
 	k, nulls := 0, 0
 	if levels != nil {
 		levels = levels[:len(vals)]
@@ -878,22 +883,22 @@ func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []
 		}
 		h := (uint64(v) * 0x9E3779B97F4A7C15) >> (64 - dictTableBits)
 		for {
-			s := t.slots[h]
-			if s == 0 {
+			s := &slots[h&mask]
+			if s.key == v && s.n != 0 {
+				idx[k] = s.n - 1
+				break
+			}
+			if s.n == 0 {
 				if len(t.values) == dictMaxEntries {
 					return nil, nil, 0, false
 				}
 				t.values = append(t.values, v)
-				t.keys[h] = v
-				t.slots[h] = int32(len(t.values)) //nolint:gosec // <= dictMaxEntries
+				s.key = v
+				s.n = int32(len(t.values))        //nolint:gosec // <= dictMaxEntries
 				idx[k] = int32(len(t.values) - 1) //nolint:gosec // idem
 				break
 			}
-			if t.keys[h] == v {
-				idx[k] = s - 1
-				break
-			}
-			h = (h + 1) & mask
+			h++
 		}
 		k++
 	}

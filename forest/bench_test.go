@@ -1,6 +1,7 @@
 package forest_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,25 +40,52 @@ func leads(tb testing.TB, f *forest.Forest, n int) []float32 {
 	return t.Values[:n*f.NumFeature()]
 }
 
+// benchBatch scores n demo leads per call. Besides ns/op it reports
+// ns/tree-row and the process's CPU ns/tree-row (the figure to read on a
+// busy host).
 func benchBatch(b *testing.B, f *forest.Forest, n int) {
 	rows := leads(b, f, n)
 	out := make([]float32, n*f.NumGroup())
 	b.ReportAllocs()
 	b.ResetTimer()
+	c0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if err := f.Predict(rows, out); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu := cpuTime() - c0
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+	tr := float64(b.N * n * f.NumTrees())
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/tr, "ns/tree-row")
+	b.ReportMetric(float64(cpu.Nanoseconds())/tr, "cpu-ns/tree-row")
+}
+
+// benchBatches runs benchBatch on batches of 1000 and 100 rows with the
+// vector kernel (where the CPU has it) and with the pure-Go walk.
+func benchBatches(b *testing.B, f *forest.Forest) {
+	for _, n := range []int{1000, 100} {
+		for _, k := range []struct {
+			name string
+			on   bool
+		}{{"vector", true}, {"go", false}} {
+			if k.on && !forest.HaveVector {
+				continue
+			}
+			b.Run(fmt.Sprintf("rows=%d/kernel=%s", n, k.name), func(b *testing.B) {
+				defer forest.SetVector(forest.SetVector(k.on))
+				benchBatch(b, f, n)
+			})
+		}
+	}
 }
 
 func BenchmarkDemoBatch(b *testing.B) {
-	benchBatch(b, loadModel(b, "lead-demo", "model.ubj"), 1024)
+	benchBatches(b, loadModel(b, "lead-demo", "model.ubj"))
 }
 
 func Benchmark1000x8Batch(b *testing.B) {
-	benchBatch(b, loadModel(b, "xgboost", "bench_1000x8", "model.json"), 1024)
+	benchBatches(b, loadModel(b, "xgboost", "bench_1000x8", "model.json"))
 }
 
 func BenchmarkDemoSingle(b *testing.B) {

@@ -44,7 +44,10 @@ type Forest struct {
 	// explanations, built on the first one.
 	lin     *linForest
 	linOnce sync.Once
-	blocks  sync.Pool // *[]float32, transposed row blocks
+	blocks  sync.Pool // *blockScratch
+	// The vector kernel's tables (vector.go).
+	vtrees []vecTree
+	vsegs  []vecSeg
 }
 
 // New validates s and compiles it into a Forest.

@@ -108,6 +108,7 @@ func rowKeys(row []float32, keys []uint32) {
 func (f *Forest) compile() {
 	f.plan = make([]treePlan, len(f.trees))
 	f.means = make([][]float32, len(f.trees))
+	f.nodes = make([]node, vecPad, 2*vecPad)
 	for i := range f.trees {
 		t := &f.trees[i]
 		p := treePlan{group: f.group[i], weight: 1, layout: layoutGeneral, off: int32(i)}
@@ -134,6 +135,8 @@ func (f *Forest) compile() {
 		f.plan[i] = p
 		f.means[i] = t.meanValues()
 	}
+	f.nodes = append(f.nodes, make([]node, vecPad)...)
+	f.compileVector()
 }
 
 // shape returns a tree's depth (edges from root to deepest leaf) and

@@ -7,11 +7,24 @@ import (
 	"github.com/leadscore/leadscore/forest"
 )
 
-// TestModelsMatchReference checks the batch kernel (blocks of eight rows,
-// the last one partial) and the single-row kernel bit for bit against the
-// per-tree reference walk, on the 10,000 held-out demo leads with the demo
-// model and on 2,000 of them with the 1000-tree depth-8 model.
+// TestModelsMatchReference checks the batch kernels (blocks of eight rows,
+// or of sixteen with the vector kernel, the last one partial) and the
+// single-row kernel bit for bit against the per-tree reference walk, on the
+// 10,000 held-out demo leads with the demo model and on 2,000 of them with
+// the 1000-tree depth-8 model.
 func TestModelsMatchReference(t *testing.T) {
+	for _, vec := range []bool{true, false} {
+		if vec && !forest.HaveVector {
+			continue
+		}
+		t.Run(map[bool]string{true: "vector", false: "go"}[vec], func(t *testing.T) {
+			defer forest.SetVector(forest.SetVector(vec))
+			modelsMatchReference(t)
+		})
+	}
+}
+
+func modelsMatchReference(t *testing.T) {
 	for _, m := range []struct {
 		name string
 		path []string

@@ -60,20 +60,26 @@ func (f *Forest) margins(rows, out []float32, n int) {
 		return
 	}
 	nf := f.numFeature
+	s := f.batchScratch()
+	defer f.blocks.Put(s)
 	if n == 1 {
-		bp := f.blockBuffer()
-		defer f.blocks.Put(bp)
-		keys := (*bp)[:2*nf+1]
+		keys := s.xt[:2*nf+1]
 		rowKeys(rows[:nf], keys)
 		f.single(rows, keys, out)
 		return
 	}
-	bp := f.blockBuffer()
-	defer f.blocks.Put(bp)
-	xt := *bp
-	for start := 0; start < n; start += blockRows {
+	start := 0
+	if vectorOn {
+		// Blocks of vecRows rows; a last block of up to blockRows rows
+		// takes the scalar walk below.
+		for ; n-start > blockRows; start += vecRows {
+			end := min(start+vecRows, n)
+			f.block16(rows[start*nf:end*nf], s, out[start*g:end*g], end-start)
+		}
+	}
+	for ; start < n; start += blockRows {
 		end := min(start+blockRows, n)
-		f.block(rows[start*nf:end*nf], xt, out[start*g:end*g], end-start)
+		f.block(rows[start*nf:end*nf], s.xt, out[start*g:end*g], end-start)
 	}
 }
 
@@ -96,11 +102,20 @@ func (f *Forest) linearMargins(rows, out []float32, n int) {
 	}
 }
 
-// blockBuffer returns scratch for one transposed block of row keys.
-func (f *Forest) blockBuffer() *[]uint32 {
-	if bp, ok := f.blocks.Get().(*[]uint32); ok {
-		return bp
+// blockScratch is a batch's scratch: transposed row keys for a vector
+// block (two blocks of blockRows) and the block's margins by group.
+type blockScratch struct {
+	xt  []uint32
+	acc []float32
+}
+
+// batchScratch returns a batch's scratch from the pool.
+func (f *Forest) batchScratch() *blockScratch {
+	if s, ok := f.blocks.Get().(*blockScratch); ok {
+		return s
 	}
-	b := make([]uint32, (2*f.numFeature+1)*blockRows)
-	return &b
+	return &blockScratch{
+		xt:  make([]uint32, (2*f.numFeature+1)*vecRows),
+		acc: make([]float32, f.numGroup*vecRows),
+	}
 }

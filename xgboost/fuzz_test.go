@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/leadscore/leadscore/forest"
 )
 
 // fuzzSeeds returns small real models in every format, whole and cut short.
@@ -48,6 +50,7 @@ func checkLoad(t *testing.T, data []byte) {
 	if err := f.Predict(rows, out); err != nil {
 		t.Fatalf("predict on a valid model: %v", err)
 	}
+	checkBatchMatchesRows(t, f)
 	contrib := make([]float32, f.NumGroup()*(nf+1))
 	if err := f.Contributions(rows[nf:2*nf], contrib); err != nil {
 		t.Fatalf("contributions on a valid model: %v", err)
@@ -62,6 +65,38 @@ func checkLoad(t *testing.T, data []byte) {
 		b := batch[len(contrib)+j]
 		if d := math.Abs(float64(b) - float64(c)); !(d <= 1e-6*math.Max(1, math.Abs(float64(c)))) && !(b != b && c != c) && b != c {
 			t.Fatalf("contribution %d: batch %v, one row %v", j, b, c)
+		}
+	}
+}
+
+// checkBatchMatchesRows scores 19 rows (a block of 16 and a partial one:
+// the vector walk where the CPU has it) in one batch and one by one (the
+// scalar single-row walk): the margins must agree bit for bit.
+func checkBatchMatchesRows(t *testing.T, f *forest.Forest) {
+	nf, g := f.NumFeature(), f.NumGroup()
+	if nf > 1<<12 {
+		return
+	}
+	const n = 19
+	vals := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.MaxFloat32, -math.MaxFloat32, 0.5, -1, 1e30, 3}
+	rows := make([]float32, n*nf)
+	for i := range rows {
+		rows[i] = vals[(i*7+i/nf)%len(vals)]
+	}
+	batch := make([]float32, n*g)
+	if err := f.PredictMargin(rows, batch); err != nil {
+		t.Fatalf("batch margins on a valid model: %v", err)
+	}
+	one := make([]float32, g)
+	for r := 0; r < n; r++ {
+		if err := f.PredictMargin(rows[r*nf:(r+1)*nf], one); err != nil {
+			t.Fatalf("row margins on a valid model: %v", err)
+		}
+		for k := range one {
+			if b := batch[r*g+k]; math.Float32bits(b) != math.Float32bits(one[k]) {
+				t.Fatalf("row %d group %d: batch %v, one row %v", r, k, b, one[k])
+			}
 		}
 	}
 }

@@ -1,0 +1,20 @@
+package forest
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// haveVector says whether this CPU runs the AVX-512 kernel: AVX-512
+// Foundation and VL, with the OS saving the 512-bit and mask registers
+// (x/sys/cpu checks both). GODEBUG=cpu.avx512f=off turns it off.
+var haveVector = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+
+// perfect16 walks the vecRows rows of two transposed blocks (xt) down n
+// consecutive perfect trees (trees[0:n]) and adds each tree's leaves,
+// times its weight, to its group's accumulators (acc+tree.acc), in tree
+// order.
+//
+//go:noescape
+func perfect16(trees *vecTree, n int, nodes, leafval, xt unsafe.Pointer, acc *float32)
