@@ -300,8 +300,17 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 		}
 	}
 	before := len(q.records)
+	// Records that need no check but their feature list's (no sampling,
+	// room, the tail's list) are queued in runs, with one copy of their
+	// fields (putRun); the others one by one.
+	run := 0 // the first record of the run not yet queued
 	for i := range recs {
 		r := &recs[i]
+		if w.sampleBelow == 0 && len(q.records)+i-run < q.depth && q.fast(r) {
+			continue
+		}
+		queued += q.putRun(recs[run:i])
+		run = i + 1
 		if w.sampleBelow != 0 && w.sampleHash(r) >= w.sampleBelow {
 			sampled++
 			continue
@@ -317,6 +326,7 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 		q.put(r)
 		queued++
 	}
+	queued += q.putRun(recs[run:])
 	// The journal goroutine is woken when records arrive in an empty
 	// queue, and again when they pass its batch size (it lingers between
 	// the two): a signal per Capture would end every linger at once.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/parquet-go/parquet-go/encoding/rle"
@@ -273,11 +274,14 @@ func (c *strColumn) add(s string) {
 		if c.byValue == nil {
 			c.byValue = make(map[string]int32)
 		}
-		i = int32(len(c.dict)) //nolint:gosec // <= dictMaxEntries
-		s = string([]byte(s))  // not a view of a larger request body
-		c.dict = append(c.dict, s)
-		c.byValue[s] = i
+		i = int32(len(c.dict))   //nolint:gosec // <= dictMaxEntries
+		own := string([]byte(s)) // not a view of a larger request body
+		c.dict = append(c.dict, own)
+		c.byValue[own] = i
 	}
+	// The caller's string, not the dictionary's copy: the next records
+	// of a batch share it, and comparing a string with itself is a
+	// pointer compare.
 	c.last, c.lastIdx = s, i
 	c.idx = append(c.idx, i)
 }
@@ -328,6 +332,102 @@ type encScratch struct {
 	plain32 []uint32
 	plain64 []uint64
 	thrift  thrift.CompactProtocol
+	// tbuf and tenc encode thrift structures (Marshal would allocate an
+	// encoder and a buffer each time); what they encode is written before
+	// the next one.
+	tbuf bytes.Buffer
+	tenc *thrift.Encoder
+	hdr  format.PageHeader // the page header being written
+
+	// chunk is the chunk being encoded; the row group copies what it
+	// reports. Its index and statistics slices are carved from the slabs
+	// below, which the row groups' metadata keeps (until the file is
+	// closed): a few allocations per row group instead of some twenty
+	// per column chunk.
+	chunk      chunk
+	stats      byteArena
+	nullPages  []bool
+	nullCounts []int64
+	minMax     [][]byte
+	locs       []format.PageLocation
+	encStats   []format.PageEncodingStats
+	encodings  []format.Encoding
+}
+
+// marshal encodes v (a pointer to a thrift structure); the bytes are
+// valid until the next call.
+func (e *encScratch) marshal(v any) ([]byte, error) {
+	if e.tenc == nil {
+		e.tenc = thrift.NewEncoder(e.thrift.NewWriter(&e.tbuf))
+	}
+	e.tbuf.Reset()
+	err := e.tenc.Encode(v)
+	return e.tbuf.Bytes(), err
+}
+
+// carve returns an empty slice with room for n elements from *slab,
+// which it replaces with a new block when full: the slices handed out
+// share blocks, and appending past n moves only that slice.
+func carve[T any](slab *[]T, n int) []T {
+	if cap(*slab)-len(*slab) < n {
+		*slab = make([]T, 0, max(n, slabElems))
+	}
+	l := len(*slab)
+	*slab = (*slab)[:l+n]
+	return (*slab)[l : l : l+n]
+}
+
+// slabElems is the size of a new slab block, in elements: a few row
+// groups' worth of chunks with one page each.
+const slabElems = 256
+
+// newChunk resets the scratch chunk for column col of a row group of
+// pages pages.
+func (w *predWriter) newChunk(col, pages int) *chunk {
+	e := &w.enc
+	c := &e.chunk
+	*c = chunk{}
+	c.meta.PathInSchema = w.schema.names[col : col+1 : col+1]
+	c.ci.NullPages = carve(&e.nullPages, pages)
+	c.ci.NullCounts = carve(&e.nullCounts, pages)
+	c.ci.MinValues = carve(&e.minMax, pages)
+	c.ci.MaxValues = carve(&e.minMax, pages)
+	c.oi.PageLocations = carve(&e.locs, pages)
+	c.meta.EncodingStats = carve(&e.encStats, 2)
+	c.meta.Encoding = carve(&e.encodings, 3)
+	return c
+}
+
+// byteArena hands out small byte slices carved from shared blocks (the
+// statistics' min and max values, kept until the file is closed). A nil
+// arena allocates each.
+type byteArena struct {
+	block []byte
+}
+
+// copy returns a copy of b.
+func (a *byteArena) copy(b []byte) []byte {
+	if a == nil {
+		return bytes.Clone(b)
+	}
+	if cap(a.block)-len(a.block) < len(b) {
+		a.block = make([]byte, 0, max(len(b), 4096))
+	}
+	l := len(a.block)
+	a.block = append(a.block, b...)
+	return a.block[l:len(a.block):len(a.block)]
+}
+
+func (a *byteArena) u32(v uint32) []byte {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	return a.copy(b[:])
+}
+
+func (a *byteArena) u64(v uint64) []byte {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	return a.copy(b[:])
 }
 
 // chunk is what one column chunk's encoder reports.
@@ -354,7 +454,6 @@ func (w *predWriter) flushRowGroup() error {
 	ois := make([]format.OffsetIndex, ncol)
 	var totalUncompressed int64
 	emit := func(col int, c *chunk) {
-		c.meta.PathInSchema = thrift.Slice[string]{s.names[col]}
 		cols[col] = format.ColumnChunk{FileOffset: c.offset, MetaData: c.meta}
 		cis[col], ois[col] = c.ci, c.oi
 		totalUncompressed += c.meta.TotalUncompressedSize
@@ -480,7 +579,7 @@ func (w *predWriter) fixed32Chunk(col int, vals []uint32, optional bool) *chunk 
 	} else if ok {
 		present = vals[:n-nulls] // only its length is used
 	}
-	c := &chunk{}
+	c := w.newChunk(col, w.pageRanges(n))
 	c.meta.Type = typ
 	c.meta.NumValues = int64(n)
 	c.meta.Codec = format.Uncompressed // 4-byte values: see docs/lake.md, Encodings
@@ -490,10 +589,10 @@ func (w *predWriter) fixed32Chunk(col int, vals []uint32, optional bool) *chunk 
 	w.pages(c, levels, nulls, len(present), func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
 		var mn, mx []byte
 		if dict != nil {
-			mn, mx = minMax32(kind, dict, idx[va:vb], w.pageRanges(n) == 1)
+			mn, mx = minMax32(&e.stats, kind, dict, idx[va:vb], w.pageRanges(n) == 1)
 			return w.dictIndexes(len(dict), idx[va:vb]), mn, mx, format.RLEDictionary
 		}
-		mn, mx = minMax32(kind, present[va:vb], nil, true)
+		mn, mx = minMax32(&e.stats, kind, present[va:vb], nil, true)
 		e.values = appendU32(e.values[:0], present[va:vb])
 		return e.values, mn, mx, format.Plain
 	})
@@ -514,7 +613,7 @@ func (w *predWriter) fixed64Chunk(col int, typ format.Type, kind numKind, vals [
 			dict, idx = nil, nil
 		}
 	}
-	c := &chunk{}
+	c := w.newChunk(col, w.pageRanges(n))
 	c.meta.Type = typ
 	c.meta.NumValues = int64(n)
 	if dict != nil {
@@ -526,10 +625,10 @@ func (w *predWriter) fixed64Chunk(col int, typ format.Type, kind numKind, vals [
 	w.pages(c, nil, 0, n, func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
 		var mn, mx []byte
 		if dict != nil {
-			mn, mx = minMax64(kind, dict, idx[va:vb], w.pageRanges(n) == 1)
+			mn, mx = minMax64(&e.stats, kind, dict, idx[va:vb], w.pageRanges(n) == 1)
 			return w.dictIndexes(len(dict), idx[va:vb]), mn, mx, format.RLEDictionary
 		}
-		mn, mx = minMax64(kind, vals[va:vb], nil, true)
+		mn, mx = minMax64(&e.stats, kind, vals[va:vb], nil, true)
 		e.values = appendU64(e.values[:0], vals[va:vb])
 		return e.values, mn, mx, format.Plain
 	})
@@ -540,7 +639,7 @@ func (w *predWriter) fixed64Chunk(col int, typ format.Type, kind numKind, vals [
 func (w *predWriter) stringChunk(col int, s *strColumn) *chunk {
 	e := &w.enc
 	n := len(s.idx) + s.plainN + s.nulls
-	c := &chunk{}
+	c := w.newChunk(col, w.pageRanges(n))
 	c.meta.Type = format.ByteArray
 	c.meta.NumValues = int64(n)
 	dictMode := !s.plain
@@ -564,7 +663,7 @@ func (w *predWriter) stringChunk(col int, s *strColumn) *chunk {
 	pos := 0 // in s.data, of the next page's values
 	w.pages(c, levels, s.nulls, present, func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
 		if dictMode {
-			mn, mx := minMaxStr(s.dict, s.idx[va:vb], w.pageRanges(n) == 1)
+			mn, mx := minMaxStr(&e.stats, s.dict, s.idx[va:vb], w.pageRanges(n) == 1)
 			return w.dictIndexes(len(s.dict), s.idx[va:vb]), mn, mx, format.RLEDictionary
 		}
 		lo := pos
@@ -576,7 +675,7 @@ func (w *predWriter) stringChunk(col int, s *strColumn) *chunk {
 			}
 		}
 		page := s.data[lo:pos]
-		mn, mx := minMaxPlainStr(page)
+		mn, mx := minMaxPlainStr(&e.stats, page)
 		return page, mn, mx, format.Plain
 	})
 	// rawBytes counts 4 bytes of length before each value
@@ -596,12 +695,12 @@ func (w *predWriter) pages(c *chunk, levels []uint8, nulls, present int,
 		c.offset = w.offset
 	}
 	c.meta.DataPageOffset = w.offset
-	encs := map[format.Encoding]bool{}
+	var encs encodingSet
 	if levels != nil {
-		encs[format.RLE] = true
+		encs.add(format.RLE)
 	}
 	if c.meta.DictionaryPageOffset != 0 {
-		encs[format.Plain] = true
+		encs.add(format.Plain)
 	}
 	var stats format.Statistics
 	stats.NullCount = int64(nulls)
@@ -629,14 +728,15 @@ func (w *predWriter) pages(c *chunk, levels []uint8, nulls, present int,
 		vb := va + (rb - ra) - pageNulls
 		enc, mn, mx, encoding := values(va, vb)
 		pageEnc = encoding
-		encs[encoding] = true
+		encs.add(encoding)
 		body := enc
 		compressed := false
 		if c.meta.Codec != format.Uncompressed && len(enc) > 0 {
 			body = w.compress(c.meta.Codec, enc)
 			compressed = true
 		}
-		hdr := format.PageHeader{
+		hdr := &e.hdr // not a new one per page: marshal takes it as an interface
+		*hdr = format.PageHeader{
 			Type:                 format.DataPageV2,
 			UncompressedPageSize: int32(len(e.defs) + len(enc)),  //nolint:gosec // pages are far below 2 GiB
 			CompressedPageSize:   int32(len(e.defs) + len(body)), //nolint:gosec // idem
@@ -651,7 +751,7 @@ func (w *predWriter) pages(c *chunk, levels []uint8, nulls, present int,
 		}
 		hdr.DataPageHeaderV2.V.IsCompressed = thrift.Null[bool]{V: compressed, Valid: true}
 		pageOffset := w.offset
-		hsize := w.writePage(&hdr, e.defs, body)
+		hsize := w.writePage(hdr, e.defs, body)
 		c.meta.TotalUncompressedSize += hsize + int64(len(e.defs)+len(enc))
 		c.meta.TotalCompressedSize += hsize + int64(len(e.defs)+len(body))
 		c.oi.PageLocations = append(c.oi.PageLocations, format.PageLocation{
@@ -692,11 +792,18 @@ func (w *predWriter) pages(c *chunk, levels []uint8, nulls, present int,
 		PageType: format.DataPageV2, Encoding: pageEnc, Count: pagesWritten,
 	})
 	for _, enc := range []format.Encoding{format.Plain, format.RLE, format.RLEDictionary} {
-		if encs[enc] {
+		if encs.has(enc) {
 			c.meta.Encoding = append(c.meta.Encoding, enc)
 		}
 	}
 }
+
+// encodingSet is a set of the encodings a chunk uses.
+type encodingSet uint32
+
+func (s *encodingSet) add(e format.Encoding) { *s |= 1 << (uint(e) & 31) }
+
+func (s encodingSet) has(e format.Encoding) bool { return s&(1<<(uint(e)&31)) != 0 }
 
 // nanOf is the PLAIN bytes of a NaN of a floating type t.
 func nanOf(t format.Type) []byte {
@@ -754,14 +861,15 @@ func (w *predWriter) writeDict64(c *chunk, dict []uint64) {
 func (w *predWriter) writeDictPage(c *chunk, plain []byte, n int) {
 	c.offset = w.offset
 	c.meta.DictionaryPageOffset = w.offset
-	hdr := format.PageHeader{
+	hdr := &w.enc.hdr
+	*hdr = format.PageHeader{
 		Type:                 format.DictionaryPage,
 		UncompressedPageSize: int32(len(plain)), //nolint:gosec // <= dictMaxEntries values
 		CompressedPageSize:   int32(len(plain)), //nolint:gosec // idem
 	}
 	hdr.DictionaryPageHeader.Valid = true
 	hdr.DictionaryPageHeader.V = format.DictionaryPageHeader{NumValues: int32(n), Encoding: format.Plain} //nolint:gosec // idem
-	hsize := w.writePage(&hdr, nil, plain)
+	hsize := w.writePage(hdr, nil, plain)
 	c.meta.TotalUncompressedSize += hsize + int64(len(plain))
 	c.meta.TotalCompressedSize += hsize + int64(len(plain))
 	c.meta.EncodingStats = append(c.meta.EncodingStats, format.PageEncodingStats{
@@ -772,7 +880,7 @@ func (w *predWriter) writeDictPage(c *chunk, plain []byte, n int) {
 // writePage writes a page header and its body parts; it returns the
 // header's size.
 func (w *predWriter) writePage(hdr *format.PageHeader, parts ...[]byte) int64 {
-	b, err := thrift.Marshal(&w.enc.thrift, hdr)
+	b, err := w.enc.marshal(hdr)
 	if err != nil {
 		if w.err == nil {
 			w.err = fmt.Errorf("page header: %w", err)
@@ -796,7 +904,7 @@ func (w *predWriter) close() error {
 	}
 	for g := range w.rowGroups {
 		for c := range w.rowGroups[g].Columns {
-			b, err := thrift.Marshal(&w.enc.thrift, &w.colIndex[g][c])
+			b, err := w.enc.marshal(&w.colIndex[g][c])
 			if err != nil {
 				return fmt.Errorf("column index: %w", err)
 			}
@@ -807,7 +915,7 @@ func (w *predWriter) close() error {
 	}
 	for g := range w.rowGroups {
 		for c := range w.rowGroups[g].Columns {
-			b, err := thrift.Marshal(&w.enc.thrift, &w.offIndex[g][c])
+			b, err := w.enc.marshal(&w.offIndex[g][c])
 			if err != nil {
 				return fmt.Errorf("offset index: %w", err)
 			}
@@ -825,7 +933,7 @@ func (w *predWriter) close() error {
 		CreatedBy:    ft.CreatedBy,
 		ColumnOrders: ft.ColumnOrders,
 	}
-	b, err := thrift.Marshal(&w.enc.thrift, &meta)
+	b, err := w.enc.marshal(&meta)
 	if err != nil {
 		return fmt.Errorf("footer: %w", err)
 	}
@@ -936,7 +1044,7 @@ func (w *predWriter) dictIndexes(dictLen int, idx []int32) []byte {
 // entry, which are exactly the chunk's values), ignoring NaN; nil when
 // there are none. Zeros follow the Parquet rule: a min of zero is -0, a
 // max of zero is +0.
-func minMax32(kind numKind, vals []uint32, idx []int32, whole bool) ([]byte, []byte) {
+func minMax32(a *byteArena, kind numKind, vals []uint32, idx []int32, whole bool) ([]byte, []byte) {
 	if !whole && idx != nil {
 		sel := make([]uint32, len(idx))
 		for k, i := range idx {
@@ -989,10 +1097,10 @@ func minMax32(kind numKind, vals []uint32, idx []int32, whole bool) ([]byte, []b
 	if !have {
 		return nil, nil
 	}
-	return binary.LittleEndian.AppendUint32(nil, mnb), binary.LittleEndian.AppendUint32(nil, mxb)
+	return a.u32(mnb), a.u32(mxb)
 }
 
-func minMax64(kind numKind, vals []uint64, idx []int32, whole bool) ([]byte, []byte) {
+func minMax64(a *byteArena, kind numKind, vals []uint64, idx []int32, whole bool) ([]byte, []byte) {
 	var have bool
 	var mnb, mxb uint64
 	consider := func(b uint64) {
@@ -1038,12 +1146,12 @@ func minMax64(kind numKind, vals []uint64, idx []int32, whole bool) ([]byte, []b
 			mxb = 0
 		}
 	}
-	return binary.LittleEndian.AppendUint64(nil, mnb), binary.LittleEndian.AppendUint64(nil, mxb)
+	return a.u64(mnb), a.u64(mxb)
 }
 
 // minMaxStr is minMax32 for a string dictionary: the bytes of the least
 // and greatest strings (unsigned byte order).
-func minMaxStr(dict []string, idx []int32, whole bool) ([]byte, []byte) {
+func minMaxStr(a *byteArena, dict []string, idx []int32, whole bool) ([]byte, []byte) {
 	var mn, mx string
 	have := false
 	consider := func(s string) {
@@ -1067,11 +1175,11 @@ func minMaxStr(dict []string, idx []int32, whole bool) ([]byte, []byte) {
 	if !have {
 		return nil, nil
 	}
-	return []byte(mn), []byte(mx)
+	return a.copy(unsafe.Slice(unsafe.StringData(mn), len(mn))), a.copy(unsafe.Slice(unsafe.StringData(mx), len(mx))) // #nosec G103 -- only read
 }
 
 // minMaxPlainStr is the least and greatest values of PLAIN BYTE_ARRAY data.
-func minMaxPlainStr(data []byte) ([]byte, []byte) {
+func minMaxPlainStr(a *byteArena, data []byte) ([]byte, []byte) {
 	var mn, mx []byte
 	have := false
 	for len(data) >= 4 {
@@ -1089,7 +1197,7 @@ func minMaxPlainStr(data []byte) ([]byte, []byte) {
 	if !have {
 		return nil, nil
 	}
-	return bytes.Clone(mn), bytes.Clone(mx)
+	return a.copy(mn), a.copy(mx)
 }
 
 // ---- buffers ----------------------------------------------------------------------

@@ -122,6 +122,17 @@ func (q *recordQueue) follow(r *leadscore.Record, log *slog.Logger) bool {
 	return true
 }
 
+// fast reports whether r can be queued under the tail schema as it is:
+// it names the features the tail was last seen with (a pointer compare)
+// or, naming none, has as many. Otherwise follow decides (and may mark a
+// switch). Callers hold mu.
+func (q *recordQueue) fast(r *leadscore.Record) bool {
+	if r.FeatureNames == nil {
+		return len(r.Features) == len(q.tail.features)
+	}
+	return len(r.FeatureNames) == len(r.Features) && sameSlice(r.FeatureNames, q.tailNames)
+}
+
 // sameSlice reports whether a and b are the same slice (same backing array
 // and length).
 func sameSlice(a, b []string) bool {
@@ -145,6 +156,32 @@ func (q *recordQueue) put(r *leadscore.Record) {
 	c := *r
 	c.Features = q.feats[start:len(q.feats):len(q.feats)]
 	q.records = append(q.records, c)
+}
+
+// putRun queues copies of recs, which fast accepted, in one copy of the
+// records and one of each record's features, and returns how many.
+// Callers hold mu.
+func (q *recordQueue) putRun(recs []leadscore.Record) int {
+	if len(recs) == 0 {
+		return 0
+	}
+	nfeat := 0
+	for i := range recs {
+		nfeat += len(recs[i].Features)
+	}
+	// When append moves feats, the records queued before keep the old
+	// array, which nothing writes again.
+	fo := len(q.feats)
+	q.feats = slices.Grow(q.feats, nfeat)[:fo+nfeat]
+	ro := len(q.records)
+	q.records = append(q.records, recs...)
+	for i := range recs {
+		f := recs[i].Features
+		end := fo + copy(q.feats[fo:], f)
+		q.records[ro+i].Features = q.feats[fo:end:end]
+		fo = end
+	}
+	return len(recs)
 }
 
 // take swaps the queued records and their features for spare (emptied)
