@@ -431,5 +431,67 @@ func FuzzParseNumber(f *testing.F) {
 		if !json.Valid([]byte(s[:n])) {
 			t.Fatalf("%q is not a JSON number", s[:n])
 		}
+		checkParseNumber(t, s) // inside a row too: the word-at-a-time path
+	})
+}
+
+// FuzzParseNumberDigits builds numbers from fuzzed parts (an integer part,
+// leading zeros, 0-20 fraction digits taken from a 64-bit value, an
+// optional exponent) and checks parseNumber, alone and inside a row,
+// against strconv and parseNumberCareful, and the row parser's float32
+// against float32(strconv.ParseFloat(s, 64)) or its out-of-range 422.
+// Byte-level fuzzing rarely makes the 16-20 digit mantissas, halfway
+// points and float32 edges this reaches.
+func FuzzParseNumberDigits(f *testing.F) {
+	f.Add(false, uint64(4), uint8(0), uint64(7699966430664), uint8(15), false, int16(0))
+	f.Add(false, uint64(0), uint8(0), uint64(38040000200271606), uint8(17), false, int16(0))
+	f.Add(true, uint64(0), uint8(0), uint64(0), uint8(1), false, int16(0))                  // -0.0
+	f.Add(false, uint64(1), uint8(0), uint64(596046448), uint8(16), false, int16(0))        // 1.0000000596046448
+	f.Add(false, uint64(3), uint8(0), uint64(4028235677973366), uint8(16), true, int16(38)) // float32 max's tie
+	f.Add(false, uint64(1), uint8(0), uint64(401298464324817), uint8(15), true, int16(-45)) // smallest subnormal
+	f.Add(false, uint64(9007199254740993), uint8(0), uint64(0), uint8(1), false, int16(0))  // float64 tie
+	f.Add(false, uint64(0), uint8(30), uint64(12345678901234567890), uint8(20), false, int16(0))
+	f.Fuzz(func(t *testing.T, neg bool, ip uint64, lead uint8, frac uint64, fracLen uint8, hasExp bool, exp int16) {
+		var sb strings.Builder
+		if neg {
+			sb.WriteByte('-')
+		}
+		sb.WriteString(strconv.FormatUint(ip%1e12, 10))
+		if fl, lz := int(fracLen%21), int(lead%40); fl > 0 || lz > 0 {
+			sb.WriteByte('.')
+			sb.WriteString(strings.Repeat("0", lz))
+			d := strconv.FormatUint(frac, 10)
+			if len(d) > fl {
+				d = d[:fl]
+			}
+			sb.WriteString(strings.Repeat("0", fl-len(d)))
+			sb.WriteString(d)
+		}
+		if hasExp {
+			sb.WriteString("e" + strconv.Itoa(int(exp%400)))
+		}
+		s := sb.String()
+		checkParseNumber(t, s)
+		want64, err := strconv.ParseFloat(s, 64)
+		if err != nil && !math.IsInf(want64, 0) {
+			t.Fatalf("built %q, which strconv rejects: %v", s, err)
+		}
+		want := float32(want64)
+		var b batch
+		aerr := parseScoreBody([]byte("[["+s+", 1.0, 2.0],["+s+","+s+","+s+"]]"), &fuzzSchema, 10, &b)
+		if math.IsInf(float64(want), 0) {
+			if aerr == nil || aerr.Code != codeInvalidValue || aerr.Feature != "a" {
+				t.Fatalf("%s: %v, want a 422 %s for feature a", s, aerr, codeInvalidValue)
+			}
+			return
+		}
+		if aerr != nil {
+			t.Fatalf("%s: %v", s, aerr)
+		}
+		for _, i := range []int{0, 3, 4, 5} {
+			if math.Float32bits(b.rows[i]) != math.Float32bits(want) {
+				t.Fatalf("%s: value %d = %v, want float32(strconv) %v", s, i, b.rows[i], want)
+			}
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/binary"
 	"math"
 	"math/big"
 	"math/bits"
@@ -74,10 +75,12 @@ func abs(x int) int {
 	return x
 }
 
-// parseNumber parses the JSON number at the start of b into a float64 and
-// returns how many bytes it used; ok is false when b does not start with a
-// valid JSON number. Overflow yields ±Inf, underflow ±0.
-func parseNumber(b []byte) (f float64, n int, ok bool) {
+// parseNumberCareful is parseNumber's digit-at-a-time path: it takes any
+// number, at any length, and every input parseNumber's fast scan declines
+// (more than 19 significant digits, bad syntax, the end of the buffer
+// inside a number). Its results, including n on failure, which error
+// messages use as a byte offset, are parseNumber's contract.
+func parseNumberCareful(b []byte) (f float64, n int, ok bool) {
 	i := 0
 	neg := false
 	if i < len(b) && b[i] == '-' {
@@ -236,4 +239,130 @@ func eiselLemire64(man uint64, exp10 int, neg bool) (f float64, ok bool) {
 		retBits |= 1 << 63
 	}
 	return math.Float64frombits(retBits), true
+}
+
+// parseNumber parses the JSON number at the start of b into a float64 and
+// returns how many bytes it used; ok is false when b does not start with a
+// valid JSON number. Overflow yields ±Inf, underflow ±0.
+//
+// It takes the numbers clients send (at most 19 significant digits, no
+// exponent) in one pass: the integer part a digit at a time (it is short),
+// the fraction eight and four digits at a time while they last (SWAR:
+// nonDigits8, parseEight; float32 values printed as float64 have 15-17
+// fraction digits), without the per-digit bookkeeping of
+// parseNumberCareful. Everything else (exponents, longer mantissas,
+// syntax errors) goes to parseNumberCareful, whose results, including n on
+// failure (error messages use it as a byte offset), are the contract:
+// TestParseNumberFastPaths, FuzzParseNumber and FuzzParseNumberDigits
+// check the two against each other and against strconv.
+func parseNumber(b []byte) (f float64, n int, ok bool) {
+	i := 0
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg = true
+		i = 1
+	}
+	var mant uint64
+	start := i // first significant digit
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+		start = i
+	case i < len(b) && b[i]-'1' < 9:
+		for ; i < len(b) && b[i]-'0' < 10; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
+		}
+	default:
+		return parseNumberCareful(b)
+	}
+	nd := i - start // significant digits so far
+	exp := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		if mant == 0 {
+			for i < len(b) && b[i] == '0' {
+				i++ // leading zeros: not significant
+			}
+		}
+		f := i
+		// Eight, then four digits at a time (SWAR) while they last:
+		// float32 values printed as float64 have 15-17 fraction digits.
+		for len(b)-i >= 8 {
+			v := binary.LittleEndian.Uint64(b[i:])
+			if nonDigits8(v) != 0 {
+				break
+			}
+			mant = mant*1e8 + parseEight(v)
+			i += 8
+		}
+		if len(b)-i >= 4 {
+			if v := binary.LittleEndian.Uint32(b[i:]); nonDigits4(v) == 0 {
+				mant = mant*1e4 + parseFour(v)
+				i += 4
+			}
+		}
+		for ; i < len(b) && b[i]-'0' < 10; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
+		}
+		if i == d {
+			return parseNumberCareful(b) // "1."
+		}
+		nd += i - f
+		exp = d - i
+	}
+	if nd > 19 || i < len(b) && b[i]|0x20 == 'e' {
+		return parseNumberCareful(b) // mant overflowed, or an exponent
+	}
+	if mant == 0 {
+		if neg {
+			return math.Copysign(0, -1), i, true
+		}
+		return 0, i, true
+	}
+	if mant <= 1<<53 && exp >= -22 {
+		// mant and 10^-exp are exact, so one division rounds correctly
+		// (exp is at most 0 here).
+		f = float64(mant) / pow10[-exp]
+		if neg {
+			f = -f
+		}
+		return f, i, true
+	}
+	if f, ok := eiselLemire64(mant, exp, neg); ok {
+		return f, i, true
+	}
+	return parseNumberCareful(b)
+}
+
+// nonDigits8 is zero when the eight bytes of v are all ASCII digits: a
+// byte c is not one when c+0x46 or c-0x30 sets its top bit (the carry or
+// borrow of a non-digit byte can only flag more bytes, never hide one).
+func nonDigits8(v uint64) uint64 {
+	return ((v + 0x4646464646464646) | (v - 0x3030303030303030)) & 0x8080808080808080
+}
+
+// nonDigits4 is nonDigits8 for four bytes.
+func nonDigits4(v uint32) uint32 {
+	return ((v + 0x46464646) | (v - 0x30303030)) & 0x80808080
+}
+
+// parseEight returns the value of the eight ASCII digits in v, the first
+// in the lowest byte (Lemire's three-multiply SWAR conversion, as in
+// fast_float's parse_eight_digits_unrolled).
+func parseEight(v uint64) uint64 {
+	const mask = 0x000000FF000000FF
+	const mul1 = 100 + 1000000<<32
+	const mul2 = 1 + 10000<<32
+	v -= 0x3030303030303030
+	v = v*10 + v>>8 // pairs of digits in bytes 0, 2, 4, 6
+	return ((v&mask)*mul1 + (v>>16&mask)*mul2) >> 32
+}
+
+// parseFour returns the value of the four ASCII digits in v, the first in
+// the lowest byte.
+func parseFour(v uint32) uint64 {
+	v -= 0x30303030
+	v = v*10 + v>>8 // pairs of digits in bytes 0 and 2
+	return uint64(v&0xFF)*100 + uint64(v>>16&0xFF)
 }

@@ -216,11 +216,16 @@ func (p *batchParser) fastRow(dst []float32) bool {
 			return false
 		}
 		switch c := b[i]; {
+		case c-'0' < 10 && i+3 < len(b) && b[i+1] == '.' && b[i+2] == '0' && b[i+3]-'0' >= 10 && b[i+3]|0x20 != 'e':
+			// "0.0", "1.0", ...: a third of the values clients send
+			// (Python prints integer-valued floats so), exact as they are.
+			dst[j] = float32(c - '0')
+			i += 3
 		case c >= '0' && c <= '9' || c == '-':
 			f, n, ok := parseNumber(b[i:])
 			v := float32(f)
-			if !ok || math.IsInf(float64(v), 0) {
-				return false
+			if !ok || math.Float32bits(v)&0x7F800000 == 0x7F800000 {
+				return false // bad syntax, or ±Inf as a float32 (parseNumber gives no NaN)
 			}
 			dst[j] = v
 			i += n

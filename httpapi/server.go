@@ -22,6 +22,7 @@ import (
 	"math"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1035,18 +1036,18 @@ func (s *Server) write(ex *exchange, status int, contentType []string, body []by
 // readBody reads the request body into the pooled buffer, refusing bodies
 // over the limit. The buffer grows as bytes arrive rather than to the
 // declared Content-Length up front, so a client that announces a large
-// body and sends nothing holds no memory.
+// body and sends nothing holds no memory; it doubles when full (at most
+// twice what has arrived), capped by the declared length and the limit,
+// so a 60 KB batch takes four reallocations at most and ends in a buffer
+// of its exact size, and reads go straight from the connection into it.
 func (s *Server) readBody(ex *exchange, r *http.Request) ([]byte, *apiError) {
 	if aerr := s.checkBody(r); aerr != nil {
 		return nil, aerr
 	}
 	buf := ex.body[:0]
-	if cap(buf) == 0 {
-		buf = make([]byte, 0, initialBodyBuffer)
-	}
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // grow
+			buf = slices.Grow(buf, bodyGrowth(cap(buf), r.ContentLength, s.maxBody)-len(buf))
 		}
 		n, err := r.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -1068,7 +1069,20 @@ func (s *Server) readBody(ex *exchange, r *http.Request) ([]byte, *apiError) {
 	return buf, nil
 }
 
-// initialBodyBuffer is the first body buffer of a pooled exchange.
+// bodyGrowth is the capacity of a full body buffer of capacity c's
+// successor: double (initialBodyBuffer at first), but no more than the
+// declared length (when known and larger than c) or one byte past the
+// limit (enough to tell a body over it).
+func bodyGrowth(c int, declared, limit int64) int {
+	next := int64(max(2*c, initialBodyBuffer))
+	if declared > int64(c) {
+		next = min(next, declared)
+	}
+	return int(min(next, limit+1))
+}
+
+// initialBodyBuffer is the first body buffer of a pooled exchange, when
+// the body is not declared smaller.
 const initialBodyBuffer = 4 << 10
 
 // checkBody refuses, before reading, a body declared larger than the body
