@@ -20,6 +20,10 @@ type generation struct {
 	// hasSegment: the segment file exists, maybe partially written. Set
 	// before the generation's first item is sent.
 	hasSegment bool
+	// segClosed is closed once the segment's file is closed (by the
+	// syncer after its last sync, or after a failure): the lake goroutine
+	// removes the segment only then. Nil without a segment.
+	segClosed chan struct{}
 }
 
 // item is what the journal goroutine hands to the lake goroutine.
@@ -45,11 +49,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // segmentWriter appends frames to one journal segment.
 type segmentWriter struct {
+	gen       *generation
 	f         *os.File
 	cw        countWriter
 	bw        *bufio.Writer
 	reported  int64 // bytes already added to the local-bytes gauge
 	dirSynced bool
+	// syncFailed: an fsync of the segment failed; no later one counts.
+	syncFailed bool
 }
 
 // journaler is the state of the journal goroutine.
@@ -59,8 +66,16 @@ type journaler struct {
 	gen    *generation
 	seg    *segmentWriter
 	enc    frameEncoder
-	dirty  bool // written since the last fsync
+	dirty  bool // written since the last fsync began
 	tick   *time.Ticker
+	// The syncer (syncer.go): jobs made and not yet applied, the segment
+	// whose periodic sync is in flight, and whether a tick came meanwhile.
+	syncJobs    chan syncJob
+	syncResults chan syncResult
+	inflight    int
+	syncing     *segmentWriter
+	syncDue     bool
+	syncStopped bool
 	// lingerT times linger; nil until first used.
 	lingerT *time.Timer
 
@@ -78,11 +93,15 @@ var lossReasons = [...]int{dropQueueFull, dropDiskError, dropBacklogFull, dropSc
 
 func (w *Writer) runJournal(schema *lakeSchema) {
 	defer close(w.journalDone)
-	j := &journaler{w: w, schema: schema, tick: time.NewTicker(w.cfg.SyncInterval)}
+	j := &journaler{w: w, schema: schema, tick: time.NewTicker(w.cfg.SyncInterval),
+		syncJobs: make(chan syncJob, maxSyncJobs), syncResults: make(chan syncResult, maxSyncJobs)}
 	j.errLog.every = w.tune.logEvery
 	defer j.tick.Stop()
+	go w.runSyncer(j.syncJobs, j.syncResults)
 	for {
 		select {
+		case res := <-j.syncResults:
+			j.applySync(res)
 		case <-w.kill:
 			j.abandon()
 			return
@@ -107,6 +126,7 @@ func (w *Writer) runJournal(schema *lakeSchema) {
 			}
 			j.report(time.Now(), true)
 			close(w.toLake)
+			j.stopSyncer()
 			return
 		}
 	}
@@ -343,7 +363,8 @@ func (j *journaler) newGen(now time.Time) {
 		return
 	}
 	g.hasSegment = true
-	s := &segmentWriter{f: f}
+	g.segClosed = make(chan struct{})
+	s := &segmentWriter{gen: g, f: f}
 	s.cw.w = f
 	if wrap := j.w.tune.wrapJournal; wrap != nil {
 		s.cw.w = wrap(f)
@@ -361,61 +382,46 @@ func (j *journaler) newGen(now time.Time) {
 
 // segFailed gives up on the current segment after an error: its intact
 // prefix is kept, the generation goes on unjournaled and is rolled soon.
+// The segment is closed once its fsync in flight, if any, has returned.
 func (j *journaler) segFailed(err error) {
+	j.awaitSync()
+	if j.seg == nil {
+		return // the sync's own failure gave it up already
+	}
+	j.segError(j.gen, err)
+	_ = j.seg.close()
+	j.seg = nil
+	j.dirty = false
+	j.syncDue = false
+}
+
+// segError counts and reports a failure of g's segment.
+func (j *journaler) segError(g *generation, err error) {
 	j.w.counters.fail(opJournalWrite)
 	j.w.counters.journalOK.Store(false)
 	j.warn("journal write failed; records are captured without crash protection until the next segment",
-		"segment", j.gen.id, "error", err.Error())
-	_ = j.seg.f.Close()
-	j.seg = nil
-	j.dirty = false
+		"segment", g.id, "error", err.Error())
 }
 
-// sync is the group commit: one fsync for everything journaled since the
-// last one.
-func (j *journaler) sync() {
-	if j.seg == nil || !j.dirty {
-		return
-	}
-	t0 := time.Now()
-	err := j.seg.f.Sync()
-	if err == nil && !j.seg.dirSynced {
-		err = syncDir(j.w.root, journalDir)
-		j.seg.dirSynced = err == nil
-	}
-	j.w.syncHist.Observe(time.Since(t0).Seconds())
-	if err != nil {
-		j.w.counters.fail(opJournalSync)
-		j.segFailed(fmt.Errorf("fsync: %w", err))
-		return
-	}
-	j.dirty = false
-	j.w.counters.synced.Store(j.w.counters.journaled.Load())
-	j.w.counters.journalOK.Store(true)
-}
-
-// endGen closes the current segment (synced) and tells the lake goroutine
-// to close the generation's files.
+// endGen ends the current segment, handing its last sync and its close to
+// the syncer (which runs them after the sync in flight, if any), and tells
+// the lake goroutine to close the generation's files. The journal goes on
+// with the next generation at once.
 func (j *journaler) endGen() bool {
 	g := j.gen
 	if g == nil {
 		return true
 	}
 	if j.seg != nil {
-		err := j.flush()
-		if err == nil {
-			j.sync()
-		}
-		if j.seg != nil {
-			if cerr := j.seg.f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				j.segFailed(fmt.Errorf("close: %w", err))
-			}
+		if err := j.flush(); err != nil {
+			j.segFailed(fmt.Errorf("close: %w", err))
 		}
 	}
-	j.gen, j.seg, j.dirty = nil, nil, false
+	if s := j.seg; s != nil {
+		j.submit(syncJob{seg: s, gen: g, upto: j.w.counters.journaled.Load(),
+			sync: j.dirty, dir: !s.dirSynced, final: true})
+	}
+	j.gen, j.seg, j.dirty, j.syncDue = nil, nil, false, false
 	return j.send(item{gen: g, end: true})
 }
 
@@ -426,8 +432,10 @@ func (j *journaler) send(it item) bool {
 		select {
 		case j.w.toLake <- it:
 			return true
+		case res := <-j.syncResults:
+			j.applySync(res)
 		case now := <-j.tick.C:
-			j.sync()
+			j.startSync()
 			j.report(now, false)
 		case <-j.w.kill:
 			return false
@@ -436,7 +444,7 @@ func (j *journaler) send(it item) bool {
 }
 
 func (j *journaler) onTick(now time.Time) bool {
-	j.sync()
+	j.startSync()
 	ok := true
 	if g := j.gen; g != nil {
 		age := now.Sub(g.created)
@@ -494,10 +502,15 @@ func (j *journaler) warn(msg string, attrs ...any) {
 }
 
 // abandon stops as a crash would: the open segment is closed without
-// flushing or syncing.
+// flushing or syncing (the syncer runs no job once the Writer is killed;
+// the fsync it may be in is waited for).
 func (j *journaler) abandon() {
+	j.syncStopped = true
+	close(j.syncJobs)
+	for range j.syncResults { //nolint:revive // drained, not applied: a crash
+	}
 	if j.seg != nil {
-		_ = j.seg.f.Close()
+		_ = j.seg.close()
 		j.seg = nil
 	}
 }

@@ -597,6 +597,15 @@ func (lk *lake) finish(g *lakeGen) ([]closedFile, bool) {
 		}
 	}
 	g.files, g.last = nil, nil
+	if c := g.gen.segClosed; c != nil {
+		// The journal's syncer closes the segment after its last fsync;
+		// it is replayed or removed only once closed.
+		select {
+		case <-c:
+		case <-lk.w.kill:
+			return g.closed, false // a crash: the segment stays
+		}
+	}
 	if g.failed && g.gen.hasSegment {
 		return g.closed, false
 	}

@@ -18,3 +18,8 @@ var haveVector = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 //
 //go:noescape
 func perfect16(trees *vecTree, n int, nodes, leafval, xt unsafe.Pointer, acc *float32)
+
+// flat16 is perfect16 for consecutive flat trees.
+//
+//go:noescape
+func flat16(trees *vecTree, n int, nodes, leafval, xt unsafe.Pointer, acc *float32)

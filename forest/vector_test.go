@@ -74,12 +74,20 @@ func TestVectorMatchesScalar(t *testing.T) {
 			s.Objective = "multi:softprob"
 		}
 		ntrees := 1 + rng.IntN(40)
+		// Half the forests have one depth throughout, so the kernel's
+		// paths for two trees of one depth run at every depth.
+		depth := -1
+		if it%2 == 0 {
+			depth = it / 2 % (maxPerfectDepth + 1)
+		}
 		for i := 0; i < ntrees; i++ {
 			var tr Tree
-			switch rng.IntN(10) {
-			case 0: // sparse and deep: flat
+			switch k := rng.IntN(10); {
+			case depth >= 0 && k > 0:
+				tr = randomTree(rng, nf, 1<<(depth+1), depth, false)
+			case k == 0: // sparse and deep: flat
 				tr = randomTree(rng, nf, 30, 20, false)
-			case 1: // categorical: general
+			case k == 1: // categorical: general
 				tr = randomTree(rng, nf, 20, 5, true)
 			default: // balanced, any depth up to the perfect limit
 				d := rng.IntN(maxPerfectDepth + 1)
