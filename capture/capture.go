@@ -123,10 +123,11 @@ type Writer struct {
 }
 
 // spareBatches is how many emptied batch buffers wait for the journal
-// goroutine: as many as can be in flight at once (the queue's, the
-// journal's, one in the hand-off to the lake and the lake's), so that
-// none is dropped and allocated anew when the goroutines' turns jitter.
-const spareBatches = 4
+// goroutine. Each has room for the whole queue (a few MB), and every one
+// kept is live heap the collector scans and that brings the memory limit
+// nearer (more frequent collections), so few are kept: one more
+// allocation when the goroutines' turns jitter costs less.
+const spareBatches = 2
 
 // Compile-time check that a Writer is a leadscore.Sink that copies.
 var _ leadscore.SliceCopier = (*Writer)(nil)

@@ -256,3 +256,212 @@ add:
 done:
 	VZEROUPPER
 	RET
+
+// The flat kernel: the same walk for flat trees (node i, numbered from 0,
+// at BX+8i: key t at +0, column at +4, left child at +6; a row moves to
+// left+(key >= t), and a leaf loops on itself, so a walk may take more
+// steps than its tree's depth). Level 0 reads the root's whole key
+// column; levels 1 to 3 (nodes below 15) find their node words in
+// registers; deeper levels gather them. Two consecutive trees walk side
+// by side for the larger of their depths. Z23 holds 0xffff.
+
+// FSTEP compares the gathered keys with t and moves ix to left+(key >= t)
+// (hi is the node's upper word: column, then left child).
+#define FSTEP(t, hi, ix, k, col, key) \
+	VPANDD Z23, hi, col; VPSRLD $16, hi, hi; GATHERKEY(col, key); \
+	VPCMPUD $5, t, key, k; VPADDD Z30, hi, k, hi; VMOVDQA32 hi, ix
+
+// FTOP walks level 0 from the root.
+#define FTOP(base, tmp, ix, k, z) \
+	MOVWLZX 4(base), tmp; SHLQ $6, tmp; VMOVDQU32 (R10)(tmp*1), z; VPCMPUD.BCST $5, (base), z, k; \
+	MOVWLZX 6(base), tmp; VPBROADCASTD tmp, ix; VPADDD Z30, ix, k, ix
+
+// FL1 walks a level whose nodes are below 8 (levels 1 and 2).
+#define FL1(base, ix, k, tab, i2, t, hi, col, key) \
+	VMOVDQU32 (base), tab; VPADDD ix, ix, i2; VPERMD tab, i2, t; VPADDD Z30, i2, i2; VPERMD tab, i2, hi; \
+	FSTEP(t, hi, ix, k, col, key)
+
+// FL3 walks a level whose nodes are below 16 (level 3).
+#define FL3(base, ix, k, a, b, i2, t, hi, col, key) \
+	VMOVDQU32 (base), a; VMOVDQU32 64(base), b; VPADDD ix, ix, i2; \
+	VMOVDQA32 i2, t; VPERMI2D b, a, t; VPADDD Z30, i2, hi; VPERMI2D b, a, hi; \
+	FSTEP(t, hi, ix, k, col, key)
+
+// FDEEP walks a level by gathering its nodes' words.
+#define FDEEP(base, ix, k, t, hi, col, key) \
+	KXNORW K7, K7, K7; VPGATHERDD (base)(ix*8), K7, t; \
+	KXNORW K7, K7, K7; VPGATHERDD 4(base)(ix*8), K7, hi; \
+	FSTEP(t, hi, ix, k, col, key)
+
+// FDEEPQ is FDEEP gathering each row's node as one 8-byte word (two
+// 8-lane gathers, cheaper than two 16-lane ones here), then splitting the
+// words into t and hi with Z21 (even dwords) and Z22 (odd dwords). yix is
+// ix as a Y register; yc is col's.
+#define FDEEPQ(base, ix, yix, k, lo, up, t, hi, col, yc, key) \
+	VEXTRACTI32X8 $1, ix, yc; \
+	KXNORW K7, K7, K7; VPGATHERDQ (base)(yix*8), K7, lo; \
+	KXNORW K7, K7, K7; VPGATHERDQ (base)(yc*8), K7, up; \
+	VMOVDQA32 Z21, t; VPERMI2D up, lo, t; VMOVDQA32 Z22, hi; VPERMI2D up, lo, hi; \
+	FSTEP(t, hi, ix, k, col, key)
+
+// func flat16(trees *vecTree, n int, nodes, leafval, xt unsafe.Pointer, acc *float32)
+TEXT ·flat16(SB), NOSPLIT, $0-48
+	MOVQ trees+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ nodes+16(FP), R8
+	MOVQ leafval+24(FP), R9
+	MOVQ xt+32(FP), R10
+	MOVQ acc+40(FP), R11
+	VMOVDQU32 iota16<>(SB), Z31
+	MOVL $1, AX
+	VPBROADCASTD AX, Z30
+	MOVL $0xffff, AX
+	VPBROADCASTD AX, Z23
+	VMOVDQU32 iota16<>(SB), Z21
+	VPADDD Z21, Z21, Z21
+	VPADDD Z30, Z21, Z22
+
+ftree:
+	CMPQ CX, $2
+	JB fsingle
+
+	// Two trees, for the larger of their depths (at least 1).
+	MOVLQSX vecTree_node(SI), BX
+	ADDQ R8, BX
+	MOVLQSX vecTree_leaf(SI), DX
+	ADDQ R9, DX
+	MOVLQSX (vecTree__size+vecTree_node)(SI), R12
+	ADDQ R8, R12
+	MOVLQSX (vecTree__size+vecTree_leaf)(SI), R13
+	ADDQ R9, R13
+	MOVL vecTree_depth(SI), DI
+	MOVL (vecTree__size+vecTree_depth)(SI), AX
+	CMPL AX, DI
+	CMOVLGT AX, DI
+	MOVL $1, AX
+	CMPL DI, AX
+	CMOVLLT AX, DI
+	FTOP(BX, AX, Z0, K1, Z1)
+	FTOP(R12, R14, Z24, K2, Z12)
+	DECL DI
+	JZ fpleaves
+	FL1(BX, Z0, K1, Z1, Z2, Z3, Z4, Z5, Z6)
+	FL1(R12, Z24, K2, Z12, Z13, Z14, Z15, Z16, Z17)
+	DECL DI
+	JZ fpleaves
+	FL1(BX, Z0, K1, Z1, Z2, Z3, Z4, Z5, Z6)
+	FL1(R12, Z24, K2, Z12, Z13, Z14, Z15, Z16, Z17)
+	DECL DI
+	JZ fpleaves
+	FL3(BX, Z0, K1, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	FL3(R12, Z24, K2, Z12, Z13, Z14, Z15, Z16, Z17, Z18)
+	DECL DI
+	JZ fpleaves
+
+fpdeep:
+	FDEEPQ(BX, Z0, Y0, K1, Z1, Z2, Z3, Z4, Z5, Y5, Z6)
+	FDEEPQ(R12, Z24, Y24, K2, Z12, Z13, Z14, Z15, Z16, Y16, Z17)
+	DECL DI
+	JNZ fpdeep
+
+fpleaves:
+	LEAFG(DX, Z0, Z1)
+	LEAFG(R13, Z24, Z12)
+	ADD(0, Z1, Z2)
+	ADD(vecTree__size, Z12, Z13)
+	ADDQ $(2*vecTree__size), SI
+	SUBQ $2, CX
+	JMP ftree
+
+	// One tree.
+fsingle:
+	TESTQ CX, CX
+	JZ fdone
+	MOVLQSX vecTree_node(SI), BX
+	ADDQ R8, BX
+	MOVLQSX vecTree_leaf(SI), DX
+	ADDQ R9, DX
+	MOVL vecTree_depth(SI), DI
+	MOVL $1, AX
+	CMPL DI, AX
+	CMOVLLT AX, DI
+	FTOP(BX, AX, Z0, K1, Z1)
+	DECL DI
+	JZ fleaves
+	FL1(BX, Z0, K1, Z1, Z2, Z3, Z4, Z5, Z6)
+	DECL DI
+	JZ fleaves
+	FL1(BX, Z0, K1, Z1, Z2, Z3, Z4, Z5, Z6)
+	DECL DI
+	JZ fleaves
+	FL3(BX, Z0, K1, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	DECL DI
+	JZ fleaves
+
+fdeep:
+	FDEEPQ(BX, Z0, Y0, K1, Z1, Z2, Z3, Z4, Z5, Y5, Z6)
+	DECL DI
+	JNZ fdeep
+
+fleaves:
+	LEAFG(DX, Z0, Z1)
+	ADD(0, Z1, Z2)
+	ADDQ $vecTree__size, SI
+	DECQ CX
+	JMP ftree
+
+fdone:
+	VZEROUPPER
+	RET
+
+// func keys16(rows *float32, nf, nb int, xt *uint32)
+//
+// keys16 is transpose16 (vector.go) in vector form: for each feature it
+// gathers the nb rows' values (padding rows read as NaN), maps them to
+// their order-preserving keys as floatKey does (x+0 turns -0 into +0; a
+// positive's key flips its sign bit, a negative's flips every bit) and
+// stores the two key columns (missing as missingKey, then as 0), then the
+// zero column.
+TEXT ·keys16(SB), NOSPLIT, $0-32
+	MOVQ rows+0(FP), SI
+	MOVQ nf+8(FP), CX
+	MOVQ nb+16(FP), DX
+	MOVQ xt+24(FP), DI
+	VMOVDQU32 iota16<>(SB), Z31
+	VPBROADCASTD CX, Z30
+	VPMULLD Z30, Z31, Z31            // row r's value of feature 0 at dword r*nf
+	MOVL $1, AX
+	SHLXL DX, AX, AX
+	DECL AX
+	KMOVW AX, K6                     // the nb real rows
+	MOVL $0x7fc00000, AX
+	VPBROADCASTD AX, Z29             // NaN
+	MOVL $0x80000000, AX
+	VPBROADCASTD AX, Z28             // the sign bit
+	VPTERNLOGD $0xff, Z27, Z27, Z27  // missingKey
+	VPXORD Z26, Z26, Z26             // 0
+	TESTQ CX, CX
+	JZ kzero
+
+kcol:
+	VMOVDQA32 Z29, Z1
+	KMOVW K6, K7
+	VPGATHERDD (SI)(Z31*4), K7, Z1
+	VCMPPS $3, Z1, Z1, K1            // unordered: missing
+	VADDPS Z26, Z1, Z1
+	VPSRAD $31, Z1, Z2
+	VPORD Z28, Z2, Z2
+	VPXORD Z2, Z1, Z1
+	VMOVDQA32 Z27, K1, Z1
+	VMOVDQU32 Z1, (DI)
+	VPXORD Z1, Z1, K1, Z1
+	VMOVDQU32 Z1, 64(DI)
+	ADDQ $4, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ kcol
+
+kzero:
+	VMOVDQU32 Z26, (DI)
+	VZEROUPPER
+	RET

@@ -11,24 +11,30 @@ import (
 // Number parsing is the hot loop of every request (50 numbers a lead), so
 // parseNumber converts the common cases itself and leaves only the rare
 // ones to strconv.ParseFloat. Every result is bit-for-bit what
-// strconv.ParseFloat(s, 64) returns (FuzzParseNumber checks this):
+// strconv.ParseFloat(s, 64) returns (FuzzParseNumber and
+// FuzzParseNumberDigits check this):
 //
-//   - up to 15 significant digits and a power of ten up to 22: one exact
-//     IEEE multiply or divide (Clinger's fast path, as strconv's own);
-//   - up to 19 significant digits and a power of ten in [-40, 40]: the
-//     Eisel-Lemire algorithm, as in strconv, over a small table;
+//   - up to 19 significant digits, no exponent (what clients send): the
+//     fraction read eight and four digits at a time (parseNumber), then
+//     one exact IEEE division when the mantissa is below 2^53 (Clinger's
+//     fast path, as strconv's own), else the Eisel-Lemire algorithm, as in
+//     strconv, over a small table;
+//   - exponents, longer mantissas: the same conversions after a
+//     digit-at-a-time scan (parseNumberCareful), powers of ten up to 22
+//     and [-40, 40] respectively;
 //   - anything else, or the rare case Eisel-Lemire cannot decide: strconv.
 //
-// The second case matters: float32 values printed as float64 (what most
+// Eisel-Lemire matters: float32 values printed as float64 (what most
 // clients send, e.g. 0.38040000200271606) have 16 or 17 digits.
 //
-// Why not just strconv.ParseFloat: BenchmarkParseNumber measures both on
-// the demo leads' values (December 2026, 2 shared cores, medians of 3
-// alternated runs): 59 ns against 193 ns a number for float32-as-float64
-// values, 54 ns against 167 ns for 4-decimal values, 3.1-3.3x (a quieter
-// earlier run: 34 against 128 and 51 against 163 ns, 3.5x); neither
-// allocates on valid numbers. At 50 numbers a lead that is about 6 µs a
-// lead, most of the parse time. docs/architecture.md has the command.
+// Why not just strconv.ParseFloat: BenchmarkParseNumber measures the three
+// on the demo leads' values (December 2026, 2 shared cores at load 10,
+// medians of 3 alternated runs, CPU time): 10.8 ns a number for
+// float32-as-float64 values against 16.1 for parseNumberCareful alone and
+// 45.0 for strconv, 13.0 against 14.9 and 37.3 for 4-decimal values. In a
+// body, with the row parser's shortcut for "1.0" (fastRow),
+// BenchmarkParseRows100 gives 6.8 CPU ns a number, 16.9 before these
+// changes. docs/architecture.md has the commands.
 
 // pow10 holds the powers of ten exactly representable as float64.
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,

@@ -94,6 +94,7 @@ func BenchmarkParseNumber(b *testing.B) {
 				}
 				var s float64
 				i := 0
+				c0 := cpuTime()
 				for b.Loop() {
 					f, _, _ := p.parse(set.vals[i])
 					s += f
@@ -102,6 +103,7 @@ func BenchmarkParseNumber(b *testing.B) {
 						i = 0
 					}
 				}
+				b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 				sinkFloat = s
 			})
 		}
