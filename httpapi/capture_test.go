@@ -285,3 +285,21 @@ func TestCaptureFeaturesForFeatureCopiers(t *testing.T) {
 		}
 	}
 }
+
+// recordIDs finds row i's inference id in its one string from i alone:
+// every row of batches across the digit boundaries (1, 10, 100 and 1000
+// rows) gets base-<row>, and a one-row batch base itself.
+func TestRecordIDsInference(t *testing.T) {
+	for _, n := range []int{1, 2, 9, 10, 11, 99, 100, 101, 999, 1000, 1001} {
+		ids := recordIDs("req-7f", n, &batch{})
+		for i := range n {
+			want := "req-7f"
+			if n > 1 {
+				want = "req-7f-" + strconv.Itoa(i)
+			}
+			if got := ids.inference(i); got != want {
+				t.Fatalf("n=%d row %d: %q, want %q", n, i, got, want)
+			}
+		}
+	}
+}

@@ -220,9 +220,12 @@ func (s *Server) scoreSplit(ctx context.Context, ex *exchange, nf, explain int, 
 // held in one string: a 100-lead batch costs one allocation for its ids
 // instead of two hundred.
 type batchIDs struct {
-	all    string
-	base   string // the id of a one-row batch
-	infAt  []uint32
+	all  string
+	base string // the id of a one-row batch
+	// rows is the row count when the inference ids are base-<row> (in all
+	// from its start, one after the other: where row i's is follows from
+	// i, so no offsets are kept); 0: every row's is base.
+	rows   int
 	leadAt []uint32 // start and end offsets in all, per row; nil: no lead ids
 }
 
@@ -237,7 +240,7 @@ func recordIDs(base string, n int, b *batch) batchIDs {
 	size := 0
 	if n > 1 {
 		size = n * (len(base) + 1 + len(strconv.Itoa(n)))
-		ids.infAt = make([]uint32, 0, 2*n)
+		ids.rows = n
 	}
 	if hasLeads {
 		ids.leadAt = make([]uint32, 0, 2*n)
@@ -250,11 +253,9 @@ func recordIDs(base string, n int, b *batch) batchIDs {
 	buf := make([]byte, 0, size)
 	if n > 1 {
 		for i := range n {
-			ids.infAt = append(ids.infAt, uint32(len(buf))) // #nosec G115 -- bodies are far below 4 GiB
 			buf = append(buf, base...)
 			buf = append(buf, '-')
 			buf = strconv.AppendInt(buf, int64(i), 10)
-			ids.infAt = append(ids.infAt, uint32(len(buf))) // #nosec G115 -- as above
 		}
 	}
 	if hasLeads {
@@ -271,10 +272,20 @@ func recordIDs(base string, n int, b *batch) batchIDs {
 }
 
 func (x *batchIDs) inference(i int) string {
-	if x.infAt == nil {
+	if x.rows == 0 {
 		return x.base
 	}
-	return x.all[x.infAt[2*i]:x.infAt[2*i+1]]
+	// Row i's id follows i ids of len(base)+1 bytes and the digits of
+	// 0..i-1; it is len(base)+1 bytes and the digits of i long.
+	start, digits := i*(len(x.base)+1), 1
+	for lo, hi := 0, 10; ; lo, hi, digits = hi, hi*10, digits+1 {
+		if i < hi {
+			start += (i - lo) * digits
+			break
+		}
+		start += (hi - lo) * digits
+	}
+	return x.all[start : start+len(x.base)+1+digits]
 }
 
 func (x *batchIDs) lead(i int) string {
