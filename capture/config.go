@@ -139,8 +139,8 @@ type tuning struct {
 	// Fault injection for tests: wrap the files of journal segments and
 	// lake files (nil: no wrapping).
 	wrapJournal, wrapLake func(io.Writer) io.Writer
-	// fsync syncs a journal segment (nil: (*os.File).Sync); tests make it
-	// block or fail.
+	// fsync syncs a journal segment or a lake file (nil:
+	// (*os.File).Sync); tests make it block or fail.
 	fsync func(*os.File) error
 	// newFileWriter makes the writer of a prediction file (nil: the
 	// lake's predWriter); BenchmarkLakeCPU plugs parquet-go's own writer

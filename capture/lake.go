@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +35,11 @@ type lake struct {
 	cur      *lakeGen
 	retained []*retainedGen
 	errLog   logLimiter
+	// The closer (closer.go): files and generation ends handed to it,
+	// segments it asks to keep, and its end.
+	closeJobs  chan closeJob
+	keep       chan keepSegment
+	closerDone chan struct{}
 }
 
 // lakeGen is a generation's files. Each hour partition has at most one
@@ -90,7 +96,8 @@ type partFile struct {
 }
 
 func newLake(w *Writer) *lake {
-	return &lake{w: w, root: w.root, errLog: logLimiter{every: w.tune.logEvery}}
+	return &lake{w: w, root: w.root, errLog: logLimiter{every: w.tune.logEvery},
+		closeJobs: make(chan closeJob, maxCloseJobs), keep: make(chan keepSegment), closerDone: make(chan struct{})}
 }
 
 func hourKey(t time.Time) int64 {
@@ -214,6 +221,7 @@ func (w *Writer) runLake() {
 	lk := w.lake
 	retry := time.NewTicker(w.tune.retryInterval)
 	defer retry.Stop()
+	go lk.runCloser()
 	for {
 		select {
 		case it, ok := <-w.toLake:
@@ -222,6 +230,7 @@ func (w *Writer) runLake() {
 					lk.finishLive(lk.cur)
 					lk.cur = nil
 				}
+				lk.stopCloser()
 				lk.retryRetained()
 				<-w.groundTruth.done // its last files join the upload queue
 				w.uploads.close()
@@ -230,6 +239,8 @@ func (w *Writer) runLake() {
 			lk.handle(it)
 		case <-retry.C:
 			lk.retryRetained()
+		case k := <-lk.keep:
+			lk.retain(k.id, k.closed)
 		case <-w.kill:
 			lk.abandon()
 			return
@@ -293,8 +304,11 @@ func (lk *lake) rollFile(g *lakeGen, pf *partFile) {
 	}
 }
 
-// abandon stops as a crash would: open files are closed unfinished.
+// abandon stops as a crash would: open files are closed unfinished, and
+// the closer renames nothing more.
 func (lk *lake) abandon() {
+	close(lk.closeJobs)
+	<-lk.closerDone
 	if lk.cur == nil {
 		return
 	}
@@ -539,7 +553,7 @@ func (lk *lake) closeFile(g *lakeGen, pf *partFile) (closedFile, error) {
 		err = pf.bw.Flush()
 	}
 	if err == nil {
-		err = pf.f.Sync()
+		err = lk.w.fsync(pf.f)
 	}
 	if cerr := pf.f.Close(); err == nil {
 		err = cerr
@@ -560,9 +574,34 @@ func (lk *lake) closeFile(g *lakeGen, pf *partFile) (closedFile, error) {
 	return closedFile{rel: pf.final, size: pf.cw.n}, nil
 }
 
+// handOver completes pf (its last row group and footer, flushed to the
+// file) and hands it to the closer; false when that failed.
+func (lk *lake) handOver(g *lakeGen, pf *partFile) bool {
+	lk.flushRows(g, pf)
+	if pf.err != nil {
+		return false
+	}
+	err := pf.w.close()
+	if err == nil {
+		err = pf.bw.Flush()
+	}
+	if err != nil {
+		lk.failFile(g, pf, opParquetClose, fmt.Errorf("close %s: %w", pf.final, err))
+		return false
+	}
+	lk.sendClose(closeJob{gen: g.gen, f: pf.f, tmp: pf.tmp, final: pf.final, dir: pf.dir, key: pf.key,
+		size: pf.cw.n, written: pf.written, unjournaled: pf.unjournaled})
+	pf.f, pf.w, pf.bw = nil, nil, nil // the closer's now; the buffers are free
+	return true
+}
+
 // closeInGen closes pf and records it among g's closed files; false when
-// it failed.
+// it failed. A file of a live generation is completed here (its last row
+// group and footer) and fsync'd and renamed by the closer.
 func (lk *lake) closeInGen(g *lakeGen, pf *partFile) bool {
+	if !g.replay {
+		return lk.handOver(g, pf)
+	}
 	cf, err := lk.closeFile(g, pf)
 	if err != nil {
 		if pf.err == nil { // not already failed by its last write
@@ -597,15 +636,6 @@ func (lk *lake) finish(g *lakeGen) ([]closedFile, bool) {
 		}
 	}
 	g.files, g.last = nil, nil
-	if c := g.gen.segClosed; c != nil {
-		// The journal's syncer closes the segment after its last fsync;
-		// it is replayed or removed only once closed.
-		select {
-		case <-c:
-		case <-lk.w.kill:
-			return g.closed, false // a crash: the segment stays
-		}
-	}
 	if g.failed && g.gen.hasSegment {
 		return g.closed, false
 	}
@@ -615,16 +645,17 @@ func (lk *lake) finish(g *lakeGen) ([]closedFile, bool) {
 	return g.closed, true
 }
 
-// finishLive finishes a generation of this run.
+// finishLive finishes a generation of this run: its files are completed
+// and handed to the closer, which then removes the segment (or has it
+// kept) and queues the files for upload.
 func (lk *lake) finishLive(g *lakeGen) {
-	closed, ok := lk.finish(g)
-	if !ok {
-		lk.retain(g.gen.id, closed)
-		return
+	for _, k := range slices.Sorted(maps.Keys(g.files)) {
+		if pf := g.files[k]; pf.err == nil {
+			lk.closeInGen(g, pf)
+		}
 	}
-	for _, cf := range closed {
-		lk.w.queueUpload(cf)
-	}
+	g.files, g.last = nil, nil
+	lk.sendClose(closeJob{gen: g.gen, end: true, failed: g.failed})
 }
 
 func (lk *lake) retain(id string, closed []closedFile) {

@@ -57,10 +57,6 @@ type syncResult struct {
 // closed unsynced, as a crash leaves them.
 func (w *Writer) runSyncer(jobs <-chan syncJob, results chan<- syncResult) {
 	defer close(results)
-	fsync := w.tune.fsync
-	if fsync == nil {
-		fsync = (*os.File).Sync
-	}
 	for job := range jobs {
 		res := syncResult{job: job}
 		killed := false
@@ -72,7 +68,7 @@ func (w *Writer) runSyncer(jobs <-chan syncJob, results chan<- syncResult) {
 		if !killed && (job.sync || job.dir) {
 			t0 := time.Now()
 			if job.sync {
-				res.err = fsync(job.seg.f)
+				res.err = w.fsync(job.seg.f)
 			}
 			if res.err == nil && job.dir {
 				res.err = syncDir(w.root, journalDir)
@@ -84,6 +80,14 @@ func (w *Writer) runSyncer(jobs <-chan syncJob, results chan<- syncResult) {
 		}
 		results <- res
 	}
+}
+
+// fsync syncs a journal segment or a lake file (tuning.fsync in tests).
+func (w *Writer) fsync(f *os.File) error {
+	if h := w.tune.fsync; h != nil {
+		return h(f)
+	}
+	return f.Sync()
 }
 
 // close closes the segment's file and tells the lake goroutine that the

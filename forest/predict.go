@@ -70,9 +70,10 @@ func (f *Forest) margins(rows, out []float32, n int) {
 	}
 	start := 0
 	if vectorOn {
-		// Blocks of vecRows rows; a last block of up to blockRows rows
-		// takes the scalar walk below.
-		for ; n-start > blockRows; start += vecRows {
+		// Blocks of vecRows rows; a last block of up to blockRows/2
+		// rows takes the scalar walk below (four rows cost the scalar
+		// walk about what a block of sixteen costs the vector one).
+		for ; n-start > blockRows/2; start += vecRows {
 			end := min(start+vecRows, n)
 			f.block16(rows[start*nf:end*nf], s, out[start*g:end*g], end-start)
 		}

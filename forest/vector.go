@@ -82,7 +82,8 @@ func (f *Forest) compileVector() {
 
 // transpose16 writes the key columns of nb (<= vecRows) rows of nf
 // features into xt, column-major with vecRows keys per column; padding
-// rows are all missing (see layout.go).
+// rows are all missing (see layout.go). It is the reference for the
+// assembly keys16, which block16 uses (TestKeys16 compares them).
 func transpose16(rows []float32, xt []uint32, nf, nb int) {
 	xt = xt[:(2*nf+1)*vecRows]
 	for r := 0; r < vecRows; r++ {
@@ -106,7 +107,7 @@ func transpose16(rows []float32, xt []uint32, nf, nb int) {
 func (f *Forest) block16(rows []float32, s *blockScratch, out []float32, nb int) {
 	nf, g := f.numFeature, f.numGroup
 	xt := s.xt[:(2*nf+1)*vecRows]
-	transpose16(rows, xt, nf, nb)
+	keys16(&rows[0], nf, nb, &xt[0])
 	acc := s.acc[:g*vecRows]
 	clear(acc)
 	for r := 0; r < nb; r++ {

@@ -23,3 +23,9 @@ func perfect16(trees *vecTree, n int, nodes, leafval, xt unsafe.Pointer, acc *fl
 //
 //go:noescape
 func flat16(trees *vecTree, n int, nodes, leafval, xt unsafe.Pointer, acc *float32)
+
+// keys16 writes the key columns of nb (1 to vecRows) rows of nf features
+// (row-major at rows) into xt, as transpose16 does.
+//
+//go:noescape
+func keys16(rows *float32, nf, nb int, xt *uint32)

@@ -413,3 +413,55 @@ fleaves:
 fdone:
 	VZEROUPPER
 	RET
+
+// func keys16(rows *float32, nf, nb int, xt *uint32)
+//
+// keys16 is transpose16 (vector.go) in vector form: for each feature it
+// gathers the nb rows' values (padding rows read as NaN), maps them to
+// their order-preserving keys as floatKey does (x+0 turns -0 into +0; a
+// positive's key flips its sign bit, a negative's flips every bit) and
+// stores the two key columns (missing as missingKey, then as 0), then the
+// zero column.
+TEXT ·keys16(SB), NOSPLIT, $0-32
+	MOVQ rows+0(FP), SI
+	MOVQ nf+8(FP), CX
+	MOVQ nb+16(FP), DX
+	MOVQ xt+24(FP), DI
+	VMOVDQU32 iota16<>(SB), Z31
+	VPBROADCASTD CX, Z30
+	VPMULLD Z30, Z31, Z31            // row r's value of feature 0 at dword r*nf
+	MOVL $1, AX
+	SHLXL DX, AX, AX
+	DECL AX
+	KMOVW AX, K6                     // the nb real rows
+	MOVL $0x7fc00000, AX
+	VPBROADCASTD AX, Z29             // NaN
+	MOVL $0x80000000, AX
+	VPBROADCASTD AX, Z28             // the sign bit
+	VPTERNLOGD $0xff, Z27, Z27, Z27  // missingKey
+	VPXORD Z26, Z26, Z26             // 0
+	TESTQ CX, CX
+	JZ kzero
+
+kcol:
+	VMOVDQA32 Z29, Z1
+	KMOVW K6, K7
+	VPGATHERDD (SI)(Z31*4), K7, Z1
+	VCMPPS $3, Z1, Z1, K1            // unordered: missing
+	VADDPS Z26, Z1, Z1
+	VPSRAD $31, Z1, Z2
+	VPORD Z28, Z2, Z2
+	VPXORD Z2, Z1, Z1
+	VMOVDQA32 Z27, K1, Z1
+	VMOVDQU32 Z1, (DI)
+	VPXORD Z1, Z1, K1, Z1
+	VMOVDQU32 Z1, 64(DI)
+	ADDQ $4, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ kcol
+
+kzero:
+	VMOVDQU32 Z26, (DI)
+	VZEROUPPER
+	RET

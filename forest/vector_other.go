@@ -16,3 +16,8 @@ func perfect16(*vecTree, int, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, *f
 func flat16(*vecTree, int, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, *float32) {
 	panic("forest: no vector kernel on this architecture")
 }
+
+// keys16 is never called on this architecture (vectorOn is false).
+func keys16(*float32, int, int, *uint32) {
+	panic("forest: no vector kernel on this architecture")
+}

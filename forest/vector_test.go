@@ -101,7 +101,7 @@ func TestVectorMatchesScalar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, n := range []int{2, 8, 9, 15, 16, 17, 24, 31, 33, 40 + rng.IntN(30)} {
+		for _, n := range []int{2, 4, 5, 8, 9, 15, 16, 17, 20, 21, 31, 33, 40 + rng.IntN(30)} {
 			rows := edgeRows(rng, n, nf)
 			vec, scalar := marginsBoth(t, f, rows)
 			if i := sameBits(vec, scalar); i >= 0 {
@@ -152,4 +152,31 @@ func FuzzVectorMatchesScalar(f *testing.F) {
 			t.Fatalf("row %d: vector %v, scalar %v (row %v)", i, vec[i], scalar[i], rows[i*nf:(i+1)*nf])
 		}
 	})
+}
+
+// TestKeys16 checks the vector key transform against transpose16 (the
+// scalar one) on every block size and edge value.
+func TestKeys16(t *testing.T) {
+	if !haveVector {
+		t.Skip("no vector kernel on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, nf := range []int{1, 2, 7, 50} {
+		for nb := 1; nb <= vecRows; nb++ {
+			rows := edgeRows(rng, nb, nf)
+			rows[rng.IntN(len(rows))] = math.Float32frombits(0xffc00001) // a negative NaN
+			want := make([]uint32, (2*nf+1)*vecRows)
+			got := make([]uint32, len(want))
+			for i := range got {
+				got[i] = 0xdeadbeef
+			}
+			transpose16(rows, want, nf, nb)
+			keys16(&rows[0], nf, nb, &got[0])
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("nf %d, nb %d: key %d (column %d, row %d) is %#x, want %#x", nf, nb, i, i/vecRows, i%vecRows, got[i], want[i])
+				}
+			}
+		}
+	}
 }

@@ -407,7 +407,8 @@ func (s *service) buildServer(ctx context.Context) error {
 	}
 	// Shadow scores still queued reach the lake, which closes after.
 	s.onClose("server", func(time.Time) error { srv.Close(); return nil })
-	c.memoryLimit.apply(s.log)
+	work := workingSet(c.lake.enabled, c.lake.queueDepth, capture.DefaultRowGroupRows, c.monitor.enabled, len(s.first.Info().Features))
+	c.memoryLimit.apply(s.log, work)
 	return nil
 }
 
