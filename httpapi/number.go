@@ -28,12 +28,12 @@ import (
 // clients send, e.g. 0.38040000200271606) have 16 or 17 digits.
 //
 // Why not just strconv.ParseFloat: BenchmarkParseNumber measures the three
-// on the demo leads' values (December 2026, 2 shared cores at load 10,
-// medians of 3 alternated runs, CPU time): 10.8 ns a number for
-// float32-as-float64 values against 16.1 for parseNumberCareful alone and
-// 45.0 for strconv, 13.0 against 14.9 and 37.3 for 4-decimal values. In a
+// on the demo leads' values (December 2026, 2 shared cores at load 7-9,
+// medians of 3 alternated runs, CPU time): 10.2 ns a number for
+// float32-as-float64 values against 12.0 for parseNumberCareful alone and
+// 32.3 for strconv, 8.8 against 10.4 and 32.7 for 4-decimal values. In a
 // body, with the row parser's shortcut for "1.0" (fastRow),
-// BenchmarkParseRows100 gives 6.8 CPU ns a number, 16.9 before these
+// BenchmarkParseRows100 gives 6.5 CPU ns a number, 13.5 before these
 // changes. docs/architecture.md has the commands.
 
 // pow10 holds the powers of ten exactly representable as float64.
