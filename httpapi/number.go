@@ -14,26 +14,26 @@ import (
 // strconv.ParseFloat(s, 64) returns (FuzzParseNumber and
 // FuzzParseNumberDigits check this):
 //
-//   - up to 19 significant digits, no exponent (what clients send): the
-//     fraction read eight and four digits at a time (parseNumber), then
-//     one exact IEEE division when the mantissa is below 2^53 (Clinger's
-//     fast path, as strconv's own), else the Eisel-Lemire algorithm, as in
-//     strconv, over a small table;
-//   - exponents, longer mantissas: the same conversions after a
-//     digit-at-a-time scan (parseNumberCareful), powers of ten up to 22
-//     and [-40, 40] respectively;
+//   - up to 19 significant digits and an exponent of at most four digits
+//     (what clients send): the fraction read eight and four digits at a
+//     time (parseNumber), then, for a power of ten up to 22, one exact
+//     IEEE multiply or divide when the mantissa is at most 2^53 (Clinger's
+//     fast path, as strconv's own), else for a power of ten in [-40, 40]
+//     the Eisel-Lemire algorithm, as in strconv, over a small table;
+//   - longer mantissas or exponents: the same conversions after a
+//     digit-at-a-time scan (parseNumberCareful);
 //   - anything else, or the rare case Eisel-Lemire cannot decide: strconv.
 //
 // Eisel-Lemire matters: float32 values printed as float64 (what most
 // clients send, e.g. 0.38040000200271606) have 16 or 17 digits.
 //
 // Why not just strconv.ParseFloat: BenchmarkParseNumber measures the three
-// on the demo leads' values (December 2026, 2 shared cores at load 10,
-// medians of 3 alternated runs, CPU time): 10.8 ns a number for
-// float32-as-float64 values against 16.1 for parseNumberCareful alone and
-// 45.0 for strconv, 13.0 against 14.9 and 37.3 for 4-decimal values. In a
+// on the demo leads' values (December 2026, 2 shared cores at load 7-9,
+// medians of 3 alternated runs, CPU time): 10.2 ns a number for
+// float32-as-float64 values against 12.0 for parseNumberCareful alone and
+// 32.3 for strconv, 8.8 against 10.4 and 32.7 for 4-decimal values. In a
 // body, with the row parser's shortcut for "1.0" (fastRow),
-// BenchmarkParseRows100 gives 6.8 CPU ns a number, 16.9 before these
+// BenchmarkParseRows100 gives 6.5 CPU ns a number, 13.5 before these
 // changes. docs/architecture.md has the commands.
 
 // pow10 holds the powers of ten exactly representable as float64.
@@ -251,12 +251,12 @@ func eiselLemire64(man uint64, exp10 int, neg bool) (f float64, ok bool) {
 // returns how many bytes it used; ok is false when b does not start with a
 // valid JSON number. Overflow yields ±Inf, underflow ±0.
 //
-// It takes the numbers clients send (at most 19 significant digits, no
-// exponent) in one pass: the integer part a digit at a time (it is short),
-// the fraction eight and four digits at a time while they last (SWAR:
-// nonDigits8, parseEight; float32 values printed as float64 have 15-17
-// fraction digits), without the per-digit bookkeeping of
-// parseNumberCareful. Everything else (exponents, longer mantissas,
+// It takes the numbers clients send (at most 19 significant digits, an
+// exponent of at most four digits) in one pass: the integer part a digit
+// at a time (it is short), the fraction eight and four digits at a time
+// while they last (SWAR: nonDigits8, parseEight; float32 values printed as
+// float64 have 15-17 fraction digits), without the per-digit bookkeeping
+// of parseNumberCareful. Everything else (longer mantissas or exponents,
 // syntax errors) goes to parseNumberCareful, whose results, including n on
 // failure (error messages use it as a byte offset), are the contract:
 // TestParseNumberFastPaths, FuzzParseNumber and FuzzParseNumberDigits
@@ -317,8 +317,30 @@ func parseNumber(b []byte) (f float64, n int, ok bool) {
 		nd += i - f
 		exp = d - i
 	}
-	if nd > 19 || i < len(b) && b[i]|0x20 == 'e' {
-		return parseNumberCareful(b) // mant overflowed, or an exponent
+	if nd > 19 {
+		return parseNumberCareful(b) // mant overflowed
+	}
+	if i < len(b) && b[i]|0x20 == 'e' {
+		// An exponent of up to four digits (Python writes 1e-05 and
+		// 9.999999747378752e-06); longer ones, rare and perhaps hostile,
+		// are the careful parser's.
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		d, e := i, 0
+		for ; i < len(b) && b[i]-'0' < 10 && i-d < 4; i++ {
+			e = e*10 + int(b[i]-'0')
+		}
+		if i == d || i < len(b) && b[i]-'0' < 10 {
+			return parseNumberCareful(b)
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
 	}
 	if mant == 0 {
 		if neg {
@@ -326,10 +348,14 @@ func parseNumber(b []byte) (f float64, n int, ok bool) {
 		}
 		return 0, i, true
 	}
-	if mant <= 1<<53 && exp >= -22 {
-		// mant and 10^-exp are exact, so one division rounds correctly
-		// (exp is at most 0 here).
-		f = float64(mant) / pow10[-exp]
+	if mant <= 1<<53 && exp >= -22 && exp <= 22 {
+		// mant and 10^|exp| are exact, so one operation rounds correctly.
+		f = float64(mant)
+		if exp >= 0 {
+			f *= pow10[exp]
+		} else {
+			f /= pow10[-exp]
+		}
 		if neg {
 			f = -f
 		}
