@@ -57,18 +57,20 @@ func (m *memoryLimit) Set(s string) error {
 
 // apply sets the runtime's memory limit and returns it (0 when none is
 // set here). An explicit GOMEMLIMIT in the environment wins over auto.
-// Auto is the larger of 64 MiB and twice the heap in use after start-up
-// (the model) plus 32 MiB, plus work: what the capture pipeline and the
-// monitor hold at their configured bounds under load (workingSet), which
-// is not yet allocated at start-up. Without a limit the heap may grow to
+// Auto is the largest of 64 MiB, twice the heap in use after start-up (the
+// model) plus 32 MiB, and that heap plus work plus 32 MiB: work is what
+// the capture pipeline and the monitor hold at their configured bounds
+// under load (workingSet), not yet allocated at start-up, and the 32 MiB
+// is room to allocate into between collections. Without a limit the heap may grow to
 // twice what is live before the collector runs, which under load is most
 // of a server's resident memory; with it the collector runs sooner as the
 // limit nears. It is a soft limit: a heap that needs more gets it, at the
 // cost of more frequent collections, and a limit at or below the live
 // heap makes the collector run without pause and take up to half the CPU
-// (measured: a saturated server with the lake and monitor on, 45 MB live
-// under a 64 MiB limit, collected 10 times a second and served 0.6 of the
-// requests it served with 96 MiB).
+// (measured on a saturated server with the lake and monitor on, 45 MB
+// live: under 64 MiB it collected 10 times a second and served 0.75 of
+// the 100-lead requests it served under 72, 76 or 80 MiB, which served
+// about the same; peak RSS 89, 95, 100 and 103 MB).
 func (m *memoryLimit) apply(log *slog.Logger, work int64) int64 {
 	if m.off {
 		return 0
@@ -85,7 +87,8 @@ func (m *memoryLimit) apply(log *slog.Logger, work int64) int64 {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	limit := max(int64(autoMemoryFloor), 2*int64(ms.HeapAlloc)+32<<20) + max(work, 0) //nolint:gosec // heap sizes fit int64
+	heap := int64(ms.HeapAlloc) //nolint:gosec // heap sizes fit int64
+	limit := max(int64(autoMemoryFloor), 2*heap+32<<20, heap+max(work, 0)+32<<20)
 	debug.SetMemoryLimit(limit)
 	log.Info("memory limit", "bytes", limit, "source", "auto", "heap_after_start", ms.HeapAlloc, "capture_and_monitor", work)
 	return limit
@@ -113,8 +116,8 @@ const (
 // queue's batch buffers at --lake-queue-depth, and a Parquet row group
 // being encoded) and the monitor (its queue's two buffers at their bound)
 // hold under load, for nfeat features a lead: memory that start-up has
-// not allocated yet, which auto adds to its limit. With the defaults and
-// the demo model (50 features) it is about 29 MiB.
+// not allocated yet, which auto makes room for. With the defaults and the
+// demo model (50 features) it is about 27 MiB, and auto 71 MiB.
 func workingSet(lake bool, queueDepth, rowGroupRows int, monitor bool, nfeat int) int64 {
 	var n int64
 	featBytes := 4 * int64(nfeat)
