@@ -134,21 +134,8 @@ func (p *treePlan) leafIndex(i uint32) int32 {
 // per-row state but their node.
 func (f *Forest) block(rows []float32, xt []uint32, out []float32, nb int) {
 	nf, g := f.numFeature, f.numGroup
+	transposeKeys(rows, xt, nf, nb, blockRows)
 	xt = xt[:(2*nf+1)*blockRows]
-	for r := 0; r < blockRows; r++ {
-		for j := 0; j < nf; j++ {
-			k := uint32(missingKey)
-			if r < nb {
-				k = floatKey(rows[r*nf+j])
-			}
-			xt[2*j*blockRows+r] = k
-			if k == missingKey {
-				k = 0
-			}
-			xt[(2*j+1)*blockRows+r] = k
-		}
-		xt[2*nf*blockRows+r] = 0
-	}
 	xp := unsafe.Pointer(unsafe.SliceData(xt))         // #nosec G103 -- see the invariants above
 	nodes := unsafe.Pointer(unsafe.SliceData(f.nodes)) // #nosec G103
 	lv := unsafe.Pointer(unsafe.SliceData(f.leafval))  // #nosec G103

@@ -80,25 +80,28 @@ func (f *Forest) compileVector() {
 	}
 }
 
-// transpose16 writes the key columns of nb (<= vecRows) rows of nf
-// features into xt, column-major with vecRows keys per column; padding
-// rows are all missing (see layout.go). It is the reference for the
+// transposeKeys writes the key columns of nb (<= lanes) rows of nf
+// features into xt, column-major with lanes keys per column: for feature
+// j, column 2j holds its keys with missing values as missingKey (they go
+// right at every split) and column 2j+1 with them as 0 (left), then one
+// column of zeros; padding rows are all missing (see layout.go). block
+// uses it with blockRows lanes; with vecRows it is the reference for the
 // assembly keys16, which block16 uses (TestKeys16 compares them).
-func transpose16(rows []float32, xt []uint32, nf, nb int) {
-	xt = xt[:(2*nf+1)*vecRows]
-	for r := 0; r < vecRows; r++ {
+func transposeKeys(rows []float32, xt []uint32, nf, nb, lanes int) {
+	xt = xt[:(2*nf+1)*lanes]
+	for r := 0; r < lanes; r++ {
 		for j := 0; j < nf; j++ {
 			k := uint32(missingKey)
 			if r < nb {
 				k = floatKey(rows[r*nf+j])
 			}
-			xt[2*j*vecRows+r] = k
+			xt[2*j*lanes+r] = k
 			if k == missingKey {
 				k = 0
 			}
-			xt[(2*j+1)*vecRows+r] = k
+			xt[(2*j+1)*lanes+r] = k
 		}
-		xt[2*nf*vecRows+r] = 0
+		xt[2*nf*lanes+r] = 0
 	}
 }
 

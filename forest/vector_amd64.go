@@ -25,7 +25,7 @@ func perfect16(trees *vecTree, n int, nodes, leafval, xt unsafe.Pointer, acc *fl
 func flat16(trees *vecTree, n int, nodes, leafval, xt unsafe.Pointer, acc *float32)
 
 // keys16 writes the key columns of nb (1 to vecRows) rows of nf features
-// (row-major at rows) into xt, as transpose16 does.
+// (row-major at rows) into xt, as transposeKeys does with vecRows lanes.
 //
 //go:noescape
 func keys16(rows *float32, nf, nb int, xt *uint32)

@@ -416,7 +416,7 @@ fdone:
 
 // func keys16(rows *float32, nf, nb int, xt *uint32)
 //
-// keys16 is transpose16 (vector.go) in vector form: for each feature it
+// keys16 is transposeKeys (vector.go) in vector form: for each feature it
 // gathers the nb rows' values (padding rows read as NaN), maps them to
 // their order-preserving keys as floatKey does (x+0 turns -0 into +0; a
 // positive's key flips its sign bit, a negative's flips every bit) and

@@ -154,7 +154,7 @@ func FuzzVectorMatchesScalar(f *testing.F) {
 	})
 }
 
-// TestKeys16 checks the vector key transform against transpose16 (the
+// TestKeys16 checks the vector key transform against transposeKeys (the
 // scalar one) on every block size and edge value.
 func TestKeys16(t *testing.T) {
 	if !haveVector {
@@ -170,7 +170,7 @@ func TestKeys16(t *testing.T) {
 			for i := range got {
 				got[i] = 0xdeadbeef
 			}
-			transpose16(rows, want, nf, nb)
+			transposeKeys(rows, want, nf, nb, vecRows)
 			keys16(&rows[0], nf, nb, &got[0])
 			for i := range want {
 				if got[i] != want[i] {
