@@ -10,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/internal/cputime"
 )
 
 // benchRecords makes n records with 50 features (the demo model's width),
@@ -172,15 +172,6 @@ func demoRecords(tb testing.TB) ([]string, []leadscore.Record) {
 	return features, recs
 }
 
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkLakeCPU is the whole capture pipeline's CPU per record on the
 // demo model's real leads: Capture in batches of 100, the journal with
 // its group commit and the Parquet files, to closed files. cpu-ns/record
@@ -222,7 +213,7 @@ func benchLakeCPU(b *testing.B, features []string, recs []leadscore.Record, newF
 	if err != nil {
 		b.Fatal(err)
 	}
-	cpu0 := cpuTime(b)
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	for i := 0; i < b.N; i += 100 {
 		j := i % (len(recs) - 100)
@@ -232,7 +223,7 @@ func benchLakeCPU(b *testing.B, features []string, recs []leadscore.Record, newF
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	cpu := cpuTime(b) - cpu0
+	cpu := cputime.Process() - cpu0
 	s := w.Stats()
 	if s.Written != uint64(b.N) {
 		b.Fatalf("wrote %d of %d records (%+v)", s.Written, b.N, s.Dropped)
@@ -270,7 +261,7 @@ func BenchmarkFileWriter(b *testing.B) {
 			out.w = io.Discard
 			var fw lakeFileWriter
 			b.ReportAllocs()
-			cpu0 := cpuTime(b)
+			cpu0 := cputime.Process()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if fw == nil {
@@ -295,7 +286,7 @@ func BenchmarkFileWriter(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
 			b.ReportMetric(float64(out.n)/float64(b.N), "bytes/record")
 		})
 	}

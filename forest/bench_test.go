@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/leadscore/leadscore/forest"
+	"github.com/leadscore/leadscore/internal/cputime"
 	"github.com/leadscore/leadscore/tabular"
 	"github.com/leadscore/leadscore/xgboost"
 )
@@ -48,13 +49,13 @@ func benchBatch(b *testing.B, f *forest.Forest, n int) {
 	out := make([]float32, n*f.NumGroup())
 	b.ReportAllocs()
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if err := f.Predict(rows, out); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpu := cpuTime() - c0
+	cpu := cputime.Process() - c0
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
 	tr := float64(b.N * n * f.NumTrees())
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/tr, "ns/tree-row")
@@ -123,14 +124,14 @@ func benchContributions(b *testing.B, f *forest.Forest) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		r := i % n
 		if err := f.Contributions(rows[r*nf:(r+1)*nf], out); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N), "cpu-ns/row")
+	b.ReportMetric(float64((cputime.Process()-c0).Nanoseconds())/float64(b.N), "cpu-ns/row")
 }
 
 func BenchmarkDemoContributionsBatch(b *testing.B) {
@@ -153,12 +154,12 @@ func benchContributionsBatch(b *testing.B, f *forest.Forest) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if err := f.ContributionsBatch(rows, out); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
-	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N*n), "cpu-ns/row")
+	b.ReportMetric(float64((cputime.Process()-c0).Nanoseconds())/float64(b.N*n), "cpu-ns/row")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/internal/cputime"
 )
 
 // benchScorer is a model that costs nothing, so the benchmarks measure
@@ -150,14 +151,14 @@ func BenchmarkParseRows100(b *testing.B) {
 	var bt batch
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if err := parseScoreBody(body, &sc, 1000, &bt); err != nil {
 			b.Fatal(err)
 		}
 	}
 	numbers := float64(b.N) * float64(len(bt.rows))
-	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/numbers, "cpu-ns/number")
+	b.ReportMetric(float64((cputime.Process()-c0).Nanoseconds())/numbers, "cpu-ns/number")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/numbers, "ns/number")
 }
 

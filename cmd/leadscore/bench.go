@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/leadscore/leadscore/forest"
+	"github.com/leadscore/leadscore/internal/cputime"
 )
 
 const benchUsage = `Usage: leadscore bench [flags]
@@ -156,7 +157,7 @@ func explainCost(f *forest.Forest, rows []float32, n int) (wall, cpu, p99 float6
 	out := make([]float32, f.NumGroup()*(nf+1))
 	_ = f.Contributions(rows[:nf], out)
 	lat := make([]float64, n)
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	start := time.Now()
 	for i := range lat {
 		row := rows[(i%nrows)*nf : (i%nrows+1)*nf]
@@ -165,7 +166,7 @@ func explainCost(f *forest.Forest, rows []float32, n int) (wall, cpu, p99 float6
 		lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
 	}
 	wall = float64(time.Since(start).Nanoseconds()) / 1e3 / float64(n)
-	cpu = (processCPU() - cpu0).Seconds() * 1e6 / float64(n)
+	cpu = (cputime.Process() - cpu0).Seconds() * 1e6 / float64(n)
 	slices.Sort(lat)
 	return wall, cpu, lat[min(n-1, n*99/100)]
 }
@@ -183,14 +184,14 @@ func explainBatchCost(f *forest.Forest, rows []float32, n, batch int) (wall, cpu
 	batch = min(batch, n)
 	out := make([]float32, batch*w)
 	_ = f.ContributionsBatch(in[:nf], out[:w])
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	start := time.Now()
 	for i := 0; i < n; i += batch {
 		m := min(batch, n-i)
 		_ = f.ContributionsBatch(in[i*nf:(i+m)*nf], out[:m*w])
 	}
 	wall = float64(time.Since(start).Nanoseconds()) / 1e3 / float64(n)
-	cpu = (processCPU() - cpu0).Seconds() * 1e6 / float64(n)
+	cpu = (cputime.Process() - cpu0).Seconds() * 1e6 / float64(n)
 	return wall, cpu
 }
 
@@ -229,7 +230,7 @@ func throughput(f *forest.Forest, rows []float32, batch, threads, repeats int) (
 	rates := make([]float64, repeats)
 	cpuRates := make([]float64, repeats)
 	for r := range rates {
-		start, cpu0 := time.Now(), processCPU()
+		start, cpu0 := time.Now(), cputime.Process()
 		var wg sync.WaitGroup
 		per := (n + threads - 1) / threads
 		for t := 0; t < threads; t++ {
@@ -249,7 +250,7 @@ func throughput(f *forest.Forest, rows []float32, batch, threads, repeats int) (
 		}
 		wg.Wait()
 		rates[r] = float64(n) / time.Since(start).Seconds()
-		if c := (processCPU() - cpu0).Seconds(); c > 0 {
+		if c := (cputime.Process() - cpu0).Seconds(); c > 0 {
 			cpuRates[r] = float64(n) / c
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/internal/cputime"
 )
 
 // serveCostRows are demo leads as a Python client sends them (float32
@@ -101,7 +102,7 @@ func benchServe(b *testing.B, args []string, body []byte) {
 	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for range b.N {
 		serveOne()
 	}
@@ -109,7 +110,7 @@ func benchServe(b *testing.B, args []string, body []byte) {
 	// Close writes out what the lake and monitor still hold: their cost
 	// belongs to these requests.
 	_ = s.closeAll(time.Now().Add(30 * time.Second))
-	cpu := processCPU() - cpu0
+	cpu := cputime.Process() - cpu0
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
 }
 
