@@ -39,8 +39,6 @@ PY=${PYTHON:-/usr/bin/python3}
 build_servers
 
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { "$PY" -c 'import json,sys; d=json.load(sys.stdin)
 for k in sys.argv[1].split("."): d=d[k]
 print(d)' "$1"; }

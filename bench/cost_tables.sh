@@ -34,7 +34,6 @@ DURATION=${DURATION:-3s}
 build_servers
 "$PY" bench/gen_cost_models.py --out "$MODELS"
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { "$PY" -c 'import json,sys; d=json.load(sys.stdin)
 for k in sys.argv[1].split("."): d=d[k]
 print(d)' "$1"; }
@@ -70,7 +69,6 @@ done
 
 # 3. Service: leads per CPU-second against batch size, beside bare.
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 LPORT=$(free_port)
 bin/leadscore serve --listen "127.0.0.1:$LPORT" --lake-dir "$OUT/lake" >"$OUT/serve.log" 2>&1 &

@@ -16,6 +16,8 @@
 # Needs: scripts/install-tools.sh --bench (python3-xgboost).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 ROWS=${ROWS:-20000}
 BATCH=${BATCH:-1000}
 REPEATS=${REPEATS:-5}
@@ -32,7 +34,6 @@ if [ "$LEADSCORE" = bin/leadscore ]; then
   CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
 fi
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 compare() {

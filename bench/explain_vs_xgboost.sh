@@ -20,6 +20,8 @@
 # Needs: scripts/install-tools.sh --bench (python3-xgboost).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 ROWS=${ROWS:-300}
 REPEATS=${REPEATS:-3}
 PY=/usr/bin/python3
@@ -36,7 +38,6 @@ if [ "$LEADSCORE" = bin/leadscore ]; then
   CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
 fi
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 echo "explain (TreeSHAP) vs XGBoost $(cd /tmp && "$PY" -c 'import xgboost; print(xgboost.__version__)') pred_contribs, one thread, $ROWS rows, median of $REPEATS alternated runs"

@@ -58,3 +58,11 @@ build_servers() {
 	CGO_ENABLED=0 go build -trimpath -o bin/leadscore ./cmd/leadscore
 	CGO_ENABLED=0 go build -trimpath -o bin/bare ./bench/bare
 }
+
+# cpu_ticks PID: the process's CPU time so far (utime+stime in
+# /proc/PID/stat), in clock ticks (getconf CLK_TCK a second).
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+# median: the median of the numbers on standard input, one a line (the
+# mean of the middle two when there is an even count).
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

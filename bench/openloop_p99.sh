@@ -47,7 +47,6 @@ for s in bare full; do
 		--connections "$CONNECTIONS" --json >/dev/null
 done
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 LOAD_START=$(uptime)
 log "load: $LOAD_START; results in $OUT"
 for ((r = 0; r < REPEATS; r++)); do

@@ -53,7 +53,6 @@ for b in (1, 100):
         f'local f = io.open("{out}/body{b}.json"); wrk.body = f:read("*a"); f:close()\n')
 PYEOF
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
 declare -A PORT PID

@@ -115,7 +115,6 @@ start() {
 }
 
 # cpu_ticks PID: user+system clock ticks of a process so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # metric URL NAME [FILTER]: the sum of a counter over its series whose
 # labels contain FILTER (0 when absent, or for bare).
 metric() {
