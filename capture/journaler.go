@@ -267,51 +267,21 @@ func (j *journaler) write(recs []leadscore.Record, buf batchBuf) bool {
 	// for a journal frame is dropped from both (too_large), never written
 	// to Parquet alone, since replay skips the records already in closed
 	// files by counting them (docs/lake.md, "Crash safety").
-	journaled := false
+	journaled := j.seg != nil
+	recs, ok := j.appendFrames(recs)
+	if !ok {
+		journaled = false
+	}
 	if j.seg != nil {
-		journaled = true
-		kept := 0
-		for i := range recs {
-			frame := j.enc.record(&recs[i])
-			if frame == nil {
-				j.tooLarge(&recs[i])
-				continue
-			}
-			recs[kept] = recs[i]
-			kept++
-			if j.seg == nil {
-				continue // after a failed append: the rest go to Parquet unjournaled
-			}
-			if _, err := j.seg.bw.Write(frame); err != nil {
-				j.segFailed(fmt.Errorf("append: %w", err))
-				journaled = false
-			}
+		if err := j.flush(); err != nil {
+			j.segFailed(fmt.Errorf("write: %w", err))
+			journaled = false
 		}
-		clear(recs[kept:]) // drop references to the removed records' data
-		recs = recs[:kept]
-		if j.seg != nil {
-			if err := j.flush(); err != nil {
-				j.segFailed(fmt.Errorf("write: %w", err))
-				journaled = false
-			}
-		}
-		if journaled {
-			j.w.counters.journaled.Add(uint64(len(recs)))
-			j.dirty = true
-			j.w.counters.journalOK.Store(true)
-		}
-	} else {
-		kept := 0
-		for i := range recs {
-			if j.enc.record(&recs[i]) == nil {
-				j.tooLarge(&recs[i])
-				continue
-			}
-			recs[kept] = recs[i]
-			kept++
-		}
-		clear(recs[kept:])
-		recs = recs[:kept]
+	}
+	if journaled {
+		j.w.counters.journaled.Add(uint64(len(recs)))
+		j.dirty = true
+		j.w.counters.journalOK.Store(true)
 	}
 	if len(recs) == 0 {
 		// buf is not recycled here: records of its earlier schema
@@ -329,6 +299,36 @@ func (j *journaler) write(recs []leadscore.Record, buf batchBuf) bool {
 		return j.endGen()
 	}
 	return true
+}
+
+// appendFrames encodes recs into batch frames (one per run of a request's
+// records) and appends them to the segment, when there is one; without a
+// segment it only finds the records too large for a frame. Those are
+// dropped (too_large) and the rest returned, moved up in recs. It returns
+// false when an append failed: the segment was given up and the records
+// after the failure go to Parquet unjournaled.
+func (j *journaler) appendFrames(recs []leadscore.Record) ([]leadscore.Record, bool) {
+	ok := true
+	kept := 0
+	for i := 0; i < len(recs); {
+		frame, n := j.enc.batch(recs[i:])
+		if frame == nil {
+			j.tooLarge(&recs[i])
+			i++
+			continue
+		}
+		kept += copy(recs[kept:], recs[i:i+n])
+		i += n
+		if j.seg == nil {
+			continue // no segment, or after a failed append
+		}
+		if _, err := j.seg.bw.Write(frame); err != nil {
+			j.segFailed(fmt.Errorf("append: %w", err))
+			ok = false
+		}
+	}
+	clear(recs[kept:]) // drop references to the removed records' data
+	return recs[:kept], ok
 }
 
 // tooLarge drops a record no journal frame can hold (its strings and
