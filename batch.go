@@ -108,3 +108,24 @@ func CaptureBatch(s Sink, b *Batch) {
 	}
 	s.Capture(b.Records)
 }
+
+// PoolSafe reports whether s may be handed batches whose storage is
+// reused after their last Release: every sink it fans out to is a
+// BatchSink (which retains what it keeps), or copies the records and the
+// features it keeps (SliceCopier and FeatureCopier).
+func PoolSafe(s Sink) bool {
+	switch s := s.(type) {
+	case nil:
+		return false
+	case multiSink:
+		for _, e := range s {
+			if !PoolSafe(e) {
+				return false
+			}
+		}
+		return true
+	case BatchSink:
+		return true
+	}
+	return CopiesRecords(s) && CopiesFeatures(s)
+}
