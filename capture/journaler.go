@@ -322,24 +322,28 @@ func (j *journaler) write(runs [][]leadscore.Record, buf batchBuf) bool {
 	return true
 }
 
-// journalRun appends run's records to the segment, if there is one, and
-// returns those kept: all, or a copy without the records too large for a
-// frame. A failed append gives the segment up (*journaled false) and the
-// rest of the records go on to Parquet unjournaled.
+// journalRun appends run's records to the segment, if there is one, in
+// batch frames (one per request run: frameEncoder.batch), and returns
+// those kept: all, or a copy without the records too large for a frame
+// (run is shared with the request's other sinks). A failed append gives
+// the segment up (*journaled false) and the rest of the records go on to
+// Parquet unjournaled.
 func (j *journaler) journalRun(run []leadscore.Record, journaled *bool) []leadscore.Record {
 	out, copied := run, false
-	for i := range run {
-		frame := j.enc.record(&run[i])
+	for i := 0; i < len(run); {
+		frame, n := j.enc.batch(run[i:])
 		if frame == nil {
 			j.tooLarge(&run[i])
 			if !copied {
 				out, copied = slices.Clone(run[:i]), true
 			}
+			i++
 			continue
 		}
 		if copied {
-			out = append(out, run[i])
+			out = append(out, run[i:i+n]...)
 		}
+		i += n
 		if j.seg == nil {
 			continue // unjournaled, or after a failed append
 		}
