@@ -35,6 +35,14 @@ func (m multiSink) Capture(recs []Record) {
 	}
 }
 
+// CaptureBatch hands b to each sink in turn: by reference to those that
+// are BatchSinks, as Capture(b.Records) to the others.
+func (m multiSink) CaptureBatch(b *Batch) {
+	for _, s := range m {
+		CaptureBatch(s, b)
+	}
+}
+
 // CopiesRecords reports whether every sink copies the records it keeps
 // (see SliceCopier).
 func (m multiSink) CopiesRecords() bool {

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/csv"
@@ -513,17 +514,125 @@ func BenchmarkColumnCodecs(b *testing.B) {
 	}
 }
 
-// BenchmarkJournalFrame is the journal goroutine's encoding of one
-// record frame (the demo model's width), checksum included.
-func BenchmarkJournalFrame(b *testing.B) {
-	_, recs := benchRecords(1024)
-	var e frameEncoder
-	b.SetBytes(int64(len(e.record(&recs[0]))))
-	b.ResetTimer()
-	for i := range b.N {
-		if e.record(&recs[i%len(recs)]) == nil {
-			b.Fatal("no frame")
+// batch100 shapes records as leadscore serve captures 100-lead requests:
+// a request id, a time and a latency per 100 records, the rows' inference
+// ids request-id-<row> (httpapi's recordIDs).
+func batch100(recs []leadscore.Record) []leadscore.Record {
+	out := append([]leadscore.Record(nil), recs...)
+	for i := range out {
+		r, first := &out[i], &recs[i/100*100]
+		r.RequestID, r.Time = first.RequestID, first.Time
+		r.InferenceID = first.RequestID + "-" + strconv.Itoa(i%100)
+		r.LatencyMS = float64(i/100%37) / 16
+	}
+	return out
+}
+
+// journalFormats are the journal's frame layouts side by side: "record",
+// version 1's frame per record (kept for tests), and "batch", version 2's
+// frame per run of a request's records. Each appends the frames of recs
+// to w (nil: encode only) and returns how many records it framed.
+var journalFormats = []struct {
+	name   string
+	encode func(e *frameEncoder, recs []leadscore.Record, w io.Writer) int
+}{
+	{"record", func(e *frameEncoder, recs []leadscore.Record, w io.Writer) int {
+		for i := range recs {
+			f := e.record(&recs[i])
+			if f == nil {
+				return i
+			}
+			if w != nil {
+				_, _ = w.Write(f)
+			}
 		}
+		return len(recs)
+	}},
+	{"batch", func(e *frameEncoder, recs []leadscore.Record, w io.Writer) int {
+		done := 0
+		for done < len(recs) {
+			f, n := e.batch(recs[done:])
+			if f == nil {
+				return done
+			}
+			if w != nil {
+				_, _ = w.Write(f)
+			}
+			done += n
+		}
+		return done
+	}},
+}
+
+// BenchmarkJournalFrame is the journal goroutine's encoding of the frames
+// (checksums included) of 100-lead requests of the demo model's leads (50
+// features), per record: one frame per record (v1) or per request (v2).
+func BenchmarkJournalFrame(b *testing.B) {
+	_, recs := demoRecords(b)
+	recs = batch100(recs[:4000])
+	for _, format := range journalFormats {
+		b.Run(format.name, func(b *testing.B) {
+			var e frameEncoder
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 100 {
+				j := i % len(recs)
+				if format.encode(&e, recs[j:j+min(100, b.N-i)], nil) != min(100, b.N-i) {
+					b.Fatal("no frame")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkJournalWrite is the journal goroutine's work per record for
+// 100-lead requests of the demo leads, as journaler.write does it: frames
+// encoded and appended through a 256 KiB bufio.Writer to a segment file
+// (page cache, no fsync), flushed every 2,000 records (a take of the
+// queue). cpu-ns/record is the process's CPU time (getrusage: the write
+// system calls included) per record; bytes/record is the segment's size.
+func BenchmarkJournalWrite(b *testing.B) {
+	_, recs := demoRecords(b)
+	recs = batch100(recs)
+	for _, format := range journalFormats {
+		b.Run(format.name, func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "segment.wal"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = f.Close() }()
+			cw := &countWriter{w: f}
+			bw := bufio.NewWriterSize(cw, defaultTuning().journalBufSize)
+			var e frameEncoder
+			var written int64 // segment bytes before the last truncation
+			b.ReportAllocs()
+			cpu0 := cputime.Process()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 100 {
+				j := i % len(recs)
+				n := min(100, b.N-i)
+				if format.encode(&e, recs[j:j+n], bw) != n {
+					b.Fatal("no frame")
+				}
+				if (i/100)%20 == 19 || i+n == b.N {
+					if err := bw.Flush(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if cw.n-written >= 64<<20 { // keep the file small: start it over
+					if err := f.Truncate(0); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := f.Seek(0, io.SeekStart); err != nil {
+						b.Fatal(err)
+					}
+					written = cw.n
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
+			b.ReportMetric(float64(cw.n)/float64(b.N), "bytes/record")
+		})
 	}
 }
 

@@ -274,7 +274,20 @@ func randomHex(n int) (string, error) {
 // records of the old and the new model interleave. A record without names
 // must match the feature list in force (New, SetFeatures) in length, or it
 // is dropped (schema_mismatch), as is one whose names cannot be columns.
-func (w *Writer) Capture(recs []leadscore.Record) {
+func (w *Writer) Capture(recs []leadscore.Record) { w.capture(recs, nil) }
+
+var _ leadscore.BatchSink = (*Writer)(nil)
+
+// CaptureBatch queues b's records as Capture does, keeping b by reference
+// (leadscore.BatchSink) when every record can be queued as it is: no
+// sampling, room for all, each under the feature list in force and with its
+// Time set. Otherwise its records are copied, as by Capture. b is released
+// once the lake goroutine has written its records.
+func (w *Writer) CaptureBatch(b *leadscore.Batch) { w.capture(b.Records, b) }
+
+// capture is Capture, and CaptureBatch when b (whose records recs are) is
+// not nil.
+func (w *Writer) capture(recs []leadscore.Record, b *leadscore.Batch) {
 	if len(recs) == 0 {
 		return
 	}
@@ -290,7 +303,7 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 		w.counters.drop(dropClosed, len(recs))
 		return
 	}
-	if len(q.records)+len(recs) > q.depth && w.cfg.QueueWait > 0 {
+	if q.n+len(recs) > q.depth && w.cfg.QueueWait > 0 {
 		// Room for the whole batch, sampling aside (a batch larger than
 		// the queue waits for it to empty).
 		w.waitForRoom(len(recs))
@@ -300,38 +313,43 @@ func (w *Writer) Capture(recs []leadscore.Record) {
 			return
 		}
 	}
-	before := len(q.records)
-	// Records that need no check but their feature list's (no sampling,
-	// room, the tail's list) are queued in runs, with one copy of their
-	// fields (putRun); the others one by one.
-	run := 0 // the first record of the run not yet queued
-	for i := range recs {
-		r := &recs[i]
-		if w.sampleBelow == 0 && len(q.records)+i-run < q.depth && q.fast(r) {
-			continue
+	before := q.n
+	if b != nil && w.sampleBelow == 0 && q.n+len(recs) <= q.depth && q.fastBatch(recs) {
+		q.putBatch(b)
+		queued = len(recs)
+	} else {
+		// Records that need no check but their feature list's (no
+		// sampling, room, the tail's list) are copied in runs, with one
+		// copy of their fields (putRun); the others one by one.
+		run := 0 // the first record of the run not yet queued
+		for i := range recs {
+			r := &recs[i]
+			if w.sampleBelow == 0 && q.n+i-run < q.depth && q.fast(r) {
+				continue
+			}
+			queued += q.putRun(recs[run:i])
+			run = i + 1
+			if w.sampleBelow != 0 && w.sampleHash(r) >= w.sampleBelow {
+				sampled++
+				continue
+			}
+			if q.n >= q.depth {
+				full++
+				continue
+			}
+			if !q.follow(r, w.log) {
+				mismatch++
+				continue
+			}
+			q.put(r)
+			queued++
 		}
-		queued += q.putRun(recs[run:i])
-		run = i + 1
-		if w.sampleBelow != 0 && w.sampleHash(r) >= w.sampleBelow {
-			sampled++
-			continue
-		}
-		if len(q.records) >= q.depth {
-			full++
-			continue
-		}
-		if !q.follow(r, w.log) {
-			mismatch++
-			continue
-		}
-		q.put(r)
-		queued++
+		queued += q.putRun(recs[run:])
 	}
-	queued += q.putRun(recs[run:])
 	// The journal goroutine is woken when records arrive in an empty
 	// queue, and again when they pass its batch size (it lingers between
 	// the two): a signal per Capture would end every linger at once.
-	wake := queued > 0 && (before == 0 || (before < q.batch && len(q.records) >= q.batch))
+	wake := queued > 0 && (before == 0 || (before < q.batch && q.n >= q.batch))
 	q.mu.Unlock()
 	if queued > 0 {
 		w.counters.captured.Add(uint64(queued))

@@ -8,6 +8,9 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -17,33 +20,78 @@ import (
 // Journal segment format (little endian throughout):
 //
 //	segment := magic frame*
-//	magic   := "LSCAPJ1\n"
+//	magic   := "LSCAPJ2\n"                                 version 2 (written)
+//	         | "LSCAPJ1\n"                                 version 1 (replayed)
 //	frame   := length:uint32 crc:uint32 payload[length]
 //
-// crc is CRC-32C (Castagnoli) of payload. The first frame is the header,
-// every later frame one record:
+// crc is CRC-32C (Castagnoli) of payload. The first frame is the header;
+// every later frame is a batch (version 2) or a record (version 1):
 //
-//	header  := 'H' uvarint(n) (uvarint(len) name){n}      feature names
+//	header  := 'H' uvarint(n) str{n}                      feature names
+//	batch   := 'B' time:int64(unix ns) str(request id) str(model)
+//	           str(model version) str(variant) latency:float64
+//	           flags:byte uvarint(nfeat) count:uint32 ids row{count}
+//	flags   := bit 0 shadow, bit 1 lead ids present, bits 2-3 ids' mode
+//	ids     := (mode 0: every row names its inference id)
+//	         | (mode 1: every inference id is the request id)
+//	         | str(base) uvarint(start)      mode 2: row k's inference id
+//	                                         is base "-" decimal(start+k)
+//	         | uvarint(start)                mode 3: as 2, base = request id
+//	row     := [str(inference id): mode 0] [str(lead id): flags bit 1]
+//	           float32{nfeat} margin:float64 probability:float64 tier:varint
 //	record  := 'R' time:int64(unix ns) str{5} uvarint(n) float32{n}
 //	           margin:float64 probability:float64 tier:varint latency:float64
-//	str     := uvarint(len) bytes                          request id, inference
-//	                                                       id, lead id, model,
-//	                                                       model version
+//	           [str(variant) shadow:byte]        absent before variants
+//	str     := uvarint(len) bytes                (record: request id,
+//	                                             inference id, lead id,
+//	                                             model, model version)
+//
+// A batch frame holds a run of consecutive records that share their
+// request's fields (time, request id, model, version, variant, shadow,
+// latency, feature count): one frame per request run instead of one per
+// record, so the shared strings are written and checksummed once and a
+// 100-lead request's rows are little but their features. httpapi names a
+// request's rows base-0, base-1, ... (base: the request id or SageMaker's
+// inference id), which modes 2 and 3 store as the base and the first index.
 //
 // A reader stops at the first frame that is short (torn by a crash) or fails
-// its checksum; every frame before it is intact.
+// its checksum or its decoding; every frame before it is intact, and a batch
+// frame yields its records only once the whole frame has decoded.
 
 const (
-	journalMagic = "LSCAPJ1\n"
-	frameHeader  = 8 // length + crc
+	journalMagic   = "LSCAPJ2\n" // what the journal writes
+	journalMagicV1 = "LSCAPJ1\n" // one 'R' frame per record; still replayed
+	frameHeader    = 8           // length + crc
 	// maxFrame bounds one frame so that a corrupt length cannot make the
 	// reader allocate without limit.
 	maxFrame = 4 << 20
 	// maxFeatures bounds the feature count a header may declare.
 	maxFeatures = 1 << 16
+	// maxIDIndex bounds the first index of a batch's indexed inference ids
+	// (httpapi's rows are numbered from 0, far below it), so that start plus
+	// a row number never overflows.
+	maxIDIndex = 1<<31 - 1
 
 	kindHeader = 'H'
+	kindBatch  = 'B'
 	kindRecord = 'R'
+
+	flagShadow   = 1 << 0
+	flagLeadIDs  = 1 << 1
+	idModeShift  = 2
+	idModeMask   = 3 << idModeShift
+	flagsKnown   = flagShadow | flagLeadIDs | idModeMask
+	idsExplicit  = 0 // every row names its inference id
+	idsRequest   = 1 // every inference id is the request id
+	idsIndexed   = 2 // base-<start+k>
+	idsIndexedRq = 3 // request id-<start+k>
+
+	// batchCountSize: a batch's record count is a fixed-width field, filled
+	// in once the rows that fit maxFrame are known.
+	batchCountSize = 4
+	// minRow is the fewest bytes a batch row of nfeat features takes
+	// beyond 4*nfeat: margin, probability and a one-byte tier.
+	minRow = 8 + 8 + 1
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -101,28 +149,141 @@ func (e *frameEncoder) header(features []string) []byte {
 	return e.finish()
 }
 
-// record encodes one record frame; nil when it would exceed maxFrame.
-func (e *frameEncoder) record(r *leadscore.Record) []byte {
-	e.begin(kindRecord)
-	e.buf = binary.LittleEndian.AppendUint64(e.buf, uint64(r.Time.UnixNano())) //nolint:gosec // bit pattern, decoded back as int64
-	e.str(r.RequestID)
-	e.str(r.InferenceID)
-	e.str(r.LeadID)
-	e.str(r.Model)
-	e.str(r.ModelVersion)
-	e.buf = binary.AppendUvarint(e.buf, uint64(len(r.Features)))
-	e.buf = appendFloat32s(e.buf, r.Features)
-	e.f64(r.Margin)
-	e.f64(r.Probability)
-	e.buf = binary.AppendVarint(e.buf, int64(r.Tier))
-	e.f64(r.LatencyMS)
-	e.str(r.Variant)
-	shadow := byte(0)
-	if r.Shadow {
-		shadow = 1
+// sameRequest reports whether r shares the batch fields of the run that
+// starts with r0 (whose time is ns0): what a batch frame stores once.
+func sameRequest(r, r0 *leadscore.Record, ns0 int64) bool {
+	return r.RequestID == r0.RequestID && r.Model == r0.Model && r.ModelVersion == r0.ModelVersion &&
+		r.Variant == r0.Variant && r.Shadow == r0.Shadow && len(r.Features) == len(r0.Features) &&
+		math.Float64bits(r.LatencyMS) == math.Float64bits(r0.LatencyMS) && r.Time.UnixNano() == ns0
+}
+
+// batch encodes the longest prefix of recs whose records share their
+// request's fields and fit in one frame, and returns the frame and how
+// many records it holds. When recs[0] alone is too large for a frame it
+// returns nil and 1: the caller drops that record (too_large) and goes on
+// with the next. recs must not be empty.
+func (e *frameEncoder) batch(recs []leadscore.Record) ([]byte, int) {
+	r0 := &recs[0]
+	ns0 := r0.Time.UnixNano()
+	n := 1
+	for n < len(recs) && sameRequest(&recs[n], r0, ns0) {
+		n++
 	}
-	e.buf = append(e.buf, shadow)
-	return e.finish()
+	run := recs[:n]
+	mode, base, start := idMode(run)
+	flags := byte(mode << idModeShift)
+	if r0.Shadow {
+		flags |= flagShadow
+	}
+	leads := false
+	for i := range run {
+		if run[i].LeadID != "" {
+			leads = true
+			flags |= flagLeadIDs
+			break
+		}
+	}
+
+	e.begin(kindBatch)
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, uint64(ns0)) //nolint:gosec // bit pattern, decoded back as int64
+	e.str(r0.RequestID)
+	e.str(r0.Model)
+	e.str(r0.ModelVersion)
+	e.str(r0.Variant)
+	e.f64(r0.LatencyMS)
+	e.buf = append(e.buf, flags)
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(r0.Features)))
+	countAt := len(e.buf)
+	e.buf = append(e.buf, make([]byte, batchCountSize)...)
+	switch mode {
+	case idsIndexed:
+		e.str(base)
+		e.buf = binary.AppendUvarint(e.buf, start)
+	case idsIndexedRq:
+		e.buf = binary.AppendUvarint(e.buf, start)
+	}
+	// Room for rows of the usual size, so that appending them rarely grows
+	// the buffer.
+	e.buf = slices.Grow(e.buf, min(n*(4*len(r0.Features)+minRow+len(r0.LeadID)+len(r0.InferenceID)+2), maxFrame))
+	for k := range run {
+		mark := len(e.buf)
+		r := &run[k]
+		if mode == idsExplicit {
+			e.str(r.InferenceID)
+		}
+		if leads {
+			e.str(r.LeadID)
+		}
+		e.buf = appendFloat32s(e.buf, r.Features)
+		e.f64(r.Margin)
+		e.f64(r.Probability)
+		e.buf = binary.AppendVarint(e.buf, int64(r.Tier))
+		if len(e.buf)-frameHeader > maxFrame {
+			// The rows before it make the frame; this one starts the next.
+			e.buf = e.buf[:mark]
+			n = k
+			break
+		}
+	}
+	if n == 0 {
+		return nil, 1
+	}
+	binary.LittleEndian.PutUint32(e.buf[countAt:], uint32(n)) //nolint:gosec // n < maxFrame
+	return e.finish(), n
+}
+
+// idMode chooses how a batch stores its records' inference ids: mode 1
+// when they are all the request id (a single lead), 2 or 3 when they are
+// base-<start+k> as httpapi numbers a request's rows (3: base is the
+// request id), else 0 (explicit). Records are checked in full, digits
+// included, so that decoding gives back exactly the ids encoded.
+func idMode(run []leadscore.Record) (mode int, base string, start uint64) {
+	r0 := &run[0]
+	same := true
+	for i := range run {
+		if run[i].InferenceID != r0.RequestID {
+			same = false
+			break
+		}
+	}
+	if same {
+		return idsRequest, "", 0
+	}
+	base, start, ok := splitIndexedID(r0.InferenceID)
+	if !ok || start+uint64(len(run)) > maxIDIndex {
+		return idsExplicit, "", 0
+	}
+	var digits [20]byte
+	for k := 1; k < len(run); k++ {
+		id := run[k].InferenceID
+		d := strconv.AppendUint(digits[:0], start+uint64(k), 10) //nolint:gosec // k >= 0
+		if len(id) != len(base)+1+len(d) || id[len(base)] != '-' || id[:len(base)] != base || id[len(base)+1:] != string(d) {
+			return idsExplicit, "", 0
+		}
+	}
+	if base == r0.RequestID {
+		return idsIndexedRq, "", start
+	}
+	return idsIndexed, base, start
+}
+
+// splitIndexedID splits base-<index> where index is a canonical decimal
+// (what strconv.AppendInt writes: no sign, no leading zero) of at most 9
+// digits.
+func splitIndexedID(id string) (base string, index uint64, ok bool) {
+	dash := strings.LastIndexByte(id, '-')
+	digits := id[dash+1:]
+	if dash < 0 || len(digits) == 0 || len(digits) > 9 || (digits[0] == '0' && len(digits) > 1) {
+		return "", 0, false
+	}
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return "", 0, false
+		}
+		index = index*10 + uint64(c-'0')
+	}
+	return id[:dash], index, true
 }
 
 // frameReader reads the frames of one segment.
@@ -132,6 +293,10 @@ type frameReader struct {
 	off      int64 // bytes consumed so far
 	buf      []byte
 	features []string
+	v1       bool // an LSCAPJ1 segment: 'R' frames
+	// The batch frame being returned, record by record, once it decoded
+	// whole; its rows are read from buf, which the next frame reuses.
+	bat batchFrame
 }
 
 // newFrameReader checks the magic and reads the header frame of a segment
@@ -145,7 +310,11 @@ func newFrameReader(r io.Reader, size int64) (*frameReader, error) {
 	if err != nil {
 		return nil, &tornError{Offset: 0, Reason: "short magic"}
 	}
-	if string(magic) != journalMagic {
+	switch string(magic) {
+	case journalMagic:
+	case journalMagicV1:
+		fr.v1 = true
+	default:
 		return nil, fmt.Errorf("not a capture journal (bad magic %q)", magic)
 	}
 	payload, err := fr.frame()
@@ -204,18 +373,166 @@ func (fr *frameReader) frame() ([]byte, error) {
 // next decodes the next record into r. It returns io.EOF at a clean end and
 // a *tornError when the rest of the segment is unreadable.
 func (fr *frameReader) next(r *leadscore.Record) error {
+	if fr.bat.left > 0 {
+		fr.bat.next(r)
+		return nil
+	}
 	start := fr.off
 	payload, err := fr.frame()
 	if err != nil {
 		return err
 	}
-	if payload[0] != kindRecord {
+	want := byte(kindBatch)
+	if fr.v1 {
+		want = kindRecord
+	}
+	if payload[0] != want {
 		return &tornError{Offset: start, Reason: fmt.Sprintf("unexpected frame kind %q", payload[0])}
 	}
-	if err := decodeRecord(payload[1:], len(fr.features), r); err != nil {
+	if fr.v1 {
+		err = decodeRecord(payload[1:], len(fr.features), r)
+	} else {
+		err = fr.bat.decode(payload[1:], len(fr.features))
+	}
+	if err != nil {
 		return &tornError{Offset: start, Reason: err.Error()}
 	}
+	if !fr.v1 {
+		fr.bat.next(r)
+	}
 	return nil
+}
+
+// batchFrame is a decoded batch frame: the fields its records share, and
+// its rows, not yet turned into records.
+type batchFrame struct {
+	shared leadscore.Record // Features unset
+	nfeat  int
+	leads  bool
+	mode   int
+	base   string // of indexed inference ids
+	start  uint64 // index of the first row's inference id
+	rows   []byte // the rows not yet returned
+	count  int    // rows in the frame
+	left   int    // rows not yet returned
+}
+
+// decode reads a batch payload (after its kind byte) of a segment whose
+// header names nfeat features. It checks every row before any is returned,
+// so that a corrupt frame is refused whole, like a torn one, and replay's
+// count of records stays exact. Every count and length is bounded by the
+// payload before anything is allocated.
+func (b *batchFrame) decode(p []byte, nfeat int) error {
+	b.left = 0
+	d := decoder{b: p}
+	ns := int64(d.u64()) //nolint:gosec // bit pattern written from an int64
+	s := &b.shared
+	s.RequestID = d.str()
+	s.Model = d.str()
+	s.ModelVersion = d.str()
+	s.Variant = d.str()
+	s.LatencyMS = math.Float64frombits(d.u64())
+	flags := d.fixed(1)
+	n := d.uvarint()
+	count := d.fixed(batchCountSize)
+	if d.err != nil {
+		return fmt.Errorf("batch: %w", d.err)
+	}
+	if flags[0]&^flagsKnown != 0 {
+		return fmt.Errorf("batch: unknown flags %#x", flags[0])
+	}
+	if n != uint64(nfeat) { //nolint:gosec // nfeat <= maxFeatures
+		return fmt.Errorf("batch has %d features, header %d", n, nfeat)
+	}
+	s.Shadow = flags[0]&flagShadow != 0
+	s.Time = time.Unix(0, ns).UTC()
+	b.nfeat, b.leads, b.mode = nfeat, flags[0]&flagLeadIDs != 0, int(flags[0]&idModeMask)>>idModeShift
+	b.base, b.start = "", 0
+	switch b.mode {
+	case idsIndexed:
+		b.base = d.str()
+		b.start = d.uvarint()
+	case idsIndexedRq:
+		b.base = s.RequestID
+		b.start = d.uvarint()
+	}
+	if d.err != nil {
+		return fmt.Errorf("batch ids: %w", d.err)
+	}
+	rows := binary.LittleEndian.Uint32(count)
+	if rows == 0 || uint64(rows) > uint64(len(d.b))/uint64(4*nfeat+minRow) {
+		return fmt.Errorf("batch of %d rows in %d bytes", rows, len(d.b))
+	}
+	if b.start > maxIDIndex {
+		return fmt.Errorf("batch ids start at %d", b.start)
+	}
+	b.rows, b.count = d.b, int(rows)
+	// Check the rows: each must parse, and they must fill the frame.
+	for range rows {
+		if _, err := b.row(&d); err != nil {
+			return err
+		}
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("batch: %d trailing bytes", len(d.b))
+	}
+	b.left = b.count
+	return nil
+}
+
+// batchRow is one row of a batch, its strings and features still in the
+// payload.
+type batchRow struct {
+	id, lead []byte
+	features []byte
+	margin   uint64
+	prob     uint64
+	tier     int64
+}
+
+// row reads one row from d.
+func (b *batchFrame) row(d *decoder) (batchRow, error) {
+	var r batchRow
+	if b.mode == idsExplicit {
+		r.id = d.bytes()
+	}
+	if b.leads {
+		r.lead = d.bytes()
+	}
+	r.features = d.fixed(4 * b.nfeat)
+	r.margin = d.u64()
+	r.prob = d.u64()
+	r.tier = d.varint()
+	if d.err != nil {
+		return r, fmt.Errorf("batch row: %w", d.err)
+	}
+	return r, nil
+}
+
+// next turns the next row into r; the frame decoded whole (b.left > 0).
+func (b *batchFrame) next(r *leadscore.Record) {
+	d := decoder{b: b.rows}
+	row, _ := b.row(&d) // checked by decode
+	b.rows = d.b
+	k := uint64(b.count - b.left) //nolint:gosec // 0 <= k < count
+	b.left--
+	*r = b.shared
+	switch b.mode {
+	case idsExplicit:
+		r.InferenceID = string(row.id)
+	case idsRequest:
+		r.InferenceID = b.shared.RequestID
+	default:
+		r.InferenceID = b.base + "-" + strconv.FormatUint(b.start+k, 10)
+	}
+	r.LeadID = string(row.lead)
+	r.Features = make([]float32, b.nfeat)
+	for i := range r.Features {
+		r.Features[i] = math.Float32frombits(binary.LittleEndian.Uint32(row.features[4*i:]))
+	}
+	r.Margin = math.Float64frombits(row.margin)
+	r.Probability = math.Float64frombits(row.prob)
+	r.Tier = clampTier(row.tier)
 }
 
 // decoder reads fields from a payload, remembering the first error.
@@ -266,11 +583,16 @@ func (d *decoder) varint() int64 {
 }
 
 func (d *decoder) str() string {
+	return string(d.bytes())
+}
+
+// bytes reads a length-prefixed string's bytes, a view of the payload.
+func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err == nil && n > uint64(len(d.b)) {
 		d.err = errShort
 	}
-	return string(d.fixed(int(n))) //nolint:gosec // n <= len(d.b), checked above
+	return d.fixed(int(n)) //nolint:gosec // n <= len(d.b), checked above
 }
 
 func (d *decoder) u64() uint64 {
@@ -335,20 +657,25 @@ func decodeRecord(b []byte, nfeat int, r *leadscore.Record) error {
 	if len(d.b) != 0 {
 		return fmt.Errorf("record: %d trailing bytes", len(d.b))
 	}
-	if tier < math.MinInt32 || tier > math.MaxInt32 {
-		// An intact frame (its checksum held) whose tier the lake's INT32
-		// column cannot hold: the lake writes such a tier as 0, live and
-		// replayed alike. Refusing it here would end the segment's replay
-		// and lose every later record (TestLakeEdgesThroughWriter).
-		tier = 0
-	}
-	r.Tier = int(tier)
+	r.Tier = clampTier(tier)
 	r.Time = time.Unix(0, ns).UTC()
 	r.Features = make([]float32, nfeat)
 	for i := range r.Features {
 		r.Features[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 	}
 	return nil
+}
+
+// clampTier turns a decoded tier into an int. An intact frame (its
+// checksum held) whose tier the lake's INT32 column cannot hold: the lake
+// writes such a tier as 0, live and replayed alike. Refusing it here would
+// end the segment's replay and lose every later record
+// (TestLakeEdgesThroughWriter).
+func clampTier(tier int64) int {
+	if tier < math.MinInt32 || tier > math.MaxInt32 {
+		return 0
+	}
+	return int(tier)
 }
 
 // littleEndian: the host stores a float32 as its little-endian bytes.

@@ -2,9 +2,13 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,15 +16,40 @@ import (
 	"github.com/leadscore/leadscore"
 )
 
-// encodeSegment encodes a whole segment.
+// encodeSegment encodes a whole segment as the journal writes it: batch
+// frames, records too large for a frame left out.
 func encodeSegment(features []string, recs []leadscore.Record) []byte {
 	var enc frameEncoder
 	buf := []byte(journalMagic)
 	buf = append(buf, enc.header(features)...)
-	for i := range recs {
-		buf = append(buf, enc.record(&recs[i])...)
+	for _, f := range batchFrames(recs) {
+		buf = append(buf, f.frame...)
 	}
 	return buf
+}
+
+// encodedBatch is one batch frame and the records it holds.
+type encodedBatch struct {
+	frame []byte
+	recs  int
+}
+
+// batchFrames encodes recs as the journaler does, skipping the records
+// too large for a frame (nil frames of one record).
+func batchFrames(recs []leadscore.Record) []encodedBatch {
+	var enc frameEncoder
+	var out []encodedBatch
+	for i := 0; i < len(recs); {
+		frame, n := enc.batch(recs[i:])
+		if n < 1 || n > len(recs)-i {
+			panic("batch took no records, or more than given")
+		}
+		if frame != nil {
+			out = append(out, encodedBatch{append([]byte(nil), frame...), n})
+		}
+		i += n
+	}
+	return out
 }
 
 // readSegment decodes a segment: its features, records, and the error that
@@ -76,36 +105,248 @@ func journalCases() []leadscore.Record {
 	return recs
 }
 
-func TestJournalRoundTrip(t *testing.T) {
-	recs := journalCases()
-	features, got, err := readSegment(encodeSegment(testFeatures, recs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(features, ",") != strings.Join(testFeatures, ",") || len(got) != len(recs) {
-		t.Fatalf("features %v, %d records", features, len(got))
-	}
+// requestRun makes the n records of one scored request as httpapi captures
+// them: one time, request id, latency and model; inference ids base-0 ..
+// base-<n-1> (base alone for a single lead), lead ids when leads.
+func requestRun(reqID, base string, n int, at time.Time, leads bool) []leadscore.Record {
+	recs := make([]leadscore.Record, n)
 	for i := range recs {
-		if !sameRecord(&got[i], &recs[i]) {
-			t.Fatalf("record %d: got %+v, want %+v", i, got[i], recs[i])
+		id := base
+		if n > 1 {
+			id = base + "-" + strconv.Itoa(i)
 		}
+		lead := ""
+		if leads && i%7 != 3 { // some rows of a request may lack one
+			lead = fmt.Sprintf("lead-%d", i*31)
+		}
+		recs[i] = leadscore.Record{
+			Time: at, RequestID: reqID, InferenceID: id, LeadID: lead,
+			Model: "lead-demo", ModelVersion: "v3",
+			Features: []float32{float32(i), float32(i) / 3, float32(math.NaN())},
+			Margin:   float64(i) - 1.5, Probability: float64(i%10) / 10, Tier: 1 + i%5,
+			LatencyMS: 0.75, Variant: "champion",
+		}
+	}
+	return recs
+}
+
+// batchCases are runs of records as the journal meets them: requests of
+// many and of one lead, indexed ids based on the request id and on a
+// SageMaker inference id, ids that only look indexed, edge values.
+func batchCases() []leadscore.Record {
+	at := t0.Add(123456789)
+	var recs []leadscore.Record
+	recs = append(recs, requestRun("01JFA", "01JFA", 100, at, true)...)                     // mode 3
+	recs = append(recs, requestRun("01JFB", "sm-9f2c-41d0", 12, at, false)...)              // mode 2, base with dashes
+	recs = append(recs, requestRun("01JFC", "01JFC", 1, at.Add(time.Millisecond), true)...) // mode 1, a lead id
+	recs = append(recs, requestRun("01JFD", "01JFD", 1, at.Add(time.Millisecond), false)...)
+	// A request split between variants: runs of consecutive rows whose
+	// indexes start past 0.
+	split := requestRun("01JFE", "01JFE", 10, at, true)
+	for i := 4; i < 7; i++ {
+		split[i].Variant, split[i].Model = "challenger", "lead-next"
+	}
+	split[9].Shadow = true
+	recs = append(recs, split...)
+	// Ids that are not base-<index>: leading zeros, a gap, no digits,
+	// digits past 9, an id equal to the request id among indexed ones.
+	for _, ids := range [][]string{
+		{"x-00", "x-01"}, {"x-1", "x-3"}, {"x-", "x-"}, {"x-1234567890", "x-1234567891"},
+		{"x-0", "01JFF"}, {"-0", "-1", "-2"}, {"", ""}, {"a-b-7", "a-b-8"}, {"x-9", "x-10", "x-11"},
+	} {
+		run := requestRun("01JFF", "x", len(ids), at, false)
+		for i := range run {
+			run[i].InferenceID = ids[i]
+		}
+		recs = append(recs, run...)
+	}
+	// Fields that break a run one by one.
+	base := requestRun("01JFG", "01JFG", 2, at, false)[0]
+	for _, change := range []func(r *leadscore.Record){
+		func(r *leadscore.Record) { r.Time = r.Time.Add(1) },
+		func(r *leadscore.Record) { r.ModelVersion = "v4" },
+		func(r *leadscore.Record) { r.LatencyMS = math.Copysign(0, -1) },
+		func(r *leadscore.Record) { r.LatencyMS = 0 },
+		func(r *leadscore.Record) { r.Variant = "" },
+		func(r *leadscore.Record) { r.Shadow = true },
+		func(r *leadscore.Record) { r.RequestID = "" },
+		func(r *leadscore.Record) { r.Model = strings.Repeat("é", 300) },
+	} {
+		r := base
+		change(&r)
+		r.InferenceID = r.RequestID
+		recs = append(recs, base, r)
+	}
+	// Edge values in rows.
+	edge := requestRun("01JFH", "01JFH", 4, time.Unix(0, 1).UTC(), true)
+	edge[0].Features = []float32{float32(math.Inf(1)), float32(math.Copysign(0, -1)), math.Float32frombits(0x7f800001)}
+	edge[1].Features = []float32{float32(math.Inf(-1)), math.Float32frombits(0xffc0beef), 0}
+	edge[1].Margin, edge[1].Probability = math.Inf(-1), math.Float64frombits(0x7ff8000000000bad)
+	edge[2].LeadID = strings.Repeat("ü", 1000)
+	edge[2].Tier = -7
+	edge[3].Tier = math.MaxInt32
+	edge[3].LeadID = "x\x00y"
+	recs = append(recs, edge...)
+	old := requestRun("01JFI", "01JFI", 3, time.Date(1960, 1, 1, 0, 0, 0, 1, time.UTC), false)
+	return append(recs, old...)
+}
+
+func TestJournalRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		recs []leadscore.Record
+	}{
+		{"journalCases", journalCases()},
+		{"batchCases", batchCases()},
+	} {
+		for _, version := range []struct {
+			name   string
+			encode func([]string, []leadscore.Record) []byte
+		}{{"v2", encodeSegment}, {"v1", encodeSegmentV1}} {
+			t.Run(tc.name+"/"+version.name, func(t *testing.T) {
+				features, got, err := readSegment(version.encode(testFeatures, tc.recs))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Join(features, ",") != strings.Join(testFeatures, ",") || len(got) != len(tc.recs) {
+					t.Fatalf("features %v, %d records, want %d", features, len(got), len(tc.recs))
+				}
+				for i := range tc.recs {
+					if !sameRecord(&got[i], &tc.recs[i]) {
+						t.Fatalf("record %d: got %+v, want %+v", i, got[i], tc.recs[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+// Each batch frame holds one run of a request's records, its ids stored
+// as the run allows.
+func TestJournalBatchRuns(t *testing.T) {
+	at := t0
+	var recs []leadscore.Record
+	recs = append(recs, requestRun("r1", "r1", 100, at, true)...)
+	recs = append(recs, requestRun("r2", "sm-1", 50, at, false)...)
+	recs = append(recs, requestRun("r3", "r3", 1, at, false)...)
+	recs = append(recs, requestRun("r4", "r4", 1, at, false)...)
+	frames := batchFrames(recs)
+	var counts []int
+	for _, f := range frames {
+		counts = append(counts, f.recs)
+	}
+	if fmt.Sprint(counts) != "[100 50 1 1]" {
+		t.Fatalf("records per frame %v, want one frame per request", counts)
+	}
+	// The shared fields are written once: a row of the 100-lead request
+	// is its features, its scores, a tier and its lead id, no more.
+	perRow := float64(len(frames[0].frame)) / 100
+	if rowMax := float64(4*len(testFeatures)+minRow+1+len("lead-3069")) + 1; perRow > rowMax {
+		t.Fatalf("%.1f bytes a row, want at most %.1f", perRow, rowMax)
+	}
+	for _, tc := range []struct {
+		name string
+		recs []leadscore.Record
+		mode int
+		base string
+		from uint64
+	}{
+		{"indexed on the request id", recs[:100], idsIndexedRq, "", 0},
+		{"indexed on an inference id", recs[100:150], idsIndexed, "sm-1", 0},
+		{"indexed from the middle", recs[110:120], idsIndexed, "sm-1", 10},
+		{"single lead", recs[150:151], idsRequest, "", 0},
+		{"explicit", []leadscore.Record{recs[0], recs[2]}, idsExplicit, "", 0},
+	} {
+		mode, base, from := idMode(tc.recs)
+		if mode != tc.mode || base != tc.base || from != tc.from {
+			t.Errorf("%s: mode %d base %q start %d, want %d %q %d", tc.name, mode, base, from, tc.mode, tc.base, tc.from)
+		}
+	}
+}
+
+// A run larger than maxFrame is split into frames that each fit, and a
+// record too large for any frame is refused alone, the run going on
+// around it.
+func TestJournalBatchSplit(t *testing.T) {
+	run := requestRun("big", "big", 40, t0, true)
+	for i := range run {
+		run[i].LeadID = strings.Repeat(string(rune('a'+i%26)), maxFrame/16) // 16 rows a frame at most
+	}
+	run[20].LeadID = strings.Repeat("x", maxFrame) // too large alone
+	var enc frameEncoder
+	var got []leadscore.Record
+	var counts []int
+	for i := 0; i < len(run); {
+		frame, n := enc.batch(run[i:])
+		counts = append(counts, n)
+		if frame == nil {
+			if n != 1 || i != 20 {
+				t.Fatalf("record %d refused (n %d)", i, n)
+			}
+			i += n
+			continue
+		}
+		if len(frame)-frameHeader > maxFrame {
+			t.Fatalf("frame of %d bytes", len(frame))
+		}
+		seg := append(append([]byte(journalMagic), (&frameEncoder{}).header(testFeatures)...), frame...)
+		_, recs, err := readSegment(seg)
+		if err != nil || len(recs) != n {
+			t.Fatalf("frame at %d: %d records, %v", i, len(recs), err)
+		}
+		got = append(got, recs...)
+		i += n
+	}
+	want := append(append([]leadscore.Record(nil), run[:20]...), run[21:]...)
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d (frames %v)", len(got), len(want), counts)
+	}
+	for i := range want {
+		if !sameRecord(&got[i], &want[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	if len(counts) < 5 || counts[0] < 10 {
+		t.Fatalf("records per frame %v", counts)
 	}
 }
 
 // Cutting a segment anywhere (a crash mid-write) yields exactly the
 // records whose frames are complete, and a torn error unless the cut falls
-// between frames.
+// between frames; a torn batch frame yields none of its records.
 func TestJournalEveryCut(t *testing.T) {
-	recs := makeRecords(5, t0, time.Second)
-	data := encodeSegment(testFeatures, recs)
-	// Frame boundaries.
+	t.Run("v1", func(t *testing.T) {
+		recs := makeRecords(5, t0, time.Second)
+		var enc frameEncoder
+		var frames []encodedBatch
+		for i := range recs {
+			frames = append(frames, encodedBatch{append([]byte(nil), enc.record(&recs[i])...), 1})
+		}
+		checkEveryCut(t, encodeSegmentV1(testFeatures, recs), recs, frames)
+	})
+	t.Run("v2", func(t *testing.T) {
+		var recs []leadscore.Record
+		recs = append(recs, requestRun("r1", "r1", 3, t0, true)...)
+		recs = append(recs, requestRun("r2", "r2", 1, t0, false)...)
+		recs = append(recs, requestRun("r3", "sm", 4, t0, false)...)
+		checkEveryCut(t, encodeSegment(testFeatures, recs), recs, batchFrames(recs))
+	})
+}
+
+func checkEveryCut(t *testing.T, data []byte, recs []leadscore.Record, frames []encodedBatch) {
+	t.Helper()
 	var enc frameEncoder
 	bounds := map[int]int{} // end offset -> records complete
 	off := len(journalMagic) + len(enc.header(testFeatures))
 	bounds[off] = 0
-	for i := range recs {
-		off += len(enc.record(&recs[i]))
-		bounds[off] = i + 1
+	done := 0
+	for _, f := range frames {
+		off += len(f.frame)
+		done += f.recs
+		bounds[off] = done
+	}
+	if off != len(data) || done != len(recs) {
+		t.Fatalf("frames end at %d of %d bytes, %d of %d records", off, len(data), done, len(recs))
 	}
 	for cut := 0; cut <= len(data); cut++ {
 		_, got, err := readSegment(data[:cut])
@@ -139,9 +380,30 @@ func TestJournalEveryCut(t *testing.T) {
 func TestJournalRejects(t *testing.T) {
 	var enc frameEncoder
 	header := append([]byte(nil), enc.header(testFeatures)...)
+	v1 := append([]byte(journalMagicV1), header...)
+	v2 := append([]byte(journalMagic), header...)
 	r := makeRecords(1, t0, 0)[0]
 	wrongCount := r
 	wrongCount.Features = []float32{1}
+	batchOf := func(recs []leadscore.Record) []byte {
+		f, _ := enc.batch(recs)
+		return append([]byte(nil), f...)
+	}
+	run := requestRun("r", "r", 3, t0, true)
+	good := batchOf(run)
+	// edit re-frames a batch after changing its payload (kind excluded).
+	edit := func(f []byte, change func(p []byte) []byte) []byte {
+		p := append([]byte(nil), f[frameHeader+1:]...)
+		return frame(kindBatch, change(p))
+	}
+	// The fixed part of good's payload: time, the strings "r", "lead-demo",
+	// "v3", "champion", latency; then flags, nfeat, count, start.
+	flagsAt := 8 + 2 + 10 + 3 + 9 + 8
+	countAt := flagsAt + 2
+	setCount := func(n uint32) func([]byte) []byte {
+		return func(p []byte) []byte { binary.LittleEndian.PutUint32(p[countAt:], n); return p }
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	for _, tc := range []struct {
 		name  string
 		data  []byte
@@ -149,21 +411,80 @@ func TestJournalRejects(t *testing.T) {
 		where string
 	}{
 		{"bad magic", []byte("LSCAPJ0\nxxxxxxxxx"), false, "bad magic"},
-		{"record before header", append([]byte(journalMagic), enc.record(&r)...), true, "not a header"},
-		{"feature count mismatch", append(append([]byte(journalMagic), header...), enc.record(&wrongCount)...), true, "has 1 features"},
+		{"future magic", []byte("LSCAPJ3\nxxxxxxxxx"), false, "bad magic"},
+		{"record before header", cat([]byte(journalMagicV1), enc.record(&r)), true, "not a header"},
+		{"batch before header", cat([]byte(journalMagic), good), true, "not a header"},
+		{"feature count mismatch", cat(v1, enc.record(&wrongCount)), true, "has 1 features"},
+		{"batch feature count mismatch", cat(v2, batchOf([]leadscore.Record{wrongCount})), true, "has 1 features"},
 		{"huge feature count", append([]byte(journalMagic), frame(kindHeader, []byte{0xff, 0xff, 0xff, 0x7f})...), true, "declares"},
 		{"header trailing bytes", append([]byte(journalMagic), frame(kindHeader, []byte{0, 1})...), true, "trailing"},
 		{"bad uvarint", append([]byte(journalMagic), frame(kindHeader, []byte{0x80})...), true, "uvarint"},
 		{"string too long", append([]byte(journalMagic), frame(kindHeader, []byte{1, 5, 'a'})...), true, "short"},
-		{"unknown kind", append(append([]byte(journalMagic), header...), frame('Z', nil)...), true, "unexpected frame kind"},
-		{"record too short", append(append([]byte(journalMagic), header...), frame(kindRecord, []byte{1, 2})...), true, "short"},
-		{"record trailing bytes", append(append([]byte(journalMagic), header...), trailing(enc.record(&r))...), true, "trailing"},
+		{"unknown kind", cat(v2, frame('Z', nil)), true, "unexpected frame kind"},
+		{"record in a v2 segment", cat(v2, enc.record(&r)), true, "unexpected frame kind 'R'"},
+		{"batch in a v1 segment", cat(v1, good), true, "unexpected frame kind 'B'"},
+		{"record too short", cat(v1, frame(kindRecord, []byte{1, 2})), true, "short"},
+		{"record trailing bytes", cat(v1, trailing(enc.record(&r))), true, "trailing"},
+		{"batch too short", cat(v2, frame(kindBatch, []byte{1, 2})), true, "short"},
+		{"batch trailing bytes", cat(v2, trailing(good)), true, "trailing"},
+		{"batch missing a row's last byte", cat(v2, edit(good, func(p []byte) []byte { return p[:len(p)-1] })), true, "bad varint"},
+		{"batch unknown flag", cat(v2, edit(good, func(p []byte) []byte { p[flagsAt] |= 0x80; return p })), true, "unknown flags"},
+		{"batch of no rows", cat(v2, edit(good, setCount(0))), true, "batch of 0 rows"},
+		{"batch count past its bytes", cat(v2, edit(good, setCount(1<<31))), true, "batch of 2147483648 rows"},
+		{"batch count one too many", cat(v2, edit(good, setCount(4))), true, "batch of 4 rows"},
+		{"batch count one too few", cat(v2, edit(good, setCount(2))), true, "trailing"},
+		{"batch ids start too far", cat(v2, edit(good, func(p []byte) []byte {
+			return slices.Concat(p[:countAt+4], binary.AppendUvarint(nil, 1<<40), p[countAt+5:])
+		})), true, "ids start"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, recs, err := readSegment(tc.data)
 			var torn *tornError
 			if len(recs) != 0 || err == nil || errors.As(err, &torn) != tc.torn || !strings.Contains(err.Error(), tc.where) {
 				t.Fatalf("%d records, error %v; want torn=%v mentioning %q", len(recs), err, tc.torn, tc.where)
+			}
+		})
+	}
+	// good itself decodes, so each case above fails for its own reason.
+	if _, recs, err := readSegment(cat(v2, good)); err != nil || len(recs) != 3 {
+		t.Fatalf("the unedited batch: %d records, %v", len(recs), err)
+	}
+}
+
+// A corrupt batch frame after intact ones ends the segment there: the
+// records of the frames before it, none of its own.
+func TestJournalTornBatch(t *testing.T) {
+	recs := append(requestRun("r1", "r1", 5, t0, true), requestRun("r2", "r2", 7, t0, true)...)
+	frames := batchFrames(recs)
+	if len(frames) != 2 {
+		t.Fatalf("%d frames", len(frames))
+	}
+	var enc frameEncoder
+	head := append([]byte(journalMagic), enc.header(testFeatures)...)
+	for _, tc := range []struct {
+		name string
+		last []byte
+	}{
+		{"flipped bit", func() []byte {
+			b := append([]byte(nil), frames[1].frame...)
+			b[len(b)/2] ^= 0x10
+			return b
+		}()},
+		{"short", frames[1].frame[:len(frames[1].frame)-1]},
+		{"checksum held, a row cut", func() []byte {
+			p := frames[1].frame[frameHeader+1:]
+			return frame(kindBatch, p[:len(p)-30])
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := slices.Concat(head, frames[0].frame, tc.last)
+			_, got, err := readSegment(data)
+			var torn *tornError
+			if !errors.As(err, &torn) || torn.Offset != int64(len(head)+len(frames[0].frame)) {
+				t.Fatalf("error %v, want torn at the second frame", err)
+			}
+			if len(got) != 5 {
+				t.Fatalf("%d records, want the first frame's 5", len(got))
 			}
 		})
 	}
@@ -177,7 +498,7 @@ func frame(kind byte, body []byte) []byte {
 	return append([]byte(nil), e.finish()...)
 }
 
-// trailing re-frames a record frame with an extra byte in its payload.
+// trailing re-frames a frame with an extra byte in its payload.
 func trailing(rec []byte) []byte {
 	return frame(rec[frameHeader], append(append([]byte(nil), rec[frameHeader+1:]...), 0))
 }
@@ -186,7 +507,7 @@ func TestJournalOversizeRecord(t *testing.T) {
 	var enc frameEncoder
 	r := makeRecords(1, t0, 0)[0]
 	r.LeadID = strings.Repeat("x", maxFrame)
-	if enc.record(&r) != nil {
+	if f, n := enc.batch([]leadscore.Record{r}); f != nil || n != 1 {
 		t.Fatal("a frame over maxFrame must not be encoded")
 	}
 	// In the writer: such a record is dropped from the journal and the
@@ -214,6 +535,19 @@ func FuzzJournalReader(f *testing.F) {
 	f.Add(encodeSegment(nil, []leadscore.Record{{}}))
 	f.Add([]byte(journalMagic))
 	f.Add([]byte{})
+	// Batch frames of every ids mode, lead ids present and absent.
+	batches := encodeSegment(testFeatures, batchCases())
+	f.Add(batches)
+	f.Add(batches[:len(batches)*2/3])
+	for _, run := range [][]leadscore.Record{
+		requestRun("r", "r", 5, t0, true), requestRun("r", "sm-x", 3, t0, false),
+		requestRun("r", "r", 1, t0, false), batchCases()[155:160],
+	} {
+		f.Add(encodeSegment(testFeatures, run))
+	}
+	// Version 1 segments.
+	f.Add(encodeSegmentV1(testFeatures, journalCases()))
+	f.Add(encodeSegmentV1(testFeatures, batchCases()[:20]))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		features, recs, err := readSegment(data)
 		var torn *tornError
@@ -224,10 +558,22 @@ func FuzzJournalReader(f *testing.F) {
 			if len(recs[i].Features) != len(features) {
 				t.Fatalf("record %d has %d features, header %d", i, len(recs[i].Features), len(features))
 			}
-			again := encodeSegment(features, recs[i:i+1])
-			_, back, err := readSegment(again)
+		}
+		// Re-encoded, one by one and together (as batch frames, whatever
+		// the segment's version), they decode to themselves.
+		for i := range recs {
+			_, back, err := readSegment(encodeSegment(features, recs[i:i+1]))
 			if err != nil || len(back) != 1 || !sameRecord(&back[0], &recs[i]) {
 				t.Fatalf("record %d does not round-trip: %v", i, err)
+			}
+		}
+		_, back, err := readSegment(encodeSegment(features, recs))
+		if err != nil || len(back) != len(recs) {
+			t.Fatalf("%d records re-encoded give %d: %v", len(recs), len(back), err)
+		}
+		for i := range recs {
+			if !sameRecord(&back[i], &recs[i]) {
+				t.Fatalf("record %d does not round-trip in a batch", i)
 			}
 		}
 	})

@@ -29,10 +29,10 @@ type generation struct {
 // item is what the journal goroutine hands to the lake goroutine.
 type item struct {
 	gen       *generation
-	recs      []leadscore.Record
-	journaled bool     // recs are in the segment
+	runs      [][]leadscore.Record
+	journaled bool     // the runs' records are in the segment
 	end       bool     // gen is complete: close its files
-	buf       batchBuf // batch buffers to recycle once recs are written
+	buf       batchBuf // batch buffers to recycle once the runs are written
 }
 
 // countWriter counts the bytes written through it.
@@ -173,7 +173,7 @@ func (j *journaler) drain() bool {
 	case spare = <-j.w.spareBatches:
 	default:
 	}
-	recs, buf, marks, ok := j.w.queue.take(spare)
+	runs, buf, marks, ok := j.w.queue.take(spare)
 	if !ok {
 		select {
 		case j.w.spareBatches <- spare:
@@ -181,19 +181,30 @@ func (j *journaler) drain() bool {
 		}
 		return true
 	}
-	if len(marks) > 0 {
-		recs, marks = groupBySchema(recs, marks, j.schema)
+	if len(marks) == 0 {
+		return j.write(runs, buf)
 	}
+	// Feature list switches (a reload, or records naming another list)
+	// are rare: the take is flattened into one run, which groupBySchema
+	// reorders. The batches stay referenced (buf) until the lake is done.
+	n := 0
+	for _, r := range runs {
+		n += len(r)
+	}
+	recs := make([]leadscore.Record, 0, n)
+	for _, r := range runs {
+		recs = append(recs, r...)
+	}
+	recs, marks = groupBySchema(recs, marks, j.schema)
 	start := 0
 	for _, m := range marks {
-		if !j.write(recs[start:m.pos], batchBuf{}) || !j.endGen() {
+		if !j.write([][]leadscore.Record{recs[start:m.pos]}, batchBuf{}) || !j.endGen() {
 			return false
 		}
 		j.schema = m.schema
 		start = m.pos
 	}
-	buf.recs = recs // groupBySchema may have moved them
-	return j.write(recs[start:], buf)
+	return j.write([][]leadscore.Record{recs[start:]}, buf)
 }
 
 // groupBySchema reorders one take of the queue so that records of one
@@ -247,79 +258,59 @@ func groupBySchema(recs []leadscore.Record, marks []schemaMark, cur *lakeSchema)
 	return out, outMarks
 }
 
-// write journals recs and passes them on; buf, when not empty, is
-// recycled by the lake goroutine once done with (the records and their
-// features: nothing reads them after that).
-func (j *journaler) write(recs []leadscore.Record, buf batchBuf) bool {
-	if len(recs) == 0 {
+// write journals the records of runs and passes them on; buf, when not
+// empty, is recycled by the lake goroutine once done with (the copied
+// records and their features, and the batches the runs reference: nothing
+// reads them after that). Records that a batch shares are never changed:
+// they have their Time set (recordQueue.fastBatch), and a run that loses a
+// record is copied without it.
+func (j *journaler) write(runs [][]leadscore.Record, buf batchBuf) bool {
+	n := 0
+	for _, r := range runs {
+		n += len(r)
+	}
+	if n == 0 {
 		return true
 	}
 	now := time.Now()
 	if j.gen == nil {
 		j.newGen(now)
 	}
-	for i := range recs {
-		if recs[i].Time.IsZero() {
-			recs[i].Time = now
+	for _, run := range runs {
+		for i := range run {
+			if run[i].Time.IsZero() {
+				run[i].Time = now
+			}
 		}
 	}
 	// The journal and the lake hold the same records: a record too large
 	// for a journal frame is dropped from both (too_large), never written
 	// to Parquet alone, since replay skips the records already in closed
 	// files by counting them (docs/lake.md, "Crash safety").
-	journaled := false
-	if j.seg != nil {
-		journaled = true
-		kept := 0
-		for i := range recs {
-			frame := j.enc.record(&recs[i])
-			if frame == nil {
-				j.tooLarge(&recs[i])
-				continue
-			}
-			recs[kept] = recs[i]
-			kept++
-			if j.seg == nil {
-				continue // after a failed append: the rest go to Parquet unjournaled
-			}
-			if _, err := j.seg.bw.Write(frame); err != nil {
-				j.segFailed(fmt.Errorf("append: %w", err))
-				journaled = false
-			}
-		}
-		clear(recs[kept:]) // drop references to the removed records' data
-		recs = recs[:kept]
-		if j.seg != nil {
-			if err := j.flush(); err != nil {
-				j.segFailed(fmt.Errorf("write: %w", err))
-				journaled = false
-			}
-		}
-		if journaled {
-			j.w.counters.journaled.Add(uint64(len(recs)))
-			j.dirty = true
-			j.w.counters.journalOK.Store(true)
-		}
-	} else {
-		kept := 0
-		for i := range recs {
-			if j.enc.record(&recs[i]) == nil {
-				j.tooLarge(&recs[i])
-				continue
-			}
-			recs[kept] = recs[i]
-			kept++
-		}
-		clear(recs[kept:])
-		recs = recs[:kept]
+	journaled := j.seg != nil
+	kept := 0
+	for ri, run := range runs {
+		runs[ri] = j.journalRun(run, &journaled)
+		kept += len(runs[ri])
 	}
-	if len(recs) == 0 {
+	if j.seg != nil {
+		if err := j.flush(); err != nil {
+			j.segFailed(fmt.Errorf("write: %w", err))
+			journaled = false
+		}
+	}
+	if journaled {
+		j.w.counters.journaled.Add(uint64(kept)) //nolint:gosec // a count
+		j.dirty = true
+		j.w.counters.journalOK.Store(true)
+	}
+	if kept == 0 {
 		// buf is not recycled here: records of its earlier schema
 		// groups may still be in the lake goroutine's hands.
 		return true
 	}
 	g := j.gen
-	if !j.send(item{gen: g, recs: recs, journaled: journaled, buf: buf}) {
+	if !j.send(item{gen: g, runs: runs, journaled: journaled, buf: buf}) {
 		return false
 	}
 	// Roll when the segment is large, or when the lake asked for it (too
@@ -329,6 +320,39 @@ func (j *journaler) write(recs []leadscore.Record, buf batchBuf) bool {
 		return j.endGen()
 	}
 	return true
+}
+
+// journalRun appends run's records to the segment, if there is one, in
+// batch frames (one per request run: frameEncoder.batch), and returns
+// those kept: all, or a copy without the records too large for a frame
+// (run is shared with the request's other sinks). A failed append gives
+// the segment up (*journaled false) and the rest of the records go on to
+// Parquet unjournaled.
+func (j *journaler) journalRun(run []leadscore.Record, journaled *bool) []leadscore.Record {
+	out, copied := run, false
+	for i := 0; i < len(run); {
+		frame, n := j.enc.batch(run[i:])
+		if frame == nil {
+			j.tooLarge(&run[i])
+			if !copied {
+				out, copied = slices.Clone(run[:i]), true
+			}
+			i++
+			continue
+		}
+		if copied {
+			out = append(out, run[i:i+n]...)
+		}
+		i += n
+		if j.seg == nil {
+			continue // unjournaled, or after a failed append
+		}
+		if _, err := j.seg.bw.Write(frame); err != nil {
+			j.segFailed(fmt.Errorf("append: %w", err))
+			*journaled = false
+		}
+	}
+	return out
 }
 
 // tooLarge drops a record no journal frame can hold (its strings and

@@ -256,16 +256,18 @@ func (lk *lake) handle(it item) {
 		lk.cur = newLakeGen(it.gen, false)
 	}
 	g := lk.cur
-	if len(it.recs) > 0 {
-		lk.write(g, it.recs, it.journaled)
+	if len(it.runs) > 0 {
+		for _, run := range it.runs {
+			lk.write(g, run, it.journaled)
+		}
 		lk.rollFiles(g)
 	}
-	if it.buf.recs != nil {
+	if !it.buf.empty() {
 		// Every record of the take is written (items come in order), and
-		// the Parquet writer copied their values: the buffers are free.
-		clear(it.buf.recs)
+		// the Parquet writer copied their values: the buffers are free
+		// and the batches released.
 		select {
-		case lk.w.spareBatches <- batchBuf{recs: it.buf.recs[:0], feats: it.buf.feats[:0]}:
+		case lk.w.spareBatches <- it.buf.recycle():
 		default:
 		}
 	}

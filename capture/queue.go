@@ -18,17 +18,27 @@ type schemaMark struct {
 }
 
 // recordQueue is the bounded hand-off from Capture to the journal goroutine.
+// It holds runs of records in capture order: a request's batch, kept by
+// reference (CaptureBatch), or records copied into the queue's own storage
+// (Capture, and batches that need a check record by record).
 type recordQueue struct {
 	mu sync.Mutex
-	// records wait here for the journal goroutine, at most depth of them.
+	// runs are the queued records in order; n counts them all, at most
+	// depth.
+	runs []queuedRun
+	n    int
+	// records holds the copied records, feats their Features: the
+	// caller's slices are not kept. Only appended to; a take hands them
+	// over, and they come back (spareBatches) once the lake goroutine has
+	// written every record of that take.
 	records []leadscore.Record
-	// feats holds the queued records' Features, copied in by put: the
-	// caller's slices are not kept. Only appended to; a take hands it
-	// over with records, and it comes back (spareBatches) once the lake
-	// goroutine has written every record of that take.
-	feats []float32
+	feats   []float32
+	// batches are the batches runs reference, each Retained once, to be
+	// Released when the lake goroutine has written their records.
+	batches []*leadscore.Batch
 	// marks are the feature list switches among records, in order (a
-	// record naming another list, or SetFeatures).
+	// record naming another list, or SetFeatures), at positions counted
+	// across runs.
 	marks []schemaMark
 	depth int
 	// batch is the queue length that ends the journal's linger: a
@@ -54,6 +64,14 @@ type recordQueue struct {
 	room chan struct{}
 }
 
+// queuedRun is a run of queued records: a batch's (recs), or, when recs
+// is nil, records[lo:hi] of the queue's own storage (indexes, since the
+// storage may move as it grows).
+type queuedRun struct {
+	recs   []leadscore.Record
+	lo, hi int
+}
+
 func (q *recordQueue) init(depth int, s *lakeSchema) {
 	q.depth = depth
 	q.batch = max(depth/4, 1)
@@ -68,7 +86,7 @@ const maxRecentSchemas = 4
 // mark switches the schema of the records queued from now on; names, when
 // not nil, is the FeatureNames slice that asked for it. Callers hold mu.
 func (q *recordQueue) mark(s *lakeSchema, names []string) {
-	q.marks = append(q.marks, schemaMark{pos: len(q.records), schema: s})
+	q.marks = append(q.marks, schemaMark{pos: q.n, schema: s})
 	q.tail, q.tailNames = s, names
 	if i := slices.Index(q.recent, s); i >= 0 {
 		q.recent = slices.Delete(q.recent, i, i+1)
@@ -133,17 +151,72 @@ func (q *recordQueue) fast(r *leadscore.Record) bool {
 	return len(r.FeatureNames) == len(r.Features) && sameSlice(r.FeatureNames, q.tailNames)
 }
 
+// fastBatch reports whether every record of recs can be queued by
+// reference as it is: fast, and with its Time set (the journal sets a
+// zero Time, which a shared record must not have written). Callers hold
+// mu.
+func (q *recordQueue) fastBatch(recs []leadscore.Record) bool {
+	for i := range recs {
+		if !q.fast(&recs[i]) || recs[i].Time.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
 // sameSlice reports whether a and b are the same slice (same backing array
 // and length).
 func sameSlice(a, b []string) bool {
 	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
-// batchBuf is the storage of one take of the queue: the records and
-// their features.
+// batchBuf is the storage of one take of the queue: the runs, the copied
+// records and their features, and the batches to release.
 type batchBuf struct {
-	recs  []leadscore.Record
-	feats []float32
+	runs    [][]leadscore.Record
+	recs    []leadscore.Record
+	feats   []float32
+	batches []*leadscore.Batch
+}
+
+// empty reports whether b holds nothing to recycle.
+func (b *batchBuf) empty() bool {
+	return b.runs == nil && b.recs == nil && b.feats == nil && b.batches == nil
+}
+
+// recycle releases the batches of a take whose records are all written and
+// empties the buffers for the next take.
+func (b *batchBuf) recycle() batchBuf {
+	for _, bt := range b.batches {
+		bt.Release()
+	}
+	clear(b.batches)
+	clear(b.recs)
+	clear(b.runs)
+	return batchBuf{runs: b.runs[:0], recs: b.recs[:0], feats: b.feats[:0], batches: b.batches[:0]}
+}
+
+// own extends the runs with the records copied into records since from:
+// the last run grows when it ends there.
+func (q *recordQueue) own(from int) {
+	to := len(q.records)
+	if to == from {
+		return
+	}
+	q.n += to - from
+	if k := len(q.runs) - 1; k >= 0 && q.runs[k].recs == nil && q.runs[k].hi == from {
+		q.runs[k].hi = to
+		return
+	}
+	q.runs = append(q.runs, queuedRun{lo: from, hi: to})
+}
+
+// putBatch queues b's records by reference. Callers hold mu.
+func (q *recordQueue) putBatch(b *leadscore.Batch) {
+	b.Retain()
+	q.runs = append(q.runs, queuedRun{recs: b.Records})
+	q.batches = append(q.batches, b)
+	q.n += len(b.Records)
 }
 
 // put queues a copy of r whose Features are copied into q.feats. Callers
@@ -155,7 +228,9 @@ func (q *recordQueue) put(r *leadscore.Record) {
 	q.feats = append(q.feats, r.Features...)
 	c := *r
 	c.Features = q.feats[start:len(q.feats):len(q.feats)]
+	from := len(q.records)
 	q.records = append(q.records, c)
+	q.own(from)
 }
 
 // putRun queues copies of recs, which fast accepted, in one copy of the
@@ -181,21 +256,29 @@ func (q *recordQueue) putRun(recs []leadscore.Record) int {
 		q.records[ro+i].Features = q.feats[fo:end:end]
 		fo = end
 	}
+	q.own(ro)
 	return len(recs)
 }
 
-// take swaps the queued records and their features for spare (emptied)
-// and returns them: buf is to be recycled (spareBatches) once nothing
-// reads the records any more. False when there is nothing (spare is not
-// used then).
-func (q *recordQueue) take(spare batchBuf) (recs []leadscore.Record, buf batchBuf, marks []schemaMark, ok bool) {
+// take swaps the queued runs and their storage for spare (emptied) and
+// returns them: buf is to be recycled (spareBatches) once nothing reads
+// the records any more. False when there is nothing (spare is not used
+// then).
+func (q *recordQueue) take(spare batchBuf) (runs [][]leadscore.Record, buf batchBuf, marks []schemaMark, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.records) == 0 && len(q.marks) == 0 {
+	if q.n == 0 && len(q.marks) == 0 {
 		return nil, batchBuf{}, nil, false
 	}
-	recs, marks = q.records, q.marks
-	buf = batchBuf{recs: recs, feats: q.feats}
+	runs = spare.runs[:0]
+	for _, r := range q.runs {
+		if r.recs == nil {
+			r.recs = q.records[r.lo:r.hi:r.hi]
+		}
+		runs = append(runs, r.recs)
+	}
+	marks = q.marks
+	buf = batchBuf{runs: runs, recs: q.records, feats: q.feats, batches: q.batches}
 	// A spare with less room than the whole queue (or than this take, or
 	// none: none came back from the lake yet) is replaced by one with room
 	// for the queue's depth, or half as much again as this take, rather
@@ -205,19 +288,23 @@ func (q *recordQueue) take(spare batchBuf) (recs []leadscore.Record, buf batchBu
 	// each time a fresh multi-megabyte allocation that the collector and
 	// the scavenger then returned to the kernel, page by page (measured:
 	// recordQueue.put 11% of the CPU of a saturated server, madvise 7%).
+	// Copied records are the exception once requests come as batches, so
+	// the spare's copy storage grows only as far as copies need.
 	nfeat := len(q.tail.features)
-	if cap(spare.recs) < max(len(recs), q.depth) {
-		spare.recs = make([]leadscore.Record, 0, max(len(recs)+len(recs)/2, q.depth))
+	if cap(spare.recs) < len(q.records) {
+		spare.recs = make([]leadscore.Record, 0, max(len(q.records)+len(q.records)/2, min(q.depth, 2*len(q.records))))
 	}
-	if cap(spare.feats) < max(len(q.feats), q.depth*nfeat) {
-		spare.feats = make([]float32, 0, max(len(q.feats)+len(q.feats)/2, q.depth*nfeat))
+	if cap(spare.feats) < len(q.feats) {
+		spare.feats = make([]float32, 0, max(len(q.feats)+len(q.feats)/2, min(q.depth*nfeat, 2*len(q.feats))))
 	}
 	q.records, q.feats, q.marks = spare.recs[:0], spare.feats[:0], nil
+	q.batches = spare.batches[:0]
+	q.runs, q.n = q.runs[:0], 0
 	if q.room != nil {
 		close(q.room)
 		q.room = nil
 	}
-	return recs, buf, marks, true
+	return runs, buf, marks, true
 }
 
 func (q *recordQueue) close() {
@@ -233,7 +320,7 @@ func (q *recordQueue) close() {
 func (q *recordQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.records)
+	return q.n
 }
 
 // waitForRoom waits, with w.queue.mu held (released while waiting), until the
@@ -241,13 +328,13 @@ func (q *recordQueue) len() int {
 // the whole queue goes in alone), Close began, or QueueWait passed.
 func (w *Writer) waitForRoom(need int) {
 	q := &w.queue
-	if len(q.records)+need <= q.depth || len(q.records) == 0 {
+	if q.n+need <= q.depth || q.n == 0 {
 		return
 	}
 	w.counters.waits.Add(1)
 	t := time.NewTimer(w.cfg.QueueWait)
 	defer t.Stop()
-	for len(q.records)+need > q.depth && len(q.records) > 0 && !q.closed {
+	for q.n+need > q.depth && q.n > 0 && !q.closed {
 		if q.room == nil {
 			q.room = make(chan struct{})
 		}

@@ -303,3 +303,82 @@ func TestRecordIDsInference(t *testing.T) {
 		}
 	}
 }
+
+// batchKeeper is a leadscore.BatchSink that keeps every batch by
+// reference until release.
+type batchKeeper struct {
+	mu      sync.Mutex
+	batches []*leadscore.Batch
+	seen    map[*leadscore.Batch]bool
+}
+
+func (k *batchKeeper) Capture([]leadscore.Record) { panic("Capture instead of CaptureBatch") }
+
+func (k *batchKeeper) CaptureBatch(b *leadscore.Batch) {
+	b.Retain()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.batches = append(k.batches, b)
+	k.seen[b] = true
+}
+
+func (k *batchKeeper) release() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, b := range k.batches {
+		b.Release()
+	}
+	k.batches = nil
+}
+
+// TestCaptureBatchesForBatchSinks: a sink that keeps batches by reference
+// sees each request's records intact for as long as it holds them, while
+// other requests run, and batches it released serve later requests.
+func TestCaptureBatchesForBatchSinks(t *testing.T) {
+	body := func(i int) string {
+		return `{"leads":[{"id":"a` + strconv.Itoa(i) + `","features":{"f0":` + strconv.Itoa(i) + `,"f1":1}},{"id":"b` + strconv.Itoa(i) + `","features":{"f0":-` + strconv.Itoa(i) + `,"f1":2}}]}`
+	}
+	k := &batchKeeper{seen: map[*leadscore.Batch]bool{}}
+	s, _ := testServer(t, 2, func(c *Config) { c.Sink = k })
+	const callers, each, rounds = 4, 20, 3
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for g := range callers {
+			wg.Go(func() {
+				for j := range each {
+					if w := do(s, "POST", "/score", "application/json", body(1+(round*callers+g)*each+j)); w.Code != 200 {
+						t.Errorf("status %d: %s", w.Code, w.Body)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if len(k.batches) != callers*each {
+			t.Fatalf("round %d: %d batches, want %d", round, len(k.batches), callers*each)
+		}
+		for _, b := range k.batches {
+			if len(b.Records) != 2 {
+				t.Fatalf("a kept batch has %d records", len(b.Records))
+			}
+			for _, r := range b.Records {
+				i, err := strconv.Atoi(r.LeadID[1:])
+				if err != nil {
+					t.Fatalf("lead id %q", r.LeadID)
+				}
+				want := []float32{float32(i), 1}
+				if r.LeadID[0] == 'b' {
+					want = []float32{-float32(i), 2}
+				}
+				if !slices.Equal(r.Features, want) || r.Time.IsZero() {
+					t.Fatalf("lead %s: features %v time %v, want %v", r.LeadID, r.Features, r.Time, want)
+				}
+			}
+		}
+		k.release()
+	}
+	// Released batches come back from the pool (under -race sync.Pool
+	// drops a quarter of what is put, hence the margin).
+	if n := len(k.seen); n > rounds*callers*each*3/4 {
+		t.Errorf("%d distinct batches for %d requests: released batches are not reused", n, rounds*callers*each)
+	}
+}

@@ -136,24 +136,33 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 	n, nf := len(res), m.schema.nf()
 	live := ex.vidx >= 0
 	own := !live && !ex.split // no shadow job keeps the records
-	var feats []float32
-	if own && s.sinkCopiesFeats {
+	// The records' storage: a pooled batch when the sinks take one
+	// (leadscore.PoolSafe), which those that queue the records keep by
+	// reference instead of copying each, and which returns to the pool
+	// once the last of them is done; else the exchange's buffers when the
+	// sinks copy what they keep; else fresh slices (shadow jobs keep them).
+	var (
+		b     *leadscore.Batch
+		feats []float32
+		recs  []leadscore.Record
+	)
+	switch {
+	case own && s.sinkPools:
+		b = s.batches.Get(n, n*nf)
+		feats, recs = b.Features, b.Records
+		copy(feats, ex.batch.rows[:n*nf])
+	case own && s.sinkCopiesFeats:
 		// The sinks read the features only before Capture returns
 		// (leadscore.FeatureCopier): the records may point at the
 		// request's rows, reused by the next request.
 		feats = ex.batch.rows[: n*nf : n*nf]
-	} else {
+	default:
 		feats = make([]float32, n*nf)
 		copy(feats, ex.batch.rows[:n*nf])
 	}
-	base := ex.infID
-	if base == "" {
-		base = ex.reqID
-	}
-	now := time.Now().UTC()
-	ms := float64(took.Microseconds()) / 1000
-	var recs []leadscore.Record
-	if own && s.sinkCopies {
+	switch {
+	case b != nil:
+	case own && s.sinkCopies:
 		// The sinks copy what they keep: the exchange's buffer serves
 		// request after request (shadows would keep it, hence one model
 		// only).
@@ -161,9 +170,15 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 			ex.recs = make([]leadscore.Record, n)
 		}
 		recs = ex.recs[:n]
-	} else {
+	default:
 		recs = make([]leadscore.Record, n)
 	}
+	base := ex.infID
+	if base == "" {
+		base = ex.reqID
+	}
+	now := time.Now().UTC()
+	ms := float64(took.Microseconds()) / 1000
 	ids := recordIDs(base, n, &ex.batch)
 	rm := m
 	for i := range recs {
@@ -177,6 +192,11 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 			Margin: res[i].Margin, Probability: res[i].Probability, Tier: res[i].Score, LatencyMS: ms,
 			Variant: rm.variant, LeadID: ids.lead(i),
 		}
+	}
+	if b != nil {
+		leadscore.CaptureBatch(s.sink, b)
+		b.Release()
+		return
 	}
 	s.sink.Capture(recs)
 	switch {

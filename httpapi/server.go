@@ -198,13 +198,18 @@ type Server struct {
 	// sinkCopiesFeats: the sink is a leadscore.FeatureCopier too, so the
 	// records' Features may be the request's own rows.
 	sinkCopiesFeats bool
-	monitoring      http.Handler
-	feedback        http.Handler
-	ids             leadscore.IDLimits
-	console         http.Handler
-	source          func() string
-	stats           statsRecorder
-	sagemaker       SageMaker
+	// sinkPools: the sink takes pooled batches (leadscore.PoolSafe), so a
+	// request's records go in one from batches, kept by reference by the
+	// sinks that queue them.
+	sinkPools  bool
+	batches    leadscore.BatchPool
+	monitoring http.Handler
+	feedback   http.Handler
+	ids        leadscore.IDLimits
+	console    http.Handler
+	source     func() string
+	stats      statsRecorder
+	sagemaker  SageMaker
 
 	model    atomic.Pointer[served]
 	reloadMu sync.Mutex
@@ -256,6 +261,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		sink:            cfg.Sink,
 		sinkCopies:      leadscore.CopiesRecords(cfg.Sink),
 		sinkCopiesFeats: leadscore.CopiesFeatures(cfg.Sink),
+		sinkPools:       leadscore.PoolSafe(cfg.Sink),
 		monitoring:      cfg.Monitoring,
 		feedback:        cfg.Feedback,
 		ids:             cfg.IDs.WithDefaults(),

@@ -1,0 +1,96 @@
+package leadscore
+
+import (
+	"sync"
+	"testing"
+)
+
+// keepSink keeps every batch it is handed by reference until done.
+type keepSink struct {
+	mu   sync.Mutex
+	kept []*Batch
+}
+
+func (k *keepSink) Capture([]Record) { panic("keepSink: Capture instead of CaptureBatch") }
+
+func (k *keepSink) CaptureBatch(b *Batch) {
+	b.Retain()
+	k.mu.Lock()
+	k.kept = append(k.kept, b)
+	k.mu.Unlock()
+}
+
+func (k *keepSink) done() {
+	for _, b := range k.kept {
+		b.Release()
+	}
+	k.kept = nil
+}
+
+// TestBatchReferences: a batch goes back to its pool only at the last
+// Release, with its records cleared, and a sink that is not a BatchSink
+// gets the records through Capture.
+func TestBatchReferences(t *testing.T) {
+	var pool BatchPool
+	b := pool.Get(3, 6)
+	if len(b.Records) != 3 || len(b.Features) != 6 {
+		t.Fatalf("Get(3, 6): %d records, %d features", len(b.Records), len(b.Features))
+	}
+	for i := range b.Records {
+		b.Records[i] = Record{InferenceID: "id", Features: b.Features[2*i : 2*i+2]}
+	}
+	keep1, keep2, plain := &keepSink{}, &keepSink{}, &countSink{}
+	CaptureBatch(MultiSink(keep1, plain, keep2), b)
+	if plain.records != 3 {
+		t.Errorf("plain sink got %d records, want 3", plain.records)
+	}
+	b.Release() // the producer's reference
+	if got := b.refs.Load(); got != 2 {
+		t.Fatalf("after the producer's release: %d references, want 2 (the sinks')", got)
+	}
+	keep1.done()
+	if b.Records[0].InferenceID != "id" {
+		t.Fatal("records cleared while a sink still holds the batch")
+	}
+	keep2.done()
+	if got := b.refs.Load(); got != 0 {
+		t.Fatalf("%d references after the last release", got)
+	}
+	if len(b.Records) != 0 || b.Records[:1][0].InferenceID != "" {
+		t.Error("released batch keeps its records' strings")
+	}
+}
+
+// TestBatchMisuse: retaining a released batch, or releasing it too often,
+// panics rather than handing shared storage to two requests.
+func TestBatchMisuse(t *testing.T) {
+	for name, f := range map[string]func(*Batch){
+		"retain":  func(b *Batch) { b.Retain() },
+		"release": func(b *Batch) { b.Release() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := NewBatch(make([]Record, 1))
+			b.Release()
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s after the last release did not panic", name)
+				}
+			}()
+			f(b)
+		})
+	}
+}
+
+// TestBatchPoolBound: a very large batch is not kept by the pool.
+func TestBatchPoolBound(t *testing.T) {
+	var pool BatchPool
+	big := pool.Get(maxPooledRecords+1, 1)
+	big.Release()
+	if len(big.Records) != maxPooledRecords+1 {
+		t.Error("a batch larger than the pool keeps was cleared for reuse")
+	}
+	small := pool.Get(2, 2)
+	if small == big {
+		t.Error("the pool handed back a batch above its bound")
+	}
+}
