@@ -18,12 +18,16 @@ import (
 	lakefmt "github.com/leadscore/leadscore/lake"
 )
 
-// lakeFileWriter writes one prediction file: add buffers a record,
+// lakeFileWriter writes one prediction file: add buffers a record (addRun
+// a run of them),
 // flushRowGroup writes the buffered rows as a row group (the lake calls it
 // every RowGroupRows rows), close writes the rest and the footer, Size is
 // the file's size with its buffered rows, what RollBytes is compared with.
 type lakeFileWriter interface {
 	add(r *leadscore.Record)
+	// addRun adds records that go to this file one after another; the
+	// caller keeps buffered()+len(recs) within the row group.
+	addRun(recs []leadscore.Record)
 	buffered() int
 	flushRowGroup() error
 	close() error
@@ -141,7 +145,7 @@ func (w *predWriter) write(p []byte) {
 func (w *predWriter) add(r *leadscore.Record) {
 	nf := len(w.schema.features)
 	if w.rows == w.capRows {
-		w.growFeatures(nf)
+		w.growFeatures(nf, w.rows+1)
 	}
 	w.times = append(w.times, r.Time.UnixMicro())
 	w.strs[sRequest].add(r.RequestID)
@@ -179,13 +183,133 @@ func (w *predWriter) add(r *leadscore.Record) {
 
 const nanBits32 = 0x7fc00000
 
-// growFeatures doubles the rows each feature column can hold (up to the
-// row group's size), moving the columns already buffered.
-func (w *predWriter) growFeatures(nf int) {
-	capRows := min(max(2*w.capRows, 256), w.groupMax)
-	if capRows <= w.rows {
-		capRows = w.rows + 1
+// runBlock is how many records addRun transposes at once: each feature
+// column then receives runBlock consecutive values per visit, one store
+// per value into a line already being written, rather than one value per
+// record into 50 lines far apart; four rows' slices fit in registers.
+const runBlock = 4
+
+// addRun appends recs to the row group, as add would one by one (the
+// file is byte for byte the same), but column by column: the features
+// transposed in blocks of runBlock records, then each scalar and string
+// column in one loop, the strings by runs of equal values (a request's
+// records share its request id, model and version, which then cost one
+// comparison per record and one dictionary lookup per run). The caller
+// flushes the row group (flushRowGroup) when rows reaches groupMax, so
+// rows+len(recs) should not pass it; the buffers grow if it does.
+func (w *predWriter) addRun(recs []leadscore.Record) {
+	n := len(recs)
+	if n == 0 {
+		return
 	}
+	nf := len(w.schema.features)
+	if w.rows+n > w.capRows {
+		w.growFeatures(nf, w.rows+n)
+	}
+	for i := range recs {
+		w.times = append(w.times, recs[i].Time.UnixMicro())
+	}
+	for col := sRequest; col <= sVersion; col++ {
+		w.strs[col].addRecs(recs, col)
+	}
+	w.addFeatureRun(recs, nf)
+	for i := range recs {
+		w.margin = append(w.margin, math.Float64bits(recs[i].Margin))
+	}
+	for i := range recs {
+		w.prob = append(w.prob, math.Float64bits(recs[i].Probability))
+	}
+	for i := range recs {
+		tier := recs[i].Tier
+		if tier > math.MaxInt32 || tier < math.MinInt32 {
+			tier = 0
+		}
+		w.tier = append(w.tier, uint32(int32(tier))) //nolint:gosec // clamped above
+	}
+	for i := range recs {
+		w.lat = append(w.lat, math.Float64bits(recs[i].LatencyMS))
+	}
+	w.strs[sVariant].addRecs(recs, sVariant)
+	w.strs[sRole].addRecs(recs, sRole)
+	w.rows += n
+}
+
+// recString is r's value of string column col.
+func recString(r *leadscore.Record, col int) string {
+	switch col {
+	case sRequest:
+		return r.RequestID
+	case sInference:
+		return r.InferenceID
+	case sLead:
+		return r.LeadID
+	case sModel:
+		return r.Model
+	case sVersion:
+		return r.ModelVersion
+	case sVariant:
+		return r.Variant
+	}
+	if r.Shadow {
+		return lakefmt.RoleShadow
+	}
+	return lakefmt.RoleLive
+}
+
+// addFeatureRun stores recs' features (as float32 bits) at rows w.rows...
+// of the feature columns, runBlock records at a time.
+func (w *predWriter) addFeatureRun(recs []leadscore.Record, nf int) {
+	if nf == 0 {
+		return
+	}
+	stride := w.stride
+	b0 := 0
+	for ; b0+runBlock <= len(recs); b0 += runBlock {
+		r0, r1, r2, r3 := recs[b0].Features, recs[b0+1].Features, recs[b0+2].Features, recs[b0+3].Features
+		if len(r0) < nf || len(r1) < nf || len(r2) < nf || len(r3) < nf {
+			w.addShortBlock(recs[b0:b0+runBlock], nf, w.rows+b0)
+			continue
+		}
+		r0, r1, r2, r3 = r0[:nf], r1[:nf], r2[:nf], r3[:nf]
+		dst := w.feats[w.rows+b0 : w.rows+b0+(nf-1)*stride+runBlock]
+		for j := range r0 {
+			d := dst[j*stride : j*stride+runBlock : j*stride+runBlock]
+			d[0] = math.Float32bits(r0[j])
+			d[1] = math.Float32bits(r1[j])
+			d[2] = math.Float32bits(r2[j])
+			d[3] = math.Float32bits(r3[j])
+		}
+	}
+	if b0 < len(recs) {
+		w.addShortBlock(recs[b0:], nf, w.rows+b0)
+	}
+}
+
+// addShortBlock stores the features of recs at rows row... a record at a
+// time: addFeatureRun's last records, and blocks where some record has
+// fewer features than the schema (never with the queue's checks): the
+// rest are missing (NaN), as add does.
+func (w *predWriter) addShortBlock(recs []leadscore.Record, nf, row int) {
+	for k := range recs {
+		feats := w.feats[row+k:]
+		vals := recs[k].Features
+		if len(vals) > nf {
+			vals = vals[:nf]
+		}
+		for i, v := range vals {
+			feats[i*w.stride] = math.Float32bits(v)
+		}
+		for i := len(vals); i < nf; i++ {
+			feats[i*w.stride] = nanBits32
+		}
+	}
+}
+
+// growFeatures makes room for need rows in each feature column: double
+// the rows they hold (up to the row group's size, or need if more),
+// moving the columns already buffered.
+func (w *predWriter) growFeatures(nf, need int) {
+	capRows := max(min(max(2*w.capRows, 256), w.groupMax), need)
 	// Columns a power of two apart would share the cache's sets (every
 	// record stores one value in each); 16 values (a cache line) more
 	// spreads them.
@@ -264,12 +388,105 @@ func (c *strColumn) add(s string) {
 		c.idx = append(c.idx, c.lastIdx)
 		return
 	}
+	i := c.lookup(s)
+	if i < 0 {
+		c.toPlain()
+		c.addPlain(s)
+		return
+	}
+	c.idx = append(c.idx, i)
+}
+
+// addRecs adds column col of recs, as add would record by record, but a
+// run of equal values at a time (a request's records share its request
+// id, model and version: one comparison per record, one dictionary
+// lookup per run), and PLAIN values (ids past their dictionary) in one
+// loop. It reads the records directly rather than a gathered []string:
+// storing strings in a buffer costs a write barrier each while the
+// collector runs, which is often in a busy server.
+func (c *strColumn) addRecs(recs []leadscore.Record, col int) {
+	for i := 0; i < len(recs); {
+		if c.plain {
+			c.addPlainRecs(recs[i:], col)
+			return
+		}
+		s := recString(&recs[i], col)
+		j := i + 1
+		for j < len(recs) && sameString(recString(&recs[j], col), s) {
+			j++
+		}
+		c.addRepeat(s, j-i)
+		i = j
+	}
+}
+
+// addPlainRecs is addRecs for a PLAIN column.
+func (c *strColumn) addPlainRecs(recs []leadscore.Record, col int) {
+	for i := range recs {
+		s := recString(&recs[i], col)
+		if c.optional {
+			if s == "" {
+				c.defs = append(c.defs, 0)
+				c.nulls++
+				continue
+			}
+			c.defs = append(c.defs, 1)
+		}
+		c.rawBytes += 4 + len(s)
+		c.addPlain(s)
+	}
+}
+
+// sameString is a == b, without a call when both are the same bytes (a
+// request's records share its id, model and version strings).
+func sameString(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return unsafe.StringData(a) == unsafe.StringData(b) || a == b // #nosec G103 -- compares pointers only
+}
+
+// addRepeat adds s n times.
+func (c *strColumn) addRepeat(s string, n int) {
+	if c.optional {
+		if s == "" {
+			for range n {
+				c.defs = append(c.defs, 0)
+			}
+			c.nulls += n
+			return
+		}
+		for range n {
+			c.defs = append(c.defs, 1)
+		}
+	}
+	c.rawBytes += n * (4 + len(s))
+	if !c.plain {
+		var i int32
+		if len(c.idx) > 0 && s == c.last {
+			i = c.lastIdx
+		} else if i = c.lookup(s); i < 0 {
+			c.toPlain()
+		}
+		if !c.plain {
+			for range n {
+				c.idx = append(c.idx, i)
+			}
+			return
+		}
+	}
+	for range n {
+		c.addPlain(s)
+	}
+}
+
+// lookup returns s's dictionary index, adding it (and making it the last
+// value); -1 when the dictionary is full.
+func (c *strColumn) lookup(s string) int32 {
 	i, ok := c.byValue[s]
 	if !ok {
 		if len(c.dict) == dictMaxEntries {
-			c.toPlain()
-			c.addPlain(s)
-			return
+			return -1
 		}
 		if c.byValue == nil {
 			c.byValue = make(map[string]int32)
@@ -283,7 +500,7 @@ func (c *strColumn) add(s string) {
 	// of a batch share it, and comparing a string with itself is a
 	// pointer compare.
 	c.last, c.lastIdx = s, i
-	c.idx = append(c.idx, i)
+	return i
 }
 
 func (c *strColumn) addPlain(s string) {

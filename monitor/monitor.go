@@ -32,6 +32,11 @@ import (
 const (
 	DefaultWindowRows   = 10000
 	DefaultQueueBatches = 1024
+	// DefaultQueueRecords bounds the records waiting for the monitor's
+	// goroutine: four takes of 8,192 (what wakes it early), about 55 ms of
+	// a saturated 2-core server's 100-lead traffic, and at most about
+	// 16 MB of request batches (50 features) pinned while it runs late.
+	DefaultQueueRecords = 32 << 10
 	DefaultEvalInterval = 30 * time.Second
 	// DefaultDrainInterval is how long the monitor's goroutine lets
 	// captured batches gather before adding them to the window. Each
@@ -63,14 +68,18 @@ type Config struct {
 	// 10000); WindowAge, when positive, also drops rows older than it.
 	WindowRows int
 	WindowAge  time.Duration
-	// QueueBatches is how many Capture calls may wait for the monitor's
-	// goroutine; beyond that records are dropped and counted (default
-	// 1024).
+	// QueueBatches is how many Capture (or CaptureBatch) calls may wait
+	// for the monitor's goroutine, and QueueRecords how many records they
+	// may hold in all (a single call's records are taken however many
+	// when nothing waits); beyond either, a call's records are dropped
+	// and counted (defaults 1024 and 32,768). CaptureBatch's batches wait
+	// by reference: QueueRecords bounds the request storage they pin.
 	QueueBatches int
+	QueueRecords int
 	// DrainInterval is how long records may wait in the queue before the
 	// monitor's goroutine adds them to the window (default 100ms; the
-	// goroutine also starts as soon as half the queue is taken or 8,192
-	// records wait). One
+	// goroutine also starts as soon as half of QueueBatches is taken or
+	// 8,192 records, or half of QueueRecords if fewer, wait). One
 	// wake-up then serves every batch captured meanwhile, where a wake-up
 	// per batch would cost the request path a futex pair each. Reports,
 	// Evaluate and Feedback add what is queued first, so they never miss
@@ -106,7 +115,7 @@ type Config struct {
 }
 
 // Monitor checks a live sliding window of scored leads against a
-// baseline. It implements leadscore.Sink. Its methods are safe for
+// baseline. It implements leadscore.Sink and leadscore.BatchSink. Its methods are safe for
 // concurrent use; Run must be running for records to be processed in the
 // background (Evaluate and Feedback also process what is queued).
 type Monitor struct {
@@ -145,10 +154,14 @@ type Monitor struct {
 // GET /v1/monitoring calls do not each evaluate.
 const reportMaxAge = time.Second
 
-var _ leadscore.SliceCopier = (*Monitor)(nil)
+var (
+	_ leadscore.SliceCopier = (*Monitor)(nil)
+	_ leadscore.BatchSink   = (*Monitor)(nil)
+)
 
 // CopiesRecords reports true: Capture copies the records into its queue,
-// so the caller may reuse recs (leadscore.SliceCopier).
+// so the caller may reuse recs (leadscore.SliceCopier). CaptureBatch
+// keeps the batch itself instead.
 func (m *Monitor) CopiesRecords() bool { return true }
 
 var _ leadscore.FeatureCopier = (*Monitor)(nil)
@@ -176,6 +189,9 @@ func New(cfg Config) (*Monitor, error) {
 	}
 	if cfg.QueueBatches <= 0 {
 		cfg.QueueBatches = DefaultQueueBatches
+	}
+	if cfg.QueueRecords <= 0 {
+		cfg.QueueRecords = DefaultQueueRecords
 	}
 	if cfg.EvalInterval <= 0 {
 		cfg.EvalInterval = DefaultEvalInterval
@@ -211,7 +227,7 @@ func New(cfg Config) (*Monitor, error) {
 	}
 	m := &Monitor{
 		cfg: cfg, checks: checks, base: cfg.Baseline, tiers: tiers, nf: len(cfg.Features),
-		queue: newBatchQueue(cfg.QueueBatches),
+		queue: newBatchQueue(cfg.QueueBatches, cfg.QueueRecords),
 		log:   cfg.Logger, now: cfg.Now,
 		win:         newWindow(len(cfg.Features), cfg.WindowRows, cfg.WindowAge),
 		attrChanged: make(chan struct{}),
@@ -267,53 +283,90 @@ func (m *Monitor) matchFeatures() []Violation {
 	return vs
 }
 
-// Capture queues copies of the records for the window without blocking;
-// when the queue is full they are dropped and counted. The monitor reads
-// the records' Features later: the caller must not modify them after the
-// call (it may reuse the recs slice itself).
+// Capture queues copies of what the window reads of the records (their
+// features included) without blocking; when the queue is full they are
+// dropped and counted. The caller may reuse recs and the records'
+// Features after the call.
 func (m *Monitor) Capture(recs []leadscore.Record) {
 	if len(recs) == 0 {
 		return
 	}
-	n := int64(len(recs))
-	m.received.Add(n)
-	m.met.records.Add(float64(n))
-	if !m.queue.put(recs) {
-		m.dropped.Add(n)
-		m.met.dropped.Add(float64(n))
+	m.count(len(recs))
+	m.captureCopy(recs)
+}
+
+// CaptureBatch queues b by reference for the window without blocking
+// (leadscore.BatchSink): b is retained until the monitor's goroutine, or
+// an Evaluate or Feedback, has added its records to the window, and then
+// released. When the queue is full the records are dropped and counted,
+// and b is not retained. Once Run has returned, the records are copied
+// as by Capture instead, so that no request's batch waits for an
+// Evaluate that may never come.
+func (m *Monitor) CaptureBatch(b *leadscore.Batch) {
+	if len(b.Records) == 0 {
+		return
+	}
+	m.count(len(b.Records))
+	switch m.queue.put(b, false) {
+	case putFull:
+		m.drop(len(b.Records))
+	case putClosed:
+		m.captureCopy(b.Records)
 	}
 }
 
-// apply adds queued records to the window and offers them to the
-// attribution sampler.
-func (m *Monitor) apply(b *queueBuf, now time.Time) {
+// captureCopy queues a copy of recs, which count has counted.
+func (m *Monitor) captureCopy(recs []leadscore.Record) {
+	// The check spares the copy of records that would be dropped; put
+	// checks again.
+	if !m.queue.room(len(recs)) {
+		m.drop(len(recs))
+		return
+	}
+	c := m.queue.copyOf(recs)
+	if m.queue.put(c, true) != putQueued {
+		c.Release()
+		m.drop(len(recs))
+	}
+}
+
+// count counts n captured records.
+func (m *Monitor) count(n int) {
+	m.received.Add(int64(n))
+	m.met.records.Add(float64(n))
+}
+
+// drop counts n records dropped for a full queue.
+func (m *Monitor) drop(n int) {
+	m.dropped.Add(int64(n))
+	m.met.dropped.Add(float64(n))
+}
+
+// apply adds the records of a take's batches to the window, in order,
+// and offers them to the attribution sampler. It reads the records where
+// the producer left them: each is read once, its features copied straight
+// into the window's ring.
+func (m *Monitor) apply(bs []*leadscore.Batch, now time.Time) {
 	bad := 0
 	m.mu.Lock()
-	// Each distinct name list is compared once.
-	b.ok = b.ok[:0]
-	for _, names := range b.names {
-		b.ok = append(b.ok, m.sameFeatures(names))
-	}
 	a := m.attr
 	var left uint64 // leads until the sampler's next
 	if a != nil {
 		left = a.untilNext()
 	}
 	nowNS, nf := now.UnixNano(), m.nf
-	// Runs of records of the model in force go in at once: their
-	// features are one block of the buffer.
-	run, runOff := 0, 0 // the run's first record and its first value
-	flush := func(end int) {
-		if end == run {
+	// Runs of records of the model in force go in at once.
+	flush := func(run []leadscore.Record) {
+		if len(run) == 0 {
 			return
 		}
-		m.win.pushRows(b.feats[runOff:runOff+(end-run)*nf], b.recs[run:end], nowNS)
+		m.win.pushRecords(run, nowNS)
 		if a != nil {
 			// Of the run's leads, the sampler takes the left-th, then
 			// every every-th: those offer would take one by one.
-			n := uint64(end - run) // #nosec G115 -- a count
+			n := uint64(len(run)) // #nosec G115 -- a count
 			for k := left; k <= n; k += a.every {
-				a.sample(b.feats[runOff+int(k-1)*nf : runOff+int(k)*nf]) // #nosec G115 -- k <= n
+				a.sample(run[k-1].Features)
 			}
 			if n < left {
 				left -= n
@@ -323,23 +376,34 @@ func (m *Monitor) apply(b *queueBuf, now time.Time) {
 			a.seen.Add(n)
 		}
 	}
-	off := 0
-	for i := range b.recs {
-		e := &b.recs[i]
-		if int(e.nf) != nf || (e.names >= 0 && !b.ok[e.names]) {
-			flush(i)
-			bad++ // scored by a model with another feature list (a reload)
-			off += int(e.nf)
-			run, runOff = i+1, off
-			continue
+	// The verdict on the last FeatureNames list seen: a model's records
+	// share one slice, so a pointer compare settles nearly every record.
+	var names []string
+	namesOK := false
+	for _, b := range bs {
+		recs, run := b.Records, 0
+		for i := range recs {
+			r := &recs[i]
+			ok := len(r.Features) == nf
+			if fn := r.FeatureNames; ok && fn != nil {
+				if len(fn) != len(names) || len(fn) == 0 || &fn[0] != &names[0] {
+					names, namesOK = fn, m.sameFeatures(fn)
+				}
+				ok = namesOK
+			}
+			if !ok {
+				flush(recs[run:i])
+				bad++ // scored by a model with another feature list (a reload)
+				run = i + 1
+				continue
+			}
+			if i+1-run == m.win.capacity {
+				flush(recs[run : i+1])
+				run = i + 1
+			}
 		}
-		off += nf
-		if i+1-run == m.win.capacity {
-			flush(i + 1)
-			run, runOff = i+1, off
-		}
+		flush(recs[run:])
 	}
-	flush(len(b.recs))
 	m.mu.Unlock()
 	if bad > 0 {
 		m.rejected.Add(int64(bad))
@@ -360,21 +424,23 @@ func (m *Monitor) sameFeatures(names []string) bool {
 	return true
 }
 
-// drain applies what is queued now, in the order it was captured: one
-// take of the queue, so that a busy producer cannot keep it going.
+// drain applies what is queued now, in the order it was captured, and
+// releases the batches: one take of the queue, so that a busy producer
+// cannot keep it going.
 func (m *Monitor) drain() {
 	m.queue.drainMu.Lock()
 	defer m.queue.drainMu.Unlock()
-	b := m.queue.take()
-	if len(b.recs) > 0 {
-		m.apply(b, m.now())
+	bs := m.queue.take()
+	if len(bs) > 0 {
+		m.apply(bs, m.now())
 	}
-	m.queue.recycle(b)
+	m.queue.recycle(bs)
 }
 
 // Run processes captured records and, every EvalInterval, evaluates the
 // checks and posts due alerts, until ctx is done; it then processes what
-// is queued and returns nil. Call it once.
+// is queued, releasing every batch CaptureBatch queued, and returns nil.
+// Call it once.
 func (m *Monitor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -420,6 +486,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 			m.drain()
 		case <-ctx.Done():
 			wg.Wait()
+			// Closed first: a CaptureBatch racing with the return is
+			// either in this last take or copied.
+			m.queue.close()
 			m.drain()
 			return nil
 		}

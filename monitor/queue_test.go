@@ -122,13 +122,13 @@ func atoiTest(s string) int {
 	return n
 }
 
-// TestQueueCopiesFeatures: put copies the records' features into the
-// queue's own storage, recycled from take to take: concurrent callers
-// that overwrite their feature buffer right after Capture (as the HTTP
-// server does) while takes and recycles go on still leave every record
-// with its own features.
+// TestQueueCopiesFeatures: Capture's copies hold the records' features
+// in the queue's own storage, recycled from take to take: concurrent
+// callers that overwrite their feature buffer right after the copy (as
+// the HTTP server does) while takes and releases go on still leave every
+// record with its own features.
 func TestQueueCopiesFeatures(t *testing.T) {
-	q := newBatchQueue(1 << 20)
+	q := newBatchQueue(1<<20, 1<<30)
 	const callers, requests, rows, nf = 6, 200, 9, 4
 	var wg sync.WaitGroup
 	for g := range callers {
@@ -143,7 +143,7 @@ func TestQueueCopiesFeatures(t *testing.T) {
 					}
 					recs[j] = leadscore.Record{InferenceID: strconv.Itoa(g*1_000_000 + k*100 + j), Features: f}
 				}
-				if !q.put(recs) {
+				if q.put(q.copyOf(recs), true) != putQueued {
 					t.Error("queue full")
 				}
 				clear(feats) // the caller reuses its buffer at once
@@ -153,22 +153,21 @@ func TestQueueCopiesFeatures(t *testing.T) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	total := 0
-	check := func(b *queueBuf) {
-		off := 0
-		for _, e := range b.recs {
-			id, _ := strconv.Atoi(e.inf)
-			f := b.feats[off : off+int(e.nf)]
-			off += int(e.nf)
-			for _, v := range f {
-				if v != float32(id) {
-					t.Fatalf("record %s has features %v", e.inf, f)
+	check := func(bs []*leadscore.Batch) {
+		for _, b := range bs {
+			for _, r := range b.Records {
+				id, _ := strconv.Atoi(r.InferenceID)
+				if len(r.Features) != nf {
+					t.Fatalf("record %s has %d features", r.InferenceID, len(r.Features))
+				}
+				for _, v := range r.Features {
+					if v != float32(id) {
+						t.Fatalf("record %s has features %v", r.InferenceID, r.Features)
+					}
 				}
 			}
+			total += len(b.Records)
 		}
-		if off != len(b.feats) {
-			t.Fatalf("%d records of %d features in a buffer, %d values", len(b.recs), nf, len(b.feats))
-		}
-		total += len(b.recs)
 	}
 	for finished := false; !finished; {
 		select {
@@ -177,9 +176,9 @@ func TestQueueCopiesFeatures(t *testing.T) {
 		default:
 		}
 		q.drainMu.Lock()
-		b := q.take()
-		check(b)
-		q.recycle(b)
+		bs := q.take()
+		check(bs)
+		q.recycle(bs)
 		q.drainMu.Unlock()
 	}
 	if total != callers*requests*rows {

@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"time"
+
+	"github.com/leadscore/leadscore"
 )
 
 // window is the live sliding window: the last capacity scored rows, fewer
@@ -99,10 +101,10 @@ func (w *window) slot(seq uint64) int { return int(seq % uint64(w.capacity)) } /
 
 func (w *window) len() int { return int(w.next - w.start) } // #nosec G115 -- at most capacity
 
-// pushRows adds len(recs) rows, at most capacity, evicting the oldest
-// rows to make room: feats holds their nf values each, one row after the
-// other, and a record without a time takes now (unix nanoseconds).
-func (w *window) pushRows(feats []float32, recs []queued, now int64) {
+// pushRecords adds len(recs) rows, at most capacity, evicting the
+// oldest rows to make room: each record holds nf Features, and one
+// without a time takes now (unix nanoseconds).
+func (w *window) pushRecords(recs []leadscore.Record, now int64) {
 	n := len(recs)
 	// The rows the new ones replace leave the window (and the indexes);
 	// their ids are overwritten below.
@@ -111,23 +113,19 @@ func (w *window) pushRows(feats []float32, recs []queued, now int64) {
 		w.start++
 	}
 	w.indexed = max(w.indexed, w.start)
-	first := w.slot(w.next)
-	s := first
+	s, nf := w.slot(w.next), w.nf
 	for i := range recs {
-		e := &recs[i]
-		at := e.at
-		if e.noTime {
-			at = now
+		r := &recs[i]
+		at := now
+		if !r.Time.IsZero() {
+			at = r.Time.UnixNano()
 		}
-		w.prob[s], w.at[s], w.inf[s], w.lead[s], w.label[s] = e.prob, at, e.inf, e.lead, -1
+		w.prob[s], w.at[s], w.inf[s], w.lead[s], w.label[s] = r.Probability, at, r.InferenceID, r.LeadID, -1
+		copy(w.feats[s*nf:(s+1)*nf], r.Features)
 		if s++; s == w.capacity {
 			s = 0
 		}
 	}
-	// The features in one copy, or two when the rows wrap around the ring.
-	head := min(n, w.capacity-first)
-	copy(w.feats[first*w.nf:(first+head)*w.nf], feats[:head*w.nf])
-	copy(w.feats[:(n-head)*w.nf], feats[head*w.nf:n*w.nf])
 	w.next += uint64(n) // #nosec G115 -- a count
 	w.version++
 }

@@ -100,5 +100,5 @@ func BenchmarkWindowPush(b *testing.B) {
 
 // push adds one row to w.
 func push(w *window, feats []float32, prob float64, at int64, inf, lead string) {
-	w.pushRows(feats, []queued{{prob: prob, at: at, inf: inf, lead: lead}}, 0)
+	w.pushRecords([]leadscore.Record{{Features: feats, Probability: prob, Time: time.Unix(0, at), InferenceID: inf, LeadID: lead}}, 0)
 }

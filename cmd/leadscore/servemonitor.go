@@ -32,6 +32,7 @@ type monitorConfig struct {
 	outOfRange float64
 	psiLimit   float64
 	queue      int
+	queueRecs  int
 	drain      time.Duration
 	attrShare  float64
 	attrRate   float64
@@ -67,7 +68,8 @@ func (m *monitorConfig) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&m.minRows, "monitor-min-rows", 100, "checks wait for this many `rows` in the window")
 	fs.Float64Var(&m.outOfRange, "monitor-out-of-range", 0.05, "share of values outside the baseline's range that is a violation (negative: off)")
 	fs.Float64Var(&m.psiLimit, "monitor-psi-threshold", 0, "PSI above which a feature is a violation (0: PSI is reported, not checked)")
-	fs.IntVar(&m.queue, "monitor-queue", 1024, "scored batches waiting for the monitor; beyond it they are dropped from the window and counted")
+	fs.IntVar(&m.queue, "monitor-queue", monitor.DefaultQueueBatches, "scored batches waiting for the monitor; beyond it they are dropped from the window and counted")
+	fs.IntVar(&m.queueRecs, "monitor-queue-records", monitor.DefaultQueueRecords, "scored `leads` waiting for the monitor, in all (the requests' own storage, held by reference);\nbeyond it a request's leads are dropped from the window and counted")
 	fs.DurationVar(&m.drain, "monitor-drain-interval", monitor.DefaultDrainInterval, "longest time scored leads wait in the queue before the monitor adds them to its window\n(one wake-up serves all of them; reports and feedback add what is queued first)")
 	fs.StringVar(&m.webhookURL, "monitor-webhook-url", "", "Slack-compatible incoming webhook `URL` for violation alerts (a secret: prefer the environment variable)")
 	fs.DurationVar(&m.cooldown, "monitor-alert-cooldown", time.Hour, "least time between two alerts for the same check")
@@ -86,9 +88,9 @@ func (m *monitorConfig) addFlags(fs *flag.FlagSet) {
 
 // validate checks the monitoring settings.
 func (m *monitorConfig) validate() error {
-	if m.windowRows < 1 || m.windowRows > 1<<20 || m.windowAge < 0 || m.interval <= 0 || m.minRows < 1 || m.queue < 1 || m.cooldown < 0 ||
+	if m.windowRows < 1 || m.windowRows > 1<<20 || m.windowAge < 0 || m.interval <= 0 || m.minRows < 1 || m.queue < 1 || m.queueRecs < 1 || m.cooldown < 0 ||
 		m.drain <= 0 || m.drain > time.Second {
-		return fmt.Errorf("%w: --monitor-window-rows must be in [1, 1048576]; --monitor-interval, -min-rows and -queue positive; --monitor-drain-interval in (0, 1s]; ages and cool-down not negative", errUsage)
+		return fmt.Errorf("%w: --monitor-window-rows must be in [1, 1048576]; --monitor-interval, -min-rows, -queue and -queue-records positive; --monitor-drain-interval in (0, 1s]; ages and cool-down not negative", errUsage)
 	}
 	if !(m.attrShare >= 0 && m.attrShare <= 1) || !(m.attrRate >= 0) || m.attrQueue < 1 || m.attrRows < 1 || m.attrRows > 1<<20 ||
 		m.attrGather < 0 || m.attrGather > time.Minute {
@@ -129,6 +131,7 @@ func (m *monitorConfig) build(b *bundle.Bundle, outcomes monitor.FeedbackSink, r
 		WindowRows:    m.windowRows,
 		WindowAge:     m.windowAge,
 		QueueBatches:  m.queue,
+		QueueRecords:  m.queueRecs,
 		DrainInterval: m.drain,
 		EvalInterval:  m.interval,
 		Checks:        checks,
