@@ -585,55 +585,65 @@ func BenchmarkJournalFrame(b *testing.B) {
 	}
 }
 
-// BenchmarkJournalWrite is the journal goroutine's work per record for
-// 100-lead requests of the demo leads, as journaler.write does it: frames
-// encoded and appended through a 256 KiB bufio.Writer to a segment file
-// (page cache, no fsync), flushed every 2,000 records (a take of the
-// queue). cpu-ns/record is the process's CPU time (getrusage: the write
-// system calls included) per record; bytes/record is the segment's size.
+// BenchmarkJournalWrite is the journal goroutine's work per record as
+// journaler.write does it, for the demo leads in 100-lead requests
+// ("batch100") and as single-lead requests ("single"): frames encoded and
+// appended through a 256 KiB bufio.Writer to a segment file (page cache,
+// no fsync), flushed every 2,000 records (a take of the queue).
+// cpu-ns/record is the process's CPU time (getrusage: the write system
+// calls included) per record; bytes/record is the segment's size.
 func BenchmarkJournalWrite(b *testing.B) {
-	_, recs := demoRecords(b)
-	recs = batch100(recs)
+	_, single := demoRecords(b)
+	sets := []struct {
+		name string
+		recs []leadscore.Record
+	}{{"batch100", batch100(single)}, {"single", single}}
 	for _, format := range journalFormats {
-		b.Run(format.name, func(b *testing.B) {
-			f, err := os.Create(filepath.Join(b.TempDir(), "segment.wal"))
-			if err != nil {
+		for _, set := range sets {
+			b.Run(format.name+"/"+set.name, func(b *testing.B) {
+				benchJournalWrite(b, set.recs, format.encode)
+			})
+		}
+	}
+}
+
+func benchJournalWrite(b *testing.B, recs []leadscore.Record, encode func(*frameEncoder, []leadscore.Record, io.Writer) int) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "segment.wal"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	cw := &countWriter{w: f}
+	bw := bufio.NewWriterSize(cw, defaultTuning().journalBufSize)
+	var e frameEncoder
+	var written int64 // segment bytes before the last truncation
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 100 {
+		j := i % len(recs)
+		n := min(100, b.N-i)
+		if encode(&e, recs[j:j+n], bw) != n {
+			b.Fatal("no frame")
+		}
+		if (i/100)%20 == 19 || i+n == b.N {
+			if err := bw.Flush(); err != nil {
 				b.Fatal(err)
 			}
-			defer func() { _ = f.Close() }()
-			cw := &countWriter{w: f}
-			bw := bufio.NewWriterSize(cw, defaultTuning().journalBufSize)
-			var e frameEncoder
-			var written int64 // segment bytes before the last truncation
-			b.ReportAllocs()
-			cpu0 := cputime.Process()
-			b.ResetTimer()
-			for i := 0; i < b.N; i += 100 {
-				j := i % len(recs)
-				n := min(100, b.N-i)
-				if format.encode(&e, recs[j:j+n], bw) != n {
-					b.Fatal("no frame")
-				}
-				if (i/100)%20 == 19 || i+n == b.N {
-					if err := bw.Flush(); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if cw.n-written >= 64<<20 { // keep the file small: start it over
-					if err := f.Truncate(0); err != nil {
-						b.Fatal(err)
-					}
-					if _, err := f.Seek(0, io.SeekStart); err != nil {
-						b.Fatal(err)
-					}
-					written = cw.n
-				}
+		}
+		if cw.n-written >= 64<<20 { // keep the file small: start it over
+			if err := f.Truncate(0); err != nil {
+				b.Fatal(err)
 			}
-			b.StopTimer()
-			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
-			b.ReportMetric(float64(cw.n)/float64(b.N), "bytes/record")
-		})
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				b.Fatal(err)
+			}
+			written = cw.n
+		}
 	}
+	b.StopTimer()
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
+	b.ReportMetric(float64(cw.n)/float64(b.N), "bytes/record")
 }
 
 // BenchmarkFeatureChunks is the flush's cost per feature value: the demo
