@@ -116,21 +116,54 @@ func BenchmarkLakeThroughput(b *testing.B) {
 }
 
 // BenchmarkRowBuild is the per-record cost of gathering a record's values
-// into parquet.Values (50 features), what the lake did before predWriter.
+// for a row group, without encoding it (the buffers are reset every 8,192
+// rows), on the demo leads as 100-lead requests bring them: "parquet.Value"
+// gathers parquet.Values (50 features), what the lake did before
+// predWriter; "add" is predWriter record by record; "addRun" predWriter's
+// runs of 100 (cut at the row group's end), what the lake does.
 func BenchmarkRowBuild(b *testing.B) {
-	features, recs := benchRecords(1024)
+	features, recs := demoRecords(b)
+	recs = requestRuns(recs, 100)
 	s, err := newLakeSchema(features)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var cb colBuilder
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if cb.n == 256 {
-			cb.reset()
+	b.Run("parquet.Value", func(b *testing.B) {
+		var cb colBuilder
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if cb.n == 256 {
+				cb.reset()
+			}
+			cb.add(s, &recs[i%len(recs)])
 		}
-		cb.add(s, &recs[i%len(recs)])
+	})
+	for _, run := range []int{0, 100} {
+		name := "add"
+		if run > 0 {
+			name = "addRun"
+		}
+		b.Run(name, func(b *testing.B) {
+			w := newPredWriter(io.Discard, s, DefaultRowGroupRows, 0)
+			b.ReportAllocs()
+			pos := 0
+			for i := 0; i < b.N; {
+				if w.rows == DefaultRowGroupRows {
+					w.resetRows()
+				}
+				if pos == len(recs) {
+					pos = 0
+				}
+				if run == 0 {
+					w.add(&recs[pos])
+					i, pos = i+1, pos+1
+					continue
+				}
+				k := min(run, b.N-i, DefaultRowGroupRows-w.rows, len(recs)-pos)
+				w.addRun(recs[pos : pos+k])
+				i, pos = i+k, pos+k
+			}
+		})
 	}
 }
 
@@ -185,13 +218,7 @@ func demoRecords(tb testing.TB) ([]string, []leadscore.Record) {
 // and latency per request, as leadscore serve captures a 100-lead request.
 func BenchmarkLakeCPU(b *testing.B) {
 	features, recs := demoRecords(b)
-	batched := append([]leadscore.Record(nil), recs...)
-	for i := range batched {
-		r := &batched[i]
-		r.RequestID = recs[i/100*100].RequestID
-		r.Time = recs[i/100*100].Time
-		r.LatencyMS = float64(i/100%37) / 16
-	}
+	batched := requestRuns(recs, 100)
 	for _, writer := range []struct {
 		name string
 		new  func(io.Writer, *lakeSchema, int) lakeFileWriter
@@ -236,25 +263,36 @@ func benchLakeCPU(b *testing.B, features []string, recs []leadscore.Record, newF
 // BenchmarkFileWriter is the Parquet writer alone, one goroutine (so
 // ns/op is CPU per record): the demo leads into files of 8192-row row
 // groups, rolled every 100,000 records, old (parquet-go) and new
-// (predWriter) side by side.
+// (predWriter) side by side, record by record (add); "-batch100" are
+// the records of 100-lead requests (one request id, timestamp and latency
+// per 100) by add, "-runs100" the same by addRun in runs of 100 (cut at
+// the row group's end as the lake cuts them).
 func BenchmarkFileWriter(b *testing.B) {
 	features, recs := demoRecords(b)
 	s, err := newLakeSchema(features)
 	if err != nil {
 		b.Fatal(err)
 	}
+	batched := requestRuns(recs, 100)
 	pred := func(out io.Writer, s *lakeSchema, rows int) lakeFileWriter { return newPredWriter(out, s, rows, 0) }
 	for _, writer := range []struct {
 		name  string
 		new   func(io.Writer, *lakeSchema, int) lakeFileWriter
 		codec format.CompressionCodec // of PLAIN strings and timestamps
+		run   int                     // records per addRun; 0: add, -1: add of batched
 	}{
-		{"predWriter", pred, plainCodec},
-		{"parquet-go", newLibraryWriter, plainCodec},
+		{"predWriter", pred, plainCodec, 0},
+		{"predWriter-batch100", pred, plainCodec, -1},
+		{"predWriter-runs100", pred, plainCodec, 100},
+		{"parquet-go", newLibraryWriter, plainCodec, 0},
 		// the alternatives docs/lake.md's table compares
-		{"predWriter-plain-zstd", pred, format.Zstd},
-		{"predWriter-plain-uncompressed", pred, format.Uncompressed},
+		{"predWriter-plain-zstd", pred, format.Zstd, 0},
+		{"predWriter-plain-uncompressed", pred, format.Uncompressed, 0},
 	} {
+		if writer.run != 0 {
+			b.Run(writer.name, func(b *testing.B) { benchFileWriterRuns(b, s, batched, writer.run) })
+			continue
+		}
 		b.Run(writer.name, func(b *testing.B) {
 			defer func(c format.CompressionCodec) { plainCodec = c }(plainCodec)
 			plainCodec = writer.codec
@@ -291,6 +329,66 @@ func BenchmarkFileWriter(b *testing.B) {
 			b.ReportMetric(float64(out.n)/float64(b.N), "bytes/record")
 		})
 	}
+}
+
+// requestRuns is recs as requests of n leads capture them: one request
+// id, timestamp and latency per n records.
+func requestRuns(recs []leadscore.Record, n int) []leadscore.Record {
+	out := append([]leadscore.Record(nil), recs...)
+	for i := range out {
+		r := &out[i]
+		r.RequestID = recs[i/n*n].RequestID
+		r.Time = recs[i/n*n].Time
+		r.LatencyMS = float64(i/n%37) / 16
+	}
+	return out
+}
+
+// benchFileWriterRuns is BenchmarkFileWriter's predWriter fed runs of
+// run records by addRun, cut at the row group's end (run -1: the same
+// records by add, the control).
+func benchFileWriterRuns(b *testing.B, s *lakeSchema, recs []leadscore.Record, run int) {
+	var out countWriter
+	out.w = io.Discard
+	var fw *predWriter
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	b.ResetTimer()
+	pos, inFile := 0, 0
+	for i := 0; i < b.N; {
+		if fw == nil {
+			fw = newPredWriter(&out, s, DefaultRowGroupRows, 0)
+		}
+		if pos == len(recs) {
+			pos = 0
+		}
+		k := min(max(run, 1), b.N-i, DefaultRowGroupRows-fw.rows, len(recs)-pos, 100_000-inFile)
+		if run < 0 {
+			fw.add(&recs[pos])
+		} else {
+			fw.addRun(recs[pos : pos+k])
+		}
+		i, pos, inFile = i+k, pos+k, inFile+k
+		if fw.rows == DefaultRowGroupRows {
+			if err := fw.flushRowGroup(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if inFile == 100_000 {
+			if err := fw.close(); err != nil {
+				b.Fatal(err)
+			}
+			fw, inFile = nil, 0
+		}
+	}
+	if fw != nil {
+		if err := fw.close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
+	b.ReportMetric(float64(out.n)/float64(b.N), "bytes/record")
 }
 
 // benchEnqueue measures Capture alone on a Writer whose queue has the
@@ -487,53 +585,126 @@ func BenchmarkJournalFrame(b *testing.B) {
 	}
 }
 
-// BenchmarkJournalWrite is the journal goroutine's work per record for
-// 100-lead requests of the demo leads, as journaler.write does it: frames
-// encoded and appended through a 256 KiB bufio.Writer to a segment file
-// (page cache, no fsync), flushed every 2,000 records (a take of the
-// queue). cpu-ns/record is the process's CPU time (getrusage: the write
-// system calls included) per record; bytes/record is the segment's size.
+// BenchmarkJournalWrite is the journal goroutine's work per record as
+// journaler.write does it, for the demo leads in 100-lead requests
+// ("batch100") and as single-lead requests ("single"): frames encoded and
+// appended through a 256 KiB bufio.Writer to a segment file (page cache,
+// no fsync), flushed every 2,000 records (a take of the queue).
+// cpu-ns/record is the process's CPU time (getrusage: the write system
+// calls included) per record; bytes/record is the segment's size.
 func BenchmarkJournalWrite(b *testing.B) {
-	_, recs := demoRecords(b)
-	recs = batch100(recs)
+	_, single := demoRecords(b)
+	sets := []struct {
+		name string
+		recs []leadscore.Record
+	}{{"batch100", batch100(single)}, {"single", single}}
 	for _, format := range journalFormats {
-		b.Run(format.name, func(b *testing.B) {
-			f, err := os.Create(filepath.Join(b.TempDir(), "segment.wal"))
-			if err != nil {
+		for _, set := range sets {
+			b.Run(format.name+"/"+set.name, func(b *testing.B) {
+				benchJournalWrite(b, set.recs, format.encode)
+			})
+		}
+	}
+}
+
+func benchJournalWrite(b *testing.B, recs []leadscore.Record, encode func(*frameEncoder, []leadscore.Record, io.Writer) int) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "segment.wal"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	cw := &countWriter{w: f}
+	bw := bufio.NewWriterSize(cw, defaultTuning().journalBufSize)
+	var e frameEncoder
+	var written int64 // segment bytes before the last truncation
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 100 {
+		j := i % len(recs)
+		n := min(100, b.N-i)
+		if encode(&e, recs[j:j+n], bw) != n {
+			b.Fatal("no frame")
+		}
+		if (i/100)%20 == 19 || i+n == b.N {
+			if err := bw.Flush(); err != nil {
 				b.Fatal(err)
 			}
-			defer func() { _ = f.Close() }()
-			cw := &countWriter{w: f}
-			bw := bufio.NewWriterSize(cw, defaultTuning().journalBufSize)
-			var e frameEncoder
-			var written int64 // segment bytes before the last truncation
-			b.ReportAllocs()
+		}
+		if cw.n-written >= 64<<20 { // keep the file small: start it over
+			if err := f.Truncate(0); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				b.Fatal(err)
+			}
+			written = cw.n
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
+	b.ReportMetric(float64(cw.n)/float64(b.N), "bytes/record")
+}
+
+// BenchmarkFeatureChunks is the flush's cost per feature value: the demo
+// leads' 50 FLOAT columns of one 8,192-row row group (NaN: null) encoded
+// by fixed32Chunk (dictionary, levels, indexes, pages, statistics), as
+// the first row group of a file (every column tries its dictionary;
+// "first") and as a later one (columns that overflowed are PLAIN;
+// "later"), to io.Discard.
+func BenchmarkFeatureChunks(b *testing.B) {
+	features, recs := demoRecords(b)
+	s, err := newLakeSchema(features)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := newPredWriter(io.Discard, s, DefaultRowGroupRows, 0)
+	w.addRun(recs[:DefaultRowGroupRows])
+	n := w.rows
+	for _, later := range []bool{false, true} {
+		name := "first"
+		if later {
+			name = "later"
+		}
+		b.Run(name, func(b *testing.B) {
 			cpu0 := cputime.Process()
-			b.ResetTimer()
-			for i := 0; i < b.N; i += 100 {
-				j := i % len(recs)
-				n := min(100, b.N-i)
-				if format.encode(&e, recs[j:j+n], bw) != n {
-					b.Fatal("no frame")
+			for i := 0; i < b.N; i++ {
+				if !later {
+					clear(w.noDict)
 				}
-				if (i/100)%20 == 19 || i+n == b.N {
-					if err := bw.Flush(); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if cw.n-written >= 64<<20 { // keep the file small: start it over
-					if err := f.Truncate(0); err != nil {
-						b.Fatal(err)
-					}
-					if _, err := f.Seek(0, io.SeekStart); err != nil {
-						b.Fatal(err)
-					}
-					written = cw.n
+				w.enc.stats = byteArena{}
+				w.enc.nullPages, w.enc.nullCounts, w.enc.minMax = nil, nil, nil
+				w.enc.locs, w.enc.encStats, w.enc.encodings = nil, nil, nil
+				for f := range features {
+					w.fixed32Chunk(nLead+f, w.feats[f*w.stride:f*w.stride+n], true)
 				}
 			}
-			b.StopTimer()
-			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
-			b.ReportMetric(float64(cw.n)/float64(b.N), "bytes/record")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n*len(features)), "ns/value")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N)/float64(n*len(features)), "cpu-ns/value")
 		})
 	}
+}
+
+// BenchmarkPageHeader is the cost of one data page header: parquet-go's
+// thrift codec (reflection) against predWriter's appendPageHeader.
+func BenchmarkPageHeader(b *testing.B) {
+	h := format.PageHeader{Type: format.DataPageV2, UncompressedPageSize: 4100, CompressedPageSize: 4100}
+	h.DataPageHeaderV2.Valid = true
+	h.DataPageHeaderV2.V = format.DataPageHeaderV2{NumValues: 8192, NumNulls: 410, NumRows: 8192,
+		Encoding: format.RLEDictionary, DefinitionLevelsByteLength: 1100}
+	h.DataPageHeaderV2.V.IsCompressed.Valid = true
+	var e encScratch
+	b.Run("thrift", func(b *testing.B) {
+		for range b.N {
+			if _, err := e.marshal(&h); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("appendPageHeader", func(b *testing.B) {
+		var buf []byte
+		for range b.N {
+			buf, _ = appendPageHeader(buf[:0], &h)
+		}
+	})
 }

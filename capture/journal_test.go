@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -577,4 +579,59 @@ func FuzzJournalReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Through a Writer, each request's records (one Capture call) are one
+// batch frame of the segment, and the segment replays to them in order.
+func TestJournalOneFramePerRequest(t *testing.T) {
+	dir := t.TempDir()
+	w := newTestWriter(t, Config{Dir: dir}, nil)
+	var all []leadscore.Record
+	requests := 0
+	for i, n := range []int{100, 1, 7, 1, 1, 33, 100, 2} {
+		run := requestRun(fmt.Sprintf("req-%d", i), fmt.Sprintf("req-%d", i), n, t0.Add(time.Duration(i)*time.Second), i%2 == 0)
+		w.Capture(run)
+		all = append(all, run...)
+		requests++
+	}
+	eventually(t, "records to be journaled", func() bool { return w.Stats().Journaled == uint64(len(all)) })
+	w.crash()
+	segs := segments(t, dir)
+	if len(segs) != 1 {
+		t.Fatalf("segments %v", segs)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, journalDir, segs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := newFrameReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := 0
+	for {
+		p, err := fr.frame()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p[0] != kindBatch {
+			t.Fatalf("frame %d is %q", frames, p[0])
+		}
+		frames++
+	}
+	if frames != requests {
+		t.Fatalf("%d frames for %d requests", frames, requests)
+	}
+	_, got, err := readSegment(data)
+	if err != nil || len(got) != len(all) {
+		t.Fatalf("%d records of %d: %v", len(got), len(all), err)
+	}
+	for i := range all {
+		if !sameRecord(&got[i], &all[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
 }

@@ -328,12 +328,13 @@ func (lk *lake) abandon() {
 // of skipped partitions and failed files are not).
 func (lk *lake) write(g *lakeGen, recs []leadscore.Record, journaled bool) int {
 	n, lost := 0, 0
-	for i := range recs {
+	for i := 0; i < len(recs); {
 		r := &recs[i]
 		key := hourKey(r.Time)
 		pf := g.last
 		if pf == nil || pf.key != key {
 			if g.replay && lk.skipReplayed(g, key, r.Time) {
+				i++
 				continue
 			}
 			pf = lk.file(g, key, r.Time)
@@ -343,15 +344,28 @@ func (lk *lake) write(g *lakeGen, recs []leadscore.Record, journaled bool) int {
 			if !journaled {
 				lost++
 			}
+			i++
 			continue
 		}
-		pf.w.add(r)
-		pf.written++
-		if !journaled {
-			pf.unjournaled++
+		// The run: r and the records after it of the same partition, up
+		// to the row group's end and the next size check, handed to the
+		// file writer at once (it fills its columns a run at a time);
+		// the counters, flush and roll below are what they were record
+		// by record.
+		room := min(lk.w.cfg.RowGroupRows-pf.w.buffered(), lk.w.tune.pendingRows-pf.sinceRoll)
+		j := i + 1
+		for j < len(recs) && j-i < room && hourKey(recs[j].Time) == key {
+			j++
 		}
-		n++
-		pf.sinceRoll++
+		run := j - i
+		pf.w.addRun(recs[i:j])
+		i = j
+		pf.written += int64(run)
+		if !journaled {
+			pf.unjournaled += int64(run)
+		}
+		n += run
+		pf.sinceRoll += run
 		if pf.w.buffered() == lk.w.cfg.RowGroupRows {
 			lk.flushRows(g, pf)
 		}

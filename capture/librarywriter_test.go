@@ -43,6 +43,12 @@ func (w *libraryWriter) add(r *leadscore.Record) {
 	}
 }
 
+func (w *libraryWriter) addRun(recs []leadscore.Record) {
+	for i := range recs {
+		w.add(&recs[i])
+	}
+}
+
 func (w *libraryWriter) buffered() int { return w.inGroup + w.cb.n }
 
 func (w *libraryWriter) writeColumns() error {

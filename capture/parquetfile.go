@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"slices"
 	"unsafe"
 
 	"github.com/klauspost/compress/s2"
@@ -18,12 +19,16 @@ import (
 	lakefmt "github.com/leadscore/leadscore/lake"
 )
 
-// lakeFileWriter writes one prediction file: add buffers a record,
+// lakeFileWriter writes one prediction file: add buffers a record (addRun
+// a run of them),
 // flushRowGroup writes the buffered rows as a row group (the lake calls it
 // every RowGroupRows rows), close writes the rest and the footer, Size is
 // the file's size with its buffered rows, what RollBytes is compared with.
 type lakeFileWriter interface {
 	add(r *leadscore.Record)
+	// addRun adds records that go to this file one after another; the
+	// caller keeps buffered()+len(recs) within the row group.
+	addRun(recs []leadscore.Record)
 	buffered() int
 	flushRowGroup() error
 	close() error
@@ -141,7 +146,7 @@ func (w *predWriter) write(p []byte) {
 func (w *predWriter) add(r *leadscore.Record) {
 	nf := len(w.schema.features)
 	if w.rows == w.capRows {
-		w.growFeatures(nf)
+		w.growFeatures(nf, w.rows+1)
 	}
 	w.times = append(w.times, r.Time.UnixMicro())
 	w.strs[sRequest].add(r.RequestID)
@@ -179,13 +184,133 @@ func (w *predWriter) add(r *leadscore.Record) {
 
 const nanBits32 = 0x7fc00000
 
-// growFeatures doubles the rows each feature column can hold (up to the
-// row group's size), moving the columns already buffered.
-func (w *predWriter) growFeatures(nf int) {
-	capRows := min(max(2*w.capRows, 256), w.groupMax)
-	if capRows <= w.rows {
-		capRows = w.rows + 1
+// runBlock is how many records addRun transposes at once: each feature
+// column then receives runBlock consecutive values per visit, one store
+// per value into a line already being written, rather than one value per
+// record into 50 lines far apart; four rows' slices fit in registers.
+const runBlock = 4
+
+// addRun appends recs to the row group, as add would one by one (the
+// file is byte for byte the same), but column by column: the features
+// transposed in blocks of runBlock records, then each scalar and string
+// column in one loop, the strings by runs of equal values (a request's
+// records share its request id, model and version, which then cost one
+// comparison per record and one dictionary lookup per run). The caller
+// flushes the row group (flushRowGroup) when rows reaches groupMax, so
+// rows+len(recs) should not pass it; the buffers grow if it does.
+func (w *predWriter) addRun(recs []leadscore.Record) {
+	n := len(recs)
+	if n == 0 {
+		return
 	}
+	nf := len(w.schema.features)
+	if w.rows+n > w.capRows {
+		w.growFeatures(nf, w.rows+n)
+	}
+	for i := range recs {
+		w.times = append(w.times, recs[i].Time.UnixMicro())
+	}
+	for col := sRequest; col <= sVersion; col++ {
+		w.strs[col].addRecs(recs, col)
+	}
+	w.addFeatureRun(recs, nf)
+	for i := range recs {
+		w.margin = append(w.margin, math.Float64bits(recs[i].Margin))
+	}
+	for i := range recs {
+		w.prob = append(w.prob, math.Float64bits(recs[i].Probability))
+	}
+	for i := range recs {
+		tier := recs[i].Tier
+		if tier > math.MaxInt32 || tier < math.MinInt32 {
+			tier = 0
+		}
+		w.tier = append(w.tier, uint32(int32(tier))) //nolint:gosec // clamped above
+	}
+	for i := range recs {
+		w.lat = append(w.lat, math.Float64bits(recs[i].LatencyMS))
+	}
+	w.strs[sVariant].addRecs(recs, sVariant)
+	w.strs[sRole].addRecs(recs, sRole)
+	w.rows += n
+}
+
+// recString is r's value of string column col.
+func recString(r *leadscore.Record, col int) string {
+	switch col {
+	case sRequest:
+		return r.RequestID
+	case sInference:
+		return r.InferenceID
+	case sLead:
+		return r.LeadID
+	case sModel:
+		return r.Model
+	case sVersion:
+		return r.ModelVersion
+	case sVariant:
+		return r.Variant
+	}
+	if r.Shadow {
+		return lakefmt.RoleShadow
+	}
+	return lakefmt.RoleLive
+}
+
+// addFeatureRun stores recs' features (as float32 bits) at rows w.rows...
+// of the feature columns, runBlock records at a time.
+func (w *predWriter) addFeatureRun(recs []leadscore.Record, nf int) {
+	if nf == 0 {
+		return
+	}
+	stride := w.stride
+	b0 := 0
+	for ; b0+runBlock <= len(recs); b0 += runBlock {
+		r0, r1, r2, r3 := recs[b0].Features, recs[b0+1].Features, recs[b0+2].Features, recs[b0+3].Features
+		if len(r0) < nf || len(r1) < nf || len(r2) < nf || len(r3) < nf {
+			w.addShortBlock(recs[b0:b0+runBlock], nf, w.rows+b0)
+			continue
+		}
+		r0, r1, r2, r3 = r0[:nf], r1[:nf], r2[:nf], r3[:nf]
+		dst := w.feats[w.rows+b0 : w.rows+b0+(nf-1)*stride+runBlock]
+		for j := range r0 {
+			d := dst[j*stride : j*stride+runBlock : j*stride+runBlock]
+			d[0] = math.Float32bits(r0[j])
+			d[1] = math.Float32bits(r1[j])
+			d[2] = math.Float32bits(r2[j])
+			d[3] = math.Float32bits(r3[j])
+		}
+	}
+	if b0 < len(recs) {
+		w.addShortBlock(recs[b0:], nf, w.rows+b0)
+	}
+}
+
+// addShortBlock stores the features of recs at rows row... a record at a
+// time: addFeatureRun's last records, and blocks where some record has
+// fewer features than the schema (never with the queue's checks): the
+// rest are missing (NaN), as add does.
+func (w *predWriter) addShortBlock(recs []leadscore.Record, nf, row int) {
+	for k := range recs {
+		feats := w.feats[row+k:]
+		vals := recs[k].Features
+		if len(vals) > nf {
+			vals = vals[:nf]
+		}
+		for i, v := range vals {
+			feats[i*w.stride] = math.Float32bits(v)
+		}
+		for i := len(vals); i < nf; i++ {
+			feats[i*w.stride] = nanBits32
+		}
+	}
+}
+
+// growFeatures makes room for need rows in each feature column: double
+// the rows they hold (up to the row group's size, or need if more),
+// moving the columns already buffered.
+func (w *predWriter) growFeatures(nf, need int) {
+	capRows := max(min(max(2*w.capRows, 256), w.groupMax), need)
 	// Columns a power of two apart would share the cache's sets (every
 	// record stores one value in each); 16 values (a cache line) more
 	// spreads them.
@@ -264,12 +389,105 @@ func (c *strColumn) add(s string) {
 		c.idx = append(c.idx, c.lastIdx)
 		return
 	}
+	i := c.lookup(s)
+	if i < 0 {
+		c.toPlain()
+		c.addPlain(s)
+		return
+	}
+	c.idx = append(c.idx, i)
+}
+
+// addRecs adds column col of recs, as add would record by record, but a
+// run of equal values at a time (a request's records share its request
+// id, model and version: one comparison per record, one dictionary
+// lookup per run), and PLAIN values (ids past their dictionary) in one
+// loop. It reads the records directly rather than a gathered []string:
+// storing strings in a buffer costs a write barrier each while the
+// collector runs, which is often in a busy server.
+func (c *strColumn) addRecs(recs []leadscore.Record, col int) {
+	for i := 0; i < len(recs); {
+		if c.plain {
+			c.addPlainRecs(recs[i:], col)
+			return
+		}
+		s := recString(&recs[i], col)
+		j := i + 1
+		for j < len(recs) && sameString(recString(&recs[j], col), s) {
+			j++
+		}
+		c.addRepeat(s, j-i)
+		i = j
+	}
+}
+
+// addPlainRecs is addRecs for a PLAIN column.
+func (c *strColumn) addPlainRecs(recs []leadscore.Record, col int) {
+	for i := range recs {
+		s := recString(&recs[i], col)
+		if c.optional {
+			if s == "" {
+				c.defs = append(c.defs, 0)
+				c.nulls++
+				continue
+			}
+			c.defs = append(c.defs, 1)
+		}
+		c.rawBytes += 4 + len(s)
+		c.addPlain(s)
+	}
+}
+
+// sameString is a == b, without a call when both are the same bytes (a
+// request's records share its id, model and version strings).
+func sameString(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return unsafe.StringData(a) == unsafe.StringData(b) || a == b // #nosec G103 -- compares pointers only
+}
+
+// addRepeat adds s n times.
+func (c *strColumn) addRepeat(s string, n int) {
+	if c.optional {
+		if s == "" {
+			for range n {
+				c.defs = append(c.defs, 0)
+			}
+			c.nulls += n
+			return
+		}
+		for range n {
+			c.defs = append(c.defs, 1)
+		}
+	}
+	c.rawBytes += n * (4 + len(s))
+	if !c.plain {
+		var i int32
+		if len(c.idx) > 0 && s == c.last {
+			i = c.lastIdx
+		} else if i = c.lookup(s); i < 0 {
+			c.toPlain()
+		}
+		if !c.plain {
+			for range n {
+				c.idx = append(c.idx, i)
+			}
+			return
+		}
+	}
+	for range n {
+		c.addPlain(s)
+	}
+}
+
+// lookup returns s's dictionary index, adding it (and making it the last
+// value); -1 when the dictionary is full.
+func (c *strColumn) lookup(s string) int32 {
 	i, ok := c.byValue[s]
 	if !ok {
 		if len(c.dict) == dictMaxEntries {
-			c.toPlain()
-			c.addPlain(s)
-			return
+			return -1
 		}
 		if c.byValue == nil {
 			c.byValue = make(map[string]int32)
@@ -283,7 +501,7 @@ func (c *strColumn) add(s string) {
 	// of a batch share it, and comparing a string with itself is a
 	// pointer compare.
 	c.last, c.lastIdx = s, i
-	c.idx = append(c.idx, i)
+	return i
 }
 
 func (c *strColumn) addPlain(s string) {
@@ -327,7 +545,7 @@ type encScratch struct {
 	comp    []byte
 	rle     []byte
 	idx     []int32
-	dict32  dictTable[uint32]
+	dict32  dict32
 	dict64  dictTable[uint64]
 	plain32 []uint32
 	plain64 []uint64
@@ -338,6 +556,7 @@ type encScratch struct {
 	tbuf bytes.Buffer
 	tenc *thrift.Encoder
 	hdr  format.PageHeader // the page header being written
+	hbuf []byte            // its bytes
 
 	// chunk is the chunk being encoded; the row group copies what it
 	// reports. Its index and statistics slices are carved from the slabs
@@ -880,12 +1099,17 @@ func (w *predWriter) writeDictPage(c *chunk, plain []byte, n int) {
 // writePage writes a page header and its body parts; it returns the
 // header's size.
 func (w *predWriter) writePage(hdr *format.PageHeader, parts ...[]byte) int64 {
-	b, err := w.enc.marshal(hdr)
-	if err != nil {
-		if w.err == nil {
-			w.err = fmt.Errorf("page header: %w", err)
+	b, ok := appendPageHeader(w.enc.hbuf[:0], hdr)
+	if ok {
+		w.enc.hbuf = b
+	} else {
+		var err error
+		if b, err = w.enc.marshal(hdr); err != nil {
+			if w.err == nil {
+				w.err = fmt.Errorf("page header: %w", err)
+			}
+			return 0
 		}
-		return 0
 	}
 	w.write(b)
 	for _, p := range parts {
@@ -894,6 +1118,70 @@ func (w *predWriter) writePage(hdr *format.PageHeader, parts ...[]byte) int64 {
 		}
 	}
 	return int64(len(b))
+}
+
+// appendPageHeader appends hdr in thrift's compact protocol, the bytes
+// parquet-go's thrift codec writes for it, when it is one of the two
+// forms predWriter writes: a DATA_PAGE_V2 header (is_compressed set, no
+// page statistics) or a DICTIONARY_PAGE header, without a CRC; false for
+// anything else (the caller then marshals it). Every chunk writes one or
+// two page headers per row group, some 110 with 50 features, and the
+// codec's reflection costs 600 ns a header against 16 here
+// (BenchmarkPageHeader): 8 ns a record at 8,192-row row groups.
+// TestPageHeaderBytes holds the two to the same bytes.
+func appendPageHeader(b []byte, hdr *format.PageHeader) ([]byte, bool) {
+	if hdr.CRC != 0 || hdr.DataPageHeader.Valid || hdr.IndexPageHeader.Valid {
+		return b, false
+	}
+	const (
+		tBoolTrue  = 1
+		tBoolFalse = 2
+		tI32       = 5
+		tI64       = 6
+		tStruct    = 12
+	)
+	i32 := func(b []byte, delta byte, v int32) []byte {
+		b = append(b, delta<<4|tI32)
+		return binary.AppendUvarint(b, uint64(uint32(v<<1)^uint32(v>>31))) //nolint:gosec // zigzag
+	}
+	b = i32(b, 1, int32(hdr.Type))
+	b = i32(b, 1, hdr.UncompressedPageSize)
+	b = i32(b, 1, hdr.CompressedPageSize)
+	switch {
+	case hdr.Type == format.DataPageV2 && hdr.DataPageHeaderV2.Valid && !hdr.DictionaryPageHeader.Valid:
+		v := &hdr.DataPageHeaderV2.V
+		if !v.IsCompressed.Valid || v.Statistics.Max != nil || v.Statistics.Min != nil || v.Statistics.NullCount != 0 ||
+			v.Statistics.DistinctCount != 0 || v.Statistics.MaxValue != nil || v.Statistics.MinValue != nil {
+			return b, false
+		}
+		b = append(b, 5<<4|tStruct) // field 8
+		b = i32(b, 1, v.NumValues)
+		b = i32(b, 1, v.NumNulls)
+		b = i32(b, 1, v.NumRows)
+		b = i32(b, 1, int32(v.Encoding))
+		b = i32(b, 1, v.DefinitionLevelsByteLength)
+		b = i32(b, 1, v.RepetitionLevelsByteLength)
+		if v.IsCompressed.V {
+			b = append(b, 1<<4|tBoolTrue)
+		} else {
+			b = append(b, 1<<4|tBoolFalse)
+		}
+		// statistics (written even when empty: a null count of 0), then
+		// the ends of statistics, the page header V2 and the header
+		b = append(b, 1<<4|tStruct, 3<<4|tI64, 0, 0, 0, 0)
+	case hdr.Type == format.DictionaryPage && hdr.DictionaryPageHeader.Valid && !hdr.DataPageHeaderV2.Valid:
+		v := &hdr.DictionaryPageHeader.V
+		b = append(b, 4<<4|tStruct) // field 7
+		b = i32(b, 1, v.NumValues)
+		b = i32(b, 1, int32(v.Encoding))
+		if v.IsSorted {
+			b = append(b, 1<<4|tBoolTrue)
+		}
+		b = append(b, 0, 0)
+	default:
+		return b, false
+	}
+	return b, true
 }
 
 // close flushes the last row group and writes the page indexes and the
@@ -951,6 +1239,7 @@ func (w *predWriter) close() error {
 // key beside its index+1 (0: empty), so that a probe reads one place.
 type dictTable[K uint32 | uint64] struct {
 	slots  []dictSlot[K]
+	used   []uint16 // the slots in use, cleared for the next chunk
 	values []K
 }
 
@@ -969,8 +1258,12 @@ func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []
 	if t.slots == nil {
 		t.slots = make([]dictSlot[K], 1<<dictTableBits)
 	} else {
-		clear(t.slots)
+		// Only the slots used: most chunks use a few of the 2,048.
+		for _, u := range t.used {
+			t.slots[u] = dictSlot[K]{}
+		}
 	}
+	t.used = t.used[:0]
 	t.values = t.values[:0]
 	idx := growI32(*idxBuf, len(vals))
 	*idxBuf = idx
@@ -1001,6 +1294,7 @@ func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []
 					return nil, nil, 0, false
 				}
 				t.values = append(t.values, v)
+				t.used = append(t.used, uint16(h&mask))
 				s.key = v
 				s.n = int32(len(t.values))        //nolint:gosec // <= dictMaxEntries
 				idx[k] = int32(len(t.values) - 1) //nolint:gosec // idem
@@ -1011,6 +1305,96 @@ func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []
 		k++
 	}
 	return t.values, idx[:k], nulls, true
+}
+
+// dict32 is dictTable for the 4-byte columns, the features: most of a
+// file's values, whose dictionaries were a quarter of the lake's CPU. Its
+// loop holds only the common case, a value found at its first slot; the
+// probe past a collision and the insertion of a new value are out of
+// line (insert), so that the loop's few variables stay in registers
+// (the generic loop spilled its hash to the stack on every value), and
+// the null count is what the loop did not index.
+type dict32 struct {
+	slots  *[1 << dictTableBits]dictSlot[uint32]
+	used   []uint16 // the slots in use, cleared for the next chunk
+	values []uint32
+}
+
+// build is dictTable.build for 4-byte values.
+func (t *dict32) build(vals []uint32, levels []uint8, idxBuf *[]int32) ([]uint32, []int32, int, bool) {
+	if t.slots == nil {
+		t.slots = new([1 << dictTableBits]dictSlot[uint32])
+	}
+	for _, u := range t.used {
+		t.slots[u] = dictSlot[uint32]{}
+	}
+	t.used, t.values = t.used[:0], t.values[:0]
+	idx := growI32(*idxBuf, len(vals))
+	*idxBuf = idx
+	slots := t.slots
+	k := 0
+	if levels == nil {
+		for _, v := range vals {
+			h := (uint64(v) * 0x9E3779B97F4A7C15) >> (64 - dictTableBits)
+			if s := slots[h]; s.key == v && s.n != 0 {
+				idx[k] = s.n - 1
+				k++
+				continue
+			}
+			i := t.insert(v, h)
+			if i < 0 {
+				return nil, nil, 0, false
+			}
+			idx[k] = i
+			k++
+		}
+		return t.values, idx[:k], 0, true
+	}
+	levels = levels[:len(vals)]
+	for j, v := range vals {
+		if v&0x7fffffff > 0x7f800000 { // NaN: missing
+			levels[j] = 0
+			continue
+		}
+		levels[j] = 1
+		h := (uint64(v) * 0x9E3779B97F4A7C15) >> (64 - dictTableBits)
+		if s := slots[h]; s.key == v && s.n != 0 {
+			idx[k] = s.n - 1
+			k++
+			continue
+		}
+		i := t.insert(v, h)
+		if i < 0 {
+			return nil, nil, 0, false
+		}
+		idx[k] = i
+		k++
+	}
+	return t.values, idx[:k], len(vals) - k, true
+}
+
+// insert returns v's index, probing from slot h and adding v if it is
+// new; -1 when the dictionary is full.
+//
+//go:noinline
+func (t *dict32) insert(v uint32, h uint64) int32 {
+	const mask = 1<<dictTableBits - 1
+	for ; ; h++ {
+		s := &t.slots[h&mask]
+		if s.key == v && s.n != 0 {
+			return s.n - 1
+		}
+		if s.n == 0 {
+			if len(t.values) == dictMaxEntries {
+				return -1
+			}
+			t.values = append(t.values, v)
+			t.used = append(t.used, uint16(h&mask))
+			s.key = v
+			s.n = int32(len(t.values)) //nolint:gosec // <= dictMaxEntries
+			return s.n - 1
+		}
+	}
 }
 
 // dictIndexes encodes dictionary indexes as RLE_DICTIONARY data: the bit
@@ -1179,6 +1563,8 @@ func minMaxStr(a *byteArena, dict []string, idx []int32, whole bool) ([]byte, []
 }
 
 // minMaxPlainStr is the least and greatest values of PLAIN BYTE_ARRAY data.
+// A value above the greatest so far is not compared with the least:
+// generated ids mostly grow, so most values take one comparison.
 func minMaxPlainStr(a *byteArena, data []byte) ([]byte, []byte) {
 	var mn, mx []byte
 	have := false
@@ -1186,13 +1572,14 @@ func minMaxPlainStr(a *byteArena, data []byte) ([]byte, []byte) {
 		n := binary.LittleEndian.Uint32(data)
 		v := data[4 : 4+n]
 		data = data[4+n:]
-		if !have || bytes.Compare(v, mn) < 0 {
+		switch {
+		case !have:
+			mn, mx, have = v, v, true
+		case bytes.Compare(v, mx) > 0:
+			mx = v
+		case bytes.Compare(v, mn) < 0:
 			mn = v
 		}
-		if !have || bytes.Compare(v, mx) > 0 {
-			mx = v
-		}
-		have = true
 	}
 	if !have {
 		return nil, nil
@@ -1223,16 +1610,24 @@ func growI32(b []int32, n int) []int32 {
 	return b[:n]
 }
 
+// appendU32 appends vals' PLAIN bytes; sized once, not append by append
+// (a PLAIN chunk is up to 8,192 values, written every row group).
 func appendU32(dst []byte, vals []uint32) []byte {
-	for _, v := range vals {
-		dst = binary.LittleEndian.AppendUint32(dst, v)
+	n := len(dst)
+	dst = slices.Grow(dst, 4*len(vals))[:n+4*len(vals)]
+	out := dst[n:]
+	for i, v := range vals {
+		binary.LittleEndian.PutUint32(out[4*i:], v)
 	}
 	return dst
 }
 
 func appendU64(dst []byte, vals []uint64) []byte {
-	for _, v := range vals {
-		dst = binary.LittleEndian.AppendUint64(dst, v)
+	n := len(dst)
+	dst = slices.Grow(dst, 8*len(vals))[:n+8*len(vals)]
+	out := dst[n:]
+	for i, v := range vals {
+		binary.LittleEndian.PutUint64(out[8*i:], v)
 	}
 	return dst
 }

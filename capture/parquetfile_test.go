@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/leadscore/leadscore"
@@ -484,8 +486,113 @@ func FuzzPredWriter(f *testing.F) {
 		if n == 0 {
 			return
 		}
-		compareCells(t, "parquet-go", parquetGoCells(t, writePredFile(t, features, recs, group, page)), expectedCells(recs))
+		data1 := writePredFile(t, features, recs, group, page)
+		compareCells(t, "parquet-go", parquetGoCells(t, data1), expectedCells(recs))
+		// The same records in runs cut by the input's bytes (1 to 64
+		// records, never across a row group, as the lake cuts them):
+		// the same file, byte for byte.
+		runs := writePredFileRuns(t, features, recs, group, page, func(room int) int {
+			return min(room, 1+int(next())%64)
+		})
+		if !bytes.Equal(runs, data1) {
+			t.Fatalf("addRun wrote %d bytes, add %d: the files differ", len(runs), len(data1))
+		}
 	})
+}
+
+// writePredFileRuns writes recs with a predWriter's addRun, in runs of
+// cut(room) records, room being what is left of the row group.
+func writePredFileRuns(t testing.TB, features []string, recs []leadscore.Record, groupRows, pageRows int,
+	cut func(room int) int) []byte {
+	t.Helper()
+	s, err := newLakeSchema(features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := newPredWriter(&buf, s, groupRows, pageRows)
+	for i := 0; i < len(recs); {
+		k := min(max(cut(groupRows-w.rows), 1), len(recs)-i)
+		w.addRun(recs[i : i+k])
+		i += k
+		if w.rows >= groupRows {
+			if err := w.flushRowGroup(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestPredWriterAddRun writes the edge records (NaN, ±Inf, -0,
+// subnormal features, empty, absent, unicode and long ids, dictionaries
+// that overflow mid-file) record by record and in random runs, some
+// crossing the row group (the buffers then grow past it), with records
+// of fewer and more features than the schema among them: the files must
+// be the same bytes, and read back as written.
+func TestPredWriterAddRun(t *testing.T) {
+	recs := edgeRecords(5000)
+	for i := range recs {
+		switch i % 97 {
+		case 5: // fewer features: the rest are missing
+			recs[i].Features = recs[i].Features[:2]
+		case 6:
+			recs[i].Features = nil
+		case 7: // more: the extra ones are not written
+			recs[i].Features = append(recs[i].Features, 7, 8)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, size := range []struct{ group, page, rows int }{
+		{DefaultRowGroupRows, defaultPageRows, 5000},
+		{1000, 1000, 5000},
+		{257, 100, 5000},
+		{1, 1, 300},
+	} {
+		for _, runs := range []struct {
+			name string
+			cut  func(room int) int
+		}{
+			{"one", func(int) int { return 1 }},
+			{"random", func(room int) int { return min(room, 1+rnd.IntN(130)) }},
+			{"whole-group", func(room int) int { return room }},
+			// past the row group: the caller then flushes a bigger one
+			{"crossing", func(room int) int { return room + rnd.IntN(3) }},
+		} {
+			t.Run(fmt.Sprintf("group%d-page%d/%s", size.group, size.page, runs.name), func(t *testing.T) {
+				in := recs[:size.rows]
+				got := writePredFileRuns(t, edgeFeatures, in, size.group, size.page, runs.cut)
+				if runs.name == "crossing" {
+					// No add-by-add file to match: the row groups differ.
+					compareCells(t, "parquet-go", parquetGoCells(t, got), expectedCells(padFeatures(in, len(edgeFeatures))))
+					return
+				}
+				want := writePredFile(t, edgeFeatures, in, size.group, size.page)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("addRun wrote %d bytes, add %d: the files differ", len(got), len(want))
+				}
+				compareCells(t, "parquet-go", parquetGoCells(t, got), expectedCells(padFeatures(in, len(edgeFeatures))))
+			})
+		}
+	}
+}
+
+// padFeatures is recs with nf features each, as a file holds them:
+// missing (NaN) past a record's own, cut past nf.
+func padFeatures(recs []leadscore.Record, nf int) []leadscore.Record {
+	out := append([]leadscore.Record(nil), recs...)
+	for i := range out {
+		f := make([]float32, nf)
+		for j := range f {
+			f[j] = float32(math.NaN())
+		}
+		copy(f, out[i].Features)
+		out[i].Features = f
+	}
+	return out
 }
 
 // TestLakeEdgesThroughWriter sends the edge records through a Writer
@@ -590,4 +697,74 @@ func newTestWriterFeatures(t *testing.T, cfg Config, features []string) *Writer 
 		t.Fatalf("new writer: %v", err)
 	}
 	return w
+}
+
+// TestPageHeaderBytes: the page headers predWriter encodes itself are
+// the bytes parquet-go's thrift codec writes for them, and headers of
+// other forms are left to the codec.
+func TestPageHeaderBytes(t *testing.T) {
+	var e encScratch
+	rnd := rand.New(rand.NewPCG(3, 4))
+	i32 := func() int32 {
+		switch rnd.IntN(4) {
+		case 0:
+			return 0
+		case 1:
+			return int32(rnd.IntN(200)) //nolint:gosec // small
+		case 2:
+			return -int32(rnd.IntN(200)) //nolint:gosec // small
+		}
+		return int32(rnd.Uint32()) //nolint:gosec // any bits
+	}
+	for i := range 5000 {
+		var h format.PageHeader
+		h.Type = []format.PageType{format.DataPageV2, format.DictionaryPage, format.DataPage}[rnd.IntN(3)]
+		h.UncompressedPageSize, h.CompressedPageSize = i32(), i32()
+		wantFast := true
+		switch rnd.IntN(8) {
+		case 0:
+			h.CRC = i32()
+			wantFast = h.CRC == 0
+		case 1:
+			h.DataPageHeader.Valid = true
+			wantFast = false
+		}
+		if rnd.IntN(2) == 0 || h.Type == format.DictionaryPage {
+			h.DictionaryPageHeader.Valid = true
+			h.DictionaryPageHeader.V = format.DictionaryPageHeader{NumValues: i32(), Encoding: format.Encoding(rnd.IntN(10)), IsSorted: rnd.IntN(2) == 0} //nolint:gosec // small
+		}
+		if rnd.IntN(2) == 0 || h.Type != format.DictionaryPage {
+			h.DataPageHeaderV2.Valid = true
+			h.DataPageHeaderV2.V = format.DataPageHeaderV2{NumValues: i32(), NumNulls: i32(), NumRows: i32(),
+				Encoding: format.Encoding(rnd.IntN(10)), DefinitionLevelsByteLength: i32(), RepetitionLevelsByteLength: i32()} //nolint:gosec // small
+			h.DataPageHeaderV2.V.IsCompressed = thrift.Null[bool]{V: rnd.IntN(2) == 0, Valid: rnd.IntN(8) != 0}
+			wantFast = wantFast && h.DataPageHeaderV2.V.IsCompressed.Valid
+			if rnd.IntN(8) == 0 {
+				h.DataPageHeaderV2.V.Statistics.NullCount = 1
+				wantFast = false
+			}
+		}
+		switch h.Type {
+		case format.DataPageV2:
+			wantFast = wantFast && !h.DictionaryPageHeader.Valid
+		case format.DictionaryPage:
+			wantFast = wantFast && !h.DataPageHeaderV2.Valid
+		default:
+			wantFast = false
+		}
+		got, ok := appendPageHeader(nil, &h)
+		if ok != wantFast {
+			t.Fatalf("header %d %+v: encoded by predWriter %v, want %v", i, h, ok, wantFast)
+		}
+		if !ok {
+			continue
+		}
+		want, err := e.marshal(&h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("header %d %+v:\n got % x\nwant % x", i, h, got, want)
+		}
+	}
 }
