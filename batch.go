@@ -34,12 +34,17 @@ type BatchPool struct {
 	p sync.Pool
 }
 
-// maxPooledRecords bounds the batches a pool keeps: a rare very large
-// request's arrays are left to the collector rather than pinned.
-const maxPooledRecords = 4096
+// maxPooledRecords and maxPooledFeatures bound the batches a pool keeps:
+// a rare very large request's arrays are left to the collector rather
+// than pinned.
+const (
+	maxPooledRecords  = 4096
+	maxPooledFeatures = 1 << 18
+)
 
-// Get returns a batch holding n zeroed records and room for nf feature
-// values, with one reference: the caller's.
+// Get returns a batch holding n zeroed records and nf feature values (not
+// zeroed: the caller fills them, or swaps in storage of its own), with one
+// reference: the caller's.
 func (p *BatchPool) Get(n, nf int) *Batch {
 	b, _ := p.p.Get().(*Batch)
 	if b == nil {
@@ -86,6 +91,9 @@ func (b *Batch) Release() {
 	}
 	clear(b.Records)
 	b.Records = b.Records[:0]
+	if cap(b.Features) > maxPooledFeatures {
+		b.Features = nil
+	}
 	b.pool.p.Put(b)
 }
 

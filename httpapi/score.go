@@ -148,9 +148,18 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 	)
 	switch {
 	case own && s.sinkPools:
-		b = s.batches.Get(n, n*nf)
+		// The parsed rows become the batch's features and the batch's
+		// old storage, when at least as large, the exchange's rows for
+		// its next request: a swap, not a copy (nothing reads the rows
+		// after capture). A smaller one would make the exchange grow its
+		// rows again on a larger request, so then the rows are copied.
+		b = s.batches.Get(n, 0)
+		if cap(b.Features) >= cap(ex.batch.rows) {
+			b.Features, ex.batch.rows = ex.batch.rows[:n*nf], b.Features[:0]
+		} else {
+			b.Features = append(b.Features, ex.batch.rows[:n*nf]...)
+		}
 		feats, recs = b.Features, b.Records
-		copy(feats, ex.batch.rows[:n*nf])
 	case own && s.sinkCopiesFeats:
 		// The sinks read the features only before Capture returns
 		// (leadscore.FeatureCopier): the records may point at the
