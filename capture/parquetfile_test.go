@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/leadscore/leadscore"
@@ -696,4 +697,74 @@ func newTestWriterFeatures(t *testing.T, cfg Config, features []string) *Writer 
 		t.Fatalf("new writer: %v", err)
 	}
 	return w
+}
+
+// TestPageHeaderBytes: the page headers predWriter encodes itself are
+// the bytes parquet-go's thrift codec writes for them, and headers of
+// other forms are left to the codec.
+func TestPageHeaderBytes(t *testing.T) {
+	var e encScratch
+	rnd := rand.New(rand.NewPCG(3, 4))
+	i32 := func() int32 {
+		switch rnd.IntN(4) {
+		case 0:
+			return 0
+		case 1:
+			return int32(rnd.IntN(200)) //nolint:gosec // small
+		case 2:
+			return -int32(rnd.IntN(200)) //nolint:gosec // small
+		}
+		return int32(rnd.Uint32()) //nolint:gosec // any bits
+	}
+	for i := range 5000 {
+		var h format.PageHeader
+		h.Type = []format.PageType{format.DataPageV2, format.DictionaryPage, format.DataPage}[rnd.IntN(3)]
+		h.UncompressedPageSize, h.CompressedPageSize = i32(), i32()
+		wantFast := true
+		switch rnd.IntN(8) {
+		case 0:
+			h.CRC = i32()
+			wantFast = h.CRC == 0
+		case 1:
+			h.DataPageHeader.Valid = true
+			wantFast = false
+		}
+		if rnd.IntN(2) == 0 || h.Type == format.DictionaryPage {
+			h.DictionaryPageHeader.Valid = true
+			h.DictionaryPageHeader.V = format.DictionaryPageHeader{NumValues: i32(), Encoding: format.Encoding(rnd.IntN(10)), IsSorted: rnd.IntN(2) == 0} //nolint:gosec // small
+		}
+		if rnd.IntN(2) == 0 || h.Type != format.DictionaryPage {
+			h.DataPageHeaderV2.Valid = true
+			h.DataPageHeaderV2.V = format.DataPageHeaderV2{NumValues: i32(), NumNulls: i32(), NumRows: i32(),
+				Encoding: format.Encoding(rnd.IntN(10)), DefinitionLevelsByteLength: i32(), RepetitionLevelsByteLength: i32()} //nolint:gosec // small
+			h.DataPageHeaderV2.V.IsCompressed = thrift.Null[bool]{V: rnd.IntN(2) == 0, Valid: rnd.IntN(8) != 0}
+			wantFast = wantFast && h.DataPageHeaderV2.V.IsCompressed.Valid
+			if rnd.IntN(8) == 0 {
+				h.DataPageHeaderV2.V.Statistics.NullCount = 1
+				wantFast = false
+			}
+		}
+		switch h.Type {
+		case format.DataPageV2:
+			wantFast = wantFast && !h.DictionaryPageHeader.Valid
+		case format.DictionaryPage:
+			wantFast = wantFast && !h.DataPageHeaderV2.Valid
+		default:
+			wantFast = false
+		}
+		got, ok := appendPageHeader(nil, &h)
+		if ok != wantFast {
+			t.Fatalf("header %d %+v: encoded by predWriter %v, want %v", i, h, ok, wantFast)
+		}
+		if !ok {
+			continue
+		}
+		want, err := e.marshal(&h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("header %d %+v:\n got % x\nwant % x", i, h, got, want)
+		}
+	}
 }
