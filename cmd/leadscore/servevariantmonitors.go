@@ -267,6 +267,17 @@ func (vs *variantServing) Capture(recs []leadscore.Record) {
 	}
 }
 
+// CaptureBatch hands a request's batch to its variant's monitor, which
+// keeps it by reference (leadscore.BatchSink) instead of copying it.
+func (vs *variantServing) CaptureBatch(b *leadscore.Batch) {
+	if len(b.Records) == 0 {
+		return
+	}
+	if mon := vs.monitors.Load().byName[b.Records[0].Variant]; mon != nil {
+		mon.CaptureBatch(b) // one request's records share a variant
+	}
+}
+
 // CopiesRecords reports true: the monitors copy what they keep
 // (leadscore.SliceCopier).
 func (vs *variantServing) CopiesRecords() bool { return true }
