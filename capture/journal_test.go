@@ -531,25 +531,36 @@ func TestJournalOversizeRecord(t *testing.T) {
 // never panic or run away, and every record it returns must survive a
 // re-encode unchanged.
 func FuzzJournalReader(f *testing.F) {
-	valid := encodeSegment(testFeatures, journalCases())
+	// Small seeds (a few hundred bytes each): the fuzzer minimizes every
+	// input that finds new coverage, and on seeds of kilobytes that took
+	// most of a 60 s run.
+	cases := journalCases()
+	valid := encodeSegment(testFeatures, cases[:4])
 	f.Add(valid)
 	f.Add(valid[:len(valid)/2])
 	f.Add(encodeSegment(nil, []leadscore.Record{{}}))
 	f.Add([]byte(journalMagic))
 	f.Add([]byte{})
-	// Batch frames of every ids mode, lead ids present and absent.
-	batches := encodeSegment(testFeatures, batchCases())
-	f.Add(batches)
-	f.Add(batches[:len(batches)*2/3])
+	// Batch frames of every ids mode, lead ids present and absent, runs
+	// broken by a variant and by the shadow flag, edge values.
+	explicit := requestRun("r", "x", 2, t0, false)
+	explicit[0].InferenceID, explicit[1].InferenceID = "x-00", "x-01"
+	split := requestRun("r", "r", 4, t0, true)
+	split[2].Variant, split[3].Variant, split[3].Shadow = "challenger", "challenger", true
+	edge := requestRun("r", "r", 2, time.Unix(0, 1).UTC(), true)
+	edge[0].Features = []float32{float32(math.Inf(1)), float32(math.Copysign(0, -1)), math.Float32frombits(0x7f800001)}
+	edge[1].Margin, edge[1].Probability, edge[1].Tier = math.Inf(-1), math.Float64frombits(0x7ff8000000000bad), math.MaxInt32
+	edge[1].LeadID = "ü\x00"
 	for _, run := range [][]leadscore.Record{
-		requestRun("r", "r", 5, t0, true), requestRun("r", "sm-x", 3, t0, false),
-		requestRun("r", "r", 1, t0, false), batchCases()[155:160],
+		requestRun("r", "r", 3, t0, true), requestRun("r", "sm-x", 3, t0, false),
+		requestRun("r", "r", 1, t0, true), explicit, split, edge,
+		append(requestRun("a", "a", 2, t0, false), requestRun("b", "b", 1, t0, true)...),
 	} {
 		f.Add(encodeSegment(testFeatures, run))
 	}
 	// Version 1 segments.
-	f.Add(encodeSegmentV1(testFeatures, journalCases()))
-	f.Add(encodeSegmentV1(testFeatures, batchCases()[:20]))
+	f.Add(encodeSegmentV1(testFeatures, cases[:3]))
+	f.Add(encodeSegmentV1(testFeatures, cases[20:21]))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		features, recs, err := readSegment(data)
 		var torn *tornError
@@ -632,6 +643,23 @@ func TestJournalOneFramePerRequest(t *testing.T) {
 	for i := range all {
 		if !sameRecord(&got[i], &all[i]) {
 			t.Fatalf("record %d differs", i)
+		}
+	}
+}
+
+// A record without a time (the journaler gives it the capture time before
+// framing, so only a direct caller meets this) decodes from a batch frame
+// exactly as from a v1 record frame.
+func TestJournalZeroTimeAsV1(t *testing.T) {
+	r := requestRun("r", "r", 2, time.Time{}, true)
+	_, v1, err1 := readSegment(encodeSegmentV1(testFeatures, r))
+	_, v2, err2 := readSegment(encodeSegment(testFeatures, r))
+	if err1 != nil || err2 != nil || len(v1) != 2 || len(v2) != 2 {
+		t.Fatalf("v1 %d records (%v), v2 %d (%v)", len(v1), err1, len(v2), err2)
+	}
+	for i := range v1 {
+		if v1[i].Time != v2[i].Time || !sameRecord(&v1[i], &v2[i]) {
+			t.Fatalf("record %d: v1 %v, v2 %v", i, v1[i].Time, v2[i].Time)
 		}
 	}
 }

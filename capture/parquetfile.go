@@ -1436,26 +1436,33 @@ func minMax32(a *byteArena, kind numKind, vals []uint32, idx []int32, whole bool
 		}
 		vals = sel
 	}
-	var have bool
+	// Compared as integers that order as the values do, with the min and
+	// max builtins (conditional moves): a PLAIN feature chunk is 8,192
+	// values, and the float compares' branches cost more.
+	have := false
+	mnk, mxk := uint32(math.MaxUint32), uint32(0)
+	if kind == kindFloat {
+		for _, b := range vals {
+			if b&0x7fffffff > 0x7f800000 { // NaN: no order
+				continue
+			}
+			k := floatKey32(b)
+			mnk, mxk = min(mnk, k), max(mxk, k)
+			have = true
+		}
+	} else {
+		for _, b := range vals {
+			k := b ^ 0x80000000 // int32 order
+			mnk, mxk = min(mnk, k), max(mxk, k)
+		}
+		have = len(vals) > 0
+	}
+	if !have {
+		return nil, nil
+	}
 	var mnb, mxb uint32
 	if kind == kindFloat {
-		var mn, mx float32
-		for _, b := range vals {
-			if b&0x7fffffff > 0x7f800000 {
-				continue
-			}
-			f := math.Float32frombits(b)
-			if !have {
-				mn, mx, mnb, mxb, have = f, f, b, b, true
-				continue
-			}
-			if f < mn {
-				mn, mnb = f, b
-			}
-			if f > mx {
-				mx, mxb = f, b
-			}
-		}
+		mnb, mxb = floatBits32(mnk), floatBits32(mxk)
 		if mnb&0x7fffffff == 0 {
 			mnb = 0x80000000
 		}
@@ -1463,72 +1470,72 @@ func minMax32(a *byteArena, kind numKind, vals []uint32, idx []int32, whole bool
 			mxb = 0
 		}
 	} else {
-		var mn, mx int32
-		for _, b := range vals {
-			v := int32(b) //nolint:gosec // bit pattern
-			if !have {
-				mn, mx, mnb, mxb, have = v, v, b, b, true
-				continue
-			}
-			if v < mn {
-				mn, mnb = v, b
-			}
-			if v > mx {
-				mx, mxb = v, b
-			}
-		}
-	}
-	if !have {
-		return nil, nil
+		mnb, mxb = mnk^0x80000000, mxk^0x80000000
 	}
 	return a.u32(mnb), a.u32(mxb)
 }
 
-func minMax64(a *byteArena, kind numKind, vals []uint64, idx []int32, whole bool) ([]byte, []byte) {
-	var have bool
-	var mnb, mxb uint64
-	consider := func(b uint64) {
-		if kind == kindDouble {
-			f := math.Float64frombits(b)
-			if f != f {
-				return
-			}
-			if !have || f < math.Float64frombits(mnb) {
-				mnb = b
-			}
-			if !have || f > math.Float64frombits(mxb) {
-				mxb = b
-			}
-		} else {
-			v := int64(b) //nolint:gosec // bit pattern
-			if !have || v < int64(mnb) {
-				mnb = b
-			}
-			if !have || v > int64(mxb) {
-				mxb = b
-			}
-		}
-		have = true
+// floatKey32 maps the bits of a float32 that is not NaN to an integer of
+// the same order (-0 just before +0); floatBits32 is its inverse.
+func floatKey32(b uint32) uint32 { return b ^ (uint32(int32(b)>>31) | 0x80000000) } //nolint:gosec // sign mask
+
+func floatBits32(k uint32) uint32 {
+	if k&0x80000000 != 0 {
+		return k ^ 0x80000000
 	}
-	if idx == nil || whole {
+	return ^k
+}
+
+// floatKey64 and floatBits64 are floatKey32 and floatBits32 for float64.
+func floatKey64(b uint64) uint64 { return b ^ (uint64(int64(b)>>63) | 1<<63) } //nolint:gosec // sign mask
+
+func floatBits64(k uint64) uint64 {
+	if k&(1<<63) != 0 {
+		return k ^ 1<<63
+	}
+	return ^k
+}
+
+func minMax64(a *byteArena, kind numKind, vals []uint64, idx []int32, whole bool) ([]byte, []byte) {
+	if !whole && idx != nil {
+		sel := make([]uint64, len(idx))
+		for k, i := range idx {
+			sel[k] = vals[i]
+		}
+		vals = sel
+	}
+	have := false
+	mnk, mxk := uint64(math.MaxUint64), uint64(0)
+	if kind == kindDouble {
 		for _, b := range vals {
-			consider(b)
+			if b&0x7fffffffffffffff > 0x7ff0000000000000 { // NaN: no order
+				continue
+			}
+			k := floatKey64(b)
+			mnk, mxk = min(mnk, k), max(mxk, k)
+			have = true
 		}
 	} else {
-		for _, i := range idx {
-			consider(vals[i])
+		for _, b := range vals {
+			k := b ^ 1<<63 // int64 order
+			mnk, mxk = min(mnk, k), max(mxk, k)
 		}
+		have = len(vals) > 0
 	}
 	if !have {
 		return nil, nil
 	}
+	var mnb, mxb uint64
 	if kind == kindDouble {
+		mnb, mxb = floatBits64(mnk), floatBits64(mxk)
 		if mnb&0x7fffffffffffffff == 0 {
 			mnb = 0x8000000000000000
 		}
 		if mxb&0x7fffffffffffffff == 0 {
 			mxb = 0
 		}
+	} else {
+		mnb, mxb = mnk^1<<63, mxk^1<<63
 	}
 	return a.u64(mnb), a.u64(mxb)
 }
