@@ -104,11 +104,12 @@ const (
 	// recordIDBytes is what a captured record's ids and names hold
 	// besides leadscore.Record itself (request, inference and lead ids).
 	recordIDBytes = 96
-	// monitorQueueRecords is the most records the monitor's two queue
-	// buffers keep room for (monitor's maxSpareRecords, twice).
-	monitorQueueRecords = 2 * 16 << 10
-	// monitorRecordBytes is what the monitor queues of a record besides
-	// its features.
+	// monitorQueueRecords is the most records the monitor's queue holds
+	// at its defaults (monitor.DefaultQueueRecords: request batches it
+	// keeps by reference until they are in its window).
+	monitorQueueRecords = 32 << 10
+	// monitorRecordBytes is what the monitor reads of a queued record
+	// besides its features (probability, time, ids).
 	monitorRecordBytes = 64
 )
 
