@@ -146,6 +146,10 @@ func BenchmarkRowBuild(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			w := newPredWriter(io.Discard, s, DefaultRowGroupRows, 0)
 			b.ReportAllocs()
+			cpu0 := cputime.Process()
+			defer func() {
+				b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
+			}()
 			pos := 0
 			for i := 0; i < b.N; {
 				if w.rows == DefaultRowGroupRows {
