@@ -104,9 +104,11 @@ const (
 	// recordIDBytes is what a captured record's ids and names hold
 	// besides leadscore.Record itself (request, inference and lead ids).
 	recordIDBytes = 96
-	// monitorQueueRecords is the most records the monitor's queue holds
-	// at its defaults (monitor.DefaultQueueRecords: request batches it
-	// keeps by reference until they are in its window).
+	// monitorQueueRecords is what the monitor's queue holds under load:
+	// takes of 8,192 to ~16,000 records, twice over (request batches it
+	// keeps by reference until they are in its window). Its bound,
+	// monitor.DefaultQueueRecords, is reached only while its goroutine
+	// stalls.
 	monitorQueueRecords = 32 << 10
 	// monitorRecordBytes is what the monitor reads of a queued record
 	// besides its features (probability, time, ids).
