@@ -492,3 +492,39 @@ func TestDrainKeepsEveryRecordBatches(t *testing.T) {
 		last[w] = row
 	}
 }
+
+// TestDrainWakesAtHalfTheRecordBound: with a small QueueRecords, Run
+// wakes once half of it waits, whatever the drain interval, so that a
+// late drain does not drop what a larger bound would have kept.
+func TestDrainWakesAtHalfTheRecordBound(t *testing.T) {
+	d := loadDemo(t, "leads_10k.csv")
+	m := newMonitor(t, Config{Baseline: baselineOf(t, d, 0, 1000), Features: d.names, QueueRecords: 100,
+		DrainInterval: time.Hour, EvalInterval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	var pool leadscore.BatchPool
+	capture := func(lo, hi int) {
+		b := pooledBatch(&pool, records(d, lo, hi, "h", t0))
+		m.CaptureBatch(b)
+		b.Release()
+	}
+	capture(0, 30)
+	capture(30, 45)
+	time.Sleep(50 * time.Millisecond)
+	if n := windowRows(m); n != 0 {
+		t.Fatalf("window has %d rows with 45 of 100 records queued and an hour's interval", n)
+	}
+	capture(45, 60) // 60 of 100: over half
+	testutil.EventuallyState(t, 5*time.Second, "the queue drained at half its record bound", func() (bool, string) {
+		n := windowRows(m)
+		return n == 60, "rows " + itoa(n)
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := m.dropped.Load(); got != 0 {
+		t.Errorf("dropped %d", got)
+	}
+}
