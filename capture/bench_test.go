@@ -120,7 +120,9 @@ func BenchmarkLakeThroughput(b *testing.B) {
 // rows), on the demo leads as 100-lead requests bring them: "parquet.Value"
 // gathers parquet.Values (50 features), what the lake did before
 // predWriter; "add" is predWriter record by record; "addRun" predWriter's
-// runs of 100 (cut at the row group's end), what the lake does.
+// runs of 100 (cut at the row group's end), what the lake does with
+// 100-lead requests, and "addRun-single" runs of one record (single-lead
+// requests).
 func BenchmarkRowBuild(b *testing.B) {
 	features, recs := demoRecords(b)
 	recs = requestRuns(recs, 100)
@@ -138,10 +140,13 @@ func BenchmarkRowBuild(b *testing.B) {
 			cb.add(s, &recs[i%len(recs)])
 		}
 	})
-	for _, run := range []int{0, 100} {
+	for _, run := range []int{0, 100, 1} {
 		name := "add"
-		if run > 0 {
+		switch run {
+		case 100:
 			name = "addRun"
+		case 1:
+			name = "addRun-single"
 		}
 		b.Run(name, func(b *testing.B) {
 			w := newPredWriter(io.Discard, s, DefaultRowGroupRows, 0)

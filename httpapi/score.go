@@ -149,16 +149,18 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 	switch {
 	case own && s.sinkPools:
 		// The parsed rows become the batch's features and the batch's
-		// old storage, when at least as large, the exchange's rows for
-		// its next request: a swap, not a copy (nothing reads the rows
-		// after capture). A smaller one would make the exchange grow its
-		// rows again on a larger request, so then the rows are copied.
+		// old storage the exchange's rows for its next request: a swap,
+		// not a copy (nothing reads the rows after capture). Storage
+		// smaller than the exchange's is replaced by one as large, so
+		// that the exchange never grows its rows again: the batches in
+		// the pool soon all have that size, and the swaps allocate
+		// nothing.
 		b = s.batches.Get(n, 0)
-		if cap(b.Features) >= cap(ex.batch.rows) {
-			b.Features, ex.batch.rows = ex.batch.rows[:n*nf], b.Features[:0]
-		} else {
-			b.Features = append(b.Features, ex.batch.rows[:n*nf]...)
+		spare := b.Features
+		if cap(spare) < cap(ex.batch.rows) {
+			spare = make([]float32, 0, cap(ex.batch.rows))
 		}
+		b.Features, ex.batch.rows = ex.batch.rows[:n*nf], spare[:0]
 		feats, recs = b.Features, b.Records
 	case own && s.sinkCopiesFeats:
 		// The sinks read the features only before Capture returns
