@@ -399,6 +399,29 @@ func TestCaptureBatchReleases(t *testing.T) {
 			t.Errorf("a lone batch above the record bound was dropped (%d dropped)", got)
 		}
 	})
+	t.Run("batch released by its producer", func(t *testing.T) {
+		// A producer's bug panics in its own request, and leaves the
+		// queue working for the next ones.
+		// (A pooled batch is emptied by its last Release: one of no pool
+		// keeps its records.)
+		m := newMon(t, Config{})
+		b := leadscore.NewBatch(records(d, 0, 10, "x", t0))
+		b.Release()
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("CaptureBatch of a released batch did not panic")
+				}
+			}()
+			m.CaptureBatch(b)
+		}()
+		next, want := capture(m, 10, 20)
+		settle(t, next, want, func() {
+			if r := m.Evaluate(); r.Window.Rows != 10 {
+				t.Errorf("window of %d rows after the panic, want 10", r.Window.Rows)
+			}
+		})
+	})
 	t.Run("rebase", func(t *testing.T) {
 		m := newMon(t, Config{})
 		b, want := capture(m, 0, 10)

@@ -302,7 +302,7 @@ func (m *Monitor) Capture(recs []leadscore.Record) {
 // (leadscore.BatchSink): b is retained until the monitor's goroutine, or
 // an Evaluate or Feedback, has added its records to the window, and then
 // released. When the queue is full the records are dropped and counted,
-// and b is not retained. Once Run has returned, the records are copied
+// and b is not kept. Once Run has returned, the records are copied
 // as by Capture instead, so that no request's batch waits for an
 // Evaluate that may never come.
 func (m *Monitor) CaptureBatch(b *leadscore.Batch) {

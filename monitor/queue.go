@@ -73,24 +73,32 @@ const (
 )
 
 // put queues b: by reference, retained, unless own (b is the queue's, its
-// only reference handed over). A batch the queue refuses is neither
-// retained nor released.
+// only reference handed over). A batch the queue refuses is left with the
+// references it came with.
 func (q *batchQueue) put(b *leadscore.Batch, own bool) putStatus {
 	n := len(b.Records)
+	if !own {
+		// Before a taker can see the batch (its Release would otherwise
+		// take the producer's reference), and before the lock: Retain
+		// panics on a batch its producer has released already, which
+		// must not leave the queue locked for every later request.
+		b.Retain()
+	}
 	q.mu.Lock()
 	batches, before := len(q.fill), q.records
+	st := putQueued
 	switch {
 	case !own && q.closed:
-		q.mu.Unlock()
-		return putClosed
+		st = putClosed
 	case batches >= q.limit || (batches > 0 && before+n > q.recordLimit):
-		q.mu.Unlock()
-		return putFull
+		st = putFull
 	}
-	if !own {
-		// Before a taker can see the batch: its Release would
-		// otherwise take the producer's reference.
-		b.Retain()
+	if st != putQueued {
+		q.mu.Unlock()
+		if !own {
+			b.Release() // the producer still holds its own
+		}
+		return st
 	}
 	q.fill = append(q.fill, b)
 	q.records = before + n
