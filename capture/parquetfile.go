@@ -1323,7 +1323,9 @@ func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []
 // probe past a collision and the insertion of a new value are out of
 // line (insert), so that the loop's few variables stay in registers
 // (the generic loop spilled its hash to the stack on every value), and
-// the null count is what the loop did not index.
+// the null count is what the loop did not index. build has two copies of
+// the loop, without and with definition levels, on purpose: the common
+// one then tests no NaN per value.
 type dict32 struct {
 	slots  *[1 << dictTableBits]dictSlot[uint32]
 	used   []uint16 // the slots in use, cleared for the next chunk

@@ -133,9 +133,7 @@ func (s *copyingSink) CopiesRecords() bool { return true }
 // requests reuse the slice; any other sink gets a slice of its own per
 // request, as before.
 func TestCaptureReusesRecordsForCopiers(t *testing.T) {
-	body := func(i int) string {
-		return `{"leads":[{"id":"a` + strconv.Itoa(i) + `","features":{"f0":` + strconv.Itoa(i) + `,"f1":1}},{"id":"b` + strconv.Itoa(i) + `","features":{"f0":-` + strconv.Itoa(i) + `,"f1":2}}]}`
-	}
+	body := twoLeadBody
 	const n = 50
 	for _, copies := range []bool{true, false} {
 		var sink leadscore.Sink
@@ -228,9 +226,7 @@ func (s *featureCopyingSink) CopiesFeatures() bool { return true }
 // requests), and a sink that keeps them (not a FeatureCopier) gets
 // features of their own that later requests never overwrite.
 func TestCaptureFeaturesForFeatureCopiers(t *testing.T) {
-	body := func(i int) string {
-		return `{"leads":[{"id":"a` + strconv.Itoa(i) + `","features":{"f0":` + strconv.Itoa(i) + `,"f1":1}},{"id":"b` + strconv.Itoa(i) + `","features":{"f0":-` + strconv.Itoa(i) + `,"f1":2}}]}`
-	}
+	body := twoLeadBody
 	const callers, each = 4, 40
 	for _, copies := range []bool{true, false} {
 		fs := &featureCopyingSink{}
@@ -259,15 +255,7 @@ func TestCaptureFeaturesForFeatureCopiers(t *testing.T) {
 			t.Fatalf("copies=%v: %d records, want %d", copies, len(got), 2*callers*each)
 		}
 		for _, r := range got {
-			i, err := strconv.Atoi(r.LeadID[1:])
-			if err != nil {
-				t.Fatalf("lead id %q", r.LeadID)
-			}
-			want := []float32{float32(i), 1}
-			if r.LeadID[0] == 'b' {
-				want = []float32{-float32(i), 2}
-			}
-			if !slices.Equal(r.Features, want) {
+			if want := twoLeadFeatures(t, r.LeadID); !slices.Equal(r.Features, want) {
 				t.Fatalf("copies=%v: lead %s has features %v, want %v", copies, r.LeadID, r.Features, want)
 			}
 		}
@@ -304,6 +292,25 @@ func TestRecordIDsInference(t *testing.T) {
 	}
 }
 
+// twoLeadBody is request i of the capture tests: leads a<i> and b<i>,
+// whose features twoLeadFeatures gives.
+func twoLeadBody(i int) string {
+	return `{"leads":[{"id":"a` + strconv.Itoa(i) + `","features":{"f0":` + strconv.Itoa(i) + `,"f1":1}},{"id":"b` + strconv.Itoa(i) + `","features":{"f0":-` + strconv.Itoa(i) + `,"f1":2}}]}`
+}
+
+// twoLeadFeatures is the features twoLeadBody sent for lead id.
+func twoLeadFeatures(t *testing.T, id string) []float32 {
+	t.Helper()
+	i, err := strconv.Atoi(id[1:])
+	if err != nil {
+		t.Fatalf("lead id %q", id)
+	}
+	if id[0] == 'b' {
+		return []float32{-float32(i), 2}
+	}
+	return []float32{float32(i), 1}
+}
+
 // batchKeeper is a leadscore.BatchSink that keeps every batch by
 // reference until release.
 type batchKeeper struct {
@@ -335,9 +342,7 @@ func (k *batchKeeper) release() {
 // sees each request's records intact for as long as it holds them, while
 // other requests run, and batches it released serve later requests.
 func TestCaptureBatchesForBatchSinks(t *testing.T) {
-	body := func(i int) string {
-		return `{"leads":[{"id":"a` + strconv.Itoa(i) + `","features":{"f0":` + strconv.Itoa(i) + `,"f1":1}},{"id":"b` + strconv.Itoa(i) + `","features":{"f0":-` + strconv.Itoa(i) + `,"f1":2}}]}`
-	}
+	body := twoLeadBody
 	k := &batchKeeper{seen: map[*leadscore.Batch]bool{}}
 	s, _ := testServer(t, 2, func(c *Config) { c.Sink = k })
 	const callers, each, rounds = 4, 20, 3
@@ -361,15 +366,7 @@ func TestCaptureBatchesForBatchSinks(t *testing.T) {
 				t.Fatalf("a kept batch has %d records", len(b.Records))
 			}
 			for _, r := range b.Records {
-				i, err := strconv.Atoi(r.LeadID[1:])
-				if err != nil {
-					t.Fatalf("lead id %q", r.LeadID)
-				}
-				want := []float32{float32(i), 1}
-				if r.LeadID[0] == 'b' {
-					want = []float32{-float32(i), 2}
-				}
-				if !slices.Equal(r.Features, want) || r.Time.IsZero() {
+				if want := twoLeadFeatures(t, r.LeadID); !slices.Equal(r.Features, want) || r.Time.IsZero() {
 					t.Fatalf("lead %s: features %v time %v, want %v", r.LeadID, r.Features, r.Time, want)
 				}
 			}

@@ -2,14 +2,17 @@ package monitor
 
 import (
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/bundle"
+	"github.com/leadscore/leadscore/internal/testutil"
 	"github.com/leadscore/leadscore/tabular"
 )
 
@@ -156,4 +159,54 @@ func violated(r *Report, check string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// randomRecord is record seq of the queue tests' random streams: its
+// FeatureNames are names (the list in force), same (an equal list in
+// another slice), other (another list) or nil, rarely with one feature too
+// few; its Time, InferenceID and LeadID are set or not at random.
+func randomRecord(rng *rand.Rand, seq, nf int, names, same, other []string) leadscore.Record {
+	r := leadscore.Record{Probability: float64(seq) / 1e6, FeatureNames: names}
+	width := nf
+	switch k := rng.IntN(20); {
+	case k == 0:
+		r.FeatureNames = other
+	case k == 1:
+		width, r.FeatureNames = nf-1, nil
+	case k < 5:
+		r.FeatureNames = nil
+	case k < 8:
+		r.FeatureNames = same
+	}
+	r.Features = make([]float32, width)
+	for j := range r.Features {
+		r.Features[j] = float32(seq*1000 + j)
+	}
+	if rng.IntN(4) != 0 {
+		r.Time = t0.Add(time.Duration(seq) * time.Millisecond)
+	}
+	if rng.IntN(5) != 0 {
+		r.InferenceID = "inf-" + strconv.Itoa(seq)
+	}
+	if rng.IntN(3) == 0 {
+		r.LeadID = "lead-" + strconv.Itoa(seq%17)
+	}
+	return r
+}
+
+// windowComplete waits until m's window holds total rows, stops its Run
+// (cancel, then its error from done) and checks that nothing was dropped.
+func windowComplete(t *testing.T, m *Monitor, total int, cancel func(), done <-chan error) {
+	t.Helper()
+	testutil.EventuallyState(t, 5*time.Second, "every record in the window", func() (bool, string) {
+		n := windowRows(m)
+		return n == total, "rows " + itoa(n)
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := m.dropped.Load(); got != 0 {
+		t.Errorf("dropped %d", got)
+	}
 }

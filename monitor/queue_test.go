@@ -88,17 +88,7 @@ func TestDrainKeepsEveryRecord(t *testing.T) {
 	}
 	wg.Wait()
 	total := writers * perWriter * batch
-	testutil.EventuallyState(t, 5*time.Second, "every record in the window", func() (bool, string) {
-		n := windowRows(m)
-		return n == total, "rows " + itoa(n)
-	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if got := m.dropped.Load(); got != 0 {
-		t.Errorf("dropped %d", got)
-	}
+	windowComplete(t, m, total, cancel, done)
 	// Per writer, the window holds its leads in capture order.
 	last := make(map[int]int)
 	m.mu.Lock()
@@ -230,32 +220,8 @@ func TestApplyMatchesRecords(t *testing.T) {
 		var pending []row
 		for i := range recs {
 			seq++
-			r := leadscore.Record{Probability: float64(seq) / 1e6, FeatureNames: names}
-			width := nf
-			switch k := rng.IntN(20); {
-			case k == 0:
-				r.FeatureNames = other
-			case k == 1:
-				width = nf - 1
-				r.FeatureNames = nil
-			case k < 5:
-				r.FeatureNames = nil
-			case k < 8:
-				r.FeatureNames = same
-			}
-			r.Features = make([]float32, width)
-			for j := range r.Features {
-				r.Features[j] = float32(seq*1000 + j)
-			}
-			if rng.IntN(4) != 0 {
-				r.Time = t0.Add(time.Duration(seq) * time.Millisecond)
-			}
-			if rng.IntN(5) != 0 {
-				r.InferenceID = "inf-" + strconv.Itoa(seq)
-			}
-			if rng.IntN(3) == 0 {
-				r.LeadID = "lead-" + strconv.Itoa(seq%17)
-			}
+			r := randomRecord(rng, seq, nf, names, same, other)
+			width := len(r.Features)
 			recs[i] = r
 			if r.FeatureNames != nil && &r.FeatureNames[0] == &other[0] || width != nf {
 				rejected++
