@@ -1,6 +1,7 @@
 package leadscore
 
 import (
+	"math/bits"
 	"sync"
 	"sync/atomic"
 )
@@ -29,33 +30,51 @@ type Batch struct {
 }
 
 // BatchPool recycles batches: a busy server reuses a few dozen instead of
-// allocating two arrays per request. The zero value is ready to use.
+// allocating two arrays per request. It keeps them by size class (the
+// record count rounded up to a power of two), so that a small request
+// never pins the storage of a large one: a saturated server holds
+// thousands of single-lead batches in its queues, where one 100-lead
+// batch's storage each would have pinned hundreds of megabytes (measured:
+// single leads after a round of 100-lead requests served at half the rate,
+// the collector and the scavenger busy). The zero value is ready to use.
 type BatchPool struct {
-	p sync.Pool
+	classes [poolClasses]sync.Pool
 }
 
-// maxPooledRecords and maxPooledFeatures bound the batches a pool keeps:
-// a rare very large request's arrays are left to the collector rather
-// than pinned.
-const (
-	maxPooledRecords  = 4096
-	maxPooledFeatures = 1 << 18
-)
+// poolClasses are the size classes, 1 to maxPooledRecords records.
+const poolClasses = 13
+
+// maxPooledRecords bounds the batches a pool keeps: a rare very large
+// request's arrays are left to the collector rather than pinned.
+const maxPooledRecords = 1 << (poolClasses - 1)
+
+// poolClass is the size class of n records (n <= maxPooledRecords).
+func poolClass(n int) int {
+	return bits.Len(uint(max(n, 1) - 1))
+}
 
 // Get returns a batch holding n zeroed records and nf feature values (not
-// zeroed: the caller fills them, or swaps in storage of its own), with one
-// reference: the caller's.
+// zeroed: the caller fills them), with one reference: the caller's.
 func (p *BatchPool) Get(n, nf int) *Batch {
-	b, _ := p.p.Get().(*Batch)
+	if n > maxPooledRecords {
+		b := &Batch{Records: make([]Record, n), Features: make([]float32, nf)}
+		b.refs.Store(1)
+		return b
+	}
+	c := poolClass(n)
+	b, _ := p.classes[c].Get().(*Batch)
 	if b == nil {
 		b = &Batch{pool: p}
 	}
 	if cap(b.Records) < n {
-		b.Records = make([]Record, n)
+		b.Records = make([]Record, n, 1<<c)
 	}
 	b.Records = b.Records[:n]
 	if cap(b.Features) < nf {
-		b.Features = make([]float32, nf)
+		// Room for the class's largest batch of as many features a
+		// record.
+		per := (nf + max(n, 1) - 1) / max(n, 1)
+		b.Features = make([]float32, nf, max(nf, per<<c))
 	}
 	b.Features = b.Features[:nf]
 	b.refs.Store(1)
@@ -86,15 +105,12 @@ func (b *Batch) Release() {
 	case n < 0:
 		panic("leadscore: Batch released more often than retained")
 	}
-	if b.pool == nil || cap(b.Records) > maxPooledRecords {
+	if b.pool == nil {
 		return
 	}
 	clear(b.Records)
 	b.Records = b.Records[:0]
-	if cap(b.Features) > maxPooledFeatures {
-		b.Features = nil
-	}
-	b.pool.p.Put(b)
+	b.pool.classes[poolClass(cap(b.Records))].Put(b)
 }
 
 // A BatchSink is a Sink that can keep a Batch by reference instead of

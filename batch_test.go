@@ -89,8 +89,32 @@ func TestBatchPoolBound(t *testing.T) {
 	if len(big.Records) != maxPooledRecords+1 {
 		t.Error("a batch larger than the pool keeps was cleared for reuse")
 	}
-	small := pool.Get(2, 2)
-	if small == big {
-		t.Error("the pool handed back a batch above its bound")
+}
+
+// TestBatchPoolClasses: a batch comes back for requests of its size
+// class only, so a small request never pins a large one's storage.
+func TestBatchPoolClasses(t *testing.T) {
+	for _, tc := range []struct{ n, class int }{{0, 0}, {1, 0}, {2, 1}, {3, 2}, {4, 2}, {5, 3}, {100, 7}, {128, 7}, {129, 8}, {maxPooledRecords, poolClasses - 1}} {
+		if got := poolClass(tc.n); got != tc.class {
+			t.Errorf("poolClass(%d) = %d, want %d", tc.n, got, tc.class)
+		}
+	}
+	var pool BatchPool
+	for range 100 { // sync.Pool may drop what is put (always, at random, under -race)
+		big := pool.Get(100, 5000)
+		if cap(big.Records) != 128 || cap(big.Features) != 6400 {
+			t.Fatalf("a 100-record batch has room for %d records, %d features; want its class's 128 and 6400", cap(big.Records), cap(big.Features))
+		}
+		big.Release()
+		small := pool.Get(1, 50)
+		if small == big || cap(small.Features) > 50 {
+			t.Fatalf("a one-record request got a batch with room for %d records, %d features", cap(small.Records), cap(small.Features))
+		}
+		small.Release()
+		odd := pool.Get(64, 3199) // features per record not a whole number
+		if len(odd.Features) != 3199 {
+			t.Fatalf("Get(64, 3199): %d features", len(odd.Features))
+		}
+		odd.Release()
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -293,22 +294,80 @@ func TestRecordIDsInference(t *testing.T) {
 }
 
 // twoLeadBody is request i of the capture tests: leads a<i> and b<i>,
-// whose features twoLeadFeatures gives.
-func twoLeadBody(i int) string {
-	return `{"leads":[{"id":"a` + strconv.Itoa(i) + `","features":{"f0":` + strconv.Itoa(i) + `,"f1":1}},{"id":"b` + strconv.Itoa(i) + `","features":{"f0":-` + strconv.Itoa(i) + `,"f1":2}}]}`
+// whose features leadFeatures gives.
+func twoLeadBody(i int) string { return leadsBody(i, 2) }
+
+// leadsBody is request i with n leads (at most 26): a<i>, b<i>, ...
+func leadsBody(i, n int) string {
+	var sb strings.Builder
+	sb.WriteString(`{"leads":[`)
+	for k := range n {
+		if k > 0 {
+			sb.WriteByte(',')
+		}
+		f := leadValues(i, k)
+		fmt.Fprintf(&sb, `{"id":"%c%d","features":{"f0":%g,"f1":%g}}`, 'a'+k, i, f[0], f[1])
+	}
+	sb.WriteString(`]}`)
+	return sb.String()
 }
 
-// twoLeadFeatures is the features twoLeadBody sent for lead id.
+// leadValues are the features of lead k of request i.
+func leadValues(i, k int) []float32 {
+	switch k {
+	case 0:
+		return []float32{float32(i), 1}
+	case 1:
+		return []float32{-float32(i), 2}
+	}
+	return []float32{float32(i * k), float32(k + 1)}
+}
+
+// twoLeadFeatures is the features leadsBody sent for lead id.
 func twoLeadFeatures(t *testing.T, id string) []float32 {
 	t.Helper()
 	i, err := strconv.Atoi(id[1:])
 	if err != nil {
 		t.Fatalf("lead id %q", id)
 	}
-	if id[0] == 'b' {
-		return []float32{-float32(i), 2}
+	return leadValues(i, int(id[0]-'a'))
+}
+
+// TestCaptureFewLeadsCopied: a request of fewer than minPooledBatch leads
+// reaches even a BatchSink through Capture (the sinks copy a few records
+// more cheaply than they hold a batch each).
+func TestCaptureFewLeadsCopied(t *testing.T) {
+	sink := &batchOrCopy{}
+	s, _ := testServer(t, 2, func(c *Config) { c.Sink = sink })
+	for _, n := range []int{1, minPooledBatch - 1, minPooledBatch, 20} {
+		if w := do(s, "POST", "/score", "application/json", leadsBody(7, n)); w.Code != 200 {
+			t.Fatalf("%d leads: status %d: %s", n, w.Code, w.Body)
+		}
 	}
-	return []float32{float32(i), 1}
+	if want := []int{1, minPooledBatch - 1}; !slices.Equal(sink.copied, want) {
+		t.Errorf("requests given to Capture had %v records, want %v", sink.copied, want)
+	}
+	if want := []int{minPooledBatch, 20}; !slices.Equal(sink.batches, want) {
+		t.Errorf("requests given to CaptureBatch had %v records, want %v", sink.batches, want)
+	}
+}
+
+// batchOrCopy records how each request's records arrived.
+type batchOrCopy struct {
+	mu              sync.Mutex
+	copied, batches []int
+}
+
+func (c *batchOrCopy) Capture(recs []leadscore.Record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.copied = append(c.copied, len(recs))
+}
+
+func (c *batchOrCopy) CaptureBatch(b *leadscore.Batch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches = append(c.batches, len(b.Records))
 }
 
 // batchKeeper is a leadscore.BatchSink that keeps every batch by
@@ -342,7 +401,7 @@ func (k *batchKeeper) release() {
 // sees each request's records intact for as long as it holds them, while
 // other requests run, and batches it released serve later requests.
 func TestCaptureBatchesForBatchSinks(t *testing.T) {
-	body := twoLeadBody
+	body := func(i int) string { return leadsBody(i, minPooledBatch) }
 	k := &batchKeeper{seen: map[*leadscore.Batch]bool{}}
 	s, _ := testServer(t, 2, func(c *Config) { c.Sink = k })
 	const callers, each, rounds = 4, 20, 3
@@ -362,7 +421,7 @@ func TestCaptureBatchesForBatchSinks(t *testing.T) {
 			t.Fatalf("round %d: %d batches, want %d", round, len(k.batches), callers*each)
 		}
 		for _, b := range k.batches {
-			if len(b.Records) != 2 {
+			if len(b.Records) != minPooledBatch {
 				t.Fatalf("a kept batch has %d records", len(b.Records))
 			}
 			for _, r := range b.Records {

@@ -136,32 +136,24 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 	n, nf := len(res), m.schema.nf()
 	live := ex.vidx >= 0
 	own := !live && !ex.split // no shadow job keeps the records
-	// The records' storage: a pooled batch when the sinks take one
-	// (leadscore.PoolSafe), which those that queue the records keep by
-	// reference instead of copying each, and which returns to the pool
-	// once the last of them is done; else the exchange's buffers when the
-	// sinks copy what they keep; else fresh slices (shadow jobs keep them).
+	// The records' storage: for a batch of leads, a pooled batch when
+	// the sinks take one (leadscore.PoolSafe), which those that queue the
+	// records keep by reference instead of copying each, and which returns
+	// to the pool once the last of them is done; else the exchange's
+	// buffers when the sinks copy what they keep; else fresh slices
+	// (shadow jobs keep them). A few leads are cheaper copied by the
+	// sinks into their queues than held one small batch each
+	// (minPooledBatch).
 	var (
 		b     *leadscore.Batch
 		feats []float32
 		recs  []leadscore.Record
 	)
 	switch {
-	case own && s.sinkPools:
-		// The parsed rows become the batch's features and the batch's
-		// old storage the exchange's rows for its next request: a swap,
-		// not a copy (nothing reads the rows after capture). Storage
-		// smaller than the exchange's is replaced by one as large, so
-		// that the exchange never grows its rows again: the batches in
-		// the pool soon all have that size, and the swaps allocate
-		// nothing.
-		b = s.batches.Get(n, 0)
-		spare := b.Features
-		if cap(spare) < cap(ex.batch.rows) {
-			spare = make([]float32, 0, cap(ex.batch.rows))
-		}
-		b.Features, ex.batch.rows = ex.batch.rows[:n*nf], spare[:0]
+	case own && s.sinkPools && n >= minPooledBatch:
+		b = s.batches.Get(n, n*nf)
 		feats, recs = b.Features, b.Records
+		copy(feats, ex.batch.rows[:n*nf])
 	case own && s.sinkCopiesFeats:
 		// The sinks read the features only before Capture returns
 		// (leadscore.FeatureCopier): the records may point at the
@@ -217,6 +209,12 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 		s.shadow(ex.vs, ex.vidx, recs, feats)
 	}
 }
+
+// minPooledBatch is the fewest leads a request hands the sinks in a pooled
+// batch. Below it the sinks copy the records: a saturated server of single
+// leads held one batch per lead in its queues (thousands of small objects
+// for the collector to scan), for a copy of a few hundred bytes.
+const minPooledBatch = 8
 
 // scoreSplit scores a batch split across variants (routeLeads): each
 // variant scores its own leads, gathered into one block, and the results
