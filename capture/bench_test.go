@@ -126,10 +126,7 @@ func BenchmarkLakeThroughput(b *testing.B) {
 func BenchmarkRowBuild(b *testing.B) {
 	features, recs := demoRecords(b)
 	recs = requestRuns(recs, 100)
-	s, err := newLakeSchema(features)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := testSchema(b, features)
 	b.Run("parquet.Value", func(b *testing.B) {
 		var cb colBuilder
 		b.ReportAllocs()
@@ -278,10 +275,7 @@ func benchLakeCPU(b *testing.B, features []string, recs []leadscore.Record, newF
 // the row group's end as the lake cuts them).
 func BenchmarkFileWriter(b *testing.B) {
 	features, recs := demoRecords(b)
-	s, err := newLakeSchema(features)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := testSchema(b, features)
 	batched := requestRuns(recs, 100)
 	pred := func(out io.Writer, s *lakeSchema, rows int) lakeFileWriter { return newPredWriter(out, s, rows, 0) }
 	for _, writer := range []struct {
@@ -430,10 +424,7 @@ func benchEnqueue(b *testing.B, features []string, recs []leadscore.Record) {
 func BenchmarkColumnCodecs(b *testing.B) {
 	features, recs := demoRecords(b)
 	recs = recs[:DefaultRowGroupRows]
-	s, err := newLakeSchema(features)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := testSchema(b, features)
 	// Feature columns split by how many distinct values they hold.
 	var low, high [][]uint32
 	for j := range features {
@@ -663,10 +654,7 @@ func benchJournalWrite(b *testing.B, recs []leadscore.Record, encode func(*frame
 // "later"), to io.Discard.
 func BenchmarkFeatureChunks(b *testing.B) {
 	features, recs := demoRecords(b)
-	s, err := newLakeSchema(features)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := testSchema(b, features)
 	w := newPredWriter(io.Discard, s, DefaultRowGroupRows, 0)
 	w.addRun(recs[:DefaultRowGroupRows])
 	n := w.rows

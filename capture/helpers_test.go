@@ -242,3 +242,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	testutil.Eventually(t, 10*time.Second, what, cond)
 }
+
+// testSchema is the lake schema of features, which a test or benchmark
+// knows to be valid.
+func testSchema(tb testing.TB, features []string) *lakeSchema {
+	tb.Helper()
+	s, err := newLakeSchema(features)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}

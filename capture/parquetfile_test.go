@@ -321,10 +321,7 @@ func statCell(t format.Type, b []byte) any {
 // writePredFile writes recs with a predWriter.
 func writePredFile(t testing.TB, features []string, recs []leadscore.Record, groupRows, pageRows int) []byte {
 	t.Helper()
-	s, err := newLakeSchema(features)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := testSchema(t, features)
 	var buf bytes.Buffer
 	w := newPredWriter(&buf, s, groupRows, pageRows)
 	for i := range recs {
@@ -505,10 +502,7 @@ func FuzzPredWriter(f *testing.F) {
 func writePredFileRuns(t testing.TB, features []string, recs []leadscore.Record, groupRows, pageRows int,
 	cut func(room int) int) []byte {
 	t.Helper()
-	s, err := newLakeSchema(features)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := testSchema(t, features)
 	var buf bytes.Buffer
 	w := newPredWriter(&buf, s, groupRows, pageRows)
 	for i := 0; i < len(recs); {
