@@ -302,11 +302,14 @@ if p99_rate != "0":
 print(f"{'peak RSS MB':24}{int(ls_rss) / 1024:14.1f}{int(peer_rss) / 1024:14.1f}")
 
 print()
-print("targets (issue 3):")
+print("targets (issue 3, then issue 13's points 2 and 7):")
 single, batch = summary[1], summary[100]
+bare1 = stats("bare", 1)[0]
 checks = [
     ("single-lead requests/s >= 4x peer", single[1][0] > 0 and single[0][0] >= 4 * single[1][0]),
     ("100-lead leads/s >= 3x peer", batch[1][1] > 0 and batch[0][1] >= 3 * batch[1][1]),
+    ("single-lead requests/s >= 85% of the bare control", bare1 > 0 and single[0][0] >= 0.85 * bare1),
+    ("100-lead leads/s >= 5x peer", batch[1][1] > 0 and batch[0][1] >= 5 * batch[1][1]),
     ("peak RSS <= 100 MB", 0 < int(ls_rss) <= 100 * 1024),
 ]
 notes = []
