@@ -542,7 +542,7 @@ func BenchmarkColumnCodecs(b *testing.B) {
 					case "dictionary":
 						size = 0
 						for _, c := range k.cols {
-							dict, idx, _, ok := w.enc.dict32.build(c, nil, &w.enc.idx)
+							dict, idx, _, ok := w.enc.dict32.build(c, &w.enc.idx)
 							if !ok {
 								overflow = true
 								break
