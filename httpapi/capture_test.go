@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"math"
@@ -11,7 +12,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/variant"
 )
 
 // recordingSink keeps every record it is given.
@@ -436,5 +440,106 @@ func TestCaptureBatchesForBatchSinks(t *testing.T) {
 	// drops a quarter of what is put, hence the margin).
 	if n := len(k.seen); n > rounds*callers*each*3/4 {
 		t.Errorf("%d distinct batches for %d requests: released batches are not reused", n, rounds*callers*each)
+	}
+}
+
+// copyingBatchSink takes batches (CaptureBatch) and records (Capture),
+// copying every record and its features as they come and keeping no
+// reference: a batch goes back to the pool as soon as the request and
+// its shadow jobs release it.
+type copyingBatchSink struct {
+	mu      sync.Mutex
+	recs    []leadscore.Record
+	batches int
+}
+
+func (c *copyingBatchSink) Capture(recs []leadscore.Record) { c.keep(recs, false) }
+
+func (c *copyingBatchSink) CaptureBatch(b *leadscore.Batch) { c.keep(b.Records, true) }
+
+func (c *copyingBatchSink) keep(recs []leadscore.Record, batch bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if batch {
+		c.batches++
+	}
+	for _, r := range recs {
+		r.Features = slices.Clone(r.Features)
+		c.recs = append(c.recs, r)
+	}
+}
+
+func (c *copyingBatchSink) CopiesRecords() bool  { return true }
+func (c *copyingBatchSink) CopiesFeatures() bool { return true }
+
+// TestCaptureBatchVariantsShadows: with variants, a batch of leads goes to
+// the sinks as a pooled batch too, and the shadow jobs that score its
+// leads after the answer hold it: while requests run concurrently (each
+// reusing released batches and their storage), every live and shadow
+// record carries its own lead's features, and every lead has its live
+// record, its shadow's and, when the challenger answered, the champion's.
+func TestCaptureBatchVariantsShadows(t *testing.T) {
+	sink := &copyingBatchSink{}
+	var vars []Variant
+	for _, sp := range []variant.Spec{
+		{Name: "champion", Source: "a", Role: variant.Weighted, Weight: 1},
+		{Name: "challenger", Source: "b", Role: variant.Weighted, Weight: 1},
+		{Name: "shadow", Source: "c", Role: variant.Shadow, Sample: 1},
+	} {
+		f := newFake(2)
+		f.version = sp.Name + "-v"
+		vars = append(vars, Variant{Spec: sp, Loader: func() (leadscore.Scorer, error) { return f, nil }})
+	}
+	s, err := New(context.Background(), Config{Variants: vars, Sink: sink, Registerer: prometheus.NewRegistry(),
+		ShadowMaxLive: -1, ShadowMaxCPULoad: -1, ShadowMaxCPUWait: -1, ShadowQueue: 1 << 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	const callers, each, leads = 4, 30, 12
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Go(func() {
+			for j := range each {
+				if w := do(s, "POST", "/score", "application/json", leadsBody(1+g*each+j, leads)); w.Code != 200 {
+					t.Errorf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	eventually(t, func() bool { return s.ShadowPending() == 0 })
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if sink.batches != callers*each {
+		t.Errorf("%d requests reached the sink as batches, want all %d", sink.batches, callers*each)
+	}
+	live := map[string]string{}
+	shadows := map[string][]string{}
+	for _, r := range sink.recs {
+		if want := twoLeadFeatures(t, r.LeadID); !slices.Equal(r.Features, want) {
+			t.Fatalf("lead %s (variant %s, shadow %v): features %v, want %v", r.LeadID, r.Variant, r.Shadow, r.Features, want)
+		}
+		if r.Shadow {
+			shadows[r.LeadID] = append(shadows[r.LeadID], r.Variant)
+			continue
+		}
+		if live[r.LeadID] != "" {
+			t.Fatalf("lead %s captured live twice", r.LeadID)
+		}
+		live[r.LeadID] = r.Variant
+	}
+	if len(live) != callers*each*leads {
+		t.Fatalf("%d leads captured live, want %d", len(live), callers*each*leads)
+	}
+	for id, v := range live {
+		want := []string{"shadow"}
+		if v == "challenger" {
+			want = []string{"champion", "shadow"}
+		}
+		got := slices.Sorted(slices.Values(shadows[id]))
+		if !slices.Equal(got, want) {
+			t.Fatalf("lead %s answered by %s has shadow records of %v, want %v", id, v, got, want)
+		}
 	}
 }
