@@ -287,13 +287,18 @@ func BenchmarkFileWriter(b *testing.B) {
 		{"predWriter", pred, plainCodec, 0},
 		{"predWriter-batch100", pred, plainCodec, -1},
 		{"predWriter-runs100", pred, plainCodec, 100},
+		{"predWriter-serve100", pred, plainCodec, 100},
 		{"parquet-go", newLibraryWriter, plainCodec, 0},
 		// the alternatives docs/lake.md's table compares
 		{"predWriter-plain-zstd", pred, format.Zstd, 0},
 		{"predWriter-plain-uncompressed", pred, format.Uncompressed, 0},
 	} {
 		if writer.run != 0 {
-			b.Run(writer.name, func(b *testing.B) { benchFileWriterRuns(b, s, batched, writer.run) })
+			set := batched
+			if writer.name == "predWriter-serve100" {
+				set = serveRecords(features, 10_000)
+			}
+			b.Run(writer.name, func(b *testing.B) { benchFileWriterRuns(b, s, set, writer.run) })
 			continue
 		}
 		b.Run(writer.name, func(b *testing.B) {
@@ -332,6 +337,49 @@ func BenchmarkFileWriter(b *testing.B) {
 			b.ReportMetric(float64(out.n)/float64(b.N), "bytes/record")
 		})
 	}
+}
+
+// serveRows are the two demo leads of cmd/leadscore's BenchmarkServeCost
+// body (the second with two missing values).
+var serveRows = [2][]float32{
+	{4.0077, 14.7176, 1, 2, 11.9824, 0, 2, 0.3804, 0.4925, 0, 2, 7, 1, 8.0617, 6.5047, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0.0973, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 70, 124, 7, 0, 0, 6, 17, 45.1533, 1.2126},
+	{7.174, 18.8578, 11, 2, 12.2129, 0, float32(math.NaN()), 1.328, 0.8371, 0, 1, 1, 0, float32(math.NaN()), 7.6916, 0, 0, 1, 0, 2,
+		56.0603, 1, 0, 1, 0, 0.2855, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 20, 4, 0, 0, 0, 11, 29.9108, 0.8848},
+}
+
+// serveRecords is n records as leadscore serve captures BenchmarkServeCost's
+// 100-lead requests: serveRows alternating, their features one array per
+// request, a request id per 100 records, inference ids "<request id>-<row>"
+// in one buffer per request (as httpapi's recordIDs builds them), no lead
+// ids, one model, no variant, one timestamp and latency per request.
+func serveRecords(features []string, n int) []leadscore.Record {
+	nf := len(features)
+	recs := make([]leadscore.Record, n)
+	start := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for r0 := 0; r0 < n; r0 += 100 {
+		k := min(100, n-r0)
+		req := fmt.Sprintf("5a0c3e1f-%016x", r0/100+1)
+		var ids []byte
+		at := make([]int, k+1)
+		for i := range k {
+			ids = strconv.AppendInt(append(append(ids, req...), '-'), int64(i), 10)
+			at[i+1] = len(ids)
+		}
+		all := string(ids)
+		feats := make([]float32, k*nf)
+		for i := range k {
+			f := feats[i*nf : (i+1)*nf : (i+1)*nf]
+			copy(f, serveRows[i%2])
+			recs[r0+i] = leadscore.Record{
+				Time: start.Add(time.Duration(r0) * 50 * time.Microsecond), RequestID: req,
+				InferenceID: all[at[i]:at[i+1]], Model: "lead-demo", ModelVersion: "1", Features: f,
+				Margin: -1.25 + float64(i%2), Probability: 0.22 + float64(i%2)/2, Tier: 2 + i%2,
+				LatencyMS: float64(r0/100%37) / 16,
+			}
+		}
+	}
+	return recs
 }
 
 // requestRuns is recs as requests of n leads capture them: one request
@@ -494,7 +542,7 @@ func BenchmarkColumnCodecs(b *testing.B) {
 					case "dictionary":
 						size = 0
 						for _, c := range k.cols {
-							dict, idx, _, ok := w.enc.dict32.build(c, nil, &w.enc.idx)
+							dict, idx, _, ok := w.enc.dict32.build(c, &w.enc.idx)
 							if !ok {
 								overflow = true
 								break

@@ -762,3 +762,146 @@ func TestPageHeaderBytes(t *testing.T) {
 		}
 	}
 }
+
+// requestRecords is n records as one request captures them: one request
+// id, model, version, variant and role for all, inference ids
+// "<request id>-<row>" sliced from one string, as httpapi builds them.
+func requestRecords(req string, n, nf int) []leadscore.Record {
+	var ids []byte
+	at := []int{0}
+	for i := range n {
+		ids = strconv.AppendInt(append(append(ids, req...), '-'), int64(i), 10)
+		at = append(at, len(ids))
+	}
+	all := string(ids)
+	recs := make([]leadscore.Record, n)
+	for i := range recs {
+		f := make([]float32, nf)
+		for j := range f {
+			f[j] = float32((i*7 + j*3) % 5)
+		}
+		recs[i] = leadscore.Record{
+			Time: time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC), RequestID: req, InferenceID: all[at[i]:at[i+1]],
+			Model: "lead-demo", ModelVersion: "7", Variant: "champion", Features: f,
+			Margin: float64(i%3) - 1, Probability: float64(i%4) / 4, Tier: 1 + i%3, LatencyMS: 0.5,
+		}
+	}
+	return recs
+}
+
+// TestPredWriterRunStrings holds addRun's string fast paths (a column
+// whose value is the run's first record's throughout is added at once,
+// inference ids past their dictionary appended in place) to add's bytes
+// and to the values: runs where one column's value changes at the second
+// or the last record, values equal in contents but at other addresses,
+// lead ids absent in part of a run, a shadow row among live ones, and
+// more distinct inference ids than a dictionary holds (the column turns
+// PLAIN within a run).
+func TestPredWriterRunStrings(t *testing.T) {
+	features := []string{"a", "b", "c"}
+	clone := func(s string) string { return string([]byte(s)) }
+	cases := []struct {
+		name   string
+		change func(recs []leadscore.Record)
+	}{
+		{"constant", func([]leadscore.Record) {}},
+		{"equal-contents-elsewhere", func(recs []leadscore.Record) {
+			for i := range recs {
+				if i%2 == 1 {
+					r := &recs[i]
+					r.RequestID, r.Model, r.ModelVersion, r.Variant = clone(r.RequestID), clone(r.Model), clone(r.ModelVersion), clone(r.Variant)
+				}
+			}
+		}},
+		{"request-changes-last", func(recs []leadscore.Record) { recs[len(recs)-1].RequestID = "other-request" }},
+		{"model-changes-second", func(recs []leadscore.Record) { recs[1].Model = "lead-demo-2" }},
+		// the same length, other bytes
+		{"model-changes-last-same-length", func(recs []leadscore.Record) { recs[len(recs)-1].Model = "lead-dem0" }},
+		{"request-changes-mid-same-length", func(recs []leadscore.Record) {
+			for i := len(recs) / 2; i < len(recs); i++ {
+				recs[i].RequestID = strings.Replace(recs[i].RequestID, "req-", "rex-", 1)
+			}
+		}},
+		{"lead-ids-distinct-same-length", func(recs []leadscore.Record) {
+			for i := range recs {
+				recs[i].LeadID = fmt.Sprintf("lead-%03d", i)
+			}
+		}},
+		{"version-changes-mid", func(recs []leadscore.Record) {
+			for i := len(recs) / 2; i < len(recs); i++ {
+				recs[i].ModelVersion = "8"
+			}
+		}},
+		{"variant-empty-last", func(recs []leadscore.Record) { recs[len(recs)-1].Variant = "" }},
+		{"variant-empty-first", func(recs []leadscore.Record) { recs[0].Variant = "" }},
+		{"lead-ids-some", func(recs []leadscore.Record) {
+			for i := range recs {
+				if i%3 != 0 {
+					recs[i].LeadID = "lead-" + strconv.Itoa(i)
+				}
+			}
+		}},
+		{"lead-ids-all-equal", func(recs []leadscore.Record) {
+			for i := range recs {
+				recs[i].LeadID = clone("same-lead")
+			}
+		}},
+		{"shadow-last", func(recs []leadscore.Record) { recs[len(recs)-1].Shadow = true }},
+		{"shadow-all", func(recs []leadscore.Record) {
+			for i := range recs {
+				recs[i].Shadow = true
+			}
+		}},
+		{"nan-features", func(recs []leadscore.Record) {
+			for i := range recs {
+				recs[i].Features[0] = float32(math.NaN())
+				if i%2 == 0 {
+					recs[i].Features[2] = float32(math.NaN())
+				}
+				if i%5 == 0 {
+					recs[i].Features[1] = float32(math.Copysign(0, -1))
+				}
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var recs []leadscore.Record
+			for r := range 30 { // 3,000 inference ids: PLAIN within a run
+				run := requestRecords(fmt.Sprintf("req-%04d", r), 100, len(features))
+				tc.change(run)
+				recs = append(recs, run...)
+			}
+			for _, group := range []int{DefaultRowGroupRows, 1500, 250} {
+				got := writePredFileRuns(t, features, recs, group, 0, func(room int) int { return min(room, 100) })
+				want := writePredFile(t, features, recs, group, 0)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("row groups of %d: addRun wrote %d bytes, add %d: the files differ", group, len(got), len(want))
+				}
+				compareCells(t, "parquet-go", parquetGoCells(t, got), expectedCells(recs))
+			}
+		})
+	}
+}
+
+// TestCompareBytes: compareBytes orders as bytes.Compare does.
+func TestCompareBytes(t *testing.T) {
+	vals := [][]byte{nil, {}, {0}, {0xff}, []byte("a"), []byte("ab"), []byte("abcdefgh"), []byte("abcdefgh0"),
+		[]byte("abcdefgi"), []byte("abcdefgh\xff"), []byte("5a0c3e1f-0000000000000001-9"), []byte("5a0c3e1f-0000000000000001-10"),
+		[]byte("5a0c3e1f-0000000000000001-99"), []byte("5a0c3e1f-0000000000000002-0"), []byte("\x80abcdefg"), []byte("\x7fabcdefg")}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		b := make([]byte, rnd.IntN(20))
+		for i := range b {
+			b[i] = "ab\x00\xff"[rnd.IntN(4)]
+		}
+		vals = append(vals, b)
+	}
+	for _, a := range vals {
+		for _, b := range vals {
+			if got, want := compareBytes(a, b), bytes.Compare(a, b); got != want {
+				t.Fatalf("compareBytes(%q, %q) = %d, bytes.Compare %d", a, b, got, want)
+			}
+		}
+	}
+}

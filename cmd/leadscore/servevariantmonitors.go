@@ -247,6 +247,13 @@ func (vs *variantServing) syncMonitors(srv *httpapi.Server, adopt bool) {
 	vs.publishMonitors(specs[variant.Champion(specs)].Name)
 }
 
+// monitorCount is how many variants' drift monitors run now.
+func (vs *variantServing) monitorCount() int {
+	vs.monMu.Lock()
+	defer vs.monMu.Unlock()
+	return len(vs.runs)
+}
+
 // waitMonitors waits for every running monitor to return (their context
 // is done: serve is shutting down).
 func (vs *variantServing) waitMonitors() {
