@@ -924,12 +924,12 @@ func TestDictBuild(t *testing.T) {
 		distinct := []int{1, 2, 40, 1023, 1024, 1025, 3000}[round%7]
 		vals := make([]uint32, 1+rnd.IntN(9000))
 		for i := range vals {
-			switch r := rnd.IntN(20); {
-			case r == 0:
+			switch rnd.IntN(20) {
+			case 0:
 				vals[i] = nans[rnd.IntN(len(nans))]
-			case r == 1:
+			case 1:
 				vals[i] = 0x80000000 // -0
-			case r == 2:
+			case 2:
 				vals[i] = 0
 			default:
 				// multiples of 2048 share a slot's low bits; the hash
