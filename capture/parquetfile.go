@@ -852,7 +852,7 @@ func (w *predWriter) fixed32Chunk(col int, vals []uint32, optional bool) *chunk 
 				levels = e.levelsOf(n, at)
 			}
 		} else {
-			dict, idx, _, ok = e.dictI32.build(vals, nil, &e.idx)
+			dict, idx, ok = e.dictI32.build(vals, &e.idx)
 			if ok && len(dict) > 0 && e.dict32.values == nil {
 				// The files' bytes stay what they were when the tier
 				// shared the features' table: a FLOAT chunk of nulls
@@ -915,7 +915,7 @@ func (w *predWriter) fixed64Chunk(col int, typ format.Type, kind numKind, vals [
 	var idx []int32
 	if !w.noDict[col] {
 		var ok bool
-		dict, idx, _, ok = e.dict64.build(vals, nil, &e.idx)
+		dict, idx, ok = e.dict64.build(vals, &e.idx)
 		if !ok {
 			w.noDict[col] = true
 			dict, idx = nil, nil
@@ -1339,11 +1339,11 @@ type dictSlot[K uint32 | uint64] struct {
 
 const dictTableBits = 11 // 2048 slots for at most dictMaxEntries values
 
-// build returns the dictionary of vals and each non-null value's index,
-// or false when vals has more than dictMaxEntries distinct values. With
-// levels (an optional FLOAT column), it sets each value's definition level
-// (0 for NaN, which is null) and counts the nulls.
-func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []int32, int, bool) {
+// build returns the dictionary of vals (a required column's: no nulls)
+// and each value's index, or false when vals has more than dictMaxEntries
+// distinct values. As dict32's, its loop holds the common case, a value
+// found at its first slot, without calls.
+func (t *dictTable[K]) build(vals []K, idxBuf *[]int32) ([]K, []int32, bool) {
 	if t.slots == nil {
 		t.slots = make([]dictSlot[K], 1<<dictTableBits)
 	} else {
@@ -1356,44 +1356,51 @@ func (t *dictTable[K]) build(vals []K, levels []uint8, idxBuf *[]int32) ([]K, []
 	t.values = t.values[:0]
 	idx := growI32(*idxBuf, len(vals))
 	*idxBuf = idx
-	const mask = 1<<dictTableBits - 1
+	idx = idx[:len(vals)]
 	slots := t.slots[: 1<<dictTableBits : 1<<dictTableBits]
-	k, nulls := 0, 0
-	if levels != nil {
-		levels = levels[:len(vals)]
-	}
-	for i, v := range vals {
-		if levels != nil {
-			if uint64(v)&0x7fffffff > 0x7f800000 { // NaN: missing
-				levels[i] = 0
-				nulls++
-				continue
-			}
-			levels[i] = 1
-		}
-		h := (uint64(v) * 0x9E3779B97F4A7C15) >> (64 - dictTableBits)
-		for {
-			s := &slots[h&mask]
-			if s.key == v && s.n != 0 {
-				idx[k] = s.n - 1
+	for j := 0; j < len(vals); j++ {
+		for ; j < len(vals); j++ {
+			v := vals[j]
+			s := slots[(uint64(v)*0x9E3779B97F4A7C15)>>(64-dictTableBits)]
+			if s.key != v || s.n == 0 {
 				break
 			}
-			if s.n == 0 {
-				if len(t.values) == dictMaxEntries {
-					return nil, nil, 0, false
-				}
-				t.values = append(t.values, v)
-				t.used = append(t.used, uint16(h&mask))
-				s.key = v
-				s.n = int32(len(t.values))        //nolint:gosec // <= dictMaxEntries
-				idx[k] = int32(len(t.values) - 1) //nolint:gosec // idem
-				break
-			}
-			h++
+			idx[j] = s.n - 1
 		}
-		k++
+		if j == len(vals) {
+			break
+		}
+		i := t.insert(vals[j])
+		if i < 0 {
+			return nil, nil, false
+		}
+		idx[j] = i
 	}
-	return t.values, idx[:k], nulls, true
+	return t.values, idx, true
+}
+
+// insert returns v's index, adding v if it is new; -1 when the dictionary
+// is full.
+//
+//go:noinline
+func (t *dictTable[K]) insert(v K) int32 {
+	const mask = 1<<dictTableBits - 1
+	for h := (uint64(v) * 0x9E3779B97F4A7C15) >> (64 - dictTableBits); ; h++ {
+		s := &t.slots[h&mask]
+		if s.key == v && s.n != 0 {
+			return s.n - 1
+		}
+		if s.n == 0 {
+			if len(t.values) == dictMaxEntries {
+				return -1
+			}
+			t.values = append(t.values, v)
+			t.used = append(t.used, uint16(h&mask))
+			s.key = v
+			s.n = int32(len(t.values)) //nolint:gosec // <= dictMaxEntries
+			return s.n - 1
+		}
+	}
 }
 
 // dict32 is dictTable for the FLOAT columns, the features: most of a
@@ -1437,25 +1444,39 @@ func (t *dict32) build(vals []uint32, idxBuf *[]int32) ([]uint32, []int32, []int
 	t.used, t.values, t.nulls = t.used[:0], t.values[:0], t.nulls[:0]
 	idx := growI32(*idxBuf, len(vals))
 	*idxBuf = idx
-	slots := t.slots
-	k := 0
-	for j, v := range vals {
-		if v&0x7fffffff > 0x7f800000 { // NaN: missing
-			t.nulls = append(t.nulls, int32(j)) //nolint:gosec // j < row group rows
-			continue
-		}
-		h := (uint64(v) * 0x9E3779B97F4A7C15) >> (64 - dictTableBits)
-		if s := slots[h]; s.key == v {
+	slots := t.slots[:]
+	j, k := 0, 0
+	for j < len(vals) {
+		// The common case, in a loop without calls, whose variables
+		// then stay in registers (with the calls below in it, the
+		// compiler stored two of them to the stack on every value).
+		for ; j < len(vals); j++ {
+			v := vals[j]
+			if v&0x7fffffff > 0x7f800000 { // NaN: missing
+				break
+			}
+			s := slots[(uint64(v)*0x9E3779B97F4A7C15)>>(64-dictTableBits)]
+			if s.key != v {
+				break
+			}
 			idx[k] = s.idx
 			k++
-			continue
 		}
-		i := t.insert(v, h)
-		if i < 0 {
-			return nil, nil, nil, false
+		if j == len(vals) {
+			break
 		}
-		idx[k] = i
-		k++
+		// A null, or a value not at its first slot.
+		if v := vals[j]; v&0x7fffffff > 0x7f800000 {
+			t.nulls = append(t.nulls, int32(j)) //nolint:gosec // j < row group rows
+		} else {
+			i := t.insert(v, (uint64(v)*0x9E3779B97F4A7C15)>>(64-dictTableBits))
+			if i < 0 {
+				return nil, nil, nil, false
+			}
+			idx[k] = i
+			k++
+		}
+		j++
 	}
 	return t.values, idx[:k], t.nulls, true
 }

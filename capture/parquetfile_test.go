@@ -905,3 +905,92 @@ func TestCompareBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestDictBuild holds the dictionary loops (dict32 for FLOAT columns,
+// NaN null; dictTable for required columns) to a map-based reference:
+// values in order of first appearance, every index, the nulls' positions
+// (NaN of any payload, 0xffffffff among them, which is also the empty
+// slot's key), -0 apart from +0, values that share slots, and the
+// overflow past dictMaxEntries distinct values; the tables are reused
+// from chunk to chunk as the writer reuses them.
+func TestDictBuild(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	nans := []uint32{0xffffffff, 0x7fc00000, 0xff800001, 0x7f800001}
+	var t32 dict32
+	var tI dictTable[uint32]
+	var t64 dictTable[uint64]
+	var idxBuf []int32
+	for round := range 60 {
+		distinct := []int{1, 2, 40, 1023, 1024, 1025, 3000}[round%7]
+		vals := make([]uint32, 1+rnd.IntN(9000))
+		for i := range vals {
+			switch rnd.IntN(20) {
+			case 0:
+				vals[i] = nans[rnd.IntN(len(nans))]
+			case 1:
+				vals[i] = 0x80000000 // -0
+			case 2:
+				vals[i] = 0
+			default:
+				// multiples of 2048 share a slot's low bits; the hash
+				// mixes them, but some still collide
+				vals[i] = uint32(rnd.IntN(distinct)) * 2048 //nolint:gosec // small
+			}
+		}
+		// reference
+		pos := map[uint32]int32{}
+		var wantDict []uint32
+		var wantIdx, wantNulls []int32
+		for j, v := range vals {
+			if v&0x7fffffff > 0x7f800000 {
+				wantNulls = append(wantNulls, int32(j)) //nolint:gosec // small
+				continue
+			}
+			i, ok := pos[v]
+			if !ok {
+				i = int32(len(wantDict)) //nolint:gosec // small
+				pos[v] = i
+				wantDict = append(wantDict, v)
+			}
+			wantIdx = append(wantIdx, i)
+		}
+		wantOK := len(wantDict) <= dictMaxEntries
+		dict, idx, nulls, ok := t32.build(vals, &idxBuf)
+		if ok != wantOK {
+			t.Fatalf("round %d: dict32 ok %v, want %v (%d distinct)", round, ok, wantOK, len(wantDict))
+		}
+		if ok && (!slices.Equal(dict, wantDict) || !slices.Equal(idx, wantIdx) || !slices.Equal(nulls, wantNulls)) {
+			t.Fatalf("round %d: dict32 built a different dictionary, indexes or nulls", round)
+		}
+		// required columns: NaN is a value like any other
+		pos = map[uint32]int32{}
+		wantDict, wantIdx = nil, nil
+		for _, v := range vals {
+			i, ok := pos[v]
+			if !ok {
+				i = int32(len(wantDict)) //nolint:gosec // small
+				pos[v] = i
+				wantDict = append(wantDict, v)
+			}
+			wantIdx = append(wantIdx, i)
+		}
+		wantOK = len(wantDict) <= dictMaxEntries
+		dictI, idxI, ok := tI.build(vals, &idxBuf)
+		if ok != wantOK || ok && (!slices.Equal(dictI, wantDict) || !slices.Equal(idxI, wantIdx)) {
+			t.Fatalf("round %d: dictTable[uint32] differs from the reference (ok %v)", round, ok)
+		}
+		v64 := make([]uint64, len(vals))
+		for i, v := range vals {
+			v64[i] = uint64(v)<<32 | uint64(v)
+		}
+		dict64, idx64, ok := t64.build(v64, &idxBuf)
+		if ok != wantOK || ok && !slices.Equal(idx64, wantIdx) {
+			t.Fatalf("round %d: dictTable[uint64] differs from the reference (ok %v)", round, ok)
+		}
+		for i, v := range dict64 {
+			if v != uint64(wantDict[i])<<32|uint64(wantDict[i]) {
+				t.Fatalf("round %d: dictTable[uint64] entry %d is %x", round, i, v)
+			}
+		}
+	}
+}
