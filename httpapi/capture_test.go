@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -284,7 +285,7 @@ func TestCaptureFeaturesForFeatureCopiers(t *testing.T) {
 // rows) gets base-<row>, and a one-row batch base itself.
 func TestRecordIDsInference(t *testing.T) {
 	for _, n := range []int{1, 2, 9, 10, 11, 99, 100, 101, 999, 1000, 1001} {
-		ids := recordIDs("req-7f", n, &batch{})
+		ids := recordIDs("req-7f", n, &batch{}, nil)
 		for i := range n {
 			want := "req-7f"
 			if n > 1 {
@@ -294,6 +295,61 @@ func TestRecordIDsInference(t *testing.T) {
 				t.Fatalf("n=%d row %d: %q, want %q", n, i, got, want)
 			}
 		}
+	}
+}
+
+// TestRecordIDsArena: ids built one request after another in an
+// exchange's arena stay as they were while later requests' ids are built
+// (across chunks, with lead ids, and ids too large for a chunk), and a
+// chunk serves many requests.
+func TestRecordIDsArena(t *testing.T) {
+	var a idArena
+	type built struct {
+		base      string
+		inf, lead []string // as the records took them
+	}
+	var all []built
+	chunks := map[*byte]bool{}
+	for r := range 300 {
+		n := []int{1, 2, 100, 7, 3000}[r%5]
+		b := &batch{}
+		if r%2 == 0 {
+			b.hasIDs = true
+			for i := range n {
+				b.ids = append(b.ids, []byte(fmt.Sprintf(`"lead-%d-%d"`, r, i)))
+			}
+		}
+		x := built{base: fmt.Sprintf("req-%d", r)}
+		ids := recordIDs(x.base, n, b, &a)
+		for i := range n {
+			x.inf = append(x.inf, ids.inference(i))
+			x.lead = append(x.lead, ids.lead(i))
+		}
+		all = append(all, x)
+		if cap(a.chunk) > 0 {
+			chunks[unsafe.SliceData(a.chunk)] = true // #nosec G103 -- the chunk's address, to count chunks
+		}
+	}
+	for r, x := range all {
+		for i := range x.inf {
+			want := x.base
+			if len(x.inf) > 1 {
+				want += "-" + strconv.Itoa(i)
+			}
+			if x.inf[i] != want {
+				t.Fatalf("%s row %d: inference id %q, want %q", x.base, i, x.inf[i], want)
+			}
+			want = ""
+			if r%2 == 0 {
+				want = fmt.Sprintf("lead-%d-%d", r, i)
+			}
+			if x.lead[i] != want {
+				t.Fatalf("%s row %d: lead id %q, want %q", x.base, i, x.lead[i], want)
+			}
+		}
+	}
+	if len(chunks) < 2 || len(chunks) > 40 {
+		t.Errorf("%d chunks for 300 requests' ids, want a few, each serving many requests", len(chunks))
 	}
 }
 
