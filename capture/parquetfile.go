@@ -1027,10 +1027,14 @@ func (w *predWriter) pages(c *chunk, levels []uint8, nulls, present int,
 					pageNulls += int(1 - l)
 				}
 			}
-			var err error
-			e.defs, err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(e.defs, levels[ra:rb])
-			if err != nil && w.err == nil {
-				w.err = err
+			if pageNulls == 0 {
+				e.defs = appendPresentLevels(e.defs, rb-ra)
+			} else {
+				var err error
+				e.defs, err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(e.defs, levels[ra:rb])
+				if err != nil && w.err == nil {
+					w.err = err
+				}
 			}
 		}
 		vb := va + (rb - ra) - pageNulls
@@ -1104,6 +1108,20 @@ func (w *predWriter) pages(c *chunk, levels []uint8, nulls, present int,
 			c.meta.Encoding = append(c.meta.Encoding, enc)
 		}
 	}
+}
+
+// appendPresentLevels appends the definition levels of n rows that are
+// all present (1), the bytes parquet-go's rle encoder writes for them
+// without reading n levels: a run of the multiple of eight rows below n,
+// then a run of the rest (most pages of most columns have no nulls).
+func appendPresentLevels(b []byte, n int) []byte {
+	if m := n &^ 7; m > 0 {
+		b = append(binary.AppendUvarint(b, uint64(m)<<1), 1) //nolint:gosec // n > 0
+	}
+	if r := n & 7; r > 0 {
+		b = append(binary.AppendUvarint(b, uint64(r)<<1), 1) //nolint:gosec // idem
+	}
+	return b
 }
 
 // encodingSet is a set of the encodings a chunk uses.

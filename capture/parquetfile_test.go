@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/rle"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
@@ -991,6 +992,24 @@ func TestDictBuild(t *testing.T) {
 			if v != uint64(wantDict[i])<<32|uint64(wantDict[i]) {
 				t.Fatalf("round %d: dictTable[uint64] entry %d is %x", round, i, v)
 			}
+		}
+	}
+}
+
+// TestPresentLevels: appendPresentLevels writes the bytes of parquet-go's
+// rle encoder for rows that are all present.
+func TestPresentLevels(t *testing.T) {
+	ones := make([]uint8, 20000)
+	for i := range ones {
+		ones[i] = 1
+	}
+	for n := 1; n <= len(ones); n += 1 + n/7 {
+		want, err := (&rle.Encoding{BitWidth: 1}).EncodeLevels(nil, ones[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendPresentLevels([]byte{9}, n); !bytes.Equal(got[1:], want) || got[0] != 9 {
+			t.Fatalf("%d rows: %x, want %x", n, got[1:], want)
 		}
 	}
 }
