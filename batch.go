@@ -61,6 +61,47 @@ func (p *BatchPool) Get(n, nf int) *Batch {
 		b.refs.Store(1)
 		return b
 	}
+	b := p.get(n)
+	if cap(b.Features) < nf {
+		// Room for the class's largest batch of as many features a
+		// record.
+		b.Features = make([]float32, nf, max(nf, featuresPer(n, nf)<<poolClass(n)))
+	}
+	b.Features = b.Features[:nf]
+	return b
+}
+
+// GetRows returns a batch holding n zeroed records whose Features are
+// rows (n records' values one after the other), with one reference: the
+// caller's. The batch takes rows' storage itself, rather than copying it,
+// when it fits n's size class (no more than the class's largest batch of
+// as many features a record would hold, so that a small batch never pins
+// a large request's storage), and hands back the storage it held before:
+// spare, empty, is what the caller may fill next (its own rows' storage
+// when they were copied instead). The caller must not touch rows once
+// they are taken. A request parses its leads into one buffer and then
+// hands them on this way: the rows are never copied.
+func (p *BatchPool) GetRows(n int, rows []float32) (b *Batch, spare []float32) {
+	nf := len(rows)
+	if n < 1 || n > maxPooledRecords || cap(rows) > featuresPer(n, nf)<<poolClass(n) {
+		b = p.Get(n, nf)
+		copy(b.Features, rows)
+		return b, rows[:0]
+	}
+	b = p.get(n)
+	spare = b.Features[:0]
+	if cap(spare) < nf {
+		// The batch is new, or held a smaller request's storage: the
+		// caller's next rows get storage as large as these had.
+		spare = make([]float32, 0, cap(rows))
+	}
+	b.Features = rows[:nf]
+	return b, spare
+}
+
+// get returns a batch of n zeroed records (n <= maxPooledRecords) from
+// its size class, with one reference.
+func (p *BatchPool) get(n int) *Batch {
 	c := poolClass(n)
 	b, _ := p.classes[c].Get().(*Batch)
 	if b == nil {
@@ -70,15 +111,13 @@ func (p *BatchPool) Get(n, nf int) *Batch {
 		b.Records = make([]Record, n, 1<<c)
 	}
 	b.Records = b.Records[:n]
-	if cap(b.Features) < nf {
-		// Room for the class's largest batch of as many features a
-		// record.
-		per := (nf + max(n, 1) - 1) / max(n, 1)
-		b.Features = make([]float32, nf, max(nf, per<<c))
-	}
-	b.Features = b.Features[:nf]
 	b.refs.Store(1)
 	return b
+}
+
+// featuresPer is the feature values a record of n holding nf in all.
+func featuresPer(n, nf int) int {
+	return (nf + max(n, 1) - 1) / max(n, 1)
 }
 
 // NewBatch returns a batch of recs that belongs to no pool, with one

@@ -118,3 +118,44 @@ func TestBatchPoolClasses(t *testing.T) {
 		odd.Release()
 	}
 }
+
+// TestBatchPoolGetRows: a batch takes rows that fit its size class
+// without copying them and gives back storage for the next rows; rows
+// too large for the class are copied, so a small batch never pins a
+// large request's storage.
+func TestBatchPoolGetRows(t *testing.T) {
+	var pool BatchPool
+	const per = 50
+	for range 100 { // sync.Pool may drop what is put
+		rows := make([]float32, 100*per, 128*per)
+		for i := range rows {
+			rows[i] = float32(i)
+		}
+		b, spare := pool.GetRows(100, rows)
+		if len(b.Records) != 100 || len(b.Features) != 100*per || &b.Features[0] != &rows[0] {
+			t.Fatalf("GetRows(100, rows that fit the class): %d records, %d features, taken=%v",
+				len(b.Records), len(b.Features), &b.Features[0] == &rows[0])
+		}
+		if len(spare) != 0 || cap(spare) < 100*per || &spare[:1][0] == &rows[0] {
+			t.Fatalf("spare storage: len %d cap %d, shared with the rows taken: %v", len(spare), cap(spare), &spare[:1][0] == &rows[0])
+		}
+		b.Release()
+		big := make([]float32, 8*per, 1000*per) // a large request's storage, 8 leads now
+		small, spare := pool.GetRows(8, big)
+		if &small.Features[0] == &big[0] || cap(small.Features) > 8*per || &spare[:1][0] != &big[0] {
+			t.Fatalf("an 8-lead batch took storage for %d values (cap %d), spare is the caller's own: %v",
+				len(big), cap(small.Features), &spare[:1][0] == &big[0])
+		}
+		for i, v := range small.Features {
+			if v != big[i] {
+				t.Fatalf("copied rows differ at %d", i)
+			}
+		}
+		small.Release()
+		huge, spare := pool.GetRows(maxPooledRecords+1, make([]float32, maxPooledRecords+1))
+		if len(huge.Features) != maxPooledRecords+1 || len(spare) != 0 {
+			t.Fatalf("GetRows past the pool's bound: %d features, spare len %d", len(huge.Features), len(spare))
+		}
+		huge.Release()
+	}
+}

@@ -287,13 +287,18 @@ func BenchmarkFileWriter(b *testing.B) {
 		{"predWriter", pred, plainCodec, 0},
 		{"predWriter-batch100", pred, plainCodec, -1},
 		{"predWriter-runs100", pred, plainCodec, 100},
+		{"predWriter-serve100", pred, plainCodec, 100},
 		{"parquet-go", newLibraryWriter, plainCodec, 0},
 		// the alternatives docs/lake.md's table compares
 		{"predWriter-plain-zstd", pred, format.Zstd, 0},
 		{"predWriter-plain-uncompressed", pred, format.Uncompressed, 0},
 	} {
 		if writer.run != 0 {
-			b.Run(writer.name, func(b *testing.B) { benchFileWriterRuns(b, s, batched, writer.run) })
+			set := batched
+			if writer.name == "predWriter-serve100" {
+				set = serveRecords(features, 10_000)
+			}
+			b.Run(writer.name, func(b *testing.B) { benchFileWriterRuns(b, s, set, writer.run) })
 			continue
 		}
 		b.Run(writer.name, func(b *testing.B) {
@@ -332,6 +337,49 @@ func BenchmarkFileWriter(b *testing.B) {
 			b.ReportMetric(float64(out.n)/float64(b.N), "bytes/record")
 		})
 	}
+}
+
+// serveRows are the two demo leads of cmd/leadscore's BenchmarkServeCost
+// body (the second with two missing values).
+var serveRows = [2][]float32{
+	{4.0077, 14.7176, 1, 2, 11.9824, 0, 2, 0.3804, 0.4925, 0, 2, 7, 1, 8.0617, 6.5047, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0.0973, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 70, 124, 7, 0, 0, 6, 17, 45.1533, 1.2126},
+	{7.174, 18.8578, 11, 2, 12.2129, 0, float32(math.NaN()), 1.328, 0.8371, 0, 1, 1, 0, float32(math.NaN()), 7.6916, 0, 0, 1, 0, 2,
+		56.0603, 1, 0, 1, 0, 0.2855, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 20, 4, 0, 0, 0, 11, 29.9108, 0.8848},
+}
+
+// serveRecords is n records as leadscore serve captures BenchmarkServeCost's
+// 100-lead requests: serveRows alternating, their features one array per
+// request, a request id per 100 records, inference ids "<request id>-<row>"
+// in one buffer per request (as httpapi's recordIDs builds them), no lead
+// ids, one model, no variant, one timestamp and latency per request.
+func serveRecords(features []string, n int) []leadscore.Record {
+	nf := len(features)
+	recs := make([]leadscore.Record, n)
+	start := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for r0 := 0; r0 < n; r0 += 100 {
+		k := min(100, n-r0)
+		req := fmt.Sprintf("5a0c3e1f-%016x", r0/100+1)
+		var ids []byte
+		at := make([]int, k+1)
+		for i := range k {
+			ids = strconv.AppendInt(append(append(ids, req...), '-'), int64(i), 10)
+			at[i+1] = len(ids)
+		}
+		all := string(ids)
+		feats := make([]float32, k*nf)
+		for i := range k {
+			f := feats[i*nf : (i+1)*nf : (i+1)*nf]
+			copy(f, serveRows[i%2])
+			recs[r0+i] = leadscore.Record{
+				Time: start.Add(time.Duration(r0) * 50 * time.Microsecond), RequestID: req,
+				InferenceID: all[at[i]:at[i+1]], Model: "lead-demo", ModelVersion: "1", Features: f,
+				Margin: -1.25 + float64(i%2), Probability: 0.22 + float64(i%2)/2, Tier: 2 + i%2,
+				LatencyMS: float64(r0/100%37) / 16,
+			}
+		}
+	}
+	return recs
 }
 
 // requestRuns is recs as requests of n leads capture them: one request
@@ -494,7 +542,7 @@ func BenchmarkColumnCodecs(b *testing.B) {
 					case "dictionary":
 						size = 0
 						for _, c := range k.cols {
-							dict, idx, _, ok := w.enc.dict32.build(c, nil, &w.enc.idx)
+							dict, idx, _, ok := w.enc.dict32.build(c, &w.enc.idx)
 							if !ok {
 								overflow = true
 								break
@@ -567,6 +615,7 @@ var journalFormats = []struct {
 // BenchmarkJournalFrame is the journal goroutine's encoding of the frames
 // (checksums included) of 100-lead requests of the demo model's leads (50
 // features), per record: one frame per record (v1) or per request (v2).
+// cpu-ns/record is the process's CPU time per record.
 func BenchmarkJournalFrame(b *testing.B) {
 	_, recs := demoRecords(b)
 	recs = batch100(recs[:4000])
@@ -574,6 +623,7 @@ func BenchmarkJournalFrame(b *testing.B) {
 		b.Run(format.name, func(b *testing.B) {
 			var e frameEncoder
 			b.ReportAllocs()
+			cpu0 := cputime.Process()
 			b.ResetTimer()
 			for i := 0; i < b.N; i += 100 {
 				j := i % len(recs)
@@ -581,15 +631,19 @@ func BenchmarkJournalFrame(b *testing.B) {
 					b.Fatal("no frame")
 				}
 			}
+			b.StopTimer()
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
 		})
 	}
 }
 
-// BenchmarkJournalWrite is the journal goroutine's work per record as
-// journaler.write does it, for the demo leads in 100-lead requests
-// ("batch100") and as single-lead requests ("single"): frames encoded and
-// appended through a 256 KiB bufio.Writer to a segment file (page cache,
-// no fsync), flushed every 2,000 records (a take of the queue).
+// BenchmarkJournalWrite is the journal goroutine's work per record, for
+// the demo leads in 100-lead requests ("batch100") and as single-lead
+// requests ("single"), into a segment file (page cache, no fsync) flushed
+// every 2,000 records (a take of the queue). "batch" is the journaler's
+// own code (journalRun, flush: frames encoded in place into the pending
+// bytes, written once journalBufSize gather); "record" is version 1's
+// frame per record through a 256 KiB bufio.Writer, kept for comparison.
 // cpu-ns/record is the process's CPU time (getrusage: the write system
 // calls included) per record; bytes/record is the segment's size.
 func BenchmarkJournalWrite(b *testing.B) {
@@ -598,25 +652,58 @@ func BenchmarkJournalWrite(b *testing.B) {
 		name string
 		recs []leadscore.Record
 	}{{"batch100", batch100(single)}, {"single", single}}
-	for _, format := range journalFormats {
-		for _, set := range sets {
-			b.Run(format.name+"/"+set.name, func(b *testing.B) {
-				benchJournalWrite(b, set.recs, format.encode)
-			})
-		}
+	for _, set := range sets {
+		b.Run("record/"+set.name, func(b *testing.B) {
+			benchJournalWrite(b, set.recs, journalFormats[0].encode)
+		})
+	}
+	for _, set := range sets {
+		b.Run("batch/"+set.name, func(b *testing.B) {
+			benchJournaler(b, set.recs)
+		})
 	}
 }
 
-func benchJournalWrite(b *testing.B, recs []leadscore.Record, encode func(*frameEncoder, []leadscore.Record, io.Writer) int) {
+// benchSegment is a segment file for the journal benchmarks, started over
+// (truncated) each time 64 MiB were written past its last start, so that
+// it stays small.
+type benchSegment struct {
+	f       *os.File
+	cw      *countWriter
+	written int64
+}
+
+func newBenchSegment(b *testing.B) *benchSegment {
 	f, err := os.Create(filepath.Join(b.TempDir(), "segment.wal"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = f.Close() }()
-	cw := &countWriter{w: f}
-	bw := bufio.NewWriterSize(cw, defaultTuning().journalBufSize)
+	b.Cleanup(func() { _ = f.Close() })
+	return &benchSegment{f: f, cw: &countWriter{w: f}}
+}
+
+func (s *benchSegment) truncate(b *testing.B) {
+	if s.cw.n-s.written < 64<<20 {
+		return
+	}
+	if err := s.f.Truncate(0); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		b.Fatal(err)
+	}
+	s.written = s.cw.n
+}
+
+func (s *benchSegment) report(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
+	b.ReportMetric(float64(s.cw.n)/float64(b.N), "bytes/record")
+}
+
+func benchJournalWrite(b *testing.B, recs []leadscore.Record, encode func(*frameEncoder, []leadscore.Record, io.Writer) int) {
+	s := newBenchSegment(b)
+	bw := bufio.NewWriterSize(s.cw, defaultTuning().journalBufSize)
 	var e frameEncoder
-	var written int64 // segment bytes before the last truncation
 	b.ReportAllocs()
 	cpu0 := cputime.Process()
 	b.ResetTimer()
@@ -631,19 +718,49 @@ func benchJournalWrite(b *testing.B, recs []leadscore.Record, encode func(*frame
 				b.Fatal(err)
 			}
 		}
-		if cw.n-written >= 64<<20 { // keep the file small: start it over
-			if err := f.Truncate(0); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				b.Fatal(err)
-			}
-			written = cw.n
-		}
+		s.truncate(b)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
-	b.ReportMetric(float64(cw.n)/float64(b.N), "bytes/record")
+	s.report(b, cpu0)
+}
+
+// benchJournaler runs recs, 100 at a time (a Capture call each), through
+// the journaler's journalRun into a segment, flushing every 2,000 records
+// as journaler.write does at the end of a drain.
+func benchJournaler(b *testing.B, recs []leadscore.Record) {
+	s := newBenchSegment(b)
+	j := &journaler{w: &Writer{counters: &counters{}, tune: defaultTuning()}}
+	j.seg = &segmentWriter{f: s.f, cw: countWriter{w: s.cw}}
+	j.enc.buf = append(j.enc.buf[:0], journalMagic...)
+	j.enc.appendHeader(benchFeatures(recs))
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 100 {
+		k := i % len(recs)
+		n := min(100, b.N-i)
+		journaled := true
+		if kept := j.journalRun(recs[k:k+n], &journaled); len(kept) != n || !journaled || j.seg == nil {
+			b.Fatalf("%d of %d records journaled (%v)", len(kept), n, journaled)
+		}
+		if (i/100)%20 == 19 || i+n == b.N {
+			if err := j.flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.truncate(b)
+	}
+	b.StopTimer()
+	s.report(b, cpu0)
+}
+
+// benchFeatures names the features of recs.
+func benchFeatures(recs []leadscore.Record) []string {
+	names := make([]string, len(recs[0].Features))
+	for i := range names {
+		names[i] = "f" + strconv.Itoa(i)
+	}
+	return names
 }
 
 // BenchmarkFeatureChunks is the flush's cost per feature value: the demo

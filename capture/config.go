@@ -157,7 +157,7 @@ func defaultTuning() tuning {
 		logEvery:       10 * time.Second,
 		maxOpenFiles:   48,
 		pendingRows:    64,
-		journalBufSize: 256 << 10,
+		journalBufSize: journalWriteSize,
 		linger:         100 * time.Millisecond,
 	}
 }

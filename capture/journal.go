@@ -107,27 +107,36 @@ func (e *tornError) Error() string {
 	return fmt.Sprintf("journal torn at byte %d: %s", e.Offset, e.Reason)
 }
 
-// frameEncoder builds frames into a reusable buffer.
+// frameEncoder builds frames into a reusable buffer. The journaler keeps
+// the frames it appends there as the segment's pending bytes (written out
+// once enough gather, and at the end of every drain), so that a frame is
+// encoded in place rather than copied into a separate write buffer.
 type frameEncoder struct {
-	buf []byte
+	buf     []byte
+	start   int    // where the frame being encoded begins in buf
+	scratch []byte // room for idMode's expected ids
 }
 
-// begin starts a frame: room for the frame header, then the kind byte.
+// begin starts a frame at the end of buf: room for the frame header, then
+// the kind byte.
 func (e *frameEncoder) begin(kind byte) {
-	e.buf = append(e.buf[:0], 0, 0, 0, 0, 0, 0, 0, 0, kind)
+	e.start = len(e.buf)
+	e.buf = append(e.buf, 0, 0, 0, 0, 0, 0, 0, 0, kind)
 }
 
-// finish fills in the frame header and returns the whole frame, or nil when
-// the payload is larger than maxFrame (a reader would take it for
-// corruption).
+// finish fills in the frame header and returns the whole frame (the tail
+// of buf), or nil, the frame removed from buf, when the payload is larger
+// than maxFrame (a reader would take it for corruption).
 func (e *frameEncoder) finish() []byte {
-	payload := e.buf[frameHeader:]
+	frame := e.buf[e.start:]
+	payload := frame[frameHeader:]
 	if len(payload) > maxFrame {
+		e.buf = e.buf[:e.start]
 		return nil
 	}
-	binary.LittleEndian.PutUint32(e.buf[0:4], uint32(len(payload))) //nolint:gosec // len <= maxFrame
-	binary.LittleEndian.PutUint32(e.buf[4:8], crc32.Checksum(payload, crcTable))
-	return e.buf
+	binary.LittleEndian.PutUint32(frame[0:4], uint32(len(payload))) //nolint:gosec // len <= maxFrame
+	binary.LittleEndian.PutUint32(frame[4:8], crc32.Checksum(payload, crcTable))
+	return frame
 }
 
 func (e *frameEncoder) str(s string) {
@@ -139,8 +148,14 @@ func (e *frameEncoder) f64(v float64) {
 	e.buf = binary.LittleEndian.AppendUint64(e.buf, math.Float64bits(v))
 }
 
-// header encodes the header frame naming the features.
+// header encodes the header frame naming the features, alone in buf.
 func (e *frameEncoder) header(features []string) []byte {
+	e.buf = e.buf[:0]
+	return e.appendHeader(features)
+}
+
+// appendHeader appends the header frame to buf and returns it.
+func (e *frameEncoder) appendHeader(features []string) []byte {
 	e.begin(kindHeader)
 	e.buf = binary.AppendUvarint(e.buf, uint64(len(features)))
 	for _, f := range features {
@@ -149,39 +164,56 @@ func (e *frameEncoder) header(features []string) []byte {
 	return e.finish()
 }
 
+// sameStr is a == b, decided without reading the bytes when a and b are
+// the same bytes: the records of one request share their strings (httpapi
+// sets one request id, model, version and variant on every row), so a
+// run's checks cost a comparison of pointers. Strings that are equal
+// copies are compared as before.
+func sameStr(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b) // #nosec G103 -- compares pointers, reads nothing
+}
+
 // sameRequest reports whether r shares the batch fields of the run that
 // starts with r0 (whose time is ns0): what a batch frame stores once.
 func sameRequest(r, r0 *leadscore.Record, ns0 int64) bool {
-	return r.RequestID == r0.RequestID && r.Model == r0.Model && r.ModelVersion == r0.ModelVersion &&
-		r.Variant == r0.Variant && r.Shadow == r0.Shadow && len(r.Features) == len(r0.Features) &&
+	return sameStr(r.RequestID, r0.RequestID) && sameStr(r.Model, r0.Model) && sameStr(r.ModelVersion, r0.ModelVersion) &&
+		sameStr(r.Variant, r0.Variant) && r.Shadow == r0.Shadow && len(r.Features) == len(r0.Features) &&
 		math.Float64bits(r.LatencyMS) == math.Float64bits(r0.LatencyMS) && r.Time.UnixNano() == ns0
 }
 
-// batch encodes the longest prefix of recs whose records share their
-// request's fields and fit in one frame, and returns the frame and how
-// many records it holds. When recs[0] alone is too large for a frame it
-// returns nil and 1: the caller drops that record (too_large) and goes on
-// with the next. recs must not be empty.
+// batch encodes, alone in buf, the longest prefix of recs whose records
+// share their request's fields and fit in one frame, and returns the frame
+// and how many records it holds. When recs[0] alone is too large for a
+// frame it returns nil and 1: the caller drops that record (too_large) and
+// goes on with the next. recs must not be empty.
 func (e *frameEncoder) batch(recs []leadscore.Record) ([]byte, int) {
+	e.buf = e.buf[:0]
+	return e.appendBatch(recs)
+}
+
+// appendBatch is batch, the frame appended to buf after the frames already
+// there (which a nil frame leaves as they were).
+func (e *frameEncoder) appendBatch(recs []leadscore.Record) ([]byte, int) {
 	r0 := &recs[0]
 	ns0 := r0.Time.UnixNano()
+	nfeat := len(r0.Features)
+	leads := r0.LeadID != ""
 	n := 1
 	for n < len(recs) && sameRequest(&recs[n], r0, ns0) {
+		leads = leads || recs[n].LeadID != ""
 		n++
 	}
 	run := recs[:n]
-	mode, base, start := idMode(run)
+	mode, base, start := e.idMode(run)
+	if cap(e.scratch) > 1<<10 {
+		e.scratch = nil // a rare long id's room is not kept
+	}
 	flags := byte(mode << idModeShift)
 	if r0.Shadow {
 		flags |= flagShadow
 	}
-	leads := false
-	for i := range run {
-		if run[i].LeadID != "" {
-			leads = true
-			flags |= flagLeadIDs
-			break
-		}
+	if leads {
+		flags |= flagLeadIDs
 	}
 
 	e.begin(kindBatch)
@@ -192,7 +224,7 @@ func (e *frameEncoder) batch(recs []leadscore.Record) ([]byte, int) {
 	e.str(r0.Variant)
 	e.f64(r0.LatencyMS)
 	e.buf = append(e.buf, flags)
-	e.buf = binary.AppendUvarint(e.buf, uint64(len(r0.Features)))
+	e.buf = binary.AppendUvarint(e.buf, uint64(nfeat))
 	countAt := len(e.buf)
 	e.buf = append(e.buf, make([]byte, batchCountSize)...)
 	switch mode {
@@ -202,34 +234,72 @@ func (e *frameEncoder) batch(recs []leadscore.Record) ([]byte, int) {
 	case idsIndexedRq:
 		e.buf = binary.AppendUvarint(e.buf, start)
 	}
-	// Room for rows of the usual size, so that appending them rarely grows
-	// the buffer.
-	e.buf = slices.Grow(e.buf, min(n*(4*len(r0.Features)+minRow+len(r0.LeadID)+len(r0.InferenceID)+2), maxFrame))
-	for k := range run {
-		mark := len(e.buf)
-		r := &run[k]
-		if mode == idsExplicit {
-			e.str(r.InferenceID)
-		}
-		if leads {
-			e.str(r.LeadID)
-		}
-		e.buf = appendFloat32s(e.buf, r.Features)
-		e.f64(r.Margin)
-		e.f64(r.Probability)
-		e.buf = binary.AppendVarint(e.buf, int64(r.Tier))
-		if len(e.buf)-frameHeader > maxFrame {
-			// The rows before it make the frame; this one starts the next.
-			e.buf = e.buf[:mark]
-			n = k
-			break
-		}
-	}
+	n = e.rows(run, mode == idsExplicit, leads)
 	if n == 0 {
+		e.buf = e.buf[:e.start]
 		return nil, 1
 	}
 	binary.LittleEndian.PutUint32(e.buf[countAt:], uint32(n)) //nolint:gosec // n < maxFrame
 	return e.finish(), n
+}
+
+// rows appends a run's rows to the batch frame begun in buf: each its
+// inference id (ids: explicit mode), its lead id (leads), features,
+// margin, probability and tier. Room for a row is made before it is
+// written, so that its fields are copied in place (the features in one
+// copy of their memory) with no growth check of their own. It returns how
+// many rows fit the frame; the rows after are left out.
+func (e *frameEncoder) rows(run []leadscore.Record, ids, leads bool) int {
+	r0 := &run[0]
+	nfeat := len(r0.Features)
+	fixed := 4*nfeat + 8 + 8 // features, margin, probability
+	limit := e.start + frameHeader + maxFrame
+	b := e.buf
+	// Room for rows of the first one's size, so that the run's rows rarely
+	// grow the buffer.
+	usual := fixed + binary.MaxVarintLen64
+	if ids {
+		usual += 2 + len(r0.InferenceID)
+	}
+	if leads {
+		usual += 2 + len(r0.LeadID)
+	}
+	b = slices.Grow(b, min(len(run)*usual, limit+usual-len(b)))
+	for k := range run {
+		r := &run[k]
+		mark := len(b)
+		need := fixed + binary.MaxVarintLen64
+		if ids {
+			need += binary.MaxVarintLen64 + len(r.InferenceID)
+		}
+		if leads {
+			need += binary.MaxVarintLen64 + len(r.LeadID)
+		}
+		if mark+need > cap(b) {
+			b = slices.Grow(b, need)
+		}
+		if ids {
+			b = binary.AppendUvarint(b, uint64(len(r.InferenceID)))
+			b = append(b, r.InferenceID...)
+		}
+		if leads {
+			b = binary.AppendUvarint(b, uint64(len(r.LeadID)))
+			b = append(b, r.LeadID...)
+		}
+		at := len(b)
+		b = b[:at+fixed]
+		putFloat32s(b[at:at+4*nfeat], r.Features)
+		binary.LittleEndian.PutUint64(b[at+4*nfeat:], math.Float64bits(r.Margin))
+		binary.LittleEndian.PutUint64(b[at+4*nfeat+8:], math.Float64bits(r.Probability))
+		b = binary.AppendVarint(b, int64(r.Tier))
+		if len(b) > limit {
+			// The rows before it make the frame; this one starts the next.
+			e.buf = b[:mark]
+			return k
+		}
+	}
+	e.buf = b
+	return len(run)
 }
 
 // idMode chooses how a batch stores its records' inference ids: mode 1
@@ -238,10 +308,17 @@ func (e *frameEncoder) batch(recs []leadscore.Record) ([]byte, int) {
 // request id), else 0 (explicit). Records are checked in full, digits
 // included, so that decoding gives back exactly the ids encoded.
 func idMode(run []leadscore.Record) (mode int, base string, start uint64) {
+	var e frameEncoder
+	return e.idMode(run)
+}
+
+// idMode is the package's idMode, with e.scratch as room for a row's
+// expected id.
+func (e *frameEncoder) idMode(run []leadscore.Record) (mode int, base string, start uint64) {
 	r0 := &run[0]
 	same := true
 	for i := range run {
-		if run[i].InferenceID != r0.RequestID {
+		if !sameStr(run[i].InferenceID, r0.RequestID) {
 			same = false
 			break
 		}
@@ -253,18 +330,37 @@ func idMode(run []leadscore.Record) (mode int, base string, start uint64) {
 	if !ok || start+uint64(len(run)) > maxIDIndex {
 		return idsExplicit, "", 0
 	}
-	var digits [20]byte
+	// Row k's id, base-<start+k>, its digits counted up in place: one
+	// comparison a row.
+	want := append(append(e.scratch[:0], base...), '-')
+	want = strconv.AppendUint(want, start, 10)
+	e.scratch = want[:0] // kept for the next run
+	digits := len(base) + 1
 	for k := 1; k < len(run); k++ {
-		id := run[k].InferenceID
-		d := strconv.AppendUint(digits[:0], start+uint64(k), 10) //nolint:gosec // k >= 0
-		if len(id) != len(base)+1+len(d) || id[len(base)] != '-' || id[:len(base)] != base || id[len(base)+1:] != string(d) {
+		want = incDecimal(want, digits)
+		if id := run[k].InferenceID; len(id) != len(want) || id != string(want) {
 			return idsExplicit, "", 0
 		}
 	}
-	if base == r0.RequestID {
+	if sameStr(base, r0.RequestID) {
 		return idsIndexedRq, "", start
 	}
 	return idsIndexed, base, start
+}
+
+// incDecimal adds one to the canonical decimal that ends b from index
+// from: in place, or with a digit appended when every digit was 9.
+func incDecimal(b []byte, from int) []byte {
+	for i := len(b) - 1; i >= from; i-- {
+		if b[i] != '9' {
+			b[i]++
+			return b
+		}
+		b[i] = '0'
+	}
+	b = append(b, '0')
+	b[from] = '1'
+	return b
 }
 
 // splitIndexedID splits base-<index> where index is a canonical decimal
@@ -678,18 +774,20 @@ func clampTier(tier int64) int {
 	return int(tier)
 }
 
-// littleEndian: the host stores a float32 as its little-endian bytes.
+// littleEndian: the host stores a float32 as its little-endian bytes. A
+// variable, so that tests can take the other path.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// appendFloat32s appends vs as little-endian float32s: one copy of their
-// memory on a little-endian host (a record's 50 features in one memmove
-// instead of 50 appends), value by value elsewhere.
-func appendFloat32s(buf []byte, vs []float32) []byte {
-	if littleEndian && len(vs) > 0 {
-		return append(buf, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vs))), 4*len(vs))...) // #nosec G103 -- reads vs's own bytes
+// putFloat32s writes vs into dst (4*len(vs) bytes) as little-endian
+// float32s: one copy of their memory on a little-endian host.
+func putFloat32s(dst []byte, vs []float32) {
+	if littleEndian {
+		if len(vs) > 0 {
+			copy(dst, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vs))), 4*len(vs))) // #nosec G103 -- reads vs's own bytes
+		}
+		return
 	}
-	for _, v := range vs {
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+	for i, v := range vs {
+		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
 	}
-	return buf
 }

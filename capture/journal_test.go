@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -662,4 +663,319 @@ func TestJournalZeroTimeAsV1(t *testing.T) {
 			t.Fatalf("record %d: v1 %v, v2 %v", i, v1[i].Time, v2[i].Time)
 		}
 	}
+}
+
+// sharedRun makes a 100-lead request as httpapi builds it: every row's
+// request id, model, version and variant the same strings (one pointer),
+// inference ids base-<row> laid out in one buffer, features rows of one
+// block (leadscore.Batch.Features).
+func sharedRun(reqID string, n int, at time.Time) []leadscore.Record {
+	model, version, variant := "lead-demo", "v3", "champion"
+	var ids []byte
+	ends := make([]int, n)
+	for i := range n {
+		ids = strconv.AppendInt(append(append(ids, reqID...), '-'), int64(i), 10)
+		ends[i] = len(ids)
+	}
+	all := string(ids)
+	nf := len(testFeatures)
+	feats := make([]float32, n*nf)
+	recs := make([]leadscore.Record, n)
+	start := 0
+	for i := range recs {
+		for j := range nf {
+			feats[i*nf+j] = float32(i*nf+j) / 7
+		}
+		recs[i] = leadscore.Record{
+			Time: at, RequestID: reqID, InferenceID: all[start:ends[i]],
+			Model: model, ModelVersion: version, Variant: variant,
+			Features: feats[i*nf : (i+1)*nf : (i+1)*nf],
+			Margin:   float64(i) - 50, Probability: float64(i) / 100, Tier: 1 + i%5, LatencyMS: 0.5,
+		}
+		start = ends[i]
+	}
+	return recs
+}
+
+// distinct returns a copy of s in storage of its own: equal, not the same
+// bytes.
+func distinct(s string) string {
+	return string(append([]byte(nil), s...))
+}
+
+// checkFrames encodes recs in batch frames, checks the records per frame
+// and that the segment replays to recs exactly.
+func checkFrames(t *testing.T, recs []leadscore.Record, want string) {
+	t.Helper()
+	var counts []int
+	for _, f := range batchFrames(recs) {
+		counts = append(counts, f.recs)
+	}
+	if got := fmt.Sprint(counts); got != want {
+		t.Errorf("records per frame %s, want %s", got, want)
+	}
+	_, got, err := readSegment(encodeSegment(testFeatures, recs))
+	if err != nil || len(got) != len(recs) {
+		t.Fatalf("%d records of %d: %v", len(got), len(recs), err)
+	}
+	for i := range recs {
+		if !sameRecord(&got[i], &recs[i]) {
+			t.Fatalf("record %d: got %+v, want %+v", i, got[i], recs[i])
+		}
+	}
+}
+
+// The run checks take shared strings for equal without reading them, but
+// never take a difference for sameness: a request whose last row differs
+// from the others in one field only (a string of the same length, other
+// bytes) ends its run there, and equal strings in storage of their own
+// (Capture's copies, hand-built records) still make one run.
+func TestJournalRunSharedStrings(t *testing.T) {
+	at := t0.Add(987654321)
+	checkFrames(t, sharedRun("01JFQ", 100, at), "[100]")
+	for _, tc := range []struct {
+		name   string
+		change func(r *leadscore.Record)
+		want   string
+	}{
+		{"request id", func(r *leadscore.Record) { r.RequestID = "01JFX" }, "[99 1]"},
+		{"model", func(r *leadscore.Record) { r.Model = "lead-dema" }, "[99 1]"},
+		{"model version", func(r *leadscore.Record) { r.ModelVersion = "v4" }, "[99 1]"},
+		{"variant", func(r *leadscore.Record) { r.Variant = "champiom" }, "[99 1]"},
+		{"shadow", func(r *leadscore.Record) { r.Shadow = true }, "[99 1]"},
+		{"latency -0", func(r *leadscore.Record) { r.LatencyMS = math.Copysign(0.5, -1) }, "[99 1]"},
+		{"time 1ns later", func(r *leadscore.Record) { r.Time = r.Time.Add(1) }, "[99 1]"},
+		{"feature count", func(r *leadscore.Record) { r.Features = r.Features[:2] }, "[99 1]"},
+		// Same values in storage of their own: one run.
+		{"request id copy", func(r *leadscore.Record) { r.RequestID = distinct(r.RequestID) }, "[100]"},
+		{"model copy", func(r *leadscore.Record) { r.Model = distinct(r.Model) }, "[100]"},
+		{"version copy", func(r *leadscore.Record) { r.ModelVersion = distinct(r.ModelVersion) }, "[100]"},
+		{"variant copy", func(r *leadscore.Record) { r.Variant = distinct(r.Variant) }, "[100]"},
+		// The same instant in another location, or with a monotonic
+		// reading stripped, is the same time as stored.
+		{"time elsewhere", func(r *leadscore.Record) { r.Time = r.Time.In(time.FixedZone("x", 3600)) }, "[100]"},
+		{"features elsewhere", func(r *leadscore.Record) { r.Features = slices.Clone(r.Features) }, "[100]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs := sharedRun("01JFQ", 100, at)
+			tc.change(&recs[len(recs)-1])
+			if tc.name == "feature count" {
+				// A segment holds one feature count: the run's frames
+				// only, no replay.
+				var counts []int
+				for _, f := range batchFrames(recs) {
+					counts = append(counts, f.recs)
+				}
+				if got := fmt.Sprint(counts); got != tc.want {
+					t.Fatalf("records per frame %s, want %s", got, tc.want)
+				}
+				return
+			}
+			checkFrames(t, recs, tc.want)
+		})
+	}
+	// A monotonic reading: times equal as instants, not as values.
+	recs := sharedRun("01JFQ", 100, time.Now())
+	recs[99].Time = recs[99].Time.Round(0)
+	checkFrames(t, recs, "[100]")
+}
+
+// Indexed inference ids are checked row by row, whole: the last row's id
+// differing in one byte of its base or of its digits (same length) makes
+// the run's ids explicit, and counting up carries across digits.
+func TestJournalIndexedIDsChecked(t *testing.T) {
+	at := t0.Add(5)
+	for _, tc := range []struct {
+		name string
+		id   string // the last row's inference id
+		mode int
+	}{
+		{"as numbered", "01JFQ-99", idsIndexedRq},
+		{"base differs in its first byte", "11JFQ-99", idsExplicit},
+		{"base differs in its last byte", "01JFR-99", idsExplicit},
+		{"digit differs", "01JFQ-98", idsExplicit},
+		{"dash differs", "01JFQ_99", idsExplicit},
+		{"one digit more", "01JFQ-990", idsExplicit},
+		{"request id", "01JFQ", idsExplicit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs := sharedRun("01JFQ", 100, at)
+			recs[99].InferenceID = tc.id
+			var e frameEncoder
+			if mode, _, _ := e.idMode(recs); mode != tc.mode {
+				t.Fatalf("mode %d, want %d", mode, tc.mode)
+			}
+			if mode, _, _ := idMode(recs); mode != tc.mode {
+				t.Fatalf("idMode: mode %d, want %d", mode, tc.mode)
+			}
+			checkFrames(t, recs, "[100]")
+		})
+	}
+	// Runs that start past 0 count up across 9 -> 10, 99 -> 100, ...
+	for _, start := range []int{0, 5, 9, 95, 99, 995, 999_999_990} {
+		recs := requestRun("r", "sm-base", 30, at, false)
+		for i := range recs {
+			recs[i].InferenceID = "sm-base-" + strconv.Itoa(start+i)
+		}
+		var e frameEncoder
+		mode, base, from := e.idMode(recs)
+		if mode != idsIndexed || base != "sm-base" || from != uint64(start) {
+			t.Fatalf("start %d: mode %d base %q from %d", start, mode, base, from)
+		}
+		checkFrames(t, recs, "[30]")
+	}
+}
+
+// The rows' features are copied from wherever they are: rows of one block
+// (a Batch), rows of their own, rows sharing one slice, and no features.
+func TestJournalFeatureStorage(t *testing.T) {
+	at := t0.Add(7)
+	block := sharedRun("b", 50, at)
+	own := sharedRun("o", 50, at)
+	for i := range own {
+		own[i].Features = slices.Clone(own[i].Features)
+	}
+	shared := sharedRun("s", 50, at)
+	for i := range shared {
+		shared[i].Features = shared[0].Features
+	}
+	recs := append(append(append([]leadscore.Record(nil), block...), own...), shared...)
+	checkFrames(t, recs, "[50 50 50]")
+
+	none := sharedRun("n", 20, at)
+	for i := range none {
+		none[i].Features = nil
+	}
+	var enc frameEncoder
+	var seg []byte
+	seg = append(append(seg, journalMagic...), enc.header(nil)...)
+	for _, f := range batchFrames(none) {
+		seg = append(seg, f.frame...)
+	}
+	_, got, err := readSegment(seg)
+	if err != nil || len(got) != len(none) {
+		t.Fatalf("%d records of %d: %v", len(got), len(none), err)
+	}
+	for i := range none {
+		if !sameRecord(&got[i], &none[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+}
+
+// The features are written as little-endian float32s whatever the host:
+// the value-by-value path (a big-endian host's) writes the same bytes as
+// the copy of their memory.
+func TestJournalFeaturesEndianPaths(t *testing.T) {
+	recs := batchCases()
+	want := encodeSegment(testFeatures, recs)
+	saved := littleEndian
+	littleEndian = !saved
+	got := encodeSegment(testFeatures, recs)
+	littleEndian = saved
+	if !bytes.Equal(got, want) {
+		t.Fatal("the two paths write different bytes")
+	}
+	vs := []float32{1, float32(math.Inf(-1)), math.Float32frombits(0x7fc00001), -0.5}
+	var le [16]byte
+	for i, v := range vs {
+		binary.LittleEndian.PutUint32(le[4*i:], math.Float32bits(v))
+	}
+	for _, little := range []bool{true, false} {
+		littleEndian = little
+		var dst [16]byte
+		putFloat32s(dst[:], vs)
+		if dst != le {
+			littleEndian = saved
+			t.Fatalf("littleEndian %v: % x, want % x", little, dst, le)
+		}
+	}
+	littleEndian = saved
+}
+
+// Frames appended one after another into the journaler's pending bytes are
+// the frames encoded alone, and a record too large for a frame leaves what
+// was pending as it was.
+func TestJournalAppendInPlace(t *testing.T) {
+	recs := batchCases()
+	big := requestRun("big", "big", 3, t0, true)
+	big[1].LeadID = strings.Repeat("x", maxFrame) // too large alone
+	recs = append(recs, big...)
+	var want []byte
+	for _, f := range batchFrames(recs) {
+		want = append(want, f.frame...)
+	}
+	var enc frameEncoder
+	enc.buf = append(enc.buf, "pending"...)
+	for i := 0; i < len(recs); {
+		before := len(enc.buf)
+		frame, n := enc.appendBatch(recs[i:])
+		switch {
+		case frame == nil && len(enc.buf) != before:
+			t.Fatalf("record %d refused, pending bytes %d -> %d", i, before, len(enc.buf))
+		case frame != nil && !bytes.Equal(frame, enc.buf[before:]):
+			t.Fatalf("frame at %d is not the tail of the pending bytes", i)
+		}
+		i += n
+	}
+	if got := enc.buf; !bytes.Equal(got[:7], []byte("pending")) || !bytes.Equal(got[7:], want) {
+		t.Fatal("frames appended in place differ from frames encoded alone")
+	}
+}
+
+// Through a Writer whose journal writes its pending bytes at every frame
+// or at a few KiB, the segment holds every request's records in order.
+func TestJournalPendingWrites(t *testing.T) {
+	for _, size := range []int{1, 4 << 10} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			dir := t.TempDir()
+			var writes atomic.Int64
+			tune := testTuning()
+			tune.journalBufSize = size
+			tune.wrapJournal = func(w io.Writer) io.Writer { return countingWriter{w, &writes} }
+			w, err := newWriter(Config{Dir: dir}, testFeatures, nil, nil, tune)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []leadscore.Record
+			for i := range 40 {
+				run := sharedRun(fmt.Sprintf("req-%d", i), 1+i%9*7, t0.Add(time.Duration(i)*time.Millisecond))
+				w.Capture(run)
+				all = append(all, run...)
+			}
+			eventually(t, "records to be journaled", func() bool { return w.Stats().Journaled == uint64(len(all)) })
+			w.crash()
+			segs := segments(t, dir)
+			if len(segs) != 1 {
+				t.Fatalf("segments %v", segs)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, journalDir, segs[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, got, err := readSegment(data)
+			if err != nil || len(got) != len(all) {
+				t.Fatalf("%d records of %d: %v", len(got), len(all), err)
+			}
+			for i := range all {
+				if !sameRecord(&got[i], &all[i]) {
+					t.Fatalf("record %d differs", i)
+				}
+			}
+			if size == 1 && writes.Load() < 40 {
+				t.Fatalf("%d writes, want one a frame at least", writes.Load())
+			}
+		})
+	}
+}
+
+// countingWriter counts the writes through it.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.w.Write(p)
 }

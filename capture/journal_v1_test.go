@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/leadscore/leadscore"
 )
@@ -73,6 +74,7 @@ func encodeSegmentV1(features []string, recs []leadscore.Record) []byte {
 // them before batch frames; nil when it would exceed maxFrame. Kept for
 // tests that make v1 segments.
 func (e *frameEncoder) record(r *leadscore.Record) []byte {
+	e.buf = e.buf[:0]
 	e.begin(kindRecord)
 	e.buf = binary.LittleEndian.AppendUint64(e.buf, uint64(r.Time.UnixNano())) //nolint:gosec // bit pattern, decoded back as int64
 	e.str(r.RequestID)
@@ -161,4 +163,17 @@ func TestReplayV1SegmentAfterUpgrade(t *testing.T) {
 	}
 	checkRows(t, readLake(t, dir), append(v1, v2...))
 	assertNoLeftovers(t, dir)
+}
+
+// appendFloat32s appends vs as little-endian float32s: one copy of their
+// memory on a little-endian host (a record's 50 features in one memmove
+// instead of 50 appends), value by value elsewhere.
+func appendFloat32s(buf []byte, vs []float32) []byte {
+	if littleEndian && len(vs) > 0 {
+		return append(buf, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vs))), 4*len(vs))...) // #nosec G103 -- reads vs's own bytes
+	}
+	for _, v := range vs {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+	}
+	return buf
 }

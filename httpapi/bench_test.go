@@ -193,3 +193,17 @@ func benchmarkScoreHTTP(b *testing.B, body []byte) {
 		}
 	}
 }
+
+// BenchmarkScore100Capture is BenchmarkScore100 with a sink that takes
+// each request's records by batch and keeps nothing: beside
+// BenchmarkScore100 it is what the capture hand-off costs the request
+// path (the records' fields and ids, the batch, the rows handed over).
+func BenchmarkScore100Capture(b *testing.B) {
+	benchmarkScore(b, benchRows(100), "/score", func(c *Config) { c.Sink = nopBatchSink{} })
+}
+
+// nopBatchSink takes batches and keeps nothing.
+type nopBatchSink struct{}
+
+func (nopBatchSink) Capture([]leadscore.Record)    {}
+func (nopBatchSink) CaptureBatch(*leadscore.Batch) {}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"math"
@@ -10,8 +11,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadscore/leadscore"
+	"github.com/leadscore/leadscore/variant"
 )
 
 // recordingSink keeps every record it is given.
@@ -280,7 +285,7 @@ func TestCaptureFeaturesForFeatureCopiers(t *testing.T) {
 // rows) gets base-<row>, and a one-row batch base itself.
 func TestRecordIDsInference(t *testing.T) {
 	for _, n := range []int{1, 2, 9, 10, 11, 99, 100, 101, 999, 1000, 1001} {
-		ids := recordIDs("req-7f", n, &batch{})
+		ids := recordIDs("req-7f", n, &batch{}, nil)
 		for i := range n {
 			want := "req-7f"
 			if n > 1 {
@@ -290,6 +295,61 @@ func TestRecordIDsInference(t *testing.T) {
 				t.Fatalf("n=%d row %d: %q, want %q", n, i, got, want)
 			}
 		}
+	}
+}
+
+// TestRecordIDsArena: ids built one request after another in an
+// exchange's arena stay as they were while later requests' ids are built
+// (across chunks, with lead ids, and ids too large for a chunk), and a
+// chunk serves many requests.
+func TestRecordIDsArena(t *testing.T) {
+	var a idArena
+	type built struct {
+		base      string
+		inf, lead []string // as the records took them
+	}
+	var all []built
+	chunks := map[*byte]bool{}
+	for r := range 300 {
+		n := []int{1, 2, 100, 7, 3000}[r%5]
+		b := &batch{}
+		if r%2 == 0 {
+			b.hasIDs = true
+			for i := range n {
+				b.ids = append(b.ids, []byte(fmt.Sprintf(`"lead-%d-%d"`, r, i)))
+			}
+		}
+		x := built{base: fmt.Sprintf("req-%d", r)}
+		ids := recordIDs(x.base, n, b, &a)
+		for i := range n {
+			x.inf = append(x.inf, ids.inference(i))
+			x.lead = append(x.lead, ids.lead(i))
+		}
+		all = append(all, x)
+		if cap(a.chunk) > 0 {
+			chunks[unsafe.SliceData(a.chunk)] = true // #nosec G103 -- the chunk's address, to count chunks
+		}
+	}
+	for r, x := range all {
+		for i := range x.inf {
+			want := x.base
+			if len(x.inf) > 1 {
+				want += "-" + strconv.Itoa(i)
+			}
+			if x.inf[i] != want {
+				t.Fatalf("%s row %d: inference id %q, want %q", x.base, i, x.inf[i], want)
+			}
+			want = ""
+			if r%2 == 0 {
+				want = fmt.Sprintf("lead-%d-%d", r, i)
+			}
+			if x.lead[i] != want {
+				t.Fatalf("%s row %d: lead id %q, want %q", x.base, i, x.lead[i], want)
+			}
+		}
+	}
+	if len(chunks) < 2 || len(chunks) > 40 {
+		t.Errorf("%d chunks for 300 requests' ids, want a few, each serving many requests", len(chunks))
 	}
 }
 
@@ -436,5 +496,106 @@ func TestCaptureBatchesForBatchSinks(t *testing.T) {
 	// drops a quarter of what is put, hence the margin).
 	if n := len(k.seen); n > rounds*callers*each*3/4 {
 		t.Errorf("%d distinct batches for %d requests: released batches are not reused", n, rounds*callers*each)
+	}
+}
+
+// copyingBatchSink takes batches (CaptureBatch) and records (Capture),
+// copying every record and its features as they come and keeping no
+// reference: a batch goes back to the pool as soon as the request and
+// its shadow jobs release it.
+type copyingBatchSink struct {
+	mu      sync.Mutex
+	recs    []leadscore.Record
+	batches int
+}
+
+func (c *copyingBatchSink) Capture(recs []leadscore.Record) { c.keep(recs, false) }
+
+func (c *copyingBatchSink) CaptureBatch(b *leadscore.Batch) { c.keep(b.Records, true) }
+
+func (c *copyingBatchSink) keep(recs []leadscore.Record, batch bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if batch {
+		c.batches++
+	}
+	for _, r := range recs {
+		r.Features = slices.Clone(r.Features)
+		c.recs = append(c.recs, r)
+	}
+}
+
+func (c *copyingBatchSink) CopiesRecords() bool  { return true }
+func (c *copyingBatchSink) CopiesFeatures() bool { return true }
+
+// TestCaptureBatchVariantsShadows: with variants, a batch of leads goes to
+// the sinks as a pooled batch too, and the shadow jobs that score its
+// leads after the answer hold it: while requests run concurrently (each
+// reusing released batches and their storage), every live and shadow
+// record carries its own lead's features, and every lead has its live
+// record, its shadow's and, when the challenger answered, the champion's.
+func TestCaptureBatchVariantsShadows(t *testing.T) {
+	sink := &copyingBatchSink{}
+	var vars []Variant
+	for _, sp := range []variant.Spec{
+		{Name: "champion", Source: "a", Role: variant.Weighted, Weight: 1},
+		{Name: "challenger", Source: "b", Role: variant.Weighted, Weight: 1},
+		{Name: "shadow", Source: "c", Role: variant.Shadow, Sample: 1},
+	} {
+		f := newFake(2)
+		f.version = sp.Name + "-v"
+		vars = append(vars, Variant{Spec: sp, Loader: func() (leadscore.Scorer, error) { return f, nil }})
+	}
+	s, err := New(context.Background(), Config{Variants: vars, Sink: sink, Registerer: prometheus.NewRegistry(),
+		ShadowMaxLive: -1, ShadowMaxCPULoad: -1, ShadowMaxCPUWait: -1, ShadowQueue: 1 << 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	const callers, each, leads = 4, 30, 12
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Go(func() {
+			for j := range each {
+				if w := do(s, "POST", "/score", "application/json", leadsBody(1+g*each+j, leads)); w.Code != 200 {
+					t.Errorf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	eventually(t, func() bool { return s.ShadowPending() == 0 })
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if sink.batches != callers*each {
+		t.Errorf("%d requests reached the sink as batches, want all %d", sink.batches, callers*each)
+	}
+	live := map[string]string{}
+	shadows := map[string][]string{}
+	for _, r := range sink.recs {
+		if want := twoLeadFeatures(t, r.LeadID); !slices.Equal(r.Features, want) {
+			t.Fatalf("lead %s (variant %s, shadow %v): features %v, want %v", r.LeadID, r.Variant, r.Shadow, r.Features, want)
+		}
+		if r.Shadow {
+			shadows[r.LeadID] = append(shadows[r.LeadID], r.Variant)
+			continue
+		}
+		if live[r.LeadID] != "" {
+			t.Fatalf("lead %s captured live twice", r.LeadID)
+		}
+		live[r.LeadID] = r.Variant
+	}
+	if len(live) != callers*each*leads {
+		t.Fatalf("%d leads captured live, want %d", len(live), callers*each*leads)
+	}
+	for id, v := range live {
+		want := []string{"shadow"}
+		if v == "challenger" {
+			want = []string{"champion", "shadow"}
+		}
+		got := slices.Sorted(slices.Values(shadows[id]))
+		if !slices.Equal(got, want) {
+			t.Fatalf("lead %s answered by %s has shadow records of %v, want %v", id, v, got, want)
+		}
 	}
 }

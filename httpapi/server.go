@@ -539,6 +539,8 @@ type exchange struct {
 	// recs holds the captured records of the request when the sink copies
 	// them (Server.sinkCopies).
 	recs []leadscore.Record
+	// idSpace is where the captured records' ids are built.
+	idSpace idArena
 }
 
 // Buffers larger than these are dropped after a request rather than kept

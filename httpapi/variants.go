@@ -71,6 +71,19 @@ type shadowJob struct {
 	targets uint32 // bit i: variant i scores the job
 	live    []leadscore.Record
 	feats   []float32
+	// batch, when not nil, holds the live records' storage (live may be
+	// its Records, and the records' Features are its Features): the job
+	// holds a reference (Retain) from its queueing until it is scored or
+	// shed.
+	batch *leadscore.Batch
+}
+
+// done releases the job's batch, if it holds one.
+func (j *shadowJob) done() {
+	if j.batch != nil {
+		j.batch.Release()
+		j.batch = nil
+	}
 }
 
 // newVariantSet loads (or reuses from prev, same name and source) the
@@ -366,7 +379,7 @@ func variantNames(vs *variantSet) string {
 // every challenger has paired scores). When the queue is full, or the
 // process has no spare CPU (noSpareCPU), a job is shed and counted; the
 // live request never waits.
-func (s *Server) shadow(vs *variantSet, answered int, live []leadscore.Record, feats []float32) {
+func (s *Server) shadow(vs *variantSet, answered int, live []leadscore.Record, feats []float32, b *leadscore.Batch) {
 	if vs == nil || answered < 0 || s.shadowQ == nil || len(live) == 0 {
 		return
 	}
@@ -382,20 +395,20 @@ func (s *Server) shadow(vs *variantSet, answered int, live []leadscore.Record, f
 			case len(sub) == len(live):
 				all |= 1 << j
 			case len(sub) > 0: // a job of its own, with its sampled leads
-				s.enqueueShadow(shadowJob{vs: vs, targets: 1 << j, live: sub, feats: subFeats})
+				s.enqueueShadow(shadowJob{vs: vs, targets: 1 << j, live: sub, feats: subFeats, batch: b})
 			}
 		case sp.Role == variant.Shadow, j == vs.champion && vs.specs[answered].Role == variant.Weighted:
 			all |= 1 << j
 		}
 	}
 	if all != 0 {
-		s.enqueueShadow(shadowJob{vs: vs, targets: all, live: live, feats: feats})
+		s.enqueueShadow(shadowJob{vs: vs, targets: all, live: live, feats: feats, batch: b})
 	}
 }
 
 // shadowSplit queues the shadow jobs of a batch split across variants:
 // each variant's leads go to the variants that did not answer them.
-func (s *Server) shadowSplit(vs *variantSet, vrows []int32, live []leadscore.Record, feats []float32) {
+func (s *Server) shadowSplit(vs *variantSet, vrows []int32, live []leadscore.Record, feats []float32, b *leadscore.Batch) {
 	nf := len(feats) / len(live)
 	_ = eachVariant(vrows, func(_ int, k int32) error {
 		var sub []leadscore.Record
@@ -406,7 +419,7 @@ func (s *Server) shadowSplit(vs *variantSet, vrows []int32, live []leadscore.Rec
 				subFeats = append(subFeats, feats[i*nf:(i+1)*nf]...)
 			}
 		}
-		s.shadow(vs, int(k), sub, subFeats)
+		s.shadow(vs, int(k), sub, subFeats, b)
 		return nil
 	})
 }
@@ -444,11 +457,15 @@ func sampleLeads(sample float64, live []leadscore.Record, feats []float32) ([]le
 	return sub, subFeats
 }
 
-// enqueueShadow hands a job to the shadow workers, or sheds it.
+// enqueueShadow hands a job to the shadow workers, or sheds it. A job
+// with a batch retains it while queued.
 func (s *Server) enqueueShadow(job shadowJob) {
 	if s.cpuLoad.Busy(time.Now()) { // shed here, without waking a worker
 		s.shedJob(job, shedNoSpareCPU)
 		return
+	}
+	if job.batch != nil {
+		job.batch.Retain()
 	}
 	s.shadowPending.Add(1)
 	select {
@@ -456,6 +473,7 @@ func (s *Server) enqueueShadow(job shadowJob) {
 	default:
 		s.shadowPending.Add(-1)
 		s.shedJob(job, shedQueueFull)
+		job.done()
 	}
 }
 
@@ -519,6 +537,7 @@ func (s *Server) startShadows(queue, workers int) {
 				} else {
 					out = s.runShadow(job, out)
 				}
+				job.done()
 				s.shadowPending.Add(-1)
 			}
 		}()
@@ -547,6 +566,16 @@ func (s *Server) runShadow(job shadowJob, out []leadscore.Result) []leadscore.Re
 		out = make([]leadscore.Result, n)
 	}
 	out = out[:n]
+	// The shadow records reach the sinks by Capture (copied, off the
+	// request path), sharing the live records' Features. When those are a
+	// pooled batch's storage, which goes back to the pool once the job is
+	// done, a sink that may keep features past Capture (not a
+	// leadscore.FeatureCopier) gets copies instead.
+	var feats []float32
+	if job.batch != nil && !s.sinkCopiesFeats {
+		feats = slices.Clone(job.feats)
+	}
+	nf := len(job.feats) / max(n, 1)
 	for j := range job.vs.specs {
 		if job.targets&(1<<j) == 0 {
 			continue
@@ -581,9 +610,13 @@ func (s *Server) runShadow(job shadowJob, out []leadscore.Result) []leadscore.Re
 		recs := make([]leadscore.Record, n)
 		for i := range recs {
 			l := &job.live[i]
+			f := l.Features
+			if feats != nil {
+				f = feats[i*nf : (i+1)*nf : (i+1)*nf]
+			}
 			recs[i] = leadscore.Record{
 				Time: now, RequestID: l.RequestID, InferenceID: l.InferenceID, LeadID: l.LeadID,
-				Model: m.info.Name, ModelVersion: m.info.Version, Features: l.Features, FeatureNames: l.FeatureNames,
+				Model: m.info.Name, ModelVersion: m.info.Version, Features: f, FeatureNames: l.FeatureNames,
 				Margin: out[i].Margin, Probability: out[i].Probability, Tier: out[i].Score, LatencyMS: ms,
 				Variant: name, Shadow: true,
 			}

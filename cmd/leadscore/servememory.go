@@ -104,32 +104,45 @@ const (
 	// recordIDBytes is what a captured record's ids and names hold
 	// besides leadscore.Record itself (request, inference and lead ids).
 	recordIDBytes = 96
-	// monitorQueueRecords is what the monitor's queue holds under load:
-	// takes of 8,192 to ~16,000 records, twice over (request batches it
-	// keeps by reference until they are in its window). Its bound,
-	// monitor.DefaultQueueRecords, is reached only while its goroutine
-	// stalls.
-	monitorQueueRecords = 32 << 10
-	// monitorRecordBytes is what the monitor reads of a queued record
-	// besides its features (probability, time, ids).
-	monitorRecordBytes = 64
 )
 
 // workingSet estimates the heap the capture pipeline (lake on: the
 // queue's batch buffers at --lake-queue-depth, and a Parquet row group
-// being encoded) and the monitor (its queue's two buffers at their bound)
-// hold under load, for nfeat features a lead: memory that start-up has
-// not allocated yet, which auto makes room for. With the defaults and the
-// demo model (50 features) it is about 27 MiB, and auto 71 MiB.
-func workingSet(lake bool, queueDepth, rowGroupRows int, monitor bool, nfeat int) int64 {
-	var n int64
+// being encoded) and the drift monitors hold under load, for nfeat
+// features a lead: memory that start-up has not allocated yet, which auto
+// makes room for.
+//
+// Each monitor's queue (monitors: one, or one per variant whose model has
+// a baseline, 0 when monitoring is off) holds up to queueRecords records
+// (--monitor-queue-records) of the requests' own batches, by reference:
+// what it pins is whole records (leadscore.Record, their ids, their
+// features), not the few fields its window reads. It reaches its bound
+// whenever its goroutine runs late (waiting for a core on a saturated
+// server). A batch's size class rounds its storage up (a 100-lead
+// request's batch has room for 128), which the estimate leaves out:
+// TestWorkingSetMonitorQueue measures a queue full of 100-lead batches at
+// 1.15x it.
+//
+// The lake's queue holds the same batches: each queue holds what its
+// goroutine has not taken yet, the latest part of one stream of batches,
+// so together they pin the larger of the two, not the sum (with one
+// monitor exactly; with a monitor per variant, each holding its own
+// variant's latest records, the larger is an estimate). Counting both
+// would raise auto by about 16 MiB with the defaults, past the 72-80 MiB
+// that served best (docs/service.md, "Memory": 91 MiB served 5,054
+// requests/s at 115 MB RSS, 76 MiB 6,262 at 100 MB).
+//
+// With the defaults and the demo model (50 features) it is about 35 MiB
+// (the monitor's queue 31.5 MiB, the lake's 15.8 and its row groups 3.1),
+// and auto 79 MiB (the heap after start-up is 12.3 MiB).
+func workingSet(lake bool, queueDepth, rowGroupRows, monitors, queueRecords, nfeat int) int64 {
 	featBytes := 4 * int64(nfeat)
+	rec := int64(unsafe.Sizeof(leadscore.Record{})) + recordIDBytes + featBytes
+	var queued, rowGroups int64
 	if lake {
-		rec := int64(unsafe.Sizeof(leadscore.Record{})) + recordIDBytes + featBytes
-		n += captureBuffers*int64(queueDepth)*rec + 2*int64(rowGroupRows)*featBytes
+		queued = captureBuffers * int64(queueDepth) * rec
+		rowGroups = 2 * int64(rowGroupRows) * featBytes
 	}
-	if monitor {
-		n += monitorQueueRecords * (monitorRecordBytes + featBytes)
-	}
-	return n
+	queued = max(queued, int64(max(monitors, 0))*int64(max(queueRecords, 0))*rec)
+	return queued + rowGroups
 }

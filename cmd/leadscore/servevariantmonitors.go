@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -246,6 +247,13 @@ func (vs *variantServing) syncMonitors(srv *httpapi.Server, adopt bool) {
 	vs.publishMonitors(specs[variant.Champion(specs)].Name)
 }
 
+// monitorCount is how many variants' drift monitors run now.
+func (vs *variantServing) monitorCount() int {
+	vs.monMu.Lock()
+	defer vs.monMu.Unlock()
+	return len(vs.runs)
+}
+
 // waitMonitors waits for every running monitor to return (their context
 // is done: serve is shutting down).
 func (vs *variantServing) waitMonitors() {
@@ -257,25 +265,79 @@ func (vs *variantServing) waitMonitors() {
 	}
 }
 
-// Capture feeds each variant's monitor its own records.
+// Capture feeds each variant's monitor its own records: a request's
+// records share a variant, unless its leads were routed one by one (by
+// their ids) to several, and the shadow records of a job are the
+// shadow's.
 func (vs *variantServing) Capture(recs []leadscore.Record) {
 	if len(recs) == 0 {
 		return
 	}
-	if mon := vs.monitors.Load().byName[recs[0].Variant]; mon != nil {
-		mon.Capture(recs) // one request's records share a variant
+	set := vs.monitors.Load()
+	if oneVariant(recs) {
+		if mon := set.byName[recs[0].Variant]; mon != nil {
+			mon.Capture(recs)
+		}
+		return
 	}
+	vs.captureEach(set, recs)
 }
 
 // CaptureBatch hands a request's batch to its variant's monitor, which
-// keeps it by reference (leadscore.BatchSink) instead of copying it.
+// keeps it by reference (leadscore.BatchSink) instead of copying it. A
+// batch whose leads went to several variants is split: each variant's
+// monitor gets copies of its own records (Capture), since a monitor
+// takes a batch whole.
 func (vs *variantServing) CaptureBatch(b *leadscore.Batch) {
-	if len(b.Records) == 0 {
+	recs := b.Records
+	if len(recs) == 0 {
 		return
 	}
-	if mon := vs.monitors.Load().byName[b.Records[0].Variant]; mon != nil {
-		mon.CaptureBatch(b) // one request's records share a variant
+	set := vs.monitors.Load()
+	if oneVariant(recs) {
+		if mon := set.byName[recs[0].Variant]; mon != nil {
+			mon.CaptureBatch(b)
+		}
+		return
 	}
+	vs.captureEach(set, recs)
+}
+
+// captureEach gives each variant's monitor copies of its records among
+// recs, in their order.
+func (vs *variantServing) captureEach(set *monitorSet, recs []leadscore.Record) {
+	var done []string
+	var own []leadscore.Record
+	for i := range recs {
+		name := recs[i].Variant
+		if slices.Contains(done, name) {
+			continue
+		}
+		done = append(done, name)
+		mon := set.byName[name]
+		if mon == nil {
+			continue
+		}
+		own = own[:0]
+		for j := i; j < len(recs); j++ {
+			if recs[j].Variant == name {
+				own = append(own, recs[j])
+			}
+		}
+		mon.Capture(own) // copies what it keeps: own is reused
+	}
+}
+
+// oneVariant reports whether every record of recs has the first's
+// variant.
+func oneVariant(recs []leadscore.Record) bool {
+	v := recs[0].Variant
+	for i := 1; i < len(recs); i++ {
+		if recs[i].Variant != v {
+			return false
+		}
+	}
+	return true
 }
 
 // CopiesRecords reports true: the monitors copy what they keep

@@ -407,7 +407,14 @@ func (s *service) buildServer(ctx context.Context) error {
 	}
 	// Shadow scores still queued reach the lake, which closes after.
 	s.onClose("server", func(time.Time) error { srv.Close(); return nil })
-	work := workingSet(c.lake.enabled, c.lake.queueDepth, capture.DefaultRowGroupRows, c.monitor.enabled, len(s.first.Info().Features))
+	monitors := 0
+	switch {
+	case s.vars != nil:
+		monitors = s.vars.monitorCount()
+	case s.mon != nil:
+		monitors = 1
+	}
+	work := workingSet(c.lake.enabled, c.lake.queueDepth, capture.DefaultRowGroupRows, monitors, c.monitor.queueRecs, len(s.first.Info().Features))
 	c.memoryLimit.apply(s.log, work)
 	return nil
 }
