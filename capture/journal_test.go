@@ -78,6 +78,20 @@ func readSegment(data []byte) ([]string, []leadscore.Record, error) {
 	return fr.features, recs, errors.New("reader did not stop")
 }
 
+// decodesTo fails t unless the segment data decodes to exactly want.
+func decodesTo(t *testing.T, data []byte, want []leadscore.Record) {
+	t.Helper()
+	_, got, err := readSegment(data)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("%d records of %d: %v", len(got), len(want), err)
+	}
+	for i := range want {
+		if !sameRecord(&got[i], &want[i]) {
+			t.Fatalf("record %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
 // sameRecord compares records bit for bit (NaN included).
 func sameRecord(a, b *leadscore.Record) bool {
 	if !a.Time.Equal(b.Time) || a.RequestID != b.RequestID || a.InferenceID != b.InferenceID ||
@@ -637,15 +651,7 @@ func TestJournalOneFramePerRequest(t *testing.T) {
 	if frames != requests {
 		t.Fatalf("%d frames for %d requests", frames, requests)
 	}
-	_, got, err := readSegment(data)
-	if err != nil || len(got) != len(all) {
-		t.Fatalf("%d records of %d: %v", len(got), len(all), err)
-	}
-	for i := range all {
-		if !sameRecord(&got[i], &all[i]) {
-			t.Fatalf("record %d differs", i)
-		}
-	}
+	decodesTo(t, data, all)
 }
 
 // A record without a time (the journaler gives it the capture time before
@@ -714,15 +720,7 @@ func checkFrames(t *testing.T, recs []leadscore.Record, want string) {
 	if got := fmt.Sprint(counts); got != want {
 		t.Errorf("records per frame %s, want %s", got, want)
 	}
-	_, got, err := readSegment(encodeSegment(testFeatures, recs))
-	if err != nil || len(got) != len(recs) {
-		t.Fatalf("%d records of %d: %v", len(got), len(recs), err)
-	}
-	for i := range recs {
-		if !sameRecord(&got[i], &recs[i]) {
-			t.Fatalf("record %d: got %+v, want %+v", i, got[i], recs[i])
-		}
-	}
+	decodesTo(t, encodeSegment(testFeatures, recs), recs)
 }
 
 // The run checks take shared strings for equal without reading them, but
@@ -852,15 +850,7 @@ func TestJournalFeatureStorage(t *testing.T) {
 	for _, f := range batchFrames(none) {
 		seg = append(seg, f.frame...)
 	}
-	_, got, err := readSegment(seg)
-	if err != nil || len(got) != len(none) {
-		t.Fatalf("%d records of %d: %v", len(got), len(none), err)
-	}
-	for i := range none {
-		if !sameRecord(&got[i], &none[i]) {
-			t.Fatalf("record %d differs", i)
-		}
-	}
+	decodesTo(t, seg, none)
 }
 
 // The features are written as little-endian float32s whatever the host:
@@ -953,15 +943,7 @@ func TestJournalPendingWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, got, err := readSegment(data)
-			if err != nil || len(got) != len(all) {
-				t.Fatalf("%d records of %d: %v", len(got), len(all), err)
-			}
-			for i := range all {
-				if !sameRecord(&got[i], &all[i]) {
-					t.Fatalf("record %d differs", i)
-				}
-			}
+			decodesTo(t, data, all)
 			if size == 1 && writes.Load() < 40 {
 				t.Fatalf("%d writes, want one a frame at least", writes.Load())
 			}

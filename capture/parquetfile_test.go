@@ -907,6 +907,27 @@ func TestCompareBytes(t *testing.T) {
 	}
 }
 
+// mapDict is the reference the dictionaries are held to: each distinct
+// value in order of first appearance, each value's index and, when nanNull
+// (an optional FLOAT column), the positions of the NaNs, which are nulls.
+func mapDict(vals []uint32, nanNull bool) (dict []uint32, idx, nulls []int32) {
+	pos := map[uint32]int32{}
+	for j, v := range vals {
+		if nanNull && v&0x7fffffff > 0x7f800000 {
+			nulls = append(nulls, int32(j)) //nolint:gosec // small
+			continue
+		}
+		i, ok := pos[v]
+		if !ok {
+			i = int32(len(dict)) //nolint:gosec // small
+			pos[v] = i
+			dict = append(dict, v)
+		}
+		idx = append(idx, i)
+	}
+	return dict, idx, nulls
+}
+
 // TestDictBuild holds the dictionary loops (dict32 for FLOAT columns,
 // NaN null; dictTable for required columns) to a map-based reference:
 // values in order of first appearance, every index, the nulls' positions
@@ -938,23 +959,7 @@ func TestDictBuild(t *testing.T) {
 				vals[i] = uint32(rnd.IntN(distinct)) * 2048 //nolint:gosec // small
 			}
 		}
-		// reference
-		pos := map[uint32]int32{}
-		var wantDict []uint32
-		var wantIdx, wantNulls []int32
-		for j, v := range vals {
-			if v&0x7fffffff > 0x7f800000 {
-				wantNulls = append(wantNulls, int32(j)) //nolint:gosec // small
-				continue
-			}
-			i, ok := pos[v]
-			if !ok {
-				i = int32(len(wantDict)) //nolint:gosec // small
-				pos[v] = i
-				wantDict = append(wantDict, v)
-			}
-			wantIdx = append(wantIdx, i)
-		}
+		wantDict, wantIdx, wantNulls := mapDict(vals, true)
 		wantOK := len(wantDict) <= dictMaxEntries
 		dict, idx, nulls, ok := t32.build(vals, &idxBuf)
 		if ok != wantOK {
@@ -964,17 +969,7 @@ func TestDictBuild(t *testing.T) {
 			t.Fatalf("round %d: dict32 built a different dictionary, indexes or nulls", round)
 		}
 		// required columns: NaN is a value like any other
-		pos = map[uint32]int32{}
-		wantDict, wantIdx = nil, nil
-		for _, v := range vals {
-			i, ok := pos[v]
-			if !ok {
-				i = int32(len(wantDict)) //nolint:gosec // small
-				pos[v] = i
-				wantDict = append(wantDict, v)
-			}
-			wantIdx = append(wantIdx, i)
-		}
+		wantDict, wantIdx, _ = mapDict(vals, false)
 		wantOK = len(wantDict) <= dictMaxEntries
 		dictI, idxI, ok := tI.build(vals, &idxBuf)
 		if ok != wantOK || ok && (!slices.Equal(dictI, wantDict) || !slices.Equal(idxI, wantIdx)) {
