@@ -33,13 +33,14 @@ const (
 	DefaultWindowRows   = 10000
 	DefaultQueueBatches = 1024
 	// DefaultQueueRecords bounds the records waiting for the monitor's
-	// goroutine: eight takes of 8,192 (what wakes it early), about 130 ms
-	// of a saturated 2-core server's 100-lead traffic, and at most about
-	// 30 MB of request batches (50 features) pinned while it runs late,
-	// what the queue's 1024 copied 100-lead batches could hold before
-	// (27 MB). Half that dropped records on a saturated server at load 8,
-	// where the goroutine waited for a core.
-	DefaultQueueRecords = 64 << 10
+	// goroutine: six takes of 8,192 (what wakes it early), about 80-100
+	// ms of a saturated 2-core server's 100-lead traffic, and at most
+	// about 24 MB of request batches (50 features) pinned while it runs
+	// late. 65,536 (31.5 MiB) raised --memory-limit auto from 71 to 79
+	// MiB for the demo model and its peak RSS in bench/service_vs_peer.sh
+	// to 100.6 MB, past issue 13's 100 MB; 32,768 dropped records on a
+	// saturated server at load 8, where the goroutine waited for a core.
+	DefaultQueueRecords = 48 << 10
 	DefaultEvalInterval = 30 * time.Second
 	// DefaultDrainInterval is how long the monitor's goroutine lets
 	// captured batches gather before adding them to the window. Each
@@ -75,7 +76,7 @@ type Config struct {
 	// for the monitor's goroutine, and QueueRecords how many records they
 	// may hold in all (a single call's records are taken however many
 	// when nothing waits); beyond either, a call's records are dropped
-	// and counted (defaults 1024 and 65,536). CaptureBatch's batches wait
+	// and counted (defaults 1024 and 49,152). CaptureBatch's batches wait
 	// by reference: QueueRecords bounds the request storage they pin.
 	QueueBatches int
 	QueueRecords int

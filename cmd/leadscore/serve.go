@@ -141,7 +141,7 @@ func parseServeSettings(args []string, getenv func(string) (string, bool), stdou
 	c.variants.addFlags(fs.FlagSet)
 	fs.configKey("variants", "variant")
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector `URL` (OTLP over HTTP, e.g. http://127.0.0.1:4318);\nwhen set, every request is traced (default: OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing;\nOTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the service)")
-	fs.Var(&c.memoryLimit, "memory-limit", "soft memory `limit` of the Go runtime (GOMEMLIMIT): a size, off, or auto, which is\n64MiB or, for large models, twice the heap after start-up plus 32MiB, or that heap plus\nwhat capture and monitoring hold under load plus 32MiB when larger (79MiB for the demo\nmodel); an explicit GOMEMLIMIT in the environment wins over auto")
+	fs.Var(&c.memoryLimit, "memory-limit", "soft memory `limit` of the Go runtime (GOMEMLIMIT): a size, off, or auto, which is\n64MiB or, for large models, twice the heap after start-up plus 32MiB, or that heap plus\nwhat capture and monitoring hold under load plus 32MiB when larger (71MiB for the demo\nmodel); an explicit GOMEMLIMIT in the environment wins over auto")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "`address` (host:port) for Go's profiler at /debug/pprof/, on its own listener;\na loopback address unless --debug-listen-remote (default: off)")
 	fs.BoolVar(&c.debugListenRemote, "debug-listen-remote", false, "allow --debug-listen on an address other than loopback (profiles reveal internals)")
 	fs.BoolVar(&c.traceForwardedFor, "trace-forwarded-for", false, "let trace spans take the client address from X-Forwarded-For (only behind a proxy\nthat sets it); otherwise the header is ignored")

@@ -132,9 +132,9 @@ const (
 // that served best (docs/service.md, "Memory": 91 MiB served 5,054
 // requests/s at 115 MB RSS, 76 MiB 6,262 at 100 MB).
 //
-// With the defaults and the demo model (50 features) it is about 35 MiB
-// (the monitor's queue 31.5 MiB, the lake's 15.8 and its row groups 3.1),
-// and auto 79 MiB (the heap after start-up is 12.3 MiB).
+// With the defaults and the demo model (50 features) it is about 27 MiB
+// (the monitor's queue 23.6 MiB, the lake's 15.8 and its row groups 3.1),
+// and auto 71 MiB (the heap after start-up is 12.3 MiB).
 func workingSet(lake bool, queueDepth, rowGroupRows, monitors, queueRecords, nfeat int) int64 {
 	featBytes := 4 * int64(nfeat)
 	rec := int64(unsafe.Sizeof(leadscore.Record{})) + recordIDBytes + featBytes

@@ -84,7 +84,7 @@ func TestMemoryLimitApply(t *testing.T) {
 // and the monitors: nothing with both off; the monitors' part growing
 // with --monitor-queue-records and one queue per variant's monitor; the
 // lake's with --lake-queue-depth; the two queues, which hold the same
-// batches, counted as the larger; and about 35 MiB for the defaults with
+// batches, counted as the larger; and about 27 MiB for the defaults with
 // the demo model's 50 features (docs/service.md quotes it).
 func TestWorkingSet(t *testing.T) {
 	const q = monitor.DefaultQueueRecords
@@ -95,7 +95,7 @@ func TestWorkingSet(t *testing.T) {
 	mon := workingSet(false, 8192, 8192, 1, q, 50)
 	rowGroups := int64(2 * 8192 * 4 * 50)
 	if lake <= rowGroups || mon <= 0 || mon <= lake-rowGroups {
-		t.Errorf("lake %d (row groups %d), monitor %d: want the monitor's queue, at 65,536 records, the larger", lake, rowGroups, mon)
+		t.Errorf("lake %d (row groups %d), monitor %d: want the monitor's queue, at 49,152 records, the larger", lake, rowGroups, mon)
 	}
 	if both := workingSet(true, 8192, 8192, 1, q, 50); both != mon+rowGroups {
 		t.Errorf("lake and monitor: %d, want the larger queue %d and the row groups %d", both, mon, rowGroups)
@@ -112,8 +112,8 @@ func TestWorkingSet(t *testing.T) {
 	if wider := workingSet(true, 8192, 8192, 1, q, 100); wider <= mon+rowGroups {
 		t.Errorf("more features: %d, want more than %d", wider, mon+rowGroups)
 	}
-	if both := workingSet(true, 8192, 8192, 1, q, 50); both < 33<<20 || both > 37<<20 {
-		t.Errorf("defaults, 50 features: %d bytes (%.1f MiB), want about 35 MiB", both, float64(both)/(1<<20))
+	if both := workingSet(true, 8192, 8192, 1, q, 50); both < 25<<20 || both > 29<<20 {
+		t.Errorf("defaults, 50 features: %d bytes (%.1f MiB), want about 27 MiB", both, float64(both)/(1<<20))
 	}
 }
 
