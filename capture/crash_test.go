@@ -37,6 +37,21 @@ func segments(t *testing.T, dir string) []string {
 	return segs
 }
 
+// onlySegment returns the bytes of the journal's one segment in dir,
+// failing t when there is not exactly one.
+func onlySegment(t *testing.T, dir string) []byte {
+	t.Helper()
+	segs := segments(t, dir)
+	if len(segs) != 1 {
+		t.Fatalf("segments %v", segs)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, journalDir, segs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 func mustRoot(t *testing.T, dir string) *os.Root {
 	t.Helper()
 	r, err := os.OpenRoot(dir)

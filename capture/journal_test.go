@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -622,14 +620,7 @@ func TestJournalOneFramePerRequest(t *testing.T) {
 	}
 	eventually(t, "records to be journaled", func() bool { return w.Stats().Journaled == uint64(len(all)) })
 	w.crash()
-	segs := segments(t, dir)
-	if len(segs) != 1 {
-		t.Fatalf("segments %v", segs)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, journalDir, segs[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := onlySegment(t, dir)
 	fr, err := newFrameReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
@@ -935,14 +926,7 @@ func TestJournalPendingWrites(t *testing.T) {
 			}
 			eventually(t, "records to be journaled", func() bool { return w.Stats().Journaled == uint64(len(all)) })
 			w.crash()
-			segs := segments(t, dir)
-			if len(segs) != 1 {
-				t.Fatalf("segments %v", segs)
-			}
-			data, err := os.ReadFile(filepath.Join(dir, journalDir, segs[0]))
-			if err != nil {
-				t.Fatal(err)
-			}
+			data := onlySegment(t, dir)
 			decodesTo(t, data, all)
 			if size == 1 && writes.Load() < 40 {
 				t.Fatalf("%d writes, want one a frame at least", writes.Load())

@@ -140,14 +140,7 @@ func TestReplayV1SegmentAfterUpgrade(t *testing.T) {
 		v2 = append(v2, requestRun(fmt.Sprintf("req-%02d", i), fmt.Sprintf("req-%02d", i), 1+i%11, t0.Add(time.Duration(i)*time.Second), i%2 == 0)...)
 	}
 	crashAfterJournal(t, Config{Dir: dir}, v2)
-	segs := segments(t, dir)
-	if len(segs) != 1 {
-		t.Fatalf("segments %v", segs)
-	}
-	seg, err := os.ReadFile(filepath.Join(dir, journalDir, segs[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	seg := onlySegment(t, dir)
 	if !bytes.HasPrefix(seg, []byte(journalMagic)) || journalMagic != "LSCAPJ2\n" {
 		t.Fatalf("the journal wrote magic %q", seg[:8])
 	}
