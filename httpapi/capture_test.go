@@ -286,6 +286,7 @@ func TestCaptureFeaturesForFeatureCopiers(t *testing.T) {
 func TestRecordIDsInference(t *testing.T) {
 	for _, n := range []int{1, 2, 9, 10, 11, 99, 100, 101, 999, 1000, 1001} {
 		ids := recordIDs("req-7f", n, &batch{}, nil)
+		seq := ids.inferences()
 		for i := range n {
 			want := "req-7f"
 			if n > 1 {
@@ -294,6 +295,12 @@ func TestRecordIDsInference(t *testing.T) {
 			if got := ids.inference(i); got != want {
 				t.Fatalf("n=%d row %d: %q, want %q", n, i, got, want)
 			}
+			if got := seq.next(); got != want {
+				t.Fatalf("n=%d row %d read in order: %q, want %q", n, i, got, want)
+			}
+		}
+		if n > 1 && len(ids.all) != indexedIDsLen(len("req-7f"), n) {
+			t.Fatalf("n=%d: %d bytes of ids, want exactly %d", n, len(ids.all), indexedIDsLen(len("req-7f"), n))
 		}
 	}
 }
@@ -599,3 +606,22 @@ func TestCaptureBatchVariantsShadows(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRecordIDs is what a 100-lead request's inference ids cost the
+// request path (Server.capture): built in an exchange's arena, and read
+// back as each record takes its own.
+func BenchmarkRecordIDs(b *testing.B) {
+	var a idArena
+	bt := &batch{}
+	base := "0123abcd-00000000000004d2"
+	b.ReportAllocs()
+	for b.Loop() {
+		ids := recordIDs(base, 100, bt, &a)
+		seq := ids.inferences()
+		for range 100 {
+			sinkString = seq.next()
+		}
+	}
+}
+
+var sinkString string

@@ -35,7 +35,8 @@ func serveCostBody(n int) []byte {
 // BenchmarkServeCost is what capture and monitoring cost per request in
 // the process, lean (--lake=false --monitor=false) beside full (the
 // defaults: lake, drift monitor with live attribution, access log), and
-// monitor (--lake=false: the drift monitor's share alone), on the
+// monitor (--lake=false: the drift monitor's share alone) and floor (lean
+// plus the least work any capture must do, captureFloor), on the
 // embedded demo model, through the whole serve handler as `leadscore
 // serve` builds it (no network). Besides ns/op (the request goroutine's
 // wall time) it reports cpu-us/op: the process's CPU time (getrusage, all
@@ -48,22 +49,26 @@ func serveCostBody(n int) []byte {
 func BenchmarkServeCost(b *testing.B) {
 	for _, leads := range []int{1, 100} {
 		body := serveCostBody(leads)
-		for _, mode := range []string{"lean", "full", "monitor"} {
+		for _, mode := range []string{"lean", "full", "monitor", "floor"} {
 			b.Run(mode+"/"+strconv.Itoa(leads), func(b *testing.B) {
 				args := []string{"--listen", "127.0.0.1:0", "--watch-interval", "0", "--lake-dir", filepath.Join(b.TempDir(), "lake")}
+				var after func()
 				switch mode {
 				case "lean":
 					args = append(args, "--lake=false", "--monitor=false")
 				case "monitor": // the drift monitor's share alone
 					args = append(args, "--lake=false")
+				case "floor": // lean plus the least work capture must do
+					args = append(args, "--lake=false", "--monitor=false")
+					after = newCaptureFloor(b, leads).request
 				}
-				benchServe(b, args, body)
+				benchServe(b, args, body, after)
 			})
 		}
 	}
 }
 
-func benchServe(b *testing.B, args []string, body []byte) {
+func benchServe(b *testing.B, args []string, body []byte, after func()) {
 	c, err := parseServeConfig(args, func(string) (string, bool) { return "", false }, io.Discard)
 	if err != nil {
 		b.Fatal(err)
@@ -86,6 +91,9 @@ func benchServe(b *testing.B, args []string, body []byte) {
 		s.handler.ServeHTTP(w, r)
 		if w.status != http.StatusOK {
 			b.Fatalf("status %d", w.status)
+		}
+		if after != nil {
+			after()
 		}
 	}
 	for range 200 { // warm the pools, the model's first calls
