@@ -682,9 +682,9 @@ func newBenchSegment(b *testing.B) *benchSegment {
 	return &benchSegment{f: f, cw: &countWriter{w: f}}
 }
 
-func (s *benchSegment) truncate(b *testing.B) {
+func (s *benchSegment) truncate(b *testing.B) bool {
 	if s.cw.n-s.written < 64<<20 {
-		return
+		return false
 	}
 	if err := s.f.Truncate(0); err != nil {
 		b.Fatal(err)
@@ -693,6 +693,7 @@ func (s *benchSegment) truncate(b *testing.B) {
 		b.Fatal(err)
 	}
 	s.written = s.cw.n
+	return true
 }
 
 func (s *benchSegment) report(b *testing.B, cpu0 time.Duration) {
@@ -748,7 +749,11 @@ func benchJournaler(b *testing.B, recs []leadscore.Record) {
 				b.Fatal(err)
 			}
 		}
-		s.truncate(b)
+		if s.truncate(b) {
+			// The segment starts over: so do its offset and the blocks
+			// it preallocated.
+			j.seg.cw.n, j.seg.reported, j.seg.allocated = 0, 0, 0
+		}
 	}
 	b.StopTimer()
 	s.report(b, cpu0)

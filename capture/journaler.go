@@ -58,6 +58,10 @@ type segmentWriter struct {
 	dirSynced bool
 	// syncFailed: an fsync of the segment failed; no later one counts.
 	syncFailed bool
+	// allocated: bytes of the file's blocks preallocated (reserve);
+	// noPrealloc: the filesystem refused, no more tries.
+	allocated  int64
+	noPrealloc bool
 }
 
 // journaler is the state of the journal goroutine.
@@ -382,6 +386,7 @@ func (j *journaler) writePending() error {
 	if len(p) == 0 {
 		return nil
 	}
+	j.seg.reserve(j.seg.cw.n+int64(len(p)), j.w.tune.fallocate)
 	_, err := j.seg.cw.Write(p)
 	return err
 }
@@ -443,6 +448,7 @@ func (j *journaler) segFailed(err error) {
 		return // the sync's own failure gave it up already
 	}
 	j.segError(j.gen, err)
+	j.seg.trimPrealloc() // a full disk gets the reserved blocks back at once
 	_ = j.seg.close()
 	j.seg = nil
 	j.enc.buf = j.enc.buf[:0] // what was pending is given up with the segment
