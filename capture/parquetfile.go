@@ -517,10 +517,10 @@ func (c *strColumn) lookup(s string) int32 {
 		c.dict = append(c.dict, own)
 		c.byValue[own] = i
 	}
-	// The caller's string, not the dictionary's copy: the next records
-	// of a batch share it, and comparing a string with itself is a
-	// pointer compare.
-	c.last, c.lastIdx = s, i
+	// The dictionary's copy, not the caller's string: last outlives the
+	// record's batch, whose storage (the ids in Batch.IDs) is another
+	// request's once released.
+	c.last, c.lastIdx = c.dict[i], i
 	return i
 }
 
