@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -182,7 +183,16 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 	}
 	now := time.Now().UTC()
 	ms := float64(took.Microseconds()) / 1000
-	ids := recordIDs(base, n, &ex.batch, &ex.idSpace)
+	// The ids go in the batch's own storage when nothing but batch sinks
+	// see them (and no variant's shadow job copies its records into a
+	// Capture): they then cost no allocation, the batch's IDs serving
+	// request after request. Else in the exchange's arena, which the
+	// collector frees.
+	var into *[]byte
+	if b != nil && !live && s.sinkBatches {
+		into = &b.IDs
+	}
+	ids := recordIDs(base, n, &ex.batch, &ex.idSpace, into)
 	inf := ids.inferences()
 	rm := m
 	// Field by field, not a Record literal: the literal is built aside
@@ -277,9 +287,10 @@ type batchIDs struct {
 }
 
 // recordIDs builds the ids of n rows: base, or base-<row> when n > 1, and
-// the rows' lead ids, in space from a (fresh arrays when a is nil). The
-// result's leadAt is a's scratch: it is valid until a's next use.
-func recordIDs(base string, n int, b *batch, a *idArena) batchIDs {
+// the rows' lead ids, in *into (its room reused, grown when short) when
+// into is not nil, else in space from a (fresh arrays when a is nil).
+// The result's leadAt is a's scratch: it is valid until a's next use.
+func recordIDs(base string, n int, b *batch, a *idArena, into *[]byte) batchIDs {
 	ids := batchIDs{base: base}
 	hasLeads := b.hasIDs && len(b.ids) > 0
 	if n == 1 && !hasLeads {
@@ -302,7 +313,12 @@ func recordIDs(base string, n int, b *batch, a *idArena) batchIDs {
 	}
 	// The ids are built in place and the string shares the bytes
 	// (nothing writes them after).
-	buf := a.take(size)
+	var buf []byte
+	if into != nil {
+		buf = slices.Grow((*into)[:0], size)
+	} else {
+		buf = a.take(size)
+	}
 	if n > 1 {
 		buf = appendIndexedIDs(buf, base, n)
 	}
@@ -318,7 +334,11 @@ func recordIDs(base string, n int, b *batch, a *idArena) batchIDs {
 			a.leadAt = ids.leadAt
 		}
 	}
-	a.keep(buf)
+	if into != nil {
+		*into = buf
+	} else {
+		a.keep(buf)
+	}
 	ids.all = unsafe.String(unsafe.SliceData(buf), len(buf)) // #nosec G103 -- buf is never written again
 	return ids
 }
