@@ -127,17 +127,59 @@ const (
 var plainCodec = format.Snappy
 
 func newPredWriter(out io.Writer, s *lakeSchema, groupRows, pageRows int) *predWriter {
+	return reusePredWriter(nil, out, s, groupRows, pageRows)
+}
+
+// reusePredWriter is newPredWriter with the buffers of old (nil: none), a
+// writer whose file is complete (closed) or abandoned: its columns, their
+// dictionaries and the encoder's scratch keep their room, so that a new
+// file does not grow them again from nothing (at 100-lead requests the
+// lake rolls a generation, and so its files, every few seconds; growing a
+// file's buffers cost some 2 µs a request in page faults and copies).
+func reusePredWriter(old *predWriter, out io.Writer, s *lakeSchema, groupRows, pageRows int) *predWriter {
 	w := &predWriter{out: out, schema: s, groupMax: groupRows, pageMax: pageRows}
 	if w.pageMax <= 0 {
 		w.pageMax = defaultPageRows
 	}
+	nf := len(s.features)
+	if old != nil {
+		w.times, w.margin, w.prob, w.tier, w.lat = old.times[:0], old.margin[:0], old.prob[:0], old.tier[:0], old.lat[:0]
+		for i := range w.strs {
+			w.strs[i] = old.strs[i]
+			w.strs[i].reset()
+			w.strs[i].plain = false
+		}
+		if len(old.fdict) == nf {
+			w.feats, w.stride, w.capRows = old.feats, old.stride, old.capRows
+			w.fdict = old.fdict
+		}
+		if len(old.noDict) == s.columns() {
+			w.noDict = old.noDict
+			clear(w.noDict)
+		}
+		e := &old.enc
+		w.enc = encScratch{levels: e.levels, defs: e.defs, values: e.values, comp: e.comp, rle: e.rle, idx: e.idx,
+			ones: e.ones, nullAt: e.nullAt, dictI32: e.dictI32, dict64: e.dict64, plain32: e.plain32, plain64: e.plain64,
+			tbuf: e.tbuf, hbuf: e.hbuf}
+		w.enc.tbuf.Reset()
+	}
 	for i := range w.strs {
 		w.strs[i].optional = i == sLead || i == sVariant
 	}
-	w.noDict = make([]bool, s.columns())
-	w.fdict = make([]featDict, len(s.features))
+	if w.noDict == nil {
+		w.noDict = make([]bool, s.columns())
+	}
+	if w.fdict == nil {
+		w.fdict = make([]featDict, nf)
+	}
 	for i := range w.fdict {
-		w.fdict[i].init()
+		d := &w.fdict[i]
+		if d.slots == nil {
+			*d = featDict{}
+			d.init()
+		} else {
+			d.reset()
+		}
 	}
 	w.write([]byte("PAR1"))
 	return w
@@ -1202,10 +1244,8 @@ func (w *predWriter) close() error {
 	}
 	for g := range w.rowGroups {
 		for c := range w.rowGroups[g].Columns {
-			b, err := w.enc.marshal(&w.colIndex[g][c])
-			if err != nil {
-				return fmt.Errorf("column index: %w", err)
-			}
+			b := appendColumnIndex(w.enc.hbuf[:0], &w.colIndex[g][c])
+			w.enc.hbuf = b
 			cc := &w.rowGroups[g].Columns[c]
 			cc.ColumnIndexOffset, cc.ColumnIndexLength = w.offset, int32(len(b)) //nolint:gosec // small
 			w.write(b)
@@ -1213,10 +1253,8 @@ func (w *predWriter) close() error {
 	}
 	for g := range w.rowGroups {
 		for c := range w.rowGroups[g].Columns {
-			b, err := w.enc.marshal(&w.offIndex[g][c])
-			if err != nil {
-				return fmt.Errorf("offset index: %w", err)
-			}
+			b := appendOffsetIndex(w.enc.hbuf[:0], &w.offIndex[g][c])
+			w.enc.hbuf = b
 			cc := &w.rowGroups[g].Columns[c]
 			cc.OffsetIndexOffset, cc.OffsetIndexLength = w.offset, int32(len(b)) //nolint:gosec // small
 			w.write(b)

@@ -523,6 +523,136 @@ func writePredFileRuns(t testing.TB, features []string, recs []leadscore.Record,
 	return buf.Bytes()
 }
 
+// TestPageIndexBytes: the column and offset indexes predWriter encodes
+// itself (appendColumnIndex, appendOffsetIndex) are the bytes
+// parquet-go's thrift codec writes for them: lists of 0 to 40 entries
+// (the short and long list headers), null pages, empty and long min/max
+// values, negative and large numbers, the optional lists nil, empty or
+// not.
+func TestPageIndexBytes(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	num := func() int64 {
+		switch rnd.IntN(4) {
+		case 0:
+			return -rnd.Int64N(1 << 40)
+		case 1:
+			return rnd.Int64()
+		}
+		return rnd.Int64N(300)
+	}
+	i64s := func(n int) []int64 {
+		v := make([]int64, n)
+		for i := range v {
+			v[i] = num()
+		}
+		return v
+	}
+	var e encScratch
+	for round := range 500 {
+		n := rnd.IntN(41)
+		if round < 41 {
+			n = round
+		}
+		var ci format.ColumnIndex
+		var oi format.OffsetIndex
+		for range n {
+			ci.NullPages = append(ci.NullPages, rnd.IntN(3) == 0)
+			mn, mx := make([]byte, rnd.IntN(3)*rnd.IntN(200)), make([]byte, rnd.IntN(9))
+			for i := range mn {
+				mn[i] = byte(rnd.Uint32())
+			}
+			ci.MinValues, ci.MaxValues = append(ci.MinValues, mn), append(ci.MaxValues, mx)
+			ci.NullCounts = append(ci.NullCounts, num())
+			oi.PageLocations = append(oi.PageLocations, format.PageLocation{
+				Offset: num(), CompressedPageSize: int32(num()), FirstRowIndex: num(), //nolint:gosec // any bits
+			})
+		}
+		ci.BoundaryOrder = format.BoundaryOrder(rnd.IntN(3)) //nolint:gosec // small
+		if n == 0 && rnd.IntN(2) == 0 {
+			ci.NullCounts = []int64{} // empty, not nil
+		}
+		if rnd.IntN(3) == 0 {
+			ci.RepetitionLevelHistogram = i64s(rnd.IntN(20))
+		}
+		if rnd.IntN(3) == 0 {
+			ci.DefinitionLevelHistogram = i64s(rnd.IntN(20))
+		}
+		if rnd.IntN(2) == 0 {
+			oi.UnencodedByteArrayDataBytes = i64s(rnd.IntN(20))
+		}
+		if rnd.IntN(4) == 0 {
+			ci.NullCounts = nil
+		}
+		want, err := e.marshal(&ci)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendColumnIndex([]byte{7}, &ci); !bytes.Equal(got[1:], want) || got[0] != 7 {
+			t.Fatalf("round %d: column index\n got %x\nwant %x", round, got[1:], want)
+		}
+		want, err = e.marshal(&oi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendOffsetIndex([]byte{7}, &oi); !bytes.Equal(got[1:], want) || got[0] != 7 {
+			t.Fatalf("round %d: offset index\n got %x\nwant %x", round, got[1:], want)
+		}
+	}
+}
+
+// TestPredWriterReuse: a predWriter made from the buffers of a closed one
+// (reusePredWriter, as the lake opens its next file) writes the bytes a
+// new one writes, whatever the old file left behind: columns turned PLAIN
+// (features and ids past their dictionaries), grown tables and buffers,
+// another feature list.
+func TestPredWriterReuse(t *testing.T) {
+	feats, demo := demoRecords(t)
+	demo = requestRuns(demo[:5000], 100)
+	edge := edgeRecords(4500)
+	// few: the edge features and ids with a few values each, which a
+	// writer left PLAIN by edge or demo would write PLAIN
+	few := edgeRecords(4500)
+	for i := range few {
+		for j := range few[i].Features {
+			few[i].Features[j] = float32(i % 3)
+		}
+		few[i].InferenceID = strconv.Itoa(i % 7)
+		few[i].Time = few[0].Time.Add(time.Duration(i%5) * time.Second)
+		few[i].Probability, few[i].Margin, few[i].LatencyMS = float64(i%4), float64(i%3), 1
+	}
+	sets := map[string]struct {
+		features []string
+		recs     []leadscore.Record
+	}{"edge": {edgeFeatures, edge}, "few": {edgeFeatures, few}, "demo": {feats, demo}}
+	fresh := map[string][]byte{}
+	for name, set := range sets {
+		fresh[name] = writePredFileRuns(t, set.features, set.recs, 2000, 0, func(room int) int { return min(room, 100) })
+	}
+	var old *predWriter
+	for i, name := range []string{"edge", "few", "demo", "few", "edge", "edge", "demo"} {
+		set := sets[name]
+		var buf bytes.Buffer
+		w := reusePredWriter(old, &buf, testSchema(t, set.features), 2000, 0)
+		for r := 0; r < len(set.recs); {
+			k := min(100, len(set.recs)-r, 2000-w.rows)
+			w.addRun(set.recs[r : r+k])
+			r += k
+			if w.rows == 2000 {
+				if err := w.flushRowGroup(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := w.close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf.Bytes(), fresh[name]) {
+			t.Fatalf("file %d (%s): a reused writer wrote %d bytes, a new one %d, or other bytes", i, name, buf.Len(), len(fresh[name]))
+		}
+		old = w
+	}
+}
+
 // TestPredWriterAddRun writes the edge records (NaN, ±Inf, -0,
 // subnormal features, empty, absent, unicode and long ids, dictionaries
 // that overflow mid-file) record by record and in random runs, some
