@@ -700,9 +700,9 @@ func newBenchSegment(b *testing.B) *benchSegment {
 	return &benchSegment{f: f, cw: &countWriter{w: f}}
 }
 
-func (s *benchSegment) truncate(b *testing.B) bool {
+func (s *benchSegment) truncate(b *testing.B) {
 	if s.cw.n-s.written < 64<<20 {
-		return false
+		return
 	}
 	if err := s.f.Truncate(0); err != nil {
 		b.Fatal(err)
@@ -711,7 +711,6 @@ func (s *benchSegment) truncate(b *testing.B) bool {
 		b.Fatal(err)
 	}
 	s.written = s.cw.n
-	return true
 }
 
 func (s *benchSegment) report(b *testing.B, cpu0 time.Duration) {
@@ -767,11 +766,7 @@ func benchJournaler(b *testing.B, recs []leadscore.Record) {
 				b.Fatal(err)
 			}
 		}
-		if s.truncate(b) {
-			// The segment starts over: so do its offset and the blocks
-			// it preallocated.
-			j.seg.cw.n, j.seg.reported, j.seg.allocated = 0, 0, 0
-		}
+		s.truncate(b)
 	}
 	b.StopTimer()
 	s.report(b, cpu0)

@@ -142,9 +142,6 @@ type tuning struct {
 	// fsync syncs a journal segment or a lake file (nil:
 	// (*os.File).Sync); tests make it block or fail.
 	fsync func(*os.File) error
-	// fallocate preallocates a journal segment's blocks (segmentWriter.
-	// reserve): the platform's fallocate by default; tests make it fail.
-	fallocate func(f *os.File, off, n int64) error
 	// newFileWriter makes the writer of a prediction file (nil: the
 	// lake's predWriter); BenchmarkLakeCPU plugs parquet-go's own writer
 	// in to compare the two.
@@ -162,6 +159,5 @@ func defaultTuning() tuning {
 		pendingRows:    64,
 		journalBufSize: journalWriteSize,
 		linger:         100 * time.Millisecond,
-		fallocate:      fallocate,
 	}
 }

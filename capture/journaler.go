@@ -58,10 +58,6 @@ type segmentWriter struct {
 	dirSynced bool
 	// syncFailed: an fsync of the segment failed; no later one counts.
 	syncFailed bool
-	// allocated: bytes of the file's blocks preallocated (reserve);
-	// noPrealloc: the filesystem refused, no more tries.
-	allocated  int64
-	noPrealloc bool
 }
 
 // journaler is the state of the journal goroutine.
@@ -370,20 +366,12 @@ func (j *journaler) journalRun(run []leadscore.Record, journaled *bool) []leadsc
 }
 
 // journalWriteSize is how many pending bytes make the journal write them
-// before its drain ends (tuning.journalBufSize): 128 KiB, so that the
-// kernel copies them into the page cache while they are still in the
-// core's own cache, where the journal just encoded them. A drain of a
-// saturated server holds a few hundred KB to 1.6 MB of 100-lead requests.
-// Written 1 MiB at a time (the earlier size, chosen in isolation, where
-// the buffer stays cached whatever its size) the pending bytes had left
-// the core's cache by the write whenever other work on the host contended
-// for memory: the kernel's copy then took 9-23 CPU-us a 100-lead request
-// instead of about 2, and the journal goroutine 20.6-34.0 us instead of
-// 14.1-16.4 (BenchmarkServeCost/full/100 under perf, three alternated
-// rounds, load 5.8-6.4). On a quieter host 128 KiB was no worse (the
-// write's per-page costs alike; 15.8-18.2 us against 17.0-19.9). 64 KiB
-// gained nothing more.
-const journalWriteSize = 128 << 10
+// before its drain ends (tuning.journalBufSize). A drain of a saturated
+// server holds about 1.6 MB of 100-lead requests; in writes of 1 MiB
+// rather than 256 KiB the kernel took about 30% less CPU a byte (its page
+// cache allocated in larger folios, fewer per-write costs), and the
+// pending bytes stay bounded.
+const journalWriteSize = 1 << 20
 
 // writePending writes the segment's pending bytes to its file, in one
 // write (a write of a few hundred KiB costs the kernel less a byte than
@@ -394,7 +382,6 @@ func (j *journaler) writePending() error {
 	if len(p) == 0 {
 		return nil
 	}
-	j.seg.reserve(j.seg.cw.n+int64(len(p)), j.w.tune.fallocate)
 	_, err := j.seg.cw.Write(p)
 	return err
 }
@@ -456,7 +443,6 @@ func (j *journaler) segFailed(err error) {
 		return // the sync's own failure gave it up already
 	}
 	j.segError(j.gen, err)
-	j.seg.trimPrealloc() // a full disk gets the reserved blocks back at once
 	_ = j.seg.close()
 	j.seg = nil
 	j.enc.buf = j.enc.buf[:0] // what was pending is given up with the segment

@@ -76,9 +76,6 @@ func (w *Writer) runSyncer(jobs <-chan syncJob, results chan<- syncResult) {
 			res.took = time.Since(t0)
 		}
 		if job.final {
-			if !killed {
-				job.seg.trimPrealloc()
-			}
 			res.cerr = job.seg.close()
 		}
 		results <- res
