@@ -14,19 +14,27 @@ import (
 // record into each of two queues, measured at 8% of a saturated server's
 // CPU with 100-lead requests.
 //
-// The producer fills Records (their Features may point into Features),
-// hands the batch to a sink with CaptureBatch, and Releases its own
-// reference. A sink that keeps the records past CaptureBatch calls Retain
-// before it returns and Release when done; the last Release gives the
-// batch back to its pool. Nothing may change the records, or what they
-// reference, from the first CaptureBatch until the last Release.
+// The producer fills Records (their Features may point into Features,
+// their ids into IDs), hands the batch to a sink with CaptureBatch, and
+// Releases its own reference. A sink that keeps the records past
+// CaptureBatch calls Retain before it returns and Release when done; the
+// last Release gives the batch back to its pool. Nothing may change the
+// records, or what they reference, from the first CaptureBatch until the
+// last Release; after it, Features and IDs are reused for another
+// request's records, so a sink that keeps any of the records' strings
+// longer (an id in a lookup table, say) keeps a copy of it.
 type Batch struct {
 	Records []Record
 	// Features is storage for the records' Features, which the producer
 	// may use (record i's values at Features[i*k:(i+1)*k] for k features).
 	Features []float32
-	refs     atomic.Int32
-	pool     *BatchPool
+	// IDs is storage for the records' strings (a request's inference and
+	// lead ids), which the producer may use when the sink takes batches
+	// only (OnlyBatches): it is handed over empty, with the room the
+	// batch's last use left in it.
+	IDs  []byte
+	refs atomic.Int32
+	pool *BatchPool
 }
 
 // BatchPool recycles batches: a busy server reuses a few dozen instead of
@@ -47,6 +55,11 @@ const poolClasses = 13
 // maxPooledRecords bounds the batches a pool keeps: a rare very large
 // request's arrays are left to the collector rather than pinned.
 const maxPooledRecords = 1 << (poolClasses - 1)
+
+// maxPooledIDBytes bounds the IDs storage a pooled batch keeps: 4,096
+// records' generated inference ids; a batch of long lead ids gives its
+// array back to the collector.
+const maxPooledIDBytes = 128 << 10
 
 // poolClass is the size class of n records (n <= maxPooledRecords).
 func poolClass(n int) int {
@@ -149,6 +162,10 @@ func (b *Batch) Release() {
 	}
 	clear(b.Records)
 	b.Records = b.Records[:0]
+	if cap(b.IDs) > maxPooledIDBytes {
+		b.IDs = nil
+	}
+	b.IDs = b.IDs[:0]
 	b.pool.classes[poolClass(cap(b.Records))].Put(b)
 }
 
@@ -158,8 +175,31 @@ type BatchSink interface {
 	Sink
 	// CaptureBatch hands over b's records as Capture would. The sink
 	// may Retain b (before it returns) to keep the records, and must
-	// never change them.
+	// never change them. The records' strings may be b's storage
+	// (Batch.IDs): whatever the sink keeps of them past its Release of
+	// b (or past CaptureBatch, when it does not Retain b) it copies.
 	CaptureBatch(b *Batch)
+}
+
+// OnlyBatches reports whether every sink s fans out to is a BatchSink,
+// so that a producer may build its records' strings in a batch's IDs:
+// a Sink that is not would be handed the records by Capture, and might
+// keep their strings past the batch's reuse.
+func OnlyBatches(s Sink) bool {
+	switch s := s.(type) {
+	case nil:
+		return false
+	case multiSink:
+		for _, e := range s {
+			if !OnlyBatches(e) {
+				return false
+			}
+		}
+		return true
+	case BatchSink:
+		return true
+	}
+	return false
 }
 
 // CaptureBatch hands b to s: by reference when s is a BatchSink, else

@@ -159,3 +159,57 @@ func TestBatchPoolGetRows(t *testing.T) {
 		huge.Release()
 	}
 }
+
+// TestOnlyBatches: a producer may build records' strings in a batch's
+// storage only when every sink it fans out to takes batches.
+func TestOnlyBatches(t *testing.T) {
+	k := &keepSink{}
+	other := &countSink{}
+	for _, c := range []struct {
+		name string
+		sink Sink
+		want bool
+	}{
+		{"nil", nil, false},
+		{"batch sink", k, true},
+		{"other", other, false},
+		{"batch sinks", MultiSink(k, &keepSink{}), true},
+		{"a batch sink and another", MultiSink(k, other), false},
+		{"nested", MultiSink(MultiSink(k, &keepSink{}), &keepSink{}), true},
+	} {
+		if got := OnlyBatches(c.sink); got != c.want {
+			t.Errorf("%s: OnlyBatches %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestBatchIDsReuse: a batch's IDs come back from the pool empty with
+// their room, for the next request's ids, unless they grew past
+// maxPooledIDBytes.
+func TestBatchIDsReuse(t *testing.T) {
+	var pool BatchPool
+	for _, size := range []int{100, maxPooledIDBytes + 1} {
+		b := pool.Get(16, 16)
+		b.IDs = append(b.IDs[:0], make([]byte, size)...)
+		room := cap(b.IDs)
+		b.Release()
+		var again *Batch
+		for range 100 { // sync.Pool may drop what is put (under -race)
+			if again = pool.Get(16, 16); again == b {
+				break
+			}
+		}
+		if again != b {
+			t.Skip("the pool dropped the batch")
+		}
+		switch {
+		case len(again.IDs) != 0:
+			t.Errorf("%d bytes of ids: the batch came back with %d", size, len(again.IDs))
+		case size <= maxPooledIDBytes && cap(again.IDs) != room:
+			t.Errorf("%d bytes of ids: room %d came back as %d", size, room, cap(again.IDs))
+		case size > maxPooledIDBytes && cap(again.IDs) != 0:
+			t.Errorf("%d bytes of ids: kept by the pool", size)
+		}
+		again.Release()
+	}
+}

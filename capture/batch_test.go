@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/leadscore/leadscore"
 )
@@ -107,3 +108,46 @@ func TestCaptureBatchHeldUntilWritten(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 }
+
+// TestCaptureBatchCopiedHeldForIDs: a batch whose records must be copied
+// into the queue (here a zero Time) is still held until the lake has
+// written them, since the copies' ids are the batch's storage
+// (leadscore.Batch.IDs), another request's once it is released; the lake
+// then has the ids as they were.
+func TestCaptureBatchCopiedHeldForIDs(t *testing.T) {
+	dir := t.TempDir()
+	w := newTestWriter(t, Config{Dir: dir}, nil)
+	var pool leadscore.BatchPool
+	b := pool.Get(2, 6)
+	b.IDs = append(b.IDs[:0], "copied-0copied-1lead-0lead-1"...)
+	ids := string(b.IDs) // what the records' ids say, kept aside
+	for j := range b.Records {
+		b.Records[j] = leadscore.Record{Model: "m", Features: b.Features[3*j : 3*j+3], Probability: 0.5}
+		b.Records[j].InferenceID = unsafeView(b.IDs[8*j : 8*j+8])
+		b.Records[j].LeadID = unsafeView(b.IDs[16+6*j : 22+6*j])
+		copy(b.Records[j].Features, []float32{1, 2, 3})
+	}
+	b.Records[1].Time = t0 // b.Records[0].Time is zero: the batch is copied
+	w.CaptureBatch(b)
+	b.Release()
+	if len(b.Records) != 2 {
+		t.Fatal("the batch was released while its copies were queued")
+	}
+	closeWriter(t, w)
+	if len(b.Records) != 0 {
+		t.Fatal("the batch was not released once written")
+	}
+	rows := readLake(t, dir)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for j, r := range rows {
+		if want := ids[8*j : 8*j+8]; r.InferenceID != want || r.LeadID == nil || *r.LeadID != ids[16+6*j:22+6*j] {
+			t.Errorf("row %d: ids %q, %v; want %q", j, r.InferenceID, r.LeadID, want)
+		}
+	}
+}
+
+// unsafeView is a string sharing b's bytes, as a producer building ids in
+// a batch's storage makes them.
+func unsafeView(b []byte) string { return unsafe.String(&b[0], len(b)) } // #nosec G103 -- test: a view, as httpapi makes

@@ -542,7 +542,7 @@ func BenchmarkColumnCodecs(b *testing.B) {
 					case "dictionary":
 						size = 0
 						for _, c := range k.cols {
-							dict, idx, _, ok := w.enc.dict32.build(c, &w.enc.idx)
+							dict, idx, ok := featureDict(c)
 							if !ok {
 								overflow = true
 								break
@@ -560,6 +560,24 @@ func BenchmarkColumnCodecs(b *testing.B) {
 			})
 		}
 	}
+}
+
+// featureDict is a feature column's dictionary (NaN null) and its
+// values' indexes, built by a featDict; false when it overflows.
+func featureDict(vals []uint32) ([]uint32, []int32, bool) {
+	var d featDict
+	d.init()
+	idx := make([]int32, 0, len(vals))
+	for _, v := range vals {
+		i, ok := d.index(v)
+		if !ok {
+			return nil, nil, false
+		}
+		if i >= 0 {
+			idx = append(idx, i)
+		}
+	}
+	return d.values, idx, true
 }
 
 // batch100 shapes records as leadscore serve captures 100-lead requests:
@@ -763,40 +781,92 @@ func benchFeatures(recs []leadscore.Record) []string {
 	return names
 }
 
-// BenchmarkFeatureChunks is the flush's cost per feature value: the demo
-// leads' 50 FLOAT columns of one 8,192-row row group (NaN: null) encoded
-// by fixed32Chunk (dictionary, levels, indexes, pages, statistics), as
-// the first row group of a file (every column tries its dictionary;
-// "first") and as a later one (columns that overflowed are PLAIN;
-// "later"), to io.Discard.
+// BenchmarkFeatureChunks is the lake's cost per feature value: 50 FLOAT
+// columns of one 8,192-row row group (NaN: null), stored from the
+// records in runs of 100 (addFeatureRun: the columns and their
+// dictionaries) and encoded (featureChunk: levels, indexes, pages,
+// statistics) to io.Discard. "demo" are the demo model's leads, as the
+// first row group of a file (every column tries its dictionary; "first")
+// and as a later one (the 11 columns that overflowed are PLAIN;
+// "later"); "serve" BenchmarkServeCost's two leads alternating (every
+// column a dictionary). "-add" stores the values only.
 func BenchmarkFeatureChunks(b *testing.B) {
-	features, recs := demoRecords(b)
+	features, demo := demoRecords(b)
 	s := testSchema(b, features)
-	w := newPredWriter(io.Discard, s, DefaultRowGroupRows, 0)
-	w.addRun(recs[:DefaultRowGroupRows])
-	n := w.rows
-	for _, later := range []bool{false, true} {
-		name := "first"
-		if later {
-			name = "later"
-		}
-		b.Run(name, func(b *testing.B) {
-			cpu0 := cputime.Process()
-			for i := 0; i < b.N; i++ {
-				if !later {
-					clear(w.noDict)
-				}
-				w.enc.stats = byteArena{}
-				w.enc.nullPages, w.enc.nullCounts, w.enc.minMax = nil, nil, nil
-				w.enc.locs, w.enc.encStats, w.enc.encodings = nil, nil, nil
-				for f := range features {
-					w.fixed32Chunk(nLead+f, w.feats[f*w.stride:f*w.stride+n], true)
-				}
+	for _, set := range []struct {
+		name  string
+		recs  []leadscore.Record
+		later bool
+	}{
+		{"demo-first", demo, false}, {"demo-later", demo, true}, {"serve", serveRecords(features, DefaultRowGroupRows), true},
+	} {
+		recs := set.recs[:DefaultRowGroupRows]
+		w := newPredWriter(io.Discard, s, DefaultRowGroupRows, 0)
+		w.addRun(recs)
+		n, nf := w.rows, len(features)
+		for _, encode := range []bool{true, false} {
+			name := set.name
+			if !encode {
+				name += "-add"
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n*len(features)), "ns/value")
-			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N)/float64(n*len(features)), "cpu-ns/value")
-		})
+			b.Run(name, func(b *testing.B) {
+				cpu0 := cputime.Process()
+				for i := 0; i < b.N; i++ {
+					if !set.later {
+						clear(w.noDict)
+						for j := range w.fdict {
+							w.fdict[j] = featDict{}
+							w.fdict[j].init()
+						}
+					}
+					w.resetFeatures()
+					for r := 0; r < n; r += 100 {
+						w.rows = r
+						w.addFeatureRun(recs[r:min(r+100, n)], nf)
+					}
+					w.rows = n
+					if !encode {
+						continue
+					}
+					w.enc.stats = byteArena{}
+					w.enc.nullPages, w.enc.nullCounts, w.enc.minMax = nil, nil, nil
+					w.enc.locs, w.enc.encStats, w.enc.encodings = nil, nil, nil
+					for f := range features {
+						w.featureChunk(nLead+f, f)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n*len(features)), "ns/value")
+				b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N)/float64(n*len(features)), "cpu-ns/value")
+			})
+		}
 	}
+}
+
+// BenchmarkPageIndex is the cost of one column chunk's page indexes (a
+// ColumnIndex and an OffsetIndex of one page, a FLOAT column's) before
+// the footer: parquet-go's thrift codec (reflection) against predWriter's
+// appendColumnIndex and appendOffsetIndex.
+func BenchmarkPageIndex(b *testing.B) {
+	ci := format.ColumnIndex{NullPages: []bool{false}, MinValues: [][]byte{{0, 0, 0x80, 0xbf}},
+		MaxValues: [][]byte{{0, 0, 0xc8, 0x42}}, NullCounts: []int64{410}}
+	oi := format.OffsetIndex{PageLocations: []format.PageLocation{{Offset: 1 << 20, CompressedPageSize: 4130}}}
+	var e encScratch
+	b.Run("thrift", func(b *testing.B) {
+		for range b.N {
+			if _, err := e.marshal(&ci); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.marshal(&oi); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("append", func(b *testing.B) {
+		var buf []byte
+		for range b.N {
+			buf = appendOffsetIndex(appendColumnIndex(buf[:0], &ci), &oi)
+		}
+	})
 }
 
 // BenchmarkPageHeader is the cost of one data page header: parquet-go's

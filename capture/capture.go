@@ -345,6 +345,12 @@ func (w *Writer) capture(recs []leadscore.Record, b *leadscore.Batch) {
 			queued++
 		}
 		queued += q.putRun(recs[run:])
+		if b != nil && queued > 0 {
+			// The copies' strings may be b's storage (Batch.IDs): b
+			// stays until the lake goroutine has written them.
+			b.Retain()
+			q.batches = append(q.batches, b)
+		}
 	}
 	// The journal goroutine is woken when records arrive in an empty
 	// queue, and again when they pass its batch size (it lingers between

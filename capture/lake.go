@@ -40,6 +40,10 @@ type lake struct {
 	closeJobs  chan closeJob
 	keep       chan keepSegment
 	closerDone chan struct{}
+	// spare are the buffers of the last file completed, for the next one
+	// (nil: none).
+	spare    *predWriter
+	spareBuf *bufio.Writer
 }
 
 // lakeGen is a generation's files. Each hour partition has at most one
@@ -512,14 +516,28 @@ func (lk *lake) open(g *lakeGen, pf *partFile) error {
 	if wrap := lk.w.tune.wrapLake; wrap != nil {
 		out = wrap(f)
 	}
-	pf.bw = bufio.NewWriterSize(out, 256<<10)
+	if pf.bw = lk.spareBuf; pf.bw != nil {
+		pf.bw.Reset(out)
+	} else {
+		pf.bw = bufio.NewWriterSize(out, 256<<10)
+	}
 	pf.cw.w = pf.bw
 	if nw := lk.w.tune.newFileWriter; nw != nil {
 		pf.w = nw(&pf.cw, g.gen.schema, lk.w.cfg.RowGroupRows)
 	} else {
-		pf.w = newPredWriter(&pf.cw, g.gen.schema, lk.w.cfg.RowGroupRows, 0)
+		pf.w = reusePredWriter(lk.spare, &pf.cw, g.gen.schema, lk.w.cfg.RowGroupRows, 0)
 	}
+	lk.spare, lk.spareBuf = nil, nil
 	return nil
+}
+
+// keepBuffers keeps the buffers of pf, a file completed and flushed, for
+// the next file opened.
+func (lk *lake) keepBuffers(pf *partFile) {
+	if pw, ok := pf.w.(*predWriter); ok {
+		lk.spare = pw
+	}
+	lk.spareBuf = pf.bw
 }
 
 // flushRows writes pf's buffered rows as a row group.
@@ -569,6 +587,8 @@ func (lk *lake) closeFile(g *lakeGen, pf *partFile) (closedFile, error) {
 		err = pf.bw.Flush()
 	}
 	if err == nil {
+		lk.keepBuffers(pf)
+		pf.w, pf.bw = nil, nil
 		err = lk.w.fsync(pf.f)
 	}
 	if cerr := pf.f.Close(); err == nil {
@@ -607,7 +627,8 @@ func (lk *lake) handOver(g *lakeGen, pf *partFile) bool {
 	}
 	lk.sendClose(closeJob{gen: g.gen, f: pf.f, tmp: pf.tmp, final: pf.final, dir: pf.dir, key: pf.key,
 		size: pf.cw.n, written: pf.written, unjournaled: pf.unjournaled})
-	pf.f, pf.w, pf.bw = nil, nil, nil // the closer's now; the buffers are free
+	lk.keepBuffers(pf)
+	pf.f, pf.w, pf.bw = nil, nil, nil // the closer's now; the buffers are the next file's
 	return true
 }
 

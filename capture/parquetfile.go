@@ -75,8 +75,17 @@ type predWriter struct {
 	times []int64
 	strs  [nStrCols]strColumn
 	// feats holds the feature columns one after another, stride values
-	// each, as float32 bits (NaN: missing, written as null).
-	feats  []uint32
+	// each: a column in dictionary mode holds its values' indexes in its
+	// dictionary (fdict, built as the values are added; -1: missing), a
+	// column past its dictionary (noDict) the float32 bits (NaN:
+	// missing). Either way missing values are written as nulls.
+	feats []uint32
+	fdict []featDict // by feature
+	// f4seen: a 4-byte dictionary chunk of this file had a value, after
+	// which a feature chunk of nulls only gets an empty dictionary
+	// (before, it is written PLAIN): the files stay the bytes they were
+	// when the features and the tier shared one dictionary table.
+	f4seen bool
 	margin []uint64
 	prob   []uint64
 	tier   []uint32
@@ -118,14 +127,60 @@ const (
 var plainCodec = format.Snappy
 
 func newPredWriter(out io.Writer, s *lakeSchema, groupRows, pageRows int) *predWriter {
+	return reusePredWriter(nil, out, s, groupRows, pageRows)
+}
+
+// reusePredWriter is newPredWriter with the buffers of old (nil: none), a
+// writer whose file is complete (closed) or abandoned: its columns, their
+// dictionaries and the encoder's scratch keep their room, so that a new
+// file does not grow them again from nothing (at 100-lead requests the
+// lake rolls a generation, and so its files, every few seconds; growing a
+// file's buffers cost some 2 µs a request in page faults and copies).
+func reusePredWriter(old *predWriter, out io.Writer, s *lakeSchema, groupRows, pageRows int) *predWriter {
 	w := &predWriter{out: out, schema: s, groupMax: groupRows, pageMax: pageRows}
 	if w.pageMax <= 0 {
 		w.pageMax = defaultPageRows
 	}
+	nf := len(s.features)
+	if old != nil {
+		w.times, w.margin, w.prob, w.tier, w.lat = old.times[:0], old.margin[:0], old.prob[:0], old.tier[:0], old.lat[:0]
+		for i := range w.strs {
+			w.strs[i] = old.strs[i]
+			w.strs[i].reset()
+			w.strs[i].plain = false
+		}
+		if len(old.fdict) == nf {
+			w.feats, w.stride, w.capRows = old.feats, old.stride, old.capRows
+			w.fdict = old.fdict
+		}
+		if len(old.noDict) == s.columns() {
+			w.noDict = old.noDict
+			clear(w.noDict)
+		}
+		e := &old.enc
+		w.enc = encScratch{levels: e.levels, defs: e.defs, values: e.values, comp: e.comp, rle: e.rle, idx: e.idx,
+			ones: e.ones, nullAt: e.nullAt, dictI32: e.dictI32, dict64: e.dict64, plain32: e.plain32, plain64: e.plain64,
+			tbuf: e.tbuf, hbuf: e.hbuf}
+		w.enc.tbuf.Reset()
+	}
 	for i := range w.strs {
 		w.strs[i].optional = i == sLead || i == sVariant
 	}
-	w.noDict = make([]bool, s.columns())
+	if w.noDict == nil {
+		w.noDict = make([]bool, s.columns())
+	}
+	if w.fdict == nil {
+		w.fdict = make([]featDict, nf)
+	}
+	for i := range w.fdict {
+		d := &w.fdict[i]
+		if d.slots == nil {
+			*d = featDict{}
+			d.init()
+		} else {
+			d.reset()
+		}
+	}
 	w.write([]byte("PAR1"))
 	return w
 }
@@ -154,17 +209,7 @@ func (w *predWriter) add(r *leadscore.Record) {
 	w.strs[sLead].add(r.LeadID)
 	w.strs[sModel].add(r.Model)
 	w.strs[sVersion].add(r.ModelVersion)
-	feats := w.feats[w.rows:]
-	vals := r.Features
-	if len(vals) > nf {
-		vals = vals[:nf]
-	}
-	for i, v := range vals {
-		feats[i*w.stride] = math.Float32bits(v)
-	}
-	for i := len(vals); i < nf; i++ { // never with the queue's checks
-		feats[i*w.stride] = nanBits32
-	}
+	w.addFeatures(r.Features, nf, w.rows)
 	w.margin = append(w.margin, math.Float64bits(r.Margin))
 	w.prob = append(w.prob, math.Float64bits(r.Probability))
 	tier := r.Tier
@@ -183,12 +228,6 @@ func (w *predWriter) add(r *leadscore.Record) {
 }
 
 const nanBits32 = 0x7fc00000
-
-// runBlock is how many records addRun transposes at once: each feature
-// column then receives runBlock consecutive values per visit, one store
-// per value into a line already being written, rather than one value per
-// record into 50 lines far apart; four rows' slices fit in registers.
-const runBlock = 4
 
 // addRunMin is the shortest run addRun fills column by column; shorter
 // ones go record by record. BenchmarkRowBuild, per record: add 60 ns,
@@ -305,55 +344,6 @@ func recString(r *leadscore.Record, col int) string {
 		return lakefmt.RoleShadow
 	}
 	return lakefmt.RoleLive
-}
-
-// addFeatureRun stores recs' features (as float32 bits) at rows w.rows...
-// of the feature columns, runBlock records at a time.
-func (w *predWriter) addFeatureRun(recs []leadscore.Record, nf int) {
-	if nf == 0 {
-		return
-	}
-	stride := w.stride
-	b0 := 0
-	for ; b0+runBlock <= len(recs); b0 += runBlock {
-		r0, r1, r2, r3 := recs[b0].Features, recs[b0+1].Features, recs[b0+2].Features, recs[b0+3].Features
-		if len(r0) < nf || len(r1) < nf || len(r2) < nf || len(r3) < nf {
-			w.addShortBlock(recs[b0:b0+runBlock], nf, w.rows+b0)
-			continue
-		}
-		r0, r1, r2, r3 = r0[:nf], r1[:nf], r2[:nf], r3[:nf]
-		dst := w.feats[w.rows+b0 : w.rows+b0+(nf-1)*stride+runBlock]
-		for j := range r0 {
-			d := dst[j*stride : j*stride+runBlock : j*stride+runBlock]
-			d[0] = math.Float32bits(r0[j])
-			d[1] = math.Float32bits(r1[j])
-			d[2] = math.Float32bits(r2[j])
-			d[3] = math.Float32bits(r3[j])
-		}
-	}
-	if b0 < len(recs) {
-		w.addShortBlock(recs[b0:], nf, w.rows+b0)
-	}
-}
-
-// addShortBlock stores the features of recs at rows row... a record at a
-// time: addFeatureRun's last records, and blocks where some record has
-// fewer features than the schema (never with the queue's checks): the
-// rest are missing (NaN), as add does.
-func (w *predWriter) addShortBlock(recs []leadscore.Record, nf, row int) {
-	for k := range recs {
-		feats := w.feats[row+k:]
-		vals := recs[k].Features
-		if len(vals) > nf {
-			vals = vals[:nf]
-		}
-		for i, v := range vals {
-			feats[i*w.stride] = math.Float32bits(v)
-		}
-		for i := len(vals); i < nf; i++ {
-			feats[i*w.stride] = nanBits32
-		}
-	}
 }
 
 // growFeatures makes room for need rows in each feature column: double
@@ -569,10 +559,10 @@ func (c *strColumn) lookup(s string) int32 {
 		c.dict = append(c.dict, own)
 		c.byValue[own] = i
 	}
-	// The caller's string, not the dictionary's copy: the next records
-	// of a batch share it, and comparing a string with itself is a
-	// pointer compare.
-	c.last, c.lastIdx = s, i
+	// The dictionary's copy, not the caller's string: last outlives the
+	// record's batch, whose storage (the ids in Batch.IDs) is another
+	// request's once released.
+	c.last, c.lastIdx = c.dict[i], i
 	return i
 }
 
@@ -618,7 +608,7 @@ type encScratch struct {
 	rle     []byte
 	idx     []int32
 	ones    []uint8 // definition levels of rows without nulls
-	dict32  dict32
+	nullAt  []int32 // positions of a feature chunk's nulls
 	dictI32 dictTable[uint32]
 	dict64  dictTable[uint64]
 	plain32 []uint32
@@ -759,14 +749,14 @@ func (w *predWriter) flushRowGroup() error {
 		col++
 	}
 	for i := range s.features {
-		emit(col, w.fixed32Chunk(col, w.feats[i*w.stride:i*w.stride+n], true))
+		emit(col, w.featureChunk(col, i))
 		col++
 	}
 	emit(col, w.fixed64Chunk(col, format.Double, kindDouble, w.margin, format.Uncompressed))
 	col++
 	emit(col, w.fixed64Chunk(col, format.Double, kindDouble, w.prob, format.Uncompressed))
 	col++
-	emit(col, w.fixed32Chunk(col, w.tier, false))
+	emit(col, w.int32Chunk(col, w.tier))
 	col++
 	emit(col, w.fixed64Chunk(col, format.Double, kindDouble, w.lat, format.Uncompressed))
 	col++
@@ -800,6 +790,7 @@ func (w *predWriter) resetRows() {
 		w.strs[i].reset()
 	}
 	w.margin, w.prob, w.tier, w.lat = w.margin[:0], w.prob[:0], w.tier[:0], w.lat[:0]
+	w.resetFeatures()
 }
 
 // times64 views the timestamps as the uint64 bits the encoder takes.
@@ -825,83 +816,37 @@ const (
 // pageRanges returns the row bounds of the pages of n rows.
 func (w *predWriter) pageRanges(n int) int { return (n + w.pageMax - 1) / w.pageMax }
 
-// fixed32Chunk encodes a FLOAT column (optional: NaN is null) or the INT32
-// tier column (required).
-func (w *predWriter) fixed32Chunk(col int, vals []uint32, optional bool) *chunk {
+// int32Chunk encodes a required INT32 column (the tier).
+func (w *predWriter) int32Chunk(col int, vals []uint32) *chunk {
 	e := &w.enc
 	n := len(vals)
-	kind, typ := kindInt32, format.Int32
-	if optional {
-		kind, typ = kindFloat, format.Float
-	}
-	var levels []uint8
-	// One pass for the dictionary (and the nulls); a column whose
-	// dictionary overflows takes a second for the levels and PLAIN
-	// values.
 	var dict []uint32
 	var idx []int32
-	nulls := 0
-	present := vals
-	ok := false
 	if !w.noDict[col] {
-		if optional {
-			var at []int32
-			dict, idx, at, ok = e.dict32.build(vals, &e.idx)
-			if ok {
-				nulls = len(at)
-				levels = e.levelsOf(n, at)
-			}
-		} else {
-			dict, idx, ok = e.dictI32.build(vals, &e.idx)
-			if ok && len(dict) > 0 && e.dict32.values == nil {
-				// The files' bytes stay what they were when the tier
-				// shared the features' table: a FLOAT chunk of nulls
-				// only gets an empty dictionary once a 4-byte chunk of
-				// the file had a value (else it is written PLAIN).
-				e.dict32.values = make([]uint32, 0, 64)
-			}
-		}
+		var ok bool
+		dict, idx, ok = e.dictI32.build(vals, &e.idx)
 		if !ok {
 			w.noDict[col] = true
 			dict, idx = nil, nil
+		} else if len(dict) > 0 {
+			w.f4seen = true // the table it shared had values
 		}
-	}
-	if !ok && optional {
-		levels = growU8(e.levels, n)
-		e.levels = levels
-		nulls = 0
-		p := growU32(e.plain32, n)
-		k := 0
-		for i, b := range vals {
-			if b&0x7fffffff > 0x7f800000 { // NaN: missing
-				levels[i] = 0
-				nulls++
-				continue
-			}
-			levels[i] = 1
-			p[k] = b
-			k++
-		}
-		e.plain32 = p
-		present = p[:k]
-	} else if ok {
-		present = vals[:n-nulls] // only its length is used
 	}
 	c := w.newChunk(col, w.pageRanges(n))
-	c.meta.Type = typ
+	c.meta.Type = format.Int32
 	c.meta.NumValues = int64(n)
 	c.meta.Codec = format.Uncompressed // 4-byte values: see docs/lake.md, Encodings
 	if dict != nil {
 		w.writeDict32(c, dict)
 	}
-	w.pages(c, levels, nulls, len(present), func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
+	w.pages(c, nil, 0, n, func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
 		var mn, mx []byte
 		if dict != nil {
-			mn, mx = minMax32(&e.stats, kind, dict, idx[va:vb], w.pageRanges(n) == 1)
+			mn, mx = minMax32(&e.stats, kindInt32, dict, idx[va:vb], w.pageRanges(n) == 1)
 			return w.dictIndexes(len(dict), idx[va:vb]), mn, mx, format.RLEDictionary
 		}
-		mn, mx = minMax32(&e.stats, kind, present[va:vb], nil, true)
-		e.values = appendU32(e.values[:0], present[va:vb])
+		mn, mx = minMax32(&e.stats, kindInt32, vals[va:vb], nil, true)
+		e.values = appendU32(e.values[:0], vals[va:vb])
 		return e.values, mn, mx, format.Plain
 	})
 	return c
@@ -1299,10 +1244,8 @@ func (w *predWriter) close() error {
 	}
 	for g := range w.rowGroups {
 		for c := range w.rowGroups[g].Columns {
-			b, err := w.enc.marshal(&w.colIndex[g][c])
-			if err != nil {
-				return fmt.Errorf("column index: %w", err)
-			}
+			b := appendColumnIndex(w.enc.hbuf[:0], &w.colIndex[g][c])
+			w.enc.hbuf = b
 			cc := &w.rowGroups[g].Columns[c]
 			cc.ColumnIndexOffset, cc.ColumnIndexLength = w.offset, int32(len(b)) //nolint:gosec // small
 			w.write(b)
@@ -1310,10 +1253,8 @@ func (w *predWriter) close() error {
 	}
 	for g := range w.rowGroups {
 		for c := range w.rowGroups[g].Columns {
-			b, err := w.enc.marshal(&w.offIndex[g][c])
-			if err != nil {
-				return fmt.Errorf("offset index: %w", err)
-			}
+			b := appendOffsetIndex(w.enc.hbuf[:0], &w.offIndex[g][c])
+			w.enc.hbuf = b
 			cc := &w.rowGroups[g].Columns[c]
 			cc.OffsetIndexOffset, cc.OffsetIndexLength = w.offset, int32(len(b)) //nolint:gosec // small
 			w.write(b)
@@ -1417,108 +1358,6 @@ func (t *dictTable[K]) insert(v K) int32 {
 			s.key = v
 			s.n = int32(len(t.values)) //nolint:gosec // <= dictMaxEntries
 			return s.n - 1
-		}
-	}
-}
-
-// dict32 is dictTable for the FLOAT columns, the features: most of a
-// file's values, whose dictionaries were a quarter of the lake's CPU. Its
-// loop holds only the common case, a value found at its first slot, in as
-// few instructions as it takes: a NaN (null) never enters the table, so
-// an empty slot holds a NaN key (emptyKey32) and one comparison tells a
-// hit; a slot holds the index itself; and the loop stores no definition
-// level per value but notes where the nulls are (rare: levels then cost a
-// copy of a row of ones). The probe past a collision and the insertion of
-// a new value are out of line (insert), so that the loop's few variables
-// stay in registers.
-type dict32 struct {
-	slots  *[1 << dictTableBits]slot32
-	used   []uint16 // the slots in use, emptied for the next chunk
-	values []uint32
-	nulls  []int32 // positions of the chunk's nulls
-}
-
-type slot32 struct {
-	key uint32 // emptyKey32: empty
-	idx int32
-}
-
-// emptyKey32 marks an empty slot: a NaN, which is null, never a key.
-const emptyKey32 = 0xffffffff
-
-// build returns the dictionary of vals (float32 bits, NaN null), each
-// non-null value's index, and the nulls' positions; false when vals has
-// more than dictMaxEntries distinct values.
-func (t *dict32) build(vals []uint32, idxBuf *[]int32) ([]uint32, []int32, []int32, bool) {
-	if t.slots == nil {
-		t.slots = new([1 << dictTableBits]slot32)
-		for i := range t.slots {
-			t.slots[i].key = emptyKey32
-		}
-	}
-	for _, u := range t.used {
-		t.slots[u].key = emptyKey32
-	}
-	t.used, t.values, t.nulls = t.used[:0], t.values[:0], t.nulls[:0]
-	idx := growI32(*idxBuf, len(vals))
-	*idxBuf = idx
-	slots := t.slots[:]
-	j, k := 0, 0
-	for j < len(vals) {
-		// The common case, in a loop without calls, whose variables
-		// then stay in registers (with the calls below in it, the
-		// compiler stored two of them to the stack on every value).
-		for ; j < len(vals); j++ {
-			v := vals[j]
-			if v&0x7fffffff > 0x7f800000 { // NaN: missing
-				break
-			}
-			s := slots[(uint64(v)*0x9E3779B97F4A7C15)>>(64-dictTableBits)]
-			if s.key != v {
-				break
-			}
-			idx[k] = s.idx
-			k++
-		}
-		if j == len(vals) {
-			break
-		}
-		// A null, or a value not at its first slot.
-		if v := vals[j]; v&0x7fffffff > 0x7f800000 {
-			t.nulls = append(t.nulls, int32(j)) //nolint:gosec // j < row group rows
-		} else {
-			i := t.insert(v, (uint64(v)*0x9E3779B97F4A7C15)>>(64-dictTableBits))
-			if i < 0 {
-				return nil, nil, nil, false
-			}
-			idx[k] = i
-			k++
-		}
-		j++
-	}
-	return t.values, idx[:k], t.nulls, true
-}
-
-// insert returns v's index, probing from slot h and adding v if it is
-// new; -1 when the dictionary is full.
-//
-//go:noinline
-func (t *dict32) insert(v uint32, h uint64) int32 {
-	const mask = 1<<dictTableBits - 1
-	for ; ; h++ {
-		s := &t.slots[h&mask]
-		if s.key == v {
-			return s.idx
-		}
-		if s.key == emptyKey32 {
-			if len(t.values) == dictMaxEntries {
-				return -1
-			}
-			t.values = append(t.values, v)
-			t.used = append(t.used, uint16(h&mask))
-			s.key = v
-			s.idx = int32(len(t.values) - 1) //nolint:gosec // < dictMaxEntries
-			return s.idx
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -522,6 +523,136 @@ func writePredFileRuns(t testing.TB, features []string, recs []leadscore.Record,
 	return buf.Bytes()
 }
 
+// TestPageIndexBytes: the column and offset indexes predWriter encodes
+// itself (appendColumnIndex, appendOffsetIndex) are the bytes
+// parquet-go's thrift codec writes for them: lists of 0 to 40 entries
+// (the short and long list headers), null pages, empty and long min/max
+// values, negative and large numbers, the optional lists nil, empty or
+// not.
+func TestPageIndexBytes(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	num := func() int64 {
+		switch rnd.IntN(4) {
+		case 0:
+			return -rnd.Int64N(1 << 40)
+		case 1:
+			return rnd.Int64()
+		}
+		return rnd.Int64N(300)
+	}
+	i64s := func(n int) []int64 {
+		v := make([]int64, n)
+		for i := range v {
+			v[i] = num()
+		}
+		return v
+	}
+	var e encScratch
+	for round := range 500 {
+		n := rnd.IntN(41)
+		if round < 41 {
+			n = round
+		}
+		var ci format.ColumnIndex
+		var oi format.OffsetIndex
+		for range n {
+			ci.NullPages = append(ci.NullPages, rnd.IntN(3) == 0)
+			mn, mx := make([]byte, rnd.IntN(3)*rnd.IntN(200)), make([]byte, rnd.IntN(9))
+			for i := range mn {
+				mn[i] = byte(rnd.Uint32())
+			}
+			ci.MinValues, ci.MaxValues = append(ci.MinValues, mn), append(ci.MaxValues, mx)
+			ci.NullCounts = append(ci.NullCounts, num())
+			oi.PageLocations = append(oi.PageLocations, format.PageLocation{
+				Offset: num(), CompressedPageSize: int32(num()), FirstRowIndex: num(), //nolint:gosec // any bits
+			})
+		}
+		ci.BoundaryOrder = format.BoundaryOrder(rnd.IntN(3)) //nolint:gosec // small
+		if n == 0 && rnd.IntN(2) == 0 {
+			ci.NullCounts = []int64{} // empty, not nil
+		}
+		if rnd.IntN(3) == 0 {
+			ci.RepetitionLevelHistogram = i64s(rnd.IntN(20))
+		}
+		if rnd.IntN(3) == 0 {
+			ci.DefinitionLevelHistogram = i64s(rnd.IntN(20))
+		}
+		if rnd.IntN(2) == 0 {
+			oi.UnencodedByteArrayDataBytes = i64s(rnd.IntN(20))
+		}
+		if rnd.IntN(4) == 0 {
+			ci.NullCounts = nil
+		}
+		want, err := e.marshal(&ci)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendColumnIndex([]byte{7}, &ci); !bytes.Equal(got[1:], want) || got[0] != 7 {
+			t.Fatalf("round %d: column index\n got %x\nwant %x", round, got[1:], want)
+		}
+		want, err = e.marshal(&oi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendOffsetIndex([]byte{7}, &oi); !bytes.Equal(got[1:], want) || got[0] != 7 {
+			t.Fatalf("round %d: offset index\n got %x\nwant %x", round, got[1:], want)
+		}
+	}
+}
+
+// TestPredWriterReuse: a predWriter made from the buffers of a closed one
+// (reusePredWriter, as the lake opens its next file) writes the bytes a
+// new one writes, whatever the old file left behind: columns turned PLAIN
+// (features and ids past their dictionaries), grown tables and buffers,
+// another feature list.
+func TestPredWriterReuse(t *testing.T) {
+	feats, demo := demoRecords(t)
+	demo = requestRuns(demo[:5000], 100)
+	edge := edgeRecords(4500)
+	// few: the edge features and ids with a few values each, which a
+	// writer left PLAIN by edge or demo would write PLAIN
+	few := edgeRecords(4500)
+	for i := range few {
+		for j := range few[i].Features {
+			few[i].Features[j] = float32(i % 3)
+		}
+		few[i].InferenceID = strconv.Itoa(i % 7)
+		few[i].Time = few[0].Time.Add(time.Duration(i%5) * time.Second)
+		few[i].Probability, few[i].Margin, few[i].LatencyMS = float64(i%4), float64(i%3), 1
+	}
+	sets := map[string]struct {
+		features []string
+		recs     []leadscore.Record
+	}{"edge": {edgeFeatures, edge}, "few": {edgeFeatures, few}, "demo": {feats, demo}}
+	fresh := map[string][]byte{}
+	for name, set := range sets {
+		fresh[name] = writePredFileRuns(t, set.features, set.recs, 2000, 0, func(room int) int { return min(room, 100) })
+	}
+	var old *predWriter
+	for i, name := range []string{"edge", "few", "demo", "few", "edge", "edge", "demo"} {
+		set := sets[name]
+		var buf bytes.Buffer
+		w := reusePredWriter(old, &buf, testSchema(t, set.features), 2000, 0)
+		for r := 0; r < len(set.recs); {
+			k := min(100, len(set.recs)-r, 2000-w.rows)
+			w.addRun(set.recs[r : r+k])
+			r += k
+			if w.rows == 2000 {
+				if err := w.flushRowGroup(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := w.close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf.Bytes(), fresh[name]) {
+			t.Fatalf("file %d (%s): a reused writer wrote %d bytes, a new one %d, or other bytes", i, name, buf.Len(), len(fresh[name]))
+		}
+		old = w
+	}
+}
+
 // TestPredWriterAddRun writes the edge records (NaN, ±Inf, -0,
 // subnormal features, empty, absent, unicode and long ids, dictionaries
 // that overflow mid-file) record by record and in random runs, some
@@ -928,49 +1059,21 @@ func mapDict(vals []uint32, nanNull bool) (dict []uint32, idx, nulls []int32) {
 	return dict, idx, nulls
 }
 
-// TestDictBuild holds the dictionary loops (dict32 for FLOAT columns,
-// NaN null; dictTable for required columns) to a map-based reference:
-// values in order of first appearance, every index, the nulls' positions
-// (NaN of any payload, 0xffffffff among them, which is also the empty
-// slot's key), -0 apart from +0, values that share slots, and the
-// overflow past dictMaxEntries distinct values; the tables are reused
+// TestDictBuild holds dictTable (the required columns', NaN a value like
+// any other) to a map-based reference: values in order of first
+// appearance, every index, -0 apart from +0, values that share slots, and
+// the overflow past dictMaxEntries distinct values; the tables are reused
 // from chunk to chunk as the writer reuses them.
 func TestDictBuild(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(5, 6))
-	nans := []uint32{0xffffffff, 0x7fc00000, 0xff800001, 0x7f800001}
-	var t32 dict32
 	var tI dictTable[uint32]
 	var t64 dictTable[uint64]
 	var idxBuf []int32
 	for round := range 60 {
 		distinct := []int{1, 2, 40, 1023, 1024, 1025, 3000}[round%7]
-		vals := make([]uint32, 1+rnd.IntN(9000))
-		for i := range vals {
-			switch rnd.IntN(20) {
-			case 0:
-				vals[i] = nans[rnd.IntN(len(nans))]
-			case 1:
-				vals[i] = 0x80000000 // -0
-			case 2:
-				vals[i] = 0
-			default:
-				// multiples of 2048 share a slot's low bits; the hash
-				// mixes them, but some still collide
-				vals[i] = uint32(rnd.IntN(distinct)) * 2048 //nolint:gosec // small
-			}
-		}
-		wantDict, wantIdx, wantNulls := mapDict(vals, true)
+		vals := dictTestValues(rnd, 1+rnd.IntN(9000), distinct)
+		wantDict, wantIdx, _ := mapDict(vals, false)
 		wantOK := len(wantDict) <= dictMaxEntries
-		dict, idx, nulls, ok := t32.build(vals, &idxBuf)
-		if ok != wantOK {
-			t.Fatalf("round %d: dict32 ok %v, want %v (%d distinct)", round, ok, wantOK, len(wantDict))
-		}
-		if ok && (!slices.Equal(dict, wantDict) || !slices.Equal(idx, wantIdx) || !slices.Equal(nulls, wantNulls)) {
-			t.Fatalf("round %d: dict32 built a different dictionary, indexes or nulls", round)
-		}
-		// required columns: NaN is a value like any other
-		wantDict, wantIdx, _ = mapDict(vals, false)
-		wantOK = len(wantDict) <= dictMaxEntries
 		dictI, idxI, ok := tI.build(vals, &idxBuf)
 		if ok != wantOK || ok && (!slices.Equal(dictI, wantDict) || !slices.Equal(idxI, wantIdx)) {
 			t.Fatalf("round %d: dictTable[uint32] differs from the reference (ok %v)", round, ok)
@@ -990,6 +1093,136 @@ func TestDictBuild(t *testing.T) {
 		}
 	}
 }
+
+// dictTestNaNs are NaNs of several payloads, 0xffffffff among them (the
+// empty slot's key).
+var dictTestNaNs = []uint32{0xffffffff, 0x7fc00000, 0xff800001, 0x7f800001}
+
+// dictTestValues is n float32 bit patterns of about distinct values (in
+// multiples of 2048, whose low bits collide), with NaNs of several
+// payloads, -0 and +0 among them.
+func dictTestValues(rnd *rand.Rand, n, distinct int) []uint32 {
+	vals := make([]uint32, n)
+	for i := range vals {
+		switch rnd.IntN(20) {
+		case 0:
+			vals[i] = dictTestNaNs[rnd.IntN(len(dictTestNaNs))]
+		case 1:
+			vals[i] = 0x80000000 // -0
+		case 2:
+			vals[i] = 0
+		default:
+			vals[i] = uint32(rnd.IntN(distinct)) * 2048 //nolint:gosec // small
+		}
+	}
+	return vals
+}
+
+// TestFeatureDict holds the feature columns' dictionaries, built as the
+// records are added (add, addRun's blocks and their slow paths, records
+// with fewer features), to the map-based reference, row group after row
+// group of one file: each column's dictionary (values in order of first
+// appearance), every row's index (-1 for a NaN of any payload,
+// 0xffffffff, the empty slot's key, among them), the null count, and
+// the columns that pass dictMaxEntries distinct values, which hold the
+// values' bits from then on (earlier rows' indexes turned back into
+// values) and stay PLAIN in later row groups.
+func TestFeatureDict(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	distincts := []int{1, 2, 3, 31, 32, 33, 200, 1023, 1024, 1025, 3000}
+	features := make([]string, len(distincts))
+	for j := range features {
+		features[j] = fmt.Sprintf("f%d", j)
+	}
+	nf := len(features)
+	w := newPredWriter(io.Discard, testSchema(t, features), 9000, 0)
+	plain := make([]bool, nf)
+	for group := range 4 {
+		n := 1 + rnd.IntN(9000)
+		if group == 0 {
+			n = 9000
+		}
+		cols := make([][]uint32, nf)
+		for j := range cols {
+			cols[j] = dictTestValues(rnd, n, distincts[j])
+		}
+		recs := make([]leadscore.Record, n)
+		for r := range recs {
+			f := make([]float32, nf)
+			for j := range f {
+				f[j] = math.Float32frombits(cols[j][r])
+			}
+			if rnd.IntN(50) == 0 { // fewer features: the rest missing
+				f = f[:rnd.IntN(nf)]
+				for j := len(f); j < nf; j++ {
+					cols[j][r] = nanBits32
+				}
+			}
+			recs[r] = leadscore.Record{Features: f}
+		}
+		for r := 0; r < n; {
+			k := min(n-r, rnd.IntN(120))
+			if k < addRunMin {
+				for i := range k {
+					w.add(&recs[r+i])
+				}
+			} else {
+				w.addRun(recs[r : r+k])
+			}
+			r += k
+		}
+		for j := range nf {
+			d := &w.fdict[j]
+			got := w.feats[j*w.stride : j*w.stride+n]
+			dict, idx, nulls := mapDict(cols[j], true)
+			if !plain[j] && len(dict) <= dictMaxEntries {
+				if d.plain || w.noDict[nLead+j] {
+					t.Fatalf("group %d, feature %d: PLAIN with %d distinct values", group, j, len(dict))
+				}
+				if !slices.Equal(d.values, dict) || d.hasNulls != (len(nulls) > 0) {
+					t.Fatalf("group %d, feature %d: dictionary %d values, nulls %v; want %d, %d nulls", group, j, len(d.values), d.hasNulls, len(dict), len(nulls))
+				}
+				k, at := 0, 0
+				for r, i := range got {
+					want := int32(-1)
+					if at < len(nulls) && int(nulls[at]) == r {
+						at++
+					} else {
+						want = idx[k]
+						k++
+					}
+					if int32(i) != want { //nolint:gosec // bits of the index
+						t.Fatalf("group %d, feature %d, row %d: index %d, want %d", group, j, r, int32(i), want) //nolint:gosec // idem
+					}
+				}
+				continue
+			}
+			plain[j] = true
+			if !d.plain || !w.noDict[nLead+j] {
+				t.Fatalf("group %d, feature %d: not PLAIN with %d distinct values", group, j, len(dict))
+			}
+			for r, b := range got {
+				v := cols[j][r]
+				if b != v && !(isNaN32(b) && isNaN32(v)) {
+					t.Fatalf("group %d, feature %d, row %d: bits %08x, want %08x", group, j, r, b, v)
+				}
+			}
+		}
+		if err := w.flushRowGroup(); err != nil {
+			t.Fatal(err)
+		}
+		for j := range nf {
+			if d := &w.fdict[j]; !d.plain && (len(d.values) != 0 || d.hasNulls || len(d.used) != 0) {
+				t.Fatalf("group %d, feature %d: dictionary not emptied", group, j)
+			}
+		}
+	}
+	if !slices.Contains(plain, false) || !slices.Contains(plain, true) {
+		t.Fatalf("want both dictionary and PLAIN columns, PLAIN: %v", plain)
+	}
+}
+
+func isNaN32(b uint32) bool { return b&0x7fffffff > 0x7f800000 }
 
 // TestPresentLevels: appendPresentLevels writes the bytes of parquet-go's
 // rle encoder for rows that are all present.

@@ -285,7 +285,8 @@ func TestCaptureFeaturesForFeatureCopiers(t *testing.T) {
 // rows) gets base-<row>, and a one-row batch base itself.
 func TestRecordIDsInference(t *testing.T) {
 	for _, n := range []int{1, 2, 9, 10, 11, 99, 100, 101, 999, 1000, 1001} {
-		ids := recordIDs("req-7f", n, &batch{}, nil)
+		ids := recordIDs("req-7f", n, &batch{}, nil, nil)
+		seq := ids.inferences()
 		for i := range n {
 			want := "req-7f"
 			if n > 1 {
@@ -294,6 +295,12 @@ func TestRecordIDsInference(t *testing.T) {
 			if got := ids.inference(i); got != want {
 				t.Fatalf("n=%d row %d: %q, want %q", n, i, got, want)
 			}
+			if got := seq.next(); got != want {
+				t.Fatalf("n=%d row %d read in order: %q, want %q", n, i, got, want)
+			}
+		}
+		if n > 1 && len(ids.all) != indexedIDsLen(len("req-7f"), n) {
+			t.Fatalf("n=%d: %d bytes of ids, want exactly %d", n, len(ids.all), indexedIDsLen(len("req-7f"), n))
 		}
 	}
 }
@@ -320,7 +327,7 @@ func TestRecordIDsArena(t *testing.T) {
 			}
 		}
 		x := built{base: fmt.Sprintf("req-%d", r)}
-		ids := recordIDs(x.base, n, b, &a)
+		ids := recordIDs(x.base, n, b, &a, nil)
 		for i := range n {
 			x.inf = append(x.inf, ids.inference(i))
 			x.lead = append(x.lead, ids.lead(i))
@@ -484,9 +491,17 @@ func TestCaptureBatchesForBatchSinks(t *testing.T) {
 			if len(b.Records) != minPooledBatch {
 				t.Fatalf("a kept batch has %d records", len(b.Records))
 			}
-			for _, r := range b.Records {
+			for i, r := range b.Records {
 				if want := twoLeadFeatures(t, r.LeadID); !slices.Equal(r.Features, want) || r.Time.IsZero() {
 					t.Fatalf("lead %s: features %v time %v, want %v", r.LeadID, r.Features, r.Time, want)
+				}
+				// The ids are the batch's own storage (the sink takes
+				// batches only), intact while it is held.
+				if want := r.RequestID + "-" + strconv.Itoa(i); r.InferenceID != want {
+					t.Fatalf("row %d: inference id %q, want %q", i, r.InferenceID, want)
+				}
+				if !inBytes(b.IDs, r.InferenceID) || !inBytes(b.IDs, r.LeadID) {
+					t.Fatalf("row %d: ids %q, %q are not the batch's storage", i, r.InferenceID, r.LeadID)
 				}
 			}
 		}
@@ -496,6 +511,52 @@ func TestCaptureBatchesForBatchSinks(t *testing.T) {
 	// drops a quarter of what is put, hence the margin).
 	if n := len(k.seen); n > rounds*callers*each*3/4 {
 		t.Errorf("%d distinct batches for %d requests: released batches are not reused", n, rounds*callers*each)
+	}
+}
+
+// inBytes reports whether s is a view of buf's bytes.
+func inBytes(buf []byte, s string) bool {
+	if len(s) == 0 || len(buf) == 0 {
+		return false
+	}
+	p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.SliceData(buf))) // #nosec G103 -- compares addresses only
+	return p >= lo && p+uintptr(len(s)) <= lo+uintptr(len(buf))
+}
+
+// TestCaptureIDsOutsideBatchesForOtherSinks: when a sink that is not a
+// BatchSink sees the records too (through Capture, and may keep their
+// strings past the batch's reuse), the ids are not built in the batch's
+// storage, and what that sink kept stays as it was while later requests
+// reuse the batches.
+func TestCaptureIDsOutsideBatchesForOtherSinks(t *testing.T) {
+	k := &batchKeeper{seen: map[*leadscore.Batch]bool{}}
+	c := &featureCopyingSink{}
+	s, _ := testServer(t, 2, func(cf *Config) { cf.Sink = leadscore.MultiSink(k, c) })
+	for i := range 40 {
+		if w := do(s, "POST", "/score", "application/json", leadsBody(1+i, minPooledBatch)); w.Code != 200 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		for _, b := range k.batches {
+			for _, r := range b.Records {
+				if inBytes(b.IDs, r.InferenceID) || inBytes(b.IDs, r.LeadID) {
+					t.Fatalf("ids %q, %q built in the batch's storage for a sink that is not a BatchSink", r.InferenceID, r.LeadID)
+				}
+			}
+		}
+		k.release()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.recs) != 40*minPooledBatch {
+		t.Fatalf("%d records kept, want %d", len(c.recs), 40*minPooledBatch)
+	}
+	for j, r := range c.recs {
+		if want := r.RequestID + "-" + strconv.Itoa(j%minPooledBatch); r.InferenceID != want {
+			t.Fatalf("kept record %d: inference id %q, want %q", j, r.InferenceID, want)
+		}
+		if want := string(rune('a'+j%minPooledBatch)) + strconv.Itoa(1+j/minPooledBatch); r.LeadID != want {
+			t.Fatalf("kept record %d: lead id %q, want %q", j, r.LeadID, want)
+		}
 	}
 }
 
@@ -521,6 +582,8 @@ func (c *copyingBatchSink) keep(recs []leadscore.Record, batch bool) {
 	}
 	for _, r := range recs {
 		r.Features = slices.Clone(r.Features)
+		// The ids may be a batch's storage (leadscore.BatchSink).
+		r.InferenceID, r.LeadID = strings.Clone(r.InferenceID), strings.Clone(r.LeadID)
 		c.recs = append(c.recs, r)
 	}
 }
@@ -599,3 +662,22 @@ func TestCaptureBatchVariantsShadows(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRecordIDs is what a 100-lead request's inference ids cost the
+// request path (Server.capture): built in an exchange's arena, and read
+// back as each record takes its own.
+func BenchmarkRecordIDs(b *testing.B) {
+	var a idArena
+	bt := &batch{}
+	base := "0123abcd-00000000000004d2"
+	b.ReportAllocs()
+	for b.Loop() {
+		ids := recordIDs(base, 100, bt, &a, nil)
+		seq := ids.inferences()
+		for range 100 {
+			sinkString = seq.next()
+		}
+	}
+}
+
+var sinkString string

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -182,7 +183,17 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 	}
 	now := time.Now().UTC()
 	ms := float64(took.Microseconds()) / 1000
-	ids := recordIDs(base, n, &ex.batch, &ex.idSpace)
+	// The ids go in the batch's own storage when nothing but batch sinks
+	// see them (and no variant's shadow job copies its records into a
+	// Capture): they then cost no allocation, the batch's IDs serving
+	// request after request. Else in the exchange's arena, which the
+	// collector frees.
+	var into *[]byte
+	if b != nil && !live && s.sinkBatches {
+		into = &b.IDs
+	}
+	ids := recordIDs(base, n, &ex.batch, &ex.idSpace, into)
+	inf := ids.inferences()
 	rm := m
 	// Field by field, not a Record literal: the literal is built aside
 	// and copied in whole (with its write barriers), which measured three
@@ -193,7 +204,7 @@ func (s *Server) capture(ex *exchange, m *served, res []leadscore.Result, took t
 			rm = ex.vs.models[ex.vrows[i]]
 		}
 		r := &recs[i]
-		r.Time, r.RequestID, r.InferenceID, r.LeadID = now, ex.reqID, ids.inference(i), ids.lead(i)
+		r.Time, r.RequestID, r.InferenceID, r.LeadID = now, ex.reqID, inf.next(), ids.lead(i)
 		r.Model, r.ModelVersion, r.Variant, r.Shadow = rm.info.Name, rm.info.Version, rm.variant, false
 		r.Features, r.FeatureNames = feats[i*nf:(i+1)*nf:(i+1)*nf], rm.schema.names
 		r.Margin, r.Probability, r.Tier, r.LatencyMS = res[i].Margin, res[i].Probability, res[i].Score, ms
@@ -276,9 +287,10 @@ type batchIDs struct {
 }
 
 // recordIDs builds the ids of n rows: base, or base-<row> when n > 1, and
-// the rows' lead ids, in space from a (fresh arrays when a is nil). The
-// result's leadAt is a's scratch: it is valid until a's next use.
-func recordIDs(base string, n int, b *batch, a *idArena) batchIDs {
+// the rows' lead ids, in *into (its room reused, grown when short) when
+// into is not nil, else in space from a (fresh arrays when a is nil).
+// The result's leadAt is a's scratch: it is valid until a's next use.
+func recordIDs(base string, n int, b *batch, a *idArena, into *[]byte) batchIDs {
 	ids := batchIDs{base: base}
 	hasLeads := b.hasIDs && len(b.ids) > 0
 	if n == 1 && !hasLeads {
@@ -286,7 +298,7 @@ func recordIDs(base string, n int, b *batch, a *idArena) batchIDs {
 	}
 	size := 0
 	if n > 1 {
-		size = n * (len(base) + 1 + decimalDigits(n))
+		size = indexedIDsLen(len(base), n)
 		ids.rows = n
 	}
 	if hasLeads {
@@ -301,28 +313,14 @@ func recordIDs(base string, n int, b *batch, a *idArena) batchIDs {
 	}
 	// The ids are built in place and the string shares the bytes
 	// (nothing writes them after).
-	buf := a.take(size)
+	var buf []byte
+	if into != nil {
+		buf = slices.Grow((*into)[:0], size)
+	} else {
+		buf = a.take(size)
+	}
 	if n > 1 {
-		// Row i's digits, counted up in place rather than formatted
-		// (right-aligned in row; from lo).
-		var row [20]byte
-		lo := len(row) - 1
-		row[lo] = '0'
-		for range n {
-			buf = append(buf, base...)
-			buf = append(buf, '-')
-			buf = append(buf, row[lo:]...)
-			k := len(row) - 1
-			for ; k >= lo && row[k] == '9'; k-- {
-				row[k] = '0'
-			}
-			if k < lo {
-				lo--
-				row[lo] = '1'
-			} else {
-				row[k]++
-			}
-		}
+		buf = appendIndexedIDs(buf, base, n)
 	}
 	if hasLeads {
 		for i := range n {
@@ -336,9 +334,56 @@ func recordIDs(base string, n int, b *batch, a *idArena) batchIDs {
 			a.leadAt = ids.leadAt
 		}
 	}
-	a.keep(buf)
+	if into != nil {
+		*into = buf
+	} else {
+		a.keep(buf)
+	}
 	ids.all = unsafe.String(unsafe.SliceData(buf), len(buf)) // #nosec G103 -- buf is never written again
 	return ids
+}
+
+// indexedIDsLen is the length of the n ids base-0 ... base-<n-1> one
+// after the other, for a base of lb bytes.
+func indexedIDsLen(lb, n int) int {
+	size := n * (lb + 1)
+	for lo, hi, d := 0, 10, 1; lo < n; lo, hi, d = hi, hi*10, d+1 {
+		size += (min(hi, n) - lo) * d
+	}
+	return size
+}
+
+// appendIndexedIDs appends base-0, base-1, ... base-<n-1> to buf, which
+// must have room for them (indexedIDsLen): they are written in place,
+// the row's digits counted up rather than formatted, with no call per
+// id but the copy of base.
+func appendIndexedIDs(buf []byte, base string, n int) []byte {
+	off := len(buf)
+	buf = buf[:off+indexedIDsLen(len(base), n)]
+	// Row i's digits, right-aligned in row, from lo.
+	var row [20]byte
+	lo := len(row) - 1
+	row[lo] = '0'
+	for range n {
+		off += copy(buf[off:], base)
+		buf[off] = '-'
+		off++
+		for _, c := range row[lo:] {
+			buf[off] = c
+			off++
+		}
+		k := len(row) - 1
+		for ; k >= lo && row[k] == '9'; k-- {
+			row[k] = '0'
+		}
+		if k < lo {
+			lo--
+			row[lo] = '1'
+		} else {
+			row[k]++
+		}
+	}
+	return buf
 }
 
 // An idArena is where an exchange builds its requests' captured ids: they
@@ -393,13 +438,32 @@ func (a *idArena) keep(buf []byte) {
 	}
 }
 
-// decimalDigits is how many digits n >= 0 has in base 10.
-func decimalDigits(n int) int {
-	d := 1
-	for ; n >= 10; n /= 10 {
-		d++
+// An inferenceIDs reads a batch's inference ids in row order, each in
+// constant time: next returns row 0's, then row 1's, ...
+type inferenceIDs struct {
+	x     *batchIDs
+	row   int
+	off   int // where the next row's id starts in x.all
+	width int // its length
+	wider int // the first row whose id is one byte longer
+}
+
+func (x *batchIDs) inferences() inferenceIDs {
+	return inferenceIDs{x: x, width: len(x.base) + 2, wider: 10}
+}
+
+func (it *inferenceIDs) next() string {
+	if it.x.rows == 0 {
+		return it.x.base
 	}
-	return d
+	if it.row == it.wider {
+		it.width++
+		it.wider *= 10
+	}
+	it.row++
+	s := it.x.all[it.off : it.off+it.width]
+	it.off += it.width
+	return s
 }
 
 func (x *batchIDs) inference(i int) string {

@@ -201,15 +201,18 @@ type Server struct {
 	// sinkPools: the sink takes pooled batches (leadscore.PoolSafe), so a
 	// request's records go in one from batches, kept by reference by the
 	// sinks that queue them.
-	sinkPools  bool
-	batches    leadscore.BatchPool
-	monitoring http.Handler
-	feedback   http.Handler
-	ids        leadscore.IDLimits
-	console    http.Handler
-	source     func() string
-	stats      statsRecorder
-	sagemaker  SageMaker
+	sinkPools bool
+	// sinkBatches: every sink is a leadscore.BatchSink (OnlyBatches), so
+	// a pooled batch's ids may be built in its own storage.
+	sinkBatches bool
+	batches     leadscore.BatchPool
+	monitoring  http.Handler
+	feedback    http.Handler
+	ids         leadscore.IDLimits
+	console     http.Handler
+	source      func() string
+	stats       statsRecorder
+	sagemaker   SageMaker
 
 	model    atomic.Pointer[served]
 	reloadMu sync.Mutex
@@ -262,6 +265,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		sinkCopies:      leadscore.CopiesRecords(cfg.Sink),
 		sinkCopiesFeats: leadscore.CopiesFeatures(cfg.Sink),
 		sinkPools:       leadscore.PoolSafe(cfg.Sink),
+		sinkBatches:     leadscore.OnlyBatches(cfg.Sink),
 		monitoring:      cfg.Monitoring,
 		feedback:        cfg.Feedback,
 		ids:             cfg.IDs.WithDefaults(),

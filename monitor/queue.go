@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/leadscore/leadscore"
 )
@@ -130,16 +132,36 @@ func (q *batchQueue) copyOf(recs []leadscore.Record) *leadscore.Batch {
 		nfeat += len(recs[i].Features)
 	}
 	c := q.pool.Get(len(recs), nfeat)
+	// The ids too: the caller's may be its batch's storage (Batch.IDs),
+	// another request's once it is released.
+	nid := 0
+	for i := range recs {
+		nid += len(recs[i].InferenceID) + len(recs[i].LeadID)
+	}
+	ids := slices.Grow(c.IDs[:0], nid)
 	fo := 0
 	for i := range recs {
 		r, e := &recs[i], &c.Records[i]
 		nf := copy(c.Features[fo:], r.Features)
 		e.Features = c.Features[fo : fo+nf : fo+nf]
 		fo += nf
-		e.Time, e.InferenceID, e.LeadID = r.Time, r.InferenceID, r.LeadID
-		e.Probability, e.FeatureNames = r.Probability, r.FeatureNames
+		e.Time, e.Probability, e.FeatureNames = r.Time, r.Probability, r.FeatureNames
+		e.InferenceID, ids = appendString(ids, r.InferenceID)
+		e.LeadID, ids = appendString(ids, r.LeadID)
 	}
+	c.IDs = ids
 	return c
+}
+
+// appendString appends s to buf, which has room for it, and returns the
+// copy, a view of buf's bytes (never written again while it is in use).
+func appendString(buf []byte, s string) (string, []byte) {
+	if s == "" {
+		return "", buf
+	}
+	at := len(buf)
+	buf = append(buf, s...)
+	return unsafe.String(&buf[at], len(s)), buf // #nosec G103 -- bytes never written again while the batch is in use
 }
 
 // close makes later puts of batches not the queue's own refuse them

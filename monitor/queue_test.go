@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/leadscore/leadscore"
 	"github.com/leadscore/leadscore/internal/testutil"
@@ -125,18 +126,29 @@ func TestQueueCopiesFeatures(t *testing.T) {
 		wg.Go(func() {
 			feats := make([]float32, rows*nf)
 			recs := make([]leadscore.Record, rows)
+			ids := make([]byte, 0, 64*rows)
 			for k := range requests {
+				ids = ids[:0]
 				for j := range rows {
 					f := feats[j*nf : (j+1)*nf : (j+1)*nf]
 					for i := range f {
 						f[i] = float32(g*1_000_000 + k*100 + j)
 					}
-					recs[j] = leadscore.Record{InferenceID: strconv.Itoa(g*1_000_000 + k*100 + j), Features: f}
+					// The ids are views of the caller's storage too
+					// (a batch's IDs).
+					at := len(ids)
+					ids = strconv.AppendInt(ids, int64(g*1_000_000+k*100+j), 10)
+					mid := len(ids)
+					ids = append(ids, "lead"...)
+					inf := unsafe.String(&ids[at], mid-at)         // #nosec G103 -- test: a view, as a batch's ids are
+					lead := unsafe.String(&ids[mid], len(ids)-mid) // #nosec G103 -- as above
+					recs[j] = leadscore.Record{InferenceID: inf, LeadID: lead, Features: f}
 				}
 				if q.put(q.copyOf(recs), true) != putQueued {
 					t.Error("queue full")
 				}
-				clear(feats) // the caller reuses its buffer at once
+				clear(feats) // the caller reuses its buffers at once
+				clear(ids)
 			}
 		})
 	}
@@ -146,7 +158,10 @@ func TestQueueCopiesFeatures(t *testing.T) {
 	check := func(bs []*leadscore.Batch) {
 		for _, b := range bs {
 			for _, r := range b.Records {
-				id, _ := strconv.Atoi(r.InferenceID)
+				id, err := strconv.Atoi(r.InferenceID)
+				if err != nil || r.LeadID != "lead" {
+					t.Fatalf("record with ids %q, %q", r.InferenceID, r.LeadID)
+				}
 				if len(r.Features) != nf {
 					t.Fatalf("record %s has %d features", r.InferenceID, len(r.Features))
 				}

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"time"
+	"unsafe"
 
 	"github.com/leadscore/leadscore"
 )
@@ -32,7 +33,22 @@ type window struct {
 	byInf   idIndex
 	byLead  idIndex
 	version uint64 // changes whenever the rows or labels change
+
+	// idCur holds the rows' ids (inf and lead are views of it): the
+	// window's own copies, since a record's may be its batch's storage
+	// (leadscore.Batch.IDs), another request's once the batch is
+	// released. Ids are appended to idCur; when it is full, idOld takes
+	// its place once none of its rows is left in the window (they are
+	// all before idOldEnd), else a new array does (the collector frees
+	// the one dropped once no row holds its ids): see idRoom. A window
+	// keeps two to four windows' worth of ids, and allocates nothing
+	// once they fit.
+	idCur, idOld []byte
+	idOldEnd     uint64
 }
+
+// minIDBytes is the first id array a window allocates.
+const minIDBytes = 4 << 10
 
 // idIndex finds the newest window row holding an id. It is a hash table
 // chained through the ring's slots, so that adding and evicting a row
@@ -120,7 +136,11 @@ func (w *window) pushRecords(recs []leadscore.Record, now int64) {
 		if !r.Time.IsZero() {
 			at = r.Time.UnixNano()
 		}
-		w.prob[s], w.at[s], w.inf[s], w.lead[s], w.label[s] = r.Probability, at, r.InferenceID, r.LeadID, -1
+		if need := len(r.InferenceID) + len(r.LeadID); cap(w.idCur)-len(w.idCur) < need {
+			w.idRoom(need, w.next+uint64(i)) // #nosec G115 -- a count
+		}
+		w.prob[s], w.at[s], w.label[s] = r.Probability, at, -1
+		w.inf[s], w.lead[s] = w.keepID(r.InferenceID), w.keepID(r.LeadID)
 		copy(w.feats[s*nf:(s+1)*nf], r.Features)
 		if s++; s == w.capacity {
 			s = 0
@@ -128,6 +148,36 @@ func (w *window) pushRecords(recs []leadscore.Record, now int64) {
 	}
 	w.next += uint64(n) // #nosec G115 -- a count
 	w.version++
+}
+
+// idRoom makes room in idCur for need bytes of the ids of row seq (the
+// rows before it may hold ids in idCur). idOld takes idCur's place when
+// none of its rows is left and it is as large; else a new array does,
+// twice as large when idOld still had rows (the window's ids outgrew
+// the two), so that both arrays soon hold a window's ids each and
+// alternate without allocating.
+func (w *window) idRoom(need int, seq uint64) {
+	free := w.idOld != nil && w.idOldEnd <= w.start
+	if free && cap(w.idOld) >= max(need, cap(w.idCur)) {
+		w.idCur, w.idOld = w.idOld[:0], w.idCur
+	} else {
+		size := cap(w.idCur)
+		if w.idOld != nil && !free {
+			size *= 2
+		}
+		w.idCur, w.idOld = make([]byte, 0, max(size, need, minIDBytes)), w.idCur
+	}
+	w.idOldEnd = seq
+}
+
+// keepID returns a copy of id in idCur, which has room for it.
+func (w *window) keepID(id string) string {
+	if id == "" {
+		return ""
+	}
+	at := len(w.idCur)
+	w.idCur = append(w.idCur, id...)
+	return unsafe.String(&w.idCur[at], len(id)) // #nosec G103 -- written once; reused only when its row has left
 }
 
 // unindexOldest takes the oldest row out of the id indexes, if it is in

@@ -1,10 +1,13 @@
 package monitor
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/leadscore/leadscore"
 )
@@ -101,4 +104,86 @@ func BenchmarkWindowPush(b *testing.B) {
 // push adds one row to w.
 func push(w *window, feats []float32, prob float64, at int64, inf, lead string) {
 	w.pushRecords([]leadscore.Record{{Features: feats, Probability: prob, Time: time.Unix(0, at), InferenceID: inf, LeadID: lead}}, 0)
+}
+
+// TestWindowKeepsIDCopies: the window keeps its own copies of the ids it
+// is pushed, since a record's ids may be its batch's storage, another
+// request's once the batch is released. Batches of records whose ids are
+// views of one buffer, overwritten after every push, go into windows
+// small and large (so that the id arrays are reused and grown, with long
+// lead ids among short ones); every row still in the window is then
+// found by its own ids, and a row that left is not.
+func TestWindowKeepsIDCopies(t *testing.T) {
+	for _, capacity := range []int{1, 5, 100, 3000} {
+		w := newWindow(1, capacity, 0)
+		var buf []byte
+		pushed := 0
+		for b := range 200 {
+			n := 1 + b%37
+			recs := make([]leadscore.Record, n)
+			buf = buf[:0]
+			var spans [][4]int
+			for i := range recs {
+				inf := fmt.Sprintf("req-%d-%d", b, i)
+				lead := fmt.Sprintf("lead-%d", pushed+i)
+				if i%7 == 3 {
+					lead += strings.Repeat("x", 300)
+				}
+				at := len(buf)
+				buf = append(buf, inf...)
+				buf = append(buf, lead...)
+				spans = append(spans, [4]int{at, at + len(inf), at + len(inf), at + len(inf) + len(lead)})
+			}
+			for i, sp := range spans {
+				inf := unsafe.String(&buf[sp[0]], sp[1]-sp[0])  // #nosec G103 -- test: a view, as a batch's ids are
+				lead := unsafe.String(&buf[sp[2]], sp[3]-sp[2]) // #nosec G103 -- as above
+				recs[i] = leadscore.Record{Features: []float32{1}, Probability: 0.5, InferenceID: inf, LeadID: lead}
+			}
+			w.pushRecords(recs, 1)
+			pushed += n
+			for i := range buf {
+				buf[i] = '#' // the batch's storage, reused
+			}
+		}
+		// The rows still in the window, by their ids.
+		for seq := w.start; seq < w.next; seq++ {
+			s := w.slot(seq)
+			lead := "lead-" + strconv.FormatUint(seq, 10)
+			if !strings.HasPrefix(w.lead[s], lead) || strings.Contains(w.inf[s], "#") || !strings.HasPrefix(w.inf[s], "req-") {
+				t.Fatalf("capacity %d: row %d holds ids %q, %q", capacity, seq, w.inf[s], w.lead[s])
+			}
+			if !w.setLabel(&Feedback{LeadID: w.lead[s], Converted: true}) || w.label[s] != 1 {
+				t.Fatalf("capacity %d: row %d not found by its lead id", capacity, seq)
+			}
+			if !w.setLabel(&Feedback{InferenceID: w.inf[s]}) || w.label[s] != 0 {
+				t.Fatalf("capacity %d: row %d not found by its inference id", capacity, seq)
+			}
+		}
+		if w.start > 0 && w.setLabel(&Feedback{LeadID: "lead-" + strconv.FormatUint(w.start-1, 10)}) {
+			t.Fatalf("capacity %d: a row that left the window was found", capacity)
+		}
+		if capacity >= 100 && cap(w.idCur)+cap(w.idOld) > 8*(capacity*64+64<<10) {
+			t.Errorf("capacity %d: %d bytes of id arrays", capacity, cap(w.idCur)+cap(w.idOld))
+		}
+	}
+}
+
+// TestWindowIDsNoAllocation: once its id arrays hold a window's ids, a
+// window pushed batch after batch allocates nothing for them.
+func TestWindowIDsNoAllocation(t *testing.T) {
+	w := newWindow(2, 1000, 0)
+	recs := make([]leadscore.Record, 100)
+	for i := range recs {
+		recs[i] = leadscore.Record{Features: []float32{1, 2}, Probability: 0.5,
+			InferenceID: fmt.Sprintf("0123abcd-00000000000004d2-%d", i), LeadID: fmt.Sprintf("crm-%06d", i)}
+	}
+	for range 200 {
+		w.pushRecords(recs, 1)
+	}
+	if n := testing.AllocsPerRun(100, func() { w.pushRecords(recs, 1) }); n != 0 {
+		t.Errorf("%v allocations a batch of 100 rows", n)
+	}
+	if got, most := cap(w.idCur)+cap(w.idOld), 4*1000*(len(recs[99].InferenceID)+len(recs[99].LeadID)); got > most {
+		t.Errorf("%d bytes of id arrays for a window of 1,000 rows of ids, want at most %d", got, most)
+	}
 }
