@@ -2,10 +2,8 @@ package leadscore
 
 import (
 	"math/bits"
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // A Batch holds the records of one Capture call (a request's leads) in
@@ -39,122 +37,17 @@ type Batch struct {
 	pool *BatchPool
 }
 
-// BatchPool recycles batches: a busy server reuses a few hundred instead of
+// BatchPool recycles batches: a busy server reuses a few dozen instead of
 // allocating two arrays per request. It keeps them by size class (the
 // record count rounded up to a power of two), so that a small request
 // never pins the storage of a large one: a saturated server holds
 // thousands of single-lead batches in its queues, where one 100-lead
 // batch's storage each would have pinned hundreds of megabytes (measured:
 // single leads after a round of 100-lead requests served at half the rate,
-// the collector and the scavenger busy). The zero value is ready to use;
-// a BatchPool must not be copied once used.
-//
-// Each class is a free list that gives back to the collector, at a
-// collection, the batches that lay unused since its last trim, at least
-// trimEvery before: it keeps what the busiest moment of that time
-// needed. A sync.Pool dropped all
-// it held at every other collection, however busy: the queues' takes
-// (the journal's linger, the monitor's drain) hold hundreds of batches
-// at once and give them back together, so a saturated server of 100-lead
-// requests allocated a new 45 KB batch every 50 to 60 requests, half of
-// what capture allocated per request once its ids were pooled.
+// the collector and the scavenger busy). The zero value is ready to use.
 type BatchPool struct {
-	classes [poolClasses]batchClass
-	// armed is set while a collection hook is pending (arm); trimmed is
-	// when the classes were last trimmed (unix nanoseconds).
-	armed   atomic.Bool
-	trimmed atomic.Int64
-	// trimEvery, when not zero, replaces the constant trimEvery (tests).
-	trimEvery time.Duration
+	classes [poolClasses]sync.Pool
 }
-
-// batchClass is the free list of one size class.
-type batchClass struct {
-	mu   sync.Mutex
-	free []*Batch // last in, first out: the oldest at the bottom
-	// low is the fewest batches free since the last trim: the bottom
-	// low of them were not used meanwhile.
-	low int
-}
-
-func (c *batchClass) get() *Batch {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := len(c.free)
-	if n == 0 {
-		return nil
-	}
-	b := c.free[n-1]
-	c.free[n-1] = nil
-	c.free = c.free[:n-1]
-	c.low = min(c.low, n-1)
-	return b
-}
-
-func (c *batchClass) put(b *Batch) {
-	c.mu.Lock()
-	c.free = append(c.free, b)
-	c.mu.Unlock()
-}
-
-// trim drops the batches that lay unused since the last trim and returns
-// how many are left.
-func (c *batchClass) trim() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	drop := min(c.low, len(c.free))
-	clear(c.free[:drop])
-	c.free = append(c.free[:0], c.free[drop:]...)
-	clear(c.free[len(c.free):cap(c.free)])
-	c.low = len(c.free)
-	return len(c.free)
-}
-
-// arm makes sure the pool is trimmed at the next collection: a cleanup
-// of an object nothing references runs after it. The hook re-arms itself
-// while the pool keeps batches, and lapses once it is empty, so a pool
-// no longer used (its owner gone) holds nothing and is collected.
-func (p *BatchPool) arm() {
-	if p.armed.Load() || p.armed.Swap(true) {
-		return
-	}
-	runtime.AddCleanup(&gcSentinel{}, (*BatchPool).collected, p)
-}
-
-// gcSentinel is the object whose collection triggers a trim; it holds
-// a pointer so that it is not one of the tiny allocator's shared blocks.
-type gcSentinel struct{ _ *byte }
-
-// collected trims every class after a collection, unless the last trim
-// was less than trimEvery ago: then the classes' low marks go on
-// counting, so that a batch is dropped only when it lay unused at least
-// that long, however often the collector runs.
-func (p *BatchPool) collected() {
-	p.armed.Store(false) // a put from now on arms again
-	kept := 0
-	every := trimEvery
-	if p.trimEvery != 0 {
-		every = p.trimEvery // tests
-	}
-	if now := time.Now().UnixNano(); now-p.trimmed.Load() >= int64(every) {
-		p.trimmed.Store(now)
-		for i := range p.classes {
-			kept += p.classes[i].trim()
-		}
-	} else {
-		kept = 1 // not trimmed: look again at the next collection
-	}
-	if kept > 0 {
-		p.arm()
-	}
-}
-
-// trimEvery is the least time between two trims of a pool: what it
-// keeps is what the busiest moment of that long needed. The collector
-// runs several times a second under load, more often than the queues'
-// takes come back (every 100 ms, the busiest moments rarer); idle, it
-// runs every two minutes, and then a pool gives back everything.
-const trimEvery = 5 * time.Second
 
 // poolClasses are the size classes, 1 to maxPooledRecords records.
 const poolClasses = 13
@@ -223,7 +116,7 @@ func (p *BatchPool) GetRows(n int, rows []float32) (b *Batch, spare []float32) {
 // its size class, with one reference.
 func (p *BatchPool) get(n int) *Batch {
 	c := poolClass(n)
-	b := p.classes[c].get()
+	b, _ := p.classes[c].Get().(*Batch)
 	if b == nil {
 		b = &Batch{pool: p}
 	}
@@ -273,8 +166,7 @@ func (b *Batch) Release() {
 		b.IDs = nil
 	}
 	b.IDs = b.IDs[:0]
-	b.pool.classes[poolClass(cap(b.Records))].put(b)
-	b.pool.arm()
+	b.pool.classes[poolClass(cap(b.Records))].Put(b)
 }
 
 // A BatchSink is a Sink that can keep a Batch by reference instead of

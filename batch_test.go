@@ -1,10 +1,8 @@
 package leadscore
 
 import (
-	"runtime"
 	"sync"
 	"testing"
-	"time"
 )
 
 // keepSink keeps every batch it is handed by reference until done.
@@ -213,100 +211,5 @@ func TestBatchIDsReuse(t *testing.T) {
 			t.Errorf("%d bytes of ids: kept by the pool", size)
 		}
 		again.Release()
-	}
-}
-
-// TestBatchPoolKeepsWhatIsUsed: batches used between trims stay in the
-// pool across collections, while batches left unused are given back to
-// the collector at the next trim, and a pool left alone ends up empty
-// with no hook pending. (Here a trim follows every collection.)
-func TestBatchPoolKeepsWhatIsUsed(t *testing.T) {
-	pool := BatchPool{trimEvery: time.Nanosecond} // a trim at every collection
-	const busy = 40
-	var first []*Batch
-	for range busy {
-		first = append(first, pool.Get(100, 100))
-	}
-	for _, b := range first {
-		b.Release()
-	}
-	seen := map[*Batch]bool{}
-	for _, b := range first {
-		seen[b] = true
-	}
-	// Each cycle's busiest moment needs them all: none is allocated again.
-	for cycle := range 6 {
-		runtime.GC()
-		waitCleanups(t, &pool)
-		var held []*Batch
-		for range busy {
-			b := pool.Get(100, 100)
-			if !seen[b] {
-				t.Fatalf("cycle %d: a batch was allocated while %d used ones should be in the pool", cycle, busy)
-			}
-			held = append(held, b)
-		}
-		for _, b := range held {
-			b.Release()
-		}
-	}
-	// Left alone, they go.
-	deadline := time.Now().Add(10 * time.Second)
-	for pool.free() > 0 || pool.armed.Load() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d batches still pooled (hook armed: %v) after collections with no use", pool.free(), pool.armed.Load())
-		}
-		runtime.GC()
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// waitCleanups waits (boundedly) for the pool's collection hook to have
-// run since the last collection: it is disarmed or re-armed by then.
-func waitCleanups(t *testing.T, p *BatchPool) {
-	t.Helper()
-	for range 1000 {
-		p.classes[poolClass(100)].mu.Lock()
-		trimmed := p.classes[poolClass(100)].low == len(p.classes[poolClass(100)].free)
-		p.classes[poolClass(100)].mu.Unlock()
-		if trimmed {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatal("the pool was not trimmed after a collection")
-}
-
-// free counts the batches pooled.
-func (p *BatchPool) free() int {
-	n := 0
-	for i := range p.classes {
-		c := &p.classes[i]
-		c.mu.Lock()
-		n += len(c.free)
-		c.mu.Unlock()
-	}
-	return n
-}
-
-// TestBatchPoolTrimsAtMostEvery: however often the collector runs, a
-// pool trims no more often than its trimEvery, so that a batch needed
-// only at the busiest moments stays.
-func TestBatchPoolTrimsAtMostEvery(t *testing.T) {
-	pool := BatchPool{trimEvery: time.Hour}
-	pool.trimmed.Store(time.Now().UnixNano())
-	var held []*Batch
-	for range 10 {
-		held = append(held, pool.Get(8, 8))
-	}
-	for _, b := range held {
-		b.Release()
-	}
-	for range 5 {
-		runtime.GC()
-		time.Sleep(2 * time.Millisecond)
-	}
-	if n := pool.free(); n != 10 {
-		t.Fatalf("%d batches pooled after collections within trimEvery, want 10", n)
 	}
 }
