@@ -17,8 +17,9 @@ import (
 //
 //   - durability: each record's bytes (its float32 features as they lie
 //     in memory, plus 32 bytes for its id, time, score and tier) copied
-//     into a buffer and written to a file 1 MiB at a time, a new file
-//     every 64 MiB and the one before it removed, as journal segments are;
+//     into a buffer and written to a file 128 KiB at a time (while still
+//     in the core's cache; the journal writes 1 MiB), a new file every
+//     64 MiB and the one before it removed, as journal segments are;
 //   - a columnar lake: each value stored once into its column of a row
 //     group (the transpose every columnar file starts from);
 //   - drift: each record's features copied into a ring of the window's
@@ -46,7 +47,7 @@ type captureFloor struct {
 }
 
 const (
-	floorWriteBytes = 1 << 20
+	floorWriteBytes = 128 << 10
 	floorFileBytes  = 64 << 20
 	floorGroupRows  = 8192
 	floorWindowRows = 10000
