@@ -19,6 +19,44 @@ import (
 	"github.com/leadscore/leadscore"
 )
 
+// TestRunsOfSharedTimes: records that share their times (a request's),
+// runs of them on both sides of an hour's end and back, in one batch,
+// each go to their hour's partition.
+func TestRunsOfSharedTimes(t *testing.T) {
+	dir := t.TempDir()
+	w := newTestWriter(t, Config{Dir: dir}, nil)
+	recs := makeRecords(40, t0, time.Second)
+	before, after := time.Date(2025, 11, 26, 17, 59, 59, 999_999_000, time.UTC), time.Date(2025, 11, 26, 18, 0, 0, 0, time.UTC)
+	for i := range recs {
+		recs[i].Time = before
+		if (i/5)%2 == 1 {
+			recs[i].Time = after
+		}
+	}
+	w.Capture(recs)
+	closeWriter(t, w)
+	files := lakeFiles(t, dir)
+	var parts []string
+	for _, f := range files {
+		parts = append(parts, filepath.Dir(f))
+	}
+	if want := []string{"predictions/dt=2025-11-26/hour=17", "predictions/dt=2025-11-26/hour=18"}; !slices.Equal(parts, want) {
+		t.Fatalf("partitions %v, want %v", parts, want)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range readParquet(t, f, data) {
+			if hour := r.EventTime.UTC().Hour(); !strings.HasSuffix(filepath.Dir(f), fmt.Sprintf("hour=%d", hour)) {
+				t.Fatalf("%s holds a record of hour %d", f, hour)
+			}
+		}
+	}
+	checkRows(t, readLake(t, dir), recs)
+}
+
 func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	w := newTestWriter(t, Config{Dir: dir}, nil)

@@ -357,9 +357,16 @@ func (lk *lake) write(g *lakeGen, recs []leadscore.Record, journaled bool) int {
 		// the counters, flush and roll below are what they were record
 		// by record.
 		room := min(lk.w.cfg.RowGroupRows-pf.w.buffered(), lk.w.tune.pendingRows-pf.sinceRoll)
-		j := i + 1
-		for j < len(recs) && j-i < room && hourKey(recs[j].Time) == key {
-			j++
+		// A request's records share its time: the same time is the same
+		// partition without hourKey's division.
+		j, last := i+1, r.Time
+		for ; j < len(recs) && j-i < room; j++ {
+			if t := recs[j].Time; t != last {
+				if hourKey(t) != key {
+					break
+				}
+				last = t
+			}
 		}
 		run := j - i
 		pf.w.addRun(recs[i:j])
