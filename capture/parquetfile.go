@@ -1390,6 +1390,12 @@ func (e *encScratch) levelsOf(n int, nulls []int32) []uint8 {
 func (w *predWriter) dictIndexes(dictLen int, idx []int32) []byte {
 	e := &w.enc
 	width := bits.Len32(uint32(max(dictLen-1, 0))) //nolint:gosec // <= dictMaxEntries
+	if width == 0 {
+		// A dictionary of one value: every index is 0, one run, the
+		// bytes the encoder writes after reading all of them.
+		e.rle = binary.AppendUvarint(append(e.rle[:0], 0), uint64(len(idx))<<1)
+		return e.rle
+	}
 	// Room for the width byte and the worst case (every value bit-packed
 	// at 32 bits, plus run headers), so that the encoder appends in place
 	// after the width byte.

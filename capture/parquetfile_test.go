@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -596,6 +597,33 @@ func TestPageIndexBytes(t *testing.T) {
 		}
 		if got := appendOffsetIndex([]byte{7}, &oi); !bytes.Equal(got[1:], want) || got[0] != 7 {
 			t.Fatalf("round %d: offset index\n got %x\nwant %x", round, got[1:], want)
+		}
+	}
+}
+
+// TestDictIndexes: dictIndexes writes the width byte and parquet-go's
+// RLE/bit-packed bytes of the indexes, a one-value dictionary's (width 0,
+// written without the encoder) among them.
+func TestDictIndexes(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(13, 14))
+	w := newPredWriter(io.Discard, testSchema(t, []string{"f"}), 100, 0)
+	for _, dictLen := range []int{0, 1, 2, 3, 17, 1024} {
+		for _, n := range []int{0, 1, 7, 8, 9, 100, 8192} {
+			idx := make([]int32, n)
+			for i := range idx {
+				if dictLen > 0 && rnd.IntN(4) > 0 {
+					idx[i] = int32(rnd.IntN(dictLen)) //nolint:gosec // small
+				}
+			}
+			width := bits.Len32(uint32(max(dictLen-1, 0))) //nolint:gosec // small
+			enc, err := (&rle.Encoding{BitWidth: width}).EncodeInt32(nil, idx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]byte{byte(width)}, enc...)
+			if got := w.dictIndexes(dictLen, idx); !bytes.Equal(got, want) {
+				t.Fatalf("dictionary of %d, %d indexes: %x, want %x", dictLen, n, got, want)
+			}
 		}
 	}
 }
