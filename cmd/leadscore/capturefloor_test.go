@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"unsafe"
+
+	"github.com/leadscore/leadscore/internal/cputime"
 )
 
 // captureFloor is the least work capturing a request's leads can cost,
@@ -33,6 +35,7 @@ import (
 // bench/RESULTS.md compares it with issue 13's 10%.
 type captureFloor struct {
 	b     *testing.B
+	parts floorPart   // what request does: all by default
 	rows  [][]float32 // the request's leads, parsed once
 	meta  [32]byte
 	dir   string
@@ -46,10 +49,25 @@ type captureFloor struct {
 	at    int       // the window's next row
 }
 
+// floorPart is one of the floor's three parts.
+type floorPart uint8
+
+const (
+	floorJournal floorPart = 1 << iota
+	floorColumns
+	floorWindow
+	floorAll = floorJournal | floorColumns | floorWindow
+)
+
 const (
 	floorWriteBytes = 128 << 10
 	floorFileBytes  = 64 << 20
 	floorGroupRows  = 8192
+	// floorColStride is a column's length in the row group, padded by a
+	// cache line: at 8,192 float32s apart every column's next value maps
+	// to the same cache set, and the transpose would thrash the L1 cache
+	// (measured: the floor then cost as much as the whole capture).
+	floorColStride  = floorGroupRows + 16
 	floorWindowRows = 10000
 )
 
@@ -58,7 +76,7 @@ func newCaptureFloor(b *testing.B, leads int) *captureFloor {
 	if err := json.Unmarshal(serveCostBody(leads), &raw); err != nil {
 		b.Fatal(err)
 	}
-	c := &captureFloor{b: b, dir: b.TempDir(), buf: make([]byte, 0, floorWriteBytes+64<<10)}
+	c := &captureFloor{b: b, parts: floorAll, dir: b.TempDir(), buf: make([]byte, 0, floorWriteBytes+64<<10)}
 	for _, r := range raw {
 		row := make([]float32, len(r))
 		for j, v := range r {
@@ -70,7 +88,7 @@ func newCaptureFloor(b *testing.B, leads int) *captureFloor {
 		c.rows = append(c.rows, row)
 	}
 	nf := len(c.rows[0])
-	c.cols = make([]float32, nf*floorGroupRows)
+	c.cols = make([]float32, nf*floorColStride)
 	c.win = make([]float32, nf*floorWindowRows)
 	c.rotate()
 	b.Cleanup(func() { _ = c.f.Close() })
@@ -81,17 +99,23 @@ func newCaptureFloor(b *testing.B, leads int) *captureFloor {
 func (c *captureFloor) request() {
 	for _, row := range c.rows {
 		nf := len(row)
-		c.buf = append(c.buf, unsafe.Slice((*byte)(unsafe.Pointer(&row[0])), 4*nf)...) // #nosec G103 -- the floor copies the features' bytes as they are
-		c.buf = append(c.buf, c.meta[:]...)
-		for j, v := range row {
-			c.cols[j*floorGroupRows+c.n] = v
+		if c.parts&floorJournal != 0 {
+			c.buf = append(c.buf, unsafe.Slice((*byte)(unsafe.Pointer(&row[0])), 4*nf)...) // #nosec G103 -- the floor copies the features' bytes as they are
+			c.buf = append(c.buf, c.meta[:]...)
 		}
-		if c.n++; c.n == floorGroupRows {
-			c.n = 0
+		if c.parts&floorColumns != 0 {
+			for j, v := range row {
+				c.cols[j*floorColStride+c.n] = v
+			}
+			if c.n++; c.n == floorGroupRows {
+				c.n = 0
+			}
 		}
-		copy(c.win[c.at*nf:(c.at+1)*nf], row)
-		if c.at++; c.at == floorWindowRows {
-			c.at = 0
+		if c.parts&floorWindow != 0 {
+			copy(c.win[c.at*nf:(c.at+1)*nf], row)
+			if c.at++; c.at == floorWindowRows {
+				c.at = 0
+			}
 		}
 	}
 	if len(c.buf) >= floorWriteBytes {
@@ -102,6 +126,35 @@ func (c *captureFloor) request() {
 		c.buf = c.buf[:0]
 		if c.fileN >= floorFileBytes {
 			c.rotate()
+		}
+	}
+}
+
+// BenchmarkCaptureFloor is each part of the capture floor alone, per
+// request of 1 or 100 leads, with no server: what BenchmarkServeCost's
+// floor mode adds to lean, split.
+//
+//	go test ./cmd/leadscore -run '^$' -bench CaptureFloor
+func BenchmarkCaptureFloor(b *testing.B) {
+	for _, leads := range []int{1, 100} {
+		for _, p := range []struct {
+			name string
+			part floorPart
+		}{{"journal", floorJournal}, {"columns", floorColumns}, {"window", floorWindow}, {"all", floorAll}} {
+			b.Run(p.name+"/"+strconv.Itoa(leads), func(b *testing.B) {
+				c := newCaptureFloor(b, leads)
+				c.parts = p.part
+				for range 1000 {
+					c.request()
+				}
+				b.ResetTimer()
+				cpu0 := cputime.Process()
+				for range b.N {
+					c.request()
+				}
+				cpu := cputime.Process() - cpu0
+				b.ReportMetric(float64(cpu.Nanoseconds())/1000/float64(b.N), "cpu-us/op")
+			})
 		}
 	}
 }
