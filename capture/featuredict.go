@@ -363,24 +363,11 @@ var noValues = []uint32{}
 // of them null): with dict (not nil), a dictionary page and the indexes
 // idx of the present values; without, the present values PLAIN.
 func (w *predWriter) float32Chunk(col int, levels []uint8, nulls int, dict []uint32, idx []int32, present []uint32) *chunk {
-	e := &w.enc
 	n := len(levels)
 	c := w.newChunk(col, w.pageRanges(n))
 	c.meta.Type = format.Float
 	c.meta.NumValues = int64(n)
 	c.meta.Codec = format.Uncompressed // 4-byte values: see docs/lake.md, Encodings
-	if dict != nil {
-		w.writeDict32(c, dict)
-	}
-	w.pages(c, levels, nulls, n-nulls, func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
-		var mn, mx []byte
-		if dict != nil {
-			mn, mx = minMax32(&e.stats, kindFloat, dict, idx[va:vb], w.pageRanges(n) == 1)
-			return w.dictIndexes(len(dict), idx[va:vb]), mn, mx, format.RLEDictionary
-		}
-		mn, mx = minMax32(&e.stats, kindFloat, present[va:vb], nil, true)
-		e.values = appendU32(e.values[:0], present[va:vb])
-		return e.values, mn, mx, format.Plain
-	})
+	w.pages32(c, kindFloat, levels, nulls, dict, idx, present)
 	return c
 }

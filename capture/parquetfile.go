@@ -836,20 +836,30 @@ func (w *predWriter) int32Chunk(col int, vals []uint32) *chunk {
 	c.meta.Type = format.Int32
 	c.meta.NumValues = int64(n)
 	c.meta.Codec = format.Uncompressed // 4-byte values: see docs/lake.md, Encodings
+	w.pages32(c, kindInt32, nil, 0, dict, idx, vals)
+	return c
+}
+
+// pages32 writes a 4-byte column's dictionary page (dict not nil) and its
+// data pages of levels (nulls of them null; nil for a required column):
+// the indexes idx of the present values, or without a dictionary the
+// present values vals PLAIN.
+func (w *predWriter) pages32(c *chunk, kind numKind, levels []uint8, nulls int, dict []uint32, idx []int32, vals []uint32) {
+	e := &w.enc
+	n := int(c.meta.NumValues)
 	if dict != nil {
 		w.writeDict32(c, dict)
 	}
-	w.pages(c, nil, 0, n, func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
+	w.pages(c, levels, nulls, n-nulls, func(va, vb int) ([]byte, []byte, []byte, format.Encoding) {
 		var mn, mx []byte
 		if dict != nil {
-			mn, mx = minMax32(&e.stats, kindInt32, dict, idx[va:vb], w.pageRanges(n) == 1)
+			mn, mx = minMax32(&e.stats, kind, dict, idx[va:vb], w.pageRanges(n) == 1)
 			return w.dictIndexes(len(dict), idx[va:vb]), mn, mx, format.RLEDictionary
 		}
-		mn, mx = minMax32(&e.stats, kindInt32, vals[va:vb], nil, true)
+		mn, mx = minMax32(&e.stats, kind, vals[va:vb], nil, true)
 		e.values = appendU32(e.values[:0], vals[va:vb])
 		return e.values, mn, mx, format.Plain
 	})
-	return c
 }
 
 // fixed64Chunk encodes a required INT64 or DOUBLE column.
