@@ -266,16 +266,15 @@ func (s *Server) scoreSplit(ctx context.Context, ex *exchange, nf, explain int, 
 // held in one string: a 100-lead batch costs one allocation for its ids
 // instead of two hundred.
 //
-// The string is allocated per request, not kept in the pooled batch for
-// the next one: holders keep the records' ids past the batch's last
-// Release, and would see them change under them. The drift monitor's
-// window keeps each row's inference and lead id until the row leaves
-// the window (10,000 rows by default), for feedback to find it; the
-// live comparison of variants keeps them for its outcomes; and the
-// lake's string columns keep the last value added (strColumn.last, which
-// the next record is compared with, by pointer first) across batches
-// until the row group is written. Copying at each of them would cost
-// more than the one allocation here.
+// Where the string lives follows who may keep the ids past the batch's
+// last Release. When every sink takes batches (leadscore.OnlyBatches) and
+// no variant's shadow job holds the records, it is the pooled batch's own
+// storage (Batch.IDs), reused request after request: the holders copy
+// what they keep (the drift monitor's window its rows' inference and lead
+// ids, for feedback to find them; the lake's string columns the last
+// value added, strColumn.last). Otherwise (other sinks, variants: the live
+// comparison keeps ids for its outcomes) it is a block of the exchange's
+// arena (idArena), never written again and left to the collector.
 type batchIDs struct {
 	all  string
 	base string // the id of a one-row batch
