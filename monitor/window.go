@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"time"
-	"unsafe"
 
 	"github.com/leadscore/leadscore"
 )
@@ -170,14 +169,12 @@ func (w *window) idRoom(need int, seq uint64) {
 	w.idOldEnd = seq
 }
 
-// keepID returns a copy of id in idCur, which has room for it.
+// keepID returns a copy of id in idCur, which has room for it (written
+// once; reused only when its row has left).
 func (w *window) keepID(id string) string {
-	if id == "" {
-		return ""
-	}
-	at := len(w.idCur)
-	w.idCur = append(w.idCur, id...)
-	return unsafe.String(&w.idCur[at], len(id)) // #nosec G103 -- written once; reused only when its row has left
+	s, cur := appendString(w.idCur, id)
+	w.idCur = cur
+	return s
 }
 
 // unindexOldest takes the oldest row out of the id indexes, if it is in
