@@ -22,7 +22,7 @@ import (
 // is written PLAIN for the rest of the file.
 
 // featDict is one feature column's dictionary for the row group being
-// built: an open-addressing table (linear probing, at most half full)
+// built: an open-addressing table (linear probing, at most 1/featLoad full)
 // from a value's float32 bits to its index. The table starts small and
 // doubles as the column's distinct values grow, so that the 50 tables a
 // record visits stay in the cache; it keeps its size from row group to
