@@ -219,30 +219,34 @@ func demoRecords(tb testing.TB) ([]string, []leadscore.Record) {
 // issue 13 point 1 compares with scoring; bytes/record is the lake's size.
 // "predWriter" is the lake as it is; "parquet-go" the same pipeline with
 // the writer it replaced (parquet-go's GenericWriter, zstd), for the side
-// by side figures in bench/RESULTS.md. Single leads: every record has its
+// by side figures in bench/RESULTS.md; "nojournal" the lake as it is
+// without the journal (tuning.noJournal), so that predWriter's figure
+// less its figure is what the journal costs, bench/capture_parts.sh's
+// price of crash durability. Single leads: every record has its
 // own request id; batch100: a request id per 100 records, one timestamp
 // and latency per request, as leadscore serve captures a 100-lead request.
 func BenchmarkLakeCPU(b *testing.B) {
 	features, recs := demoRecords(b)
 	batched := requestRuns(recs, 100)
 	for _, writer := range []struct {
-		name string
-		new  func(io.Writer, *lakeSchema, int) lakeFileWriter
-	}{{"predWriter", nil}, {"parquet-go", newLibraryWriter}} {
+		name      string
+		new       func(io.Writer, *lakeSchema, int) lakeFileWriter
+		noJournal bool
+	}{{"predWriter", nil, false}, {"parquet-go", newLibraryWriter, false}, {"nojournal", nil, true}} {
 		for _, set := range []struct {
 			name string
 			recs []leadscore.Record
 		}{{"single", recs}, {"batch100", batched}} {
 			b.Run(writer.name+"/"+set.name, func(b *testing.B) {
-				benchLakeCPU(b, features, set.recs, writer.new)
+				tune := defaultTuning()
+				tune.newFileWriter, tune.noJournal = writer.new, writer.noJournal
+				benchLakeCPU(b, features, set.recs, tune)
 			})
 		}
 	}
 }
 
-func benchLakeCPU(b *testing.B, features []string, recs []leadscore.Record, newFile func(io.Writer, *lakeSchema, int) lakeFileWriter) {
-	tune := defaultTuning()
-	tune.newFileWriter = newFile
+func benchLakeCPU(b *testing.B, features []string, recs []leadscore.Record, tune tuning) {
 	w, err := newWriter(Config{Dir: b.TempDir()}, features, nil, nil, tune)
 	if err != nil {
 		b.Fatal(err)

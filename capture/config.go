@@ -146,6 +146,11 @@ type tuning struct {
 	// lake's predWriter); BenchmarkLakeCPU plugs parquet-go's own writer
 	// in to compare the two.
 	newFileWriter func(out io.Writer, s *lakeSchema, rowGroupRows int) lakeFileWriter
+	// noJournal leaves records out of the journal: nothing is encoded,
+	// written or fsync'd for them, and a crash loses what is not yet in a
+	// closed file. No configuration sets it: BenchmarkLakeCPU prices the
+	// journal by it (issue 13's list of what each part of capture costs).
+	noJournal bool
 }
 
 func defaultTuning() tuning {

@@ -291,6 +291,9 @@ func (j *journaler) write(runs [][]leadscore.Record, buf batchBuf) bool {
 	// for a journal frame is dropped from both (too_large), never written
 	// to Parquet alone, since replay skips the records already in closed
 	// files by counting them (docs/lake.md, "Crash safety").
+	if j.w.tune.noJournal {
+		return j.send(item{gen: j.gen, runs: runs, buf: buf})
+	}
 	journaled := j.seg != nil
 	kept := 0
 	for ri, run := range runs {

@@ -34,8 +34,9 @@ func serveCostBody(n int) []byte {
 
 // BenchmarkServeCost is what capture and monitoring cost per request in
 // the process, lean (--lake=false --monitor=false) beside full (the
-// defaults: lake, drift monitor with live attribution, access log), and
-// monitor (--lake=false: the drift monitor's share alone) and floor (lean
+// defaults: lake, drift monitor with live attribution, access log),
+// monitor (--lake=false: the drift monitor's share alone), lake
+// (--monitor=false: the journal's and the Parquet files') and floor (lean
 // plus the least work any capture must do, captureFloor), on the
 // embedded demo model, through the whole serve handler as `leadscore
 // serve` builds it (no network). Besides ns/op (the request goroutine's
@@ -49,7 +50,7 @@ func serveCostBody(n int) []byte {
 func BenchmarkServeCost(b *testing.B) {
 	for _, leads := range []int{1, 100} {
 		body := serveCostBody(leads)
-		for _, mode := range []string{"lean", "full", "monitor", "floor"} {
+		for _, mode := range []string{"lean", "full", "monitor", "lake", "floor"} {
 			b.Run(mode+"/"+strconv.Itoa(leads), func(b *testing.B) {
 				args := []string{"--listen", "127.0.0.1:0", "--watch-interval", "0", "--lake-dir", filepath.Join(b.TempDir(), "lake")}
 				var after func()
@@ -58,6 +59,8 @@ func BenchmarkServeCost(b *testing.B) {
 					args = append(args, "--lake=false", "--monitor=false")
 				case "monitor": // the drift monitor's share alone
 					args = append(args, "--lake=false")
+				case "lake": // the lake's share alone (journal and Parquet)
+					args = append(args, "--monitor=false")
 				case "floor": // lean plus the least work capture must do
 					args = append(args, "--lake=false", "--monitor=false")
 					after = newCaptureFloor(b, leads).request
