@@ -19,18 +19,19 @@
 # predWriter/batch100 and nojournal/batch100): the journal's price.
 # It prints each configuration's median cpu-us a request (the process's
 # CPU time over the requests, every goroutine), what it adds to lean, as
-# a share of lean, and every round; then the journal's price a 100-lead
+# a share of lean (and the median of that share within each round), and
+# every round; then the journal's price a 100-lead
 # request and the load before and after.
 #
-#   bash bench/capture_parts.sh                # ROUNDS=5 N=4000 (100 leads), N1=40000 (single)
+#   bash bench/capture_parts.sh                # ROUNDS=7 N=10000 (100 leads), N1=40000 (single)
 #
 # Needs Go (the tests' toolchain) and Debian's python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-ROUNDS=${ROUNDS:-5}
-N=${N:-4000}
+ROUNDS=${ROUNDS:-7}
+N=${N:-10000}
 N1=${N1:-40000}
 PY=${PYTHON:-/usr/bin/python3}
 OUT=$(mktemp -d /tmp/capture_parts.XXXXXX)
@@ -79,12 +80,15 @@ what = {
 print(f"what capture and monitoring cost a request in process, median of {rounds} turning rounds")
 for leads in (1, 100):
     lean = med(serve["lean", leads])
-    print(f"\n{leads}-lead requests          cpu-us/req   over lean   share of lean   every round")
+    print(f"\n{leads}-lead requests          cpu-us/req   over lean   share of lean  (paired)   every round")
     for m in ("lean", "floor", "monitor", "lake", "full"):
         v = serve[m, leads]
         c = med(v)
-        extra = "" if m == "lean" else f"{c - lean:+10.1f} {(c - lean) / lean:+14.1%}"
-        print(f"  {what[m]:<38} {c:8.1f} {extra:<26}  {' '.join(f'{x:.1f}' for x in v)}")
+        # paired: the median over rounds of the share within each round,
+        # where the two ran seconds apart under the same load from other jobs.
+        paired = med(x / y - 1 for x, y in zip(v, serve["lean", leads]))
+        extra = "" if m == "lean" else f"{c - lean:+10.1f} {(c - lean) / lean:+14.1%} ({paired:+7.1%})"
+        print(f"  {what[m]:<38} {c:8.1f} {extra:<36}  {' '.join(f'{x:.1f}' for x in v)}")
     print(f"  {'issue 13 point 1 budget (10% of lean)':<38} {'':8} {lean * 0.10:+10.1f} {0.10:+14.1%}")
 j = collections.defaultdict(list)
 for line in open(f"{out}/journal"):
