@@ -186,12 +186,19 @@ type BatchSink interface {
 // a Sink that is not would be handed the records by Capture, and might
 // keep their strings past the batch's reuse.
 func OnlyBatches(s Sink) bool {
+	return everySink(s, func(Sink) bool { return false })
+}
+
+// everySink reports whether every sink s fans out to is a BatchSink or
+// passes other (false for a nil s): the walk OnlyBatches and PoolSafe
+// share.
+func everySink(s Sink, other func(Sink) bool) bool {
 	switch s := s.(type) {
 	case nil:
 		return false
 	case multiSink:
 		for _, e := range s {
-			if !OnlyBatches(e) {
+			if !everySink(e, other) {
 				return false
 			}
 		}
@@ -199,7 +206,7 @@ func OnlyBatches(s Sink) bool {
 	case BatchSink:
 		return true
 	}
-	return false
+	return other(s)
 }
 
 // CaptureBatch hands b to s: by reference when s is a BatchSink, else
@@ -217,18 +224,5 @@ func CaptureBatch(s Sink, b *Batch) {
 // BatchSink (which retains what it keeps), or copies the records and the
 // features it keeps (SliceCopier and FeatureCopier).
 func PoolSafe(s Sink) bool {
-	switch s := s.(type) {
-	case nil:
-		return false
-	case multiSink:
-		for _, e := range s {
-			if !PoolSafe(e) {
-				return false
-			}
-		}
-		return true
-	case BatchSink:
-		return true
-	}
-	return CopiesRecords(s) && CopiesFeatures(s)
+	return everySink(s, func(s Sink) bool { return CopiesRecords(s) && CopiesFeatures(s) })
 }

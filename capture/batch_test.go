@@ -83,6 +83,22 @@ func TestCaptureBatch(t *testing.T) {
 	assertNoLeftovers(t, dir)
 }
 
+// captureHeld hands w the two-record batch b and its producer's
+// reference, checks that b is held while queued (what names that state in
+// the failure), then closes w and checks that b was released once written.
+func captureHeld(t *testing.T, w *Writer, b *leadscore.Batch, while string) {
+	t.Helper()
+	w.CaptureBatch(b)
+	b.Release()
+	if len(b.Records) != 2 {
+		t.Fatal("the batch was released while " + while)
+	}
+	closeWriter(t, w)
+	if len(b.Records) != 0 {
+		t.Fatal("the batch was not released once written")
+	}
+}
+
 // TestCaptureBatchHeldUntilWritten: a batch queued by reference is not
 // released (its storage not reused) before the lake has written it.
 func TestCaptureBatchHeldUntilWritten(t *testing.T) {
@@ -95,15 +111,7 @@ func TestCaptureBatchHeldUntilWritten(t *testing.T) {
 			Model: "m", Features: b.Features[3*j : 3*j+3], Probability: 0.5}
 		copy(b.Records[j].Features, []float32{1, float32(math.Inf(1)), 3})
 	}
-	w.CaptureBatch(b)
-	b.Release()
-	if len(b.Records) != 2 {
-		t.Fatal("the batch was released while queued")
-	}
-	closeWriter(t, w)
-	if len(b.Records) != 0 {
-		t.Fatal("the batch was not released once written")
-	}
+	captureHeld(t, w, b, "queued")
 	if rows := readLake(t, dir); len(rows) != 2 || rows[0].Income == nil || !math.IsInf(float64(*rows[0].Income), 1) {
 		t.Fatalf("rows %+v", rows)
 	}
@@ -128,15 +136,7 @@ func TestCaptureBatchCopiedHeldForIDs(t *testing.T) {
 		copy(b.Records[j].Features, []float32{1, 2, 3})
 	}
 	b.Records[1].Time = t0 // b.Records[0].Time is zero: the batch is copied
-	w.CaptureBatch(b)
-	b.Release()
-	if len(b.Records) != 2 {
-		t.Fatal("the batch was released while its copies were queued")
-	}
-	closeWriter(t, w)
-	if len(b.Records) != 0 {
-		t.Fatal("the batch was not released once written")
-	}
+	captureHeld(t, w, b, "its copies were queued")
 	rows := readLake(t, dir)
 	if len(rows) != 2 {
 		t.Fatalf("%d rows", len(rows))
