@@ -59,9 +59,15 @@ type crashRun struct {
 // acked[from:to] were not known to be journaled (leadscore's
 // journaled-records counter, read just before the kill) and may be lost;
 // every row before from must survive.
+//
+// to is set by the next start, not by the kill: a sender may read an
+// answer the killed server wrote just before it died, and record it only
+// after the kill returned (its goroutine waits for a core on a busy
+// machine). Every row acknowledged before the next start was answered by
+// the killed server, after the counter was read.
 type crashWindow struct {
 	point    string
-	from, to int
+	from, to int       // to is -1 until the next start
 	at       time.Time // the kill
 }
 
@@ -69,6 +75,13 @@ const crashBucket = "lake"
 
 func (c *crashRun) start(extra ...string) {
 	c.t.Helper()
+	c.mu.Lock()
+	for w := range c.windows {
+		if c.windows[w].to < 0 {
+			c.windows[w].to = len(c.acked)
+		}
+	}
+	c.mu.Unlock()
 	c.s = startServer(c.t, c.bin, c.env, append(append([]string{}, c.args...), extra...)...)
 	c.mu.Lock()
 	c.base = len(c.acked)
@@ -161,7 +174,9 @@ func (c *crashRun) waitJournaled() {
 }
 
 // kill reads the journal counter, then SIGKILLs the server: the rows
-// acknowledged after the counter's count are the kill's sync window.
+// acknowledged after the counter's count, up to the next start, are the
+// kill's sync window. A run that streams waits for its sender to stop
+// before it starts the server again.
 func (c *crashRun) kill(point string) {
 	c.t.Helper()
 	j := c.journaled()
@@ -173,7 +188,7 @@ func (c *crashRun) kill(point string) {
 		c.t.Logf("%s: exit code %d after SIGKILL", c.name, code)
 	}
 	c.mu.Lock()
-	c.windows = append(c.windows, crashWindow{point: point, from: min(c.base+j, len(c.acked)), to: len(c.acked), at: at})
+	c.windows = append(c.windows, crashWindow{point: point, from: min(c.base+j, len(c.acked)), to: -1, at: at})
 	c.mu.Unlock()
 }
 
@@ -232,6 +247,11 @@ func (c *crashRun) lakeLeadCounts() map[string]int {
 // nothing else is there. It logs what each window held.
 func (c *crashRun) check() {
 	c.t.Helper()
+	for _, w := range c.windows {
+		if w.to < 0 {
+			c.t.Fatalf("%s: kill %q's window was never closed by a start", c.name, w.point)
+		}
+	}
 	counts := c.lakeLeadCounts()
 	inWindow := map[int]*crashWindow{}
 	for w := range c.windows {
