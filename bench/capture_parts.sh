@@ -40,7 +40,6 @@ go test -c -o "$OUT/serve.test" ./cmd/leadscore
 go test -c -o "$OUT/capture.test" ./capture
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load: $LOAD_START"
-cpu_us() { awk '/^Bench/ {for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op" || $(i+1) == "cpu-ns/record") print $i}'; }
 MODES=(lean floor monitor lake full)
 for r in $(seq "$ROUNDS"); do
 	for leads in 1 100; do
@@ -50,13 +49,13 @@ for r in $(seq "$ROUNDS"); do
 			m=${MODES[$(((i + r) % ${#MODES[@]}))]}
 			# The benchmarks read testdata relative to their package.
 			v=$(cd cmd/leadscore && "$OUT/serve.test" -test.run '^$' -test.bench "ServeCost/$m/$leads\$" \
-				-test.benchtime "${n}x" 2>/dev/null | cpu_us)
+				-test.benchtime "${n}x" 2>/dev/null | bench_metric cpu-us/op cpu-ns/record)
 			echo "$m $leads $v" >>"$OUT/serve"
 		done
 	done
 	for w in predWriter nojournal; do
 		v=$(cd capture && "$OUT/capture.test" -test.run '^$' -test.bench "LakeCPU/$w/batch100\$" \
-			-test.benchtime 400000x 2>/dev/null | cpu_us)
+			-test.benchtime 400000x 2>/dev/null | bench_metric cpu-us/op cpu-ns/record)
 		echo "$w $v" >>"$OUT/journal"
 	done
 	log "round $r/$ROUNDS done; load $(cut -d' ' -f1 /proc/loadavg)"

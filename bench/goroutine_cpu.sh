@@ -43,7 +43,7 @@ for r in $(seq "$ROUNDS"); do
 		b=${bins[$(((i + r) % ${#bins[@]}))]}
 		cpu=$(perf record -q -F "$FREQ" -g -o "$OUT/perf.data" "$b" -test.run '^$' \
 			-test.bench "$BENCH" -test.benchtime "${N}x" 2>/dev/null |
-			awk '/^Bench/ {for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") print $i}')
+			bench_metric cpu-us/op)
 		parts=$(perf script -i "$OUT/perf.data" 2>/dev/null | "$PY" "$split" "$FREQ" "$N")
 		echo "$(basename "$b") round=$r cpu-us/op=$cpu $parts load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$OUT/all"
 	done

@@ -66,3 +66,11 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # median: the median of the numbers on standard input, one a line (the
 # mean of the middle two when there is an even count).
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# bench_metric UNIT...: the values a Go benchmark's output on standard
+# input reports in any of the units named (cpu-us/op, cpu-ns/record, ...),
+# one a line, in the order the benchmarks ran.
+bench_metric() {
+	awk -v units="$*" 'BEGIN {n = split(units, u, " "); for (k = 1; k <= n; k++) want[u[k]] = 1}
+		/^Bench/ {for (i = 1; i < NF; i++) if ($(i+1) in want) print $i}'
+}

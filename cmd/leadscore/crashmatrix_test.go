@@ -75,17 +75,17 @@ const crashBucket = "lake"
 
 func (c *crashRun) start(extra ...string) {
 	c.t.Helper()
+	// No sender runs between servers: every row acknowledged so far was
+	// answered by a server before this one.
 	c.mu.Lock()
 	for w := range c.windows {
 		if c.windows[w].to < 0 {
 			c.windows[w].to = len(c.acked)
 		}
 	}
-	c.mu.Unlock()
-	c.s = startServer(c.t, c.bin, c.env, append(append([]string{}, c.args...), extra...)...)
-	c.mu.Lock()
 	c.base = len(c.acked)
 	c.mu.Unlock()
+	c.s = startServer(c.t, c.bin, c.env, append(append([]string{}, c.args...), extra...)...)
 }
 
 // leadsBody is a /score body of n leads with the run's next lead ids;
